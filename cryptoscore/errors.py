@@ -1,0 +1,48 @@
+"""Every error CryptoScore raises on purpose is a subclass of :class:`CryptoScoreError`.
+
+The set is small and flat on purpose (as in pyca/cryptography): callers catch the base class
+at a boundary (HTTP handler, CLI) and turn it into one clear message; code that needs to react
+to one kind of failure catches that subclass. Messages say what was wrong with the input; they
+never contain secret material (key shares, passphrases, plaintext predictions or labels).
+"""
+
+from __future__ import annotations
+
+
+class CryptoScoreError(Exception):
+    """Base class of every error raised by CryptoScore on purpose."""
+
+
+class FormatError(CryptoScoreError):
+    """Bytes that do not parse as the wire record they claim to be (truncated, bad magic,
+    unknown format version, non-canonical encoding, coefficient out of range, ...)."""
+
+
+class ParameterError(CryptoScoreError):
+    """Unknown or mismatched parameter set or key, or a request the parameters cannot hold
+    (for example a count that could exceed the plaintext modulus)."""
+
+
+class InputError(CryptoScoreError):
+    """Plaintext input that cannot be encoded: class index out of range, wrong shape,
+    unreadable file, empty data."""
+
+
+class MismatchError(CryptoScoreError):
+    """Two objects that must belong together do not: predictions and labels of different
+    sizes or class counts, a label bundle where a prediction bundle is expected, a policy that
+    names aggregates the task does not have."""
+
+
+class PolicyError(CryptoScoreError):
+    """A release policy that is malformed or not allowed for the task."""
+
+
+class ComputationError(CryptoScoreError):
+    """The homomorphic engine refused an operation (for example SEAL rejecting a ciphertext
+    that parsed but cannot be computed on)."""
+
+
+class VerificationError(CryptoScoreError):
+    """A proof, signature or signed object that does not verify (Merkle inclusion or
+    consistency proof, signed tree head)."""

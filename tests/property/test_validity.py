@@ -1,0 +1,80 @@
+"""V = 0 for every valid bundle; honest data of every shape passes (DESIGN.md, "Validity")."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cryptoscore import BFV8192, BFV16384, check_count, encrypt_labels, encrypt_predictions
+from cryptoscore.decryption import decrypt_aggregate, decrypt_coefficients
+from cryptoscore.encoding import Layout
+from cryptoscore.validity import is_valid, validity, validity_weights
+
+N = 8192
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    classes=st.sampled_from([2, 3, 10]),
+    n=st.sampled_from([1, 77, N - 1, N, N + 1, 2 * N + 500]),
+    seed=st.binary(min_size=32, max_size=32),
+    data_seed=st.integers(0, 2**32 - 1),
+    labels=st.booleans(),
+)
+def test_valid_bundles_pass(keys, classes, n, seed, data_seed, labels):
+    idx = np.random.default_rng(data_seed).integers(0, classes, n)
+    encrypt = encrypt_labels if labels else encrypt_predictions
+    bundle = encrypt(idx, keys.public, classes=classes, challenge="v")
+    agg = validity(bundle, seed, keys.evaluation)
+    values = decrypt_aggregate(agg, keys.secret)
+    assert values == {f"validity:{j}": 0 for j in range(check_count(BFV8192))}
+    assert is_valid(values)
+    coeffs = decrypt_coefficients(agg, keys.secret)
+    assert not coeffs.any()  # all zero, positions included
+
+
+def test_number_of_checks_reaches_2_pow_minus_40():
+    for params in (BFV8192, BFV16384):
+        m = check_count(params)
+        assert (2 / (params.PLAIN_MODULUS - 1)) ** m <= 2.0**-40
+        assert (2 / (params.PLAIN_MODULUS - 1)) ** (m - 1) > 2.0**-40
+    assert check_count(BFV8192) == 3 and check_count(BFV16384) == 2
+
+
+def test_weights_deterministic_uniform_nonzero_and_seed_dependent():
+    layout = Layout.for_params(BFV8192, 3 * N, 3)
+    seed = os.urandom(32)
+    a = validity_weights(BFV8192, layout, seed)
+    b = validity_weights(BFV8192, layout, seed)
+    c = validity_weights(BFV8192, layout, os.urandom(32))
+    assert len(a) == 3
+    for wa, wb, wc in zip(a, b, c, strict=True):
+        assert np.array_equal(wa.slot, wb.slot) and not np.array_equal(wa.slot, wc.slot)
+        assert wa.chunk.shape == (3, 3) and wa.row_chunk.shape == (3,)
+        for arr in (wa.slot, wa.row_slot, wa.chunk, wa.row_chunk):
+            assert arr.min() >= 1 and arr.max() < BFV8192.PLAIN_MODULUS
+    # the checks use independent weights
+    assert not np.array_equal(a[0].slot, a[1].slot)
+    # roughly uniform: mean near t/2
+    assert abs(a[0].slot.mean() / BFV8192.PLAIN_MODULUS - 0.5) < 0.02
+
+
+def test_validity_is_deterministic_and_names_its_inputs(keys):
+    bundle = encrypt_predictions(np.arange(300) % 2, keys.public, classes=2, challenge="v")
+    seed = bytes(range(32))
+    a = validity(bundle, seed, keys.evaluation)
+    b = validity(bundle, seed, keys.evaluation)
+    assert a.to_bytes() == b.to_bytes()
+    assert a.inputs == (bundle.digest,) and a.seed == seed and a.circuit == "validity/v1"
+
+
+def test_bad_seed_length(keys):
+    from cryptoscore import InputError
+
+    bundle = encrypt_predictions([0, 1], keys.public, classes=2, challenge="v")
+    with pytest.raises(InputError, match="seed must be 32 bytes"):
+        validity(bundle, b"short", keys.evaluation)
