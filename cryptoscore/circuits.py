@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+import numpy as np
 import tenseal.sealapi as seal
 
 from ._seal.engine import SealEngine, engine_for
@@ -121,11 +122,6 @@ class Workspace:
             self.cev.multiply(a, b, out)
         return out
 
-    def sub(self, a: Any, b: Any) -> Any:
-        out = seal.Ciphertext()
-        self.cev.sub(a, b, out)
-        return out
-
     def scaled(self, ct: Any, value: int) -> Any:
         out = seal.Ciphertext()
         self.cev.multiply_plain(ct, self.constant(value), out)
@@ -169,6 +165,13 @@ class Workspace:
         engine.evaluator.mod_switch_to_inplace(ct, list(engine.bfv_level_ids[level]))
         data = engine.export(ct).data
         return encode_ciphertext(data, self.params.moduli(level)), positions
+
+
+def _sub_mod(a: U64Array, b: U64Array, moduli: tuple[int, ...]) -> U64Array:
+    """(a − b) mod q_i of two ciphertexts ``data[poly, prime, coeff]``, coefficient-wise."""
+    q = np.array(moduli, dtype=np.uint64).reshape(1, -1, 1)
+    out: U64Array = (a + (q - b)) % q
+    return out
 
 
 class _LazyChunk:
@@ -239,7 +242,8 @@ def score(
             if kind == "prod":
                 value = ws.tensor(p_ct(a), y_ct(b))
             elif kind == "sqdiff":
-                diff = ws.sub(p_ct(0), y_ct(0))
+                # P − Y in coefficient form (one NTT instead of two), then its square
+                diff = ws.load(_sub_mod(p_chunk[0], y_chunk[0], h.params.moduli(h.level)))
                 value = ws.tensor(diff, diff)
             elif kind == "pred":
                 value = p_ct(0)

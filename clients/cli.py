@@ -1,0 +1,197 @@
+"""The ``cryptoscore`` command line.
+
+Thin: argument parsing, files, progress bars and error messages; every cryptographic step is
+a call into ``cryptoscore``. Errors print one line (``cryptoscore: error: ...``) and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from tqdm import tqdm
+
+import cryptoscore as cs
+from cryptoscore.circuits import check_pair
+from cryptoscore.decryption import decrypt_aggregate
+from cryptoscore.encoding import Layout
+
+
+class CliError(Exception):
+    """A usage problem the user can fix (bad path, missing option)."""
+
+
+def _read(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _write(path: str, data: bytes, *, private: bool = False) -> None:
+    target = Path(path)
+    tmp = target.with_name(target.name + ".partial")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+    try:
+        fd = os.open(tmp, flags, 0o600 if private else 0o644)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise CliError(f"cannot write {path}: {exc.strerror}") from None
+
+
+@contextmanager
+def _progress(total: int, desc: str, quiet: bool) -> Iterator[Callable[[int], None]]:
+    # the delay keeps input errors (raised before any work) to one line on stderr
+    bar = tqdm(
+        total=total, desc=desc, unit="ct", disable=quiet, file=sys.stderr, leave=False, delay=0.5
+    )
+    try:
+        yield lambda done: bar.update(done - bar.n)
+    finally:
+        bar.close()
+
+
+# -- commands ---------------------------------------------------------------------------------
+def cmd_params(args: argparse.Namespace) -> None:
+    print(json.dumps([p.describe() for p in (cs.BFV8192, cs.BFV16384)], indent=2))
+
+
+def cmd_keygen(args: argparse.Namespace) -> None:
+    params = cs.get_parameter_set(args.params)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    keys = cs.generate_keys(params)
+    _write(str(out / "public.ctx"), keys.public.to_bytes())
+    _write(str(out / "evaluation.keys"), keys.evaluation.to_bytes())
+    _write(str(out / "secret.key"), keys.secret.to_bytes(), private=True)
+    print(f"key id {keys.public.key_id}")
+    print(f"wrote {out}/public.ctx, {out}/evaluation.keys, {out}/secret.key (single-key mode:")
+    print("for tests and local trials only; a real challenge uses the trustees' key ceremony)")
+
+
+def cmd_encrypt(args: argparse.Namespace) -> None:
+    public = cs.PublicContext.from_bytes(_read(args.public))
+    indices = cs.load_class_indices(args.input)
+    layout = Layout.for_params(public.params, int(indices.size), args.classes)
+    encrypt = cs.encrypt_labels if args.kind == "labels" else cs.encrypt_predictions
+    with _progress(layout.ciphertexts, f"encrypting {args.kind}", args.quiet) as progress:
+        bundle = encrypt(
+            indices,
+            public,
+            classes=args.classes,
+            challenge=args.challenge,
+            out=args.output,
+            progress=progress,
+        )
+    size = Path(args.output).stat().st_size
+    print(f"{args.output}: {bundle.header.n} {args.kind}, {size} bytes, sha256 {bundle.digest}")
+
+
+def cmd_validity(args: argparse.Namespace) -> None:
+    keys = cs.EvaluationKeys.from_bytes(_read(args.evaluation_keys))
+    bundle = cs.EncryptedBundle.open(args.bundle)
+    seed = bytes.fromhex(args.seed) if args.seed else secrets.token_bytes(32)
+    with _progress(bundle.layout.chunks, "validity", args.quiet) as progress:
+        aggregate = cs.validity(bundle, seed, keys, progress=progress)
+    _write(args.output, aggregate.to_bytes())
+    print(f"{args.output}: validity aggregate, seed {seed.hex()}, sha256 {aggregate.digest}")
+
+
+def cmd_score(args: argparse.Namespace) -> None:
+    keys = cs.EvaluationKeys.from_bytes(_read(args.evaluation_keys))
+    preds = cs.EncryptedBundle.open(args.predictions)
+    labels = cs.EncryptedBundle.open(args.labels)
+    metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
+    policy = cs.ReleasePolicy(preds.header.classes, metrics)
+    check_pair(preds, labels)
+    with _progress(preds.layout.chunks, "scoring", args.quiet) as progress:
+        aggregate = cs.score(preds, labels, policy, keys, progress=progress)
+    _write(args.output, aggregate.to_bytes())
+    names = ", ".join(aggregate.names[:4]) + ("…" if len(aggregate.names) > 4 else "")
+    print(f"{args.output}: {names}; sha256 {aggregate.digest}")
+
+
+def cmd_decrypt(args: argparse.Namespace) -> None:
+    secret = cs.SecretKey.from_bytes(_read(args.secret_key))
+    aggregate = cs.AggregateCiphertext.from_bytes(_read(args.aggregate))
+    print(json.dumps(decrypt_aggregate(aggregate, secret), indent=2))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cryptoscore", description="Encrypted benchmark scoring with threshold release."
+    )
+    parser.add_argument("--version", action="version", version=cs.__version__)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("params", help="list the parameter sets")
+    p.set_defaults(func=cmd_params)
+
+    p = sub.add_parser("keygen", help="single-key mode key set (tests, local trials)")
+    p.add_argument("--params", default=cs.DEFAULT.ID)
+    p.add_argument("--out", required=True, help="directory for the key files")
+    p.set_defaults(func=cmd_keygen)
+
+    p = sub.add_parser("encrypt", help="encrypt class indices (CSV with one column or .npy)")
+    p.add_argument("input")
+    p.add_argument("--public", required=True, help="public context file")
+    p.add_argument("--classes", type=int, required=True)
+    p.add_argument("--challenge", required=True)
+    p.add_argument("--kind", choices=("predictions", "labels"), default="predictions")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=cmd_encrypt)
+
+    p = sub.add_parser("validity", help="compute a bundle's validity aggregate")
+    p.add_argument("bundle")
+    p.add_argument("--evaluation-keys", required=True)
+    p.add_argument("--seed", help="64 hex digits (default: fresh random)")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=cmd_validity)
+
+    p = sub.add_parser("score", help="run the score circuit on predictions and labels")
+    p.add_argument("predictions")
+    p.add_argument("labels")
+    p.add_argument("--evaluation-keys", required=True)
+    p.add_argument("--metrics", default="correct", help="comma list: correct,errors,confusion")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("decrypt", help="single-key decryption of an aggregate ciphertext")
+    p.add_argument("aggregate")
+    p.add_argument("--secret-key", required=True)
+    p.set_defaults(func=cmd_decrypt)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.func(args)
+    except (cs.CryptoScoreError, CliError) as exc:
+        print(f"cryptoscore: error: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # e.g. a malformed --seed
+        print(f"cryptoscore: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("cryptoscore: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""The CLI walks the whole single-key flow; every error is one line and a non-zero exit."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from clients.cli import main
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli")
+    assert main(["keygen", "--out", str(d / "keys"), "--params", "bfv-8192"]) == 0
+    return d
+
+
+def test_full_flow_matches_numpy(workdir, capsys):
+    gen = np.random.default_rng(3)
+    y = gen.integers(0, 3, 9000)
+    p = np.where(gen.random(9000) < 0.6, y, gen.integers(0, 3, 9000))
+    (workdir / "p.csv").write_text("prediction\n" + "\n".join(map(str, p)) + "\n")
+    np.save(workdir / "y.npy", y)
+    k = workdir / "keys"
+    common = ["--public", str(k / "public.ctx"), "--classes", "3", "--challenge", "c", "-q"]
+    assert main(["encrypt", str(workdir / "p.csv"), *common, "-o", str(workdir / "p.b")]) == 0
+    assert (
+        main(
+            [
+                "encrypt",
+                str(workdir / "y.npy"),
+                *common,
+                "--kind",
+                "labels",
+                "-o",
+                str(workdir / "y.b"),
+            ]
+        )
+        == 0
+    )
+    ev = ["--evaluation-keys", str(k / "evaluation.keys"), "-q"]
+    assert main(["validity", str(workdir / "p.b"), *ev, "-o", str(workdir / "v.agg")]) == 0
+    assert (
+        main(
+            [
+                "score",
+                str(workdir / "p.b"),
+                str(workdir / "y.b"),
+                *ev,
+                "--metrics",
+                "correct,confusion",
+                "-o",
+                str(workdir / "s.agg"),
+            ]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    assert main(["decrypt", str(workdir / "v.agg"), "--secret-key", str(k / "secret.key")]) == 0
+    assert set(json.loads(capsys.readouterr().out).values()) == {0}
+    assert main(["decrypt", str(workdir / "s.agg"), "--secret-key", str(k / "secret.key")]) == 0
+    released = json.loads(capsys.readouterr().out)
+    assert released["correct"] == int(np.count_nonzero(p == y))
+    assert released["confusion:2:0"] == int(np.count_nonzero((p == 2) & (y == 0)))
+    assert (k / "secret.key").stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["decrypt", "missing.agg", "--secret-key", "nope"], "cannot read"),
+        (
+            [
+                "validity",
+                "{bundle}",
+                "--evaluation-keys",
+                "{keys}/evaluation.keys",
+                "--seed",
+                "zz",
+                "-o",
+                "x",
+            ],
+            "non-hexadecimal",
+        ),
+        (
+            [
+                "score",
+                "{bundle}",
+                "{bundle}",
+                "--evaluation-keys",
+                "{keys}/evaluation.keys",
+                "-o",
+                "x",
+            ],
+            "kind is 'predictions', expected 'labels'",
+        ),
+        (
+            [
+                "encrypt",
+                "{csv}",
+                "--public",
+                "{keys}/public.ctx",
+                "--classes",
+                "2",
+                "--challenge",
+                "c",
+                "-o",
+                "x",
+            ],
+            "class index 5 at item 1 is outside 0..1",
+        ),
+        (["decrypt", "{bundle}", "--secret-key", "{keys}/secret.key"], "wrong record type"),
+    ],
+)
+def test_errors_are_one_line(workdir, capsys, argv, message):
+    csv = workdir / "bad.csv"
+    csv.write_text("1\n5\n")
+    good = workdir / "good.csv"
+    good.write_text("1\n0\n1\n")
+    bundle = workdir / "one.b"
+    if not bundle.exists():
+        enc = ["encrypt", str(good), "--public", str(workdir / "keys/public.ctx")]
+        assert main([*enc, "--classes", "2", "--challenge", "c", "-q", "-o", str(bundle)]) == 0
+    subst = {"bundle": str(bundle), "keys": str(workdir / "keys"), "csv": str(csv)}
+    capsys.readouterr()
+    code = main([a.format(**subst) for a in argv])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1 and err[0].startswith("cryptoscore: error: ") and message in err[0]
