@@ -17,6 +17,8 @@ Record layout (``records.py`` envelope, magic ``CSAGGREG``, format version 1)::
         inputs     SHA-256 (hex) of each input bundle, in circuit order
         policy     the release policy (score circuits) or null
         seed       validity weights seed (hex; validity circuits) or ""
+        n          number of items of each input bundle
+        classes    K of the input bundles
     body: the ciphertext in the canonical encoding of ``ciphertext.py`` (2 polynomials)
 """
 
@@ -38,7 +40,19 @@ __all__ = ["CIRCUITS", "AggregateCiphertext"]
 MAGIC = b"CSAGGREG"
 FORMAT_VERSION = 1
 CIRCUITS = ("score/v1", "validity/v1")
-_FIELDS = {"circuit", "params", "key_id", "level", "names", "positions", "inputs", "policy", "seed"}
+_FIELDS = {
+    "circuit",
+    "params",
+    "key_id",
+    "level",
+    "names",
+    "positions",
+    "inputs",
+    "policy",
+    "seed",
+    "n",
+    "classes",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +66,9 @@ class AggregateCiphertext:
     inputs: tuple[str, ...]
     policy: ReleasePolicy | None
     seed: bytes
+    n: int
+    """Items in each input bundle (public; fixes the circuit's size and its noise bound)."""
+    classes: int
     ciphertext: bytes = field(repr=False)
     """Canonical encoding of the output ciphertext."""
 
@@ -92,6 +109,8 @@ class AggregateCiphertext:
             "inputs": list(self.inputs),
             "policy": self.policy.to_json() if self.policy else None,
             "seed": self.seed.hex(),
+            "n": self.n,
+            "classes": self.classes,
         }
 
     def to_bytes(self) -> bytes:
@@ -132,6 +151,8 @@ class AggregateCiphertext:
             inputs=tuple(inputs),
             policy=policy,
             seed=seed,
+            n=f.integer("n", 1, params.max_count()),
+            classes=f.integer("classes", 2, 64),
             ciphertext=bytes(body),
         )
         record.data()  # validates coefficients and non-transparency

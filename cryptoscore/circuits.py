@@ -275,5 +275,7 @@ def score(
         inputs=(predictions.digest, labels.digest),
         policy=policy,
         seed=b"",
+        n=h.n,
+        classes=h.classes,
         ciphertext=ciphertext,
     )

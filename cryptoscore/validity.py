@@ -3,30 +3,36 @@
 Without this check a malicious participant could encrypt weights such as 2^i instead of 0/1
 and turn one released "score" into a vector of labels (DESIGN.md, "Validity"). Before any
 score of a submission is decrypted, the service computes from the submission alone, for each
-of m independent checks j,
+of m independent checks j, with E and F the plaintext polynomials (slot vectors)
 
-    V_j = Σ_i R_j[i] · Σ_k Σ_c ρ_j[k, c] · (P_kc[i]² − P_kc[i])            (entries are 0/1)
-        + Σ_i R'_j[i] · Σ_k ρ'_j[k] · (Σ_c P_kc[i] − [row (k, i) is real])   (K ≥ 3: one-hot
-                                                                               rows, zero padding)
-        + Σ_{i padding} R'_j[i] · P_last[i]                                   (K = 2: zero padding)
+    E_j = Σ_k Σ_c ρ_j[k, c] · (P_kc² − P_kc)                 (every entry is 0 or 1)
+    F_j = Σ_k ρ'_j[k] · (Σ_c P_kc − 1_real(k))                (K ≥ 3: one class per real row,
+                                                               zero padding)
+    F_j = 1_padding ⊙ P_last                                  (K = 2: zero padding)
+    V_j = Tr(R_j · E_j + R'_j · F_j)  =  Σ over all slots of (R_j·E_j + R'_j·F_j)
 
-where k runs over chunks, c over the class vectors, i over the N slots, and the weights
-R, R' (one per slot) and ρ, ρ' (one per chunk and vector) are uniform in [1, t), derived from
-a seed with SHAKE-256 (FIPS 202) by rejection sampling. The seed is an input: the release
-protocol draws it from trustee contributions *after* the bundle is fixed, so the submitter
-cannot predict it. Each V_j must decrypt to 0.
+where k runs over chunks, c over class vectors, Tr is the field trace (N times the constant
+coefficient — what ``packing.py`` extracts), ρ, ρ' are scalars uniform in [1, 2^12] and
+R, R' are polynomials with coefficients uniform in [0, 2^12). All weights are derived from a
+seed with SHAKE-256 (FIPS 202). The seed is an input: the release protocol draws it from
+trustee contributions *after* the bundle is fixed, so the submitter cannot predict it. Each
+V_j must decrypt to 0.
 
-Soundness. If any entry is not 0/1, any row does not sum to 1, or any padding slot is not 0,
-V_j is a non-zero polynomial of total degree 2 in the weights (the two parts use disjoint
-weights, so they cannot cancel). By the Schwartz–Zippel lemma it vanishes with probability at
-most 2/(t − 1) over weights uniform in a set of t − 1 values; m independent checks give
-(2/(t − 1))^m, and m = :func:`check_count` is the least m with (2/(t − 1))^m ≤ 2^-40
-(3 checks for t = 1032193, 2 for t = 34308097).
+Soundness. Suppose some entry is not 0/1, some row does not sum to 1, or some padding slot
+is not 0. Then some E_k or F_k is non-zero, and Σ_k ρ_k E_k (resp. F) is a non-zero linear
+form in the ρ's, so it vanishes with probability ≤ 2^-12. If E_j or F_j ≠ 0,
+Tr(R·E_j + R'·F_j) = N·(R·E_j + R'·F_j)_0 is a non-zero linear form in the coefficients of R
+and R' (N is invertible mod t), so it vanishes with probability ≤ 2^-12. Each check thus
+fails to detect with probability ≤ 2^-11; m = :func:`check_count` = 4 independent checks give
+2^-44 ≤ 2^-40 (Schwartz–Zippel over product sets). Small weights are chosen over weights
+uniform mod t because they keep the noise of the released ciphertext within what 2^40
+smudging leaves room for (``noise.py``).
 
 Computation follows ``circuits.py``: t·(P ⊗ P) + P (a BFV ciphertext of P − P²) is formed in
 NTT form without relinearization, scaled by ρ and accumulated; once per check the
-accumulators are converted, relinearized, multiplied by the slot weights R and R', and the
-m slot sums are packed into one aggregate ciphertext, public constants folded in.
+accumulators are converted, relinearized and multiplied by R and R' (coefficient-form
+plaintexts), and the m traces are packed into one aggregate ciphertext, the public constant
+of the "− 1_real" term folded in.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ._seal.engine import SealEngine
 from .aggregate import AggregateCiphertext
 from .bundle import EncryptedBundle
 from .circuits import Workspace
@@ -57,64 +64,58 @@ __all__ = [
 ]
 
 SOUNDNESS_BITS = 40
+WEIGHT_BITS = 12
 SEED_BYTES = 32
 _DOMAIN = b"cryptoscore/validity/v1"
 Progress = Callable[[int], None]
 
 
 def check_count(params: type[ParameterSet]) -> int:
-    """Least m with (2/(t−1))^m ≤ 2^-SOUNDNESS_BITS."""
-    per_check = math.log2((params.PLAIN_MODULUS - 1) / 2)
-    return math.ceil(SOUNDNESS_BITS / per_check)
+    """m = ⌈40 / (WEIGHT_BITS − 1)⌉ independent checks: 4 (the same for every parameter set)."""
+    if params.PLAIN_MODULUS <= 1 << WEIGHT_BITS:
+        raise InputError("the plaintext modulus must exceed the weight range")
+    return math.ceil(SOUNDNESS_BITS / (WEIGHT_BITS - 1))
 
 
-def _uniform_nonzero(label: bytes, count: int, t: int) -> npt.NDArray[np.int64]:
-    """``count`` values uniform in [1, t) from SHAKE-256(label), by rejection sampling."""
-    bits = (t - 1).bit_length()
-    mask = np.uint32((1 << bits) - 1)
-    length = 4 * count * 2 + 64
-    while True:
-        stream = hashlib.shake_256(label).digest(length)
-        vals = (np.frombuffer(stream, dtype="<u4") & mask).astype(np.int64)
-        vals = vals[(vals >= 1) & (vals < t)]
-        if vals.size >= count:
-            return vals[:count].copy()
-        length *= 2
+def _xof_u16(label: bytes, count: int) -> npt.NDArray[np.int64]:
+    stream = hashlib.shake_256(label).digest(2 * count)
+    return np.frombuffer(stream, dtype="<u2").astype(np.int64)
 
 
 @dataclass(frozen=True, slots=True)
 class ValidityWeights:
     """The weights of one check (see the module docstring for the symbols)."""
 
-    slot: npt.NDArray[np.int64]  # R_j, N values
-    row_slot: npt.NDArray[np.int64]  # R'_j, N values
-    chunk: npt.NDArray[np.int64]  # ρ_j, chunks × vectors
-    row_chunk: npt.NDArray[np.int64]  # ρ'_j, chunks
+    poly: npt.NDArray[np.int64]  # R_j: N coefficients in [0, 2^12)
+    row_poly: npt.NDArray[np.int64]  # R'_j: N coefficients in [0, 2^12)
+    chunk: npt.NDArray[np.int64]  # ρ_j: chunks × vectors, in [1, 2^12]
+    row_chunk: npt.NDArray[np.int64]  # ρ'_j: chunks, in [1, 2^12]
 
 
 def validity_weights(
     params: type[ParameterSet], layout: Layout, seed: bytes
 ) -> list[ValidityWeights]:
-    """Deterministic weights for every check, derived from ``seed``."""
+    """Deterministic weights for every check, derived from ``seed`` with SHAKE-256."""
     if len(seed) != SEED_BYTES:
         raise InputError(f"validity seed must be {SEED_BYTES} bytes, got {len(seed)}")
-    t = params.PLAIN_MODULUS
     n = params.slot_count()
+    mask = (1 << WEIGHT_BITS) - 1
     out = []
     for j in range(check_count(params)):
 
         def draw(name: bytes, count: int, j: int = j) -> npt.NDArray[np.int64]:
             label = b"|".join([_DOMAIN, params.ID.encode(), seed, name, j.to_bytes(2, "big")])
-            return _uniform_nonzero(label, count, t)
+            return _xof_u16(label, count) & mask  # exactly uniform: 2^12 divides 2^16
 
         out.append(
             ValidityWeights(
-                slot=draw(b"R", n),
-                row_slot=draw(b"R'", n),
-                chunk=draw(b"rho", layout.chunks * layout.vectors).reshape(
+                poly=draw(b"R", n),
+                row_poly=draw(b"R'", n),
+                chunk=1
+                + draw(b"rho", layout.chunks * layout.vectors).reshape(
                     layout.chunks, layout.vectors
                 ),
-                row_chunk=draw(b"rho'", layout.chunks),
+                row_chunk=1 + draw(b"rho'", layout.chunks),
             )
         )
     return out
@@ -176,22 +177,24 @@ def validity(
         if acc is None:  # pragma: no cover - a layout has at least one chunk
             raise InputError("empty bundle")
         v = ws.to_bfv(acc)
-        engine.evaluator.multiply_plain_inplace(v, engine.batch_plaintext(w.slot % t))
+        engine.evaluator.multiply_plain_inplace(v, _poly(engine, w.poly))
         const = 0
         if not layout.binary:
             row_bfv = ws.to_bfv(row_acc[j])
-            engine.evaluator.multiply_plain_inplace(row_bfv, engine.batch_plaintext(w.row_slot % t))
+            engine.evaluator.multiply_plain_inplace(row_bfv, _poly(engine, w.row_poly))
             engine.evaluator.add_inplace(v, row_bfv)
-            # subtract Σ_k ρ'_k Σ_{real i} R'_i (the "−1 on real rows" part), mod t
-            full = int(w.row_slot.sum()) % t
-            partial = int(w.row_slot[:pad_start].sum()) % t
+            # − Σ_k ρ'_k Tr(R' · 1_real(k)): Tr(R'·I) is the sum of R''s slot values over I
+            slots_of_r = engine.batch_decode(_poly(engine, w.row_poly))
+            full = int(slots_of_r.sum(dtype=object)) % t
+            partial = int(slots_of_r[:pad_start].sum(dtype=object)) % t
             rho = [int(x) for x in w.row_chunk]
             const = -(sum(rho[:-1]) * full + rho[-1] * partial) % t
         elif pad_start < slots:
             mask = np.zeros(slots, dtype=np.int64)
-            mask[pad_start:] = w.row_slot[pad_start:]
+            mask[pad_start:] = 1
             pad = engine.bfv_ciphertext(last_chunk[0])
             engine.evaluator.multiply_plain_inplace(pad, engine.batch_plaintext(mask))
+            engine.evaluator.multiply_plain_inplace(pad, _poly(engine, w.row_poly))
             engine.evaluator.add_inplace(v, pad)
         outputs.append(v)
         constants.append(const)
@@ -206,8 +209,14 @@ def validity(
         inputs=(bundle.digest,),
         policy=None,
         seed=seed,
+        n=h.n,
+        classes=h.classes,
         ciphertext=ciphertext,
     )
+
+
+def _poly(engine: SealEngine, coefficients: npt.NDArray[np.int64]) -> Any:
+    return engine.plaintext_from_coefficients(coefficients.astype(np.uint64))
 
 
 def is_valid(values: dict[str, int]) -> bool:

@@ -18,6 +18,7 @@ unlinks it immediately after SEAL reads it.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -153,6 +154,35 @@ class SealEngine:
         self.compute_evaluator.transform_to_ntt_inplace(ct)
         return ct
 
+    def load_compute_raw(self, raw: bytes) -> Any:
+        """A compute-context ciphertext from SEAL bytes, as stored (no NTT transform)."""
+        return self._load(seal.Ciphertext(self.compute), self.compute, raw)
+
+    def load_compute_plaintext(self, raw: bytes) -> Any:
+        """A compute-context plaintext (NTT form when its parms_id is set) from SEAL bytes."""
+        return self._load(seal.Plaintext(), self.compute, raw)
+
+    def encrypt_zero_seeded(self, public_key: Any, seed: bytes, level: int) -> U64Array:
+        """A BFV encryption of zero at ``level`` whose randomness is expanded from ``seed``
+        by SEAL's Blake2xb PRNG — deterministic, so anyone with the seed recomputes it."""
+        if len(seed) != 32:
+            raise ComputationError("seed must be 32 bytes")
+        expanded = hashlib.shake_256(b"cryptoscore/encrypt-zero/v1|" + seed).digest(64)
+        words = [int.from_bytes(expanded[i : i + 8], "little") for i in range(0, 64, 8)]
+        parms = seal.EncryptionParameters(seal.SCHEME_TYPE.BFV)
+        parms.set_poly_modulus_degree(self.n)
+        parms.set_coeff_modulus(
+            [seal.Modulus(q) for q in (*self.params.DATA_PRIMES, self.params.SPECIAL_PRIME)]
+        )
+        parms.set_plain_modulus(seal.Modulus(self.t))
+        parms.set_random_generator(seal.Blake2xbPRNGFactory(words))
+        ctx = seal.SEALContext(parms, True, seal.SEC_LEVEL_TYPE.TC128)
+        pk = self._load(seal.PublicKey(), ctx, self.save_bytes(public_key))
+        encryptor = seal.Encryptor(ctx, pk)
+        ct = seal.Ciphertext()
+        encryptor.encrypt_zero(list(self.bfv_level_ids[level]), ct)
+        return self.export(ct).data
+
     def export(self, ct: Any) -> SealCiphertext:
         return parse_ciphertext(self.save_bytes(ct))
 
@@ -189,6 +219,10 @@ class SealEngine:
         pt = seal.Plaintext()
         self.batch_encoder.encode([int(v) for v in values], pt)
         return pt
+
+    def batch_decode(self, pt: Any) -> U64Array:
+        """Slot values of a coefficient-form plaintext (BatchEncoder order)."""
+        return np.asarray(self.batch_encoder.decode_uint64(pt), dtype=np.uint64)
 
     def plaintext_coefficients(self, pt: Any) -> U64Array:
         coeffs = parse_plaintext(self.save_bytes(pt)).coefficients

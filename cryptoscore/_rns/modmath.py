@@ -1,0 +1,86 @@
+"""Exact vectorized arithmetic modulo primes below 2^50, and CSPRNG sampling.
+
+``mulmod`` uses the float64 quotient estimate + exact wrap-around correction technique
+(as in SEAL-NOTES.md): with a, b < q < 2^50 the float quotient of a·b/q is off by at most a
+few units, so a·b − ⌊a·b/q⌉·q computed in wrapping uint64 arithmetic is the true remainder
+plus a small multiple of q, which fits an int64 and is reduced exactly.
+
+Sampling draws from ``os.urandom`` (the operating system's CSPRNG) with rejection, so values
+are exactly uniform; numpy's generators are never used for secrets.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import numpy.typing as npt
+
+U64 = npt.NDArray[np.uint64]
+MAX_MODULUS_BITS = 50
+
+
+def mulmod(a: U64, b: U64 | int, q: int) -> U64:
+    """(a · b) mod q element-wise, exact, for 0 <= a, b < q < 2^50."""
+    if q.bit_length() > MAX_MODULUS_BITS:
+        raise ValueError("modulus too large for exact float-assisted multiplication")
+    bb = np.asarray(b, dtype=np.uint64)
+    qf = float(q)
+    quot = np.floor(a.astype(np.float64) * bb.astype(np.float64) / qf)
+    with np.errstate(over="ignore"):
+        r = (a * bb - quot.astype(np.uint64) * np.uint64(q)).view(np.int64)
+    out: U64 = (r % np.int64(q)).astype(np.uint64)
+    return out
+
+
+def addmod(a: U64, b: U64, q: int) -> U64:
+    s = a + b
+    out: U64 = np.where(s >= np.uint64(q), s - np.uint64(q), s)
+    return out
+
+
+def submod(a: U64, b: U64, q: int) -> U64:
+    out: U64 = np.where(a >= b, a - b, a + np.uint64(q) - b)
+    return out
+
+
+def uniform_below(bound: int, count: int) -> U64:
+    """``count`` integers uniform in [0, bound), bound <= 2^63, from os.urandom."""
+    if not 1 <= bound <= 1 << 63:
+        raise ValueError("bound out of range")
+    limit = ((1 << 64) // bound) * bound  # accept v < limit: v mod bound is uniform
+    out = np.empty(0, dtype=np.uint64)
+    while out.size < count:
+        need = count - out.size
+        raw = np.frombuffer(os.urandom(8 * (need + need // 8 + 8)), dtype="<u8").astype(np.uint64)
+        if limit < 1 << 64:
+            raw = raw[raw < np.uint64(limit)]
+        out = np.concatenate([out, raw % np.uint64(bound)])
+    result: U64 = out[:count]
+    return result
+
+
+def uniform_centered(bound: int, count: int) -> npt.NDArray[np.int64]:
+    """``count`` integers uniform in [-bound, bound], from os.urandom."""
+    vals = uniform_below(2 * bound + 1, count).astype(np.int64)
+    out: npt.NDArray[np.int64] = vals - np.int64(bound)
+    return out
+
+
+def reduce_signed(values: npt.NDArray[np.int64], q: int) -> U64:
+    """Signed integers (|v| < 2^63) to their representatives in [0, q)."""
+    out: U64 = (values % np.int64(q)).astype(np.uint64)
+    return out
+
+
+def crt_lift(residues: list[U64], moduli: tuple[int, ...]) -> list[int]:
+    """Integers in [0, Q) from their residues (Python ints; Q = Π moduli)."""
+    big_q = 1
+    for q in moduli:
+        big_q *= q
+    acc = np.zeros(residues[0].size, dtype=object)
+    for r, q in zip(residues, moduli, strict=True):
+        qi_hat = big_q // q
+        coeff = qi_hat * pow(qi_hat, -1, q)
+        acc = acc + r.astype(object) * coeff
+    return [int(v) % big_q for v in acc]

@@ -1,0 +1,342 @@
+"""Threshold decryption: every active subset of small committees gives numpy's counts and
+SEAL's single-key result; every misuse is refused (DESIGN.md, "Threshold decryption")."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import os
+import pickle
+
+import numpy as np
+import pytest
+
+from cryptoscore import (
+    BFV8192,
+    FormatError,
+    MismatchError,
+    PolicyError,
+    ReleasePolicy,
+    encrypt_labels,
+    encrypt_predictions,
+    generate_keys,
+    score,
+    validity,
+)
+from cryptoscore._rns.shamir import share
+from cryptoscore.ceremony import (
+    CeremonyRecord,
+    KeyShare,
+    RosterEntry,
+    open_share_file,
+    run_ceremony,
+    secret_key_residues,
+)
+from cryptoscore.decryption import decrypt_aggregate
+from cryptoscore.errors import VerificationError
+from cryptoscore.identity import TrusteeIdentity
+from cryptoscore.threshold import (
+    ActiveSet,
+    PartialDecryption,
+    PartialJournal,
+    combine,
+    partial_decrypt,
+    rerandomize,
+)
+
+
+class Committee:
+    """A key set shared t-of-n the way the ceremony does, keeping the single key for tests."""
+
+    def __init__(self, t: int, n: int) -> None:
+        self.keys = generate_keys(BFV8192)
+        self.identities = [TrusteeIdentity.generate() for _ in range(n)]
+        self.roster = [
+            RosterEntry(f"trustee-{i + 1}", i + 1, self.identities[i].public_key) for i in range(n)
+        ]
+        secret = secret_key_residues(self.keys.secret)
+        shares = share(secret, BFV8192.DATA_PRIMES, t, [e.index for e in self.roster])
+        self.shares = {
+            e.trustee_id: KeyShare(BFV8192, self.keys.public.key_id, e.trustee_id, e.index, t, s)
+            for e, s in zip(self.roster, shares, strict=True)
+        }
+        self.record = CeremonyRecord(
+            params=BFV8192,
+            key_id=self.keys.public.key_id,
+            evaluation_keys=self.keys.evaluation.digest,
+            threshold=t,
+            roster=tuple(self.roster),
+            share_commitments={e.trustee_id: "0" * 64 for e in self.roster},
+            created_at="2026-11-25T00:00:00Z",
+        )
+
+    def identity(self, trustee_id: str) -> TrusteeIdentity:
+        return self.identities[self.record.entry(trustee_id).index - 1]
+
+    def partials(self, aggregate, trustee_ids, request_id, journal_dir):
+        active = ActiveSet.of(self.record, trustee_ids)
+        out = []
+        for tid in trustee_ids:
+            with PartialJournal(journal_dir / f"{tid}.journal") as journal:
+                out.append(
+                    partial_decrypt(
+                        self.shares[tid],
+                        aggregate,
+                        active,
+                        request_id,
+                        self.identity(tid),
+                        journal,
+                        self.record,
+                    )
+                )
+        return active, out
+
+
+@pytest.fixture(scope="module", params=[(2, 3), (3, 5), (4, 7)], ids=lambda p: f"{p[0]}of{p[1]}")
+def committee(request):
+    return Committee(*request.param)
+
+
+@pytest.mark.parametrize("classes", [2, 10])
+def test_every_active_subset_equals_numpy_and_single_key(committee, classes, tmp_path):
+    gen = np.random.default_rng(classes)
+    n = 9000
+    y = gen.integers(0, classes, n)
+    p = np.where(gen.random(n) < 0.7, y, gen.integers(0, classes, n))
+    public = committee.keys.public
+    preds = encrypt_predictions(p, public, classes=classes, challenge="th")
+    labels = encrypt_labels(y, public, classes=classes, challenge="th")
+    metrics = ("correct", "confusion") if classes == 2 else ("correct", "errors")
+    agg = score(preds, labels, ReleasePolicy(classes, metrics), committee.keys.evaluation)
+    single = decrypt_aggregate(agg, committee.keys.secret)
+    assert single["correct"] == int(np.count_nonzero(p == y))
+    ids = [e.trustee_id for e in committee.roster]
+    for k, subset in enumerate(itertools.combinations(ids, committee.record.threshold)):
+        # each subset answers its own re-randomized ciphertext (single use per c1)
+        fresh = rerandomize(agg, public, os.urandom(32))
+        assert decrypt_aggregate(fresh, committee.keys.secret) == single
+        active, parts = committee.partials(fresh, subset, f"req-{k}", tmp_path)
+        result = combine(fresh, parts, committee.record, f"req-{k}", active)
+        assert result.values == single
+
+
+def test_validity_aggregate_threshold_decrypts_to_zero(committee, tmp_path):
+    bundle = encrypt_predictions(
+        np.arange(5000) % 3, committee.keys.public, classes=3, challenge="th"
+    )
+    agg = validity(bundle, os.urandom(32), committee.keys.evaluation)
+    ids = [e.trustee_id for e in committee.roster][: committee.record.threshold]
+    active, parts = committee.partials(agg, ids, "v", tmp_path)
+    out = combine(agg, parts, committee.record, "v", active, measure_noise=True)
+    assert set(out.values.values()) == {0}
+    # the combiner sees noise of the size of the smudging (2^40 · bound), never the bare noise
+    assert out.noise_bits is not None and 50 < out.noise_bits < 60
+
+
+@pytest.fixture(scope="module")
+def small():
+    return Committee(2, 3)
+
+
+@pytest.fixture(scope="module")
+def aggregate(small):
+    y = np.arange(3000) % 2
+    preds = encrypt_predictions(y, small.keys.public, classes=2, challenge="m")
+    labels = encrypt_labels(y, small.keys.public, classes=2, challenge="m")
+    return score(preds, labels, ReleasePolicy(2, ("correct",)), small.keys.evaluation)
+
+
+def test_fewer_than_t_partials_refused(small, aggregate, tmp_path):
+    fresh = rerandomize(aggregate, small.keys.public, os.urandom(32))
+    active, parts = small.partials(fresh, ["trustee-1", "trustee-2"], "r", tmp_path)
+    with pytest.raises(MismatchError, match="1 partial decryptions given, the threshold is 2"):
+        combine(fresh, parts[:1], small.record, "r", active)
+    assert combine(fresh, parts, small.record, "r", active).values == {"correct": 3000}
+
+
+def test_reused_partial_refused_by_the_journal(small, aggregate, tmp_path):
+    fresh = rerandomize(aggregate, small.keys.public, os.urandom(32))
+    small.partials(fresh, ["trustee-1", "trustee-2"], "first", tmp_path)
+    with pytest.raises(PolicyError, match="already produced a partial"):
+        small.partials(fresh, ["trustee-1", "trustee-3"], "second", tmp_path)
+    # the journal is durable: a new process (new journal object) refuses as well
+    with PartialJournal(tmp_path / "trustee-2.journal") as journal:
+        active = ActiveSet.of(small.record, ["trustee-2", "trustee-3"])
+        with pytest.raises(PolicyError):
+            partial_decrypt(
+                small.shares["trustee-2"],
+                fresh,
+                active,
+                "third",
+                small.identity("trustee-2"),
+                journal,
+                small.record,
+            )
+    # a re-randomized ciphertext may be answered for the new set
+    again = rerandomize(fresh, small.keys.public, os.urandom(32))
+    active, parts = small.partials(again, ["trustee-1", "trustee-3"], "fourth", tmp_path)
+    assert combine(again, parts, small.record, "fourth", active).values == {"correct": 3000}
+
+
+def test_partial_for_another_active_set_refused(small, aggregate, tmp_path):
+    fresh = rerandomize(aggregate, small.keys.public, os.urandom(32))
+    _, parts_a = small.partials(fresh, ["trustee-1", "trustee-2"], "r", tmp_path / "a")
+    active_b, parts_b = small.partials(fresh, ["trustee-2", "trustee-3"], "r", tmp_path / "b")
+    mixed = [parts_a[0], parts_b[1]]  # trustee-1 answered for {1,2}, trustee-3 for {2,3}
+    with pytest.raises(MismatchError, match="made for another active set"):
+        combine(fresh, mixed, small.record, "r", active_b)
+
+
+def test_forged_signature_and_unknown_trustee_refused(small, aggregate, tmp_path):
+    fresh = rerandomize(aggregate, small.keys.public, os.urandom(32))
+    active, parts = small.partials(fresh, ["trustee-1", "trustee-2"], "r", tmp_path)
+    raw = bytearray(parts[0].partial)
+    raw[0] ^= 1
+    tampered = PartialDecryption(**{**_fields(parts[0]), "partial": bytes(raw)})
+    with pytest.raises(VerificationError, match="signature does not verify"):
+        combine(fresh, [tampered, parts[1]], small.record, "r", active)
+    impostor = TrusteeIdentity.generate()
+    forged = PartialDecryption(
+        **{**_fields(parts[1]), "signature": impostor.sign(parts[1].signed_message())}
+    )
+    with pytest.raises(VerificationError):
+        combine(fresh, [parts[0], forged], small.record, "r", active)
+    stranger = PartialDecryption(**{**_fields(parts[1]), "trustee_id": "mallory"})
+    with pytest.raises(MismatchError, match="'mallory' is not on the roster"):
+        combine(fresh, [parts[0], stranger], small.record, "r", active)
+    with pytest.raises(MismatchError, match="answers another request"):
+        combine(fresh, parts, small.record, "other", active)
+
+
+def test_trustee_outside_active_set_refuses(small, aggregate, tmp_path):
+    active = ActiveSet.of(small.record, ["trustee-1", "trustee-2"])
+    with (
+        PartialJournal(tmp_path / "j") as journal,
+        pytest.raises(MismatchError, match="not in the request's active set"),
+    ):
+        partial_decrypt(
+            small.shares["trustee-3"],
+            aggregate,
+            active,
+            "r",
+            small.identity("trustee-3"),
+            journal,
+            small.record,
+        )
+    with pytest.raises(MismatchError, match="exactly t = 2"):
+        ActiveSet.of(small.record, ["trustee-1"])
+
+
+def test_partial_record_roundtrip(small, aggregate, tmp_path):
+    fresh = rerandomize(aggregate, small.keys.public, os.urandom(32))
+    _, parts = small.partials(fresh, ["trustee-1", "trustee-3"], "rt", tmp_path)
+    raw = parts[0].to_bytes()
+    assert PartialDecryption.from_bytes(raw) == parts[0]
+    with pytest.raises(FormatError, match="expected"):
+        PartialDecryption.from_bytes(raw[:-1])
+
+
+def _fields(p: PartialDecryption) -> dict:
+    return {name: getattr(p, name) for name in PartialDecryption.__dataclass_fields__}
+
+
+# -- the ceremony and share files ---------------------------------------------------------------
+@pytest.fixture(scope="module")
+def ceremony():
+    identities = [TrusteeIdentity.generate() for _ in range(3)]
+    roster = [RosterEntry(f"t{i}", i + 1, identities[i].public_key) for i in range(3)]
+    passphrases = {f"t{i}": f"correct horse {i}".encode() for i in range(3)}
+    return run_ceremony(BFV8192, roster, 2, passphrases), identities, passphrases
+
+
+def test_ceremony_end_to_end(ceremony, tmp_path):
+    result, identities, passphrases = ceremony
+    record = CeremonyRecord.from_bytes(result.record.to_bytes())
+    assert record == result.record and record.key_id == result.public.key_id
+    record.check_keys(result.public, result.evaluation)
+    shares = {}
+    for tid, blob in result.share_files.items():
+        record.check_share_file(tid, blob)
+        shares[tid] = open_share_file(blob, passphrases[tid])
+    y = np.arange(2000) % 2
+    preds = encrypt_predictions(1 - y, result.public, classes=2, challenge="c")
+    labels = encrypt_labels(y, result.public, classes=2, challenge="c")
+    agg = score(preds, labels, ReleasePolicy(2, ("errors",)), result.evaluation)
+    active = ActiveSet.of(record, ["t0", "t2"])
+    parts = []
+    for tid in ["t0", "t2"]:
+        with PartialJournal(tmp_path / tid) as journal:
+            ident = identities[record.entry(tid).index - 1]
+            parts.append(partial_decrypt(shares[tid], agg, active, "c-1", ident, journal, record))
+    assert combine(agg, parts, record, "c-1", active).values == {"errors": 2000}
+
+
+def test_share_file_wrong_passphrase_truncated_edited(ceremony):
+    result, _, passphrases = ceremony
+    blob = result.share_files["t1"]
+    with pytest.raises(FormatError, match="wrong passphrase, or the file was altered"):
+        open_share_file(blob, b"not the passphrase")
+    with pytest.raises(FormatError, match="wrong passphrase, or the file was altered"):
+        open_share_file(blob[:-1], passphrases["t1"])
+    edited = bytearray(blob)
+    edited[-100] ^= 0x40
+    with pytest.raises(FormatError) as info:
+        open_share_file(bytes(edited), passphrases["t1"])
+    # the error never carries share material
+    assert len(str(info.value)) < 200 and blob[-64:].hex() not in str(info.value)
+    header_edit = blob.replace(b'"index":2', b'"index":3')
+    with pytest.raises(FormatError, match="wrong passphrase, or the file was altered"):
+        open_share_file(header_edit, passphrases["t1"])
+    with pytest.raises(MismatchError, match="does not match the commitment"):
+        result.record.check_share_file("t1", bytes(edited))
+
+
+def test_key_share_is_never_printed_or_pickled(ceremony):
+    result, _, passphrases = ceremony
+    share_obj = open_share_file(result.share_files["t0"], passphrases["t0"])
+    assert "KeyShare(trustee=t0" in repr(share_obj) and len(repr(share_obj)) < 80
+    with pytest.raises(TypeError, match="cannot be pickled"):
+        pickle.dumps(share_obj)
+
+
+def test_ceremony_refuses_bad_rosters():
+    from cryptoscore import ParameterError
+
+    ident = TrusteeIdentity.generate()
+    with pytest.raises(ParameterError, match=r"threshold must be in 2\.\.2"):
+        run_ceremony(
+            BFV8192,
+            [
+                RosterEntry("a", 1, ident.public_key),
+                RosterEntry("b", 2, TrusteeIdentity.generate().public_key),
+            ],
+            3,
+            {"a": b"12345678", "b": b"12345678"},
+        )
+    with pytest.raises(ParameterError, match="share a public key"):
+        run_ceremony(
+            BFV8192,
+            [RosterEntry("a", 1, ident.public_key), RosterEntry("b", 2, ident.public_key)],
+            2,
+            {"a": b"12345678", "b": b"12345678"},
+        )
+    with pytest.raises(ParameterError, match="passphrase of 8"):
+        run_ceremony(
+            BFV8192,
+            [
+                RosterEntry("a", 1, ident.public_key),
+                RosterEntry("b", 2, TrusteeIdentity.generate().public_key),
+            ],
+            2,
+            {"a": b"short", "b": b"12345678"},
+        )
+
+
+def test_identity_pem_roundtrip():
+    ident = TrusteeIdentity.generate()
+    pem = ident.to_pem(b"identity passphrase")
+    again = TrusteeIdentity.from_pem(pem, b"identity passphrase")
+    assert again.public_key == ident.public_key
+    with pytest.raises(FormatError, match="wrong passphrase"):
+        TrusteeIdentity.from_pem(pem, b"wrong passphrase!")
+    assert hashlib.sha256(pem).hexdigest() not in repr(ident)
