@@ -2,13 +2,15 @@
 
 A circuit (``circuits.py`` for scores, ``validity.py`` for the validity check) outputs one
 BFV ciphertext, mod-switched to the parameter set's release level, whose plaintext polynomial
-holds each named aggregate in one coefficient and 0 in every other coefficient. This record
+holds each named aggregate in one coefficient and 0 in every other coefficient. The round-1
+noise check (``sanitize.py``) outputs a full-level ciphertext of a uniformly masked plaintext,
+decrypted only for its residual noise. This record
 carries it with everything needed to recompute it and to read it.
 
 Record layout (``records.py`` envelope, magic ``CSAGGREG``, format version 1)::
 
     header (canonical JSON):
-        circuit    "score/v1" | "validity/v1"
+        circuit    "score/v1" | "validity/v1" | "sanitize/v1"
         params     parameter-set id
         key_id     public key the inputs were encrypted under
         level      number of primes of the ciphertext (the release level)
@@ -39,7 +41,7 @@ __all__ = ["CIRCUITS", "AggregateCiphertext"]
 
 MAGIC = b"CSAGGREG"
 FORMAT_VERSION = 1
-CIRCUITS = ("score/v1", "validity/v1")
+CIRCUITS = ("score/v1", "validity/v1", "sanitize/v1")
 _FIELDS = {
     "circuit",
     "params",
@@ -137,7 +139,7 @@ class AggregateCiphertext:
             seed = bytes.fromhex(seed_hex)
         except ValueError:
             raise FormatError("aggregate ciphertext: seed is not hex") from None
-        inputs = f.str_list("inputs", 16)
+        inputs = f.str_list("inputs", 64)
         for d in inputs:
             if len(d) != 64 or bytes.fromhex(d).hex() != d:
                 raise FormatError("aggregate ciphertext: input digests must be 64 hex digits")

@@ -36,7 +36,15 @@ from typing import Any
 
 import numpy as np
 
-from ._rns.modmath import U64, addmod, crt_lift, mulmod, reduce_signed, uniform_centered
+from ._rns.modmath import (
+    U64,
+    addmod,
+    crt_lift,
+    mulmod,
+    reduce_signed,
+    uniform_centered,
+    uniform_centered_ints,
+)
 from ._rns.shamir import lagrange_at_zero
 from ._seal.engine import SealEngine, engine_for
 from ._seal.format import build_ciphertext, build_plaintext
@@ -49,7 +57,7 @@ from .keys import PublicContext
 from .noise import smudging_bound
 from .params import ParameterSet, get_parameter_set
 from .records import Fields, canonical_json, pack_record, unpack_record
-from .validity import check_count
+from .sanitize import sanitize_threshold
 
 __all__ = [
     "ActiveSet",
@@ -287,13 +295,30 @@ def _check_request_id(request_id: str) -> None:
 
 
 def _aggregate_smudging(aggregate: AggregateCiphertext, trustees: int) -> int:
+    """E for this ciphertext: computed from its circuit, size and parameters (noise.py)."""
+    if aggregate.circuit == "sanitize/v1":
+        smudge, _ = sanitize_threshold(
+            aggregate.params, aggregate.n, aggregate.classes, len(aggregate.inputs) - 1, trustees
+        )
+        return smudge
     count = len(aggregate.names)
-    if aggregate.circuit == "validity/v1":
-        count = check_count(aggregate.params)
     bound = smudging_bound(
         aggregate.params, aggregate.circuit, aggregate.n, aggregate.classes, count, trustees
     )
     return bound.smudging_bound
+
+
+def _smudging_residues(bound: int, moduli: tuple[int, ...], n: int) -> list[U64]:
+    """Fresh e uniform in [−bound, bound], as residues per prime."""
+    if 2 * bound + 1 <= 1 << 63:
+        noise = uniform_centered(bound, n)
+        out = [reduce_signed(noise, q) for q in moduli]
+        noise.fill(0)
+        return out
+    values = uniform_centered_ints(bound, n)
+    out = [np.array([v % q for v in values], dtype=np.uint64) for q in moduli]
+    values.clear()
+    return out
 
 
 def _times_share(engine: SealEngine, c1: U64, share: U64) -> U64:
@@ -352,11 +377,11 @@ def partial_decrypt(
         scaled[i] = mulmod(residues[i], lam, q)
     product = _times_share(engine, c1, scaled)
     scaled.fill(0)
-    noise = uniform_centered(smudge, n)
+    noise = _smudging_residues(smudge, moduli, n)
     h = np.empty((1, level, n), dtype=np.uint64)
     for i, q in enumerate(moduli):
-        h[0, i] = addmod(product[i], reduce_signed(noise, q), q)
-    noise.fill(0)
+        h[0, i] = addmod(product[i], noise[i], q)
+        noise[i].fill(0)
     partial = encode_ciphertext(h, moduli)
     active = active_set
     message = _signed_message(
@@ -385,9 +410,13 @@ def partial_decrypt(
 class CombinedDecryption:
     values: dict[str, int]
     """The named aggregates, in ``0..t-1``."""
-    noise_bits: float | None
-    """log2 of the largest |residual noise + smudging| over all N coefficients (only when
-    asked for: it costs a full CRT lift)."""
+    max_noise: int | None
+    """The largest |residual noise + smudging| over all N coefficients (only when asked
+    for: it costs a full CRT lift)."""
+
+    @property
+    def noise_bits(self) -> float | None:
+        return None if self.max_noise is None else math.log2(max(self.max_noise, 1))
 
 
 def verify_partials(
@@ -455,7 +484,7 @@ def combine(
         name: (t * xk + big_q // 2) // big_q % t
         for name, xk in zip(aggregate.names, at_positions, strict=True)
     }
-    noise_bits: float | None = None
+    max_noise: int | None = None
     if measure_noise:
         delta = (big_q - 1) // t  # exact: Q ≡ 1 (mod t)
         worst = 0
@@ -463,8 +492,8 @@ def combine(
             m = (t * xk + big_q // 2) // big_q % t
             v = (xk - delta * m) % big_q
             worst = max(worst, min(v, big_q - v))
-        noise_bits = math.log2(max(worst, 1))
-    return CombinedDecryption(values, noise_bits)
+        max_noise = worst
+    return CombinedDecryption(values, max_noise)
 
 
 def rerandomize(

@@ -67,6 +67,16 @@ def uniform_centered(bound: int, count: int) -> npt.NDArray[np.int64]:
     return out
 
 
+def uniform_centered_ints(bound: int, count: int) -> list[int]:
+    """``count`` Python integers uniform in [-bound, bound] (any size), from os.urandom."""
+    span = 2 * bound + 1
+    nbytes = (span.bit_length() + 7) // 8 + 8  # 64 extra bits: bias below 2^-64 per value
+    out = []
+    for _ in range(count):
+        out.append(int.from_bytes(os.urandom(nbytes), "little") % span - bound)
+    return out
+
+
 def reduce_signed(values: npt.NDArray[np.int64], q: int) -> U64:
     """Signed integers (|v| < 2^63) to their representatives in [0, q)."""
     out: U64 = (values % np.int64(q)).astype(np.uint64)

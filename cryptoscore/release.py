@@ -1,0 +1,460 @@
+"""The two-round release, as a pure state machine, and the trustee's recompute-before-decrypt.
+
+Every uploaded bundle (a submission, or the organizer's labels) goes through **round 1**
+before anything computed from it is released; a valid submission then goes through **round 2**
+(DESIGN.md, "Noise" and "Threshold decryption"):
+
+round 1 — sanitize (:class:`BundleRelease`, roles: service drives, trustees answer)
+    1. The bundle is fixed (its digest is logged). The trustees of an active set each
+       contribute 32 random bytes and an encrypted uniform mask (:func:`contribute`).
+    2. The round-1 seed is SHA-256 over the bundle digest and all contributions, so nobody —
+       the submitter least of all — knows it before the bundle is fixed.
+    3. Two ciphertexts are computed from the bundle alone and threshold-decrypted: the
+       validity aggregate V (``validity.py``; weights from the seed) and the noise check Z
+       (``sanitize.py``; weights from the seed, masks from the trustees).
+    4. The bundle is valid iff every V_j is 0 and Z's residual noise is within
+       ``sanitize_threshold``. The combiner learns nothing else: V's values are 0 for valid
+       bundles and Z's plaintext is uniformly masked.
+
+round 2 — release (:class:`SubmissionRelease`)
+    The score circuit on (valid submission, valid labels) with the challenge's published
+    policy; the combiner learns the policy's aggregates only.
+
+A trustee (:func:`answer_request`) answers a :class:`DecryptionRequest` only after
+recomputing the named ciphertext itself from the named inputs with a circuit the challenge
+publishes (validity and sanitize for round 1, score with the challenge's policy for round 2),
+optionally re-randomized with a published seed; anything else — a raw submission, a label
+ciphertext, another policy, a ciphertext that does not match — is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from .aggregate import AggregateCiphertext
+from .bundle import EncryptedBundle
+from .ceremony import CeremonyRecord, KeyShare
+from .circuits import score
+from .errors import FormatError, MismatchError, PolicyError
+from .identity import TrusteeIdentity
+from .keys import EvaluationKeys, PublicContext
+from .policy import ReleasePolicy
+from .records import Fields, pack_record, unpack_record
+from .sanitize import EncryptedMask, make_mask, sanitize, sanitize_threshold
+from .threshold import (
+    ActiveSet,
+    PartialDecryption,
+    PartialJournal,
+    combine,
+    partial_decrypt,
+    rerandomize,
+)
+from .validity import is_valid, validity
+
+__all__ = [
+    "BundleRelease",
+    "ChallengeContext",
+    "Contribution",
+    "DecryptionRequest",
+    "SubmissionRelease",
+    "answer_request",
+    "contribute",
+]
+
+REQUEST_MAGIC = b"CSDECREQ"
+FORMAT_VERSION = 1
+Circuit = Literal["validity/v1", "sanitize/v1", "score/v1"]
+_CIRCUITS = ("validity/v1", "sanitize/v1", "score/v1")
+
+
+@dataclass(frozen=True, slots=True)
+class ChallengeContext:
+    """What a challenge publishes and every party uses to recompute circuits."""
+
+    challenge_id: str
+    record: CeremonyRecord
+    public: PublicContext
+    evaluation: EvaluationKeys
+    policy: ReleasePolicy
+    n: int
+
+    def __post_init__(self) -> None:
+        self.record.check_keys(self.public, self.evaluation)
+        self.public.params.check_count(self.n, "number of items")
+
+    def check_bundle(self, bundle: EncryptedBundle, kind: str) -> None:
+        bundle.expect(
+            kind=kind,  # type: ignore[arg-type]
+            params=self.public.params,
+            key_id=self.public.key_id,
+            challenge=self.challenge_id,
+            classes=self.policy.classes,
+            n=self.n,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Contribution:
+    """A trustee's round-1 input: 32 random bytes and an encrypted uniform mask."""
+
+    trustee_id: str
+    randomness: bytes
+    mask: EncryptedMask = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if len(self.randomness) != 32:
+            raise FormatError("a round-1 contribution carries 32 random bytes")
+        if self.mask.trustee_id != self.trustee_id:
+            raise MismatchError("the mask was made by another trustee")
+
+
+def contribute(context: ChallengeContext, trustee_id: str) -> Contribution:
+    """Trustee: fresh randomness (``os.urandom``) and a fresh encrypted mask."""
+    context.record.entry(trustee_id)
+    return Contribution(trustee_id, os.urandom(32), make_mask(context.public, trustee_id))
+
+
+def round1_seed(bundle_digest: str, contributions: Sequence[Contribution]) -> bytes:
+    h = hashlib.sha256(b"cryptoscore/round1-seed/v1\x00" + bytes.fromhex(bundle_digest))
+    for c in sorted(contributions, key=lambda c: c.trustee_id):
+        h.update(c.trustee_id.encode() + b"\x00" + c.randomness + bytes.fromhex(c.mask.digest))
+    return h.digest()
+
+
+def _derive(seed: bytes, purpose: bytes) -> bytes:
+    return hashlib.sha256(b"cryptoscore/" + purpose + b"/v1\x00" + seed).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class DecryptionRequest:
+    """What the service asks a trustee to decrypt (record magic ``CSDECREQ``)."""
+
+    request_id: str
+    challenge_id: str
+    circuit: Circuit
+    inputs: tuple[str, ...]
+    """Bundle digests (score: predictions, labels) then, for sanitize, mask digests."""
+    seed: bytes
+    """Circuit seed (validity weights / sanitize weights); empty for score."""
+    rerandomize_seed: bytes
+    """Empty, or the seed of the encryption of zero added before decryption."""
+    active_set: ActiveSet
+    ciphertext_digest: str
+    """SHA-256 of the canonical ciphertext to decrypt (what trustees must recompute)."""
+
+    def __post_init__(self) -> None:
+        if self.circuit not in _CIRCUITS:
+            raise PolicyError(f"no published circuit {self.circuit!r}: refusing to decrypt")
+
+    def to_bytes(self) -> bytes:
+        return pack_record(
+            REQUEST_MAGIC,
+            FORMAT_VERSION,
+            {
+                "request_id": self.request_id,
+                "challenge": self.challenge_id,
+                "circuit": self.circuit,
+                "inputs": list(self.inputs),
+                "seed": self.seed.hex(),
+                "rerandomize_seed": self.rerandomize_seed.hex(),
+                "active_set": list(self.active_set.indices),
+                "ciphertext": self.ciphertext_digest,
+            },
+        )
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.to_bytes()).hexdigest()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> DecryptionRequest:
+        header, body = unpack_record(raw, REQUEST_MAGIC, FORMAT_VERSION, "decryption request")
+        if len(body):
+            raise FormatError("decryption request: unexpected bytes after the header")
+        f = Fields(
+            header,
+            "decryption request",
+            {
+                "request_id",
+                "challenge",
+                "circuit",
+                "inputs",
+                "seed",
+                "rerandomize_seed",
+                "active_set",
+                "ciphertext",
+            },
+        )
+        circuit = f.string("circuit")
+        if circuit not in _CIRCUITS:
+            raise PolicyError(f"no published circuit {circuit!r}: refusing to decrypt")
+        seeds = []
+        for key in ("seed", "rerandomize_seed"):
+            text = f.string(key, 64)
+            seeds.append(f.hex(key, 32) if text else b"")
+        return cls(
+            request_id=f.string("request_id", 128),
+            challenge_id=f.string("challenge", 128),
+            circuit=circuit,  # type: ignore[arg-type]
+            inputs=tuple(f.str_list("inputs", 64)),
+            seed=seeds[0],
+            rerandomize_seed=seeds[1],
+            active_set=ActiveSet(tuple(f.int_list("active_set", 1, 255, 255))),
+            ciphertext_digest=f.hex("ciphertext", 32).hex(),
+        )
+
+
+def recompute(
+    request: DecryptionRequest,
+    context: ChallengeContext,
+    bundles: Mapping[str, EncryptedBundle],
+    masks: Mapping[str, EncryptedMask],
+) -> AggregateCiphertext:
+    """Trustee, auditor: the ciphertext ``request`` names, computed from its inputs alone."""
+    if request.challenge_id != context.challenge_id:
+        raise MismatchError("the request is for another challenge")
+
+    def bundle(digest: str) -> EncryptedBundle:
+        try:
+            found = bundles[digest]
+        except KeyError:
+            raise MismatchError(f"input {digest[:16]}… is not available") from None
+        if found.digest != digest:
+            raise MismatchError("an input bundle does not match its digest")
+        return found
+
+    if request.circuit == "score/v1":
+        if len(request.inputs) != 2 or request.seed:
+            raise FormatError("a score request names predictions and labels, and no seed")
+        preds, labels = bundle(request.inputs[0]), bundle(request.inputs[1])
+        context.check_bundle(preds, "predictions")
+        context.check_bundle(labels, "labels")
+        out = score(preds, labels, context.policy, context.evaluation)
+    elif request.circuit == "validity/v1":
+        if len(request.inputs) != 1:
+            raise FormatError("a validity request names one bundle")
+        b = bundle(request.inputs[0])
+        context.check_bundle(b, b.header.kind)
+        out = validity(b, request.seed, context.evaluation)
+    else:
+        if len(request.inputs) < 2:
+            raise FormatError("a sanitize request names a bundle and the trustees' masks")
+        b = bundle(request.inputs[0])
+        context.check_bundle(b, b.header.kind)
+        try:
+            mask_list = [masks[d] for d in request.inputs[1:]]
+        except KeyError:
+            raise MismatchError("a mask named by the request is not available") from None
+        if any(m.digest != d for m, d in zip(mask_list, request.inputs[1:], strict=True)):
+            raise MismatchError("a mask does not match its digest")
+        out = sanitize(b, request.seed, mask_list)
+    if request.rerandomize_seed:
+        out = rerandomize(out, context.public, request.rerandomize_seed)
+    return out
+
+
+def answer_request(
+    request: DecryptionRequest,
+    context: ChallengeContext,
+    bundles: Mapping[str, EncryptedBundle],
+    masks: Mapping[str, EncryptedMask],
+    share: KeyShare,
+    identity: TrusteeIdentity,
+    journal: PartialJournal,
+) -> PartialDecryption:
+    """Trustee: recompute, compare, then (once per ciphertext) partially decrypt."""
+    aggregate = recompute(request, context, bundles, masks)
+    if aggregate.ciphertext_digest != request.ciphertext_digest:
+        raise PolicyError(
+            "the ciphertext to decrypt is not what the published circuit computes from the "
+            "named inputs: refusing to decrypt"
+        )
+    return partial_decrypt(
+        share,
+        aggregate,
+        request.active_set,
+        request.request_id,
+        identity,
+        journal,
+        context.record,
+    )
+
+
+# -- the state machines the service drives -------------------------------------------------------
+BundleState = Literal["awaiting-contributions", "sanitizing", "valid", "invalid"]
+
+
+@dataclass
+class BundleRelease:
+    """Round 1 for one bundle. The service persists it and feeds it trustees' messages."""
+
+    context: ChallengeContext
+    bundle: EncryptedBundle
+    active_set: ActiveSet
+    state: BundleState = "awaiting-contributions"
+    contributions: dict[str, Contribution] = field(default_factory=dict)
+    requests: dict[str, DecryptionRequest] = field(default_factory=dict)
+    ciphertexts: dict[str, AggregateCiphertext] = field(default_factory=dict, repr=False)
+    partials: dict[str, dict[str, PartialDecryption]] = field(default_factory=dict, repr=False)
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        self.active_set.check(self.context.record)
+        self.context.check_bundle(self.bundle, self.bundle.header.kind)
+
+    def _trustee_ids(self) -> list[str]:
+        return [self.context.record.entry_by_index(i).trustee_id for i in self.active_set.indices]
+
+    def add_contribution(self, contribution: Contribution) -> None:
+        if self.state != "awaiting-contributions":
+            raise PolicyError(f"round 1 is {self.state}: contributions are closed")
+        if contribution.trustee_id not in self._trustee_ids():
+            raise MismatchError(f"{contribution.trustee_id!r} is not in the active set")
+        if contribution.mask.key_id != self.context.public.key_id:
+            raise MismatchError("the mask is encrypted under another key")
+        self.contributions[contribution.trustee_id] = contribution
+
+    def start(self, request_prefix: str) -> list[DecryptionRequest]:
+        """Service: once every active trustee contributed, compute V and Z and ask for them."""
+        if self.state != "awaiting-contributions":
+            raise PolicyError(f"round 1 is already {self.state}")
+        missing = set(self._trustee_ids()) - set(self.contributions)
+        if missing:
+            raise PolicyError(f"waiting for contributions from {sorted(missing)}")
+        contribs = list(self.contributions.values())
+        seed = round1_seed(self.bundle.digest, contribs)
+        masks = [c.mask for c in sorted(contribs, key=lambda c: c.trustee_id)]
+        v_seed, z_seed = _derive(seed, b"validity"), _derive(seed, b"sanitize")
+        v = validity(self.bundle, v_seed, self.context.evaluation)
+        z = sanitize(self.bundle, z_seed, masks)
+        for suffix, agg, circuit, inputs, s in (
+            ("validity", v, "validity/v1", (self.bundle.digest,), v_seed),
+            (
+                "sanitize",
+                z,
+                "sanitize/v1",
+                (self.bundle.digest, *(m.digest for m in masks)),
+                z_seed,
+            ),
+        ):
+            request = DecryptionRequest(
+                request_id=f"{request_prefix}:{suffix}",
+                challenge_id=self.context.challenge_id,
+                circuit=circuit,  # type: ignore[arg-type]
+                inputs=inputs,
+                seed=s,
+                rerandomize_seed=b"",
+                active_set=self.active_set,
+                ciphertext_digest=agg.ciphertext_digest,
+            )
+            self.requests[request.request_id] = request
+            self.ciphertexts[request.request_id] = agg
+            self.partials[request.request_id] = {}
+        self.state = "sanitizing"
+        return list(self.requests.values())
+
+    @property
+    def masks(self) -> dict[str, EncryptedMask]:
+        return {c.mask.digest: c.mask for c in self.contributions.values()}
+
+    def add_partial(self, partial: PartialDecryption) -> None:
+        if self.state != "sanitizing" or partial.request_id not in self.requests:
+            raise PolicyError("no open round-1 request for this partial")
+        self.partials[partial.request_id][partial.trustee_id] = partial
+
+    def ready(self) -> bool:
+        need = len(self.active_set.indices)
+        return self.state == "sanitizing" and all(len(p) == need for p in self.partials.values())
+
+    def finish(self) -> bool:
+        """Combiner: combine both requests and decide; True iff the bundle is valid."""
+        if not self.ready():
+            raise PolicyError("round 1 still waits for partial decryptions")
+        record = self.context.record
+        reasons: list[str] = []
+        for request_id, request in self.requests.items():
+            agg = self.ciphertexts[request_id]
+            parts = list(self.partials[request_id].values())
+            if request.circuit == "validity/v1":
+                out = combine(agg, parts, record, request_id, self.active_set)
+                if not is_valid(out.values):
+                    reasons.append("not a 0/1 (one-hot) encoding")
+            else:
+                out = combine(agg, parts, record, request_id, self.active_set, measure_noise=True)
+                h = self.bundle.header
+                _, threshold = sanitize_threshold(
+                    h.params, h.n, h.classes, len(agg.inputs) - 1, len(parts)
+                )
+                if out.max_noise is None or out.max_noise > threshold:
+                    reasons.append("ciphertext noise above the honest bound")
+        self.reason = "; ".join(reasons)
+        self.state = "invalid" if reasons else "valid"
+        return not reasons
+
+
+SubmissionState = Literal["round1", "invalid", "scoring", "released"]
+
+
+@dataclass
+class SubmissionRelease:
+    """Round 2 for one submission, allowed only after both bundles passed round 1."""
+
+    context: ChallengeContext
+    predictions: BundleRelease
+    labels: BundleRelease
+    state: SubmissionState = "round1"
+    request: DecryptionRequest | None = None
+    aggregate: AggregateCiphertext | None = field(default=None, repr=False)
+    partials: dict[str, PartialDecryption] = field(default_factory=dict, repr=False)
+    released: dict[str, int] = field(default_factory=dict)
+
+    def start(self, request_id: str, active_set: ActiveSet) -> DecryptionRequest:
+        """Service: compute the policy's score and request its decryption."""
+        if self.predictions.state != "valid":
+            self.state = "invalid" if self.predictions.state == "invalid" else "round1"
+            raise PolicyError(
+                f"the submission is {self.predictions.state}: nothing of it is decrypted"
+            )
+        if self.labels.state != "valid":
+            raise PolicyError("the labels have not passed round 1")
+        active_set.check(self.context.record)
+        preds, labels = self.predictions.bundle, self.labels.bundle
+        agg = score(preds, labels, self.context.policy, self.context.evaluation)
+        self.request = DecryptionRequest(
+            request_id=request_id,
+            challenge_id=self.context.challenge_id,
+            circuit="score/v1",
+            inputs=(preds.digest, labels.digest),
+            seed=b"",
+            rerandomize_seed=b"",
+            active_set=active_set,
+            ciphertext_digest=agg.ciphertext_digest,
+        )
+        self.aggregate = agg
+        self.state = "scoring"
+        return self.request
+
+    def add_partial(self, partial: PartialDecryption) -> None:
+        if self.state != "scoring" or self.request is None:
+            raise PolicyError("no open round-2 request")
+        if partial.request_id != self.request.request_id:
+            raise MismatchError("the partial answers another request")
+        self.partials[partial.trustee_id] = partial
+
+    def finish(self) -> dict[str, int]:
+        if self.request is None or self.aggregate is None:
+            raise PolicyError("round 2 has not started")
+        out = combine(
+            self.aggregate,
+            list(self.partials.values()),
+            self.context.record,
+            self.request.request_id,
+            self.request.active_set,
+        )
+        self.released = out.values
+        self.state = "released"
+        return out.values

@@ -1,0 +1,284 @@
+"""The two-round release against a malicious participant, organizer and service.
+
+A participant acting with sealapi directly crafts ciphertexts that decrypt to valid 0/1 values
+but carry noise near Δ/2, or non-binary / weighted encodings; a malicious organizer does the
+same with labels; a malicious service asks trustees to decrypt what no published circuit
+computes. Round 1 rejects the bundles, no round-2 partial is ever produced, trustees refuse.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import math
+import os
+
+import numpy as np
+import pytest
+import tenseal.sealapi as seal
+from committee import Committee
+
+from cryptoscore import (
+    BFV8192,
+    EncryptedBundle,
+    MismatchError,
+    PolicyError,
+    ReleasePolicy,
+    encrypt_labels,
+    encrypt_predictions,
+    raw_encrypt_vectors,
+)
+from cryptoscore._rns.modmath import addmod
+from cryptoscore._seal.engine import engine_for
+from cryptoscore.bundle import BundleWriter
+from cryptoscore.ciphertext import encode_ciphertext
+from cryptoscore.release import (
+    BundleRelease,
+    ChallengeContext,
+    DecryptionRequest,
+    SubmissionRelease,
+    answer_request,
+    contribute,
+)
+from cryptoscore.threshold import ActiveSet, PartialJournal
+
+N = 8192
+T = BFV8192.PLAIN_MODULUS
+Q = math.prod(BFV8192.DATA_PRIMES)
+DELTA = (Q - 1) // T
+CHALLENGE = "adv"
+n_items = 10000
+
+
+@pytest.fixture(scope="module")
+def committee():
+    return Committee(2, 3)
+
+
+@pytest.fixture(scope="module")
+def context(committee):
+    return ChallengeContext(
+        challenge_id=CHALLENGE,
+        record=committee.record,
+        public=committee.keys.public,
+        evaluation=committee.keys.evaluation,
+        policy=ReleasePolicy(2, ("correct", "errors")),
+        n=n_items,
+    )
+
+
+@pytest.fixture(scope="module")
+def data():
+    gen = np.random.default_rng(99)
+    y = gen.integers(0, 2, n_items)
+    p = np.where(gen.random(n_items) < 0.8, y, 1 - y)
+    return p, y
+
+
+def run_round1(committee, context, bundle, tmp_path, trustees=("trustee-1", "trustee-2")):
+    active = ActiveSet.of(committee.record, trustees)
+    release = BundleRelease(context, bundle, active)
+    for tid in trustees:
+        release.add_contribution(contribute(context, tid))
+    requests = release.start(f"r1-{bundle.digest[:12]}")
+    for request in requests:
+        for tid in trustees:
+            with PartialJournal(tmp_path / f"{tid}.journal") as journal:
+                release.add_partial(
+                    answer_request(
+                        request,
+                        context,
+                        {bundle.digest: bundle},
+                        release.masks,
+                        committee.shares[tid],
+                        committee.identity(tid),
+                        journal,
+                    )
+                )
+    release.finish()
+    return release
+
+
+@pytest.fixture(scope="module")
+def valid_labels(committee, context, data, tmp_path_factory):
+    labels = encrypt_labels(data[1], committee.keys.public, classes=2, challenge=CHALLENGE)
+    release = run_round1(committee, context, labels, tmp_path_factory.mktemp("labels"))
+    assert release.state == "valid"
+    return release
+
+
+def with_crafted_noise(bundle: EncryptedBundle, offset: int) -> EncryptedBundle:
+    """Add ``offset`` to every coefficient of every c0: same plaintext while offset + honest
+    noise stays below Δ/2, but noise near Δ/2."""
+    moduli = BFV8192.DATA_PRIMES
+    out = io.BytesIO()
+    writer = BundleWriter(bundle.header, out)
+    for i in range(bundle.layout.ciphertexts):
+        data = bundle.ciphertext(i)
+        for j, q in enumerate(moduli):
+            data[0, j] = addmod(data[0, j], np.full(N, offset % q, dtype=np.uint64), q)
+        writer.add(encode_ciphertext(data, moduli))
+    writer.finish()
+    return EncryptedBundle.from_bytes(out.getvalue())
+
+
+def decrypts_to(committee, bundle: EncryptedBundle, index: int) -> np.ndarray:
+    engine = engine_for(BFV8192)
+    ct = engine.bfv_ciphertext(bundle.ciphertext(index))
+    pt = seal.Plaintext()
+    seal.Decryptor(engine.bfv, committee.keys.secret.seal_secret_key()).decrypt(ct, pt)
+    return engine.batch_decode(pt)
+
+
+def test_honest_submission_is_released_exactly(committee, context, data, valid_labels, tmp_path):
+    p, y = data
+    preds = encrypt_predictions(p, committee.keys.public, classes=2, challenge=CHALLENGE)
+    r1 = run_round1(committee, context, preds, tmp_path)
+    assert r1.state == "valid", r1.reason
+    sub = SubmissionRelease(context, r1, valid_labels)
+    request = sub.start("r2-honest", ActiveSet.of(committee.record, ["trustee-2", "trustee-3"]))
+    for tid in ("trustee-2", "trustee-3"):
+        with PartialJournal(tmp_path / f"{tid}.journal") as journal:
+            sub.add_partial(
+                answer_request(
+                    request,
+                    context,
+                    {preds.digest: preds, valid_labels.bundle.digest: valid_labels.bundle},
+                    {},
+                    committee.shares[tid],
+                    committee.identity(tid),
+                    journal,
+                )
+            )
+    assert sub.finish() == {
+        "correct": int(np.count_nonzero(p == y)),
+        "errors": int(np.count_nonzero(p != y)),
+    }
+
+
+def test_noise_near_half_delta_is_rejected_in_round1(
+    committee, context, data, valid_labels, tmp_path
+):
+    p, _ = data
+    honest = encrypt_predictions(p, committee.keys.public, classes=2, challenge=CHALLENGE)
+    crafted = with_crafted_noise(honest, DELTA // 2 - (1 << 40))
+    # the attack ciphertexts decrypt to the same valid 0/1 predictions
+    assert np.array_equal(decrypts_to(committee, crafted, 0), decrypts_to(committee, honest, 0))
+    r1 = run_round1(committee, context, crafted, tmp_path)
+    assert r1.state == "invalid" and "noise" in r1.reason
+    sub = SubmissionRelease(context, r1, valid_labels)
+    with pytest.raises(PolicyError, match="nothing of it is decrypted"):
+        sub.start("r2-crafted", ActiveSet.of(committee.record, ["trustee-1", "trustee-3"]))
+    assert sub.request is None and not sub.partials
+
+
+def test_moderate_crafted_noise_is_rejected_too(committee, context, data, tmp_path):
+    crafted = with_crafted_noise(
+        encrypt_predictions(data[0], committee.keys.public, classes=2, challenge=CHALLENGE),
+        1 << 80,
+    )
+    assert run_round1(committee, context, crafted, tmp_path).state == "invalid"
+
+
+@pytest.mark.parametrize("attack", ["non-binary", "weighted"])
+def test_invalid_encodings_are_rejected_in_round1(
+    committee, context, data, valid_labels, tmp_path, attack
+):
+    p, _ = data
+    vecs = [np.zeros(N, dtype=np.int64), np.zeros(N, dtype=np.int64)]
+    vecs[0][:] = p[:N]
+    vecs[1][: n_items - N] = p[N:]
+    if attack == "non-binary":
+        vecs[1][3] = 2
+    else:
+        vecs[0][:20] = [pow(2, i, T) for i in range(20)]
+    bundle = raw_encrypt_vectors(
+        "predictions", vecs, committee.keys.public, classes=2, n=n_items, challenge=CHALLENGE
+    )
+    r1 = run_round1(committee, context, bundle, tmp_path)
+    assert r1.state == "invalid" and "encoding" in r1.reason
+    sub = SubmissionRelease(context, r1, valid_labels)
+    with pytest.raises(PolicyError):
+        sub.start("r2", ActiveSet.of(committee.record, ["trustee-1", "trustee-2"]))
+
+
+def test_malicious_organizer_labels_rejected_at_upload(committee, context, data, tmp_path):
+    labels = encrypt_labels(data[1], committee.keys.public, classes=2, challenge=CHALLENGE)
+    crafted = with_crafted_noise(labels, DELTA // 2 - (1 << 40))
+    release = run_round1(committee, context, crafted, tmp_path)
+    assert release.state == "invalid"
+
+
+def test_trustee_refuses_to_decrypt_raw_submission(committee, context, data, tmp_path):
+    p, y = data
+    preds = encrypt_predictions(p, committee.keys.public, classes=2, challenge=CHALLENGE)
+    labels = encrypt_labels(y, committee.keys.public, classes=2, challenge=CHALLENGE)
+    bundles = {preds.digest: preds, labels.digest: labels}
+    active = ActiveSet.of(committee.record, ["trustee-1", "trustee-2"])
+    raw_digest = __import__("hashlib").sha256(preds.to_bytes()).hexdigest()
+    # a service naming the score circuit but asking for another ciphertext (the raw submission)
+    request = DecryptionRequest(
+        request_id="evil-1",
+        challenge_id=CHALLENGE,
+        circuit="score/v1",
+        inputs=(preds.digest, labels.digest),
+        seed=b"",
+        rerandomize_seed=b"",
+        active_set=active,
+        ciphertext_digest=raw_digest,
+    )
+    with (
+        PartialJournal(tmp_path / "t1") as journal,
+        pytest.raises(PolicyError, match="not what the published circuit computes"),
+    ):
+        answer_request(
+            request,
+            context,
+            bundles,
+            {},
+            committee.shares["trustee-1"],
+            committee.identity("trustee-1"),
+            journal,
+        )
+    # no circuit outside the published ones can even be named
+    with pytest.raises(PolicyError, match="no published circuit"):
+        dataclasses.replace(request, circuit="raw/v1")
+    # a score with labels and predictions swapped (decrypting a label ciphertext) is refused
+    swapped = dataclasses.replace(request, inputs=(labels.digest, preds.digest))
+    with (
+        PartialJournal(tmp_path / "t1") as journal,
+        pytest.raises(MismatchError, match="kind is 'labels', expected 'predictions'"),
+    ):
+        answer_request(
+            swapped,
+            context,
+            bundles,
+            {},
+            committee.shares["trustee-1"],
+            committee.identity("trustee-1"),
+            journal,
+        )
+    # another policy than the challenge publishes gives another ciphertext: refused
+    from cryptoscore import score
+
+    other = score(preds, labels, ReleasePolicy(2, ("confusion",)), committee.keys.evaluation)
+    with PartialJournal(tmp_path / "t1") as journal, pytest.raises(PolicyError):
+        answer_request(
+            dataclasses.replace(request, ciphertext_digest=other.ciphertext_digest),
+            context,
+            bundles,
+            {},
+            committee.shares["trustee-1"],
+            committee.identity("trustee-1"),
+            journal,
+        )
+    # the journal recorded none of these: nothing was answered
+    assert (tmp_path / "t1").read_text() == ""
+
+
+def test_request_record_roundtrip(committee):
+    active = ActiveSet.of(committee.record, ["trustee-1", "trustee-3"])
+    request = DecryptionRequest(
+        "id-1", CHALLENGE, "validity/v1", ("ab" * 32,), os.urandom(32), b"", active, "cd" * 32
+    )
+    assert DecryptionRequest.from_bytes(request.to_bytes()) == request

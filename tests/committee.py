@@ -1,0 +1,57 @@
+"""A test committee: a single-key key set shared t-of-n exactly as the ceremony shares it,
+keeping the whole key so tests can compare threshold results with SEAL's decryption."""
+
+from __future__ import annotations
+
+from cryptoscore import BFV8192, generate_keys
+from cryptoscore._rns.shamir import share
+from cryptoscore.ceremony import CeremonyRecord, KeyShare, RosterEntry, secret_key_residues
+from cryptoscore.identity import TrusteeIdentity
+from cryptoscore.threshold import ActiveSet, PartialJournal, partial_decrypt
+
+
+class Committee:
+    """A key set shared t-of-n the way the ceremony does, keeping the single key for tests."""
+
+    def __init__(self, t: int, n: int) -> None:
+        self.keys = generate_keys(BFV8192)
+        self.identities = [TrusteeIdentity.generate() for _ in range(n)]
+        self.roster = [
+            RosterEntry(f"trustee-{i + 1}", i + 1, self.identities[i].public_key) for i in range(n)
+        ]
+        secret = secret_key_residues(self.keys.secret)
+        shares = share(secret, BFV8192.DATA_PRIMES, t, [e.index for e in self.roster])
+        self.shares = {
+            e.trustee_id: KeyShare(BFV8192, self.keys.public.key_id, e.trustee_id, e.index, t, s)
+            for e, s in zip(self.roster, shares, strict=True)
+        }
+        self.record = CeremonyRecord(
+            params=BFV8192,
+            key_id=self.keys.public.key_id,
+            evaluation_keys=self.keys.evaluation.digest,
+            threshold=t,
+            roster=tuple(self.roster),
+            share_commitments={e.trustee_id: "0" * 64 for e in self.roster},
+            created_at="2026-11-25T00:00:00Z",
+        )
+
+    def identity(self, trustee_id: str) -> TrusteeIdentity:
+        return self.identities[self.record.entry(trustee_id).index - 1]
+
+    def partials(self, aggregate, trustee_ids, request_id, journal_dir):
+        active = ActiveSet.of(self.record, trustee_ids)
+        out = []
+        for tid in trustee_ids:
+            with PartialJournal(journal_dir / f"{tid}.journal") as journal:
+                out.append(
+                    partial_decrypt(
+                        self.shares[tid],
+                        aggregate,
+                        active,
+                        request_id,
+                        self.identity(tid),
+                        journal,
+                        self.record,
+                    )
+                )
+        return active, out
