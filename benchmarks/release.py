@@ -1,0 +1,138 @@
+"""Cost of the two-round release for one submission (N = 8192, t = 3 of 5 trustees).
+
+    python -m benchmarks.release --n 1000000 --json
+
+prints one JSON object: the service's round-1 computation (validity aggregate + noise check),
+one trustee's round-1 work (making its contribution, recomputing both ciphertexts, two partial
+decryptions), the combination of round 1, and round 2 (score, one trustee's recompute and
+partial, combination) — for n binary predictions against encrypted labels.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cryptoscore import ReleasePolicy, encrypt_labels, encrypt_predictions
+from cryptoscore.release import (
+    BundleRelease,
+    ChallengeContext,
+    SubmissionRelease,
+    answer_request,
+    contribute,
+)
+from cryptoscore.threshold import ActiveSet, PartialJournal
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from committee import Committee
+
+TRUSTEES = ("trustee-1", "trustee-2", "trustee-3")
+
+
+def _round1(
+    committee: Committee, context: ChallengeContext, bundle: Any, tmp: Path, timings: dict
+) -> BundleRelease:
+    active = ActiveSet.of(committee.record, TRUSTEES)
+    release = BundleRelease(context, bundle, active)
+    start = time.perf_counter()
+    release.add_contribution(contribute(context, TRUSTEES[0]))
+    timings["trustee_contribution_seconds"] = time.perf_counter() - start
+    for tid in TRUSTEES[1:]:
+        release.add_contribution(contribute(context, tid))
+    start = time.perf_counter()
+    requests = release.start(f"r1-{bundle.digest[:8]}")
+    timings["service_round1_seconds"] = time.perf_counter() - start
+    for tid in TRUSTEES:
+        start = time.perf_counter()
+        with PartialJournal(tmp / f"{tid}.journal") as journal:
+            for request in requests:
+                release.add_partial(
+                    answer_request(
+                        request,
+                        context,
+                        {bundle.digest: bundle},
+                        release.masks,
+                        committee.shares[tid],
+                        committee.identity(tid),
+                        journal,
+                    )
+                )
+        timings.setdefault("trustee_round1_seconds", time.perf_counter() - start)
+    start = time.perf_counter()
+    release.finish()
+    timings["combine_round1_seconds"] = time.perf_counter() - start
+    return release
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=1_000_000)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    data = np.random.default_rng(1)  # benchmark data, not key material
+    committee = Committee(3, 5)
+    context = ChallengeContext(
+        "bench",
+        committee.record,
+        committee.keys.public,
+        committee.keys.evaluation,
+        ReleasePolicy(2, ("correct", "errors")),
+        args.n,
+    )
+    y = data.integers(0, 2, args.n)
+    p = np.where(data.random(args.n) < 0.8, y, 1 - y)
+    report: dict[str, Any] = {"n": args.n, "trustees": "3 of 5", "params": "bfv-8192"}
+    with tempfile.TemporaryDirectory() as tmpdir:
+        tmp = Path(tmpdir)
+        labels = encrypt_labels(y, committee.keys.public, classes=2, challenge="bench")
+        preds = encrypt_predictions(p, committee.keys.public, classes=2, challenge="bench")
+        label_release = _round1(committee, context, labels, tmp / "labels", {})
+        round1: dict[str, float] = {}
+        sub_release = _round1(committee, context, preds, tmp / "preds", round1)
+        report["round1"] = {k: round(v, 3) for k, v in round1.items()}
+        report["round1"]["valid"] = sub_release.state == "valid"
+        sub = SubmissionRelease(context, sub_release, label_release)
+        start = time.perf_counter()
+        request = sub.start("r2", ActiveSet.of(committee.record, TRUSTEES))
+        round2 = {"service_score_seconds": time.perf_counter() - start}
+        bundles = {preds.digest: preds, labels.digest: labels}
+        for tid in TRUSTEES:
+            start = time.perf_counter()
+            with PartialJournal(tmp / f"{tid}.r2") as journal:
+                sub.add_partial(
+                    answer_request(
+                        request,
+                        context,
+                        bundles,
+                        {},
+                        committee.shares[tid],
+                        committee.identity(tid),
+                        journal,
+                    )
+                )
+            round2.setdefault("trustee_round2_seconds", time.perf_counter() - start)
+        start = time.perf_counter()
+        released = sub.finish()
+        round2["combine_round2_seconds"] = time.perf_counter() - start
+        report["round2"] = {k: round(v, 3) for k, v in round2.items()}
+        if released != {"correct": int((p == y).sum()), "errors": int((p != y).sum())}:
+            raise SystemExit(f"released values differ from numpy: {released}")
+        report["released"] = released
+    if args.json:
+        print(json.dumps(report, sort_keys=True))
+    else:
+        for section in ("round1", "round2"):
+            for key, value in report[section].items():
+                print(f"{section:7} {key:32} {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

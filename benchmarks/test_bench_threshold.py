@@ -1,0 +1,64 @@
+"""Threshold decryption costs (``make bench``): partial decryption and combination at
+N = 8192 with t = 3 trustees (targets: partial <= 10 ms, combine <= 5 ms)."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cryptoscore import ReleasePolicy, encrypt_labels, encrypt_predictions, score
+from cryptoscore.threshold import PartialJournal, combine, partial_decrypt, rerandomize
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from committee import Committee
+
+
+@pytest.fixture(scope="module")
+def committee() -> Committee:
+    return Committee(3, 5)
+
+
+@pytest.fixture(scope="module")
+def aggregate(committee, data):
+    y = data.integers(0, 2, 8192)
+    p = data.integers(0, 2, 8192)
+    preds = encrypt_predictions(p, committee.keys.public, classes=2, challenge="b")
+    labels = encrypt_labels(y, committee.keys.public, classes=2, challenge="b")
+    return score(preds, labels, ReleasePolicy(2, ("correct", "errors")), committee.keys.evaluation)
+
+
+def test_partial_decryption(benchmark, committee, aggregate, tmp_path):
+    ids = ["trustee-1", "trustee-2", "trustee-3"]
+    from cryptoscore.threshold import ActiveSet
+
+    active = ActiveSet.of(committee.record, ids)
+    counter = itertools.count()
+    fresh = [rerandomize(aggregate, committee.keys.public, os.urandom(32)) for _ in range(40)]
+
+    def one() -> None:
+        k = next(counter)
+        with PartialJournal(tmp_path / f"j{k}") as journal:
+            partial_decrypt(
+                committee.shares["trustee-1"],
+                fresh[k % 40],
+                active,
+                f"r{k}",
+                committee.identity("trustee-1"),
+                journal,
+                committee.record,
+            )
+
+    benchmark.pedantic(one, rounds=40, iterations=1)
+
+
+def test_combine_three_partials(benchmark, committee, aggregate, tmp_path):
+    ids = ["trustee-1", "trustee-2", "trustee-3"]
+    active, parts = committee.partials(aggregate, ids, "bench", tmp_path)
+    result = benchmark(combine, aggregate, parts, committee.record, "bench", active)
+    assert set(result.values) == {"correct", "errors"}
+    assert np.isfinite(len(result.values))
