@@ -20,3 +20,17 @@ def test_readme_python_example(tmp_path, monkeypatch, capsys):
     exec(block.group(1), {"y_true": y_true, "y_pred": y_pred})
     out = capsys.readouterr().out
     assert f"'correct': {int(np.count_nonzero(y_true == y_pred))}" in out
+
+
+def test_readme_threshold_example(tmp_path, monkeypatch, capsys):
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+    assert len(blocks) == 2
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "journals").mkdir()
+    namespace: dict[str, object] = {}
+    exec(blocks[1], namespace)  # noqa: S102 - our own README
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "valid valid"
+    y_true, y_pred = namespace["y_true"], namespace["y_pred"]
+    correct = int(np.count_nonzero(y_true == y_pred))
+    assert out[1] == str({"correct": correct, "errors": 10_000 - correct})
