@@ -125,7 +125,7 @@ def round1_seed(bundle_digest: str, contributions: Sequence[Contribution]) -> by
     return h.digest()
 
 
-def _derive(seed: bytes, purpose: bytes) -> bytes:
+def derive_seed(seed: bytes, purpose: bytes) -> bytes:
     return hashlib.sha256(b"cryptoscore/" + purpose + b"/v1\x00" + seed).digest()
 
 
@@ -328,7 +328,7 @@ class BundleRelease:
         contribs = list(self.contributions.values())
         seed = round1_seed(self.bundle.digest, contribs)
         masks = [c.mask for c in sorted(contribs, key=lambda c: c.trustee_id)]
-        v_seed, z_seed = _derive(seed, b"validity"), _derive(seed, b"sanitize")
+        v_seed, z_seed = derive_seed(seed, b"validity"), derive_seed(seed, b"sanitize")
         v = validity(self.bundle, v_seed, self.context.evaluation)
         z = sanitize(self.bundle, z_seed, masks)
         for suffix, agg, circuit, inputs, s in (

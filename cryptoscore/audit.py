@@ -1,0 +1,636 @@
+"""The public record of a challenge, the audit bundle, and the verifier.
+
+Role: the service appends every event to a :class:`Transcript` (an RFC 9162 Merkle log of
+canonical JSON entries plus the blobs they name) and signs tree heads; ``export`` writes the
+audit bundle; an auditor runs :func:`verify_bundle`, which needs no secret, recomputes every
+released number and returns a report of named checks (ElectionGuard-verifier style).
+
+Audit bundle, format ``cryptoscore-audit-bundle`` version 1 — a zip file with:
+
+    manifest.json      {"format", "version", "challenge", "log_id", "service_key" (hex
+                        Ed25519), "tree_heads": [signed tree heads, oldest first]}
+    log.jsonl          the log entries, one canonical JSON object per line, in log order
+    blobs/<sha256>     every object a log entry names, under the SHA-256 of its bytes
+    leaderboard.json   [{"rank", "participant", "submission", "values"}], best first
+
+Log entries (canonical JSON; ``type`` first in meaning, keys sorted on the wire):
+
+    {"type": "ceremony", "record", "public", "evaluation"}          blob digests
+    {"type": "challenge", "challenge", "definition"}                definition blob: canonical
+        JSON {"id", "policy", "n", "ceremony"}
+    {"type": "bundle", "kind", "bundle", "owner"}                   labels or a submission
+    {"type": "contribution", "bundle", "trustee", "randomness", "mask"}
+    {"type": "request", "request", "round"}                         DecryptionRequest blob
+    {"type": "partial", "request_id", "partial", "trustee"}         PartialDecryption blob
+    {"type": "round1", "bundle", "verdict", "reason"}
+    {"type": "release", "predictions", "labels", "request_id", "values"}
+
+Checks, in order (each named in the report): ``manifest``, ``ceremony-record``,
+``log-integrity``, ``blobs-present``, ``round1-recomputed``, ``release-recomputed``,
+``partials-valid``, ``single-use``, ``round1-verdicts``, ``release-values``,
+``released-passed-round1``, ``leaderboard``. See docs/audit.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from .bundle import EncryptedBundle
+from .ceremony import CeremonyRecord
+from .errors import CryptoScoreError, FormatError, VerificationError
+from .keys import EvaluationKeys, PublicContext
+from .log import MerkleLog, SignedTreeHead, verify_tree_head
+from .policy import ReleasePolicy
+from .records import canonical_json
+from .release import (
+    ChallengeContext,
+    Contribution,
+    DecryptionRequest,
+    derive_seed,
+    recompute,
+    round1_seed,
+)
+from .sanitize import EncryptedMask, sanitize_threshold
+from .threshold import PartialDecryption, c1_digest, combine, verify_partials
+from .validity import is_valid
+
+__all__ = ["AuditReport", "CheckResult", "Transcript", "verify_bundle"]
+
+BUNDLE_FORMAT = "cryptoscore-audit-bundle"
+BUNDLE_VERSION = 1
+CHECKS = (
+    "manifest",
+    "ceremony-record",
+    "log-integrity",
+    "blobs-present",
+    "round1-recomputed",
+    "release-recomputed",
+    "partials-valid",
+    "single-use",
+    "round1-verdicts",
+    "release-values",
+    "released-passed-round1",
+    "leaderboard",
+)
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class Transcript:
+    """Service side: the append-only record of one challenge."""
+
+    def __init__(self, challenge_id: str, service_key: Ed25519PrivateKey, log_id: str) -> None:
+        self.challenge_id = challenge_id
+        self.log_id = log_id
+        self._key = service_key
+        self.log = MerkleLog()
+        self.entries: list[bytes] = []
+        self.blobs: dict[str, bytes] = {}
+        self.tree_heads: list[SignedTreeHead] = []
+
+    def _blob(self, data: bytes) -> str:
+        digest = _sha(data)
+        self.blobs[digest] = data
+        return digest
+
+    def append(self, entry: dict[str, Any]) -> int:
+        raw = canonical_json(entry)
+        self.entries.append(raw)
+        return self.log.append(raw)
+
+    def record_ceremony(
+        self, record: CeremonyRecord, public: PublicContext, evaluation: EvaluationKeys
+    ) -> int:
+        return self.append(
+            {
+                "type": "ceremony",
+                "record": self._blob(record.to_bytes()),
+                "public": self._blob(public.to_bytes()),
+                "evaluation": self._blob(evaluation.to_bytes()),
+            }
+        )
+
+    def record_challenge(self, context: ChallengeContext) -> int:
+        definition = canonical_json(
+            {
+                "id": context.challenge_id,
+                "policy": context.policy.to_json(),
+                "n": context.n,
+                "ceremony": context.record.digest,
+            }
+        )
+        return self.append(
+            {
+                "type": "challenge",
+                "challenge": context.challenge_id,
+                "definition": self._blob(definition),
+            }
+        )
+
+    def record_bundle(self, bundle: EncryptedBundle, owner: str) -> int:
+        self.blobs[bundle.digest] = bundle.to_bytes()
+        return self.append(
+            {"type": "bundle", "kind": bundle.header.kind, "bundle": bundle.digest, "owner": owner}
+        )
+
+    def record_contribution(self, bundle_digest: str, contribution: Contribution) -> int:
+        return self.append(
+            {
+                "type": "contribution",
+                "bundle": bundle_digest,
+                "trustee": contribution.trustee_id,
+                "randomness": contribution.randomness.hex(),
+                "mask": self._blob(contribution.mask.to_bytes()),
+            }
+        )
+
+    def record_request(self, request: DecryptionRequest, round_: int) -> int:
+        return self.append(
+            {"type": "request", "request": self._blob(request.to_bytes()), "round": round_}
+        )
+
+    def record_partial(self, partial: PartialDecryption) -> int:
+        return self.append(
+            {
+                "type": "partial",
+                "request_id": partial.request_id,
+                "partial": self._blob(partial.to_bytes()),
+                "trustee": partial.trustee_id,
+            }
+        )
+
+    def record_round1(self, bundle_digest: str, verdict: str, reason: str) -> int:
+        return self.append(
+            {"type": "round1", "bundle": bundle_digest, "verdict": verdict, "reason": reason}
+        )
+
+    def record_release(
+        self, predictions: str, labels: str, request_id: str, values: dict[str, int]
+    ) -> int:
+        return self.append(
+            {
+                "type": "release",
+                "predictions": predictions,
+                "labels": labels,
+                "request_id": request_id,
+                "values": values,
+            }
+        )
+
+    def sign_head(self, timestamp_ms: int) -> SignedTreeHead:
+        sth = self.log.sign_head(self._key, self.log_id, timestamp_ms)
+        self.tree_heads.append(sth)
+        return sth
+
+    def leaderboard(self, policy: ReleasePolicy) -> list[dict[str, Any]]:
+        return leaderboard_from_entries([json.loads(e) for e in self.entries], policy)
+
+    def export(self, path: str | Path, policy: ReleasePolicy) -> None:
+        """Write the audit bundle (see the module docstring for the layout)."""
+        from cryptography.hazmat.primitives import serialization
+
+        service_key = self._key.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        manifest = {
+            "format": BUNDLE_FORMAT,
+            "version": BUNDLE_VERSION,
+            "challenge": self.challenge_id,
+            "log_id": self.log_id,
+            "service_key": service_key.hex(),
+            "tree_heads": [sth.to_json() for sth in self.tree_heads],
+        }
+        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
+            zf.writestr("manifest.json", canonical_json(manifest))
+            zf.writestr("log.jsonl", b"".join(e + b"\n" for e in self.entries))
+            for digest, data in sorted(self.blobs.items()):
+                zf.writestr(f"blobs/{digest}", data)
+            zf.writestr("leaderboard.json", canonical_json(self.leaderboard(policy)))
+
+
+def _rank_key(policy: ReleasePolicy) -> Callable[[dict[str, Any]], tuple[int, int]]:
+    """Best first: most correct, else fewest errors; ties by log order."""
+    metric = "correct" if "correct" in policy.metrics else "errors"
+    sign = -1 if metric == "correct" else 1
+
+    def key(row: dict[str, Any]) -> tuple[int, int]:
+        return sign * int(row["values"].get(metric, 0)), int(row["order"])
+
+    return key
+
+
+def leaderboard_from_entries(
+    entries: list[dict[str, Any]], policy: ReleasePolicy
+) -> list[dict[str, Any]]:
+    owners = {e["bundle"]: e["owner"] for e in entries if e.get("type") == "bundle"}
+    rows = [
+        {
+            "participant": owners.get(e["predictions"], "?"),
+            "submission": e["predictions"],
+            "values": e["values"],
+            "order": i,
+        }
+        for i, e in enumerate(entries)
+        if e.get("type") == "release"
+    ]
+    rows.sort(key=_rank_key(policy))
+    return [
+        {"rank": r + 1, **{k: v for k, v in row.items() if k != "order"}}
+        for r, row in enumerate(rows)
+    ]
+
+
+# -- the verifier ---------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    name: str
+    passed: bool
+    detail: str
+
+
+@dataclass
+class AuditReport:
+    checks: list[CheckResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.checks) and all(c.passed for c in self.checks)
+
+    @property
+    def first_failure(self) -> CheckResult | None:
+        return next((c for c in self.checks if not c.passed), None)
+
+
+class _Failed(Exception):
+    def __init__(self, name: str, detail: str) -> None:
+        super().__init__(detail)
+        self.name = name
+        self.detail = detail
+
+
+@dataclass
+class _Bundle:
+    manifest: dict[str, Any]
+    entries: list[dict[str, Any]]
+    raw_entries: list[bytes]
+    blobs: dict[str, bytes]
+    leaderboard: list[dict[str, Any]]
+
+
+def _read_zip(path: str | Path) -> _Bundle:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            manifest = json.loads(zf.read("manifest.json"))
+            raw_log = zf.read("log.jsonl")
+            blobs = {
+                name.removeprefix("blobs/"): zf.read(name)
+                for name in zf.namelist()
+                if name.startswith("blobs/") and name != "blobs/"
+            }
+            leaderboard = json.loads(zf.read("leaderboard.json"))
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, OSError) as exc:
+        raise _Failed("manifest", f"not a readable audit bundle: {exc}") from None
+    raw_entries = [line for line in raw_log.split(b"\n") if line]
+    try:
+        entries = [json.loads(line) for line in raw_entries]
+    except json.JSONDecodeError:
+        raise _Failed("log-integrity", "a log entry is not JSON") from None
+    return _Bundle(manifest, entries, raw_entries, blobs, leaderboard)
+
+
+def verify_bundle(path: str | Path) -> AuditReport:
+    """Auditor: run every check on an audit bundle; stops at the first failed check."""
+    report = AuditReport()
+    state: dict[str, Any] = {}
+    steps: list[tuple[str, Callable[[], str]]] = []
+    try:
+        bundle = _read_zip(path)
+    except _Failed as failure:
+        report.checks.append(CheckResult(failure.name, False, failure.detail))
+        return report
+    v = _Verifier(bundle, state)
+    steps = [(name, getattr(v, "check_" + name.replace("-", "_"))) for name in CHECKS]
+    for name, step in steps:
+        try:
+            detail = step()
+        except _Failed as failure:
+            report.checks.append(CheckResult(failure.name, False, failure.detail))
+            return report
+        except CryptoScoreError as exc:
+            report.checks.append(CheckResult(name, False, str(exc)))
+            return report
+        report.checks.append(CheckResult(name, True, detail))
+    return report
+
+
+class _Verifier:
+    """One method per named check; each raises _Failed or returns a one-line detail."""
+
+    def __init__(self, bundle: _Bundle, state: dict[str, Any]) -> None:
+        self.b = bundle
+        self.s = state
+
+    def _entries(self, kind: str) -> list[dict[str, Any]]:
+        return [e for e in self.b.entries if e.get("type") == kind]
+
+    def _blob(self, digest: str, check: str) -> bytes:
+        data = self.b.blobs.get(digest)
+        if data is None or _sha(data) != digest:
+            raise _Failed(check, f"object {digest[:16]}… is missing or does not match its hash")
+        return data
+
+    def check_manifest(self) -> str:
+        m = self.b.manifest
+        if m.get("format") != BUNDLE_FORMAT or m.get("version") != BUNDLE_VERSION:
+            raise _Failed("manifest", "unknown audit bundle format or version")
+        try:
+            self.s["service_key"] = Ed25519PublicKey.from_public_bytes(
+                bytes.fromhex(m["service_key"])
+            )
+            self.s["heads"] = [SignedTreeHead.from_json(h) for h in m["tree_heads"]]
+        except (KeyError, ValueError, TypeError, FormatError) as exc:
+            raise _Failed("manifest", f"malformed manifest: {exc}") from None
+        if not self.s["heads"]:
+            raise _Failed("manifest", "no signed tree head")
+        return f"challenge {m.get('challenge')}, {len(self.s['heads'])} tree heads"
+
+    def check_ceremony_record(self) -> str:
+        cer = self._entries("ceremony")
+        chal = self._entries("challenge")
+        if len(cer) != 1 or len(chal) != 1:
+            raise _Failed("ceremony-record", "the log needs exactly one ceremony and one challenge")
+        try:
+            record = CeremonyRecord.from_bytes(self._blob(cer[0]["record"], "ceremony-record"))
+            public = PublicContext.from_bytes(self._blob(cer[0]["public"], "ceremony-record"))
+            evaluation = EvaluationKeys.from_bytes(
+                self._blob(cer[0]["evaluation"], "ceremony-record")
+            )
+            record.check_keys(public, evaluation)
+            definition = json.loads(self._blob(chal[0]["definition"], "ceremony-record"))
+            if definition["ceremony"] != record.digest:
+                raise _Failed("ceremony-record", "the challenge names another ceremony record")
+            policy = ReleasePolicy.from_json(definition["policy"])
+            context = ChallengeContext(
+                definition["id"], record, public, evaluation, policy, int(definition["n"])
+            )
+        except CryptoScoreError as exc:
+            raise _Failed("ceremony-record", str(exc)) from None
+        except (KeyError, ValueError, TypeError) as exc:
+            raise _Failed("ceremony-record", f"malformed challenge definition: {exc}") from None
+        self.s["context"] = context
+        return f"{record.threshold} of {record.n} trustees, key {record.key_id[:16]}…"
+
+    def check_log_integrity(self) -> str:
+        log = MerkleLog()
+        for raw, parsed in zip(self.b.raw_entries, self.b.entries, strict=True):
+            if canonical_json(parsed) != raw:
+                raise _Failed("log-integrity", "a log entry is not canonical JSON")
+            log.append(raw)
+        heads: list[SignedTreeHead] = self.s["heads"]
+        previous = 0
+        for sth in heads:
+            try:
+                verify_tree_head(sth, self.s["service_key"])
+            except VerificationError:
+                raise _Failed(
+                    "log-integrity", f"tree head of size {sth.size}: bad signature"
+                ) from None
+            if sth.size < previous or sth.size > log.size:
+                raise _Failed("log-integrity", f"tree head of size {sth.size} is out of order")
+            if log.root(sth.size) != sth.root:
+                raise _Failed(
+                    "log-integrity",
+                    f"the log does not match the signed tree head of size {sth.size} "
+                    "(an entry was dropped, changed or reordered)",
+                )
+            previous = sth.size
+        if heads[-1].size != log.size:
+            raise _Failed("log-integrity", "entries beyond the last signed tree head")
+        return f"{log.size} entries consistent with {len(heads)} signed tree heads"
+
+    def check_blobs_present(self) -> str:
+        count = 0
+        for e in self.b.entries:
+            for key in (
+                "record",
+                "public",
+                "evaluation",
+                "definition",
+                "bundle",
+                "mask",
+                "request",
+                "partial",
+            ):
+                if key in e and isinstance(e[key], str) and len(e[key]) == 64:
+                    if e["type"] == "round1" and key == "bundle":
+                        continue
+                    self._blob(e[key], "blobs-present")
+                    count += 1
+        return f"{count} logged objects present and matching their hashes"
+
+    def _bundles(self) -> dict[str, EncryptedBundle]:
+        if "bundles" not in self.s:
+            self.s["bundles"] = {
+                e["bundle"]: EncryptedBundle.from_bytes(self.b.blobs[e["bundle"]])
+                for e in self._entries("bundle")
+            }
+        out: dict[str, EncryptedBundle] = self.s["bundles"]
+        return out
+
+    def _requests(self) -> dict[str, tuple[DecryptionRequest, int]]:
+        if "requests" not in self.s:
+            self.s["requests"] = {}
+            for e in self._entries("request"):
+                req = DecryptionRequest.from_bytes(self.b.blobs[e["request"]])
+                self.s["requests"][req.request_id] = (req, int(e["round"]))
+        out: dict[str, tuple[DecryptionRequest, int]] = self.s["requests"]
+        return out
+
+    def check_round1_recomputed(self) -> str:
+        context: ChallengeContext = self.s["context"]
+        bundles = self._bundles()
+        masks = {
+            e["mask"]: EncryptedMask.from_bytes(self.b.blobs[e["mask"]])
+            for e in self._entries("contribution")
+        }
+        self.s["masks"] = masks
+        recomputed = {}
+        for digest in bundles:
+            contribs = [
+                Contribution(e["trustee"], bytes.fromhex(e["randomness"]), masks[e["mask"]])
+                for e in self._entries("contribution")
+                if e["bundle"] == digest
+            ]
+            if not contribs:
+                raise _Failed("round1-recomputed", f"bundle {digest[:16]}… has no round 1")
+            seed = round1_seed(digest, contribs)
+            r1 = [
+                (req, rnd)
+                for req, rnd in self._requests().values()
+                if rnd == 1 and req.inputs[0] == digest
+            ]
+            if {req.circuit for req, _ in r1} != {"validity/v1", "sanitize/v1"}:
+                raise _Failed("round1-recomputed", f"bundle {digest[:16]}… lacks a round-1 request")
+            for req, _ in r1:
+                want = derive_seed(
+                    seed, b"validity" if req.circuit == "validity/v1" else b"sanitize"
+                )
+                if req.seed != want:
+                    raise _Failed(
+                        "round1-recomputed",
+                        f"{req.request_id}: seed not derived from the contributions",
+                    )
+                agg = recompute(req, context, bundles, masks)
+                if agg.ciphertext_digest != req.ciphertext_digest:
+                    raise _Failed(
+                        "round1-recomputed", f"{req.request_id}: ciphertext does not recompute"
+                    )
+                recomputed[req.request_id] = agg
+        self.s["recomputed"] = recomputed
+        return f"{len(recomputed)} round-1 ciphertexts recomputed from the logged bundles"
+
+    def check_release_recomputed(self) -> str:
+        context: ChallengeContext = self.s["context"]
+        count = 0
+        for req, rnd in self._requests().values():
+            if rnd != 2:
+                continue
+            if req.circuit != "score/v1":
+                raise _Failed(
+                    "release-recomputed", f"{req.request_id}: round 2 must be the score circuit"
+                )
+            try:
+                agg = recompute(req, context, self._bundles(), {})
+            except CryptoScoreError as exc:
+                raise _Failed("release-recomputed", f"{req.request_id}: {exc}") from None
+            if agg.ciphertext_digest != req.ciphertext_digest:
+                raise _Failed(
+                    "release-recomputed",
+                    f"{req.request_id}: the decrypted ciphertext is not the published circuit's",
+                )
+            self.s["recomputed"][req.request_id] = agg
+            count += 1
+        return f"{count} released ciphertexts recomputed with the published policy"
+
+    def _partials(self) -> dict[str, list[PartialDecryption]]:
+        if "partials" not in self.s:
+            out: dict[str, list[PartialDecryption]] = {}
+            for e in self._entries("partial"):
+                p = PartialDecryption.from_bytes(self.b.blobs[e["partial"]])
+                out.setdefault(p.request_id, []).append(p)
+            self.s["partials"] = out
+        result: dict[str, list[PartialDecryption]] = self.s["partials"]
+        return result
+
+    def check_partials_valid(self) -> str:
+        context: ChallengeContext = self.s["context"]
+        count = 0
+        for request_id, parts in self._partials().items():
+            if request_id not in self._requests():
+                raise _Failed("partials-valid", f"partials for an unlogged request {request_id}")
+            req, _ = self._requests()[request_id]
+            agg = self.s["recomputed"][request_id]
+            try:
+                verify_partials(agg, parts, context.record, request_id, req.active_set)
+            except CryptoScoreError as exc:
+                raise _Failed("partials-valid", f"{request_id}: {exc}") from None
+            count += len(parts)
+        return f"{count} partials signed by roster trustees of their active sets"
+
+    def check_single_use(self) -> str:
+        answered: dict[tuple[str, str], str] = {}
+        for request_id, parts in self._partials().items():
+            c1 = c1_digest(self.s["recomputed"][request_id])
+            for p in parts:
+                key = (p.trustee_id, c1)
+                if key in answered and answered[key] != request_id:
+                    raise _Failed(
+                        "single-use",
+                        f"{p.trustee_id} answered the same ciphertext in {answered[key]} and "
+                        f"{request_id}",
+                    )
+                answered[key] = request_id
+        return f"{len(answered)} (trustee, ciphertext) answers, none repeated"
+
+    def _combine(self, request_id: str, measure: bool = False) -> Any:
+        context: ChallengeContext = self.s["context"]
+        req, _ = self._requests()[request_id]
+        return combine(
+            self.s["recomputed"][request_id],
+            self._partials().get(request_id, []),
+            context.record,
+            request_id,
+            req.active_set,
+            measure_noise=measure,
+        )
+
+    def check_round1_verdicts(self) -> str:
+        verdicts = {}
+        for e in self._entries("round1"):
+            reasons = []
+            for req, rnd in self._requests().values():
+                if rnd != 1 or req.inputs[0] != e["bundle"]:
+                    continue
+                out = self._combine(req.request_id, measure=req.circuit == "sanitize/v1")
+                if req.circuit == "validity/v1" and not is_valid(out.values):
+                    reasons.append("validity")
+                if req.circuit == "sanitize/v1":
+                    agg = self.s["recomputed"][req.request_id]
+                    _, threshold = sanitize_threshold(
+                        agg.params,
+                        agg.n,
+                        agg.classes,
+                        len(agg.inputs) - 1,
+                        len(req.active_set.indices),
+                    )
+                    if out.max_noise > threshold:
+                        reasons.append("noise")
+            verdict = "invalid" if reasons else "valid"
+            if verdict != e["verdict"]:
+                raise _Failed(
+                    "round1-verdicts",
+                    f"bundle {e['bundle'][:16]}… logged {e['verdict']}, partials give {verdict}",
+                )
+            verdicts[e["bundle"]] = verdict
+        self.s["verdicts"] = verdicts
+        return f"{len(verdicts)} round-1 verdicts reproduced from the partials"
+
+    def check_release_values(self) -> str:
+        for e in self._entries("release"):
+            out = self._combine(e["request_id"])
+            if out.values != e["values"]:
+                raise _Failed(
+                    "release-values",
+                    f"{e['request_id']}: released values differ from the partials' combination",
+                )
+            req, _ = self._requests()[e["request_id"]]
+            if req.inputs != (e["predictions"], e["labels"]):
+                raise _Failed("release-values", f"{e['request_id']}: release names other inputs")
+        return f"{len(self._entries('release'))} releases equal the combined partials"
+
+    def check_released_passed_round1(self) -> str:
+        for e in self._entries("release"):
+            for digest in (e["predictions"], e["labels"]):
+                if self.s["verdicts"].get(digest) != "valid":
+                    raise _Failed(
+                        "released-passed-round1",
+                        f"bundle {digest[:16]}… was released without passing round 1",
+                    )
+        return "every released submission and its labels passed round 1"
+
+    def check_leaderboard(self) -> str:
+        context: ChallengeContext = self.s["context"]
+        want = leaderboard_from_entries(self.b.entries, context.policy)
+        if want != self.b.leaderboard:
+            raise _Failed("leaderboard", "the leaderboard does not equal the releases")
+        return f"{len(want)} leaderboard rows equal the releases"

@@ -1,0 +1,192 @@
+"""A whole challenge in one process: the roles' steps in order, every event logged.
+
+:class:`LocalChallenge` plays the service (computing, logging, combining) and drives the
+trustees it is given (their shares, identities and journals) through both rounds, exactly as
+the networked service and ``trustee run`` do, but without HTTP or a database. It is what the
+demo, the audit tests and the release benchmarks use, and a readable map of the protocol.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from .audit import Transcript
+from .bundle import EncryptedBundle
+from .ceremony import KeyShare
+from .errors import PolicyError
+from .identity import TrusteeIdentity
+from .release import (
+    BundleRelease,
+    ChallengeContext,
+    DecryptionRequest,
+    SubmissionRelease,
+    answer_request,
+    contribute,
+)
+from .threshold import ActiveSet, PartialDecryption, PartialJournal
+
+__all__ = ["LocalChallenge", "LocalTrustee", "local_trustees"]
+
+
+@dataclass
+class LocalTrustee:
+    trustee_id: str
+    share: KeyShare
+    identity: TrusteeIdentity
+    journal_path: Path
+    online: bool = True
+
+
+@dataclass
+class LocalChallenge:
+    context: ChallengeContext
+    trustees: Mapping[str, LocalTrustee]
+    service_key: Ed25519PrivateKey
+    transcript: Transcript = field(init=False)
+    labels: BundleRelease | None = field(default=None, init=False)
+    submissions: dict[str, SubmissionRelease | BundleRelease] = field(
+        default_factory=dict, init=False
+    )
+    _requests: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
+        self.transcript = Transcript(
+            self.context.challenge_id, self.service_key, f"cryptoscore/{self.context.challenge_id}"
+        )
+        self.transcript.record_ceremony(
+            self.context.record, self.context.public, self.context.evaluation
+        )
+        self.transcript.record_challenge(self.context)
+        self.sign_head()
+
+    def sign_head(self) -> None:
+        self.transcript.sign_head(int(time.time() * 1000))
+
+    def active_set(self) -> ActiveSet:
+        """The first t online trustees, in roster order."""
+        online = [
+            e.trustee_id
+            for e in self.context.record.roster
+            if e.trustee_id in self.trustees and self.trustees[e.trustee_id].online
+        ]
+        if len(online) < self.context.record.threshold:
+            raise PolicyError("fewer than t trustees are online")
+        return ActiveSet.of(self.context.record, online[: self.context.record.threshold])
+
+    def _ids(self, active: ActiveSet) -> list[str]:
+        return [self.context.record.entry_by_index(i).trustee_id for i in active.indices]
+
+    def _next_id(self, prefix: str) -> str:
+        self._requests += 1
+        return f"{prefix}-{self._requests}"
+
+    def _round1(self, bundle: EncryptedBundle) -> BundleRelease:
+        active = self.active_set()
+        release = BundleRelease(self.context, bundle, active)
+        for tid in self._ids(active):
+            contribution = contribute(self.context, tid)
+            release.add_contribution(contribution)
+            self.transcript.record_contribution(bundle.digest, contribution)
+        for request in release.start(self._next_id("round1")):
+            self.transcript.record_request(request, 1)
+            for tid in self._ids(active):
+                partial = self._answer(tid, request, {bundle.digest: bundle}, release)
+                release.add_partial(partial)
+        release.finish()
+        self.transcript.record_round1(bundle.digest, release.state, release.reason)
+        return release
+
+    def _answer(
+        self,
+        tid: str,
+        request: DecryptionRequest,
+        bundles: Mapping[str, EncryptedBundle],
+        release: BundleRelease | None,
+    ) -> PartialDecryption:
+        trustee = self.trustees[tid]
+        with PartialJournal(trustee.journal_path) as journal:
+            partial = answer_request(
+                request,
+                self.context,
+                bundles,
+                release.masks if release is not None else {},
+                trustee.share,
+                trustee.identity,
+                journal,
+            )
+        self.transcript.record_partial(partial)
+        return partial
+
+    def upload_labels(self, labels: EncryptedBundle) -> BundleRelease:
+        """Organizer uploads labels; round 1 runs at once."""
+        self.context.check_bundle(labels, "labels")
+        self.transcript.record_bundle(labels, "organizer")
+        self.labels = self._round1(labels)
+        self.sign_head()
+        return self.labels
+
+    def submit(self, participant: str, predictions: EncryptedBundle) -> str:
+        """A participant submits; round 1, then round 2 if valid. Returns the final state."""
+        if self.labels is None or self.labels.state != "valid":
+            raise PolicyError("the challenge has no valid labels yet")
+        self.context.check_bundle(predictions, "predictions")
+        self.transcript.record_bundle(predictions, participant)
+        r1 = self._round1(predictions)
+        if r1.state != "valid":
+            self.submissions[participant] = r1
+            self.sign_head()
+            return r1.state
+        sub = SubmissionRelease(self.context, r1, self.labels)
+        active = self.active_set()
+        request = sub.start(self._next_id("round2"), active)
+        self.transcript.record_request(request, 2)
+        bundles = {predictions.digest: predictions, self.labels.bundle.digest: self.labels.bundle}
+        for tid in self._ids(active):
+            sub.add_partial(self._answer(tid, request, bundles, None))
+        values = sub.finish()
+        self.transcript.record_release(
+            predictions.digest, self.labels.bundle.digest, request.request_id, values
+        )
+        self.submissions[participant] = sub
+        self.sign_head()
+        return sub.state
+
+    def released(self) -> dict[str, dict[str, int]]:
+        return {
+            name: sub.released
+            for name, sub in self.submissions.items()
+            if isinstance(sub, SubmissionRelease)
+        }
+
+    def rejected(self) -> dict[str, str]:
+        return {
+            name: sub.reason
+            for name, sub in self.submissions.items()
+            if isinstance(sub, BundleRelease)
+        }
+
+    def export_audit_bundle(self, path: str | Path) -> None:
+        self.transcript.export(path, self.context.policy)
+
+
+def local_trustees(
+    shares: Mapping[str, KeyShare],
+    identities: Mapping[str, TrusteeIdentity],
+    journal_dir: Path,
+    offline: Sequence[str] = (),
+) -> dict[str, LocalTrustee]:
+    return {
+        tid: LocalTrustee(
+            tid,
+            shares[tid],
+            identities[tid],
+            journal_dir / f"{tid}.journal",
+            online=tid not in offline,
+        )
+        for tid in shares
+    }

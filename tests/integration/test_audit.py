@@ -1,0 +1,252 @@
+"""An audit bundle from a whole challenge verifies; every tampering fails the right check."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from committee import Committee
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from cryptoscore import ReleasePolicy, encrypt_labels, encrypt_predictions, raw_encrypt_vectors
+from cryptoscore.audit import CHECKS, verify_bundle
+from cryptoscore.identity import TrusteeIdentity
+from cryptoscore.local import LocalChallenge, local_trustees
+from cryptoscore.log import MerkleLog, sign_tree_head
+from cryptoscore.records import canonical_json
+from cryptoscore.release import ChallengeContext
+from cryptoscore.threshold import ActiveSet, PartialDecryption, PartialJournal, partial_decrypt
+
+N_ITEMS = 3000
+SERVICE_KEY = Ed25519PrivateKey.generate()
+
+
+@pytest.fixture(scope="module")
+def challenge(tmp_path_factory):
+    committee = Committee(2, 3)
+    context = ChallengeContext(
+        "audit-demo",
+        committee.record,
+        committee.keys.public,
+        committee.keys.evaluation,
+        ReleasePolicy(2, ("correct", "errors")),
+        N_ITEMS,
+    )
+    identities = {e.trustee_id: committee.identity(e.trustee_id) for e in committee.roster}
+    tmp = tmp_path_factory.mktemp("audit")
+    trustees = local_trustees(committee.shares, identities, tmp, offline=["trustee-2"])
+    local = LocalChallenge(context, trustees, SERVICE_KEY)
+    gen = np.random.default_rng(5)
+    y = gen.integers(0, 2, N_ITEMS)
+    local.upload_labels(encrypt_labels(y, context.public, classes=2, challenge="audit-demo"))
+    truth = {}
+    for name, accuracy in (("alice", 0.9), ("bob", 0.7)):
+        p = np.where(gen.random(N_ITEMS) < accuracy, y, 1 - y)
+        truth[name] = int(np.count_nonzero(p == y))
+        bundle = encrypt_predictions(p, context.public, classes=2, challenge="audit-demo")
+        assert local.submit(name, bundle) == "released"
+    weighted = [np.array([pow(2, i % 20, 1032193) for i in range(N_ITEMS)])]
+    evil = raw_encrypt_vectors(
+        "predictions", weighted, context.public, classes=2, n=N_ITEMS, challenge="audit-demo"
+    )
+    assert local.submit("mallory", evil) == "invalid"
+    path = tmp / "audit.zip"
+    local.export_audit_bundle(path)
+    return local, committee, path, truth
+
+
+def test_bundle_from_a_whole_challenge_verifies(challenge):
+    local, _, path, truth = challenge
+    report = verify_bundle(path)
+    assert report.ok, report.first_failure
+    assert [c.name for c in report.checks] == list(CHECKS)
+    assert {k: v["correct"] for k, v in local.released().items()} == truth
+    assert set(local.rejected()) == {"mallory"}
+    board = json.loads(zipfile.ZipFile(path).read("leaderboard.json"))
+    assert [row["participant"] for row in board] == ["alice", "bob"]
+
+
+# -- tampering -----------------------------------------------------------------------------------
+def _members(path: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as zf:
+        return {name: zf.read(name) for name in zf.namelist()}
+
+
+def _write(path: Path, members: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return path
+
+
+def _entries(members: dict[str, bytes]) -> list[dict]:
+    return [json.loads(line) for line in members["log.jsonl"].split(b"\n") if line]
+
+
+def _resign(members: dict[str, bytes], entries: list[dict]) -> dict[str, bytes]:
+    """What a malicious service holding its own key can do: rewrite the log and re-sign."""
+    raw = [canonical_json(e) for e in entries]
+    members["log.jsonl"] = b"".join(r + b"\n" for r in raw)
+    log = MerkleLog()
+    for r in raw:
+        log.append(r)
+    manifest = json.loads(members["manifest.json"])
+    sth = sign_tree_head(SERVICE_KEY, manifest["log_id"], log.size, log.root(), 1)
+    manifest["tree_heads"] = [sth.to_json()]
+    members["manifest.json"] = canonical_json(manifest)
+    return members
+
+
+def _failed(path: Path) -> str:
+    report = verify_bundle(path)
+    assert not report.ok
+    return report.first_failure.name
+
+
+def test_changed_ciphertext_byte(challenge, tmp_path):
+    _, _, path, _ = challenge
+    members = _members(path)
+    bundle_digest = next(e["bundle"] for e in _entries(members) if e["type"] == "bundle")
+    data = bytearray(members[f"blobs/{bundle_digest}"])
+    data[-5] ^= 1
+    members[f"blobs/{bundle_digest}"] = bytes(data)
+    assert _failed(_write(tmp_path / "t.zip", members)) == "blobs-present"
+
+
+def test_dropped_and_reordered_log_entries(challenge, tmp_path):
+    _, _, path, _ = challenge
+    members = _members(path)
+    lines = [line for line in members["log.jsonl"].split(b"\n") if line]
+    dropped = dict(members, **{"log.jsonl": b"".join(x + b"\n" for x in lines[:5] + lines[6:])})
+    assert _failed(_write(tmp_path / "d.zip", dropped)) == "log-integrity"
+    lines[3], lines[4] = lines[4], lines[3]
+    reordered = dict(members, **{"log.jsonl": b"".join(x + b"\n" for x in lines)})
+    assert _failed(_write(tmp_path / "r.zip", reordered)) == "log-integrity"
+
+
+def test_edited_released_score(challenge, tmp_path):
+    _, _, path, _ = challenge
+    members = _members(path)
+    board = json.loads(members["leaderboard.json"])
+    board[0]["values"]["correct"] += 1
+    edited_board = dict(members, **{"leaderboard.json": canonical_json(board)})
+    assert _failed(_write(tmp_path / "b.zip", edited_board)) == "leaderboard"
+    entries = _entries(members)
+    release = next(e for e in entries if e["type"] == "release")
+    release["values"]["correct"] += 1
+    assert _failed(_write(tmp_path / "l.zip", _resign(members, entries))) == "release-values"
+
+
+def test_forged_partial_signature(challenge, tmp_path):
+    _, _, path, _ = challenge
+    members = _members(path)
+    entries = _entries(members)
+    entry = next(e for e in entries if e["type"] == "partial")
+    partial = PartialDecryption.from_bytes(members[f"blobs/{entry['partial']}"])
+    forged = PartialDecryption(
+        **{name: getattr(partial, name) for name in PartialDecryption.__dataclass_fields__}
+        | {"signature": TrusteeIdentity.generate().sign(partial.signed_message())}
+    )
+    raw = forged.to_bytes()
+    members[f"blobs/{forged.digest}"] = raw
+    entry["partial"] = forged.digest
+    assert _failed(_write(tmp_path / "f.zip", _resign(members, entries))) == "partials-valid"
+
+
+def test_trustee_swapped_in_roster(challenge, tmp_path):
+    _, _committee, path, _ = challenge
+    from cryptoscore.ceremony import CeremonyRecord, RosterEntry
+
+    members = _members(path)
+    entries = _entries(members)
+    cer = next(e for e in entries if e["type"] == "ceremony")
+    record = CeremonyRecord.from_bytes(members[f"blobs/{cer['record']}"])
+    roster = list(record.roster)
+    roster[0] = RosterEntry(roster[0].trustee_id, 1, TrusteeIdentity.generate().public_key)
+    swapped = CeremonyRecord(
+        record.params,
+        record.key_id,
+        record.evaluation_keys,
+        record.threshold,
+        tuple(roster),
+        record.share_commitments,
+        record.created_at,
+    )
+    members[f"blobs/{swapped.digest}"] = swapped.to_bytes()
+    cer["record"] = swapped.digest
+    assert _failed(_write(tmp_path / "s.zip", _resign(members, entries))) == "ceremony-record"
+
+
+def test_partial_reused_across_two_requests(challenge, tmp_path):
+    local, committee, path, _ = challenge
+    from dataclasses import replace
+
+    from cryptoscore.release import recompute
+
+    members = _members(path)
+    entries = _entries(members)
+    req_entry = next(e for e in entries if e["type"] == "request" and e["round"] == 2)
+    from cryptoscore.release import DecryptionRequest
+
+    request = DecryptionRequest.from_bytes(members[f"blobs/{req_entry['request']}"])
+    aggregate = recompute(request, local.context, _bundles(members, entries), {})
+    second = replace(
+        request,
+        request_id="round2-again",
+        active_set=ActiveSet.of(committee.record, ["trustee-1", "trustee-2"]),
+    )
+    members[f"blobs/{second.digest}"] = second.to_bytes()
+    entries.append({"type": "request", "request": second.digest, "round": 2})
+    for tid in ("trustee-1", "trustee-2"):
+        with PartialJournal(tmp_path / f"fresh-{tid}") as journal:  # the journal was wiped
+            p = partial_decrypt(
+                committee.shares[tid],
+                aggregate,
+                second.active_set,
+                second.request_id,
+                committee.identity(tid),
+                journal,
+                committee.record,
+            )
+        members[f"blobs/{p.digest}"] = p.to_bytes()
+        entries.append(
+            {"type": "partial", "request_id": p.request_id, "partial": p.digest, "trustee": tid}
+        )
+    assert _failed(_write(tmp_path / "u.zip", _resign(members, entries))) == "single-use"
+
+
+def test_release_with_another_circuit(challenge, tmp_path):
+    local, _committee, path, _ = challenge
+    from dataclasses import replace
+
+    from cryptoscore import score
+    from cryptoscore.release import DecryptionRequest
+
+    members = _members(path)
+    entries = _entries(members)
+    idx = next(i for i, e in enumerate(entries) if e["type"] == "request" and e["round"] == 2)
+    request = DecryptionRequest.from_bytes(members[f"blobs/{entries[idx]['request']}"])
+    bundles = _bundles(members, entries)
+    other = score(
+        bundles[request.inputs[0]],
+        bundles[request.inputs[1]],
+        ReleasePolicy(2, ("confusion",)),
+        local.context.evaluation,
+    )
+    evil = replace(request, ciphertext_digest=other.ciphertext_digest)
+    members[f"blobs/{evil.digest}"] = evil.to_bytes()
+    entries[idx]["request"] = evil.digest
+    assert _failed(_write(tmp_path / "c.zip", _resign(members, entries))) == "release-recomputed"
+
+
+def _bundles(members, entries):
+    from cryptoscore import EncryptedBundle
+
+    return {
+        e["bundle"]: EncryptedBundle.from_bytes(members[f"blobs/{e['bundle']}"])
+        for e in entries
+        if e["type"] == "bundle"
+    }
