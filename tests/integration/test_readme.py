@@ -28,7 +28,7 @@ def test_readme_threshold_example(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "journals").mkdir()
     namespace: dict[str, object] = {}
-    exec(blocks[1], namespace)  # noqa: S102 - our own README
+    exec(blocks[1], namespace)
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "valid valid"
     y_true, y_pred = namespace["y_true"], namespace["y_pred"]
