@@ -127,6 +127,54 @@ def cmd_decrypt(args: argparse.Namespace) -> None:
     print(json.dumps(decrypt_aggregate(aggregate, secret), indent=2))
 
 
+def cmd_demo(args: argparse.Namespace) -> None:
+    from .demo import format_leaderboard, run_demo
+
+    report = run_demo(say=(lambda _msg: None) if args.json else print)
+    if args.json:
+        print(json.dumps(report, sort_keys=True))
+    else:
+        print(format_leaderboard(report))
+    if not report["audit"]["ok"]:
+        raise CliError(f"audit failed at {report['audit']['first_failure']}")
+
+
+def cmd_audit(args: argparse.Namespace) -> None:
+    from cryptoscore.audit import verify_bundle
+
+    report = verify_bundle(args.bundle)
+    for check in report.checks:
+        print(f"{'PASS' if check.passed else 'FAIL'}  {check.name:24} {check.detail}")
+    if not report.ok:
+        failed = report.first_failure
+        raise CliError(f"audit failed at check {failed.name if failed else '?'}")
+
+
+def cmd_receipt_verify(args: argparse.Namespace) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from cryptoscore.log import ConsistencyProof, SignedTreeHead
+    from cryptoscore.receipts import Receipt, verify_receipt, verify_receipt_against
+
+    receipt = Receipt.from_bytes(_read(args.receipt))
+    try:
+        key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(args.service_key))
+    except ValueError:
+        raise CliError("--service-key must be 64 hex digits (the service's Ed25519 key)") from None
+    if args.later:
+        later = json.loads(_read(args.later))
+        verify_receipt_against(
+            receipt,
+            SignedTreeHead.from_json(later["tree_head"]),
+            ConsistencyProof.from_json(later["consistency"]),
+            key,
+        )
+        print(f"receipt valid; the log of size {later['tree_head']['size']} still contains it")
+    else:
+        verify_receipt(receipt, key)
+        print(f"receipt valid: entry {receipt.index} in the log of size {receipt.tree_head.size}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cryptoscore", description="Encrypted benchmark scoring with threshold release."
@@ -168,6 +216,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True)
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("demo", help="the whole story on scikit-learn's digits, locally")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("audit", help="verify an audit bundle (named checks)")
+    p.add_argument("bundle")
+    p.set_defaults(func=cmd_audit)
+
+    p = sub.add_parser("receipt", help="submission receipts")
+    receipt_sub = p.add_subparsers(dest="receipt_command", required=True, metavar="ACTION")
+    p = receipt_sub.add_parser("verify", help="check a receipt (and a later tree head)")
+    p.add_argument("receipt")
+    p.add_argument("--service-key", required=True, help="the service's Ed25519 public key (hex)")
+    p.add_argument("--later", help="JSON with a later tree_head and a consistency proof")
+    p.set_defaults(func=cmd_receipt_verify)
 
     p = sub.add_parser("decrypt", help="single-key decryption of an aggregate ciphertext")
     p.add_argument("aggregate")

@@ -47,8 +47,9 @@ from .bundle import EncryptedBundle
 from .ceremony import CeremonyRecord
 from .errors import CryptoScoreError, FormatError, VerificationError
 from .keys import EvaluationKeys, PublicContext
-from .log import MerkleLog, SignedTreeHead, verify_tree_head
+from .log import ConsistencyProof, MerkleLog, SignedTreeHead, verify_tree_head
 from .policy import ReleasePolicy
+from .receipts import Receipt, issue_receipt
 from .records import canonical_json
 from .release import (
     ChallengeContext,
@@ -191,6 +192,16 @@ class Transcript:
         sth = self.log.sign_head(self._key, self.log_id, timestamp_ms)
         self.tree_heads.append(sth)
         return sth
+
+    def receipt(self, index: int) -> Receipt:
+        """The receipt of log entry ``index`` under the latest signed tree head."""
+        return issue_receipt(self.log, self.entries, index, self.tree_heads[-1])
+
+    def consistency(self, old_size: int) -> tuple[SignedTreeHead, ConsistencyProof]:
+        """The latest head and a proof that it extends the head of size ``old_size``."""
+        head = self.tree_heads[-1]
+        path = tuple(self.log.consistency_proof(old_size, head.size))
+        return head, ConsistencyProof(old_size, head.size, path)
 
     def leaderboard(self, policy: ReleasePolicy) -> list[dict[str, Any]]:
         return leaderboard_from_entries([json.loads(e) for e in self.entries], policy)

@@ -250,3 +250,42 @@ def _bundles(members, entries):
         for e in entries
         if e["type"] == "bundle"
     }
+
+
+# -- receipts --------------------------------------------------------------------------------------
+def test_receipts_verify_and_detect_a_rewritten_log(challenge):
+    from cryptoscore.log import ConsistencyProof
+    from cryptoscore.receipts import Receipt, verify_receipt, verify_receipt_against
+
+    local, _, _, _ = challenge
+    transcript = local.transcript
+    service_key = SERVICE_KEY.public_key()
+    index = next(
+        i for i, raw in enumerate(transcript.entries) if json.loads(raw).get("owner") == "alice"
+    )
+    early_head = transcript.tree_heads[2]  # a head signed right after alice's upload
+    from cryptoscore.receipts import issue_receipt
+
+    receipt = issue_receipt(transcript.log, transcript.entries, index, early_head)
+    receipt = Receipt.from_bytes(receipt.to_bytes())
+    verify_receipt(receipt, service_key)
+    later, proof = transcript.consistency(early_head.size)
+    verify_receipt_against(receipt, later, proof, service_key)
+    # a service that rewrote history (dropped alice's entry) and re-signed cannot prove it
+    rewritten = MerkleLog()
+    for i, raw in enumerate(transcript.entries):
+        if i != index:
+            rewritten.append(raw)
+    forged_head = sign_tree_head(SERVICE_KEY, later.log_id, rewritten.size, rewritten.root(), 2)
+    forged_proof = ConsistencyProof(
+        early_head.size,
+        rewritten.size,
+        tuple(rewritten.consistency_proof(early_head.size, rewritten.size)),
+    )
+    from cryptoscore.errors import VerificationError
+
+    with pytest.raises(VerificationError):
+        verify_receipt_against(receipt, forged_head, forged_proof, service_key)
+    # and a receipt for another upload, or under a forged head, does not verify
+    with pytest.raises(VerificationError):
+        verify_receipt(receipt, Ed25519PrivateKey.generate().public_key())
