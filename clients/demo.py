@@ -54,6 +54,7 @@ def run_demo(workdir: Path | None = None, say: Callable[[str], None] = print) ->
     )
     with tempfile.TemporaryDirectory(prefix="cryptoscore-demo-") as tmp:
         work = Path(workdir or tmp)
+        work.mkdir(parents=True, exist_ok=True)
         say("key ceremony: 3 trustees, any 2 decrypt")
         identities = {f"trustee-{i}": TrusteeIdentity.generate() for i in (1, 2, 3)}
         roster = [
