@@ -290,11 +290,15 @@ BundleState = Literal["awaiting-contributions", "sanitizing", "valid", "invalid"
 
 @dataclass
 class BundleRelease:
-    """Round 1 for one bundle. The service persists it and feeds it trustees' messages."""
+    """Round 1 for one bundle. The service persists it and feeds it trustees' messages.
+
+    With ``active_set=None`` any roster trustee may contribute, and the first t to do so
+    become the active set when round 1 starts (trustees that are online answer).
+    """
 
     context: ChallengeContext
     bundle: EncryptedBundle
-    active_set: ActiveSet
+    active_set: ActiveSet | None = None
     state: BundleState = "awaiting-contributions"
     contributions: dict[str, Contribution] = field(default_factory=dict)
     requests: dict[str, DecryptionRequest] = field(default_factory=dict)
@@ -303,17 +307,34 @@ class BundleRelease:
     reason: str = ""
 
     def __post_init__(self) -> None:
-        self.active_set.check(self.context.record)
+        if self.active_set is not None:
+            self.active_set.check(self.context.record)
         self.context.check_bundle(self.bundle, self.bundle.header.kind)
 
     def _trustee_ids(self) -> list[str]:
+        if self.active_set is None:
+            return [e.trustee_id for e in self.context.record.roster]
         return [self.context.record.entry_by_index(i).trustee_id for i in self.active_set.indices]
+
+    @property
+    def active(self) -> ActiveSet:
+        if self.active_set is None:
+            raise PolicyError("round 1 has not started: no active set yet")
+        return self.active_set
+
+    def needs_contributions(self) -> bool:
+        threshold = self.context.record.threshold
+        return self.state == "awaiting-contributions" and len(self.contributions) < threshold
 
     def add_contribution(self, contribution: Contribution) -> None:
         if self.state != "awaiting-contributions":
             raise PolicyError(f"round 1 is {self.state}: contributions are closed")
         if contribution.trustee_id not in self._trustee_ids():
-            raise MismatchError(f"{contribution.trustee_id!r} is not in the active set")
+            raise MismatchError(f"{contribution.trustee_id!r} may not contribute to this round")
+        if contribution.trustee_id in self.contributions:
+            raise PolicyError(f"{contribution.trustee_id!r} already contributed")
+        if not self.needs_contributions():
+            raise PolicyError("round 1 already has t contributions")
         if contribution.mask.key_id != self.context.public.key_id:
             raise MismatchError("the mask is encrypted under another key")
         self.contributions[contribution.trustee_id] = contribution
@@ -322,6 +343,10 @@ class BundleRelease:
         """Service: once every active trustee contributed, compute V and Z and ask for them."""
         if self.state != "awaiting-contributions":
             raise PolicyError(f"round 1 is already {self.state}")
+        if self.active_set is None:
+            if self.needs_contributions():
+                raise PolicyError("waiting for t trustee contributions")
+            self.active_set = ActiveSet.of(self.context.record, list(self.contributions))
         missing = set(self._trustee_ids()) - set(self.contributions)
         if missing:
             raise PolicyError(f"waiting for contributions from {sorted(missing)}")
@@ -367,8 +392,10 @@ class BundleRelease:
         self.partials[partial.request_id][partial.trustee_id] = partial
 
     def ready(self) -> bool:
-        need = len(self.active_set.indices)
-        return self.state == "sanitizing" and all(len(p) == need for p in self.partials.values())
+        if self.state != "sanitizing":
+            return False
+        need = len(self.active.indices)
+        return all(len(p) == need for p in self.partials.values())
 
     def finish(self) -> bool:
         """Combiner: combine both requests and decide; True iff the bundle is valid."""
@@ -380,11 +407,11 @@ class BundleRelease:
             agg = self.ciphertexts[request_id]
             parts = list(self.partials[request_id].values())
             if request.circuit == "validity/v1":
-                out = combine(agg, parts, record, request_id, self.active_set)
+                out = combine(agg, parts, record, request_id, self.active)
                 if not is_valid(out.values):
                     reasons.append("not a 0/1 (one-hot) encoding")
             else:
-                out = combine(agg, parts, record, request_id, self.active_set, measure_noise=True)
+                out = combine(agg, parts, record, request_id, self.active, measure_noise=True)
                 h = self.bundle.header
                 _, threshold = sanitize_threshold(
                     h.params, h.n, h.classes, len(agg.inputs) - 1, len(parts)

@@ -5,22 +5,28 @@ noise close to Δ/2. Multiplied by the organizer's labels, such noise carries la
 terms into a decrypted score (DESIGN.md, "Noise"). The validity aggregate cannot see noise,
 so round 1 also decrypts, at the *full* level (where a large noise has room to show),
 
-    Z = Σ_k Σ_c ρ[k, c] · P_kc  +  Σ_j Mask_j
+    Z = Σ_i r_i · P_i  +  Σ_j Mask_j
 
-with ρ uniform in [1, 2^32] from a seed drawn after the bundle is fixed, and Mask_j fresh
-encryptions of uniform plaintexts made by the trustees of the active set (:func:`make_mask`;
-one honest trustee suffices to hide Σρ·P from the combiner). The combiner learns a uniformly
-masked plaintext and the smudged residual noise of Z, and accepts the bundle only if that
-residual is at most :func:`sanitize_threshold` — the honest bound of Z plus the smudging of t
-partials.
+where P_i runs over the bundle's ciphertexts, each r_i is a random polynomial with
+coefficients in {0, 1} expanded with SHAKE-256 from a seed drawn after the bundle is fixed,
+and Mask_j are fresh encryptions of uniform plaintexts made by the trustees of the active set
+(:func:`make_mask`; one honest trustee suffices to hide Σ r_i·P_i from the combiner). The
+combiner learns a uniformly masked plaintext and the smudged residual noise of Z, and
+accepts the bundle only if that residual is at most :func:`sanitize_threshold` — the honest
+bound of Z plus the smudging of the partials.
 
-What it guarantees. Z's noise is Σ ρ·v_kc + Σ v_mask. A ciphertext whose noise has a
-coefficient of magnitude ≫ ``threshold / 2^31`` makes the same coefficient of Z exceed the
-threshold except with probability about 2^-31 over ρ (ρ spreads it over 2^32 distinct
-multiples); noise near Δ/2 wraps modulo Q and lands anywhere. So a bundle that passes has
-input noise below about 2^40 · √chunks · σ_fresh (``noise.sanitized_input_bound``), instead
-of up to Δ/2; ``noise.py`` shows that this keeps the label-dependent part of any released
-score's noise 2^40 below its smudging.
+Why polynomials and not scalars. A noise coefficient w ≡ Δ/2 (mod Δ) — the ciphertext then
+acts as an encryption of "m + 1/2" — aliases to a message shift, invisible under the mask,
+whenever it is multiplied by an even scalar: random scalar weights would miss it half the
+time. With binary polynomials, output coefficient k of r_i·P_i includes input coefficient j
+exactly when bit k − j of r_i is set; for any input coefficient not within the threshold of a
+multiple of Δ, each of the N output coefficients passes for at most one value of an
+independent bit, so the bundle passes with probability at most 2^-N.
+
+What it guarantees: after round 1, every noise coefficient of every input ciphertext is
+within about twice the threshold of a multiple of Δ, and multiples of Δ are message shifts
+that the validity aggregate (its products see them as non-0/1 values) rejects. SECURITY.md
+gives the numbers and what they mean for round 2.
 """
 
 from __future__ import annotations
@@ -32,8 +38,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-from ._rns.modmath import addmod, mulmod
+from ._seal.engine import engine_for
 from .aggregate import AggregateCiphertext
 from .bundle import EncryptedBundle
 from .ciphertext import ciphertext_nbytes, decode_ciphertext, encode_ciphertext
@@ -48,7 +55,6 @@ __all__ = ["EncryptedMask", "make_mask", "sanitize", "sanitize_threshold"]
 
 MASK_MAGIC = b"CSMASKCT"
 FORMAT_VERSION = 1
-WEIGHT_BITS = 32
 SANITIZE_NAMES = ("masked",)
 _DOMAIN = b"cryptoscore/sanitize/v1"
 
@@ -88,21 +94,22 @@ def make_mask(public: PublicContext, trustee_id: str) -> EncryptedMask:
     return EncryptedMask(public.params, public.key_id, trustee_id, encrypt_slots(public, slots))
 
 
-def sanitize_weights(seed: bytes, count: int) -> list[int]:
-    """ρ values uniform in [1, 2^32] from SHAKE-256(seed)."""
+def sanitize_polynomials(seed: bytes, count: int, n: int) -> list[npt.NDArray[np.uint64]]:
+    """``count`` polynomials with coefficients uniform in {0, 1}, from SHAKE-256(seed)."""
     if len(seed) != 32:
         raise InputError("sanitize seed must be 32 bytes")
-    stream = hashlib.shake_256(_DOMAIN + b"|" + seed).digest(4 * count)
-    return [int(v) + 1 for v in np.frombuffer(stream, dtype="<u4")]
+    stream = hashlib.shake_256(_DOMAIN + b"|" + seed).digest(count * n // 8)
+    bits = np.unpackbits(np.frombuffer(stream, dtype=np.uint8), bitorder="little")
+    return [bits[i * n : (i + 1) * n].astype(np.uint64) for i in range(count)]
 
 
 def honest_bound(params: type[ParameterSet], n_items: int, classes: int, masks: int) -> int:
-    """Heuristic bound on ||noise(Z)||∞ for honest inputs (see noise.py for the rules)."""
-    layout_chunks = -(-n_items // params.slot_count())
+    """Heuristic bound on ||noise(Z)||∞ for honest inputs (see noise.py for the rules): a
+    coefficient of r_i·v_i sums about N/2 coefficients of a fresh noise v_i."""
+    chunks = -(-n_items // params.slot_count())
     vectors = 1 if classes == 2 else classes
     fresh = fresh_noise_std(params)
-    weight_rms = 2.0**WEIGHT_BITS / math.sqrt(3)
-    std = fresh * math.sqrt(layout_chunks * vectors * weight_rms**2 + masks)
+    std = fresh * math.sqrt(chunks * vectors * params.POLY_MODULUS_DEGREE / 2 + masks)
     return math.ceil(TAIL * std) + 2
 
 
@@ -125,21 +132,24 @@ def sanitize(
     params = h.params
     level = params.fresh_level()
     moduli = params.moduli(level)
-    weights = sanitize_weights(seed, h.layout.ciphertexts)
-    acc = np.zeros((2, level, params.POLY_MODULUS_DEGREE), dtype=np.uint64)
-    for index, rho in enumerate(weights):
-        data = bundle.ciphertext(index)
-        for p in range(2):
-            for i, q in enumerate(moduli):
-                acc[p, i] = addmod(acc[p, i], mulmod(data[p, i], rho, q), q)
+    n = params.POLY_MODULUS_DEGREE
+    engine = engine_for(params)
+    evaluator = engine.evaluator
+    polys = sanitize_polynomials(seed, h.layout.ciphertexts, n)
+    acc: Any = None
+    for index, r in enumerate(polys):
+        ct = engine.bfv_ciphertext(bundle.ciphertext(index))
+        evaluator.multiply_plain_inplace(ct, engine.plaintext_from_coefficients(r))
+        if acc is None:
+            acc = ct
+        else:
+            evaluator.add_inplace(acc, ct)
     for mask in masks:
         if mask.key_id != h.key_id or mask.params is not params:
             raise MismatchError("a mask was encrypted under another key")
-        data = decode_ciphertext(mask.ciphertext, moduli, params.POLY_MODULUS_DEGREE)
-        for p in range(2):
-            for i, q in enumerate(moduli):
-                acc[p, i] = addmod(acc[p, i], data[p, i], q)
-    raw: Any = encode_ciphertext(acc, moduli)
+        data = decode_ciphertext(mask.ciphertext, moduli, n)
+        evaluator.add_inplace(acc, engine.bfv_ciphertext(data))
+    raw: Any = encode_ciphertext(engine.export(acc).data, moduli)
     if len(raw) != ciphertext_nbytes(moduli, params.POLY_MODULUS_DEGREE):
         raise FormatError("internal: sanitize output of the wrong size")
     return AggregateCiphertext(

@@ -161,7 +161,9 @@ def test_noise_near_half_delta_is_rejected_in_round1(
 ):
     p, _ = data
     honest = encrypt_predictions(p, committee.keys.public, classes=2, challenge=CHALLENGE)
-    crafted = with_crafted_noise(honest, DELTA // 2 - (1 << 40))
+    # (an offset of exactly Δ/2 acts as a message of m + 1/2 and can alias under the mask:
+    # SECURITY.md, "aliasing"; here the offset is 2^70 below Δ/2 ≈ 2^153)
+    crafted = with_crafted_noise(honest, DELTA // 2 - (1 << 70))
     # the attack ciphertexts decrypt to the same valid 0/1 predictions
     assert np.array_equal(decrypts_to(committee, crafted, 0), decrypts_to(committee, honest, 0))
     r1 = run_round1(committee, context, crafted, tmp_path)
@@ -177,7 +179,8 @@ def test_moderate_crafted_noise_is_rejected_too(committee, context, data, tmp_pa
         encrypt_predictions(data[0], committee.keys.public, classes=2, challenge=CHALLENGE),
         1 << 80,
     )
-    assert run_round1(committee, context, crafted, tmp_path).state == "invalid"
+    release = run_round1(committee, context, crafted, tmp_path)
+    assert release.state == "invalid" and "noise" in release.reason
 
 
 @pytest.mark.parametrize("attack", ["non-binary", "weighted"])
@@ -204,9 +207,9 @@ def test_invalid_encodings_are_rejected_in_round1(
 
 def test_malicious_organizer_labels_rejected_at_upload(committee, context, data, tmp_path):
     labels = encrypt_labels(data[1], committee.keys.public, classes=2, challenge=CHALLENGE)
-    crafted = with_crafted_noise(labels, DELTA // 2 - (1 << 40))
+    crafted = with_crafted_noise(labels, DELTA // 2 - (1 << 70))
     release = run_round1(committee, context, crafted, tmp_path)
-    assert release.state == "invalid"
+    assert release.state == "invalid" and "noise" in release.reason
 
 
 def test_trustee_refuses_to_decrypt_raw_submission(committee, context, data, tmp_path):
@@ -282,3 +285,33 @@ def test_request_record_roundtrip(committee):
         "id-1", CHALLENGE, "validity/v1", ("ab" * 32,), os.urandom(32), b"", active, "cd" * 32
     )
     assert DecryptionRequest.from_bytes(request.to_bytes()) == request
+
+
+def test_first_t_contributors_become_the_active_set(committee, context, data, tmp_path):
+    labels = encrypt_labels(data[1], committee.keys.public, classes=2, challenge=CHALLENGE)
+    release = BundleRelease(context, labels)  # no active set named: whoever is online
+    release.add_contribution(contribute(context, "trustee-3"))
+    with pytest.raises(PolicyError, match="already contributed"):
+        release.add_contribution(contribute(context, "trustee-3"))
+    with pytest.raises(PolicyError, match="waiting for t trustee contributions"):
+        release.start("early")
+    release.add_contribution(contribute(context, "trustee-1"))
+    with pytest.raises(PolicyError, match="already has t contributions"):
+        release.add_contribution(contribute(context, "trustee-2"))
+    requests = release.start("dyn")
+    assert release.active.indices == (1, 3)
+    for request in requests:
+        for tid in ("trustee-1", "trustee-3"):
+            with PartialJournal(tmp_path / f"{tid}.journal") as journal:
+                release.add_partial(
+                    answer_request(
+                        request,
+                        context,
+                        {labels.digest: labels},
+                        release.masks,
+                        committee.shares[tid],
+                        committee.identity(tid),
+                        journal,
+                    )
+                )
+    assert release.finish() and release.state == "valid"
