@@ -3,14 +3,14 @@
 A circuit (``circuits.py`` for scores, ``validity.py`` for the validity check) outputs one
 BFV ciphertext, mod-switched to the parameter set's release level, whose plaintext polynomial
 holds each named aggregate in one coefficient and 0 in every other coefficient. The round-1
-noise check (``sanitize.py``) outputs a full-level ciphertext of a uniformly masked plaintext,
-decrypted only for its residual noise. This record
+noise check (``sanitize.py``, circuit "noise/v1") names one input ciphertext at the full
+level, decrypted only with masked partials, for its residual noise. This record
 carries it with everything needed to recompute it and to read it.
 
 Record layout (``records.py`` envelope, magic ``CSAGGREG``, format version 1)::
 
     header (canonical JSON):
-        circuit    "score/v1" | "validity/v1" | "sanitize/v1"
+        circuit    "score/v1" | "validity/v1" | "noise/v1"
         params     parameter-set id
         key_id     public key the inputs were encrypted under
         level      number of primes of the ciphertext (the release level)
@@ -41,7 +41,7 @@ __all__ = ["CIRCUITS", "AggregateCiphertext"]
 
 MAGIC = b"CSAGGREG"
 FORMAT_VERSION = 1
-CIRCUITS = ("score/v1", "validity/v1", "sanitize/v1")
+CIRCUITS = ("score/v1", "validity/v1", "noise/v1")
 _FIELDS = {
     "circuit",
     "params",

@@ -19,7 +19,7 @@ Log entries (canonical JSON; ``type`` first in meaning, keys sorted on the wire)
     {"type": "challenge", "challenge", "definition"}                definition blob: canonical
         JSON {"id", "policy", "n", "ceremony"}
     {"type": "bundle", "kind", "bundle", "owner"}                   labels or a submission
-    {"type": "contribution", "bundle", "trustee", "randomness", "mask"}
+    {"type": "contribution", "bundle", "trustee", "randomness"}
     {"type": "request", "request", "round"}                         DecryptionRequest blob
     {"type": "partial", "request_id", "partial", "trustee"}         PartialDecryption blob
     {"type": "round1", "bundle", "verdict", "reason"}
@@ -59,7 +59,7 @@ from .release import (
     recompute,
     round1_seed,
 )
-from .sanitize import EncryptedMask, sanitize_threshold
+from .sanitize import noise_check_threshold
 from .threshold import PartialDecryption, c1_digest, combine, verify_partials
 from .validity import is_valid
 
@@ -151,7 +151,6 @@ class Transcript:
                 "bundle": bundle_digest,
                 "trustee": contribution.trustee_id,
                 "randomness": contribution.randomness.hex(),
-                "mask": self._blob(contribution.mask.to_bytes()),
             }
         )
 
@@ -438,7 +437,6 @@ class _Verifier:
                 "evaluation",
                 "definition",
                 "bundle",
-                "mask",
                 "request",
                 "partial",
             ):
@@ -470,15 +468,10 @@ class _Verifier:
     def check_round1_recomputed(self) -> str:
         context: ChallengeContext = self.s["context"]
         bundles = self._bundles()
-        masks = {
-            e["mask"]: EncryptedMask.from_bytes(self.b.blobs[e["mask"]])
-            for e in self._entries("contribution")
-        }
-        self.s["masks"] = masks
         recomputed = {}
-        for digest in bundles:
+        for digest, bundle in bundles.items():
             contribs = [
-                Contribution(e["trustee"], bytes.fromhex(e["randomness"]), masks[e["mask"]])
+                Contribution(e["trustee"], bytes.fromhex(e["randomness"]))
                 for e in self._entries("contribution")
                 if e["bundle"] == digest
             ]
@@ -490,18 +483,22 @@ class _Verifier:
                 for req, rnd in self._requests().values()
                 if rnd == 1 and req.inputs[0] == digest
             ]
-            if {req.circuit for req, _ in r1} != {"validity/v1", "sanitize/v1"}:
-                raise _Failed("round1-recomputed", f"bundle {digest[:16]}… lacks a round-1 request")
-            for req, _ in r1:
-                want = derive_seed(
-                    seed, b"validity" if req.circuit == "validity/v1" else b"sanitize"
+            checked = sorted(req.index for req, _ in r1 if req.circuit == "noise/v1")
+            validity_requests = [req for req, _ in r1 if req.circuit == "validity/v1"]
+            if len(validity_requests) != 1 or checked != list(range(bundle.layout.ciphertexts)):
+                raise _Failed(
+                    "round1-recomputed",
+                    f"bundle {digest[:16]}… lacks a validity request or a noise check of "
+                    "every ciphertext",
                 )
+            for req, _ in r1:
+                want = derive_seed(seed, b"validity") if req.circuit == "validity/v1" else b""
                 if req.seed != want:
                     raise _Failed(
                         "round1-recomputed",
                         f"{req.request_id}: seed not derived from the contributions",
                     )
-                agg = recompute(req, context, bundles, masks)
+                agg = recompute(req, context, bundles)
                 if agg.ciphertext_digest != req.ciphertext_digest:
                     raise _Failed(
                         "round1-recomputed", f"{req.request_id}: ciphertext does not recompute"
@@ -521,7 +518,7 @@ class _Verifier:
                     "release-recomputed", f"{req.request_id}: round 2 must be the score circuit"
                 )
             try:
-                agg = recompute(req, context, self._bundles(), {})
+                agg = recompute(req, context, self._bundles())
             except CryptoScoreError as exc:
                 raise _Failed("release-recomputed", f"{req.request_id}: {exc}") from None
             if agg.ciphertext_digest != req.ciphertext_digest:
@@ -592,19 +589,13 @@ class _Verifier:
             for req, rnd in self._requests().values():
                 if rnd != 1 or req.inputs[0] != e["bundle"]:
                     continue
-                out = self._combine(req.request_id, measure=req.circuit == "sanitize/v1")
+                out = self._combine(req.request_id, measure=req.circuit == "noise/v1")
                 if req.circuit == "validity/v1" and not is_valid(out.values):
                     reasons.append("validity")
-                if req.circuit == "sanitize/v1":
+                if req.circuit == "noise/v1":
                     agg = self.s["recomputed"][req.request_id]
-                    _, threshold = sanitize_threshold(
-                        agg.params,
-                        agg.n,
-                        agg.classes,
-                        len(agg.inputs) - 1,
-                        len(req.active_set.indices),
-                    )
-                    if out.max_noise > threshold:
+                    _, threshold = noise_check_threshold(agg.params, len(req.active_set.indices))
+                    if out.max_noise is None or out.max_noise > threshold:
                         reasons.append("noise")
             verdict = "invalid" if reasons else "valid"
             if verdict != e["verdict"]:

@@ -95,7 +95,7 @@ class LocalChallenge:
         for request in release.start(self._next_id("round1")):
             self.transcript.record_request(request, 1)
             for tid in self._ids(active):
-                partial = self._answer(tid, request, {bundle.digest: bundle}, release)
+                partial = self._answer(tid, request, {bundle.digest: bundle})
                 release.add_partial(partial)
         release.finish()
         self.transcript.record_round1(bundle.digest, release.state, release.reason)
@@ -106,7 +106,6 @@ class LocalChallenge:
         tid: str,
         request: DecryptionRequest,
         bundles: Mapping[str, EncryptedBundle],
-        release: BundleRelease | None,
     ) -> PartialDecryption:
         trustee = self.trustees[tid]
         with PartialJournal(trustee.journal_path) as journal:
@@ -114,7 +113,6 @@ class LocalChallenge:
                 request,
                 self.context,
                 bundles,
-                release.masks if release is not None else {},
                 trustee.share,
                 trustee.identity,
                 journal,
@@ -147,7 +145,7 @@ class LocalChallenge:
         self.transcript.record_request(request, 2)
         bundles = {predictions.digest: predictions, self.labels.bundle.digest: self.labels.bundle}
         for tid in self._ids(active):
-            sub.add_partial(self._answer(tid, request, bundles, None))
+            sub.add_partial(self._answer(tid, request, bundles))
         values = sub.finish()
         self.transcript.record_release(
             predictions.digest, self.labels.bundle.digest, request.request_id, values

@@ -47,6 +47,7 @@ from .policy import ReleasePolicy
 __all__ = [
     "SMUDGING_BITS",
     "NoiseBound",
+    "fresh_noise_bound",
     "fresh_noise_std",
     "release_noise_bound",
     "smudging_bound",
@@ -80,6 +81,11 @@ def fresh_noise_std(params: type[ParameterSet]) -> float:
     """Std of a coefficient of fresh public-key encryption noise e·u + e1 + e2·s."""
     n = params.POLY_MODULUS_DEGREE
     return SEAL_NOISE_STD * math.sqrt(1 + 2 * TERNARY_VARIANCE * n)
+
+
+def fresh_noise_bound(params: type[ParameterSet]) -> int:
+    """B_fresh: TAIL standard deviations of fresh noise, plus the rounding of round(Q·m/t)."""
+    return math.ceil(TAIL * fresh_noise_std(params)) + 2
 
 
 def _product_std(params: type[ParameterSet], s1: float, s2: float) -> float:

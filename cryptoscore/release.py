@@ -5,16 +5,15 @@ before anything computed from it is released; a valid submission then goes throu
 (DESIGN.md, "Noise" and "Threshold decryption"):
 
 round 1 — sanitize (:class:`BundleRelease`, roles: service drives, trustees answer)
-    1. The bundle is fixed (its digest is logged). The trustees of an active set each
-       contribute 32 random bytes and an encrypted uniform mask (:func:`contribute`).
+    1. The bundle is fixed (its digest is logged). The first t trustees to answer each
+       contribute 32 random bytes (:func:`contribute`); they form the active set.
     2. The round-1 seed is SHA-256 over the bundle digest and all contributions, so nobody —
        the submitter least of all — knows it before the bundle is fixed.
-    3. Two ciphertexts are computed from the bundle alone and threshold-decrypted: the
-       validity aggregate V (``validity.py``; weights from the seed) and the noise check Z
-       (``sanitize.py``; weights from the seed, masks from the trustees).
-    4. The bundle is valid iff every V_j is 0 and Z's residual noise is within
-       ``sanitize_threshold``. The combiner learns nothing else: V's values are 0 for valid
-       bundles and Z's plaintext is uniformly masked.
+    3. Threshold-decrypted: the validity aggregate V (``validity.py``; weights from the seed)
+       and, for every input ciphertext, the noise check (``sanitize.py``; masked partials).
+    4. The bundle is valid iff every V_j is 0 and every residual noise is within
+       ``noise_check_threshold``. The combiner learns nothing else: V's values are 0 for valid
+       bundles and the noise checks' plaintexts are uniformly masked.
 
 round 2 — release (:class:`SubmissionRelease`)
     The score circuit on (valid submission, valid labels) with the challenge's published
@@ -22,7 +21,8 @@ round 2 — release (:class:`SubmissionRelease`)
 
 A trustee (:func:`answer_request`) answers a :class:`DecryptionRequest` only after
 recomputing the named ciphertext itself from the named inputs with a circuit the challenge
-publishes (validity and sanitize for round 1, score with the challenge's policy for round 2),
+publishes (validity and noise checks for round 1, the score with the challenge's policy for
+round 2),
 optionally re-randomized with a published seed; anything else — a raw submission, a label
 ciphertext, another policy, a ciphertext that does not match — is refused.
 """
@@ -44,7 +44,7 @@ from .identity import TrusteeIdentity
 from .keys import EvaluationKeys, PublicContext
 from .policy import ReleasePolicy
 from .records import Fields, pack_record, unpack_record
-from .sanitize import EncryptedMask, make_mask, sanitize, sanitize_threshold
+from .sanitize import noise_check, noise_check_threshold
 from .threshold import (
     ActiveSet,
     PartialDecryption,
@@ -67,8 +67,8 @@ __all__ = [
 
 REQUEST_MAGIC = b"CSDECREQ"
 FORMAT_VERSION = 1
-Circuit = Literal["validity/v1", "sanitize/v1", "score/v1"]
-_CIRCUITS = ("validity/v1", "sanitize/v1", "score/v1")
+Circuit = Literal["validity/v1", "noise/v1", "score/v1"]
+_CIRCUITS = ("validity/v1", "noise/v1", "score/v1")
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,29 +99,26 @@ class ChallengeContext:
 
 @dataclass(frozen=True, slots=True)
 class Contribution:
-    """A trustee's round-1 input: 32 random bytes and an encrypted uniform mask."""
+    """A trustee's round-1 input: 32 random bytes for the validity weights."""
 
     trustee_id: str
-    randomness: bytes
-    mask: EncryptedMask = field(repr=False)
+    randomness: bytes = field(repr=False)
 
     def __post_init__(self) -> None:
         if len(self.randomness) != 32:
             raise FormatError("a round-1 contribution carries 32 random bytes")
-        if self.mask.trustee_id != self.trustee_id:
-            raise MismatchError("the mask was made by another trustee")
 
 
 def contribute(context: ChallengeContext, trustee_id: str) -> Contribution:
-    """Trustee: fresh randomness (``os.urandom``) and a fresh encrypted mask."""
+    """Trustee: fresh randomness from ``os.urandom``."""
     context.record.entry(trustee_id)
-    return Contribution(trustee_id, os.urandom(32), make_mask(context.public, trustee_id))
+    return Contribution(trustee_id, os.urandom(32))
 
 
 def round1_seed(bundle_digest: str, contributions: Sequence[Contribution]) -> bytes:
     h = hashlib.sha256(b"cryptoscore/round1-seed/v1\x00" + bytes.fromhex(bundle_digest))
     for c in sorted(contributions, key=lambda c: c.trustee_id):
-        h.update(c.trustee_id.encode() + b"\x00" + c.randomness + bytes.fromhex(c.mask.digest))
+        h.update(c.trustee_id.encode() + b"\x00" + c.randomness)
     return h.digest()
 
 
@@ -137,18 +134,22 @@ class DecryptionRequest:
     challenge_id: str
     circuit: Circuit
     inputs: tuple[str, ...]
-    """Bundle digests (score: predictions, labels) then, for sanitize, mask digests."""
+    """Bundle digests: predictions and labels (score) or the one bundle (round 1)."""
     seed: bytes
-    """Circuit seed (validity weights / sanitize weights); empty for score."""
+    """Validity weights seed; empty for the other circuits."""
     rerandomize_seed: bytes
     """Empty, or the seed of the encryption of zero added before decryption."""
     active_set: ActiveSet
     ciphertext_digest: str
     """SHA-256 of the canonical ciphertext to decrypt (what trustees must recompute)."""
+    index: int = 0
+    """Noise check: which ciphertext of the bundle; 0 for the other circuits."""
 
     def __post_init__(self) -> None:
         if self.circuit not in _CIRCUITS:
             raise PolicyError(f"no published circuit {self.circuit!r}: refusing to decrypt")
+        if self.index < 0 or (self.index and self.circuit != "noise/v1"):
+            raise FormatError("only a noise-check request names a ciphertext index")
 
     def to_bytes(self) -> bytes:
         return pack_record(
@@ -163,6 +164,7 @@ class DecryptionRequest:
                 "rerandomize_seed": self.rerandomize_seed.hex(),
                 "active_set": list(self.active_set.indices),
                 "ciphertext": self.ciphertext_digest,
+                "index": self.index,
             },
         )
 
@@ -187,6 +189,7 @@ class DecryptionRequest:
                 "rerandomize_seed",
                 "active_set",
                 "ciphertext",
+                "index",
             },
         )
         circuit = f.string("circuit")
@@ -205,6 +208,7 @@ class DecryptionRequest:
             rerandomize_seed=seeds[1],
             active_set=ActiveSet(tuple(f.int_list("active_set", 1, 255, 255))),
             ciphertext_digest=f.hex("ciphertext", 32).hex(),
+            index=f.integer("index", 0, 1 << 40),
         )
 
 
@@ -212,7 +216,6 @@ def recompute(
     request: DecryptionRequest,
     context: ChallengeContext,
     bundles: Mapping[str, EncryptedBundle],
-    masks: Mapping[str, EncryptedMask],
 ) -> AggregateCiphertext:
     """Trustee, auditor: the ciphertext ``request`` names, computed from its inputs alone."""
     if request.challenge_id != context.challenge_id:
@@ -241,17 +244,11 @@ def recompute(
         context.check_bundle(b, b.header.kind)
         out = validity(b, request.seed, context.evaluation)
     else:
-        if len(request.inputs) < 2:
-            raise FormatError("a sanitize request names a bundle and the trustees' masks")
+        if len(request.inputs) != 1 or request.seed:
+            raise FormatError("a noise-check request names one bundle, and no seed")
         b = bundle(request.inputs[0])
         context.check_bundle(b, b.header.kind)
-        try:
-            mask_list = [masks[d] for d in request.inputs[1:]]
-        except KeyError:
-            raise MismatchError("a mask named by the request is not available") from None
-        if any(m.digest != d for m, d in zip(mask_list, request.inputs[1:], strict=True)):
-            raise MismatchError("a mask does not match its digest")
-        out = sanitize(b, request.seed, mask_list)
+        out = noise_check(b, request.index)
     if request.rerandomize_seed:
         out = rerandomize(out, context.public, request.rerandomize_seed)
     return out
@@ -261,13 +258,12 @@ def answer_request(
     request: DecryptionRequest,
     context: ChallengeContext,
     bundles: Mapping[str, EncryptedBundle],
-    masks: Mapping[str, EncryptedMask],
     share: KeyShare,
     identity: TrusteeIdentity,
     journal: PartialJournal,
 ) -> PartialDecryption:
     """Trustee: recompute, compare, then (once per ciphertext) partially decrypt."""
-    aggregate = recompute(request, context, bundles, masks)
+    aggregate = recompute(request, context, bundles)
     if aggregate.ciphertext_digest != request.ciphertext_digest:
         raise PolicyError(
             "the ciphertext to decrypt is not what the published circuit computes from the "
@@ -281,6 +277,7 @@ def answer_request(
         identity,
         journal,
         context.record,
+        mask=request.circuit == "noise/v1",
     )
 
 
@@ -335,8 +332,6 @@ class BundleRelease:
             raise PolicyError(f"{contribution.trustee_id!r} already contributed")
         if not self.needs_contributions():
             raise PolicyError("round 1 already has t contributions")
-        if contribution.mask.key_id != self.context.public.key_id:
-            raise MismatchError("the mask is encrypted under another key")
         self.contributions[contribution.trustee_id] = contribution
 
     def start(self, request_prefix: str) -> list[DecryptionRequest]:
@@ -352,39 +347,37 @@ class BundleRelease:
             raise PolicyError(f"waiting for contributions from {sorted(missing)}")
         contribs = list(self.contributions.values())
         seed = round1_seed(self.bundle.digest, contribs)
-        masks = [c.mask for c in sorted(contribs, key=lambda c: c.trustee_id)]
-        v_seed, z_seed = derive_seed(seed, b"validity"), derive_seed(seed, b"sanitize")
+        v_seed = derive_seed(seed, b"validity")
+        planned: list[tuple[DecryptionRequest, AggregateCiphertext]] = []
         v = validity(self.bundle, v_seed, self.context.evaluation)
-        z = sanitize(self.bundle, z_seed, masks)
-        for suffix, agg, circuit, inputs, s in (
-            ("validity", v, "validity/v1", (self.bundle.digest,), v_seed),
-            (
-                "sanitize",
-                z,
-                "sanitize/v1",
-                (self.bundle.digest, *(m.digest for m in masks)),
-                z_seed,
-            ),
-        ):
-            request = DecryptionRequest(
-                request_id=f"{request_prefix}:{suffix}",
-                challenge_id=self.context.challenge_id,
-                circuit=circuit,  # type: ignore[arg-type]
-                inputs=inputs,
-                seed=s,
-                rerandomize_seed=b"",
-                active_set=self.active_set,
-                ciphertext_digest=agg.ciphertext_digest,
-            )
+        planned.append(
+            (self._request(f"{request_prefix}:validity", "validity/v1", v, v_seed, 0), v)
+        )
+        for index in range(self.bundle.layout.ciphertexts):
+            z = noise_check(self.bundle, index)
+            rid = f"{request_prefix}:noise:{index}"
+            planned.append((self._request(rid, "noise/v1", z, b"", index), z))
+        for request, agg in planned:
             self.requests[request.request_id] = request
             self.ciphertexts[request.request_id] = agg
             self.partials[request.request_id] = {}
         self.state = "sanitizing"
         return list(self.requests.values())
 
-    @property
-    def masks(self) -> dict[str, EncryptedMask]:
-        return {c.mask.digest: c.mask for c in self.contributions.values()}
+    def _request(
+        self, request_id: str, circuit: Circuit, agg: AggregateCiphertext, seed: bytes, index: int
+    ) -> DecryptionRequest:
+        return DecryptionRequest(
+            request_id=request_id,
+            challenge_id=self.context.challenge_id,
+            circuit=circuit,
+            inputs=(self.bundle.digest,),
+            seed=seed,
+            rerandomize_seed=b"",
+            active_set=self.active,
+            ciphertext_digest=agg.ciphertext_digest,
+            index=index,
+        )
 
     def add_partial(self, partial: PartialDecryption) -> None:
         if self.state != "sanitizing" or partial.request_id not in self.requests:
@@ -403,6 +396,8 @@ class BundleRelease:
             raise PolicyError("round 1 still waits for partial decryptions")
         record = self.context.record
         reasons: list[str] = []
+        _, threshold = noise_check_threshold(self.bundle.header.params, len(self.active.indices))
+        noisy = []
         for request_id, request in self.requests.items():
             agg = self.ciphertexts[request_id]
             parts = list(self.partials[request_id].values())
@@ -412,12 +407,13 @@ class BundleRelease:
                     reasons.append("not a 0/1 (one-hot) encoding")
             else:
                 out = combine(agg, parts, record, request_id, self.active, measure_noise=True)
-                h = self.bundle.header
-                _, threshold = sanitize_threshold(
-                    h.params, h.n, h.classes, len(agg.inputs) - 1, len(parts)
-                )
                 if out.max_noise is None or out.max_noise > threshold:
-                    reasons.append("ciphertext noise above the honest bound")
+                    noisy.append(request.index)
+        if noisy:
+            reasons.append(
+                f"ciphertext noise above the honest bound (ciphertexts {noisy[:5]}"
+                f"{'…' if len(noisy) > 5 else ''})"
+            )
         self.reason = "; ".join(reasons)
         self.state = "invalid" if reasons else "valid"
         return not reasons

@@ -42,6 +42,7 @@ from ._rns.modmath import (
     crt_lift,
     mulmod,
     reduce_signed,
+    uniform_below,
     uniform_centered,
     uniform_centered_ints,
 )
@@ -57,7 +58,7 @@ from .keys import PublicContext
 from .noise import smudging_bound
 from .params import ParameterSet, get_parameter_set
 from .records import Fields, canonical_json, pack_record, unpack_record
-from .sanitize import sanitize_threshold
+from .sanitize import noise_check_threshold
 
 __all__ = [
     "ActiveSet",
@@ -296,10 +297,8 @@ def _check_request_id(request_id: str) -> None:
 
 def _aggregate_smudging(aggregate: AggregateCiphertext, trustees: int) -> int:
     """E for this ciphertext: computed from its circuit, size and parameters (noise.py)."""
-    if aggregate.circuit == "sanitize/v1":
-        smudge, _ = sanitize_threshold(
-            aggregate.params, aggregate.n, aggregate.classes, len(aggregate.inputs) - 1, trustees
-        )
+    if aggregate.circuit == "noise/v1":
+        smudge, _ = noise_check_threshold(aggregate.params, trustees)
         return smudge
     count = len(aggregate.names)
     bound = smudging_bound(
@@ -344,8 +343,14 @@ def partial_decrypt(
     identity: TrusteeIdentity,
     journal: PartialJournal,
     record: CeremonyRecord,
+    *,
+    mask: bool = False,
 ) -> PartialDecryption:
     """Trustee: one smudged, signed partial decryption of ``aggregate`` for ``active_set``.
+
+    With ``mask`` (required for, and only allowed on, the round-1 noise check) the trustee
+    also adds Δ·M for a fresh uniform M ∈ Z_t^N it never keeps, so the combined plaintext is
+    uniformly masked and only the residual noise is learned (``sanitize.py``).
 
     Preconditions the caller (``release.py``) establishes first: the trustee recomputed
     ``aggregate`` itself from the logged inputs with the published circuit. This function
@@ -360,6 +365,8 @@ def partial_decrypt(
     active_set.check(record)
     if share.index not in active_set.indices:
         raise MismatchError(f"trustee {share.trustee_id!r} is not in the request's active set")
+    if mask != (aggregate.circuit == "noise/v1"):
+        raise PolicyError("masked partials are for the noise check, and the noise check only")
     params = aggregate.params
     smudge = _aggregate_smudging(aggregate, len(active_set.indices))
     ciphertext_digest = aggregate.ciphertext_digest
@@ -378,6 +385,13 @@ def partial_decrypt(
     product = _times_share(engine, c1, scaled)
     scaled.fill(0)
     noise = _smudging_residues(smudge, moduli, n)
+    if mask:
+        # Δ·M with M uniform in Z_t^N: an exact message offset, no noise
+        delta = (math.prod(moduli) - 1) // params.PLAIN_MODULUS
+        mask_values = uniform_below(params.PLAIN_MODULUS, n)
+        for i, q in enumerate(moduli):
+            noise[i] = addmod(noise[i], mulmod(mask_values, delta % q, q), q)
+        mask_values.fill(0)
     h = np.empty((1, level, n), dtype=np.uint64)
     for i, q in enumerate(moduli):
         h[0, i] = addmod(product[i], noise[i], q)
@@ -487,12 +501,10 @@ def combine(
     max_noise: int | None = None
     if measure_noise:
         delta = (big_q - 1) // t  # exact: Q ≡ 1 (mod t)
-        worst = 0
-        for xk in crt_lift(x, moduli):
-            m = (t * xk + big_q // 2) // big_q % t
-            v = (xk - delta * m) % big_q
-            worst = max(worst, min(v, big_q - v))
-        max_noise = worst
+        lifted_all = np.array(crt_lift(x, moduli), dtype=object)
+        m = (lifted_all * t + big_q // 2) // big_q % t
+        v = (lifted_all - m * delta) % big_q
+        max_noise = int(np.minimum(v, big_q - v).max())
     return CombinedDecryption(values, max_noise)
 
 

@@ -89,7 +89,6 @@ def run_round1(committee, context, bundle, tmp_path, trustees=("trustee-1", "tru
                         request,
                         context,
                         {bundle.digest: bundle},
-                        release.masks,
                         committee.shares[tid],
                         committee.identity(tid),
                         journal,
@@ -144,7 +143,6 @@ def test_honest_submission_is_released_exactly(committee, context, data, valid_l
                     request,
                     context,
                     {preds.digest: preds, valid_labels.bundle.digest: valid_labels.bundle},
-                    {},
                     committee.shares[tid],
                     committee.identity(tid),
                     journal,
@@ -161,9 +159,7 @@ def test_noise_near_half_delta_is_rejected_in_round1(
 ):
     p, _ = data
     honest = encrypt_predictions(p, committee.keys.public, classes=2, challenge=CHALLENGE)
-    # (an offset of exactly Δ/2 acts as a message of m + 1/2 and can alias under the mask:
-    # SECURITY.md, "aliasing"; here the offset is 2^70 below Δ/2 ≈ 2^153)
-    crafted = with_crafted_noise(honest, DELTA // 2 - (1 << 70))
+    crafted = with_crafted_noise(honest, DELTA // 2 - (1 << 40))
     # the attack ciphertexts decrypt to the same valid 0/1 predictions
     assert np.array_equal(decrypts_to(committee, crafted, 0), decrypts_to(committee, honest, 0))
     r1 = run_round1(committee, context, crafted, tmp_path)
@@ -172,6 +168,25 @@ def test_noise_near_half_delta_is_rejected_in_round1(
     with pytest.raises(PolicyError, match="nothing of it is decrypted"):
         sub.start("r2-crafted", ActiveSet.of(committee.record, ["trustee-1", "trustee-3"]))
     assert sub.request is None and not sub.partials
+
+
+@pytest.mark.parametrize("ciphertexts", [1, 2])
+def test_exact_half_delta_cannot_alias(committee, context, data, tmp_path, ciphertexts):
+    """An offset of exactly Δ/2 acts as a message "m + 1/2"; combined with an even weight it
+    would become a whole message shift, invisible under a mask. Checked one by one, it shows."""
+    honest = encrypt_predictions(data[0], committee.keys.public, classes=2, challenge=CHALLENGE)
+    moduli = BFV8192.DATA_PRIMES
+    out = io.BytesIO()
+    writer = BundleWriter(honest.header, out)
+    for i in range(honest.layout.ciphertexts):
+        ct = honest.ciphertext(i)
+        if i < ciphertexts:
+            for j, q in enumerate(moduli):
+                ct[0, j] = addmod(ct[0, j], np.full(N, ((DELTA + 1) // 2) % q, np.uint64), q)
+        writer.add(encode_ciphertext(ct, moduli))
+    writer.finish()
+    release = run_round1(committee, context, EncryptedBundle.from_bytes(out.getvalue()), tmp_path)
+    assert release.state == "invalid" and "noise" in release.reason
 
 
 def test_moderate_crafted_noise_is_rejected_too(committee, context, data, tmp_path):
@@ -207,7 +222,7 @@ def test_invalid_encodings_are_rejected_in_round1(
 
 def test_malicious_organizer_labels_rejected_at_upload(committee, context, data, tmp_path):
     labels = encrypt_labels(data[1], committee.keys.public, classes=2, challenge=CHALLENGE)
-    crafted = with_crafted_noise(labels, DELTA // 2 - (1 << 70))
+    crafted = with_crafted_noise(labels, DELTA // 2 - (1 << 40))
     release = run_round1(committee, context, crafted, tmp_path)
     assert release.state == "invalid" and "noise" in release.reason
 
@@ -238,7 +253,6 @@ def test_trustee_refuses_to_decrypt_raw_submission(committee, context, data, tmp
             request,
             context,
             bundles,
-            {},
             committee.shares["trustee-1"],
             committee.identity("trustee-1"),
             journal,
@@ -256,7 +270,6 @@ def test_trustee_refuses_to_decrypt_raw_submission(committee, context, data, tmp
             swapped,
             context,
             bundles,
-            {},
             committee.shares["trustee-1"],
             committee.identity("trustee-1"),
             journal,
@@ -270,7 +283,6 @@ def test_trustee_refuses_to_decrypt_raw_submission(committee, context, data, tmp
             dataclasses.replace(request, ciphertext_digest=other.ciphertext_digest),
             context,
             bundles,
-            {},
             committee.shares["trustee-1"],
             committee.identity("trustee-1"),
             journal,
@@ -308,7 +320,6 @@ def test_first_t_contributors_become_the_active_set(committee, context, data, tm
                         request,
                         context,
                         {labels.digest: labels},
-                        release.masks,
                         committee.shares[tid],
                         committee.identity(tid),
                         journal,

@@ -192,7 +192,7 @@ def test_partial_reused_across_two_requests(challenge, tmp_path):
     from cryptoscore.release import DecryptionRequest
 
     request = DecryptionRequest.from_bytes(members[f"blobs/{req_entry['request']}"])
-    aggregate = recompute(request, local.context, _bundles(members, entries), {})
+    aggregate = recompute(request, local.context, _bundles(members, entries))
     second = replace(
         request,
         request_id="round2-again",
