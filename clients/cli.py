@@ -7,6 +7,7 @@ a call into ``cryptoscore``. Errors print one line (``cryptoscore: error: ...``)
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import os
 import secrets
@@ -77,6 +78,76 @@ def cmd_keygen(args: argparse.Namespace) -> None:
     print(f"key id {keys.public.key_id}")
     print(f"wrote {out}/public.ctx, {out}/evaluation.keys, {out}/secret.key (single-key mode:")
     print("for tests and local trials only; a real challenge uses the trustees' key ceremony)")
+
+
+def _passphrase(env_var: str | None, prompt: str) -> bytes:
+    """A passphrase from the named environment variable, else typed (twice) at the terminal."""
+    if env_var:
+        value = os.environ.get(env_var)
+        if not value:
+            raise CliError(f"environment variable {env_var} is not set")
+        return value.encode()
+    first = getpass.getpass(prompt)
+    if getpass.getpass("again: ") != first:
+        raise CliError("the passphrases differ")
+    return first.encode()
+
+
+def cmd_trustee_init(args: argparse.Namespace) -> None:
+    from cryptoscore.identity import TrusteeIdentity
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if (out / "identity.pem").exists():
+        raise CliError(f"{out}/identity.pem exists: refusing to overwrite a trustee identity")
+    identity = TrusteeIdentity.generate()
+    pem = identity.to_pem(_passphrase(args.passphrase_env, "identity passphrase: "))
+    _write(str(out / "identity.pem"), pem, private=True)
+    _write(str(out / "identity.pub"), (identity.public_key.hex() + "\n").encode())
+    print(f"trustee identity written to {out}/identity.pem (encrypted)")
+    print(f"give the dealer your public key: {identity.public_key.hex()}")
+
+
+def cmd_ceremony(args: argparse.Namespace) -> None:
+    from cryptoscore.ceremony import RosterEntry, run_ceremony
+    from cryptoscore.identity import TrusteePublicKey
+
+    try:
+        roster_json = json.loads(_read(args.roster))
+        if not isinstance(roster_json, list):
+            raise TypeError("not a list")
+        roster = [
+            RosterEntry(str(e["id"]), i + 1, TrusteePublicKey.from_hex(str(e["public_key"])))
+            for i, e in enumerate(roster_json)
+        ]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CliError(
+            f"{args.roster}: expected a JSON list of {{id, public_key}} ({exc})"
+        ) from None
+    passphrases = {}
+    for entry in roster:
+        env = (
+            f"{args.passphrase_env_prefix}{entry.trustee_id.upper().replace('-', '_')}"
+            if (args.passphrase_env_prefix)
+            else None
+        )
+        passphrases[entry.trustee_id] = _passphrase(
+            env, f"share-file passphrase for {entry.trustee_id} (typed by that trustee): "
+        )
+    params = cs.get_parameter_set(args.params)
+    result = run_ceremony(params, roster, args.threshold, passphrases)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    _write(str(out / "ceremony.record"), result.record.to_bytes())
+    _write(str(out / "public.ctx"), result.public.to_bytes())
+    _write(str(out / "evaluation.keys"), result.evaluation.to_bytes())
+    for tid, blob in result.share_files.items():
+        _write(str(out / f"share-{tid}.bin"), blob, private=True)
+    print(f"ceremony {result.record.digest[:16]}…: {args.threshold} of {len(roster)} trustees")
+    print(
+        f"wrote {out}/ceremony.record, public.ctx, evaluation.keys and one share file per "
+        "trustee; the dealer erased the key (see SECURITY.md)"
+    )
 
 
 def cmd_encrypt(args: argparse.Namespace) -> None:
@@ -189,6 +260,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--params", default=cs.DEFAULT.ID)
     p.add_argument("--out", required=True, help="directory for the key files")
     p.set_defaults(func=cmd_keygen)
+
+    p = sub.add_parser("trustee", help="trustee identity")
+    trustee_sub = p.add_subparsers(dest="trustee_command", required=True, metavar="ACTION")
+    p = trustee_sub.add_parser("init", help="create this trustee's Ed25519 identity")
+    p.add_argument("--out", required=True, help="directory for identity.pem / identity.pub")
+    p.add_argument("--passphrase-env", help="read the passphrase from this variable")
+    p.set_defaults(func=cmd_trustee_init)
+
+    p = sub.add_parser("ceremony", help="key ceremony v1 (trusted dealer, run offline)")
+    p.add_argument("--roster", required=True, help='JSON: [{"id": ..., "public_key": hex}]')
+    p.add_argument("--threshold", type=int, required=True)
+    p.add_argument("--params", default=cs.DEFAULT.ID)
+    p.add_argument("--out", required=True)
+    p.add_argument(
+        "--passphrase-env-prefix",
+        help="read each trustee's passphrase from PREFIX<ID> (id upper-cased, - as _)",
+    )
+    p.set_defaults(func=cmd_ceremony)
 
     p = sub.add_parser("encrypt", help="encrypt class indices (CSV with one column or .npy)")
     p.add_argument("input")
