@@ -1,0 +1,75 @@
+"""What the ``cryptoscore`` command line calls for the service (``serve``, ``token create``).
+
+These functions do the work and return results; printing and argument parsing stay in
+``clients/cli.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from .app import create_app
+from .auth import create_token
+from .db import dispose, get_session
+from .models import Role
+
+__all__ = ["create_token_command", "make_server", "serve"]
+
+# Slack over MAX_UPLOAD_BYTES for multipart boundaries and the JSON part, so that the app,
+# not waitress, decides (and answers 413 as a problem) when an upload is too large.
+_BODY_SLACK = 1 << 20
+
+
+def make_server(
+    host: str = "127.0.0.1", port: int = 8000, *, threads: int = 8, app: Flask | None = None
+) -> Any:
+    """A waitress server for ``app`` (default: ``create_app()``), bound but not yet running.
+
+    ``port=0`` binds a free port (see ``server.effective_port``); ``server.run()`` serves until
+    ``server.close()``. Request bodies are capped a little above ``MAX_UPLOAD_BYTES`` so the
+    app, not waitress, answers an oversized upload (with a 413 problem).
+    """
+    # imported here: only the server process needs it (waitress ships no type hints)
+    import waitress.server  # type: ignore[import-untyped]
+
+    app = app or create_app()
+    return waitress.server.create_server(
+        app,
+        host=host,
+        port=port,
+        threads=threads,
+        max_request_body_size=app.config["MAX_UPLOAD_BYTES"] + _BODY_SLACK,
+        ident="cryptoscore",
+    )
+
+
+def serve(
+    host: str = "127.0.0.1", port: int = 8000, *, threads: int = 8, app: Flask | None = None
+) -> None:
+    """Serve the API with waitress on ``host:port`` until interrupted (blocks)."""
+    app = app or create_app()
+    server = make_server(host, port, threads=threads, app=app)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+        dispose(app)
+
+
+def create_token_command(role: Role | str, name: str, *, app: Flask | None = None) -> str:
+    """Create a token for ``role`` in the configured database; return it (shown once)."""
+    own_app = app is None
+    app = app or create_app()
+    try:
+        with app.app_context():
+            session = get_session()
+            _row, token = create_token(session, Role(role), name)
+            session.commit()
+        return token
+    finally:
+        if own_app:
+            dispose(app)

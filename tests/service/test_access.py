@@ -1,0 +1,105 @@
+"""The access matrix: every endpoint refuses every caller it must refuse.
+
+``MATRIX`` is the specification, written out by hand; the tests check the running app
+against it, and check that it lists every route the app serves (a new endpoint must be added
+here before its tests pass).
+"""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from svc_helpers import API, ROLES, assert_problem, bearer
+
+PUBLIC: frozenset[str] = frozenset()  # no token needed; roles irrelevant
+
+# (method, rule as registered, concrete path, roles admitted or PUBLIC)
+MATRIX: list[tuple[str, str, str, frozenset[str]]] = [
+    ("GET", "/health/live", "/health/live", PUBLIC),
+    ("GET", "/health/ready", "/health/ready", PUBLIC),
+    ("GET", "/openapi.json", "/openapi.json", PUBLIC),
+    ("POST", "/tokens", "/tokens", frozenset({"admin"})),
+    ("GET", "/tokens", "/tokens", frozenset({"admin"})),
+    ("DELETE", "/tokens/<int:token_id>", "/tokens/999999", frozenset({"admin"})),
+    ("POST", "/challenges", "/challenges", frozenset({"organizer", "admin"})),
+    ("GET", "/challenges", "/challenges", PUBLIC),
+    ("GET", "/challenges/<challenge_id>", "/challenges/nope", PUBLIC),
+    ("GET", "/challenges/<challenge_id>/public-context", "/challenges/nope/public-context", PUBLIC),
+    (
+        "GET",
+        "/challenges/<challenge_id>/ceremony-record",
+        "/challenges/nope/ceremony-record",
+        PUBLIC,
+    ),
+    (
+        "GET",
+        "/challenges/<challenge_id>/evaluation-keys",
+        "/challenges/nope/evaluation-keys",
+        frozenset({"trustee", "auditor"}),
+    ),
+]
+IDS = [f"{m} {rule}" for m, rule, _, _ in MATRIX]
+
+
+def _unauthenticated_headers(tokens: dict[str, str]) -> dict[str, dict[str, str]]:
+    return {
+        "no header": {},
+        "empty bearer": {"Authorization": "Bearer "},
+        "basic scheme": {"Authorization": "Basic YWRtaW46YWRtaW4="},
+        "unknown token": bearer("A" * 43),
+        "revoked token": bearer(tokens["revoked"]),
+        "token without scheme": {"Authorization": tokens["admin"]},
+    }
+
+
+def test_matrix_lists_every_route(app: Flask) -> None:
+    served = {
+        (method, rule.rule.removeprefix(API))
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith(API)
+        for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}
+    }
+    assert served == {(m, rule) for m, rule, _, _ in MATRIX}
+
+
+def test_matrix_matches_declared_roles(app: Flask) -> None:
+    adapter = app.url_map.bind("localhost")
+    for method, _rule, path, allowed in MATRIX:
+        endpoint, _ = adapter.match(API + path, method=method)
+        declared = app.view_functions[endpoint].__dict__.get("required_roles", ())
+        assert frozenset(declared) == allowed, endpoint
+
+
+@pytest.mark.parametrize(("method", "rule", "path", "allowed"), MATRIX, ids=IDS)
+def test_access(
+    client: FlaskClient,
+    tokens: dict[str, str],
+    method: str,
+    rule: str,
+    path: str,
+    allowed: frozenset[str],
+) -> None:
+    url = API + path
+    if allowed is PUBLIC:
+        for role in (*ROLES, "revoked"):
+            response = client.open(url, method=method, headers=bearer(tokens[role]))
+            assert response.status_code not in (401, 403), role
+        for label, headers in _unauthenticated_headers(tokens).items():
+            response = client.open(url, method=method, headers=headers)
+            assert response.status_code not in (401, 403), label
+        return
+
+    for label, headers in _unauthenticated_headers(tokens).items():
+        body = assert_problem(client.open(url, method=method, headers=headers), 401)
+        assert body["detail"], label
+        challenge = client.open(url, method=method, headers=headers).headers["WWW-Authenticate"]
+        assert challenge.startswith("Bearer"), label
+    for role in ROLES:
+        response = client.open(url, method=method, headers=bearer(role_token := tokens[role]))
+        if role in allowed:
+            assert response.status_code not in (401, 403), (role, response.get_json())
+        else:
+            body = assert_problem(response, 403)
+            assert role in body["detail"]
+            assert role_token not in response.get_data(as_text=True)

@@ -1,0 +1,140 @@
+"""Alembic migrations on SQLite and PostgreSQL: match the models, idempotent, reversible."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask import Flask
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError, StatementError
+
+from service.db import MIGRATIONS_DIR, get_engine, get_session, migrate
+from service.models import Base, Blob, Challenge, Token, utcnow
+
+
+def _config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+def test_single_head_named_revision() -> None:
+    heads = ScriptDirectory.from_config(_config()).get_heads()
+    assert heads == ["0001_foundation"]
+
+
+def test_migrated_schema_matches_the_models(app: Flask) -> None:
+    engine = get_engine(app)
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []
+        assert context.get_current_revision() == "0001_foundation"
+    assert set(inspect(engine).get_table_names()) == {
+        "alembic_version",
+        "tokens",
+        "blobs",
+        "challenges",
+    }
+
+
+def test_migrate_is_idempotent_and_reversible(app: Flask) -> None:
+    engine = get_engine(app)
+    migrate(engine)  # already at head: nothing to do
+    config = _config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "base")
+    assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+    migrate(engine)
+    assert {"tokens", "blobs", "challenges"} <= set(inspect(engine).get_table_names())
+
+
+def _challenge(**overrides: object) -> Challenge:
+    opens = datetime(2030, 1, 1, tzinfo=UTC)
+    values: dict[str, object] = {
+        "id": "c",
+        "name": "c",
+        "classes": 2,
+        "n_items": 10,
+        "policy": {"classes": 2, "metrics": ["correct"]},
+        "params_id": "bfv-8192",
+        "key_id": "0" * 64,
+        "threshold": 2,
+        "roster": [],
+        "public_context_hash": "a" * 64,
+        "evaluation_keys_hash": "a" * 64,
+        "ceremony_record_hash": "a" * 64,
+        "submission_limit_per_day": 1,
+        "opens_at": opens,
+        "closes_at": opens + timedelta(days=1),
+        "created_by": 1,
+    }
+    values.update(overrides)
+    return Challenge(**values)
+
+
+def test_times_round_trip_as_aware_utc(app: Flask) -> None:
+    with app.app_context():
+        session = get_session()
+        session.add(Token(id=1, name="x", role="admin", token_hash="f" * 64))
+        session.add(Blob(sha256="a" * 64, size=1))
+        session.flush()  # no ORM relationships: parents go in first, explicitly
+        plus_two = timezone(timedelta(hours=2))
+        session.add(_challenge(opens_at=datetime(2030, 1, 1, 2, 0, tzinfo=plus_two)))
+        session.commit()
+        session.expunge_all()
+        row = session.get(Challenge, "c")
+        assert row is not None
+        assert row.opens_at == datetime(2030, 1, 1, tzinfo=UTC)
+        assert row.opens_at.utcoffset() == timedelta(0)
+        assert row.policy == {"classes": 2, "metrics": ["correct"]}
+        token = session.get(Token, 1)
+        assert token is not None and abs(token.created_at - utcnow()) < timedelta(minutes=1)
+
+        session.add(Blob(sha256="b" * 64, size=1, created_at=datetime(2030, 1, 1)))
+        with pytest.raises(StatementError, match="naive datetime"):
+            session.flush()
+        session.rollback()
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"closes_at": datetime(2029, 1, 1, tzinfo=UTC)},  # closes before it opens
+        {"classes": 1},
+        {"n_items": 0},
+        {"public_context_hash": "c" * 64},  # names a blob that does not exist
+        {"created_by": 99},  # names a token that does not exist
+    ],
+)
+def test_constraints_hold_in_the_database(app: Flask, bad: dict[str, object]) -> None:
+    with app.app_context():
+        session = get_session()
+        session.add(Token(id=1, name="x", role="admin", token_hash="f" * 64))
+        session.add(Blob(sha256="a" * 64, size=1))
+        session.commit()
+        session.add(_challenge(**bad))
+        with pytest.raises(IntegrityError):
+            session.commit()
+        session.rollback()
+
+
+def test_token_role_and_hash_constraints(app: Flask) -> None:
+    with app.app_context():
+        session = get_session()
+        session.add(Token(name="x", role="root", token_hash="f" * 64))
+        with pytest.raises(IntegrityError):
+            session.commit()
+        session.rollback()
+        session.add(Token(name="x", role="admin", token_hash="f" * 64))
+        session.add(Token(name="y", role="admin", token_hash="f" * 64))
+        with pytest.raises(IntegrityError):
+            session.commit()
+        session.rollback()
+        assert session.execute(text("SELECT COUNT(*) FROM tokens")).scalar_one() == 0
