@@ -6,13 +6,16 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SRC_DIRS := $(wildcard cryptoscore service clients benchmarks tests)
 
-.PHONY: test lint typecheck unit bench clean
+.PHONY: run test lint typecheck unit bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/cryptoscore serve --print-admin-token
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(SRC_DIRS)
@@ -22,12 +25,12 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/python -m pytest -q
 
 test: lint typecheck unit
 
 bench: $(STAMP)
-	$(BIN)/pytest benchmarks --benchmark-enable -q
+	$(BIN)/python -m pytest benchmarks --benchmark-enable -q
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
@@ -22,6 +23,8 @@ import cryptoscore as cs
 from cryptoscore.circuits import check_pair
 from cryptoscore.decryption import decrypt_aggregate
 from cryptoscore.encoding import Layout
+
+from .api import ApiError
 
 
 class CliError(Exception):
@@ -246,12 +249,110 @@ def cmd_receipt_verify(args: argparse.Namespace) -> None:
         print(f"receipt valid: entry {receipt.index} in the log of size {receipt.tree_head.size}")
 
 
+def _client(args: argparse.Namespace) -> Any:
+    from .api import Client
+
+    if not args.server:
+        raise CliError("no server: pass --server URL or set CRYPTOSCORE_SERVER")
+    return Client(args.server, args.token)
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    from service.app import create_app
+    from service.cli import create_token_command, serve
+
+    app = create_app()
+    url = f"http://{args.host}:{args.port}"
+    if args.print_admin_token:
+        token = create_token_command("admin", "admin (make run)", app=app)
+        print(f"CryptoScore on {url}/api/v1 — database {app.config['DATABASE_URL']}")
+        print(f"admin token (shown once): {token}")
+        print("next, in another terminal:")
+        print(f"  export CRYPTOSCORE_SERVER={url} CRYPTOSCORE_TOKEN={token}")
+        print("  .venv/bin/cryptoscore token create --role organizer --name me")
+        print("  .venv/bin/cryptoscore challenge create --help      # then see README.md")
+        print(f"  curl {url}/api/v1/openapi.json")
+    print(f"serving on {url}/api/v1 (Ctrl-C stops)", flush=True)
+    serve(args.host, args.port, app=app)
+
+
+def cmd_token_create(args: argparse.Namespace) -> None:
+    from service.cli import create_token_command
+
+    print(create_token_command(args.role, args.name))
+
+
+def cmd_challenge_create(args: argparse.Namespace) -> None:
+    ceremony = Path(args.ceremony)
+    definition = {
+        "id": args.id,
+        "name": args.name or args.id,
+        "classes": args.classes,
+        "n_items": args.n_items,
+        "metrics": [m.strip() for m in args.metrics.split(",") if m.strip()],
+        "submission_limit_per_day": args.limit_per_day,
+        "opens_at": args.opens,
+        "closes_at": args.closes,
+    }
+    created = _client(args).create_challenge(
+        definition,
+        _read(str(ceremony / "ceremony.record")),
+        _read(str(ceremony / "public.ctx")),
+        _read(str(ceremony / "evaluation.keys")),
+    )
+    print(json.dumps(created, indent=2, sort_keys=True))
+
+
+def cmd_challenge_show(args: argparse.Namespace) -> None:
+    print(json.dumps(_client(args).challenge(args.id), indent=2, sort_keys=True))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cryptoscore", description="Encrypted benchmark scoring with threshold release."
     )
     parser.add_argument("--version", action="version", version=cs.__version__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def server_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--server", default=os.environ.get("CRYPTOSCORE_SERVER"))
+        p.add_argument("--token", default=os.environ.get("CRYPTOSCORE_TOKEN"))
+
+    p = sub.add_parser("serve", help="run the REST service (SQLite and ./data by default)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument(
+        "--print-admin-token", action="store_true", help="create and print an admin token first"
+    )
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("token", help="API tokens")
+    token_sub = p.add_subparsers(dest="token_command", required=True, metavar="ACTION")
+    p = token_sub.add_parser("create", help="create a token (printed once) in the local database")
+    p.add_argument(
+        "--role", required=True, choices=("admin", "organizer", "participant", "trustee", "auditor")
+    )
+    p.add_argument("--name", required=True, help="who holds it (a trustee: its roster id)")
+    p.set_defaults(func=cmd_token_create)
+
+    p = sub.add_parser("challenge", help="challenges on a server")
+    challenge_sub = p.add_subparsers(dest="challenge_command", required=True, metavar="ACTION")
+    p = challenge_sub.add_parser("create", help="create a challenge from a ceremony directory")
+    server_options(p)
+    p.add_argument("--id", required=True)
+    p.add_argument("--name")
+    p.add_argument("--classes", type=int, required=True)
+    p.add_argument("--n-items", type=int, required=True)
+    p.add_argument("--metrics", default="correct,errors")
+    p.add_argument("--limit-per-day", type=int, default=5)
+    p.add_argument("--opens", required=True, help="ISO 8601 with offset")
+    p.add_argument("--closes", required=True, help="ISO 8601 with offset")
+    p.add_argument("--ceremony", required=True, help="directory written by `ceremony`")
+    p.set_defaults(func=cmd_challenge_create)
+    p = challenge_sub.add_parser("show", help="a challenge's public definition")
+    server_options(p)
+    p.add_argument("id")
+    p.set_defaults(func=cmd_challenge_show)
 
     p = sub.add_parser("params", help="list the parameter sets")
     p.set_defaults(func=cmd_params)
@@ -334,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         args.func(args)
-    except (cs.CryptoScoreError, CliError) as exc:
+    except (cs.CryptoScoreError, CliError, ApiError) as exc:
         print(f"cryptoscore: error: {exc}", file=sys.stderr)
         return 2
     except ValueError as exc:  # e.g. a malformed --seed

@@ -1,0 +1,141 @@
+"""Python client of the CryptoScore REST API (``/api/v1``), used by the CLI.
+
+Thin: it moves bytes and JSON over HTTP with a bearer token and turns problem-details errors
+into :class:`ApiError` (one clear line). All cryptography is done by the caller with
+``cryptoscore`` before upload and after download. Standard library only (``urllib``).
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["ApiError", "Client"]
+
+API = "/api/v1"
+
+
+class ApiError(Exception):
+    """An error response: ``status`` and the problem's title/detail in one line."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"HTTP {status}: {message}")
+        self.status = status
+
+
+class Client:
+    """One server and one bearer token (``token`` may be omitted for public reads)."""
+
+    def __init__(self, base_url: str, token: str | None = None, timeout: float = 600) -> None:
+        self.base = base_url.rstrip("/") + API
+        self.token = token
+        self.timeout = timeout
+
+    # -- transport ------------------------------------------------------------------------------
+    def _request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        content_type: str | None = None,
+    ) -> tuple[int, bytes, str]:
+        req = urllib.request.Request(self.base + path, data=body, method=method)  # noqa: S310
+        if self.token:
+            req.add_header("Authorization", f"Bearer {self.token}")
+        if content_type:
+            req.add_header("Content-Type", content_type)
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310
+                return resp.status, resp.read(), resp.headers.get("Content-Type", "")
+        except urllib.error.HTTPError as exc:
+            raise ApiError(exc.code, _problem_text(exc.read())) from None
+        except urllib.error.URLError as exc:
+            raise ApiError(0, f"cannot reach {self.base}: {exc.reason}") from None
+
+    def get_json(self, path: str) -> Any:
+        return json.loads(self._request("GET", path)[1])
+
+    def get_bytes(self, path: str) -> bytes:
+        return self._request("GET", path)[1]
+
+    def post_json(self, path: str, obj: Mapping[str, Any]) -> Any:
+        _, body, _ = self._request("POST", path, json.dumps(obj).encode(), "application/json")
+        return json.loads(body) if body else None
+
+    def post_bytes(self, path: str, data: bytes) -> Any:
+        _, body, _ = self._request("POST", path, data, "application/octet-stream")
+        return json.loads(body) if body else None
+
+    def post_multipart(
+        self, path: str, json_parts: Mapping[str, Any], file_parts: Mapping[str, bytes]
+    ) -> Any:
+        boundary = uuid.uuid4().hex
+        chunks: list[bytes] = []
+        for name, value in json_parts.items():
+            chunks.append(
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n'
+                f"Content-Type: application/json\r\n\r\n".encode()
+                + json.dumps(value).encode()
+                + b"\r\n"
+            )
+        for name, data in file_parts.items():
+            chunks.append(
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
+                f'filename="{name}"\r\nContent-Type: application/octet-stream\r\n\r\n'.encode()
+                + data
+                + b"\r\n"
+            )
+        chunks.append(f"--{boundary}--\r\n".encode())
+        _, body, _ = self._request(
+            "POST", path, b"".join(chunks), f"multipart/form-data; boundary={boundary}"
+        )
+        return json.loads(body)
+
+    # -- resources --------------------------------------------------------------------------------
+    def health(self) -> Any:
+        return self.get_json("/health/ready")
+
+    def create_challenge(
+        self,
+        definition: Mapping[str, Any],
+        ceremony_record: bytes,
+        public_context: bytes,
+        evaluation_keys: bytes,
+    ) -> Any:
+        return self.post_multipart(
+            "/challenges",
+            {"challenge": definition},
+            {
+                "ceremony_record": ceremony_record,
+                "public_context": public_context,
+                "evaluation_keys": evaluation_keys,
+            },
+        )
+
+    def challenge(self, challenge_id: str) -> Any:
+        return self.get_json(f"/challenges/{challenge_id}")
+
+    def public_context(self, challenge_id: str) -> bytes:
+        return self.get_bytes(f"/challenges/{challenge_id}/public-context")
+
+    def ceremony_record(self, challenge_id: str) -> bytes:
+        return self.get_bytes(f"/challenges/{challenge_id}/ceremony-record")
+
+    def evaluation_keys(self, challenge_id: str) -> bytes:
+        return self.get_bytes(f"/challenges/{challenge_id}/evaluation-keys")
+
+
+def _problem_text(body: bytes) -> str:
+    try:
+        problem = json.loads(body)
+    except ValueError:
+        return body[:200].decode("utf-8", "replace") or "error"
+    if not isinstance(problem, dict):
+        return "error"
+    title = str(problem.get("title", "error"))
+    detail = problem.get("detail")
+    return f"{title}: {detail}" if detail else title

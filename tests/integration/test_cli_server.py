@@ -1,0 +1,98 @@
+"""The CLI against a running service over real HTTP: tokens, challenge create and show."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from clients.cli import main
+
+
+@pytest.fixture
+def server(tmp_path, monkeypatch) -> Iterator[str]:
+    from service.app import create_app
+    from service.cli import make_server
+
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    app = create_app()
+    srv = make_server("127.0.0.1", 0, threads=2, app=app)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{srv.effective_port}"
+    finally:
+        srv.trigger.pull_trigger(srv.close)
+        thread.join(timeout=10)
+        srv.task_dispatcher.shutdown()
+
+
+def test_token_and_challenge_commands(server, tmp_path, monkeypatch, capsys):
+    assert main(["token", "create", "--role", "organizer", "--name", "org"]) == 0
+    token = capsys.readouterr().out.strip()
+    monkeypatch.setenv("CRYPTOSCORE_SERVER", server)
+    monkeypatch.setenv("CRYPTOSCORE_TOKEN", token)
+    monkeypatch.setenv("ID_PASS", "identity passphrase")
+    roster = []
+    for tid in ("t1", "t2", "t3"):
+        assert (
+            main(["trustee", "init", "--out", str(tmp_path / tid), "--passphrase-env", "ID_PASS"])
+            == 0
+        )
+        roster.append(
+            {"id": tid, "public_key": (tmp_path / tid / "identity.pub").read_text().strip()}
+        )
+        monkeypatch.setenv(f"S_{tid.upper()}", f"share passphrase {tid}")
+    (tmp_path / "roster.json").write_text(json.dumps(roster))
+    assert (
+        main(
+            [
+                "ceremony",
+                "--roster",
+                str(tmp_path / "roster.json"),
+                "--threshold",
+                "2",
+                "--out",
+                str(tmp_path / "ceremony"),
+                "--passphrase-env-prefix",
+                "S_",
+            ]
+        )
+        == 0
+    )
+    now = datetime.now(UTC)
+    capsys.readouterr()
+    args = [
+        "challenge",
+        "create",
+        "--id",
+        "digits",
+        "--classes",
+        "10",
+        "--n-items",
+        "600",
+        "--opens",
+        now.isoformat(),
+        "--closes",
+        (now + timedelta(days=7)).isoformat(),
+        "--ceremony",
+        str(tmp_path / "ceremony"),
+    ]
+    assert main(args) == 0
+    created = json.loads(capsys.readouterr().out)
+    assert created["id"] == "digits"
+    assert main(["challenge", "show", "digits"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["id"] == "digits" and shown["classes"] == 10
+    # errors are one line with a non-zero exit: a duplicate id, a bad token, no server
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("cryptoscore: error: HTTP 409")
+    assert main([*args, "--token", "not-a-token"]) == 2
+    assert "HTTP 401" in capsys.readouterr().err
+    assert main(["challenge", "show", "digits", "--server", "http://127.0.0.1:9"]) == 2
+    assert "cannot reach" in capsys.readouterr().err
