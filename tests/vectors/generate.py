@@ -1,0 +1,102 @@
+"""Generate the known-answer vectors in this folder (fixed seeds; run from the repo root):
+
+    python tests/vectors/generate.py
+
+Vectors pin the wire formats and the seed expansions an independent implementation must
+reproduce: the canonical ciphertext encoding, the validity weights, the round-1 seed, the
+Lagrange coefficients, and the RFC 9162 tree hashes of canonical log entries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+from cryptoscore._rns.shamir import lagrange_at_zero
+from cryptoscore.ciphertext import encode_ciphertext
+from cryptoscore.encoding import Layout
+from cryptoscore.log import MerkleLog
+from cryptoscore.params import BFV8192, BFV16384
+from cryptoscore.records import canonical_json
+from cryptoscore.release import Contribution, derive_seed, round1_seed
+from cryptoscore.validity import validity_weights
+
+HERE = Path(__file__).resolve().parent
+
+
+def ciphertext_data(params, level: int, seed: int) -> np.ndarray:
+    """Deterministic test ciphertext: SHAKE-256 words reduced mod each prime (stable across
+    library versions, unlike numpy's generators)."""
+    n = params.POLY_MODULUS_DEGREE
+    moduli = params.moduli(level)
+    stream = hashlib.shake_256(f"cryptoscore/vectors/{seed}".encode()).digest(16 * level * n)
+    words = np.frombuffer(stream, dtype="<u8").astype(np.uint64).reshape(2, level, n)
+    data = words % np.array(moduli, dtype=np.uint64).reshape(1, -1, 1)
+    data[0, 0, 0] = moduli[0] - 1  # the largest canonical value
+    return data
+
+
+def vectors() -> dict[str, object]:
+    out: dict[str, object] = {"ciphertext_encoding": [], "validity_weights": []}
+    for params, level, seed in ((BFV8192, 4, 1), (BFV8192, 2, 2), (BFV16384, 6, 3)):
+        data = ciphertext_data(params, level, seed)
+        raw = encode_ciphertext(data, params.moduli(level))
+        out["ciphertext_encoding"].append(  # type: ignore[union-attr]
+            {
+                "params": params.ID,
+                "level": level,
+                "seed": seed,
+                "first_coefficients": [int(x) for x in data[0, 0, :4]],
+                "length": len(raw),
+                "first_bytes": raw[:16].hex(),
+                "sha256": hashlib.sha256(raw).hexdigest(),
+            }
+        )
+    seed = bytes(range(32))
+    layout = Layout.for_params(BFV8192, 20000, 3)
+    weights = validity_weights(BFV8192, layout, seed)
+    for j, w in enumerate(weights):
+        out["validity_weights"].append(  # type: ignore[union-attr]
+            {
+                "seed": seed.hex(),
+                "check": j,
+                "R_first": [int(x) for x in w.poly[:8]],
+                "R_prime_first": [int(x) for x in w.row_poly[:8]],
+                "rho": w.chunk.tolist(),
+                "rho_prime": w.row_chunk.tolist(),
+            }
+        )
+    digest = hashlib.sha256(b"bundle").hexdigest()
+    contribs = [Contribution("t1", bytes([1]) * 32), Contribution("t2", bytes([2]) * 32)]
+    r1 = round1_seed(digest, contribs)
+    out["round1_seed"] = {
+        "bundle": digest,
+        "contributions": [
+            {"trustee": c.trustee_id, "randomness": c.randomness.hex()} for c in contribs
+        ],
+        "seed": r1.hex(),
+        "validity_seed": derive_seed(r1, b"validity").hex(),
+    }
+    q = BFV8192.DATA_PRIMES[0]
+    out["lagrange"] = {
+        "prime": q,
+        "active": [1, 3, 4],
+        "coefficients": [lagrange_at_zero(x, [1, 3, 4], q) for x in (1, 3, 4)],
+    }
+    log = MerkleLog()
+    entries = [canonical_json({"type": "bundle", "bundle": digest, "i": i}) for i in range(5)]
+    for e in entries:
+        log.append(e)
+    out["log"] = {
+        "entries": [e.decode() for e in entries],
+        "roots": {str(size): log.root(size).hex() for size in range(1, 6)},
+    }
+    return out
+
+
+if __name__ == "__main__":
+    (HERE / "vectors.json").write_text(json.dumps(vectors(), indent=1, sort_keys=True) + "\n")
+    print(f"wrote {HERE / 'vectors.json'}")
