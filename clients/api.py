@@ -139,3 +139,43 @@ def _problem_text(body: bytes) -> str:
     title = str(problem.get("title", "error"))
     detail = problem.get("detail")
     return f"{title}: {detail}" if detail else title
+
+
+class ProtocolClient(Client):
+    """The endpoints of the networked protocol: uploads, trustee tasks, results, audit."""
+
+    def upload_labels(self, challenge_id: str, bundle: bytes) -> Any:
+        return self.post_bytes(f"/challenges/{challenge_id}/labels", bundle)
+
+    def submit(self, challenge_id: str, bundle: bytes) -> Any:
+        return self.post_bytes(f"/challenges/{challenge_id}/submissions", bundle)
+
+    def submission(self, challenge_id: str, digest: str) -> Any:
+        return self.get_json(f"/challenges/{challenge_id}/submissions/{digest}")
+
+    def leaderboard(self, challenge_id: str) -> Any:
+        return self.get_json(f"/challenges/{challenge_id}/leaderboard")
+
+    def bundle(self, challenge_id: str, digest: str) -> bytes:
+        return self.get_bytes(f"/challenges/{challenge_id}/bundles/{digest}")
+
+    def trustee_tasks(self) -> Any:
+        return self.get_json("/trustee/tasks")
+
+    def contribute(self, challenge_id: str, bundle: str, randomness: bytes) -> Any:
+        return self.post_json(
+            "/trustee/contributions",
+            {"challenge": challenge_id, "bundle": bundle, "randomness": randomness.hex()},
+        )
+
+    def post_partial(self, partial: bytes) -> Any:
+        return self.post_bytes("/trustee/partials", partial)
+
+    def audit_bundle(self, challenge_id: str) -> bytes:
+        return self.get_bytes(f"/challenges/{challenge_id}/audit-bundle")
+
+    def log_head(self, challenge_id: str) -> Any:
+        return self.get_json(f"/challenges/{challenge_id}/log/head")
+
+    def consistency(self, challenge_id: str, old_size: int) -> Any:
+        return self.get_json(f"/challenges/{challenge_id}/log/consistency?from={old_size}")

@@ -12,6 +12,7 @@ import json
 import os
 import secrets
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -216,6 +217,8 @@ def cmd_demo(args: argparse.Namespace) -> None:
 def cmd_audit(args: argparse.Namespace) -> None:
     from cryptoscore.audit import verify_bundle
 
+    if not args.bundle:
+        raise CliError("give an audit bundle file, or --server URL and --challenge ID")
     report = verify_bundle(args.bundle)
     for check in report.checks:
         print(f"{'PASS' if check.passed else 'FAIL'}  {check.name:24} {check.detail}")
@@ -276,6 +279,14 @@ def cmd_serve(args: argparse.Namespace) -> None:
     serve(args.host, args.port, app=app)
 
 
+def cmd_worker(args: argparse.Namespace) -> None:
+    if not os.environ.get("REDIS_URL"):
+        raise CliError("cryptoscore worker needs REDIS_URL (without it jobs run in the server)")
+    from service.worker import main as worker_main
+
+    worker_main(burst=args.burst)
+
+
 def cmd_token_create(args: argparse.Namespace) -> None:
     from service.cli import create_token_command
 
@@ -307,6 +318,94 @@ def cmd_challenge_show(args: argparse.Namespace) -> None:
     print(json.dumps(_client(args).challenge(args.id), indent=2, sort_keys=True))
 
 
+def _protocol(args: argparse.Namespace) -> Any:
+    from .api import ProtocolClient
+
+    if not args.server:
+        raise CliError("no server: pass --server URL or set CRYPTOSCORE_SERVER")
+    return ProtocolClient(args.server, args.token)
+
+
+def _encrypt_for(args: argparse.Namespace, kind: str) -> bytes:
+    """Encrypt a file of class indices for a challenge on the server (progress bar)."""
+    client = _protocol(args)
+    info = client.challenge(args.challenge)
+    public = cs.PublicContext.from_bytes(client.public_context(args.challenge))
+    if public.key_id != info["key_id"]:
+        raise CliError("the server's public context does not match the challenge's key id")
+    indices = cs.load_class_indices(args.input)
+    layout = Layout.for_params(public.params, int(indices.size), info["classes"])
+    encrypt = cs.encrypt_labels if kind == "labels" else cs.encrypt_predictions
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        _progress(layout.ciphertexts, f"encrypting {kind}", args.quiet) as progress,
+    ):
+        bundle = encrypt(
+            indices,
+            public,
+            classes=info["classes"],
+            challenge=args.challenge,
+            out=Path(tmp) / "bundle",
+            progress=progress,
+        )
+        return bundle.to_bytes()
+
+
+def cmd_labels_upload(args: argparse.Namespace) -> None:
+    result = _protocol(args).upload_labels(args.challenge, _encrypt_for(args, "labels"))
+    print(json.dumps(result, indent=2, sort_keys=True))
+
+
+def cmd_submit(args: argparse.Namespace) -> None:
+    result = _protocol(args).submit(args.challenge, _encrypt_for(args, "predictions"))
+    if args.receipt:
+        _write(args.receipt, json.dumps(result["receipt"], sort_keys=True).encode())
+    print(f"submission {result['submission']}: {result['state']}")
+    if args.receipt:
+        print(f"receipt written to {args.receipt}")
+
+
+def cmd_status(args: argparse.Namespace) -> None:
+    print(json.dumps(_protocol(args).submission(args.challenge, args.submission), indent=2))
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> None:
+    rows = _protocol(args).leaderboard(args.challenge)
+    if args.json:
+        print(json.dumps(rows, indent=2, sort_keys=True))
+        return
+    for row in rows:
+        values = ", ".join(f"{k} {v}" for k, v in sorted(row["values"].items()))
+        print(f"{row['rank']:>4}  {row['participant']:24} {values}")
+
+
+def cmd_trustee_run(args: argparse.Namespace) -> None:
+    from cryptoscore.ceremony import open_share_file
+    from cryptoscore.identity import TrusteeIdentity
+
+    from .trustee import TrusteeLoop
+
+    home = Path(args.home)
+    identity = TrusteeIdentity.from_pem(
+        _read(str(home / "identity.pem")), _passphrase(args.passphrase_env, "identity passphrase: ")
+    )
+    share = open_share_file(
+        _read(args.share), _passphrase(args.share_passphrase_env, "share-file passphrase: ")
+    )
+    loop = TrusteeLoop(
+        _protocol(args), share.trustee_id, share, identity, home / "partials.journal"
+    )
+    loop.run(once=args.once, interval=args.interval)
+
+
+def cmd_audit_server(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "audit.zip"
+        path.write_bytes(_protocol(args).audit_bundle(args.challenge))
+        args.bundle = str(path)
+        cmd_audit(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cryptoscore", description="Encrypted benchmark scoring with threshold release."
@@ -325,6 +424,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--print-admin-token", action="store_true", help="create and print an admin token first"
     )
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("worker", help="consume the RQ job queue at REDIS_URL")
+    p.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+    p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("token", help="API tokens")
     token_sub = p.add_subparsers(dest="token_command", required=True, metavar="ACTION")
@@ -354,6 +457,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id")
     p.set_defaults(func=cmd_challenge_show)
 
+    p = sub.add_parser("labels", help="the organizer's labels")
+    labels_sub = p.add_subparsers(dest="labels_command", required=True, metavar="ACTION")
+    p = labels_sub.add_parser("upload", help="encrypt labels locally and upload them")
+    server_options(p)
+    p.add_argument("input", help="CSV with one column, or .npy")
+    p.add_argument("--challenge", required=True)
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=cmd_labels_upload)
+
+    p = sub.add_parser("submit", help="encrypt predictions locally and submit them")
+    server_options(p)
+    p.add_argument("input", help="CSV with one column, or .npy")
+    p.add_argument("--challenge", required=True)
+    p.add_argument("--receipt", help="write the submission receipt (JSON) here")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=cmd_submit)
+
+    p = sub.add_parser("status", help="a submission's state and released scores")
+    server_options(p)
+    p.add_argument("submission")
+    p.add_argument("--challenge", required=True)
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("leaderboard", help="released scores, ranked")
+    server_options(p)
+    p.add_argument("challenge")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_leaderboard)
+
     p = sub.add_parser("params", help="list the parameter sets")
     p.set_defaults(func=cmd_params)
 
@@ -368,6 +500,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="directory for identity.pem / identity.pub")
     p.add_argument("--passphrase-env", help="read the passphrase from this variable")
     p.set_defaults(func=cmd_trustee_init)
+    p = trustee_sub.add_parser("run", help="answer what awaits this trustee (recompute first)")
+    server_options(p)
+    p.add_argument("--home", required=True, help="directory with identity.pem (and the journal)")
+    p.add_argument("--share", required=True, help="this trustee's share file")
+    p.add_argument("--passphrase-env", help="identity passphrase from this variable")
+    p.add_argument("--share-passphrase-env", help="share-file passphrase from this variable")
+    p.add_argument("--once", action="store_true", help="one pass, then exit")
+    p.add_argument("--interval", type=float, default=2.0)
+    p.set_defaults(func=cmd_trustee_run)
 
     p = sub.add_parser("ceremony", help="key ceremony v1 (trusted dealer, run offline)")
     p.add_argument("--roster", required=True, help='JSON: [{"id": ..., "public_key": hex}]')
@@ -412,8 +553,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("audit", help="verify an audit bundle (named checks)")
-    p.add_argument("bundle")
-    p.set_defaults(func=cmd_audit)
+    p.add_argument("bundle", nargs="?")
+    server_options(p)
+    p.add_argument("--challenge", help="with --server: download the challenge's bundle")
+    p.set_defaults(func=lambda a: cmd_audit_server(a) if a.challenge else cmd_audit(a))
 
     p = sub.add_parser("receipt", help="submission receipts")
     receipt_sub = p.add_subparsers(dest="receipt_command", required=True, metavar="ACTION")

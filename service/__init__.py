@@ -15,7 +15,11 @@ of its own. Start with :func:`service.app.create_app`; modules:
 * ``openapi``    the OpenAPI document
 * ``cors``       CORS for public read endpoints
 * ``bodies``     reading JSON and multipart request bodies
-* ``health``, ``tokens``, ``challenges``   one blueprint per resource
+* ``health``, ``tokens``, ``challenges``, ``bundles`` (labels, submissions), ``trustee``,
+  ``records`` (leaderboard, log heads, audit bundle)   one blueprint per resource
+* ``ledger``     each challenge's log, persisted; the service's log key; challenge contexts
+* ``jobs``       the two-round release as idempotent jobs; in-process runner and RQ
+* ``worker``     ``cryptoscore worker``: consume the RQ queue
 * ``cli``        what the command line calls (``serve``, ``token create``)
 """
 

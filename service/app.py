@@ -18,13 +18,33 @@ from typing import Any
 
 from flask import Flask, Response
 
-from . import blobs, challenges, cors, db, health, openapi, problems, tokens
+from . import (
+    blobs,
+    bundles,
+    challenges,
+    cors,
+    db,
+    health,
+    openapi,
+    problems,
+    records,
+    tokens,
+    trustee,
+)
 from .config import SETTING_KEYS, load_settings
 
 __all__ = ["BLUEPRINTS", "create_app"]
 
 #: Every resource's blueprint, registered under ``/api/v1``.
-BLUEPRINTS = (health.bp, tokens.bp, challenges.bp, openapi.bp)
+BLUEPRINTS = (
+    health.bp,
+    tokens.bp,
+    challenges.bp,
+    bundles.bp,
+    trustee.bp,
+    records.bp,
+    openapi.bp,
+)
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:

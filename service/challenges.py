@@ -33,18 +33,20 @@ from cryptoscore.ceremony import CeremonyRecord
 from cryptoscore.errors import CryptoScoreError
 from cryptoscore.keys import EvaluationKeys, PublicContext
 from cryptoscore.policy import ReleasePolicy
+from cryptoscore.release import ChallengeContext
 
 from .auth import current_token, require_roles
 from .blobs import BlobStore, StoredBlob, get_blob_store, record_blob
 from .bodies import multipart_file_parts, multipart_json_part, require_multipart
 from .cors import public_read
 from .db import get_session
+from .ledger import append_event, log_public_hex, sign_head
 from .models import Blob, Challenge, Role
 from .openapi import doc
 from .problems import Problem, library_problem
 from .schemas import ChallengeCreateSchema, ChallengeListSchema, ChallengeSchema, dump
 
-__all__ = ["FILE_PARTS", "bp"]
+__all__ = ["FILE_PARTS", "bp", "get_challenge"]
 
 bp = Blueprint("challenges", __name__, url_prefix="/challenges")
 A = TypeVar("A")
@@ -124,6 +126,7 @@ def _challenge_json(row: Challenge, sizes: dict[str, int]) -> dict[str, Any]:
         "closes_at": row.closes_at,
         "state": row.state(),
         "created_at": row.created_at,
+        "log_key": log_public_hex(),
     }
 
 
@@ -139,7 +142,8 @@ def _blob_sizes(rows: list[Challenge]) -> dict[str, int]:
     return {b.sha256: b.size for b in blobs}
 
 
-def _get_challenge(challenge_id: str) -> Challenge:
+def get_challenge(challenge_id: str) -> Challenge:
+    """The challenge row, or a 404 problem."""
     row = get_session().get(Challenge, challenge_id)
     if row is None:
         raise Problem(404, f"There is no challenge {challenge_id!r}.")
@@ -175,10 +179,15 @@ def create() -> tuple[dict[str, Any], int, dict[str, str]]:
         policy = ReleasePolicy(meta["classes"], tuple(meta["metrics"]))
     except CryptoScoreError as exc:
         raise library_problem(exc) from None
-    del evaluation  # ~30 MB; only its validity was needed
+    try:
+        context = ChallengeContext(meta["id"], record, public, evaluation, policy, meta["n_items"])
+    except CryptoScoreError as exc:
+        raise library_problem(exc) from None
+    del evaluation  # ~30 MB; the context keeps what logging needs
 
     store = get_blob_store()
     stored: dict[str, StoredBlob] = {}
+    logged: list[StoredBlob] = []
     try:
         for part in FILE_PARTS:
             stored[part] = store.put_bytes(raw[part])
@@ -202,10 +211,24 @@ def create() -> tuple[dict[str, Any], int, dict[str, str]]:
             created_by=current_token().id,
         )
         session.add(row)
+        session.flush()
+        # the public record starts with the ceremony and the challenge definition
+        append_event(
+            session,
+            store,
+            row.id,
+            "ceremony",
+            lambda t: t.record_ceremony(context.record, context.public, context.evaluation),
+            logged,
+        )
+        append_event(
+            session, store, row.id, "challenge", lambda t: t.record_challenge(context), logged
+        )
+        sign_head(session, row.id)
         session.commit()
     except BaseException as exc:
         session.rollback()
-        _discard_unreferenced(store, stored.values())
+        _discard_unreferenced(store, [*stored.values(), *logged])
         if isinstance(exc, IntegrityError) and session.get(Challenge, meta["id"]) is not None:
             # lost a race with a concurrent create of the same id
             raise Problem(409, f"A challenge with id {meta['id']!r} exists already.") from None
@@ -243,7 +266,7 @@ def list_challenges() -> dict[str, Any]:
 )
 @public_read
 def read(challenge_id: str) -> dict[str, Any]:
-    row = _get_challenge(challenge_id)
+    row = get_challenge(challenge_id)
     return dump(ChallengeSchema(), _challenge_json(row, _blob_sizes([row])))
 
 
@@ -272,7 +295,7 @@ def _send_blob(digest: str, download_name: str) -> Response:
 )
 @public_read
 def public_context(challenge_id: str) -> Response:
-    row = _get_challenge(challenge_id)
+    row = get_challenge(challenge_id)
     return _send_blob(row.public_context_hash, f"{row.id}.public-context")
 
 
@@ -285,7 +308,7 @@ def public_context(challenge_id: str) -> Response:
 )
 @public_read
 def ceremony_record(challenge_id: str) -> Response:
-    row = _get_challenge(challenge_id)
+    row = get_challenge(challenge_id)
     return _send_blob(row.ceremony_record_hash, f"{row.id}.ceremony-record")
 
 
@@ -298,5 +321,5 @@ def ceremony_record(challenge_id: str) -> Response:
 )
 @require_roles(Role.TRUSTEE, Role.AUDITOR)
 def evaluation_keys(challenge_id: str) -> Response:
-    row = _get_challenge(challenge_id)
+    row = get_challenge(challenge_id)
     return _send_blob(row.evaluation_keys_hash, f"{row.id}.evaluation-keys")

@@ -9,6 +9,11 @@ record or ciphertext lives in the content-addressed blob store (``blobs.py``).
   and the three public artefacts of its key ceremony by blob name (plus the few fields of
   the ceremony record that reads need, copied so a listing does not open blobs).
 
+Revision ``0002_protocol`` adds the networked protocol: :class:`LogEntry` and
+:class:`TreeHead` (each challenge's Merkle log, persisted), :class:`UploadedBundle` (labels and
+submissions with their release state), :class:`TrusteeContribution`, :class:`StoredRequest`
+and :class:`StoredPartial` (round-1 and round-2 messages; their bytes are blobs).
+
 Every change to these classes needs an Alembic revision under ``service/migrations/versions``
 (the test suite checks that the migrated schema matches this metadata).
 """
@@ -22,18 +27,35 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     Dialect,
     ForeignKey,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "Blob", "Challenge", "Role", "Token", "UTCDateTime", "utcnow"]
+__all__ = [
+    "Base",
+    "Blob",
+    "Challenge",
+    "LogEntry",
+    "Role",
+    "StoredPartial",
+    "StoredRequest",
+    "Token",
+    "TreeHead",
+    "TrusteeContribution",
+    "UTCDateTime",
+    "UploadedBundle",
+    "utcnow",
+]
 
 
 class Role(enum.StrEnum):
@@ -168,3 +190,103 @@ class Challenge(Base):
         if now < self.opens_at:
             return "upcoming"
         return "open" if now < self.closes_at else "closed"
+
+
+# -- the networked protocol (revision 0002_protocol) ----------------------------------------------
+class LogEntry(Base):
+    """One entry of a challenge's append-only log: canonical JSON, as the library formats it.
+
+    ``key`` names the event (``bundle:<digest>``, ``request:<id>``, ...) and is unique per
+    challenge, so a retried job cannot log the same event twice.
+    """
+
+    __tablename__ = "log_entries"
+    __table_args__ = (UniqueConstraint("challenge_id", "key", name="uq_log_entries_key"),)
+
+    challenge_id: Mapped[str] = mapped_column(ForeignKey("challenges.id"), primary_key=True)
+    index: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    key: Mapped[str] = mapped_column(String(200))
+    entry: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TreeHead(Base):
+    """A signed tree head of a challenge's log (``SignedTreeHead.to_json()``), one per size."""
+
+    __tablename__ = "tree_heads"
+
+    challenge_id: Mapped[str] = mapped_column(ForeignKey("challenges.id"), primary_key=True)
+    size: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    sth: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class UploadedBundle(Base):
+    """An uploaded bundle (the labels, or a submission) and where it is in the release.
+
+    ``state``: ``pending`` (awaiting trustee contributions), ``sanitizing`` (round 1 asked),
+    ``valid`` / ``invalid`` (round 1 decided), ``scoring`` (round 2 asked), ``released``.
+    """
+
+    __tablename__ = "bundles"
+    __table_args__ = (
+        CheckConstraint("kind IN ('labels', 'predictions')", "kind"),
+        CheckConstraint(
+            "state IN ('pending', 'sanitizing', 'valid', 'invalid', 'scoring', 'released')",
+            "state",
+        ),
+    )
+
+    challenge_id: Mapped[str] = mapped_column(ForeignKey("challenges.id"), primary_key=True)
+    digest: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    owner: Mapped[str] = mapped_column(String(100))
+    """The uploader's token name (what the log and the leaderboard show)."""
+    token_id: Mapped[int] = mapped_column(ForeignKey("tokens.id"), index=True)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    active_set: Mapped[list[int] | None] = mapped_column(JSON, default=None)
+    values: Mapped[dict[str, int] | None] = mapped_column(JSON, default=None)
+    receipt: Mapped[dict[str, Any]] = mapped_column(JSON)
+    submitted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TrusteeContribution(Base):
+    """A trustee's round-1 randomness for one bundle (at most t per bundle)."""
+
+    __tablename__ = "contributions"
+
+    challenge_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    bundle: Mapped[str] = mapped_column(String(64), primary_key=True)
+    trustee: Mapped[str] = mapped_column(String(64), primary_key=True)
+    randomness: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StoredRequest(Base):
+    """A decryption request: its record and the aggregate ciphertext it names, as blobs."""
+
+    __tablename__ = "requests"
+
+    request_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    challenge_id: Mapped[str] = mapped_column(ForeignKey("challenges.id"), index=True)
+    bundle: Mapped[str] = mapped_column(String(64))
+    """The bundle (round 1) or the submission (round 2) the request belongs to."""
+    round: Mapped[int] = mapped_column(Integer)
+    request_blob: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
+    aggregate_blob: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
+    trustees: Mapped[list[str]] = mapped_column(JSON)
+    """Roster ids of the active set."""
+    open: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StoredPartial(Base):
+    """A trustee's partial decryption for one request (one per trustee and request)."""
+
+    __tablename__ = "partials"
+
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.request_id"), primary_key=True)
+    trustee: Mapped[str] = mapped_column(String(64), primary_key=True)
+    blob: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -45,6 +45,17 @@ _COMPONENTS: tuple[type[Schema], ...] = (
     schemas.ChallengeBlobsSchema,
     schemas.ChallengeSchema,
     schemas.ChallengeListSchema,
+    schemas.LabelsUploadedSchema,
+    schemas.SubmissionUploadedSchema,
+    schemas.SubmissionStatusSchema,
+    schemas.LeaderboardRowSchema,
+    schemas.ContributionCreateSchema,
+    schemas.ContributionTaskSchema,
+    schemas.RequestTaskSchema,
+    schemas.TrusteeTasksSchema,
+    schemas.AcceptedSchema,
+    schemas.LogHeadSchema,
+    schemas.ConsistencySchema,
 )
 _STATUS_TEXT = {
     400: "Malformed request or input",
@@ -54,6 +65,7 @@ _STATUS_TEXT = {
     409: "Conflict",
     413: "Upload larger than MAX_UPLOAD_BYTES",
     415: "Wrong content type",
+    429: "Too many submissions in the last 24 hours",
     422: "Request does not match the schema or policy",
     503: "A dependency is unreachable",
 }

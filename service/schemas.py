@@ -222,9 +222,117 @@ class ChallengeSchema(Schema):
     closes_at = fields.AwareDateTime(required=True)
     state = fields.String(required=True, validate=validate.OneOf(["upcoming", "open", "closed"]))
     created_at = fields.AwareDateTime(required=True)
+    log_key = fields.String(
+        required=True,
+        metadata={"description": "the service's Ed25519 log key (hex): verifies receipts"},
+    )
 
 
 class ChallengeListSchema(Schema):
     """Every challenge, oldest first."""
 
     challenges = fields.List(fields.Nested(ChallengeSchema), required=True)
+
+
+# -- the protocol ---------------------------------------------------------------------------
+class LabelsUploadedSchema(Schema):
+    """The labels, logged, with the organizer's receipt."""
+
+    bundle = fields.String(required=True, validate=SHA256)
+    state = fields.String(required=True)
+    receipt = fields.Dict(required=True, metadata={"description": "cryptoscore Receipt JSON"})
+
+
+class SubmissionUploadedSchema(Schema):
+    """The submission, logged, with the participant's receipt."""
+
+    submission = fields.String(required=True, validate=SHA256)
+    state = fields.String(required=True)
+    receipt = fields.Dict(required=True, metadata={"description": "cryptoscore Receipt JSON"})
+
+
+SUBMISSION_STATES = ["pending", "sanitizing", "invalid", "scoring", "released"]
+
+
+class SubmissionStatusSchema(Schema):
+    """A submission's place in the release, and its released values once released."""
+
+    submission = fields.String(required=True)
+    participant = fields.String(required=True)
+    state = fields.String(required=True, validate=validate.OneOf(SUBMISSION_STATES))
+    reason = fields.String(required=True)
+    submitted_at = fields.AwareDateTime(required=True)
+    values = fields.Dict(
+        keys=fields.String(), values=fields.Integer(), allow_none=True, required=True
+    )
+
+
+class LeaderboardRowSchema(Schema):
+    """One released submission, best first (``cryptoscore.audit.leaderboard_from_entries``)."""
+
+    rank = fields.Integer(required=True)
+    participant = fields.String(required=True)
+    submission = fields.String(required=True)
+    values = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    submitted_at = fields.AwareDateTime(required=True)
+
+
+class ContributionCreateSchema(Schema):
+    """A trustee's round-1 randomness for one bundle."""
+
+    challenge = fields.String(required=True, validate=validate.Regexp(CHALLENGE_ID))
+    bundle = fields.String(required=True, validate=SHA256)
+    randomness = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[0-9a-f]{64}$"),
+        metadata={"description": "32 bytes, hex"},
+    )
+
+
+class ContributionTaskSchema(Schema):
+    """A bundle awaiting this trustee's contribution."""
+
+    challenge = fields.String(required=True)
+    bundle = fields.String(required=True)
+
+
+class RequestTaskSchema(Schema):
+    """A decryption request awaiting this trustee's partial."""
+
+    challenge = fields.String(required=True)
+    request_id = fields.String(required=True)
+    request = fields.String(required=True, metadata={"description": "base64 DecryptionRequest"})
+
+
+class TrusteeTasksSchema(Schema):
+    """What awaits the calling trustee."""
+
+    contributions = fields.List(fields.Nested(ContributionTaskSchema), required=True)
+    requests = fields.List(fields.Nested(RequestTaskSchema), required=True)
+
+
+class AcceptedSchema(Schema):
+    """A trustee message, stored and logged."""
+
+    challenge = fields.String(required=True)
+    bundle = fields.String()
+    request_id = fields.String()
+    trustee = fields.String(required=True)
+
+
+class LogHeadSchema(Schema):
+    """A signed tree head (``SignedTreeHead.to_json()``)."""
+
+    version = fields.Integer()
+    log_id = fields.String()
+    size = fields.Integer()
+    root = fields.String()
+    timestamp_ms = fields.Integer()
+    signature = fields.String()
+
+
+class ConsistencySchema(Schema):
+    """The latest signed head and a proof that it extends the head of size ``from``."""
+
+    tree_head = fields.Dict(required=True)
+    consistency = fields.Dict(required=True)

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from protocol_helpers import Committee, make_committee, make_story_data
 from sqlalchemy import create_engine, text
 from svc_helpers import CeremonyFiles
 
@@ -56,6 +57,18 @@ def ceremony() -> CeremonyFiles:
         key_id=result.public.key_id,
         other_public=generate_keys(BFV8192).public.to_bytes(),
     )
+
+
+@pytest.fixture(scope="session")
+def committee() -> Committee:
+    """A second real ceremony whose shares the tests keep (for the protocol tests)."""
+    return make_committee()
+
+
+@pytest.fixture(scope="session")
+def data(committee: Committee) -> dict[str, Any]:
+    """The bundles of the end-to-end story (encrypted once per session)."""
+    return make_story_data(committee)
 
 
 @pytest.fixture(scope="session")

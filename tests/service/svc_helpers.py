@@ -16,7 +16,7 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.test import TestResponse, encode_multipart
 
 from service.db import get_session
-from service.models import Blob, Challenge, Token
+from service.models import Base
 
 API = "/api/v1"
 PROBLEM = "application/problem+json"
@@ -114,8 +114,8 @@ def snapshot(app: Flask) -> Snapshot:
     with app.app_context():
         session = get_session()
         rows = {
-            model.__tablename__: session.scalar(select(func.count()).select_from(model)) or 0
-            for model in (Token, Blob, Challenge)
+            table.name: session.scalar(select(func.count()).select_from(table)) or 0
+            for table in Base.metadata.sorted_tables
         }
     root = Path(app.config["DATA_DIR"]) / "blobs"
     files = tuple(sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()))

@@ -63,8 +63,10 @@ def test_create_read_list_download(
 
     after = snapshot(app)
     assert after.rows["challenges"] == before.rows["challenges"] + 1
-    assert after.rows["blobs"] == before.rows["blobs"] + 3
-    assert len(after.files) == len(before.files) + 3
+    # the three ceremony files, and the challenge definition the log names
+    assert after.rows["blobs"] == before.rows["blobs"] + 4
+    assert len(after.files) == len(before.files) + 4
+    assert after.rows["log_entries"] == 2 and after.rows["tree_heads"] == 1
 
     # public reads need no token
     read = client.get(f"{API}/challenges/digits-2025")
@@ -114,8 +116,10 @@ def test_second_challenge_shares_blobs(
         "correct",
     ]
     after = snapshot(app)
-    assert after.files == before.files
-    assert after.rows["blobs"] == before.rows["blobs"]
+    # the key files are shared; only the new challenge's definition is a new blob
+    assert len(after.files) == len(before.files) + 1
+    assert set(before.files) <= set(after.files)
+    assert after.rows["blobs"] == before.rows["blobs"] + 1
     assert after.rows["challenges"] == before.rows["challenges"] + 1
     ids = [c["id"] for c in client.get(f"{API}/challenges").get_json()["challenges"]]
     assert ids == ["digits-2025", "digits-binary"]
@@ -274,5 +278,6 @@ def test_concurrent_creates_sharing_blobs(
         t.join()
     assert statuses == {"race-0": 201, "race-1": 201}
     after = snapshot(app)
-    assert after.rows["blobs"] == 3 and len(after.files) == 3
+    # three shared key files, one definition per challenge
+    assert after.rows["blobs"] == 5 and len(after.files) == 5
     assert after.rows["challenges"] == 2

@@ -26,7 +26,7 @@ def _config() -> Config:
 
 def test_single_head_named_revision() -> None:
     heads = ScriptDirectory.from_config(_config()).get_heads()
-    assert heads == ["0001_foundation"]
+    assert heads == ["0002_protocol"]
 
 
 def test_migrated_schema_matches_the_models(app: Flask) -> None:
@@ -34,12 +34,18 @@ def test_migrated_schema_matches_the_models(app: Flask) -> None:
     with engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(context, Base.metadata) == []
-        assert context.get_current_revision() == "0001_foundation"
+        assert context.get_current_revision() == "0002_protocol"
     assert set(inspect(engine).get_table_names()) == {
         "alembic_version",
         "tokens",
         "blobs",
         "challenges",
+        "log_entries",
+        "tree_heads",
+        "bundles",
+        "contributions",
+        "requests",
+        "partials",
     }
 
 

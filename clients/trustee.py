@@ -1,0 +1,103 @@
+"""``cryptoscore trustee run``: a trustee's loop against the service.
+
+Each pass: fetch the tasks that await this trustee; contribute fresh round-1 randomness where
+asked; for every decryption request, download the named inputs, **recompute the ciphertext
+with the challenge's published circuit** and answer — once per ciphertext, per the journal —
+with a smudged, signed partial (``cryptoscore.release.answer_request``); a request for
+anything else is refused and reported. The key share and identity never leave this process.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptoscore.bundle import EncryptedBundle
+from cryptoscore.ceremony import CeremonyRecord, KeyShare
+from cryptoscore.errors import CryptoScoreError
+from cryptoscore.identity import TrusteeIdentity
+from cryptoscore.keys import EvaluationKeys, PublicContext
+from cryptoscore.policy import ReleasePolicy
+from cryptoscore.release import ChallengeContext, DecryptionRequest, answer_request, contribute
+from cryptoscore.threshold import PartialJournal
+
+from .api import ApiError, ProtocolClient
+
+
+@dataclass
+class TrusteeLoop:
+    client: ProtocolClient
+    trustee_id: str
+    share: KeyShare
+    identity: TrusteeIdentity
+    journal_path: Path
+    say: Callable[[str], None] = print
+    _contexts: dict[str, ChallengeContext] = field(default_factory=dict)
+    _bundles: dict[str, EncryptedBundle] = field(default_factory=dict)
+
+    def context(self, challenge_id: str) -> ChallengeContext:
+        if challenge_id not in self._contexts:
+            info = self.client.challenge(challenge_id)
+            record = CeremonyRecord.from_bytes(self.client.ceremony_record(challenge_id))
+            if record.key_id != self.share.key_id:
+                raise CryptoScoreError(f"challenge {challenge_id} uses another key than my share")
+            self._contexts[challenge_id] = ChallengeContext(
+                challenge_id,
+                record,
+                PublicContext.from_bytes(self.client.public_context(challenge_id)),
+                EvaluationKeys.from_bytes(self.client.evaluation_keys(challenge_id)),
+                ReleasePolicy.from_json(
+                    {key: info["policy"][key] for key in ("classes", "metrics")}
+                ),
+                int(info["n_items"]),
+            )
+        return self._contexts[challenge_id]
+
+    def bundle(self, challenge_id: str, digest: str) -> EncryptedBundle:
+        if digest not in self._bundles:
+            found = EncryptedBundle.from_bytes(self.client.bundle(challenge_id, digest))
+            if found.digest != digest:
+                raise CryptoScoreError("the service sent a bundle that does not match its hash")
+            self._bundles[digest] = found
+        return self._bundles[digest]
+
+    def run_once(self) -> int:
+        """One pass over the pending tasks; returns how many were answered."""
+        tasks = self.client.trustee_tasks()
+        done = 0
+        for task in tasks.get("contributions", []):
+            context = self.context(task["challenge"])
+            c = contribute(context, self.trustee_id)
+            self.client.contribute(task["challenge"], task["bundle"], c.randomness)
+            done += 1
+        for task in tasks.get("requests", []):
+            request = DecryptionRequest.from_bytes(base64.b64decode(task["request"]))
+            try:
+                context = self.context(request.challenge_id)
+                bundles = {d: self.bundle(request.challenge_id, d) for d in request.inputs}
+                with PartialJournal(self.journal_path) as journal:
+                    partial = answer_request(
+                        request, context, bundles, self.share, self.identity, journal
+                    )
+            except CryptoScoreError as exc:
+                self.say(f"refused {request.request_id}: {exc}")
+                continue
+            self.client.post_partial(partial.to_bytes())
+            self.say(f"answered {request.request_id}")
+            done += 1
+        return done
+
+    def run(self, once: bool, interval: float = 2.0) -> None:
+        while True:
+            try:
+                self.run_once()
+            except ApiError as exc:
+                if once:
+                    raise
+                self.say(f"service unavailable ({exc}); retrying")
+            if once:
+                return
+            time.sleep(interval)

@@ -1,0 +1,274 @@
+"""Trustees: what awaits them, their round-1 contributions and their partial decryptions.
+
+A trustee token's ``name`` is its roster id; it acts only for challenges whose roster names
+it (403 otherwise).
+
+* ``GET /trustee/tasks``: bundles still short of t contributions that this trustee has not
+  contributed to, and open decryption requests whose active set holds it and that it has not
+  answered (the request record base64-encoded: the trustee recomputes it before answering).
+* ``POST /trustee/contributions``: 32 random bytes for a bundle's round 1; the first t
+  contributors form the active set (``BundleRelease`` with ``active_set=None``); the t-th
+  contribution queues ``round1_start``.
+* ``POST /trustee/partials``: a ``PartialDecryption`` record. Checked before it is stored:
+  it answers an open request, comes from this trustee, in the request's active set, for the
+  request's ciphertext and key, with a valid signature under the roster key (the full set is
+  verified again when combined). The last partial of a round queues its ``*_finish`` job.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from flask import Blueprint, request
+from sqlalchemy import select
+
+from cryptoscore.errors import CryptoScoreError
+from cryptoscore.release import Contribution, DecryptionRequest
+from cryptoscore.threshold import PartialDecryption
+
+from .auth import current_token, require_roles
+from .blobs import get_blob_store
+from .bodies import json_body
+from .bundles import OCTET_STREAM, require_roster_trustee
+from .challenges import get_challenge
+from .db import get_session
+from .jobs import JobName, enqueue, rebuild_round1
+from .ledger import append_event, challenge_context, challenge_lock
+from .models import (
+    Challenge,
+    Role,
+    StoredPartial,
+    StoredRequest,
+    TrusteeContribution,
+    UploadedBundle,
+)
+from .openapi import doc
+from .problems import Problem, library_problem
+from .schemas import AcceptedSchema, ContributionCreateSchema, TrusteeTasksSchema, dump
+
+__all__ = ["bp"]
+
+bp = Blueprint("trustee", __name__, url_prefix="/trustee")
+
+
+def _my_challenges(name: str) -> list[Challenge]:
+    rows = get_session().scalars(select(Challenge).order_by(Challenge.created_at, Challenge.id))
+    return [c for c in rows if any(e["id"] == name for e in c.roster)]
+
+
+@bp.get("/tasks")
+@doc(
+    summary="What awaits the calling trustee: contributions to make, requests to answer",
+    tags=["trustee"],
+    responses={200: TrusteeTasksSchema},
+)
+@require_roles(Role.TRUSTEE)
+def tasks() -> dict[str, Any]:
+    session, store = get_session(), get_blob_store()
+    name = current_token().name
+    contributions: list[dict[str, str]] = []
+    requests: list[dict[str, str]] = []
+    for challenge in _my_challenges(name):
+        pending = session.scalars(
+            select(UploadedBundle)
+            .where(UploadedBundle.challenge_id == challenge.id)
+            .where(UploadedBundle.state == "pending")
+            .order_by(UploadedBundle.submitted_at)
+        )
+        for row in pending:
+            given = set(
+                session.scalars(
+                    select(TrusteeContribution.trustee)
+                    .where(TrusteeContribution.challenge_id == challenge.id)
+                    .where(TrusteeContribution.bundle == row.digest)
+                )
+            )
+            if name not in given and len(given) < challenge.threshold:
+                contributions.append({"challenge": challenge.id, "bundle": row.digest})
+        open_requests = session.scalars(
+            select(StoredRequest)
+            .where(StoredRequest.challenge_id == challenge.id)
+            .where(StoredRequest.open.is_(True))
+            .order_by(StoredRequest.created_at, StoredRequest.request_id)
+        )
+        for req in open_requests:
+            if name not in req.trustees:
+                continue
+            if session.get(StoredPartial, (req.request_id, name)) is not None:
+                continue
+            requests.append(
+                {
+                    "challenge": challenge.id,
+                    "request_id": req.request_id,
+                    "request": base64.b64encode(store.read(req.request_blob)).decode(),
+                }
+            )
+    return dump(TrusteeTasksSchema(), {"contributions": contributions, "requests": requests})
+
+
+@bp.post("/contributions")
+@doc(
+    summary="Contribute 32 random bytes to a bundle's round 1",
+    tags=["trustee"],
+    request_body={
+        "required": True,
+        "content": {"application/json": {"schema": "ContributionCreate"}},
+    },
+    responses={201: AcceptedSchema, 200: AcceptedSchema},
+    problems=[400, 404, 409, 415, 422],
+)
+@require_roles(Role.TRUSTEE)
+def contribute() -> tuple[dict[str, Any], int]:
+    body = json_body(ContributionCreateSchema())
+    session, store = get_session(), get_blob_store()
+    challenge = get_challenge(body["challenge"])
+    trustee = require_roster_trustee(challenge, current_token())
+    digest = body["bundle"]
+    contribution = Contribution(trustee, bytes.fromhex(body["randomness"]))
+    accepted = {"challenge": challenge.id, "bundle": digest, "trustee": trustee}
+    with challenge_lock(session, challenge.id):
+        row = session.get(UploadedBundle, (challenge.id, digest))
+        if row is None:
+            raise Problem(404, f"There is no bundle {digest!r} in {challenge.id!r}.")
+        previous = session.get(TrusteeContribution, (challenge.id, digest, trustee))
+        if previous is not None:
+            if previous.randomness == body["randomness"]:
+                return dump(AcceptedSchema(), accepted), 200
+            raise Problem(409, f"{trustee!r} already contributed to this bundle.")
+        release = rebuild_round1(session, store, challenge_context(challenge, store), row)
+        try:
+            release.add_contribution(contribution)
+        except CryptoScoreError as exc:
+            problem = library_problem(exc)
+            raise Problem(409, problem.detail, title=problem.title, type=problem.type) from None
+        session.add(
+            TrusteeContribution(
+                challenge_id=challenge.id,
+                bundle=digest,
+                trustee=trustee,
+                randomness=body["randomness"],
+            )
+        )
+        session.flush()
+        append_event(
+            session,
+            store,
+            challenge.id,
+            f"contribution:{digest}:{trustee}",
+            lambda t: t.record_contribution(digest, contribution),
+        )
+        session.commit()
+        ready = not release.needs_contributions()
+    if ready:
+        enqueue("round1_start", challenge.id, digest)
+    return dump(AcceptedSchema(), accepted), 201
+
+
+@bp.post("/partials")
+@doc(
+    summary="Answer a decryption request with a signed partial decryption",
+    tags=["trustee"],
+    request_body={
+        "required": True,
+        "content": {
+            OCTET_STREAM: {
+                "schema": {
+                    "type": "string",
+                    "format": "binary",
+                    "description": "PartialDecryption.to_bytes()",
+                }
+            }
+        },
+    },
+    responses={201: AcceptedSchema, 200: AcceptedSchema},
+    problems=[400, 404, 409, 413, 415],
+)
+@require_roles(Role.TRUSTEE)
+def partial() -> tuple[dict[str, Any], int]:
+    if request.mimetype != OCTET_STREAM:
+        raise Problem(
+            415, f"Send the partial as {OCTET_STREAM}, not {request.mimetype or 'nothing'}."
+        )
+    raw = request.get_data(cache=False)
+    try:
+        part = PartialDecryption.from_bytes(raw)
+    except CryptoScoreError as exc:
+        raise library_problem(exc) from None
+    session, store = get_session(), get_blob_store()
+    token = current_token()
+    stored_request = session.get(StoredRequest, part.request_id)
+    if stored_request is None:
+        raise Problem(404, f"There is no decryption request {part.request_id!r}.")
+    challenge = get_challenge(stored_request.challenge_id)
+    trustee = require_roster_trustee(challenge, token)
+    if part.trustee_id != trustee:
+        raise Problem(403, "A trustee posts only its own partial decryptions.")
+    context = challenge_context(challenge, store)
+    decryption_request = DecryptionRequest.from_bytes(store.read(stored_request.request_blob))
+    try:
+        entry = context.record.entry(trustee)
+        problems = [
+            (entry.index != part.index, "the partial carries another trustee index"),
+            (part.active_set != decryption_request.active_set, "made for another active set"),
+            (part.index not in decryption_request.active_set.indices, "not in the active set"),
+            (
+                part.ciphertext_digest != decryption_request.ciphertext_digest,
+                "the partial is for another ciphertext",
+            ),
+            (part.key_id != context.record.key_id, "the partial is for another key"),
+        ]
+        for failed, why in problems:
+            if failed:
+                raise Problem(409, why.capitalize() + ".", type="urn:cryptoscore:problem:mismatch")
+        entry.public_key.verify(part.signature, part.signed_message(), f"partial from {trustee!r}")
+    except CryptoScoreError as exc:
+        raise library_problem(exc) from None
+    accepted = {"challenge": challenge.id, "request_id": part.request_id, "trustee": trustee}
+    with challenge_lock(session, challenge.id):
+        session.refresh(stored_request)
+        previous = session.get(StoredPartial, (part.request_id, trustee))
+        if previous is not None:
+            if previous.blob == part.digest:
+                return dump(AcceptedSchema(), accepted), 200
+            raise Problem(409, f"{trustee!r} answered this request already.")
+        if not stored_request.open:
+            raise Problem(409, f"Request {part.request_id!r} is closed.")
+        blob_existed = store.exists(part.digest)
+        try:
+            append_event(
+                session,
+                store,
+                challenge.id,
+                f"partial:{part.request_id}:{trustee}",
+                lambda t: t.record_partial(part),
+            )
+            session.add(
+                StoredPartial(request_id=part.request_id, trustee=trustee, blob=part.digest)
+            )
+            session.commit()
+        except BaseException:
+            if not blob_existed:
+                store.discard(part.digest)
+            raise
+        job = _round_complete(challenge.id, stored_request)
+    if job is not None:
+        enqueue(job, challenge.id, stored_request.bundle)
+    return dump(AcceptedSchema(), accepted), 201
+
+
+def _round_complete(challenge_id: str, stored: StoredRequest) -> JobName | None:
+    """The finishing job, if every request of this round of this bundle is fully answered."""
+    session = get_session()
+    siblings = session.scalars(
+        select(StoredRequest)
+        .where(StoredRequest.challenge_id == challenge_id)
+        .where(StoredRequest.bundle == stored.bundle, StoredRequest.round == stored.round)
+    )
+    for sibling in siblings:
+        answered = session.scalars(
+            select(StoredPartial.trustee).where(StoredPartial.request_id == sibling.request_id)
+        ).all()
+        if len(answered) < len(sibling.trustees):
+            return None
+    return "round1_finish" if stored.round == 1 else "round2_finish"

@@ -1,0 +1,219 @@
+"""The whole story over real HTTP, with the CLI: ceremony -> challenge -> labels -> three
+submissions (one malicious) -> trustees (2 of 3, one offline) -> leaderboard -> audit."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from clients.api import ProtocolClient
+from clients.cli import main
+from cryptoscore import PublicContext, raw_encrypt_vectors
+
+N_ITEMS = 300
+CLASSES = 3
+
+
+@pytest.fixture
+def server(tmp_path, monkeypatch) -> Iterator[str]:
+    from service.app import create_app
+    from service.cli import make_server
+
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    app = create_app()
+    srv = make_server("127.0.0.1", 0, threads=4, app=app)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{srv.effective_port}"
+    finally:
+        srv.trigger.pull_trigger(srv.close)
+        thread.join(timeout=10)
+        srv.task_dispatcher.shutdown()
+
+
+def _token(role: str, name: str, capsys) -> str:
+    capsys.readouterr()
+    assert main(["token", "create", "--role", role, "--name", name]) == 0
+    return capsys.readouterr().out.strip()
+
+
+def _trustees_pass(tmp_path, server, tokens, online) -> None:
+    for tid in online:
+        assert (
+            main(
+                [
+                    "trustee",
+                    "run",
+                    "--once",
+                    "--server",
+                    server,
+                    "--token",
+                    tokens[tid],
+                    "--home",
+                    str(tmp_path / tid),
+                    "--share",
+                    str(tmp_path / "ceremony" / f"share-{tid}.bin"),
+                    "--passphrase-env",
+                    "ID_PASS",
+                    "--share-passphrase-env",
+                    f"S_{tid.upper().replace('-', '_')}",
+                ]
+            )
+            == 0
+        )
+
+
+def _wait(predicate, what: str, step) -> None:
+    deadline = time.monotonic() + 300
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        step()
+        time.sleep(0.2)
+
+
+def test_whole_story_over_http(server, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("ID_PASS", "identity passphrase")
+    trustees = ["trustee-1", "trustee-2", "trustee-3"]
+    roster = []
+    for tid in trustees:
+        assert (
+            main(["trustee", "init", "--out", str(tmp_path / tid), "--passphrase-env", "ID_PASS"])
+            == 0
+        )
+        roster.append(
+            {"id": tid, "public_key": (tmp_path / tid / "identity.pub").read_text().strip()}
+        )
+        monkeypatch.setenv(f"S_{tid.upper().replace('-', '_')}", f"share passphrase {tid}")
+    (tmp_path / "roster.json").write_text(json.dumps(roster))
+    assert (
+        main(
+            [
+                "ceremony",
+                "--roster",
+                str(tmp_path / "roster.json"),
+                "--threshold",
+                "2",
+                "--out",
+                str(tmp_path / "ceremony"),
+                "--passphrase-env-prefix",
+                "S_",
+            ]
+        )
+        == 0
+    )
+    organizer = _token("organizer", "org", capsys)
+    tokens = {tid: _token("trustee", tid, capsys) for tid in trustees}
+    people = {name: _token("participant", name, capsys) for name in ("ann", "bob", "eve")}
+    now = datetime.now(UTC)
+    assert (
+        main(
+            [
+                "challenge",
+                "create",
+                "--server",
+                server,
+                "--token",
+                organizer,
+                "--id",
+                "e2e",
+                "--classes",
+                str(CLASSES),
+                "--n-items",
+                str(N_ITEMS),
+                "--opens",
+                (now - timedelta(minutes=1)).isoformat(),
+                "--closes",
+                (now + timedelta(days=1)).isoformat(),
+                "--ceremony",
+                str(tmp_path / "ceremony"),
+            ]
+        )
+        == 0
+    )
+    gen = np.random.default_rng(11)
+    y = gen.integers(0, CLASSES, N_ITEMS)
+    np.save(tmp_path / "labels.npy", y)
+    assert (
+        main(
+            [
+                "labels",
+                "upload",
+                str(tmp_path / "labels.npy"),
+                "--challenge",
+                "e2e",
+                "--server",
+                server,
+                "--token",
+                organizer,
+                "-q",
+            ]
+        )
+        == 0
+    )
+    online = ["trustee-1", "trustee-3"]  # trustee-2 is offline throughout
+    expected = {}
+    digests = {}
+    for name, accuracy in (("ann", 0.9), ("bob", 0.6)):
+        p = np.where(gen.random(N_ITEMS) < accuracy, y, gen.integers(0, CLASSES, N_ITEMS))
+        expected[name] = int(np.count_nonzero(p == y))
+        np.save(tmp_path / f"{name}.npy", p)
+        capsys.readouterr()
+        assert (
+            main(
+                [
+                    "submit",
+                    str(tmp_path / f"{name}.npy"),
+                    "--challenge",
+                    "e2e",
+                    "--server",
+                    server,
+                    "--token",
+                    people[name],
+                    "-q",
+                    "--receipt",
+                    str(tmp_path / f"{name}.receipt"),
+                ]
+            )
+            == 0
+        )
+        digests[name] = capsys.readouterr().out.split()[1].rstrip(":")
+    # eve submits a weighted encoding with her own client code (the CLI never would)
+    eve = ProtocolClient(server, people["eve"])
+    public = PublicContext.from_bytes(eve.public_context("e2e"))
+    weighted = [np.array([pow(2, i % 19, 1032193) for i in range(N_ITEMS)])] * CLASSES
+    bundle = raw_encrypt_vectors(
+        "predictions", weighted, public, classes=CLASSES, n=N_ITEMS, challenge="e2e"
+    )
+    digests["eve"] = eve.submit("e2e", bundle.to_bytes())["submission"]
+
+    def state(name: str) -> str:
+        return ProtocolClient(server, people[name]).submission("e2e", digests[name])["state"]
+
+    _wait(
+        lambda: all(state(n) in ("released", "invalid") for n in ("ann", "bob", "eve")),
+        "every submission to be decided",
+        lambda: _trustees_pass(tmp_path, server, tokens, online),
+    )
+    for name in ("ann", "bob"):
+        status = ProtocolClient(server, people[name]).submission("e2e", digests[name])
+        assert status["state"] == "released"
+        assert status["values"]["correct"] == expected[name]
+    eve_status = eve.submission("e2e", digests["eve"])
+    assert eve_status["state"] == "invalid" and eve_status["values"] is None
+    capsys.readouterr()
+    assert main(["leaderboard", "e2e", "--server", server, "--json"]) == 0
+    board = json.loads(capsys.readouterr().out)
+    assert [row["participant"] for row in board] == ["ann", "bob"]
+    auditor = _token("auditor", "aud", capsys)
+    assert main(["audit", "--server", server, "--token", auditor, "--challenge", "e2e"]) == 0
+    assert "FAIL" not in capsys.readouterr().out
