@@ -238,8 +238,13 @@ def cmd_receipt_verify(args: argparse.Namespace) -> None:
         key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(args.service_key))
     except ValueError:
         raise CliError("--service-key must be 64 hex digits (the service's Ed25519 key)") from None
+    later_json: Any = None
     if args.later:
-        later = json.loads(_read(args.later))
+        later_json = json.loads(_read(args.later))
+    elif args.server and args.challenge:
+        later_json = _protocol(args).consistency(args.challenge, receipt.tree_head.size)
+    if later_json is not None:
+        later = later_json
         verify_receipt_against(
             receipt,
             SignedTreeHead.from_json(later["tree_head"]),
@@ -564,6 +569,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("receipt")
     p.add_argument("--service-key", required=True, help="the service's Ed25519 public key (hex)")
     p.add_argument("--later", help="JSON with a later tree_head and a consistency proof")
+    server_options(p)
+    p.add_argument("--challenge", help="with --server: check against the server's latest head")
     p.set_defaults(func=cmd_receipt_verify)
 
     p = sub.add_parser("decrypt", help="single-key decryption of an aggregate ciphertext")

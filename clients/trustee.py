@@ -10,10 +10,13 @@ anything else is refused and reported. The key share and identity never leave th
 from __future__ import annotations
 
 import base64
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tqdm import tqdm
 
 from cryptoscore.bundle import EncryptedBundle
 from cryptoscore.ceremony import CeremonyRecord, KeyShare
@@ -35,6 +38,7 @@ class TrusteeLoop:
     identity: TrusteeIdentity
     journal_path: Path
     say: Callable[[str], None] = print
+    show_progress: bool = True
     _contexts: dict[str, ChallengeContext] = field(default_factory=dict)
     _bundles: dict[str, EncryptedBundle] = field(default_factory=dict)
 
@@ -78,9 +82,27 @@ class TrusteeLoop:
             try:
                 context = self.context(request.challenge_id)
                 bundles = {d: self.bundle(request.challenge_id, d) for d in request.inputs}
-                with PartialJournal(self.journal_path) as journal:
+                chunks = bundles[request.inputs[0]].layout.chunks
+                with (
+                    PartialJournal(self.journal_path) as journal,
+                    tqdm(
+                        total=chunks,
+                        desc=f"recomputing {request.request_id}",
+                        unit="chunk",
+                        disable=not self.show_progress,
+                        file=sys.stderr,
+                        leave=False,
+                        delay=0.5,
+                    ) as bar,
+                ):
                     partial = answer_request(
-                        request, context, bundles, self.share, self.identity, journal
+                        request,
+                        context,
+                        bundles,
+                        self.share,
+                        self.identity,
+                        journal,
+                        progress=lambda done: bar.update(done - bar.n),
                     )
             except CryptoScoreError as exc:
                 self.say(f"refused {request.request_id}: {exc}")

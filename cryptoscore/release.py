@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -216,6 +216,8 @@ def recompute(
     request: DecryptionRequest,
     context: ChallengeContext,
     bundles: Mapping[str, EncryptedBundle],
+    *,
+    progress: Callable[[int], None] | None = None,
 ) -> AggregateCiphertext:
     """Trustee, auditor: the ciphertext ``request`` names, computed from its inputs alone."""
     if request.challenge_id != context.challenge_id:
@@ -236,13 +238,13 @@ def recompute(
         preds, labels = bundle(request.inputs[0]), bundle(request.inputs[1])
         context.check_bundle(preds, "predictions")
         context.check_bundle(labels, "labels")
-        out = score(preds, labels, context.policy, context.evaluation)
+        out = score(preds, labels, context.policy, context.evaluation, progress=progress)
     elif request.circuit == "validity/v1":
         if len(request.inputs) != 1:
             raise FormatError("a validity request names one bundle")
         b = bundle(request.inputs[0])
         context.check_bundle(b, b.header.kind)
-        out = validity(b, request.seed, context.evaluation)
+        out = validity(b, request.seed, context.evaluation, progress=progress)
     else:
         if len(request.inputs) != 1 or request.seed:
             raise FormatError("a noise-check request names one bundle, and no seed")
@@ -261,9 +263,14 @@ def answer_request(
     share: KeyShare,
     identity: TrusteeIdentity,
     journal: PartialJournal,
+    *,
+    progress: Callable[[int], None] | None = None,
 ) -> PartialDecryption:
-    """Trustee: recompute, compare, then (once per ciphertext) partially decrypt."""
-    aggregate = recompute(request, context, bundles)
+    """Trustee: recompute, compare, then (once per ciphertext) partially decrypt.
+
+    ``progress`` is called with the number of chunks recomputed so far (for a progress bar).
+    """
+    aggregate = recompute(request, context, bundles, progress=progress)
     if aggregate.ciphertext_digest != request.ciphertext_digest:
         raise PolicyError(
             "the ciphertext to decrypt is not what the published circuit computes from the "

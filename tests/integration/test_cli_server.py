@@ -3,32 +3,9 @@
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from clients.cli import main
-
-
-@pytest.fixture
-def server(tmp_path, monkeypatch) -> Iterator[str]:
-    from service.app import create_app
-    from service.cli import make_server
-
-    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    app = create_app()
-    srv = make_server("127.0.0.1", 0, threads=2, app=app)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{srv.effective_port}"
-    finally:
-        srv.trigger.pull_trigger(srv.close)
-        thread.join(timeout=10)
-        srv.task_dispatcher.shutdown()
 
 
 def test_token_and_challenge_commands(server, tmp_path, monkeypatch, capsys):

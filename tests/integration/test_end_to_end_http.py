@@ -4,13 +4,10 @@ submissions (one malicious) -> trustees (2 of 3, one offline) -> leaderboard -> 
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
-import pytest
 
 from clients.api import ProtocolClient
 from clients.cli import main
@@ -18,26 +15,6 @@ from cryptoscore import PublicContext, raw_encrypt_vectors
 
 N_ITEMS = 300
 CLASSES = 3
-
-
-@pytest.fixture
-def server(tmp_path, monkeypatch) -> Iterator[str]:
-    from service.app import create_app
-    from service.cli import make_server
-
-    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    monkeypatch.delenv("REDIS_URL", raising=False)
-    app = create_app()
-    srv = make_server("127.0.0.1", 0, threads=4, app=app)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{srv.effective_port}"
-    finally:
-        srv.trigger.pull_trigger(srv.close)
-        thread.join(timeout=10)
-        srv.task_dispatcher.shutdown()
 
 
 def _token(role: str, name: str, capsys) -> str:
@@ -217,3 +194,25 @@ def test_whole_story_over_http(server, tmp_path, monkeypatch, capsys):
     auditor = _token("auditor", "aud", capsys)
     assert main(["audit", "--server", server, "--token", auditor, "--challenge", "e2e"]) == 0
     assert "FAIL" not in capsys.readouterr().out
+    # ann's receipt: valid now, and the latest log still contains her submission
+    log_key = ProtocolClient(server).challenge("e2e")["log_key"]
+    receipt = str(tmp_path / "ann.receipt")
+    assert main(["receipt", "verify", receipt, "--service-key", log_key]) == 0
+    assert (
+        main(
+            [
+                "receipt",
+                "verify",
+                receipt,
+                "--service-key",
+                log_key,
+                "--server",
+                server,
+                "--challenge",
+                "e2e",
+            ]
+        )
+        == 0
+    )
+    assert "still contains it" in capsys.readouterr().out
+    assert main(["receipt", "verify", receipt, "--service-key", "00" * 32]) == 2
