@@ -403,6 +403,21 @@ def cmd_trustee_run(args: argparse.Namespace) -> None:
     loop.run(once=args.once, interval=args.interval)
 
 
+def cmd_audit_dispatch(args: argparse.Namespace) -> None:
+    """``audit BUNDLE`` verifies a file; ``audit --server --challenge`` verifies the server's
+    bundle; ``audit export --server --challenge -o FILE`` downloads it."""
+    if args.bundle == "export":
+        if not (args.challenge and args.output):
+            raise CliError("audit export needs --server, --challenge and -o FILE")
+        data = _protocol(args).audit_bundle(args.challenge)
+        _write(args.output, data)
+        print(f"wrote {args.output} ({len(data)} bytes)")
+    elif args.challenge and not args.bundle:
+        cmd_audit_server(args)
+    else:
+        cmd_audit(args)
+
+
 def cmd_audit_server(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "audit.zip"
@@ -557,11 +572,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("audit", help="verify an audit bundle (named checks)")
-    p.add_argument("bundle", nargs="?")
+    p = sub.add_parser(
+        "audit",
+        help="verify an audit bundle (named checks); `audit export` downloads one",
+        description="audit BUNDLE | audit --server URL --challenge ID | "
+        "audit export --server URL --challenge ID -o FILE",
+    )
+    p.add_argument("bundle", nargs="?", help="an audit bundle file, or the word export")
     server_options(p)
-    p.add_argument("--challenge", help="with --server: download the challenge's bundle")
-    p.set_defaults(func=lambda a: cmd_audit_server(a) if a.challenge else cmd_audit(a))
+    p.add_argument("--challenge", help="the challenge on --server")
+    p.add_argument("-o", "--output", help="with export: where to write the bundle")
+    p.set_defaults(func=cmd_audit_dispatch)
 
     p = sub.add_parser("receipt", help="submission receipts")
     receipt_sub = p.add_subparsers(dest="receipt_command", required=True, metavar="ACTION")

@@ -194,6 +194,42 @@ def test_whole_story_over_http(server, tmp_path, monkeypatch, capsys):
     auditor = _token("auditor", "aud", capsys)
     assert main(["audit", "--server", server, "--token", auditor, "--challenge", "e2e"]) == 0
     assert "FAIL" not in capsys.readouterr().out
+    exported = str(tmp_path / "audit.zip")
+    assert (
+        main(
+            [
+                "audit",
+                "export",
+                "--server",
+                server,
+                "--token",
+                auditor,
+                "--challenge",
+                "e2e",
+                "-o",
+                exported,
+            ]
+        )
+        == 0
+    )
+    assert main(["audit", exported]) == 0
+    assert (
+        main(
+            [
+                "audit",
+                "export",
+                "--server",
+                server,
+                "--token",
+                people["ann"],
+                "--challenge",
+                "e2e",
+                "-o",
+                exported,
+            ]
+        )
+        == 2
+    )  # participants may not
     # ann's receipt: valid now, and the latest log still contains her submission
     log_key = ProtocolClient(server).challenge("e2e")["log_key"]
     receipt = str(tmp_path / "ann.receipt")
