@@ -1,6 +1,8 @@
 """Bearer tokens and roles.
 
-A token is 32 bytes from :mod:`secrets`, URL-safe base64 (43 characters). It is shown to its
+A token is ``cs_`` followed by 32 bytes from :mod:`secrets` in URL-safe base64 (46 characters
+in all; the prefix keeps a token from starting with ``-``, which command lines would read as an
+option, and lets secret scanners recognise it). It is shown to its
 holder once, when created; the database keeps only its SHA-256, so a leaked database does not
 leak working tokens (the token has 256 bits of entropy, so an unsalted hash is enough: there
 is nothing to brute-force). A request carries it as ``Authorization: Bearer <token>``.
@@ -50,6 +52,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 _TOKEN_BYTES = 32
+TOKEN_PREFIX = "cs_"  # noqa: S105 - a public prefix, not a secret
 _REALM = 'Bearer realm="cryptoscore"'
 
 
@@ -66,7 +69,7 @@ def create_token(session: Session, role: Role | str, name: str) -> tuple[Token, 
     role = Role(role)  # ValueError for an unknown role
     if not 1 <= len(name) <= 100 or not name.isprintable():
         raise ValueError("a token name is 1-100 printable characters")
-    token = secrets.token_urlsafe(_TOKEN_BYTES)
+    token = TOKEN_PREFIX + secrets.token_urlsafe(_TOKEN_BYTES)
     row = Token(name=name, role=role.value, token_hash=hash_token(token))
     session.add(row)
     session.flush()  # assigns the id

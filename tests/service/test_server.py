@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
 from email.message import Message
 from pathlib import Path
 from typing import Any
@@ -17,29 +15,12 @@ from flask import Flask
 from svc_helpers import API, PROBLEM, CeremonyFiles, upload_form
 from werkzeug.test import encode_multipart
 
-from service.cli import create_token_command, make_server
-
-
-@contextmanager
-def running(app: Flask) -> Iterator[str]:
-    """Serve ``app`` with waitress on a free loopback port in a thread; yield its base URL."""
-    server = make_server("127.0.0.1", 0, threads=2, app=app)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.effective_port}"
-    finally:
-        # close from inside the server's own loop (closing its sockets from this thread races
-        # with the poll call); the loop ends when it has no sockets left
-        server.trigger.pull_trigger(server.close)
-        thread.join(timeout=10)
-        server.task_dispatcher.shutdown()
-        assert not thread.is_alive()
+from service.cli import create_token_command, serving_in_thread
 
 
 @pytest.fixture
 def base_url(app: Flask) -> Iterator[str]:
-    with running(app) as url:
+    with serving_in_thread(app) as url:
         yield url
 
 
@@ -111,7 +92,7 @@ def test_challenge_upload_and_download_over_http(
 def test_oversized_upload_over_http(make_app: Any) -> None:
     app = make_app(MAX_UPLOAD_BYTES=4096)
     admin = create_token_command("admin", "bootstrap", app=app)
-    with running(app) as base:
+    with serving_in_thread(app) as base:
         status, headers, raw = _request(
             f"{base}{API}/tokens",
             method="POST",
@@ -132,7 +113,7 @@ def test_create_token_command_uses_the_configured_database(
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "d"))
     monkeypatch.delenv("DATABASE_URL", raising=False)
     token = create_token_command("organizer", "carol")
-    assert len(token) == 43
+    assert token.startswith("cs_") and len(token) == 46
     app = create_app()
     try:
         with app.app_context():

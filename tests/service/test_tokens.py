@@ -25,7 +25,7 @@ def test_create_list_revoke(app: Flask, client: FlaskClient, tokens: dict[str, s
     assert body["role"] == "participant" and body["name"] == "alice" and body["active"]
     assert body["revoked_at"] is None
     token = body["token"]
-    assert len(token) == 43  # 32 random bytes, URL-safe base64 without padding
+    assert token.startswith("cs_") and len(token) == 46  # prefix + 32 random bytes, base64url
 
     # only the hash is stored
     with app.app_context():
