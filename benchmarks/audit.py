@@ -21,8 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cryptoscore import ReleasePolicy, encrypt_labels, encrypt_predictions
 from cryptoscore.audit import verify_bundle
-from cryptoscore.local import LocalChallenge, local_trustees
-from cryptoscore.release import ChallengeContext
+from cryptoscore.local import LocalChallenge
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from committee import Committee
@@ -30,18 +29,8 @@ from committee import Committee
 
 def challenge_bundle(submissions: int, n: int, tmp: Path) -> tuple[Path, float]:
     committee = Committee(2, 3)
-    context = ChallengeContext(
-        "bench",
-        committee.record,
-        committee.keys.public,
-        committee.keys.evaluation,
-        ReleasePolicy(2, ("correct", "errors")),
-        n,
-    )
-    identities = {e.trustee_id: committee.identity(e.trustee_id) for e in committee.roster}
-    local = LocalChallenge(
-        context, local_trustees(committee.shares, identities, tmp), Ed25519PrivateKey.generate()
-    )
+    context = committee.context("bench", ReleasePolicy(2, ("correct", "errors")), n)
+    local = LocalChallenge(context, committee.local_trustees(tmp), Ed25519PrivateKey.generate())
     data = np.random.default_rng(3)  # benchmark data, not key material
     y = data.integers(0, 2, n)
     start = time.perf_counter()

@@ -25,10 +25,9 @@ from cryptoscore.release import (
     BundleRelease,
     ChallengeContext,
     SubmissionRelease,
-    answer_request,
     contribute,
 )
-from cryptoscore.threshold import ActiveSet, PartialJournal
+from cryptoscore.threshold import ActiveSet
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from committee import Committee
@@ -51,18 +50,10 @@ def _round1(
     timings["service_round1_seconds"] = time.perf_counter() - start
     for tid in TRUSTEES:
         start = time.perf_counter()
-        with PartialJournal(tmp / f"{tid}.journal") as journal:
-            for request in requests:
-                release.add_partial(
-                    answer_request(
-                        request,
-                        context,
-                        {bundle.digest: bundle},
-                        committee.shares[tid],
-                        committee.identity(tid),
-                        journal,
-                    )
-                )
+        for request in requests:
+            release.add_partial(
+                committee.answer(tid, request, context, {bundle.digest: bundle}, tmp)
+            )
         timings.setdefault("trustee_round1_seconds", time.perf_counter() - start)
     start = time.perf_counter()
     release.finish()
@@ -77,14 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     data = np.random.default_rng(1)  # benchmark data, not key material
     committee = Committee(3, 5)
-    context = ChallengeContext(
-        "bench",
-        committee.record,
-        committee.keys.public,
-        committee.keys.evaluation,
-        ReleasePolicy(2, ("correct", "errors")),
-        args.n,
-    )
+    context = committee.context("bench", ReleasePolicy(2, ("correct", "errors")), args.n)
     y = data.integers(0, 2, args.n)
     p = np.where(data.random(args.n) < 0.8, y, 1 - y)
     report: dict[str, Any] = {"n": args.n, "trustees": "3 of 5", "params": "bfv-8192"}
@@ -104,17 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         bundles = {preds.digest: preds, labels.digest: labels}
         for tid in TRUSTEES:
             start = time.perf_counter()
-            with PartialJournal(tmp / f"{tid}.r2") as journal:
-                sub.add_partial(
-                    answer_request(
-                        request,
-                        context,
-                        bundles,
-                        committee.shares[tid],
-                        committee.identity(tid),
-                        journal,
-                    )
-                )
+            sub.add_partial(committee.answer(tid, request, context, bundles, tmp / "round2"))
             round2.setdefault("trustee_round2_seconds", time.perf_counter() - start)
         start = time.perf_counter()
         released = sub.finish()

@@ -200,29 +200,26 @@ def main(argv: list[str] | None = None) -> int:
 
 def _print_table(report: dict[str, Any]) -> None:
     rows = [("task", "client s", "upload MB", "server s", "peak MiB")]
-    for key in ("binary", "k10_accuracy", "k10_confusion"):
+    for key in (
+        "binary",
+        "k10_accuracy",
+        "k10_confusion",
+        "tenseal_amortized_sum",
+        "tenseal_naive_dot",
+    ):
+        if key not in report:
+            continue
         r = report[key]
+        peak = r.get("server_peak_memory_growth_mib")
         rows.append(
             (
                 f"{key} n={r['n']}",
                 f"{r['client_encrypt_seconds']:.2f}",
                 f"{r['upload_bytes'] / 1e6:.1f}",
                 f"{r['server_seconds']:.2f}",
-                f"{r['server_peak_memory_growth_mib']:.0f}",
+                "-" if peak is None else f"{peak:.0f}",
             )
         )
-    for key in ("tenseal_amortized_sum", "tenseal_naive_dot"):
-        if key in report:
-            r = report[key]
-            rows.append(
-                (
-                    f"{key} n={r['n']}",
-                    f"{r['client_encrypt_seconds']:.2f}",
-                    f"{r['upload_bytes'] / 1e6:.1f}",
-                    f"{r['server_seconds']:.2f}",
-                    "-",
-                )
-            )
     width = [max(len(row[i]) for row in rows) for i in range(5)]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, width, strict=True)))

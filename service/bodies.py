@@ -22,6 +22,18 @@ _JSON_MIME = "application/json"
 _MULTIPART_MIME = "multipart/form-data"
 
 
+OCTET_STREAM = "application/octet-stream"
+
+
+def octet_body(what: str) -> bytes:
+    """The raw body of an ``application/octet-stream`` upload of ``what`` (415 otherwise)."""
+    if request.mimetype != OCTET_STREAM:
+        raise Problem(
+            415, f"Send the {what} as {OCTET_STREAM}, not {request.mimetype or 'nothing'}."
+        )
+    return request.get_data(cache=False)
+
+
 def json_body(schema: Schema) -> dict[str, Any]:
     """The request's JSON body, loaded (validated) by ``schema``."""
     if request.mimetype != _JSON_MIME:

@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request, send_file
+from flask import Blueprint, Response, current_app, send_file
 from sqlalchemy import func, select
 
 from cryptoscore.bundle import EncryptedBundle
@@ -29,11 +29,12 @@ from cryptoscore.errors import CryptoScoreError
 
 from .auth import current_token, require_roles
 from .blobs import get_blob_store
+from .bodies import OCTET_STREAM, octet_body
 from .challenges import get_challenge
 from .db import get_session
 from .ledger import append_event, challenge_context, challenge_lock, receipt_for, sign_head
 from .models import Challenge, Role, Token, UploadedBundle, utcnow
-from .openapi import doc
+from .openapi import binary_body, binary_response, doc
 from .problems import Problem, library_problem
 from .schemas import (
     LabelsUploadedSchema,
@@ -45,23 +46,8 @@ from .schemas import (
 __all__ = ["api_state", "bp", "require_roster_trustee"]
 
 bp = Blueprint("bundles", __name__, url_prefix="/challenges")
-OCTET_STREAM = "application/octet-stream"
-_BUNDLE_BODY = {
-    "required": True,
-    "content": {
-        OCTET_STREAM: {
-            "schema": {
-                "type": "string",
-                "format": "binary",
-                "description": "EncryptedBundle.to_bytes()",
-            }
-        }
-    },
-}
-_OCTETS = {
-    "description": "The bundle's bytes",
-    "content": {OCTET_STREAM: {"schema": {"type": "string", "format": "binary"}}},
-}
+_BUNDLE_BODY = binary_body("EncryptedBundle.to_bytes()")
+_OCTETS = binary_response("The bundle's bytes")
 
 
 def api_state(row: UploadedBundle) -> str:
@@ -89,14 +75,10 @@ def _replay_or_conflict(existing: UploadedBundle, kind: str, token: Token) -> di
 
 
 def _upload(challenge_id: str, kind: str) -> tuple[dict[str, Any], int]:
-    if request.mimetype != OCTET_STREAM:
-        raise Problem(
-            415, f"Send the bundle as {OCTET_STREAM}, not {request.mimetype or 'nothing'}."
-        )
+    raw = octet_body("bundle")
     session, store = get_session(), get_blob_store()
     challenge = get_challenge(challenge_id)
     token = current_token()
-    raw = request.get_data(cache=False)
     now = utcnow()
     state = challenge.state(now)
     if state != "open" and (kind == "predictions" or state == "closed"):

@@ -42,7 +42,7 @@ from .cors import public_read
 from .db import get_session
 from .ledger import append_event, log_public_hex, sign_head
 from .models import Blob, Challenge, Role
-from .openapi import doc
+from .openapi import binary_response, binary_schema, doc
 from .problems import Problem, library_problem
 from .schemas import ChallengeCreateSchema, ChallengeListSchema, ChallengeSchema, dump
 
@@ -65,32 +65,19 @@ _UPLOAD_BODY = {
                 "required": ["challenge", *FILE_PARTS],
                 "properties": {
                     "challenge": {"$ref": "#/components/schemas/ChallengeCreate"},
-                    "ceremony_record": {
-                        "type": "string",
-                        "format": "binary",
-                        "description": "CeremonyRecord.to_bytes()",
-                    },
-                    "public_context": {
-                        "type": "string",
-                        "format": "binary",
-                        "description": "PublicContext.to_bytes()",
-                    },
-                    "evaluation_keys": {
-                        "type": "string",
-                        "format": "binary",
-                        "description": "EvaluationKeys.to_bytes()",
-                    },
+                    "ceremony_record": binary_schema("CeremonyRecord.to_bytes()"),
+                    "public_context": binary_schema("PublicContext.to_bytes()"),
+                    "evaluation_keys": binary_schema("EvaluationKeys.to_bytes()"),
                 },
             },
             "encoding": {"challenge": {"contentType": "application/json"}},
         }
     },
 }
-_OCTETS = {
-    "description": "The record's bytes",
-    "headers": {"ETag": {"description": "its SHA-256 (hex)", "schema": {"type": "string"}}},
-    "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
-}
+_OCTETS = binary_response(
+    "The record's bytes",
+    headers={"ETag": {"description": "its SHA-256 (hex)", "schema": {"type": "string"}}},
+)
 
 
 def _parse(part: str, parser: Callable[[A], T], value: A) -> T:

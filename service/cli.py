@@ -6,6 +6,9 @@ These functions do the work and return results; printing and argument parsing st
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask
@@ -15,7 +18,7 @@ from .auth import create_token
 from .db import dispose, get_session
 from .models import Role
 
-__all__ = ["create_token_command", "make_server", "serve"]
+__all__ = ["create_token_command", "make_server", "serve", "serving_in_thread"]
 
 # Slack over MAX_UPLOAD_BYTES for multipart boundaries and the JSON part, so that the app,
 # not waitress, decides (and answers 413 as a problem) when an upload is too large.
@@ -43,6 +46,27 @@ def make_server(
         max_request_body_size=app.config["MAX_UPLOAD_BYTES"] + _BODY_SLACK,
         ident="cryptoscore",
     )
+
+
+@contextmanager
+def serving_in_thread(app: Flask, *, threads: int = 2) -> Iterator[str]:
+    """Serve ``app`` on a free loopback port in a background thread; yield its base URL.
+
+    For tests and embedding; the server is stopped and joined on exit.
+    """
+    server = make_server("127.0.0.1", 0, threads=threads, app=app)
+    thread = threading.Thread(target=server.run, name="cryptoscore-http", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        # close from inside the server's own loop (closing its sockets from this thread races
+        # with the poll call); the loop ends when it has no sockets left
+        server.trigger.pull_trigger(server.close)
+        thread.join(timeout=10)
+        server.task_dispatcher.shutdown()
+        if thread.is_alive():
+            raise RuntimeError("the HTTP server thread did not stop")
 
 
 def serve(

@@ -24,7 +24,15 @@ from marshmallow import Schema
 from . import schemas
 from .problems import PROBLEM_MIME
 
-__all__ = ["API_PREFIX", "bp", "build_spec", "doc"]
+__all__ = [
+    "API_PREFIX",
+    "binary_body",
+    "binary_response",
+    "binary_schema",
+    "bp",
+    "build_spec",
+    "doc",
+]
 
 API_PREFIX = "/api/v1"
 OPENAPI_VERSION = "3.0.3"
@@ -70,6 +78,34 @@ _STATUS_TEXT = {
     503: "A dependency is unreachable",
 }
 _RULE_ARG = re.compile(r"<(?:(?P<conv>[a-zA-Z_]+)(?:\([^)]*\))?:)?(?P<name>\w+)>")
+
+
+def binary_schema(description: str | None = None) -> dict[str, Any]:
+    """The OpenAPI schema of raw bytes (a wire record)."""
+    schema: dict[str, Any] = {"type": "string", "format": "binary"}
+    if description:
+        schema["description"] = description
+    return schema
+
+
+def binary_body(description: str, media_type: str = "application/octet-stream") -> dict[str, Any]:
+    """A required request body of raw bytes."""
+    return {"required": True, "content": {media_type: {"schema": binary_schema(description)}}}
+
+
+def binary_response(
+    description: str,
+    media_type: str = "application/octet-stream",
+    headers: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A response of raw bytes."""
+    response: dict[str, Any] = {
+        "description": description,
+        "content": {media_type: {"schema": binary_schema()}},
+    }
+    if headers:
+        response["headers"] = headers
+    return response
 
 
 def _schema_name(schema: type[Schema] | Schema) -> str:

@@ -32,7 +32,7 @@ from .cors import public_read
 from .db import get_session
 from .ledger import challenge_lock, latest_head, sign_head, transcript
 from .models import LogEntry, Role, UploadedBundle
-from .openapi import doc
+from .openapi import binary_response, doc
 from .problems import Problem, library_problem
 from .schemas import ConsistencySchema, LeaderboardRowSchema, LogHeadSchema, dump
 
@@ -124,12 +124,7 @@ def consistency(challenge_id: str) -> dict[str, Any]:
 @doc(
     summary="The audit bundle: log, tree heads, every logged object, leaderboard (zip)",
     tags=["records"],
-    responses={
-        200: {
-            "description": "cryptoscore-audit-bundle v1 (zip)",
-            "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
-        }
-    },
+    responses={200: binary_response("cryptoscore-audit-bundle v1 (zip)", "application/zip")},
     problems=[404],
 )
 @require_roles(Role.AUDITOR, Role.ADMIN)

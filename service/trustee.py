@@ -20,7 +20,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from flask import Blueprint, request
+from flask import Blueprint
 from sqlalchemy import select
 
 from cryptoscore.errors import CryptoScoreError
@@ -29,8 +29,8 @@ from cryptoscore.threshold import PartialDecryption
 
 from .auth import current_token, require_roles
 from .blobs import get_blob_store
-from .bodies import json_body
-from .bundles import OCTET_STREAM, require_roster_trustee
+from .bodies import json_body, octet_body
+from .bundles import require_roster_trustee
 from .challenges import get_challenge
 from .db import get_session
 from .jobs import JobName, enqueue, rebuild_round1
@@ -43,7 +43,7 @@ from .models import (
     TrusteeContribution,
     UploadedBundle,
 )
-from .openapi import doc
+from .openapi import binary_body, doc
 from .problems import Problem, library_problem
 from .schemas import AcceptedSchema, ContributionCreateSchema, TrusteeTasksSchema, dump
 
@@ -169,28 +169,13 @@ def contribute() -> tuple[dict[str, Any], int]:
 @doc(
     summary="Answer a decryption request with a signed partial decryption",
     tags=["trustee"],
-    request_body={
-        "required": True,
-        "content": {
-            OCTET_STREAM: {
-                "schema": {
-                    "type": "string",
-                    "format": "binary",
-                    "description": "PartialDecryption.to_bytes()",
-                }
-            }
-        },
-    },
+    request_body=binary_body("PartialDecryption.to_bytes()"),
     responses={201: AcceptedSchema, 200: AcceptedSchema},
     problems=[400, 404, 409, 413, 415],
 )
 @require_roles(Role.TRUSTEE)
 def partial() -> tuple[dict[str, Any], int]:
-    if request.mimetype != OCTET_STREAM:
-        raise Problem(
-            415, f"Send the partial as {OCTET_STREAM}, not {request.mimetype or 'nothing'}."
-        )
-    raw = request.get_data(cache=False)
+    raw = octet_body("partial")
     try:
         part = PartialDecryption.from_bytes(raw)
     except CryptoScoreError as exc:

@@ -7,7 +7,10 @@ from cryptoscore import BFV8192, generate_keys
 from cryptoscore._rns.shamir import share
 from cryptoscore.ceremony import CeremonyRecord, KeyShare, RosterEntry, secret_key_residues
 from cryptoscore.identity import TrusteeIdentity
-from cryptoscore.threshold import ActiveSet, PartialJournal, partial_decrypt
+from cryptoscore.local import LocalTrustee, local_trustees
+from cryptoscore.policy import ReleasePolicy
+from cryptoscore.release import ChallengeContext, answer_request
+from cryptoscore.threshold import ActiveSet, PartialDecryption, PartialJournal, partial_decrypt
 
 
 class Committee:
@@ -55,3 +58,21 @@ class Committee:
                     )
                 )
         return active, out
+
+    def context(self, challenge_id: str, policy: ReleasePolicy, n: int) -> ChallengeContext:
+        """A challenge published under this committee's key."""
+        return ChallengeContext(
+            challenge_id, self.record, self.keys.public, self.keys.evaluation, policy, n
+        )
+
+    def answer(self, tid, request, context, bundles, journal_dir) -> PartialDecryption:
+        """Trustee ``tid`` answers ``request`` (recomputing it first), journal in journal_dir."""
+        with PartialJournal(journal_dir / f"{tid}.journal") as journal:
+            return answer_request(
+                request, context, bundles, self.shares[tid], self.identity(tid), journal
+            )
+
+    def local_trustees(self, journal_dir, offline=()) -> dict[str, LocalTrustee]:
+        """The committee as in-process trustees for ``cryptoscore.local.LocalChallenge``."""
+        identities = {e.trustee_id: self.identity(e.trustee_id) for e in self.roster}
+        return local_trustees(self.shares, identities, journal_dir, offline=offline)

@@ -34,13 +34,11 @@ from cryptoscore.bundle import BundleWriter
 from cryptoscore.ciphertext import encode_ciphertext
 from cryptoscore.release import (
     BundleRelease,
-    ChallengeContext,
     DecryptionRequest,
     SubmissionRelease,
-    answer_request,
     contribute,
 )
-from cryptoscore.threshold import ActiveSet, PartialJournal
+from cryptoscore.threshold import ActiveSet
 
 N = 8192
 T = BFV8192.PLAIN_MODULUS
@@ -57,14 +55,7 @@ def committee():
 
 @pytest.fixture(scope="module")
 def context(committee):
-    return ChallengeContext(
-        challenge_id=CHALLENGE,
-        record=committee.record,
-        public=committee.keys.public,
-        evaluation=committee.keys.evaluation,
-        policy=ReleasePolicy(2, ("correct", "errors")),
-        n=n_items,
-    )
+    return committee.context(CHALLENGE, ReleasePolicy(2, ("correct", "errors")), n_items)
 
 
 @pytest.fixture(scope="module")
@@ -83,17 +74,9 @@ def run_round1(committee, context, bundle, tmp_path, trustees=("trustee-1", "tru
     requests = release.start(f"r1-{bundle.digest[:12]}")
     for request in requests:
         for tid in trustees:
-            with PartialJournal(tmp_path / f"{tid}.journal") as journal:
-                release.add_partial(
-                    answer_request(
-                        request,
-                        context,
-                        {bundle.digest: bundle},
-                        committee.shares[tid],
-                        committee.identity(tid),
-                        journal,
-                    )
-                )
+            release.add_partial(
+                committee.answer(tid, request, context, {bundle.digest: bundle}, tmp_path)
+            )
     release.finish()
     return release
 
@@ -137,17 +120,8 @@ def test_honest_submission_is_released_exactly(committee, context, data, valid_l
     sub = SubmissionRelease(context, r1, valid_labels)
     request = sub.start("r2-honest", ActiveSet.of(committee.record, ["trustee-2", "trustee-3"]))
     for tid in ("trustee-2", "trustee-3"):
-        with PartialJournal(tmp_path / f"{tid}.journal") as journal:
-            sub.add_partial(
-                answer_request(
-                    request,
-                    context,
-                    {preds.digest: preds, valid_labels.bundle.digest: valid_labels.bundle},
-                    committee.shares[tid],
-                    committee.identity(tid),
-                    journal,
-                )
-            )
+        bundles = {preds.digest: preds, valid_labels.bundle.digest: valid_labels.bundle}
+        sub.add_partial(committee.answer(tid, request, context, bundles, tmp_path))
     assert sub.finish() == {
         "correct": int(np.count_nonzero(p == y)),
         "errors": int(np.count_nonzero(p != y)),
@@ -245,50 +219,25 @@ def test_trustee_refuses_to_decrypt_raw_submission(committee, context, data, tmp
         active_set=active,
         ciphertext_digest=raw_digest,
     )
-    with (
-        PartialJournal(tmp_path / "t1") as journal,
-        pytest.raises(PolicyError, match="not what the published circuit computes"),
-    ):
-        answer_request(
-            request,
-            context,
-            bundles,
-            committee.shares["trustee-1"],
-            committee.identity("trustee-1"),
-            journal,
-        )
+    with pytest.raises(PolicyError, match="not what the published circuit computes"):
+        committee.answer("trustee-1", request, context, bundles, tmp_path)
     # no circuit outside the published ones can even be named
     with pytest.raises(PolicyError, match="no published circuit"):
         dataclasses.replace(request, circuit="raw/v1")
     # a score with labels and predictions swapped (decrypting a label ciphertext) is refused
     swapped = dataclasses.replace(request, inputs=(labels.digest, preds.digest))
-    with (
-        PartialJournal(tmp_path / "t1") as journal,
-        pytest.raises(MismatchError, match="kind is 'labels', expected 'predictions'"),
-    ):
-        answer_request(
-            swapped,
-            context,
-            bundles,
-            committee.shares["trustee-1"],
-            committee.identity("trustee-1"),
-            journal,
-        )
+    with pytest.raises(MismatchError, match="kind is 'labels', expected 'predictions'"):
+        committee.answer("trustee-1", swapped, context, bundles, tmp_path)
     # another policy than the challenge publishes gives another ciphertext: refused
     from cryptoscore import score
 
     other = score(preds, labels, ReleasePolicy(2, ("confusion",)), committee.keys.evaluation)
-    with PartialJournal(tmp_path / "t1") as journal, pytest.raises(PolicyError):
-        answer_request(
-            dataclasses.replace(request, ciphertext_digest=other.ciphertext_digest),
-            context,
-            bundles,
-            committee.shares["trustee-1"],
-            committee.identity("trustee-1"),
-            journal,
-        )
+    other_request = dataclasses.replace(request, ciphertext_digest=other.ciphertext_digest)
+    with pytest.raises(PolicyError):
+        committee.answer("trustee-1", other_request, context, bundles, tmp_path)
     # the journal recorded none of these: nothing was answered
-    assert (tmp_path / "t1").read_text() == ""
+    journal = tmp_path / "trustee-1.journal"
+    assert journal.read_text() == ""
 
 
 def test_request_record_roundtrip(committee):
@@ -314,15 +263,7 @@ def test_first_t_contributors_become_the_active_set(committee, context, data, tm
     assert release.active.indices == (1, 3)
     for request in requests:
         for tid in ("trustee-1", "trustee-3"):
-            with PartialJournal(tmp_path / f"{tid}.journal") as journal:
-                release.add_partial(
-                    answer_request(
-                        request,
-                        context,
-                        {labels.digest: labels},
-                        committee.shares[tid],
-                        committee.identity(tid),
-                        journal,
-                    )
-                )
+            release.add_partial(
+                committee.answer(tid, request, context, {labels.digest: labels}, tmp_path)
+            )
     assert release.finish() and release.state == "valid"

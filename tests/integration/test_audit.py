@@ -14,10 +14,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptoscore import ReleasePolicy, encrypt_labels, encrypt_predictions, raw_encrypt_vectors
 from cryptoscore.audit import CHECKS, verify_bundle
 from cryptoscore.identity import TrusteeIdentity
-from cryptoscore.local import LocalChallenge, local_trustees
+from cryptoscore.local import LocalChallenge
 from cryptoscore.log import MerkleLog, sign_tree_head
 from cryptoscore.records import canonical_json
-from cryptoscore.release import ChallengeContext
 from cryptoscore.threshold import ActiveSet, PartialDecryption, PartialJournal, partial_decrypt
 
 N_ITEMS = 3000
@@ -27,18 +26,9 @@ SERVICE_KEY = Ed25519PrivateKey.generate()
 @pytest.fixture(scope="module")
 def challenge(tmp_path_factory):
     committee = Committee(2, 3)
-    context = ChallengeContext(
-        "audit-demo",
-        committee.record,
-        committee.keys.public,
-        committee.keys.evaluation,
-        ReleasePolicy(2, ("correct", "errors")),
-        N_ITEMS,
-    )
-    identities = {e.trustee_id: committee.identity(e.trustee_id) for e in committee.roster}
+    context = committee.context("audit-demo", ReleasePolicy(2, ("correct", "errors")), N_ITEMS)
     tmp = tmp_path_factory.mktemp("audit")
-    trustees = local_trustees(committee.shares, identities, tmp, offline=["trustee-2"])
-    local = LocalChallenge(context, trustees, SERVICE_KEY)
+    local = LocalChallenge(context, committee.local_trustees(tmp, ["trustee-2"]), SERVICE_KEY)
     gen = np.random.default_rng(5)
     y = gen.integers(0, 2, N_ITEMS)
     local.upload_labels(encrypt_labels(y, context.public, classes=2, challenge="audit-demo"))

@@ -131,52 +131,23 @@ def test_errors_are_one_line(workdir, capsys, argv, message):
     assert len(err) == 1 and err[0].startswith("cryptoscore: error: ") and message in err[0]
 
 
-def test_trustee_init_and_ceremony(tmp_path, monkeypatch, capsys):
+def test_trustee_init_and_ceremony(cli_committee, tmp_path, capsys):
     from cryptoscore.ceremony import CeremonyRecord, open_share_file
     from cryptoscore.identity import TrusteeIdentity
 
-    monkeypatch.setenv("ID_PASS", "identity passphrase")
-    roster = []
-    for tid in ("ann", "ben", "cat"):
-        assert (
-            main(["trustee", "init", "--out", str(tmp_path / tid), "--passphrase-env", "ID_PASS"])
-            == 0
-        )
-        pub = (tmp_path / tid / "identity.pub").read_text().strip()
-        roster.append({"id": tid, "public_key": pub})
-        monkeypatch.setenv(f"SHARE_{tid.upper()}", f"share passphrase of {tid}")
-    assert (
-        main(["trustee", "init", "--out", str(tmp_path / "ann"), "--passphrase-env", "ID_PASS"])
-        == 2
-    )  # never overwrites an identity
-    (tmp_path / "roster.json").write_text(json.dumps(roster))
+    init = ["trustee", "init", "--out", str(tmp_path / "trustee-1"), "--passphrase-env", "ID_PASS"]
+    assert main(init) == 2  # never overwrites an identity
     out = tmp_path / "ceremony"
-    assert (
-        main(
-            [
-                "ceremony",
-                "--roster",
-                str(tmp_path / "roster.json"),
-                "--threshold",
-                "2",
-                "--out",
-                str(out),
-                "--passphrase-env-prefix",
-                "SHARE_",
-            ]
-        )
-        == 0
-    )
     record = CeremonyRecord.from_bytes((out / "ceremony.record").read_bytes())
-    assert record.threshold == 2 and [e.trustee_id for e in record.roster] == ["ann", "ben", "cat"]
-    share = (out / "share-ben.bin").read_bytes()
-    record.check_share_file("ben", share)
-    assert open_share_file(share, b"share passphrase of ben").trustee_id == "ben"
-    assert (out / "share-ben.bin").stat().st_mode & 0o077 == 0
+    assert record.threshold == 2 and [e.trustee_id for e in record.roster] == list(cli_committee)
+    share = (out / "share-trustee-2.bin").read_bytes()
+    record.check_share_file("trustee-2", share)
+    assert open_share_file(share, b"share passphrase trustee-2").trustee_id == "trustee-2"
+    assert (out / "share-trustee-2.bin").stat().st_mode & 0o077 == 0
     ident = TrusteeIdentity.from_pem(
-        (tmp_path / "ann" / "identity.pem").read_bytes(), b"identity passphrase"
+        (tmp_path / "trustee-1" / "identity.pem").read_bytes(), b"identity passphrase"
     )
-    assert ident.public_key.hex() == roster[0]["public_key"]
+    assert ident.public_key == record.entry("trustee-1").public_key
     (tmp_path / "bad.json").write_text("{}")
     capsys.readouterr()
     assert (

@@ -8,39 +8,11 @@ from datetime import UTC, datetime, timedelta
 from clients.cli import main
 
 
-def test_token_and_challenge_commands(server, tmp_path, monkeypatch, capsys):
+def test_token_and_challenge_commands(server, cli_committee, tmp_path, monkeypatch, capsys):
     assert main(["token", "create", "--role", "organizer", "--name", "org"]) == 0
     token = capsys.readouterr().out.strip()
     monkeypatch.setenv("CRYPTOSCORE_SERVER", server)
     monkeypatch.setenv("CRYPTOSCORE_TOKEN", token)
-    monkeypatch.setenv("ID_PASS", "identity passphrase")
-    roster = []
-    for tid in ("t1", "t2", "t3"):
-        assert (
-            main(["trustee", "init", "--out", str(tmp_path / tid), "--passphrase-env", "ID_PASS"])
-            == 0
-        )
-        roster.append(
-            {"id": tid, "public_key": (tmp_path / tid / "identity.pub").read_text().strip()}
-        )
-        monkeypatch.setenv(f"S_{tid.upper()}", f"share passphrase {tid}")
-    (tmp_path / "roster.json").write_text(json.dumps(roster))
-    assert (
-        main(
-            [
-                "ceremony",
-                "--roster",
-                str(tmp_path / "roster.json"),
-                "--threshold",
-                "2",
-                "--out",
-                str(tmp_path / "ceremony"),
-                "--passphrase-env-prefix",
-                "S_",
-            ]
-        )
-        == 0
-    )
     now = datetime.now(UTC)
     capsys.readouterr()
     args = [

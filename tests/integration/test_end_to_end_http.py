@@ -23,7 +23,7 @@ def _token(role: str, name: str, capsys) -> str:
     return capsys.readouterr().out.strip()
 
 
-def _trustees_pass(tmp_path, server, tokens, online) -> None:
+def _trustees_pass(tmp_path, server, tokens, online, share_envs) -> None:
     for tid in online:
         assert (
             main(
@@ -42,7 +42,7 @@ def _trustees_pass(tmp_path, server, tokens, online) -> None:
                     "--passphrase-env",
                     "ID_PASS",
                     "--share-passphrase-env",
-                    f"S_{tid.upper().replace('-', '_')}",
+                    share_envs[tid],
                 ]
             )
             == 0
@@ -58,36 +58,8 @@ def _wait(predicate, what: str, step) -> None:
         time.sleep(0.2)
 
 
-def test_whole_story_over_http(server, tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("ID_PASS", "identity passphrase")
-    trustees = ["trustee-1", "trustee-2", "trustee-3"]
-    roster = []
-    for tid in trustees:
-        assert (
-            main(["trustee", "init", "--out", str(tmp_path / tid), "--passphrase-env", "ID_PASS"])
-            == 0
-        )
-        roster.append(
-            {"id": tid, "public_key": (tmp_path / tid / "identity.pub").read_text().strip()}
-        )
-        monkeypatch.setenv(f"S_{tid.upper().replace('-', '_')}", f"share passphrase {tid}")
-    (tmp_path / "roster.json").write_text(json.dumps(roster))
-    assert (
-        main(
-            [
-                "ceremony",
-                "--roster",
-                str(tmp_path / "roster.json"),
-                "--threshold",
-                "2",
-                "--out",
-                str(tmp_path / "ceremony"),
-                "--passphrase-env-prefix",
-                "S_",
-            ]
-        )
-        == 0
-    )
+def test_whole_story_over_http(server, cli_committee, tmp_path, capsys):
+    trustees = list(cli_committee)
     organizer = _token("organizer", "org", capsys)
     tokens = {tid: _token("trustee", tid, capsys) for tid in trustees}
     people = {name: _token("participant", name, capsys) for name in ("ann", "bob", "eve")}
@@ -179,7 +151,7 @@ def test_whole_story_over_http(server, tmp_path, monkeypatch, capsys):
     _wait(
         lambda: all(state(n) in ("released", "invalid") for n in ("ann", "bob", "eve")),
         "every submission to be decided",
-        lambda: _trustees_pass(tmp_path, server, tokens, online),
+        lambda: _trustees_pass(tmp_path, server, tokens, online, cli_committee),
     )
     for name in ("ann", "bob"):
         status = ProtocolClient(server, people[name]).submission("e2e", digests[name])
