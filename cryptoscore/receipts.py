@@ -58,7 +58,7 @@ class Receipt:
         try:
             obj = json.loads(raw)
             if not isinstance(obj, dict) or obj.get("version") != FORMAT_VERSION:
-                raise FormatError("receipt: unknown format version")
+                raise FormatError("unknown format version")
             return cls(
                 bundle=str(obj["bundle"]),
                 entry=str(obj["entry"]).encode(),
@@ -66,6 +66,8 @@ class Receipt:
                 tree_head=SignedTreeHead.from_json(obj["tree_head"]),
                 proof=InclusionProof.from_json(obj["proof"]),
             )
+        except FormatError as exc:
+            raise FormatError(f"receipt: {exc}") from None
         except (ValueError, KeyError, TypeError) as exc:
             raise FormatError(f"receipt: malformed ({exc})") from None
 

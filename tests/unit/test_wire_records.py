@@ -1,0 +1,50 @@
+"""Malformed receipts and decryption requests are refused with a FormatError naming the
+problem (the other records have their own tests)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cryptoscore import FormatError, PolicyError
+from cryptoscore.receipts import Receipt
+from cryptoscore.release import DecryptionRequest
+from cryptoscore.threshold import ActiveSet
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"not json",
+        b"[]",
+        b"{}",
+        json.dumps({"version": 2}).encode(),
+        json.dumps(
+            {"version": 1, "bundle": "x", "entry": "{}", "index": 0, "tree_head": {}, "proof": {}}
+        ).encode(),
+    ],
+)
+def test_malformed_receipts(raw):
+    with pytest.raises(FormatError, match="receipt"):
+        Receipt.from_bytes(raw)
+
+
+def _request() -> DecryptionRequest:
+    return DecryptionRequest(
+        "r-1", "ch", "noise/v1", ("ab" * 32,), b"", b"", ActiveSet((1, 2)), "cd" * 32, index=3
+    )
+
+
+def test_request_roundtrip_and_tampering():
+    raw = _request().to_bytes()
+    assert DecryptionRequest.from_bytes(raw) == _request()
+    with pytest.raises(FormatError, match="unexpected bytes"):
+        DecryptionRequest.from_bytes(raw + b"x")
+    with pytest.raises(FormatError, match="truncated"):
+        DecryptionRequest.from_bytes(raw[:20])
+    with pytest.raises(PolicyError, match="no published circuit"):
+        DecryptionRequest.from_bytes(raw.replace(b"noise/v1", b"raw/v1.."))
+    with pytest.raises(FormatError, match="only a noise-check request names a ciphertext index"):
+        DecryptionRequest("r", "ch", "score/v1", (), b"", b"", ActiveSet((1, 2)), "cd" * 32, 1)
