@@ -16,6 +16,7 @@ from flask import Flask
 from .app import create_app
 from .auth import create_token
 from .db import dispose, get_session
+from .jobs import resume_unfinished
 from .models import Role
 
 __all__ = ["create_token_command", "make_server", "serve", "serving_in_thread"]
@@ -72,8 +73,16 @@ def serving_in_thread(app: Flask, *, threads: int = 2) -> Iterator[str]:
 def serve(
     host: str = "127.0.0.1", port: int = 8000, *, threads: int = 8, app: Flask | None = None
 ) -> None:
-    """Serve the API with waitress on ``host:port`` until interrupted (blocks)."""
+    """Serve the API with waitress on ``host:port`` until interrupted (blocks).
+
+    Before serving, the next job of every unfinished bundle is queued again
+    (:func:`service.jobs.resume_unfinished`): work queued in memory by an earlier run that
+    stopped is not lost.
+    """
     app = app or create_app()
+    resumed = resume_unfinished(app)
+    if resumed:
+        app.logger.warning("resumed %d unfinished release job(s)", len(resumed))
     server = make_server(host, port, threads=threads, app=app)
     try:
         server.run()

@@ -65,6 +65,7 @@ __all__ = [
     "JobName",
     "drain",
     "enqueue",
+    "resume_unfinished",
     "rq_run",
     "run_job",
     "set_worker_app",
@@ -420,6 +421,42 @@ def enqueue(name: JobName, challenge_id: str, digest: str, app: Flask | None = N
         rq_queue.enqueue(rq_run, name, challenge_id, digest, retry=Retry(max=_ATTEMPTS - 1))
         return
     _runner(app).submit((name, challenge_id, digest))
+
+
+_NEXT_JOB: dict[str, JobName] = {
+    "pending": "round1_start",
+    "sanitizing": "round1_finish",
+    "valid": "round2_start",
+    "scoring": "round2_finish",
+}
+"""For a bundle in each unfinished state, the job that moves it on (a no-op until it can)."""
+
+
+def resume_unfinished(app: Flask) -> list[tuple[JobName, str, str]]:
+    """Queue the next job of every unfinished bundle; return what was queued.
+
+    The in-process queue lives in memory: a server that stops after a trustee's post was
+    stored but before the job it queued ran would otherwise leave the bundle waiting for an
+    event that never comes (and an RQ job that failed for good leaves it the same way).
+    ``cryptoscore serve`` calls this on start. Safe at any time: jobs are idempotent and do
+    nothing until their step can run.
+    """
+    with app.app_context():
+        session = get_session()
+        try:
+            rows = session.execute(
+                select(UploadedBundle.challenge_id, UploadedBundle.digest, UploadedBundle.state)
+                .where(UploadedBundle.state.in_(tuple(_NEXT_JOB)))
+                # valid labels are finished: their waiting submissions are queued themselves
+                .where(~((UploadedBundle.kind == "labels") & (UploadedBundle.state == "valid")))
+                .order_by(UploadedBundle.submitted_at)
+            ).all()
+        finally:
+            session.rollback()
+        queued = [(_NEXT_JOB[state], challenge_id, digest) for challenge_id, digest, state in rows]
+        for name, challenge_id, digest in queued:
+            enqueue(name, challenge_id, digest, app)
+    return queued
 
 
 def drain(app: Flask) -> list[tuple[tuple[str, str, str], BaseException]]:

@@ -9,12 +9,15 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from protocol_helpers import CHALLENGE, Committee
+from protocol_helpers import CHALLENGE, Committee, Trustees, create_challenge, make_tokens, upload
+from sqlalchemy import func, select
 from svc_helpers import API, bearer
-from test_protocol import run_story
+from test_protocol import PARTIES, run_story
 
-from service import worker
+from service import jobs, worker
+from service.db import get_session
 from service.jobs import set_worker_app
+from service.models import LogEntry, UploadedBundle
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -74,3 +77,48 @@ def test_rq_worker_against_redis(
     assert len(queue) == 0
     assert FailedJobRegistry(queue=queue).count == 0
     connection.close()
+
+
+def test_restart_resumes_unfinished_bundles(
+    make_app: Callable[..., Flask], committee: Committee, data: dict[str, Any], tmp_path: Path
+) -> None:
+    """A server that stops with jobs queued in memory loses them; the next start resumes."""
+    crashed = make_app(JOB_THREAD=False)
+    client = crashed.test_client()
+    tokens = make_tokens(crashed, PARTIES)
+    create_challenge(client, tokens["organizer"], committee)
+    assert upload(client, tokens["organizer"], "labels", data["labels"]).status_code == 201
+    digests = {}
+    for name in ("alice", "bob", "mallory"):
+        response = upload(client, tokens[name], "submissions", data["bundles"][name])
+        digests[name] = response.get_json()["submission"]
+    trustees = Trustees(client, committee, tokens, tmp_path, online=("t0", "t1"))
+
+    def lose_queued_jobs() -> list[Any]:
+        lost = jobs._runner(crashed).queue
+        while not lost.empty():
+            lost.get_nowait()
+            lost.task_done()
+        return []
+
+    trustees.run(crashed, lose_queued_jobs)  # every contribution is stored, no job ever ran
+    with crashed.app_context():
+        states = {row.state for row in get_session().scalars(select(UploadedBundle))}
+    assert states == {"pending"}
+
+    restarted = make_app(JOB_THREAD=False)
+    queued = jobs.resume_unfinished(restarted)
+    assert sorted(name for name, _, _ in queued) == ["round1_start"] * 4
+    assert jobs.drain(restarted) == []  # round 1 starts for every bundle
+    trustees.client = restarted.test_client()
+    trustees.run(restarted)
+    story = {"client": trustees.client, "tokens": tokens, "digests": digests}
+    assert _released(story) == {"alice": "released", "bob": "released", "mallory": "invalid"}
+
+    # once everything is finished, resuming queues nothing and changes nothing
+    with restarted.app_context():
+        entries = get_session().scalar(select(func.count()).select_from(LogEntry))
+    assert jobs.resume_unfinished(restarted) == []
+    assert jobs.drain(restarted) == []
+    with restarted.app_context():
+        assert get_session().scalar(select(func.count()).select_from(LogEntry)) == entries

@@ -125,3 +125,24 @@ def test_create_token_command_uses_the_configured_database(
         create_token_command("superuser", "mallory")
     with pytest.raises(ValueError):
         create_token_command("admin", "line\nbreak")
+
+
+def test_serve_resumes_unfinished_work_before_serving(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from service import cli
+
+    calls: list[str] = []
+
+    class Server:
+        def run(self) -> None:
+            calls.append("run")
+            raise KeyboardInterrupt
+
+        def close(self) -> None:
+            calls.append("close")
+
+    monkeypatch.setattr(cli, "resume_unfinished", lambda a: calls.append("resume") or [])
+    monkeypatch.setattr(cli, "make_server", lambda *a, **k: Server())
+    cli.serve(app=app)
+    assert calls == ["resume", "run", "close"]
