@@ -23,6 +23,12 @@ ciphertext with noise Δ/2 shows a residual of Δ/2 and is always rejected.
 What it guarantees: every input ciphertext that passes has noise at most the threshold
 (≈ 2^53 at bfv-8192 with 3 trustees, against ≈ 2^11 for an honest one). ``noise.py`` uses
 that bound for the label-dependent part of every released score's noise.
+
+What it does not guarantee (SECURITY.md, "Critical known gap"): the check reveals the residual
+v + Σ_j e_j to whoever combines the partials. A submitter controls c1, so it can make v
+contain δ·s for a δ of its choice (c1 + δ encrypts the same message); for δ above the
+smudging, the residual reveals the secret key s. Closing this needs c1 out of the submitter's
+hands (trustee-assisted encryption with seeded c1) or proofs of correct encryption.
 """
 
 from __future__ import annotations

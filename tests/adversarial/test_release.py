@@ -28,9 +28,10 @@ from cryptoscore import (
     encrypt_predictions,
     raw_encrypt_vectors,
 )
-from cryptoscore._rns.modmath import addmod
+from cryptoscore._rns.modmath import addmod, crt_lift
 from cryptoscore._seal.engine import engine_for
 from cryptoscore.bundle import BundleWriter
+from cryptoscore.ceremony import secret_key_residues
 from cryptoscore.ciphertext import encode_ciphertext
 from cryptoscore.release import (
     BundleRelease,
@@ -89,19 +90,29 @@ def valid_labels(committee, context, data, tmp_path_factory):
     return release
 
 
-def with_crafted_noise(bundle: EncryptedBundle, offset: int) -> EncryptedBundle:
-    """Add ``offset`` to every coefficient of every c0: same plaintext while offset + honest
-    noise stays below Δ/2, but noise near Δ/2."""
+def rewritten(bundle: EncryptedBundle, edit) -> EncryptedBundle:
+    """The bundle with ``edit(index, data)`` applied in place to every ciphertext's
+    ``data[poly, prime, coeff]`` — what a participant using sealapi directly can upload."""
     moduli = BFV8192.DATA_PRIMES
     out = io.BytesIO()
     writer = BundleWriter(bundle.header, out)
     for i in range(bundle.layout.ciphertexts):
         data = bundle.ciphertext(i)
-        for j, q in enumerate(moduli):
-            data[0, j] = addmod(data[0, j], np.full(N, offset % q, dtype=np.uint64), q)
+        edit(i, data)
         writer.add(encode_ciphertext(data, moduli))
     writer.finish()
     return EncryptedBundle.from_bytes(out.getvalue())
+
+
+def add_to_c0(data: np.ndarray, offset: int) -> None:
+    for j, q in enumerate(BFV8192.DATA_PRIMES):
+        data[0, j] = addmod(data[0, j], np.full(N, offset % q, dtype=np.uint64), q)
+
+
+def with_crafted_noise(bundle: EncryptedBundle, offset: int) -> EncryptedBundle:
+    """Add ``offset`` to every coefficient of every c0: same plaintext while offset + honest
+    noise stays below Δ/2, but noise near Δ/2."""
+    return rewritten(bundle, lambda _, data: add_to_c0(data, offset))
 
 
 def decrypts_to(committee, bundle: EncryptedBundle, index: int) -> np.ndarray:
@@ -149,17 +160,12 @@ def test_exact_half_delta_cannot_alias(committee, context, data, tmp_path, ciphe
     """An offset of exactly Δ/2 acts as a message "m + 1/2"; combined with an even weight it
     would become a whole message shift, invisible under a mask. Checked one by one, it shows."""
     honest = encrypt_predictions(data[0], committee.keys.public, classes=2, challenge=CHALLENGE)
-    moduli = BFV8192.DATA_PRIMES
-    out = io.BytesIO()
-    writer = BundleWriter(honest.header, out)
-    for i in range(honest.layout.ciphertexts):
-        ct = honest.ciphertext(i)
+
+    def edit(i: int, data: np.ndarray) -> None:
         if i < ciphertexts:
-            for j, q in enumerate(moduli):
-                ct[0, j] = addmod(ct[0, j], np.full(N, ((DELTA + 1) // 2) % q, np.uint64), q)
-        writer.add(encode_ciphertext(ct, moduli))
-    writer.finish()
-    release = run_round1(committee, context, EncryptedBundle.from_bytes(out.getvalue()), tmp_path)
+            add_to_c0(data, (DELTA + 1) // 2)
+
+    release = run_round1(committee, context, rewritten(honest, edit), tmp_path)
     assert release.state == "invalid" and "noise" in release.reason
 
 
@@ -267,3 +273,53 @@ def test_first_t_contributors_become_the_active_set(committee, context, data, tm
                 committee.answer(tid, request, context, {labels.digest: labels}, tmp_path)
             )
     assert release.finish() and release.state == "valid"
+
+
+def residual_noise(aggregate, partials) -> np.ndarray:
+    """What a combiner (or anyone holding the partials) computes: the centered residual
+    c0 + Σ partials − Δ·(decoded message) of every coefficient."""
+    moduli = aggregate.params.moduli(aggregate.level)
+    x = [aggregate.data()[0, i].copy() for i in range(len(moduli))]
+    for p in partials:
+        h = p.data()
+        for i, q in enumerate(moduli):
+            x[i] = addmod(x[i], h[i], q)
+    big_q = math.prod(moduli)
+    lifted = np.array(crt_lift(x, moduli), dtype=object)
+    message = (lifted * T + big_q // 2) // big_q % T
+    v = (lifted - message * ((big_q - 1) // T)) % big_q
+    return np.where(v > big_q // 2, v - big_q, v)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="KNOWN GAP (SECURITY.md, 'Critical known gap'): a submitter who controls c1 "
+    "makes the round-1 noise check reveal the threshold secret key",
+)
+def test_structured_c1_does_not_reveal_the_secret_key(committee, context, data, tmp_path):
+    """A malicious participant adds 2^60 to c1 of one ciphertext: the plaintext is unchanged
+    but its noise becomes honest + 2^60·s. Round 1 rejects the bundle — after the masked
+    noise-check partials were produced, and their residual is 2^60·s plus 2^53 smudging."""
+    honest = encrypt_predictions(data[0], committee.keys.public, classes=2, challenge=CHALLENGE)
+
+    def edit(i: int, data: np.ndarray) -> None:
+        if i == 0:
+            for j, q in enumerate(moduli):
+                data[1, j, 0] = (int(data[1, j, 0]) + (1 << 60)) % q
+
+    moduli = BFV8192.DATA_PRIMES
+    crafted = rewritten(honest, edit)
+    assert np.array_equal(decrypts_to(committee, crafted, 0), decrypts_to(committee, honest, 0))
+
+    release = run_round1(committee, context, crafted, tmp_path)
+    assert release.state == "invalid"
+    (rid,) = [r for r, q in release.requests.items() if q.circuit == "noise/v1" and q.index == 0]
+    residual = residual_noise(release.ciphertexts[rid], list(release.partials[rid].values()))
+    guess = np.array([(int(v) + (1 << 59)) >> 60 for v in residual], dtype=np.int64)
+    # the guess in NTT form over the data primes, as the key is stored
+    polys = np.ones((2, len(moduli), N), dtype=np.uint64)  # (c1 = 0 would be "transparent")
+    for j, q in enumerate(moduli):
+        polys[0, j] = np.mod(guess, q).astype(np.uint64)
+    engine = engine_for(BFV8192)
+    guess_ntt = engine.export(engine.compute_ciphertext(polys)).data[0]
+    assert not np.array_equal(guess_ntt, secret_key_residues(committee.keys.secret))
