@@ -34,10 +34,15 @@ def challenge_bundle(submissions: int, n: int, tmp: Path) -> tuple[Path, float]:
     data = np.random.default_rng(3)  # benchmark data, not key material
     y = data.integers(0, 2, n)
     start = time.perf_counter()
-    local.upload_labels(encrypt_labels(y, context.public, classes=2, challenge="bench"))
+    labels = encrypt_labels(
+        y, context.public, classes=2, challenge="bench", pads=local.pads("labels")
+    )
+    local.upload_labels(labels)
     for i in range(submissions):
         p = np.where(data.random(n) < 0.5 + i / (2 * submissions), y, 1 - y)
-        local.submit(f"p{i}", encrypt_predictions(p, context.public, classes=2, challenge="bench"))
+        pads = local.pads("predictions")
+        preds = encrypt_predictions(p, context.public, classes=2, challenge="bench", pads=pads)
+        local.submit(f"p{i}", preds)
     run_seconds = time.perf_counter() - start
     path = tmp / "audit.zip"
     local.export_audit_bundle(path)

@@ -9,6 +9,10 @@ prints one JSON object:
   anonymous memory of the server step for n and for n/10 (flat in n: bundles are memory-mapped
   and scored chunk by chunk), and the same task done the naive TenSEAL way (per-chunk ``dot``)
   and the amortized TenSEAL-vector way (products accumulated, one ``sum``, no validity);
+* ``binary_pads``: the same with trustee-assisted encryption (``cryptoscore.pads``, what
+  threshold challenges require): the seconds for 2 trustees to make the pads and the client
+  to open them, client encryption, upload bytes (c0 only), and the server step (which now
+  expands every c1 from the bundle's seed);
 * ``ratios``: TenSEAL server seconds / ours, our upload bytes / TenSEAL's;
 * ``k10_accuracy`` and ``k10_confusion``: K = 10 one-hot tasks on ``--n-multiclass`` items.
 
@@ -47,6 +51,8 @@ from cryptoscore import (
 )
 from cryptoscore.decryption import decrypt_aggregate
 from cryptoscore.validity import is_valid
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # tests/committee.py
 
 
 def _rss_anon_bytes() -> int:
@@ -100,17 +106,35 @@ def _expected(p: np.ndarray, y: np.ndarray, policy: ReleasePolicy) -> dict[str, 
 
 
 def run_ours(
-    keys: KeySet, p: np.ndarray, y: np.ndarray, classes: int, metrics: tuple[str, ...], tmp: Path
+    keys: KeySet,
+    p: np.ndarray,
+    y: np.ndarray,
+    classes: int,
+    metrics: tuple[str, ...],
+    tmp: Path,
+    committee: Any = None,
 ) -> dict[str, Any]:
-    """Client encryption to a file, then the server step: parse, validity, score."""
+    """Client encryption to a file, then the server step: parse, validity, score. With a
+    ``committee`` (tests/committee.py) the bundles are encrypted with its trustees' pads."""
     pred_path, label_path = tmp / "predictions.bundle", tmp / "labels.bundle"
-    encrypt_labels(y, keys.public, classes=classes, challenge="bench", out=label_path)
+    policy = ReleasePolicy(classes, metrics)
+    extra: dict[str, Any] = {}
+    label_pads = pred_pads = None
+    if committee is not None:
+        keys = committee.keys
+        context = committee.context("bench", policy, int(p.size))
+        label_pads = committee.pads(context, "labels", tmp / "journals")
+        pred_pads, pads_s = _timed(lambda: committee.pads(context, "predictions", tmp / "journals"))
+        extra["pads_seconds"] = round(pads_s, 3)
+        extra["pads"] = context.layout.ciphertexts
+    encrypt_labels(
+        y, keys.public, classes=classes, challenge="bench", out=label_path, pads=label_pads
+    )
     _, client_s = _timed(
         lambda: encrypt_predictions(
-            p, keys.public, classes=classes, challenge="bench", out=pred_path
+            p, keys.public, classes=classes, challenge="bench", out=pred_path, pads=pred_pads
         )
     )
-    policy = ReleasePolicy(classes, metrics)
     seed = secrets.token_bytes(32)
 
     def server() -> tuple[Any, Any]:
@@ -136,7 +160,7 @@ def run_ours(
         "server_score_seconds": round(server_s - validity_s, 3),
         "server_peak_memory_growth_mib": mem.growth_mib,
         "released": released if len(released) <= 3 else f"{len(released)} aggregates",
-    }
+    } | extra
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -163,6 +187,11 @@ def main(argv: list[str] | None = None) -> int:
             "server_peak_memory_growth_mib"
         ]
         report["binary"] = ours
+        from committee import Committee
+
+        report["binary_pads"] = run_ours(
+            keys, p, y, 2, ("correct", "errors"), tmp, committee=Committee(2, 3)
+        )
         amortized = amortized_sum(p, y)
         report["tenseal_amortized_sum"] = amortized.__dict__ | {"note": "no validity check"}
         if not args.skip_naive:
@@ -179,6 +208,12 @@ def main(argv: list[str] | None = None) -> int:
             "upload_bytes_vs_tenseal": round(ours["upload_bytes"] / amortized.upload_bytes, 3),
             "client_encrypt_vs_tenseal": round(
                 ours["client_encrypt_seconds"] / amortized.client_encrypt_seconds, 2
+            ),
+            "pads_upload_bytes_vs_tenseal": round(
+                report["binary_pads"]["upload_bytes"] / amortized.upload_bytes, 3
+            ),
+            "pads_server_speedup_vs_tenseal_amortized": round(
+                amortized.server_seconds / report["binary_pads"]["server_seconds"], 2
             ),
         }
         if not args.skip_naive:
@@ -202,6 +237,7 @@ def _print_table(report: dict[str, Any]) -> None:
     rows = [("task", "client s", "upload MB", "server s", "peak MiB")]
     for key in (
         "binary",
+        "binary_pads",
         "k10_accuracy",
         "k10_confusion",
         "tenseal_amortized_sum",

@@ -171,6 +171,28 @@ class ProtocolClient(Client):
     def post_partial(self, partial: bytes) -> Any:
         return self.post_bytes("/trustee/partials", partial)
 
+    def request_pads(
+        self,
+        challenge_id: str,
+        kind: str,
+        seed: bytes,
+        recipient: bytes,
+        trustees: list[str] | None = None,
+    ) -> Any:
+        body: dict[str, Any] = {"kind": kind, "seed": seed.hex(), "recipient": recipient.hex()}
+        if trustees:
+            body["trustees"] = trustees
+        return self.post_json(f"/challenges/{challenge_id}/pads", body)
+
+    def pad_request(self, challenge_id: str, digest: str) -> Any:
+        return self.get_json(f"/challenges/{challenge_id}/pads/{digest}")
+
+    def pad_share(self, challenge_id: str, digest: str, trustee: str) -> bytes:
+        return self.get_bytes(f"/challenges/{challenge_id}/pads/{digest}/shares/{trustee}")
+
+    def post_pad_share(self, share: bytes) -> Any:
+        return self.post_bytes("/trustee/pads", share)
+
     def audit_bundle(self, challenge_id: str) -> bytes:
         return self.get_bytes(f"/challenges/{challenge_id}/audit-bundle")
 

@@ -55,10 +55,12 @@ def _write(path: str, data: bytes, *, private: bool = False) -> None:
 
 
 @contextmanager
-def _progress(total: int, desc: str, quiet: bool) -> Iterator[Callable[[int], None]]:
+def _progress(
+    total: int, desc: str, quiet: bool, unit: str = "ct"
+) -> Iterator[Callable[[int], None]]:
     # the delay keeps input errors (raised before any work) to one line on stderr
     bar = tqdm(
-        total=total, desc=desc, unit="ct", disable=quiet, file=sys.stderr, leave=False, delay=0.5
+        total=total, desc=desc, unit=unit, disable=quiet, file=sys.stderr, leave=False, delay=0.5
     )
     try:
         yield lambda done: bar.update(done - bar.n)
@@ -332,14 +334,33 @@ def _protocol(args: argparse.Namespace) -> Any:
 
 
 def _encrypt_for(args: argparse.Namespace, kind: str) -> bytes:
-    """Encrypt a file of class indices for a challenge on the server (progress bar)."""
+    """Encrypt a file of class indices for a challenge on the server, with pads the trustees
+    make for it (progress bars while waiting and encrypting)."""
+    from cryptoscore.ceremony import CeremonyRecord
+
+    from .pads import fetch_pads
+
     client = _protocol(args)
     info = client.challenge(args.challenge)
     public = cs.PublicContext.from_bytes(client.public_context(args.challenge))
-    if public.key_id != info["key_id"]:
-        raise CliError("the server's public context does not match the challenge's key id")
+    record = CeremonyRecord.from_bytes(client.ceremony_record(args.challenge))
+    if public.key_id != info["key_id"] or record.key_id != info["key_id"]:
+        raise CliError("the server's public files do not match the challenge's key id")
     indices = cs.load_class_indices(args.input)
     layout = Layout.for_params(public.params, int(indices.size), info["classes"])
+    trustees = [t.strip() for t in args.trustees.split(",") if t.strip()] if args.trustees else None
+    with _progress(record.threshold, "trustee pads", args.quiet, "trustee") as answered:
+        pads = fetch_pads(
+            client,
+            args.challenge,
+            kind,
+            record,
+            public,
+            layout.ciphertexts,
+            trustees=trustees,
+            timeout=args.pad_timeout,
+            on_answer=lambda done, _t: answered(done),
+        )
     encrypt = cs.encrypt_labels if kind == "labels" else cs.encrypt_predictions
     with (
         tempfile.TemporaryDirectory() as tmp,
@@ -352,6 +373,7 @@ def _encrypt_for(args: argparse.Namespace, kind: str) -> bytes:
             challenge=args.challenge,
             out=Path(tmp) / "bundle",
             progress=progress,
+            pads=pads,
         )
         return bundle.to_bytes()
 
@@ -437,6 +459,19 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--server", default=os.environ.get("CRYPTOSCORE_SERVER"))
         p.add_argument("--token", default=os.environ.get("CRYPTOSCORE_TOKEN"))
 
+    def pad_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--trustees",
+            help="comma-separated roster ids of the t trustees to ask for encryption pads "
+            "(default: the service picks the t seen most recently)",
+        )
+        p.add_argument(
+            "--pad-timeout",
+            type=float,
+            default=600.0,
+            help="seconds to wait for the trustees' pads (default 600)",
+        )
+
     p = sub.add_parser("serve", help="run the REST service (SQLite and ./data by default)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
@@ -483,6 +518,7 @@ def build_parser() -> argparse.ArgumentParser:
     server_options(p)
     p.add_argument("input", help="CSV with one column, or .npy")
     p.add_argument("--challenge", required=True)
+    pad_options(p)
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_labels_upload)
 
@@ -491,6 +527,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", help="CSV with one column, or .npy")
     p.add_argument("--challenge", required=True)
     p.add_argument("--receipt", help="write the submission receipt (JSON) here")
+    pad_options(p)
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_submit)
 

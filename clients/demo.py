@@ -72,9 +72,15 @@ def run_demo(workdir: Path | None = None, say: Callable[[str], None] = print) ->
         )
         trustees = local_trustees(shares, identities, work, offline=["trustee-2"])
         challenge = LocalChallenge(context, trustees, Ed25519PrivateKey.generate())
-        say("organizer: encrypting and uploading 600 test labels (round 1 runs at once)")
+        say("organizer: asking the trustees for encryption pads, encrypting 600 test labels")
         challenge.upload_labels(
-            cs.encrypt_labels(y_test, context.public, classes=CLASSES, challenge="digits")
+            cs.encrypt_labels(
+                y_test,
+                context.public,
+                classes=CLASSES,
+                challenge="digits",
+                pads=challenge.pads("labels"),
+            )
         )
         plaintext: dict[str, dict[str, int]] = {}
         for name, model in _models().items():
@@ -84,11 +90,15 @@ def run_demo(workdir: Path | None = None, say: Callable[[str], None] = print) ->
             plaintext[name] = {"correct": correct, "errors": TEST_ITEMS - correct}
             say(f"{name}: encrypting and submitting 600 predictions")
             bundle = cs.encrypt_predictions(
-                predicted, context.public, classes=CLASSES, challenge="digits"
+                predicted,
+                context.public,
+                classes=CLASSES,
+                challenge="digits",
+                pads=challenge.pads("predictions"),
             )
             challenge.submit(name, bundle)
         say("mallory: submitting a weighted encoding (entry i = 2^i) to extract labels")
-        challenge.submit("mallory (weighted encoding)", _weighted_bundle(context))
+        challenge.submit("mallory (weighted encoding)", _weighted_bundle(challenge))
         audit_path = work / "audit.zip"
         challenge.export_audit_bundle(audit_path)
         report = verify_bundle(audit_path)
@@ -116,12 +126,19 @@ def run_demo(workdir: Path | None = None, say: Callable[[str], None] = print) ->
         }
 
 
-def _weighted_bundle(context: ChallengeContext) -> cs.EncryptedBundle:
+def _weighted_bundle(challenge: LocalChallenge) -> cs.EncryptedBundle:
+    context = challenge.context
     t = context.public.params.PLAIN_MODULUS
     weights = np.array([pow(2, i % 19, t) for i in range(TEST_ITEMS)], dtype=np.int64)
     vectors = [weights.copy() for _ in range(CLASSES)]
     return cs.raw_encrypt_vectors(
-        "predictions", vectors, context.public, classes=CLASSES, n=TEST_ITEMS, challenge="digits"
+        "predictions",
+        vectors,
+        context.public,
+        classes=CLASSES,
+        n=TEST_ITEMS,
+        challenge="digits",
+        pads=challenge.pads("predictions"),
     )
 
 

@@ -1,10 +1,12 @@
 """``cryptoscore trustee run``: a trustee's loop against the service.
 
-Each pass: fetch the tasks that await this trustee; contribute fresh round-1 randomness where
-asked; for every decryption request, download the named inputs, **recompute the ciphertext
-with the challenge's published circuit** and answer — once per ciphertext, per the journal —
-with a smudged, signed partial (``cryptoscore.release.answer_request``); a request for
-anything else is refused and reported. The key share and identity never leave this process.
+Each pass: fetch the tasks that await this trustee; answer pad requests (its share of each
+pad, encrypted to the submitter, once per seed — ``cryptoscore.pads``); contribute fresh
+round-1 randomness where asked; for every decryption request, download the named inputs,
+**recompute the ciphertext with the challenge's published circuit** and answer — once per
+ciphertext, per the journal — with a smudged, signed partial
+(``cryptoscore.release.answer_request``); a request for anything else is refused and
+reported. The key share and identity never leave this process.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
@@ -23,8 +26,15 @@ from cryptoscore.ceremony import CeremonyRecord, KeyShare
 from cryptoscore.errors import CryptoScoreError
 from cryptoscore.identity import TrusteeIdentity
 from cryptoscore.keys import EvaluationKeys, PublicContext
+from cryptoscore.pads import PadRequest
 from cryptoscore.policy import ReleasePolicy
-from cryptoscore.release import ChallengeContext, DecryptionRequest, answer_request, contribute
+from cryptoscore.release import (
+    ChallengeContext,
+    DecryptionRequest,
+    answer_pad_request,
+    answer_request,
+    contribute,
+)
 from cryptoscore.threshold import PartialJournal
 
 from .api import ApiError, ProtocolClient
@@ -72,6 +82,8 @@ class TrusteeLoop:
         """One pass over the pending tasks; returns how many were answered."""
         tasks = self.client.trustee_tasks()
         done = 0
+        for task in tasks.get("pads", []):
+            done += self._answer_pads(task)
         for task in tasks.get("contributions", []):
             context = self.context(task["challenge"])
             c = contribute(context, self.trustee_id)
@@ -85,15 +97,7 @@ class TrusteeLoop:
                 chunks = bundles[request.inputs[0]].layout.chunks
                 with (
                     PartialJournal(self.journal_path) as journal,
-                    tqdm(
-                        total=chunks,
-                        desc=f"recomputing {request.request_id}",
-                        unit="chunk",
-                        disable=not self.show_progress,
-                        file=sys.stderr,
-                        leave=False,
-                        delay=0.5,
-                    ) as bar,
+                    self._bar(chunks, f"recomputing {request.request_id}", "chunk") as bar,
                 ):
                     partial = answer_request(
                         request,
@@ -111,6 +115,43 @@ class TrusteeLoop:
             self.say(f"answered {request.request_id}")
             done += 1
         return done
+
+    def _bar(self, total: int, desc: str, unit: str) -> Any:
+        return tqdm(
+            total=total,
+            desc=desc,
+            unit=unit,
+            disable=not self.show_progress,
+            file=sys.stderr,
+            leave=False,
+            delay=0.5,
+        )
+
+    def _answer_pads(self, task: dict[str, str]) -> int:
+        request = PadRequest.from_bytes(base64.b64decode(task["record"]))
+        label = f"pads {request.digest[:16]}"
+        try:
+            if request.digest != task["request"]:
+                raise CryptoScoreError("the pad request does not match its digest")
+            context = self.context(request.challenge_id)
+            with (
+                PartialJournal(self.journal_path) as journal,
+                self._bar(request.count, label, "pad") as bar,
+            ):
+                share = answer_pad_request(
+                    request,
+                    context,
+                    self.share,
+                    self.identity,
+                    journal,
+                    progress=lambda done: bar.update(done - bar.n),
+                )
+        except CryptoScoreError as exc:
+            self.say(f"refused {label}: {exc}")
+            return 0
+        self.client.post_pad_share(share.to_bytes())
+        self.say(f"answered {label}")
+        return 1
 
     def run(self, once: bool, interval: float = 2.0) -> None:
         while True:

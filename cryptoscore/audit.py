@@ -25,7 +25,9 @@ Log entries (canonical JSON; ``type`` first in meaning, keys sorted on the wire)
     {"type": "round1", "bundle", "verdict", "reason"}
     {"type": "release", "predictions", "labels", "request_id", "values"}
 
-Checks, in order (each named in the report): ``manifest``, ``ceremony-record``,
+Checks, in order (each named in the report; ``round1-verdicts`` also checks that each
+validity request came after its bundle's noise checks were answered and passed):
+``manifest``, ``ceremony-record``,
 ``log-integrity``, ``blobs-present``, ``round1-recomputed``, ``release-recomputed``,
 ``partials-valid``, ``single-use``, ``round1-verdicts``, ``release-values``,
 ``released-passed-round1``, ``leaderboard``. See docs/audit.md.
@@ -485,11 +487,11 @@ class _Verifier:
             ]
             checked = sorted(req.index for req, _ in r1 if req.circuit == "noise/v1")
             validity_requests = [req for req, _ in r1 if req.circuit == "validity/v1"]
-            if len(validity_requests) != 1 or checked != list(range(bundle.layout.ciphertexts)):
+            if len(validity_requests) > 1 or checked != list(range(bundle.layout.ciphertexts)):
                 raise _Failed(
                     "round1-recomputed",
-                    f"bundle {digest[:16]}… lacks a validity request or a noise check of "
-                    "every ciphertext",
+                    f"bundle {digest[:16]}… lacks a noise check of every ciphertext or has "
+                    "more than one validity request",
                 )
             for req, _ in r1:
                 want = derive_seed(seed, b"validity") if req.circuit == "validity/v1" else b""
@@ -582,21 +584,65 @@ class _Verifier:
             measure_noise=measure,
         )
 
+    def _log_positions(self) -> tuple[dict[str, int], dict[str, int]]:
+        """Log index of each request, and of the last partial answering each request."""
+        requests: dict[str, int] = {}
+        last_partial: dict[str, int] = {}
+        for i, e in enumerate(self.b.entries):
+            if e.get("type") == "request":
+                requests[DecryptionRequest.from_bytes(self.b.blobs[e["request"]]).request_id] = i
+            elif e.get("type") == "partial":
+                last_partial[e["request_id"]] = i
+        return requests, last_partial
+
     def check_round1_verdicts(self) -> str:
+        # V multiplies the inputs: it may be asked for only after every noise check of its
+        # bundle was answered and passed (release.py, SECURITY.md)
+        requested_at, answered_at = self._log_positions()
+        for req, rnd in self._requests().values():
+            if rnd != 1 or req.circuit != "validity/v1":
+                continue
+            checks = [
+                r
+                for r, n in self._requests().values()
+                if n == 1 and r.circuit == "noise/v1" and r.inputs == req.inputs
+            ]
+            late = [
+                r
+                for r in checks
+                if answered_at.get(r.request_id, 1 << 62) > requested_at[req.request_id]
+            ]
+            if late:
+                raise _Failed(
+                    "round1-verdicts",
+                    f"{req.request_id}: the validity aggregate was asked for before every noise "
+                    "check of its bundle was answered",
+                )
+            if any(self._noisy(r) for r in checks):
+                raise _Failed(
+                    "round1-verdicts",
+                    f"{req.request_id}: the validity aggregate was asked for although a noise "
+                    "check failed",
+                )
         verdicts = {}
         for e in self._entries("round1"):
             reasons = []
+            asked_v = False
             for req, rnd in self._requests().values():
                 if rnd != 1 or req.inputs[0] != e["bundle"]:
                     continue
-                out = self._combine(req.request_id, measure=req.circuit == "noise/v1")
-                if req.circuit == "validity/v1" and not is_valid(out.values):
-                    reasons.append("validity")
-                if req.circuit == "noise/v1":
-                    agg = self.s["recomputed"][req.request_id]
-                    _, threshold = noise_check_threshold(agg.params, len(req.active_set.indices))
-                    if out.max_noise is None or out.max_noise > threshold:
-                        reasons.append("noise")
+                if req.circuit == "validity/v1":
+                    asked_v = True
+                    if not is_valid(self._combine(req.request_id).values):
+                        reasons.append("validity")
+                elif self._noisy(req):
+                    reasons.append("noise")
+            if not reasons and not asked_v:
+                raise _Failed(
+                    "round1-verdicts",
+                    f"bundle {e['bundle'][:16]}… passed its noise checks but has no validity "
+                    "request",
+                )
             verdict = "invalid" if reasons else "valid"
             if verdict != e["verdict"]:
                 raise _Failed(
@@ -606,6 +652,12 @@ class _Verifier:
             verdicts[e["bundle"]] = verdict
         self.s["verdicts"] = verdicts
         return f"{len(verdicts)} round-1 verdicts reproduced from the partials"
+
+    def _noisy(self, req: DecryptionRequest) -> bool:
+        out = self._combine(req.request_id, measure=True)
+        agg = self.s["recomputed"][req.request_id]
+        _, threshold = noise_check_threshold(agg.params, len(req.active_set.indices))
+        return out.max_noise is None or out.max_noise > threshold
 
     def check_release_values(self) -> str:
         for e in self._entries("release"):

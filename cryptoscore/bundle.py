@@ -1,6 +1,6 @@
 """Encrypted bundles: a participant's predictions or the organizer's labels, on the wire.
 
-Record layout (``records.py`` envelope, magic ``CSBUNDLE``, format version 1)::
+Record layout (``records.py`` envelope, magic ``CSBUNDLE``, format version 2)::
 
     header (canonical JSON):
         kind       "predictions" | "labels"
@@ -9,8 +9,15 @@ Record layout (``records.py`` envelope, magic ``CSBUNDLE``, format version 1)::
         challenge  the challenge id the bundle is for (binds it to one challenge)
         classes    K (2 = binary task, one 0/1 vector)
         n          number of real items
+        c1_seed    "" (public-key encryption: the body holds c0 and c1 of every ciphertext)
+                   or 64 hex digits (trustee-assisted encryption, ``pads.py``: the body holds
+                   c0 only; c1 of ciphertext i is ``pads.expand_c1(params, seed, i)``)
     body: ``chunks × vectors`` ciphertexts, chunk-major (``encoding.py``), each in the
-          canonical fixed-length encoding of ``ciphertext.py`` at the fresh level.
+          canonical fixed-length encoding of ``ciphertext.py`` at the fresh level (one
+          polynomial each when seeded, two otherwise).
+
+Threshold challenges accept seeded bundles only (``release.py``): their submitters never
+choose c1, so they cannot make the secret key part of a ciphertext's noise (SECURITY.md).
 
 Because every ciphertext has the same length, the body length is known from the header and
 checked before anything else; each ciphertext is validated (coefficients reduced, not
@@ -27,20 +34,23 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Literal
 
+import numpy as np
+
 from ._seal.format import U64Array
 from .ciphertext import ciphertext_nbytes, decode_ciphertext
 from .encoding import Layout
 from .errors import FormatError, InputError, MismatchError
+from .pads import SEED_BYTES, expand_c1
 from .params import ParameterSet, get_parameter_set
 from .records import Fields, header_length, record_prefix, unpack_record
 
 __all__ = ["BUNDLE_KINDS", "BundleHeader", "BundleWriter", "EncryptedBundle"]
 
 MAGIC = b"CSBUNDLE"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 BundleKind = Literal["predictions", "labels"]
 BUNDLE_KINDS: tuple[BundleKind, ...] = ("predictions", "labels")
-_FIELDS = {"kind", "params", "key_id", "challenge", "classes", "n"}
+_FIELDS = {"kind", "params", "key_id", "challenge", "classes", "n", "c1_seed"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +61,12 @@ class BundleHeader:
     challenge: str
     classes: int
     n: int
+    c1_seed: bytes | None = None
+    """The public seed of every c1 (trustee-assisted encryption), or None (public-key)."""
 
     def __post_init__(self) -> None:
+        if self.c1_seed is not None and len(self.c1_seed) != SEED_BYTES:
+            raise FormatError(f"bundle c1 seed must be {SEED_BYTES} bytes")
         if self.kind not in BUNDLE_KINDS:
             raise FormatError(f"bundle kind must be one of {BUNDLE_KINDS}, got {self.kind!r}")
         if not self.challenge or len(self.challenge) > 128:
@@ -67,8 +81,19 @@ class BundleHeader:
         return self.params.fresh_level()
 
     @property
+    def seeded(self) -> bool:
+        return self.c1_seed is not None
+
+    @property
+    def stored_polys(self) -> int:
+        """Polynomials stored per ciphertext: c0 only when c1 comes from the seed."""
+        return 1 if self.seeded else 2
+
+    @property
     def ciphertext_bytes(self) -> int:
-        return ciphertext_nbytes(self.params.moduli(self.level), self.params.POLY_MODULUS_DEGREE)
+        return ciphertext_nbytes(
+            self.params.moduli(self.level), self.params.POLY_MODULUS_DEGREE, self.stored_polys
+        )
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -78,6 +103,7 @@ class BundleHeader:
             "challenge": self.challenge,
             "classes": self.classes,
             "n": self.n,
+            "c1_seed": self.c1_seed.hex() if self.c1_seed is not None else "",
         }
 
     def prefix(self) -> bytes:
@@ -93,6 +119,11 @@ class BundleHeader:
         if kind not in BUNDLE_KINDS:
             raise FormatError(f"encrypted bundle: unknown kind {kind!r}")
         params = get_parameter_set(f.string("params"))
+        seed_hex = f.string("c1_seed", 2 * SEED_BYTES)
+        try:
+            seed = bytes.fromhex(seed_hex) if seed_hex else None
+        except ValueError:
+            raise FormatError("encrypted bundle: c1_seed is not hex") from None
         try:
             return cls(
                 kind=kind,  # checked just above
@@ -101,6 +132,7 @@ class BundleHeader:
                 challenge=f.string("challenge", 128),
                 classes=f.integer("classes", 2, 64),
                 n=f.integer("n", 1, params.max_count()),
+                c1_seed=seed,
             )
         except InputError as exc:
             raise FormatError(f"encrypted bundle: {exc}") from None
@@ -150,15 +182,20 @@ class EncryptedBundle:
         """Decoded ciphertext ``index`` (``data[poly, prime, coeff]``), validated."""
         if not 0 <= index < self.layout.ciphertexts:
             raise IndexError(index)
-        size = self.header.ciphertext_bytes
+        h = self.header
+        size = h.ciphertext_bytes
         raw = self._body[index * size : (index + 1) * size]
-        params = self.header.params
+        params = h.params
         try:
-            return decode_ciphertext(
-                raw, params.moduli(self.header.level), params.POLY_MODULUS_DEGREE
+            stored = decode_ciphertext(
+                raw, params.moduli(h.level), params.POLY_MODULUS_DEGREE, h.stored_polys
             )
         except FormatError as exc:
             raise FormatError(f"encrypted bundle, ciphertext {index}: {exc}") from None
+        if h.c1_seed is None:
+            return stored
+        out: U64Array = np.stack([stored[0], expand_c1(params, h.c1_seed, index)])
+        return out
 
     def chunk(self, k: int) -> list[U64Array]:
         """The ``vectors`` ciphertexts of chunk ``k`` (class order)."""

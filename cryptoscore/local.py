@@ -20,11 +20,13 @@ from .bundle import EncryptedBundle
 from .ceremony import KeyShare
 from .errors import PolicyError
 from .identity import TrusteeIdentity
+from .pads import PadKey, Pads, open_pads
 from .release import (
     BundleRelease,
     ChallengeContext,
     DecryptionRequest,
     SubmissionRelease,
+    answer_pad_request,
     answer_request,
     contribute,
 )
@@ -92,12 +94,14 @@ class LocalChallenge:
             contribution = contribute(self.context, tid)
             release.add_contribution(contribution)
             self.transcript.record_contribution(bundle.digest, contribution)
-        for request in release.start(self._next_id("round1")):
-            self.transcript.record_request(request, 1)
-            for tid in self._ids(active):
-                partial = self._answer(tid, request, {bundle.digest: bundle})
-                release.add_partial(partial)
-        release.finish()
+        requests = release.start(self._next_id("round1"))  # the noise checks, then V
+        while requests:
+            for request in requests:
+                self.transcript.record_request(request, 1)
+                for tid in self._ids(active):
+                    partial = self._answer(tid, request, {bundle.digest: bundle})
+                    release.add_partial(partial)
+            requests = release.advance()
         self.transcript.record_round1(bundle.digest, release.state, release.reason)
         return release
 
@@ -119,6 +123,23 @@ class LocalChallenge:
             )
         self.transcript.record_partial(partial)
         return partial
+
+    def pads(self, kind: str, key: PadKey | None = None) -> Pads:
+        """A submitter's pads for one ``kind`` bundle: the active trustees answer the pad
+        request (each once per seed), the submitter opens their shares (``pads.py``)."""
+        key = key or PadKey.generate()
+        active = self.active_set()
+        request = self.context.pad_request(kind, key, active)
+        shares = []
+        for tid in self._ids(active):
+            trustee = self.trustees[tid]
+            with PartialJournal(trustee.journal_path) as journal:
+                shares.append(
+                    answer_pad_request(
+                        request, self.context, trustee.share, trustee.identity, journal
+                    )
+                )
+        return open_pads(request, shares, self.context.record, key)
 
     def upload_labels(self, labels: EncryptedBundle) -> BundleRelease:
         """Organizer uploads labels; round 1 runs at once."""

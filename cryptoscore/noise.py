@@ -40,6 +40,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from ._rns.modmath import CBD_K
 from .errors import ParameterError
 from .params import ParameterSet
 from .policy import ReleasePolicy
@@ -49,6 +50,7 @@ __all__ = [
     "NoiseBound",
     "fresh_noise_bound",
     "fresh_noise_std",
+    "pad_noise_bound",
     "release_noise_bound",
     "smudging_bound",
 ]
@@ -86,6 +88,15 @@ def fresh_noise_std(params: type[ParameterSet]) -> float:
 def fresh_noise_bound(params: type[ParameterSet]) -> int:
     """B_fresh: TAIL standard deviations of fresh noise, plus the rounding of round(Q·m/t)."""
     return math.ceil(TAIL * fresh_noise_std(params)) + 2
+
+
+def pad_noise_bound(trustees: int) -> int:
+    """B_fresh of trustee-assisted encryption (``pads.py``), proven worst case: an honest
+    ciphertext (pad + ⌊Q·m/t⌉ + e, a) has noise Σ_j e_j + e + [rounding] with every error
+    centered binomial, |e| ≤ ``CBD_K`` = 21, so |v| ≤ (T + 1)·21 + 1."""
+    if trustees < 1:
+        raise ParameterError("at least one trustee makes a pad")
+    return (trustees + 1) * CBD_K + 1
 
 
 def _product_std(params: type[ParameterSet], s1: float, s2: float) -> float:

@@ -9,11 +9,15 @@ round 1 — sanitize (:class:`BundleRelease`, roles: service drives, trustees an
        contribute 32 random bytes (:func:`contribute`); they form the active set.
     2. The round-1 seed is SHA-256 over the bundle digest and all contributions, so nobody —
        the submitter least of all — knows it before the bundle is fixed.
-    3. Threshold-decrypted: the validity aggregate V (``validity.py``; weights from the seed)
-       and, for every input ciphertext, the noise check (``sanitize.py``; masked partials).
-    4. The bundle is valid iff every V_j is 0 and every residual noise is within
-       ``noise_check_threshold``. The combiner learns nothing else: V's values are 0 for valid
-       bundles and the noise checks' plaintexts are uniformly masked.
+    3. First, for every input ciphertext, the noise check (``sanitize.py``; masked
+       partials). A bundle with any residual noise above ``noise_check_threshold`` is invalid
+       and nothing else of it is ever decrypted.
+    4. Only then the validity aggregate V (``validity.py``; weights from the seed). V
+       multiplies the inputs, so its noise carries products of a submitter's (known) noise
+       with the trustees' pad errors; decrypting it before the inputs' noise is bounded would
+       let a large crafted noise expose those errors, and with them the key (SECURITY.md).
+    5. The bundle is valid iff every V_j is 0. The combiner learns nothing else: V's values
+       are 0 for valid bundles and the noise checks' plaintexts are uniformly masked.
 
 round 2 — release (:class:`SubmissionRelease`)
     The score circuit on (valid submission, valid labels) with the challenge's published
@@ -39,9 +43,12 @@ from .aggregate import AggregateCiphertext
 from .bundle import EncryptedBundle
 from .ceremony import CeremonyRecord, KeyShare
 from .circuits import score
+from .encoding import Layout
 from .errors import FormatError, MismatchError, PolicyError
 from .identity import TrusteeIdentity
 from .keys import EvaluationKeys, PublicContext
+from .pads import SEED_BYTES, PadKey, PadRequest, PadShare
+from .pads import answer_pad_request as _answer_pad_request
 from .policy import ReleasePolicy
 from .records import Fields, pack_record, unpack_record
 from .sanitize import noise_check, noise_check_threshold
@@ -61,6 +68,7 @@ __all__ = [
     "Contribution",
     "DecryptionRequest",
     "SubmissionRelease",
+    "answer_pad_request",
     "answer_request",
     "contribute",
 ]
@@ -86,7 +94,13 @@ class ChallengeContext:
         self.record.check_keys(self.public, self.evaluation)
         self.public.params.check_count(self.n, "number of items")
 
+    @property
+    def layout(self) -> Layout:
+        return Layout.for_params(self.public.params, self.n, self.policy.classes)
+
     def check_bundle(self, bundle: EncryptedBundle, kind: str) -> None:
+        """Refuse a bundle of the wrong kind, key, challenge, size — or one whose submitter
+        chose c1 (public-key encryption): threshold challenges take seeded bundles only."""
         bundle.expect(
             kind=kind,  # type: ignore[arg-type]
             params=self.public.params,
@@ -95,6 +109,42 @@ class ChallengeContext:
             classes=self.policy.classes,
             n=self.n,
         )
+        if not bundle.header.seeded:
+            raise MismatchError(
+                "threshold challenges accept only bundles encrypted with trustee pads (c1 from "
+                "a public seed); a bundle whose submitter chose c1 could make the secret key "
+                "part of its noise (SECURITY.md)"
+            )
+
+    def pad_request(
+        self, kind: str, key: PadKey, active_set: ActiveSet, seed: bytes | None = None
+    ) -> PadRequest:
+        """Submitter: the pad request for a ``kind`` bundle of this challenge (fresh seed)."""
+        request = PadRequest(
+            challenge_id=self.challenge_id,
+            kind=kind,
+            params=self.public.params,
+            key_id=self.public.key_id,
+            seed=seed if seed is not None else os.urandom(SEED_BYTES),
+            count=self.layout.ciphertexts,
+            active_set=active_set.indices,
+            recipient=key.public_bytes,
+        )
+        self.check_pad_request(request)
+        return request
+
+    def check_pad_request(self, request: PadRequest) -> None:
+        """Service and trustee: the request is for this challenge's key and bundle size."""
+        if request.challenge_id != self.challenge_id:
+            raise MismatchError(f"pad request is for challenge {request.challenge_id!r}")
+        if request.params is not self.public.params or request.key_id != self.public.key_id:
+            raise MismatchError("pad request is for another key or parameter set")
+        if request.count != self.layout.ciphertexts:
+            raise MismatchError(
+                f"pad request asks for {request.count} pads, a bundle of this challenge has "
+                f"{self.layout.ciphertexts} ciphertexts"
+            )
+        ActiveSet(request.active_set).check(self.record)
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,7 +339,8 @@ def answer_request(
 
 
 # -- the state machines the service drives -------------------------------------------------------
-BundleState = Literal["awaiting-contributions", "sanitizing", "valid", "invalid"]
+BundleState = Literal["awaiting-contributions", "sanitizing", "validating", "valid", "invalid"]
+"""``sanitizing``: noise checks asked; ``validating``: they passed, V asked."""
 
 
 @dataclass
@@ -342,7 +393,8 @@ class BundleRelease:
         self.contributions[contribution.trustee_id] = contribution
 
     def start(self, request_prefix: str) -> list[DecryptionRequest]:
-        """Service: once every active trustee contributed, compute V and Z and ask for them."""
+        """Service: once every active trustee contributed, ask for the noise checks of every
+        input ciphertext (V comes after they pass: :meth:`finish_noise`)."""
         if self.state != "awaiting-contributions":
             raise PolicyError(f"round 1 is already {self.state}")
         if self.active_set is None:
@@ -352,24 +404,22 @@ class BundleRelease:
         missing = set(self._trustee_ids()) - set(self.contributions)
         if missing:
             raise PolicyError(f"waiting for contributions from {sorted(missing)}")
-        contribs = list(self.contributions.values())
-        seed = round1_seed(self.bundle.digest, contribs)
-        v_seed = derive_seed(seed, b"validity")
-        planned: list[tuple[DecryptionRequest, AggregateCiphertext]] = []
-        v = validity(self.bundle, v_seed, self.context.evaluation)
-        planned.append(
-            (self._request(f"{request_prefix}:validity", "validity/v1", v, v_seed, 0), v)
-        )
         for index in range(self.bundle.layout.ciphertexts):
             z = noise_check(self.bundle, index)
             rid = f"{request_prefix}:noise:{index}"
-            planned.append((self._request(rid, "noise/v1", z, b"", index), z))
-        for request, agg in planned:
-            self.requests[request.request_id] = request
-            self.ciphertexts[request.request_id] = agg
-            self.partials[request.request_id] = {}
+            self._add(self._request(rid, "noise/v1", z, b"", index), z)
         self.state = "sanitizing"
         return list(self.requests.values())
+
+    def _add(self, request: DecryptionRequest, agg: AggregateCiphertext) -> None:
+        self.requests[request.request_id] = request
+        self.ciphertexts[request.request_id] = agg
+        self.partials[request.request_id] = {}
+
+    def validity_seed(self) -> bytes:
+        return derive_seed(
+            round1_seed(self.bundle.digest, list(self.contributions.values())), b"validity"
+        )
 
     def _request(
         self, request_id: str, circuit: Circuit, agg: AggregateCiphertext, seed: bytes, index: int
@@ -387,43 +437,77 @@ class BundleRelease:
         )
 
     def add_partial(self, partial: PartialDecryption) -> None:
-        if self.state != "sanitizing" or partial.request_id not in self.requests:
+        if (
+            self.state not in ("sanitizing", "validating")
+            or partial.request_id not in self.requests
+        ):
             raise PolicyError("no open round-1 request for this partial")
         self.partials[partial.request_id][partial.trustee_id] = partial
 
     def ready(self) -> bool:
-        if self.state != "sanitizing":
+        """Every request of the current phase has a partial from every active trustee."""
+        if self.state not in ("sanitizing", "validating"):
             return False
         need = len(self.active.indices)
         return all(len(p) == need for p in self.partials.values())
 
-    def finish(self) -> bool:
-        """Combiner: combine both requests and decide; True iff the bundle is valid."""
-        if not self.ready():
-            raise PolicyError("round 1 still waits for partial decryptions")
+    def finish_noise(self) -> list[DecryptionRequest]:
+        """Combiner: decide the noise checks. Above the bound: the bundle is invalid and
+        nothing more is asked (returns []). Otherwise V is computed and asked for."""
+        if self.state != "sanitizing" or not self.ready():
+            raise PolicyError("the noise checks still wait for partial decryptions")
         record = self.context.record
-        reasons: list[str] = []
         _, threshold = noise_check_threshold(self.bundle.header.params, len(self.active.indices))
         noisy = []
         for request_id, request in self.requests.items():
-            agg = self.ciphertexts[request_id]
             parts = list(self.partials[request_id].values())
-            if request.circuit == "validity/v1":
-                out = combine(agg, parts, record, request_id, self.active)
-                if not is_valid(out.values):
-                    reasons.append("not a 0/1 (one-hot) encoding")
-            else:
-                out = combine(agg, parts, record, request_id, self.active, measure_noise=True)
-                if out.max_noise is None or out.max_noise > threshold:
-                    noisy.append(request.index)
+            out = combine(
+                self.ciphertexts[request_id],
+                parts,
+                record,
+                request_id,
+                self.active,
+                measure_noise=True,
+            )
+            if out.max_noise is None or out.max_noise > threshold:
+                noisy.append(request.index)
         if noisy:
-            reasons.append(
+            self.reason = (
                 f"ciphertext noise above the honest bound (ciphertexts {noisy[:5]}"
                 f"{'…' if len(noisy) > 5 else ''})"
             )
-        self.reason = "; ".join(reasons)
-        self.state = "invalid" if reasons else "valid"
-        return not reasons
+            self.state = "invalid"
+            return []
+        prefix = next(iter(self.requests)).rsplit(":noise:", 1)[0]
+        v_seed = self.validity_seed()
+        v = validity(self.bundle, v_seed, self.context.evaluation)
+        request = self._request(f"{prefix}:validity", "validity/v1", v, v_seed, 0)
+        self._add(request, v)
+        self.state = "validating"
+        return [request]
+
+    def advance(self) -> list[DecryptionRequest]:
+        """Combiner, once the current phase is answered: decide it and return what to ask
+        next — V after passing noise checks — or ``[]`` once round 1 is decided."""
+        if self.state == "sanitizing":
+            return self.finish_noise()
+        self.finish()
+        return []
+
+    def finish(self) -> bool:
+        """Combiner: decide V (after :meth:`finish_noise`); True iff the bundle is valid."""
+        if self.state == "sanitizing":
+            raise PolicyError("round 1 decides the noise checks first (finish_noise)")
+        if self.state != "validating" or not self.ready():
+            raise PolicyError("round 1 still waits for partial decryptions")
+        record = self.context.record
+        (request_id,) = [r for r, q in self.requests.items() if q.circuit == "validity/v1"]
+        parts = list(self.partials[request_id].values())
+        out = combine(self.ciphertexts[request_id], parts, record, request_id, self.active)
+        valid = is_valid(out.values)
+        self.reason = "" if valid else "not a 0/1 (one-hot) encoding"
+        self.state = "valid" if valid else "invalid"
+        return valid
 
 
 SubmissionState = Literal["round1", "invalid", "scoring", "released"]
@@ -488,3 +572,17 @@ class SubmissionRelease:
         self.released = out.values
         self.state = "released"
         return out.values
+
+
+def answer_pad_request(
+    request: PadRequest,
+    context: ChallengeContext,
+    share: KeyShare,
+    identity: TrusteeIdentity,
+    journal: PartialJournal,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> PadShare:
+    """Trustee: answer a pad request for this challenge (``pads.py``), once per seed."""
+    context.check_pad_request(request)
+    return _answer_pad_request(request, context.record, share, identity, journal, progress=progress)

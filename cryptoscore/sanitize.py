@@ -11,8 +11,9 @@ so round 1 also checks **every input ciphertext on its own**, at the full level:
   the combiner sees the message m + Σ_j M_j — uniform as long as one trustee is honest — and
   the residual noise v + Σ_j e_j;
 * the bundle is accepted only if, for every ciphertext, that residual is at most
-  :func:`noise_check_threshold` = B_fresh + T·E, with B_fresh the bound on honest fresh
-  noise and E = 2^40·B_fresh the smudging of each partial.
+  :func:`noise_check_threshold` = B_fresh + T·E, with B_fresh = (T + 1)·21 + 1 the proven
+  bound on an honest pad-encrypted ciphertext's noise (``noise.pad_noise_bound``) and
+  E = 2^40·B_fresh the smudging of each partial.
 
 Why per ciphertext. Checking a random combination Σ r_i·P_i instead is cheaper but unsound
 against *aliasing*: a noise coefficient of exactly Δ/2 (the ciphertext acts as an encryption
@@ -20,15 +21,15 @@ of "m + 1/2") becomes a whole message shift — invisible under the mask — whe
 combination multiplies it by an even amount, which random weights do half the time. A single
 ciphertext with noise Δ/2 shows a residual of Δ/2 and is always rejected.
 
-What it guarantees: every input ciphertext that passes has noise at most the threshold
-(≈ 2^53 at bfv-8192 with 3 trustees, against ≈ 2^11 for an honest one). ``noise.py`` uses
-that bound for the label-dependent part of every released score's noise.
+Why it is safe to reveal the residual. It is v + Σ_j e_j, and v is whatever the submitter
+added to c0 (a number it knows) plus the honest errors of the pads, hidden by the smudging.
+That holds because threshold challenges accept only seeded bundles (``pads.py``): were the
+submitter to choose c1, adding δ to it would put δ·s into v, and the residual would reveal the
+secret key (SECURITY.md, "Why c1 comes from a seed").
 
-What it does not guarantee (SECURITY.md, "Critical known gap"): the check reveals the residual
-v + Σ_j e_j to whoever combines the partials. A submitter controls c1, so it can make v
-contain δ·s for a δ of its choice (c1 + δ encrypts the same message); for δ above the
-smudging, the residual reveals the secret key s. Closing this needs c1 out of the submitter's
-hands (trustee-assisted encryption with seeded c1) or proofs of correct encryption.
+What it guarantees: every input ciphertext that passes has noise at most the threshold
+plus T·E (≈ 2^49 with 3 trustees, against ≤ 85 for an honest one). Only then is anything
+that multiplies the inputs (the validity aggregate, the score) computed for decryption.
 """
 
 from __future__ import annotations
@@ -37,15 +38,18 @@ from .aggregate import AggregateCiphertext
 from .bundle import EncryptedBundle
 from .ciphertext import encode_ciphertext
 from .errors import InputError
-from .noise import SMUDGING_BITS, fresh_noise_bound
+from .noise import SMUDGING_BITS, pad_noise_bound
 from .params import ParameterSet
 
 __all__ = ["noise_check", "noise_check_threshold"]
 
 
 def noise_check_threshold(params: type[ParameterSet], trustees: int) -> tuple[int, int]:
-    """(smudging E of each partial, largest acceptable residual B_fresh + T·E)."""
-    bound = fresh_noise_bound(params)
+    """(smudging E of each partial, largest acceptable residual B_fresh + T·E), with B_fresh
+    the proven bound on an honest pad-encrypted ciphertext's noise (``noise.pad_noise_bound``:
+    threshold challenges accept nothing else). ``params`` is kept for the record formats."""
+    del params  # the bound does not depend on the ring: pads' errors are bounded per coefficient
+    bound = pad_noise_bound(trustees)
     smudge = bound << SMUDGING_BITS
     return smudge, bound + trustees * smudge
 

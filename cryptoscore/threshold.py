@@ -148,13 +148,14 @@ class PartialJournal:
         finally:
             fcntl.flock(self._fh, fcntl.LOCK_UN)
 
-    def claim(self, digest: str, request_id: str) -> None:
+    def claim(self, digest: str, request_id: str, *, refusal: str | None = None) -> None:
         """Record ``digest`` as answered; refuse if it already is (atomic under the lock)."""
         fcntl.flock(self._fh, fcntl.LOCK_EX)
         try:
             if digest in self._entries():
                 raise PolicyError(
-                    "this trustee already produced a partial decryption of this ciphertext; "
+                    refusal
+                    or "this trustee already produced a partial decryption of this ciphertext; "
                     "a new active set needs a re-randomized ciphertext"
                 )
             self._fh.seek(0, os.SEEK_END)

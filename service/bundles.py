@@ -10,7 +10,8 @@ kept, so the same bytes uploaded again get the same answer (200) and nothing new
 Refusals store nothing: not octet-stream 415; too large 413; malformed 400; for another
 challenge, key, kind or size 409 (mismatch); labels a second time 409; a submission outside
 the challenge's open window 409 ("challenge closed"); more than ``submission_limit_per_day``
-submissions by one token in 24 hours 429.
+submissions by one token in 24 hours 429; not encrypted with trustee pads the uploader
+requested for this kind, or with pads another bundle used, 409 (``pads.py``).
 
 Round 1 of a bundle starts when t trustees have contributed (``trustee.py``), round 2 when
 the submission and the labels are both valid (``jobs.py``).
@@ -35,6 +36,7 @@ from .db import get_session
 from .ledger import append_event, challenge_context, challenge_lock, receipt_for, sign_head
 from .models import Challenge, Role, Token, UploadedBundle, utcnow
 from .openapi import binary_body, binary_response, doc
+from .pads import require_open_for, use_pads
 from .problems import Problem, library_problem
 from .schemas import (
     LabelsUploadedSchema,
@@ -80,15 +82,7 @@ def _upload(challenge_id: str, kind: str) -> tuple[dict[str, Any], int]:
     challenge = get_challenge(challenge_id)
     token = current_token()
     now = utcnow()
-    state = challenge.state(now)
-    if state != "open" and (kind == "predictions" or state == "closed"):
-        raise Problem(
-            409,
-            f"Challenge {challenge_id!r} is {state}: it takes submissions from "
-            f"{challenge.opens_at.isoformat()} to {challenge.closes_at.isoformat()}.",
-            title="challenge closed",
-            type="urn:cryptoscore:problem:challenge-closed",
-        )
+    require_open_for(challenge, kind)
     try:
         bundle = EncryptedBundle.from_bytes(raw)
         bundle.validate()
@@ -125,6 +119,7 @@ def _upload(challenge_id: str, kind: str) -> tuple[dict[str, Any], int]:
                         f"At most {challenge.submission_limit_per_day} submissions per 24 hours.",
                         headers={"Retry-After": "3600"},
                     )
+            use_pads(challenge_id, bundle.header.c1_seed, kind, token, digest)
             index = append_event(
                 session,
                 store,

@@ -4,12 +4,15 @@ Four jobs, each ``(challenge id, bundle digest)``, each rebuilding the library's
 (:class:`~cryptoscore.release.BundleRelease`, :class:`~cryptoscore.release.SubmissionRelease`)
 from the database, advancing it, and persisting the result in one transaction:
 
-* ``round1_start``  — t trustee contributions are in: ``BundleRelease.start`` computes the
-  validity and noise-check ciphertexts; the requests (and their aggregate ciphertexts, as
-  blobs) are stored and logged; the bundle is ``sanitizing``.
-* ``round1_finish`` — every active trustee answered every round-1 request:
-  ``BundleRelease.finish`` decides, the verdict is logged; a valid submission (with valid
-  labels) goes on to round 2, and valid labels start round 2 of every waiting submission.
+* ``round1_start``  — t trustee contributions are in: ``BundleRelease.start`` makes the
+  noise-check ciphertexts; the requests (and their aggregate ciphertexts, as blobs) are
+  stored and logged; the bundle is ``sanitizing``.
+* ``round1_finish`` — every active trustee answered every round-1 request so far. After the
+  noise checks (``BundleRelease.finish_noise``): noise above the bound makes the bundle
+  invalid, otherwise the validity aggregate is computed and its request stored and logged
+  (the bundle stays ``sanitizing``). After V (``BundleRelease.finish``): the verdict is
+  logged; a valid submission (with valid labels) goes on to round 2, and valid labels start
+  round 2 of every waiting submission.
 * ``round2_start``  — ``SubmissionRelease.start`` with the submission's round-1 active set;
   the score request is stored and logged; the submission is ``scoring``.
 * ``round2_finish`` — the partials are combined, the release logged; ``released``.
@@ -118,15 +121,17 @@ def rebuild_round1(
     if row.state == "pending":
         return release
     release.active_set = ActiveSet(tuple(row.active_set or ()))
-    release.state = "sanitizing" if row.state == "sanitizing" else "valid"
-    if row.state == "invalid":
-        release.state = "invalid"
     release.reason = row.reason
     for stored in _requests(session, row.challenge_id, row.digest, 1):
         rid = stored.request_id
         release.requests[rid] = DecryptionRequest.from_bytes(store.read(stored.request_blob))
         release.ciphertexts[rid] = AggregateCiphertext.from_bytes(store.read(stored.aggregate_blob))
         release.partials[rid] = _partials(session, store, rid)
+    if row.state == "sanitizing":
+        asked_v = any(r.circuit == "validity/v1" for r in release.requests.values())
+        release.state = "validating" if asked_v else "sanitizing"
+    else:
+        release.state = "invalid" if row.state == "invalid" else "valid"
     return release
 
 
@@ -213,10 +218,23 @@ def round1_finish(challenge_id: str, digest: str) -> list[tuple[JobName, str]]:
     release = rebuild_round1(session, store, context, row)
     if not release.ready():
         return []
-    release.finish()
+    asked = release.advance()  # the noise verdict and V's ciphertext, or V's verdict
     with challenge_lock(session, challenge_id):
         session.refresh(row)
         if row.state != "sanitizing":
+            return []
+        if asked:
+            if any(
+                r.round == 1 and r.request_id == asked[0].request_id
+                for r in _requests(session, challenge_id, digest, 1)
+            ):
+                return []  # another run of this job asked already
+            request = asked[0]
+            _store_request(
+                session, store, context, digest, request, release.ciphertexts[request.request_id], 1
+            )
+            sign_head(session, challenge_id)
+            session.commit()
             return []
         append_event(
             session,

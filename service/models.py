@@ -14,6 +14,11 @@ Revision ``0002_protocol`` adds the networked protocol: :class:`LogEntry` and
 submissions with their release state), :class:`TrusteeContribution`, :class:`StoredRequest`
 and :class:`StoredPartial` (round-1 and round-2 messages; their bytes are blobs).
 
+Revision ``0003_pads`` adds trustee-assisted encryption (``cryptoscore/pads.py``):
+:class:`PadRequestRow` (a submitter's request, the bundle that used it),
+:class:`PadShareRow` (each trustee's encrypted answer, a blob) and :class:`TrusteePresence`
+(when each trustee last polled, to pick active sets of trustees that are online).
+
 Every change to these classes needs an Alembic revision under ``service/migrations/versions``
 (the test suite checks that the migrated schema matches this metadata).
 """
@@ -46,12 +51,15 @@ __all__ = [
     "Blob",
     "Challenge",
     "LogEntry",
+    "PadRequestRow",
+    "PadShareRow",
     "Role",
     "StoredPartial",
     "StoredRequest",
     "Token",
     "TreeHead",
     "TrusteeContribution",
+    "TrusteePresence",
     "UTCDateTime",
     "UploadedBundle",
     "utcnow",
@@ -290,3 +298,42 @@ class StoredPartial(Base):
     trustee: Mapped[str] = mapped_column(String(64), primary_key=True)
     blob: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PadRequestRow(Base):
+    """A submitter's pad request (``PadRequest.to_bytes()``) and the bundle that used it."""
+
+    __tablename__ = "pad_requests"
+
+    digest: Mapped[str] = mapped_column(SHA256_HEX, primary_key=True)
+    challenge_id: Mapped[str] = mapped_column(ForeignKey("challenges.id"), index=True)
+    token_id: Mapped[int] = mapped_column(ForeignKey("tokens.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    seed: Mapped[str] = mapped_column(SHA256_HEX, unique=True)
+    """The c1 seed (hex): one request per seed, ever."""
+    record: Mapped[bytes] = mapped_column(LargeBinary)
+    trustees: Mapped[list[str]] = mapped_column(JSON)
+    """Roster ids of the active set."""
+    bundle: Mapped[str | None] = mapped_column(SHA256_HEX, default=None)
+    """The uploaded bundle encrypted with these pads (at most one)."""
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PadShareRow(Base):
+    """One trustee's answer to a pad request (``PadShare.to_bytes()``, a blob)."""
+
+    __tablename__ = "pad_shares"
+
+    request: Mapped[str] = mapped_column(ForeignKey("pad_requests.digest"), primary_key=True)
+    trustee: Mapped[str] = mapped_column(String(64), primary_key=True)
+    blob: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TrusteePresence(Base):
+    """When a trustee (by roster id) last asked for its tasks."""
+
+    __tablename__ = "trustee_presence"
+
+    trustee: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_seen: Mapped[datetime] = mapped_column(default=utcnow)

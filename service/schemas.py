@@ -304,11 +304,52 @@ class RequestTaskSchema(Schema):
     request = fields.String(required=True, metadata={"description": "base64 DecryptionRequest"})
 
 
+class PadTaskSchema(Schema):
+    """A pad request awaiting this trustee's share (``cryptoscore.pads``)."""
+
+    challenge = fields.String(required=True)
+    request = fields.String(required=True, metadata={"description": "the request's SHA-256"})
+    record = fields.String(required=True, metadata={"description": "base64 PadRequest"})
+
+
 class TrusteeTasksSchema(Schema):
     """What awaits the calling trustee."""
 
     contributions = fields.List(fields.Nested(ContributionTaskSchema), required=True)
     requests = fields.List(fields.Nested(RequestTaskSchema), required=True)
+    pads = fields.List(fields.Nested(PadTaskSchema), required=True)
+
+
+class PadRequestCreateSchema(Schema):
+    """A submitter asks the trustees for encryption pads for one bundle."""
+
+    kind = fields.String(required=True, validate=validate.OneOf(["predictions", "labels"]))
+    seed = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[0-9a-f]{64}$"),
+        metadata={"description": "32 fresh random bytes, hex: the seed of every c1"},
+    )
+    recipient = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[0-9a-f]{64}$"),
+        metadata={"description": "the submitter's X25519 public key, hex"},
+    )
+    trustees = fields.List(
+        fields.String(validate=validate.Length(1, 64)),
+        metadata={"description": "t roster ids to ask (default: the t seen most recently)"},
+    )
+
+
+class PadRequestSchema(Schema):
+    """A pad request and the trustees who answered it so far."""
+
+    request = fields.String(required=True, metadata={"description": "SHA-256 of the record"})
+    record = fields.String(required=True, metadata={"description": "base64 PadRequest"})
+    kind = fields.String(required=True)
+    trustees = fields.List(fields.String(), required=True)
+    answered = fields.List(fields.String(), required=True)
+    ready = fields.Boolean(required=True, metadata={"description": "every share is in"})
+    bundle = fields.String(allow_none=True, metadata={"description": "the bundle that used it"})
 
 
 class AcceptedSchema(Schema):

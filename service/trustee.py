@@ -1,11 +1,16 @@
-"""Trustees: what awaits them, their round-1 contributions and their partial decryptions.
+"""Trustees: what awaits them, pad shares, round-1 contributions and partial decryptions.
 
 A trustee token's ``name`` is its roster id; it acts only for challenges whose roster names
 it (403 otherwise).
 
-* ``GET /trustee/tasks``: bundles still short of t contributions that this trustee has not
-  contributed to, and open decryption requests whose active set holds it and that it has not
-  answered (the request record base64-encoded: the trustee recomputes it before answering).
+* ``GET /trustee/tasks``: pad requests whose active set holds it and that it has not answered,
+  bundles still short of t contributions that this trustee has not contributed to, and open
+  decryption requests whose active set holds it and that it has not answered (records
+  base64-encoded: the trustee checks and recomputes before answering). Each poll records the
+  trustee as present, so new pad requests go to trustees that are online.
+* ``POST /trustee/pads``: a ``PadShare`` record, encrypted to the submitter. Checked before
+  it is stored: it answers a pad request whose active set holds this trustee, with the
+  roster index and a valid signature under the roster key.
 * ``POST /trustee/contributions``: 32 random bytes for a bundle's round 1; the first t
   contributors form the active set (``BundleRelease`` with ``active_set=None``); the t-th
   contribution queues ``round1_start``.
@@ -18,17 +23,20 @@ it (403 otherwise).
 from __future__ import annotations
 
 import base64
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from flask import Blueprint
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from cryptoscore.errors import CryptoScoreError
+from cryptoscore.pads import PadShare
 from cryptoscore.release import Contribution, DecryptionRequest
 from cryptoscore.threshold import PartialDecryption
 
 from .auth import current_token, require_roles
-from .blobs import get_blob_store
+from .blobs import get_blob_store, record_blob
 from .bodies import json_body, octet_body
 from .bundles import require_roster_trustee
 from .challenges import get_challenge
@@ -37,11 +45,15 @@ from .jobs import JobName, enqueue, rebuild_round1
 from .ledger import append_event, challenge_context, challenge_lock
 from .models import (
     Challenge,
+    PadRequestRow,
+    PadShareRow,
     Role,
     StoredPartial,
     StoredRequest,
     TrusteeContribution,
+    TrusteePresence,
     UploadedBundle,
+    utcnow,
 )
 from .openapi import binary_body, doc
 from .problems import Problem, library_problem
@@ -50,6 +62,7 @@ from .schemas import AcceptedSchema, ContributionCreateSchema, TrusteeTasksSchem
 __all__ = ["bp"]
 
 bp = Blueprint("trustee", __name__, url_prefix="/trustee")
+_Record = TypeVar("_Record")
 
 
 def _my_challenges(name: str) -> list[Challenge]:
@@ -69,7 +82,25 @@ def tasks() -> dict[str, Any]:
     name = current_token().name
     contributions: list[dict[str, str]] = []
     requests: list[dict[str, str]] = []
-    for challenge in _my_challenges(name):
+    pads: list[dict[str, str]] = []
+    mine = _my_challenges(name)
+    if mine:
+        _mark_present(name)
+    for challenge in mine:
+        for pad in session.scalars(
+            select(PadRequestRow)
+            .where(PadRequestRow.challenge_id == challenge.id)
+            .where(PadRequestRow.bundle.is_(None))
+            .order_by(PadRequestRow.created_at, PadRequestRow.digest)
+        ):
+            if name in pad.trustees and session.get(PadShareRow, (pad.digest, name)) is None:
+                pads.append(
+                    {
+                        "challenge": challenge.id,
+                        "request": pad.digest,
+                        "record": base64.b64encode(pad.record).decode(),
+                    }
+                )
         pending = session.scalars(
             select(UploadedBundle)
             .where(UploadedBundle.challenge_id == challenge.id)
@@ -104,7 +135,81 @@ def tasks() -> dict[str, Any]:
                     "request": base64.b64encode(store.read(req.request_blob)).decode(),
                 }
             )
-    return dump(TrusteeTasksSchema(), {"contributions": contributions, "requests": requests})
+    return dump(
+        TrusteeTasksSchema(),
+        {"contributions": contributions, "requests": requests, "pads": pads},
+    )
+
+
+def _record_body(what: str, parse: Callable[[bytes], _Record]) -> _Record:
+    """An octet-stream body parsed as a wire record (400 problem if it is not one)."""
+    raw = octet_body(what)
+    try:
+        return parse(raw)
+    except CryptoScoreError as exc:
+        raise library_problem(exc) from None
+
+
+def _mark_present(name: str) -> None:
+    session = get_session()
+    row = session.get(TrusteePresence, name)
+    if row is None:
+        session.add(TrusteePresence(trustee=name, last_seen=utcnow()))
+    else:
+        row.last_seen = utcnow()
+    try:
+        session.commit()
+    except SQLAlchemyError:  # two polls at once: either timestamp will do
+        session.rollback()
+
+
+@bp.post("/pads")
+@doc(
+    summary="Answer a pad request with this trustee's share, encrypted to the submitter",
+    tags=["trustee"],
+    request_body=binary_body("PadShare.to_bytes()"),
+    responses={201: AcceptedSchema, 200: AcceptedSchema},
+    problems=[400, 403, 404, 409, 413, 415],
+)
+@require_roles(Role.TRUSTEE)
+def pad_share() -> tuple[dict[str, Any], int]:
+    share = _record_body("pad share", PadShare.from_bytes)
+    session, store = get_session(), get_blob_store()
+    request = session.get(PadRequestRow, share.request_digest)
+    if request is None:
+        raise Problem(404, f"There is no pad request {share.request_digest!r}.")
+    challenge = get_challenge(request.challenge_id)
+    trustee = require_roster_trustee(challenge, current_token())
+    if share.trustee_id != trustee:
+        raise Problem(403, "A trustee posts only its own pad shares.")
+    if trustee not in request.trustees:
+        raise Problem(409, f"{trustee!r} is not in this pad request's active set.")
+    context = challenge_context(challenge, store)
+    try:
+        entry = context.record.entry(trustee)
+        if entry.index != share.index:
+            raise Problem(409, "The share carries another trustee index.")
+        entry.public_key.verify(share.signature, share.signed_message(), f"pad share of {trustee}")
+    except CryptoScoreError as exc:
+        raise library_problem(exc) from None
+    accepted = {"challenge": challenge.id, "request_id": request.digest, "trustee": trustee}
+    with challenge_lock(session, challenge.id):
+        previous = session.get(PadShareRow, (request.digest, trustee))
+        if previous is not None:
+            if previous.blob == share.digest:
+                return dump(AcceptedSchema(), accepted), 200
+            raise Problem(409, f"{trustee!r} answered this pad request already.")
+        blob_existed = store.exists(share.digest)
+        stored = store.put_bytes(share.to_bytes())
+        try:
+            record_blob(session, stored)
+            session.add(PadShareRow(request=request.digest, trustee=trustee, blob=stored.sha256))
+            session.commit()
+        except BaseException:
+            if not blob_existed:
+                store.discard(stored.sha256)
+            raise
+    return dump(AcceptedSchema(), accepted), 201
 
 
 @bp.post("/contributions")
@@ -175,11 +280,7 @@ def contribute() -> tuple[dict[str, Any], int]:
 )
 @require_roles(Role.TRUSTEE)
 def partial() -> tuple[dict[str, Any], int]:
-    raw = octet_body("partial")
-    try:
-        part = PartialDecryption.from_bytes(raw)
-    except CryptoScoreError as exc:
-        raise library_problem(exc) from None
+    part = _record_body("partial", PartialDecryption.from_bytes)
     session, store = get_session(), get_blob_store()
     token = current_token()
     stored_request = session.get(StoredRequest, part.request_id)

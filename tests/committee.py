@@ -8,8 +8,9 @@ from cryptoscore._rns.shamir import share
 from cryptoscore.ceremony import CeremonyRecord, KeyShare, RosterEntry, secret_key_residues
 from cryptoscore.identity import TrusteeIdentity
 from cryptoscore.local import LocalTrustee, local_trustees
+from cryptoscore.pads import PadKey, Pads, open_pads
 from cryptoscore.policy import ReleasePolicy
-from cryptoscore.release import ChallengeContext, answer_request
+from cryptoscore.release import ChallengeContext, answer_pad_request, answer_request
 from cryptoscore.threshold import ActiveSet, PartialDecryption, PartialJournal, partial_decrypt
 
 
@@ -76,3 +77,19 @@ class Committee:
         """The committee as in-process trustees for ``cryptoscore.local.LocalChallenge``."""
         identities = {e.trustee_id: self.identity(e.trustee_id) for e in self.roster}
         return local_trustees(self.shares, identities, journal_dir, offline=offline)
+
+    def pads(self, context: ChallengeContext, kind: str, journal_dir, trustee_ids=None) -> Pads:
+        """A submitter's pads for one ``kind`` bundle of ``context``, answered by
+        ``trustee_ids`` (default: the first t of the roster)."""
+        ids = trustee_ids or [e.trustee_id for e in self.roster[: self.record.threshold]]
+        key = PadKey.generate()
+        request = context.pad_request(kind, key, ActiveSet.of(self.record, ids))
+        shares = []
+        for tid in ids:
+            with PartialJournal(journal_dir / f"{tid}.journal") as journal:
+                shares.append(
+                    answer_pad_request(
+                        request, context, self.shares[tid], self.identity(tid), journal
+                    )
+                )
+        return open_pads(request, shares, self.record, key)

@@ -77,6 +77,19 @@ def uniform_centered_ints(bound: int, count: int) -> list[int]:
     return out
 
 
+CBD_K = 21
+"""SEAL's error distribution: centered binomial with k = 21 (σ ≈ 3.24, |e| ≤ 21)."""
+
+
+def centered_binomial(count: int, k: int = CBD_K) -> npt.NDArray[np.int64]:
+    """``count`` samples of Σ_{i<k} b_i − Σ_{i<k} b'_i for bits from os.urandom (|e| ≤ k)."""
+    bits = np.unpackbits(np.frombuffer(os.urandom((2 * k * count + 7) // 8), dtype=np.uint8))
+    pairs = bits[: 2 * k * count].reshape(count, 2, k).sum(axis=2, dtype=np.int64)
+    out: npt.NDArray[np.int64] = pairs[:, 0] - pairs[:, 1]
+    bits.fill(0)
+    return out
+
+
 def reduce_signed(values: npt.NDArray[np.int64], q: int) -> U64:
     """Signed integers (|v| < 2^63) to their representatives in [0, q)."""
     out: U64 = (values % np.int64(q)).astype(np.uint64)

@@ -31,7 +31,6 @@ from cryptoscore import (
 from cryptoscore._rns.modmath import addmod, crt_lift
 from cryptoscore._seal.engine import engine_for
 from cryptoscore.bundle import BundleWriter
-from cryptoscore.ceremony import secret_key_residues
 from cryptoscore.ciphertext import encode_ciphertext
 from cryptoscore.release import (
     BundleRelease,
@@ -39,6 +38,7 @@ from cryptoscore.release import (
     SubmissionRelease,
     contribute,
 )
+from cryptoscore.sanitize import noise_check_threshold
 from cryptoscore.threshold import ActiveSet
 
 N = 8192
@@ -73,18 +73,26 @@ def run_round1(committee, context, bundle, tmp_path, trustees=("trustee-1", "tru
     for tid in trustees:
         release.add_contribution(contribute(context, tid))
     requests = release.start(f"r1-{bundle.digest[:12]}")
-    for request in requests:
-        for tid in trustees:
-            release.add_partial(
-                committee.answer(tid, request, context, {bundle.digest: bundle}, tmp_path)
-            )
-    release.finish()
+    while requests:
+        for request in requests:
+            for tid in trustees:
+                release.add_partial(
+                    committee.answer(tid, request, context, {bundle.digest: bundle}, tmp_path)
+                )
+        requests = release.advance()
     return release
+
+
+def seeded(committee, context, kind, values, tmp_path) -> EncryptedBundle:
+    """An honest bundle, encrypted with pads the committee's first t trustees answered."""
+    pads = committee.pads(context, kind, tmp_path / "pads")
+    encrypt = encrypt_predictions if kind == "predictions" else encrypt_labels
+    return encrypt(values, committee.keys.public, classes=2, challenge=CHALLENGE, pads=pads)
 
 
 @pytest.fixture(scope="module")
 def valid_labels(committee, context, data, tmp_path_factory):
-    labels = encrypt_labels(data[1], committee.keys.public, classes=2, challenge=CHALLENGE)
+    labels = seeded(committee, context, "labels", data[1], tmp_path_factory.mktemp("pads"))
     release = run_round1(committee, context, labels, tmp_path_factory.mktemp("labels"))
     assert release.state == "valid"
     return release
@@ -99,7 +107,8 @@ def rewritten(bundle: EncryptedBundle, edit) -> EncryptedBundle:
     for i in range(bundle.layout.ciphertexts):
         data = bundle.ciphertext(i)
         edit(i, data)
-        writer.add(encode_ciphertext(data, moduli))
+        # a seeded bundle stores c0 only: c1 is the seed's, whatever the edit did to it
+        writer.add(encode_ciphertext(data[:1] if bundle.header.seeded else data, moduli))
     writer.finish()
     return EncryptedBundle.from_bytes(out.getvalue())
 
@@ -125,7 +134,7 @@ def decrypts_to(committee, bundle: EncryptedBundle, index: int) -> np.ndarray:
 
 def test_honest_submission_is_released_exactly(committee, context, data, valid_labels, tmp_path):
     p, y = data
-    preds = encrypt_predictions(p, committee.keys.public, classes=2, challenge=CHALLENGE)
+    preds = seeded(committee, context, "predictions", p, tmp_path)
     r1 = run_round1(committee, context, preds, tmp_path)
     assert r1.state == "valid", r1.reason
     sub = SubmissionRelease(context, r1, valid_labels)
@@ -143,7 +152,7 @@ def test_noise_near_half_delta_is_rejected_in_round1(
     committee, context, data, valid_labels, tmp_path
 ):
     p, _ = data
-    honest = encrypt_predictions(p, committee.keys.public, classes=2, challenge=CHALLENGE)
+    honest = seeded(committee, context, "predictions", p, tmp_path)
     crafted = with_crafted_noise(honest, DELTA // 2 - (1 << 40))
     # the attack ciphertexts decrypt to the same valid 0/1 predictions
     assert np.array_equal(decrypts_to(committee, crafted, 0), decrypts_to(committee, honest, 0))
@@ -159,7 +168,7 @@ def test_noise_near_half_delta_is_rejected_in_round1(
 def test_exact_half_delta_cannot_alias(committee, context, data, tmp_path, ciphertexts):
     """An offset of exactly Δ/2 acts as a message "m + 1/2"; combined with an even weight it
     would become a whole message shift, invisible under a mask. Checked one by one, it shows."""
-    honest = encrypt_predictions(data[0], committee.keys.public, classes=2, challenge=CHALLENGE)
+    honest = seeded(committee, context, "predictions", data[0], tmp_path)
 
     def edit(i: int, data: np.ndarray) -> None:
         if i < ciphertexts:
@@ -171,7 +180,7 @@ def test_exact_half_delta_cannot_alias(committee, context, data, tmp_path, ciphe
 
 def test_moderate_crafted_noise_is_rejected_too(committee, context, data, tmp_path):
     crafted = with_crafted_noise(
-        encrypt_predictions(data[0], committee.keys.public, classes=2, challenge=CHALLENGE),
+        seeded(committee, context, "predictions", data[0], tmp_path),
         1 << 80,
     )
     release = run_round1(committee, context, crafted, tmp_path)
@@ -191,7 +200,13 @@ def test_invalid_encodings_are_rejected_in_round1(
     else:
         vecs[0][:20] = [pow(2, i, T) for i in range(20)]
     bundle = raw_encrypt_vectors(
-        "predictions", vecs, committee.keys.public, classes=2, n=n_items, challenge=CHALLENGE
+        "predictions",
+        vecs,
+        committee.keys.public,
+        classes=2,
+        n=n_items,
+        challenge=CHALLENGE,
+        pads=committee.pads(context, "predictions", tmp_path / "pads"),
     )
     r1 = run_round1(committee, context, bundle, tmp_path)
     assert r1.state == "invalid" and "encoding" in r1.reason
@@ -201,7 +216,7 @@ def test_invalid_encodings_are_rejected_in_round1(
 
 
 def test_malicious_organizer_labels_rejected_at_upload(committee, context, data, tmp_path):
-    labels = encrypt_labels(data[1], committee.keys.public, classes=2, challenge=CHALLENGE)
+    labels = seeded(committee, context, "labels", data[1], tmp_path)
     crafted = with_crafted_noise(labels, DELTA // 2 - (1 << 40))
     release = run_round1(committee, context, crafted, tmp_path)
     assert release.state == "invalid" and "noise" in release.reason
@@ -209,8 +224,8 @@ def test_malicious_organizer_labels_rejected_at_upload(committee, context, data,
 
 def test_trustee_refuses_to_decrypt_raw_submission(committee, context, data, tmp_path):
     p, y = data
-    preds = encrypt_predictions(p, committee.keys.public, classes=2, challenge=CHALLENGE)
-    labels = encrypt_labels(y, committee.keys.public, classes=2, challenge=CHALLENGE)
+    preds = seeded(committee, context, "predictions", p, tmp_path)
+    labels = seeded(committee, context, "labels", y, tmp_path)
     bundles = {preds.digest: preds, labels.digest: labels}
     active = ActiveSet.of(committee.record, ["trustee-1", "trustee-2"])
     raw_digest = __import__("hashlib").sha256(preds.to_bytes()).hexdigest()
@@ -255,7 +270,7 @@ def test_request_record_roundtrip(committee):
 
 
 def test_first_t_contributors_become_the_active_set(committee, context, data, tmp_path):
-    labels = encrypt_labels(data[1], committee.keys.public, classes=2, challenge=CHALLENGE)
+    labels = seeded(committee, context, "labels", data[1], tmp_path)
     release = BundleRelease(context, labels)  # no active set named: whoever is online
     release.add_contribution(contribute(context, "trustee-3"))
     with pytest.raises(PolicyError, match="already contributed"):
@@ -267,12 +282,18 @@ def test_first_t_contributors_become_the_active_set(committee, context, data, tm
         release.add_contribution(contribute(context, "trustee-2"))
     requests = release.start("dyn")
     assert release.active.indices == (1, 3)
-    for request in requests:
-        for tid in ("trustee-1", "trustee-3"):
-            release.add_partial(
-                committee.answer(tid, request, context, {labels.digest: labels}, tmp_path)
-            )
-    assert release.finish() and release.state == "valid"
+    assert {r.circuit for r in requests} == {"noise/v1"}  # V only once they pass
+    with pytest.raises(PolicyError, match="noise checks first"):
+        release.finish()
+    while requests:
+        for request in requests:
+            for tid in ("trustee-1", "trustee-3"):
+                release.add_partial(
+                    committee.answer(tid, request, context, {labels.digest: labels}, tmp_path)
+                )
+        requests = release.advance()
+        assert [r.circuit for r in requests] in ([], ["validity/v1"])
+    assert release.state == "valid"
 
 
 def residual_noise(aggregate, partials) -> np.ndarray:
@@ -291,35 +312,45 @@ def residual_noise(aggregate, partials) -> np.ndarray:
     return np.where(v > big_q // 2, v - big_q, v)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="KNOWN GAP (SECURITY.md, 'Critical known gap'): a submitter who controls c1 "
-    "makes the round-1 noise check reveal the threshold secret key",
-)
-def test_structured_c1_does_not_reveal_the_secret_key(committee, context, data, tmp_path):
-    """A malicious participant adds 2^60 to c1 of one ciphertext: the plaintext is unchanged
-    but its noise becomes honest + 2^60·s. Round 1 rejects the bundle — after the masked
-    noise-check partials were produced, and their residual is 2^60·s plus 2^53 smudging."""
-    honest = encrypt_predictions(data[0], committee.keys.public, classes=2, challenge=CHALLENGE)
+def test_a_submitter_cannot_put_the_secret_key_into_the_noise(committee, context, data, tmp_path):
+    """The attack that threshold challenges closed (SECURITY.md, "Why c1 comes from a seed").
 
-    def edit(i: int, data: np.ndarray) -> None:
+    With public-key encryption a submitter chose c1, and adding 2^60 to it gave the same
+    plaintext with noise honest + 2^60·s: the round-1 noise check then revealed s. Now such a
+    bundle is refused before anything is computed from it; in a seeded bundle the submitter
+    controls c0 only, and an offset δ there shows in the residual as δ plus honest noise plus
+    smudging — its own number, nothing of s."""
+    moduli = BFV8192.DATA_PRIMES
+    active = ActiveSet.of(committee.record, ["trustee-1", "trustee-2"])
+
+    def bump_c1(i: int, ct: np.ndarray) -> None:
         if i == 0:
             for j, q in enumerate(moduli):
-                data[1, j, 0] = (int(data[1, j, 0]) + (1 << 60)) % q
+                ct[1, j, 0] = (int(ct[1, j, 0]) + (1 << 60)) % q
 
-    moduli = BFV8192.DATA_PRIMES
-    crafted = rewritten(honest, edit)
-    assert np.array_equal(decrypts_to(committee, crafted, 0), decrypts_to(committee, honest, 0))
+    public = encrypt_predictions(data[0], committee.keys.public, classes=2, challenge=CHALLENGE)
+    crafted_c1 = rewritten(public, bump_c1)
+    assert np.array_equal(decrypts_to(committee, crafted_c1, 0), decrypts_to(committee, public, 0))
+    with pytest.raises(MismatchError, match="trustee pads"):
+        BundleRelease(context, crafted_c1, active)
 
+    honest = seeded(committee, context, "predictions", data[0], tmp_path)
+    offset = 1 << 60
+    crafted = rewritten(honest, lambda i, ct: add_to_c0(ct, offset) if i == 0 else None)
     release = run_round1(committee, context, crafted, tmp_path)
-    assert release.state == "invalid"
+    assert release.state == "invalid" and "noise" in release.reason
     (rid,) = [r for r, q in release.requests.items() if q.circuit == "noise/v1" and q.index == 0]
     residual = residual_noise(release.ciphertexts[rid], list(release.partials[rid].values()))
+    smudge, _ = noise_check_threshold(BFV8192, 2)
+    honest_noise = 3 * 21 + 1  # two trustees' errors, the submitter's, the rounding
+    assert max(abs(int(v) - offset) for v in residual) <= 2 * smudge + honest_noise
+    # the old attack's key guess is just the offset's constant 1, not the key
     guess = np.array([(int(v) + (1 << 59)) >> 60 for v in residual], dtype=np.int64)
-    # the guess in NTT form over the data primes, as the key is stored
-    polys = np.ones((2, len(moduli), N), dtype=np.uint64)  # (c1 = 0 would be "transparent")
-    for j, q in enumerate(moduli):
-        polys[0, j] = np.mod(guess, q).astype(np.uint64)
-    engine = engine_for(BFV8192)
-    guess_ntt = engine.export(engine.compute_ciphertext(polys)).data[0]
-    assert not np.array_equal(guess_ntt, secret_key_residues(committee.keys.secret))
+    assert set(guess.tolist()) == {1}
+
+    # pointing the header at another seed changes c1 to a fresh uniform polynomial: the noise
+    # becomes (a' − a)·s, uniform modulo Q — rejected, and an RLWE sample, not the key
+    other_seed = dataclasses.replace(honest.header, c1_seed=os.urandom(32))
+    raw = other_seed.prefix() + honest.to_bytes()[len(honest.header.prefix()) :]
+    swapped = run_round1(committee, context, EncryptedBundle.from_bytes(raw), tmp_path / "s")
+    assert swapped.state == "invalid"

@@ -31,21 +31,56 @@ def challenge(tmp_path_factory):
     local = LocalChallenge(context, committee.local_trustees(tmp, ["trustee-2"]), SERVICE_KEY)
     gen = np.random.default_rng(5)
     y = gen.integers(0, 2, N_ITEMS)
-    local.upload_labels(encrypt_labels(y, context.public, classes=2, challenge="audit-demo"))
+    labels = encrypt_labels(
+        y, context.public, classes=2, challenge="audit-demo", pads=local.pads("labels")
+    )
+    local.upload_labels(labels)
     truth = {}
     for name, accuracy in (("alice", 0.9), ("bob", 0.7)):
         p = np.where(gen.random(N_ITEMS) < accuracy, y, 1 - y)
         truth[name] = int(np.count_nonzero(p == y))
-        bundle = encrypt_predictions(p, context.public, classes=2, challenge="audit-demo")
+        bundle = encrypt_predictions(
+            p, context.public, classes=2, challenge="audit-demo", pads=local.pads("predictions")
+        )
         assert local.submit(name, bundle) == "released"
     weighted = [np.array([pow(2, i % 20, 1032193) for i in range(N_ITEMS)])]
     evil = raw_encrypt_vectors(
-        "predictions", weighted, context.public, classes=2, n=N_ITEMS, challenge="audit-demo"
+        "predictions",
+        weighted,
+        context.public,
+        classes=2,
+        n=N_ITEMS,
+        challenge="audit-demo",
+        pads=local.pads("predictions"),
     )
     assert local.submit("mallory", evil) == "invalid"
+    # nora adds 2^70 to c0 of every ciphertext: same plaintext, noise far above the bound
+    honest = encrypt_predictions(
+        y, context.public, classes=2, challenge="audit-demo", pads=local.pads("predictions")
+    )
+    assert local.submit("nora", _with_c0_offset(honest, 1 << 70)) == "invalid"
     path = tmp / "audit.zip"
     local.export_audit_bundle(path)
     return local, committee, path, truth
+
+
+def _with_c0_offset(bundle, offset: int):
+    import io
+
+    from cryptoscore import EncryptedBundle
+    from cryptoscore.bundle import BundleWriter
+    from cryptoscore.ciphertext import encode_ciphertext
+
+    moduli = bundle.header.params.moduli(bundle.header.level)
+    out = io.BytesIO()
+    writer = BundleWriter(bundle.header, out)
+    for i in range(bundle.layout.ciphertexts):
+        c0 = bundle.ciphertext(i)[:1]
+        for j, q in enumerate(moduli):
+            c0[0, j] = (c0[0, j] + np.uint64(offset % q)) % np.uint64(q)
+        writer.add(encode_ciphertext(c0, moduli))
+    writer.finish()
+    return EncryptedBundle.from_bytes(out.getvalue())
 
 
 def test_bundle_from_a_whole_challenge_verifies(challenge):
@@ -54,7 +89,8 @@ def test_bundle_from_a_whole_challenge_verifies(challenge):
     assert report.ok, report.first_failure
     assert [c.name for c in report.checks] == list(CHECKS)
     assert {k: v["correct"] for k, v in local.released().items()} == truth
-    assert set(local.rejected()) == {"mallory"}
+    assert set(local.rejected()) == {"mallory", "nora"}
+    assert "noise" in local.rejected()["nora"] and "encoding" in local.rejected()["mallory"]
     board = json.loads(zipfile.ZipFile(path).read("leaderboard.json"))
     assert [row["participant"] for row in board] == ["alice", "bob"]
 
@@ -190,21 +226,8 @@ def test_partial_reused_across_two_requests(challenge, tmp_path):
     )
     members[f"blobs/{second.digest}"] = second.to_bytes()
     entries.append({"type": "request", "request": second.digest, "round": 2})
-    for tid in ("trustee-1", "trustee-2"):
-        with PartialJournal(tmp_path / f"fresh-{tid}") as journal:  # the journal was wiped
-            p = partial_decrypt(
-                committee.shares[tid],
-                aggregate,
-                second.active_set,
-                second.request_id,
-                committee.identity(tid),
-                journal,
-                committee.record,
-            )
-        members[f"blobs/{p.digest}"] = p.to_bytes()
-        entries.append(
-            {"type": "partial", "request_id": p.request_id, "partial": p.digest, "trustee": tid}
-        )
+    # the journals were wiped
+    entries += _forged_partials(committee, aggregate, second, members, tmp_path / "fresh")
     assert _failed(_write(tmp_path / "u.zip", _resign(members, entries))) == "single-use"
 
 
@@ -230,6 +253,29 @@ def test_release_with_another_circuit(challenge, tmp_path):
     members[f"blobs/{evil.digest}"] = evil.to_bytes()
     entries[idx]["request"] = evil.digest
     assert _failed(_write(tmp_path / "c.zip", _resign(members, entries))) == "release-recomputed"
+
+
+def _forged_partials(committee, aggregate, request, members, journal_dir) -> list[dict]:
+    """What a malicious service with cooperative trustees adds: partials for ``request``
+    (stored in ``members``), as log entries."""
+    out = []
+    for i in request.active_set.indices:
+        tid = committee.record.entry_by_index(i).trustee_id
+        with PartialJournal(journal_dir / tid) as journal:
+            p = partial_decrypt(
+                committee.shares[tid],
+                aggregate,
+                request.active_set,
+                request.request_id,
+                committee.identity(tid),
+                journal,
+                committee.record,
+            )
+        members[f"blobs/{p.digest}"] = p.to_bytes()
+        out.append(
+            {"type": "partial", "request_id": p.request_id, "partial": p.digest, "trustee": tid}
+        )
+    return out
 
 
 def _bundles(members, entries):
@@ -279,3 +325,77 @@ def test_receipts_verify_and_detect_a_rewritten_log(challenge):
     # and a receipt for another upload, or under a forged head, does not verify
     with pytest.raises(VerificationError):
         verify_receipt(receipt, Ed25519PrivateKey.generate().public_key())
+
+
+# -- round 1 in order: the validity aggregate only after passing noise checks ------------------
+def test_validity_asked_before_the_noise_checks_were_answered(challenge, tmp_path):
+    _local, _committee, path, _ = challenge
+    from cryptoscore.release import DecryptionRequest
+
+    members = _members(path)
+    entries = _entries(members)
+
+    def circuit(e: dict) -> str:
+        return DecryptionRequest.from_bytes(members[f"blobs/{e['request']}"]).circuit
+
+    v_at = next(
+        i for i, e in enumerate(entries) if e["type"] == "request" and circuit(e) == "validity/v1"
+    )
+    first_noise = next(
+        i for i, e in enumerate(entries) if e["type"] == "request" and circuit(e) == "noise/v1"
+    )
+    moved = entries.pop(v_at)
+    entries.insert(first_noise, moved)  # a service asking for V and the noise checks at once
+    report = verify_bundle(_write(tmp_path / "o.zip", _resign(members, entries)))
+    assert report.first_failure.name == "round1-verdicts"
+    assert "before every noise check" in report.first_failure.detail
+
+
+def test_validity_asked_although_a_noise_check_failed(challenge, tmp_path):
+    local, committee, path, _ = challenge
+    from cryptoscore.release import (
+        Contribution,
+        DecryptionRequest,
+        derive_seed,
+        round1_seed,
+    )
+    from cryptoscore.validity import validity
+
+    members = _members(path)
+    entries = _entries(members)
+    bundles = _bundles(members, entries)
+    nora = next(e["bundle"] for e in entries if e["type"] == "bundle" and e["owner"] == "nora")
+    contributions = [
+        Contribution(e["trustee"], bytes.fromhex(e["randomness"]))
+        for e in entries
+        if e["type"] == "contribution" and e["bundle"] == nora
+    ]
+    seed = derive_seed(round1_seed(nora, contributions), b"validity")
+    v = validity(bundles[nora], seed, local.context.evaluation)
+    noise_request = next(
+        r
+        for e in entries
+        if e["type"] == "request"
+        for r in [DecryptionRequest.from_bytes(members[f"blobs/{e['request']}"])]
+        if r.inputs == (nora,)
+    )
+    request = DecryptionRequest(
+        request_id=noise_request.request_id.rsplit(":noise:", 1)[0] + ":validity",
+        challenge_id=noise_request.challenge_id,
+        circuit="validity/v1",
+        inputs=(nora,),
+        seed=seed,
+        rerandomize_seed=b"",
+        active_set=noise_request.active_set,
+        ciphertext_digest=v.ciphertext_digest,
+    )
+    members[f"blobs/{request.digest}"] = request.to_bytes()
+    verdict_at = next(
+        i for i, e in enumerate(entries) if e["type"] == "round1" and e["bundle"] == nora
+    )
+    added: list[dict] = [{"type": "request", "request": request.digest, "round": 1}]
+    added += _forged_partials(committee, v, request, members, tmp_path / "v")
+    entries[verdict_at:verdict_at] = added
+    report = verify_bundle(_write(tmp_path / "n.zip", _resign(members, entries)))
+    assert report.first_failure.name == "round1-verdicts"
+    assert "although a noise check failed" in report.first_failure.detail

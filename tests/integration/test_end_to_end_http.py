@@ -4,14 +4,23 @@ submissions (one malicious) -> trustees (2 of 3, one offline) -> leaderboard -> 
 from __future__ import annotations
 
 import json
+import os
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
 from clients.api import ProtocolClient
 from clients.cli import main
+from clients.pads import fetch_pads
+from clients.trustee import TrusteeLoop
 from cryptoscore import PublicContext, raw_encrypt_vectors
+from cryptoscore.ceremony import CeremonyRecord, open_share_file
+from cryptoscore.encoding import Layout
+from cryptoscore.identity import TrusteeIdentity
 
 N_ITEMS = 300
 CLASSES = 3
@@ -47,6 +56,47 @@ def _trustees_pass(tmp_path, server, tokens, online, share_envs) -> None:
             )
             == 0
         )
+
+
+@contextmanager
+def _trustees_in_background(tmp_path, server, tokens, online, share_envs) -> Iterator[None]:
+    """The online trustees keep running (as `trustee run` does) while parties encrypt: the
+    parties' pad requests are answered as they come."""
+    loops = []
+    for tid in online:
+        share = open_share_file(
+            (tmp_path / "ceremony" / f"share-{tid}.bin").read_bytes(),
+            os.environ[share_envs[tid]].encode(),
+        )
+        identity = TrusteeIdentity.from_pem(
+            (tmp_path / tid / "identity.pem").read_bytes(), os.environ["ID_PASS"].encode()
+        )
+        client = ProtocolClient(server, tokens[tid])
+        journal = tmp_path / tid / "partials.journal"
+        loops.append(TrusteeLoop(client, tid, share, identity, journal, lambda _m: None, False))
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        while not stop.is_set():
+            try:
+                for loop in loops:
+                    loop.run_once()
+            except BaseException as exc:  # surfaced in the main thread below
+                errors.append(exc)
+                return
+            stop.wait(0.2)
+
+    for loop in loops:  # one pass first: the service now knows which trustees are online
+        loop.run_once()
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(120)
+        assert not errors, errors
 
 
 def _wait(predicate, what: str, step) -> None:
@@ -92,58 +142,62 @@ def test_whole_story_over_http(server, cli_committee, tmp_path, capsys):
     gen = np.random.default_rng(11)
     y = gen.integers(0, CLASSES, N_ITEMS)
     np.save(tmp_path / "labels.npy", y)
-    assert (
-        main(
-            [
-                "labels",
-                "upload",
-                str(tmp_path / "labels.npy"),
-                "--challenge",
-                "e2e",
-                "--server",
-                server,
-                "--token",
-                organizer,
-                "-q",
-            ]
-        )
-        == 0
-    )
     online = ["trustee-1", "trustee-3"]  # trustee-2 is offline throughout
-    expected = {}
-    digests = {}
-    for name, accuracy in (("ann", 0.9), ("bob", 0.6)):
-        p = np.where(gen.random(N_ITEMS) < accuracy, y, gen.integers(0, CLASSES, N_ITEMS))
-        expected[name] = int(np.count_nonzero(p == y))
-        np.save(tmp_path / f"{name}.npy", p)
-        capsys.readouterr()
+    with _trustees_in_background(tmp_path, server, tokens, online, cli_committee):
         assert (
             main(
                 [
-                    "submit",
-                    str(tmp_path / f"{name}.npy"),
+                    "labels",
+                    "upload",
+                    str(tmp_path / "labels.npy"),
                     "--challenge",
                     "e2e",
                     "--server",
                     server,
                     "--token",
-                    people[name],
+                    organizer,
                     "-q",
-                    "--receipt",
-                    str(tmp_path / f"{name}.receipt"),
                 ]
             )
             == 0
         )
-        digests[name] = capsys.readouterr().out.split()[1].rstrip(":")
-    # eve submits a weighted encoding with her own client code (the CLI never would)
-    eve = ProtocolClient(server, people["eve"])
-    public = PublicContext.from_bytes(eve.public_context("e2e"))
-    weighted = [np.array([pow(2, i % 19, 1032193) for i in range(N_ITEMS)])] * CLASSES
-    bundle = raw_encrypt_vectors(
-        "predictions", weighted, public, classes=CLASSES, n=N_ITEMS, challenge="e2e"
-    )
-    digests["eve"] = eve.submit("e2e", bundle.to_bytes())["submission"]
+        expected = {}
+        digests = {}
+        for name, accuracy in (("ann", 0.9), ("bob", 0.6)):
+            p = np.where(gen.random(N_ITEMS) < accuracy, y, gen.integers(0, CLASSES, N_ITEMS))
+            expected[name] = int(np.count_nonzero(p == y))
+            np.save(tmp_path / f"{name}.npy", p)
+            capsys.readouterr()
+            assert (
+                main(
+                    [
+                        "submit",
+                        str(tmp_path / f"{name}.npy"),
+                        "--challenge",
+                        "e2e",
+                        "--server",
+                        server,
+                        "--token",
+                        people[name],
+                        "-q",
+                        "--receipt",
+                        str(tmp_path / f"{name}.receipt"),
+                    ]
+                )
+                == 0
+            )
+            digests[name] = capsys.readouterr().out.split()[1].rstrip(":")
+        # eve submits a weighted encoding with her own client code (the CLI never would)
+        eve = ProtocolClient(server, people["eve"])
+        public = PublicContext.from_bytes(eve.public_context("e2e"))
+        record = CeremonyRecord.from_bytes(eve.ceremony_record("e2e"))
+        count = Layout.for_params(public.params, N_ITEMS, CLASSES).ciphertexts
+        pads = fetch_pads(eve, "e2e", "predictions", record, public, count, timeout=120)
+        weighted = [np.array([pow(2, i % 19, 1032193) for i in range(N_ITEMS)])] * CLASSES
+        bundle = raw_encrypt_vectors(
+            "predictions", weighted, public, classes=CLASSES, n=N_ITEMS, challenge="e2e", pads=pads
+        )
+        digests["eve"] = eve.submit("e2e", bundle.to_bytes())["submission"]
 
     def state(name: str) -> str:
         return ProtocolClient(server, people[name]).submission("e2e", digests[name])["state"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,14 @@ from cryptoscore import (
 from cryptoscore.bundle import EncryptedBundle
 from cryptoscore.ceremony import KeyShare, RosterEntry, open_share_file, run_ceremony
 from cryptoscore.identity import TrusteeIdentity
-from cryptoscore.release import ChallengeContext, DecryptionRequest, answer_request, contribute
+from cryptoscore.pads import PadKey, PadRequest, Pads, PadShare, open_pads
+from cryptoscore.release import (
+    ChallengeContext,
+    DecryptionRequest,
+    answer_pad_request,
+    answer_request,
+    contribute,
+)
 from cryptoscore.threshold import PartialJournal
 from service.auth import create_token
 from service.db import get_session
@@ -114,6 +122,12 @@ class Trustees:
         for tid in self.online:
             headers = bearer(self.tokens[tid])
             tasks = self.client.get(f"{API}/trustee/tasks", headers=headers).get_json()
+            for task in tasks["pads"]:
+                request = PadRequest.from_bytes(base64.b64decode(task["record"]))
+                post_pad_share(
+                    self.client, self.committee, request, tid, self.tokens[tid], self.journal_dir
+                )
+                posted += 1
             for task in tasks["contributions"]:
                 c = contribute(self.committee.context, tid)
                 body = {
@@ -174,25 +188,109 @@ def leaf_entries(zip_bytes: bytes) -> list[dict[str, Any]]:
         return [json.loads(line) for line in zf.read("log.jsonl").split(b"\n") if line]
 
 
+def post_pad_share(
+    client: FlaskClient,
+    committee: Committee,
+    request: PadRequest,
+    tid: str,
+    token: str,
+    journal_dir: Path,
+) -> None:
+    """Trustee ``tid`` answers a pad request and posts its share."""
+    with PartialJournal(journal_dir / f"{tid}.journal") as journal:
+        share = answer_pad_request(
+            request, committee.context, committee.shares[tid], committee.identities[tid], journal
+        )
+    response = client.post(
+        f"{API}/trustee/pads", data=share.to_bytes(), content_type=OCTETS, headers=bearer(token)
+    )
+    assert response.status_code == 201, response.get_json()
+
+
+def request_pads(
+    client: FlaskClient, token: str, kind: str, challenge: str = CHALLENGE
+) -> tuple[PadRequest, PadKey, dict[str, Any]]:
+    """A submitter asks the service for pads (fresh seed and key)."""
+    key = PadKey.generate()
+    body = {"kind": kind, "seed": os.urandom(32).hex(), "recipient": key.public_bytes.hex()}
+    response = client.post(f"{API}/challenges/{challenge}/pads", json=body, headers=bearer(token))
+    assert response.status_code == 201, response.get_json()
+    created = response.get_json()
+    return PadRequest.from_bytes(base64.b64decode(created["record"])), key, created
+
+
+def collect_pads(
+    client: FlaskClient,
+    token: str,
+    committee: Committee,
+    request: PadRequest,
+    key: PadKey,
+    challenge: str = CHALLENGE,
+) -> Pads:
+    """The submitter downloads every share (all must be in) and opens them."""
+    status = client.get(
+        f"{API}/challenges/{challenge}/pads/{request.digest}", headers=bearer(token)
+    ).get_json()
+    assert status["ready"], status
+    shares = []
+    for tid in status["trustees"]:
+        got = client.get(
+            f"{API}/challenges/{challenge}/pads/{request.digest}/shares/{tid}",
+            headers=bearer(token),
+        )
+        assert got.status_code == 200
+        shares.append(PadShare.from_bytes(got.data))
+    return open_pads(request, shares, committee.context.record, key)
+
+
+def service_pads(
+    client: FlaskClient,
+    token: str,
+    committee: Committee,
+    kind: str,
+    trustee_tokens: dict[str, str],
+    journal_dir: Path,
+) -> Pads:
+    """Ask, have the chosen trustees answer directly (no polling), collect."""
+    request, key, created = request_pads(client, token, kind)
+    for tid in created["trustees"]:
+        post_pad_share(client, committee, request, tid, trustee_tokens[tid], journal_dir)
+    return collect_pads(client, token, committee, request, key)
+
+
+def encrypt_for(committee: Committee, kind: str, values: Any, pads: Pads) -> EncryptedBundle:
+    public = committee.context.public
+    if kind == "labels":
+        return encrypt_labels(values, public, classes=2, challenge=CHALLENGE, pads=pads)
+    if isinstance(values, list):  # raw slot vectors: a malicious participant
+        return raw_encrypt_vectors(
+            "predictions", values, public, classes=2, n=N_ITEMS, challenge=CHALLENGE, pads=pads
+        )
+    return encrypt_predictions(values, public, classes=2, challenge=CHALLENGE, pads=pads)
+
+
+def encrypt_via_service(
+    trustees: Trustees, token: str, kind: str, values: Any, challenge: str = CHALLENGE
+) -> EncryptedBundle:
+    """A submitter's whole path: ask for pads, the online trustees answer them in their next
+    poll, collect, encrypt."""
+    client, committee = trustees.client, trustees.committee
+    request, key, _ = request_pads(client, token, kind, challenge)
+    trustees.step()
+    pads = collect_pads(client, token, committee, request, key, challenge)
+    return encrypt_for(committee, kind, values, pads)
+
+
 def make_story_data(committee: Committee) -> dict[str, Any]:
-    """Labels, two honest submissions and a weighted (non-binary) one, with numpy's truth."""
+    """Labels, two honest submissions and a weighted (non-binary) one, with numpy's truth.
+
+    Plaintexts only: each party encrypts with pads it asks the service's trustees for."""
     gen = np.random.default_rng(7)
     y = gen.integers(0, 2, N_ITEMS)
-    public = committee.context.public
-    preds = {
+    preds: dict[str, Any] = {
         "alice": np.where(gen.random(N_ITEMS) < 0.9, y, 1 - y),
         "bob": np.where(gen.random(N_ITEMS) < 0.7, y, 1 - y),
     }
-    bundles = {
-        name: encrypt_predictions(p, public, classes=2, challenge=CHALLENGE)
-        for name, p in preds.items()
-    }
-    weighted = [np.array([pow(2, i % 20, 1032193) for i in range(N_ITEMS)])]
-    bundles["mallory"] = raw_encrypt_vectors(
-        "predictions", weighted, public, classes=2, n=N_ITEMS, challenge=CHALLENGE
-    )
-    return {
-        "labels": encrypt_labels(y, public, classes=2, challenge=CHALLENGE),
-        "bundles": bundles,
-        "truth": {n: int(np.count_nonzero(p == y)) for n, p in preds.items()},
-    }
+    truth = {n: int(np.count_nonzero(p == y)) for n, p in preds.items()}
+    preds["mallory"] = [np.array([pow(2, i % 20, 1032193) for i in range(N_ITEMS)])]
+    return {"labels": y, "predictions": preds, "truth": truth}

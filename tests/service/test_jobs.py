@@ -9,7 +9,15 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from protocol_helpers import CHALLENGE, Committee, Trustees, create_challenge, make_tokens, upload
+from protocol_helpers import (
+    CHALLENGE,
+    Committee,
+    Trustees,
+    create_challenge,
+    encrypt_via_service,
+    make_tokens,
+    upload,
+)
 from sqlalchemy import func, select
 from svc_helpers import API, bearer
 from test_protocol import PARTIES, run_story
@@ -87,12 +95,16 @@ def test_restart_resumes_unfinished_bundles(
     client = crashed.test_client()
     tokens = make_tokens(crashed, PARTIES)
     create_challenge(client, tokens["organizer"], committee)
-    assert upload(client, tokens["organizer"], "labels", data["labels"]).status_code == 201
+    trustees = Trustees(client, committee, tokens, tmp_path, online=("t0", "t1"))
+    labels = encrypt_via_service(trustees, tokens["organizer"], "labels", data["labels"])
+    assert upload(client, tokens["organizer"], "labels", labels).status_code == 201
     digests = {}
     for name in ("alice", "bob", "mallory"):
-        response = upload(client, tokens[name], "submissions", data["bundles"][name])
+        bundle = encrypt_via_service(
+            trustees, tokens[name], "predictions", data["predictions"][name]
+        )
+        response = upload(client, tokens[name], "submissions", bundle)
         digests[name] = response.get_json()["submission"]
-    trustees = Trustees(client, committee, tokens, tmp_path, online=("t0", "t1"))
 
     def lose_queued_jobs() -> list[Any]:
         lost = jobs._runner(crashed).queue

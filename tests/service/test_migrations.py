@@ -26,7 +26,7 @@ def _config() -> Config:
 
 def test_single_head_named_revision() -> None:
     heads = ScriptDirectory.from_config(_config()).get_heads()
-    assert heads == ["0002_protocol"]
+    assert heads == ["0003_pads"]
 
 
 def test_migrated_schema_matches_the_models(app: Flask) -> None:
@@ -34,7 +34,7 @@ def test_migrated_schema_matches_the_models(app: Flask) -> None:
     with engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(context, Base.metadata) == []
-        assert context.get_current_revision() == "0002_protocol"
+        assert context.get_current_revision() == "0003_pads"
     assert set(inspect(engine).get_table_names()) == {
         "alembic_version",
         "tokens",
@@ -46,6 +46,9 @@ def test_migrated_schema_matches_the_models(app: Flask) -> None:
         "contributions",
         "requests",
         "partials",
+        "pad_requests",
+        "pad_shares",
+        "trustee_presence",
     }
 
 

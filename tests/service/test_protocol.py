@@ -22,6 +22,7 @@ from protocol_helpers import (
     Committee,
     Trustees,
     create_challenge,
+    encrypt_via_service,
     make_tokens,
     upload,
 )
@@ -59,13 +60,17 @@ def run_story(
     create_challenge(client, tokens["organizer"], committee)
     trustees = Trustees(client, committee, tokens, tmp_path, online=("t0", "t1"))
 
-    labels = upload(client, tokens["organizer"], "labels", data["labels"])
+    bundle = encrypt_via_service(trustees, tokens["organizer"], "labels", data["labels"])
+    labels = upload(client, tokens["organizer"], "labels", bundle)
     assert labels.status_code == 201, labels.get_json()
     assert labels.get_json()["state"] == "pending"
     receipts = {"organizer": labels.get_json()["receipt"]}
     digests = {}
     for name in ("alice", "bob", "mallory"):
-        response = upload(client, tokens[name], "submissions", data["bundles"][name])
+        bundle = encrypt_via_service(
+            trustees, tokens[name], "predictions", data["predictions"][name]
+        )
+        response = upload(client, tokens[name], "submissions", bundle)
         assert response.status_code == 201, response.get_json()
         receipts[name] = response.get_json()["receipt"]
         digests[name] = response.get_json()["submission"]
@@ -153,4 +158,4 @@ def test_whole_challenge(
         assert session.query(StoredRequest).count() == requests
     # the offline trustee has nothing to answer: it was never in an active set
     tasks = client.get(f"{API}/trustee/tasks", headers=bearer(tokens["t2"])).get_json()
-    assert tasks == {"contributions": [], "requests": []}
+    assert tasks == {"contributions": [], "requests": [], "pads": []}

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,29 +20,85 @@ from protocol_helpers import (
     OCTETS,
     Committee,
     create_challenge,
+    encrypt_for,
     make_tokens,
+    post_pad_share,
+    request_pads,
+    service_pads,
     upload,
 )
 from svc_helpers import API, assert_problem, bearer, snapshot
 
-from cryptoscore import encrypt_labels, encrypt_predictions
+from cryptoscore import encrypt_predictions
 from cryptoscore.bundle import EncryptedBundle
+from cryptoscore.pads import PadKey, open_pads
+from cryptoscore.release import answer_pad_request
+from cryptoscore.threshold import ActiveSet, PartialJournal
 
-PARTIES = {"organizer": "organizer", "alice": "participant", "bob": "participant", "t0": "trustee"}
+PARTIES = {
+    "organizer": "organizer",
+    "alice": "participant",
+    "bob": "participant",
+    "t0": "trustee",
+    "t1": "trustee",
+}
+
+
+def _library_pads(committee: Committee, kind: str, journal_dir: Path, context: Any = None) -> Any:
+    """Pads made by the trustees without the service: valid, but no uploader requested them."""
+    context = context or committee.context
+    key = PadKey.generate()
+    request = context.pad_request(kind, key, ActiveSet.of(context.record, ["t0", "t1"]))
+    shares = []
+    for tid in ("t0", "t1"):
+        with PartialJournal(journal_dir / f"{tid}.journal") as journal:
+            shares.append(
+                answer_pad_request(
+                    request, context, committee.shares[tid], committee.identities[tid], journal
+                )
+            )
+    return open_pads(request, shares, context.record, key)
 
 
 @pytest.fixture(scope="module")
-def bundles(committee: Committee) -> dict[str, EncryptedBundle]:
-    public = committee.context.public
+def bundles(committee: Committee, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Bundles encrypted with pads the service never handed out: every upload of them is
+    refused, by the first check that applies."""
+    journals = tmp_path_factory.mktemp("library-pads")
     gen = np.random.default_rng(3)
     y = gen.integers(0, 2, N_ITEMS)
-    out = {"labels": encrypt_labels(y, public, classes=2, challenge=CHALLENGE)}
-    for i in range(4):
-        out[f"p{i}"] = encrypt_predictions(
-            gen.integers(0, 2, N_ITEMS), public, classes=2, challenge=CHALLENGE
-        )
-    out["other"] = encrypt_predictions(y, public, classes=2, challenge="another-challenge")
+    out = {
+        "labels": encrypt_for(committee, "labels", y, _library_pads(committee, "labels", journals))
+    }
+    out["p0"] = encrypt_for(
+        committee, "predictions", y, _library_pads(committee, "predictions", journals)
+    )
+    other = dataclasses.replace(committee.context, challenge_id="another-challenge")
+    out["other"] = encrypt_predictions(
+        y,
+        committee.context.public,
+        classes=2,
+        challenge="another-challenge",
+        pads=_library_pads(committee, "predictions", journals, other),
+    )
+    out["y"] = y
     return out
+
+
+def _fresh(
+    app: Flask,
+    client: Any,
+    tokens: dict[str, str],
+    committee: Committee,
+    name: str,
+    kind: str,
+    values: Any,
+    journal_dir: Path,
+) -> EncryptedBundle:
+    """A bundle encrypted with pads ``name`` asked the service for (t0, t1 answer)."""
+    trustee_tokens = {t: tokens[t] for t in ("t0", "t1")}
+    pads = service_pads(client, tokens[name], committee, kind, trustee_tokens, journal_dir)
+    return encrypt_for(committee, kind, values, pads)
 
 
 @pytest.fixture
@@ -93,35 +150,173 @@ def test_bad_bundle_uploads(
 
 
 def test_replay_limit_and_labels_once(
-    setup: tuple[Flask, Any, dict[str, str]], bundles: dict[str, EncryptedBundle]
+    setup: tuple[Flask, Any, dict[str, str]],
+    committee: Committee,
+    bundles: dict[str, Any],
+    tmp_path: Path,
 ) -> None:
     app, client, tokens = setup
-    first = upload(client, tokens["organizer"], "labels", bundles["labels"])
+    y = bundles["y"]
+
+    def fresh(name: str, kind: str) -> EncryptedBundle:
+        return _fresh(app, client, tokens, committee, name, kind, y, tmp_path)
+
+    labels = fresh("organizer", "labels")
+    first = upload(client, tokens["organizer"], "labels", labels)
     assert first.status_code == 201
     before = snapshot(app)
-    again = upload(client, tokens["organizer"], "labels", bundles["labels"])
+    again = upload(client, tokens["organizer"], "labels", labels)
     assert again.status_code == 200 and again.get_json() == first.get_json()
     assert snapshot(app) == before
-    assert_problem(upload(client, tokens["organizer"], "labels", bundles["p3"]), 409)
+    second = fresh("organizer", "labels")
+    before = snapshot(app)
+    assert_problem(upload(client, tokens["organizer"], "labels", second), 409)
     assert snapshot(app) == before
 
-    one = upload(client, tokens["alice"], "submissions", bundles["p0"])
+    p0, p1, p2 = (fresh("alice", "predictions") for _ in range(3))
+    one = upload(client, tokens["alice"], "submissions", p0)
     assert one.status_code == 201
     before = snapshot(app)
-    replay = upload(client, tokens["alice"], "submissions", bundles["p0"])
+    replay = upload(client, tokens["alice"], "submissions", p0)
     assert replay.status_code == 200 and replay.get_json() == one.get_json()
     assert snapshot(app) == before
     # another participant replaying alice's ciphertexts is refused
-    assert_problem(upload(client, tokens["bob"], "submissions", bundles["p0"]), 409)
+    assert_problem(upload(client, tokens["bob"], "submissions", p0), 409)
+    # and so is bob uploading a bundle made with alice's pads
+    assert_problem(upload(client, tokens["bob"], "submissions", p1), 409)
     assert snapshot(app) == before
 
-    assert upload(client, tokens["alice"], "submissions", bundles["p1"]).status_code == 201
+    assert upload(client, tokens["alice"], "submissions", p1).status_code == 201
     before = snapshot(app)
-    body = assert_problem(upload(client, tokens["alice"], "submissions", bundles["p2"]), 429)
+    body = assert_problem(upload(client, tokens["alice"], "submissions", p2), 429)
     assert "2 submissions" in body["detail"]
     assert snapshot(app) == before
     # the limit is per participant
-    assert upload(client, tokens["bob"], "submissions", bundles["p2"]).status_code == 201
+    assert (
+        upload(client, tokens["bob"], "submissions", fresh("bob", "predictions")).status_code == 201
+    )
+
+
+def test_uploads_need_pads_the_uploader_requested(
+    setup: tuple[Flask, Any, dict[str, str]],
+    committee: Committee,
+    bundles: dict[str, Any],
+    tmp_path: Path,
+) -> None:
+    app, client, tokens = setup
+    before = snapshot(app)
+    # made by the trustees, but never requested through the service by alice
+    body = assert_problem(upload(client, tokens["alice"], "submissions", bundles["p0"]), 409)
+    assert "pads you requested" in body["detail"]
+    # a public-key bundle (its submitter chose c1) is refused outright
+    public = encrypt_predictions(
+        bundles["y"], committee.context.public, classes=2, challenge=CHALLENGE
+    )
+    body = assert_problem(upload(client, tokens["alice"], "submissions", public), 409)
+    assert "trustee pads" in body["detail"]
+    assert snapshot(app) == before
+    # pads requested for labels do not encrypt predictions
+    request, key, created = request_pads(client, tokens["organizer"], "labels")
+    for tid in created["trustees"]:
+        post_pad_share(client, committee, request, tid, tokens[tid], tmp_path)
+    from protocol_helpers import collect_pads
+
+    pads = collect_pads(client, tokens["organizer"], committee, request, key)
+    before = snapshot(app)
+    mislabeled = encrypt_for(committee, "labels", bundles["y"], pads)
+    # (a labels bundle uploaded as a submission is a mismatch before the pads are looked at)
+    assert_problem(upload(client, tokens["alice"], "submissions", mislabeled), 409)
+    assert snapshot(app) == before
+
+
+def test_bad_pad_requests_and_shares(
+    setup: tuple[Flask, Any, dict[str, str]], committee: Committee, tmp_path: Path
+) -> None:
+    app, client, tokens = setup
+    url = f"{API}/challenges/{CHALLENGE}/pads"
+    key = PadKey.generate().public_bytes.hex()
+    good = {"kind": "predictions", "seed": "11" * 32, "recipient": key}
+    before = snapshot(app)
+    alice = bearer(tokens["alice"])
+    assert_problem(client.post(url, json={**good, "kind": "labels"}, headers=alice), 403)
+    assert_problem(client.post(url, json={**good, "seed": "zz"}, headers=alice), 422)
+    assert_problem(client.post(url, json={**good, "recipient": "00"}, headers=alice), 422)
+    assert_problem(client.post(url, json={**good, "extra": 1}, headers=alice), 422)
+    assert_problem(client.post(url, json={**good, "trustees": ["t0"]}, headers=alice), 422)
+    assert_problem(client.post(url, json={**good, "trustees": ["t0", "zz"]}, headers=alice), 422)
+    assert_problem(client.post(url, data=b"x", content_type=OCTETS, headers=alice), 415)
+    assert_problem(client.post(f"{API}/challenges/nope/pads", json=good, headers=alice), 404)
+    assert_problem(client.post(url, json=good, headers=bearer(tokens["t0"])), 403)
+    assert snapshot(app) == before
+
+    created = client.post(url, json=good, headers=alice)
+    assert created.status_code == 201
+    before = snapshot(app)
+    # the same request again: the same answer, nothing new; the same seed otherwise: 409
+    again = client.post(url, json=good, headers=alice)
+    assert again.status_code == 200 and again.get_json() == created.get_json()
+    assert_problem(client.post(url, json=good, headers=bearer(tokens["bob"])), 409)
+    other_key = {**good, "recipient": PadKey.generate().public_bytes.hex()}
+    assert_problem(client.post(url, json=other_key, headers=alice), 409)
+    digest = created.get_json()["request"]
+    # only its requester sees it
+    assert_problem(client.get(f"{url}/{digest}", headers=bearer(tokens["bob"])), 404)
+    assert_problem(client.get(f"{url}/{digest}/shares/t0", headers=alice), 404)  # not yet
+    assert snapshot(app) == before
+
+    # trustee messages: garbage, for an unknown request, from outside the active set, forged
+    import base64
+
+    from cryptoscore.pads import PadRequest
+
+    request = PadRequest.from_bytes(base64.b64decode(created.get_json()["record"]))
+    with PartialJournal(tmp_path / "t0.journal") as journal:
+        share = answer_pad_request(
+            request, committee.context, committee.shares["t0"], committee.identities["t0"], journal
+        )
+    shares_url = f"{API}/trustee/pads"
+    t0 = bearer(tokens["t0"])
+    assert_problem(client.post(shares_url, data=b"garbage", content_type=OCTETS, headers=t0), 400)
+    unknown = dataclasses.replace(share, request_digest="0" * 64)
+    assert_problem(
+        client.post(shares_url, data=unknown.to_bytes(), content_type=OCTETS, headers=t0), 404
+    )
+    assert_problem(
+        client.post(
+            shares_url, data=share.to_bytes(), content_type=OCTETS, headers=bearer(tokens["t1"])
+        ),
+        403,
+    )
+    forged = dataclasses.replace(share, signature=bytes(64))
+    assert_problem(
+        client.post(shares_url, data=forged.to_bytes(), content_type=OCTETS, headers=t0), 400
+    )
+    assert snapshot(app) == before
+    assert (
+        client.post(shares_url, data=share.to_bytes(), content_type=OCTETS, headers=t0).status_code
+        == 201
+    )
+    before = snapshot(app)
+    assert (
+        client.post(shares_url, data=share.to_bytes(), content_type=OCTETS, headers=t0).status_code
+        == 200
+    )
+    assert snapshot(app) == before
+
+
+def test_pad_requests_are_limited_per_day(
+    setup: tuple[Flask, Any, dict[str, str]],
+) -> None:
+    app, client, tokens = setup
+    url = f"{API}/challenges/{CHALLENGE}/pads"
+    key = PadKey.generate().public_bytes.hex()
+    for i in range(4):  # twice the daily submission limit of 2
+        body = {"kind": "predictions", "seed": f"{i:02x}" * 32, "recipient": key}
+        assert client.post(url, json=body, headers=bearer(tokens["alice"])).status_code == 201
+    before = snapshot(app)
+    body = {"kind": "predictions", "seed": "ff" * 32, "recipient": key}
+    assert_problem(client.post(url, json=body, headers=bearer(tokens["alice"])), 429)
+    assert snapshot(app) == before
 
 
 @pytest.mark.parametrize("when", ["upcoming"])
@@ -183,12 +378,14 @@ def test_oversized_upload_is_413(
 
 def test_bad_trustee_messages(
     setup: tuple[Flask, Any, dict[str, str]],
-    bundles: dict[str, EncryptedBundle],
+    committee: Committee,
+    bundles: dict[str, Any],
     tmp_path: Path,
 ) -> None:
     app, client, tokens = setup
     stranger = make_tokens(app, {"not-a-trustee": "trustee"})["not-a-trustee"]
-    digest = upload(client, tokens["organizer"], "labels", bundles["labels"]).get_json()["bundle"]
+    labels = _fresh(app, client, tokens, committee, "organizer", "labels", bundles["y"], tmp_path)
+    digest = upload(client, tokens["organizer"], "labels", labels).get_json()["bundle"]
     before = snapshot(app)
     body = {"challenge": CHALLENGE, "bundle": digest, "randomness": "ab" * 32}
     url = f"{API}/trustee/contributions"

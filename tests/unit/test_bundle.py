@@ -15,7 +15,7 @@ from cryptoscore import (
     encrypt_labels,
     encrypt_predictions,
 )
-from cryptoscore.bundle import header_of
+from cryptoscore.bundle import FORMAT_VERSION, header_of
 from cryptoscore.records import header_length
 
 
@@ -65,7 +65,7 @@ def _rewrite_header(raw: bytes, **changes) -> bytes:
     header = json.loads(raw[14:start])
     header.update(changes)
     head = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
-    return raw[:8] + struct.pack("<HI", 1, len(head)) + head + raw[start:]
+    return raw[:8] + struct.pack("<HI", FORMAT_VERSION, len(head)) + head + raw[start:]
 
 
 @pytest.mark.parametrize(
@@ -79,6 +79,9 @@ def _rewrite_header(raw: bytes, **changes) -> bytes:
         ({"kind": "scores"}, FormatError, "unknown kind"),
         ({"key_id": "00"}, FormatError, "key_id"),
         ({"extra": 1}, FormatError, "unknown header field"),
+        ({"c1_seed": "ab" * 32}, FormatError, "body has"),  # c0 only would be half the size
+        ({"c1_seed": "zz" * 32}, FormatError, "c1_seed is not hex"),
+        ({"c1_seed": "ab" * 31}, FormatError, "c1 seed must be 32 bytes"),
     ],
 )
 def test_header_tampering_rejected(bundle, changes, error, message):
@@ -96,13 +99,13 @@ def test_non_canonical_header_and_bad_magic_and_version(bundle):
     raw = bundle.to_bytes()
     start = header_length(raw)
     spaced = raw[14:start].replace(b",", b", ", 1)
-    bad = raw[:8] + struct.pack("<HI", 1, len(spaced)) + spaced + raw[start:]
+    bad = raw[:8] + struct.pack("<HI", FORMAT_VERSION, len(spaced)) + spaced + raw[start:]
     with pytest.raises(FormatError, match="canonical"):
         EncryptedBundle.from_bytes(bad)
     with pytest.raises(FormatError, match="wrong record type"):
         EncryptedBundle.from_bytes(b"CSAGGREG" + raw[8:])
-    with pytest.raises(FormatError, match="unsupported format version 2"):
-        EncryptedBundle.from_bytes(raw[:8] + struct.pack("<H", 2) + raw[10:])
+    with pytest.raises(FormatError, match="unsupported format version 1"):
+        EncryptedBundle.from_bytes(raw[:8] + struct.pack("<H", 1) + raw[10:])
 
 
 def test_coefficient_out_of_range_inside_bundle(bundle):

@@ -3,8 +3,9 @@
     python tests/vectors/generate.py
 
 Vectors pin the wire formats and the seed expansions an independent implementation must
-reproduce: the canonical ciphertext encoding, the validity weights, the round-1 seed, the
-Lagrange coefficients, and the RFC 9162 tree hashes of canonical log entries.
+reproduce: the canonical ciphertext encoding, the expansion of a seeded bundle's c1, the
+validity weights, the round-1 seed, the Lagrange coefficients, and the RFC 9162 tree hashes
+of canonical log entries.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from cryptoscore._rns.shamir import lagrange_at_zero
 from cryptoscore.ciphertext import encode_ciphertext
 from cryptoscore.encoding import Layout
 from cryptoscore.log import MerkleLog
+from cryptoscore.pads import expand_c1
 from cryptoscore.params import BFV8192, BFV16384
 from cryptoscore.records import canonical_json
 from cryptoscore.release import Contribution, derive_seed, round1_seed
@@ -56,6 +58,17 @@ def vectors() -> dict[str, object]:
             }
         )
     seed = bytes(range(32))
+    out["c1_expansion"] = [
+        {
+            "params": params.ID,
+            "seed": seed.hex(),
+            "index": index,
+            "first_coefficients": [[int(x) for x in row[:4]] for row in a],
+            "sha256": hashlib.sha256(a.astype("<u8").tobytes()).hexdigest(),
+        }
+        for params, index in ((BFV8192, 0), (BFV8192, 7), (BFV16384, 1))
+        for a in [expand_c1(params, seed, index)]
+    ]
     layout = Layout.for_params(BFV8192, 20000, 3)
     weights = validity_weights(BFV8192, layout, seed)
     for j, w in enumerate(weights):
