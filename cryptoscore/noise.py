@@ -4,9 +4,10 @@ BFV decryption of c = (c0, c1) computes c0 + c1·s = Δ·m + v (mod Q); v is the
 threshold decryption reveals v + Σ e_j to the combiner, so every partial carries smudging
 noise e_j uniform in [−E, E] with
 
-    E = 2^SMUDGING_BITS · B_release            (SMUDGING_BITS = 40)
+    E ≥ 2^SMUDGING_BITS · B_release            (SMUDGING_BITS = 40)
 
-where B_release bounds ||v||∞ of the ciphertext being decrypted (DESIGN.md, "Noise" 3).
+where B_release bounds ||v||∞ of the ciphertext being decrypted (DESIGN.md, "Noise" 3);
+:func:`smudging_bound` raises E further, to half the room decryption leaves (capped at 2^62).
 Decryption stays correct when B_release + T·E < Δ_release / 2 for T partials; the
 parameter sets are chosen so that this holds for every circuit and size they admit with up
 to ``params.MAX_TRUSTEES`` trustees, and :func:`smudging_bound` re-checks it.
@@ -31,8 +32,13 @@ Q_rel (``params.RELEASE_LEVEL`` primes), so
   sums of packing are bounded by the worst case N (automorphisms permute coefficients up to
   sign). For every circuit and size CryptoScore admits, B_circuit · Q_rel/Q is far below the
   proven term (below 2^10 at bfv-8192 for validity circuits, below 1 for score circuits), so
-  B_release ≈ N + 3. A worst-case bound on B_circuit (norms multiplied through every product)
-  would not leave room for 2^40 smudging at these parameters; SECURITY.md says so.
+  B_release ≈ N + 3.
+* **B_circuit (proven worst case)**, :func:`worst_case_circuit_bound`: every operation of the
+  circuits bounded in the ∞-norm, on inputs at the bound round 1 proves for every bundle that
+  passes (:func:`noise_check_bounds`). At bfv-16384 the resulting B_release is at most
+  ≈ 2^17.7 for every circuit, size and up to 16 trustees, so :func:`smudging_bound` smudges
+  against it and the guarantee is proven (``NoiseBound.proven``). At bfv-8192 it does not fit
+  under Δ/2 with 2^40 smudging: there the heuristic bound applies (SECURITY.md).
 """
 
 from __future__ import annotations
@@ -50,12 +56,17 @@ __all__ = [
     "NoiseBound",
     "fresh_noise_bound",
     "fresh_noise_std",
+    "noise_check_bounds",
     "pad_noise_bound",
     "release_noise_bound",
     "smudging_bound",
+    "worst_case_circuit_bound",
+    "worst_case_release_bound",
 ]
 
 SMUDGING_BITS = 40
+SMUDGING_CAP = (1 << 62) - 1
+"""Largest E drawn (``2E + 1 ≤ 2^63``: one 64-bit CSPRNG draw per coefficient)."""
 TAIL = 8.0
 """Standard deviations in the heuristic tail (Gaussian tail 2^-48 per coefficient)."""
 SEAL_NOISE_STD = 3.2
@@ -71,6 +82,19 @@ class NoiseBound:
     smudging_bound: int
     delta_half: int
     trustees: int
+    worst_case_bound: int = 0
+    """The proven worst-case bound on the released noise (:func:`worst_case_release_bound`)."""
+
+    @property
+    def proven(self) -> bool:
+        """E is at least 2^40 times the *proven* bound, and decryption stays correct under
+        it: the smudging guarantee holds without any heuristic (bfv-16384: always)."""
+        w = self.worst_case_bound
+        return (
+            w > 0
+            and self.smudging_bound >= w << SMUDGING_BITS
+            and w + self.trustees * self.smudging_bound < self.delta_half
+        )
 
     @property
     def margin_bits(self) -> float:
@@ -159,6 +183,107 @@ def release_noise_bound(
     return switch + math.ceil(TAIL * std_after), std_after
 
 
+def noise_check_bounds(trustees: int) -> tuple[int, int, int]:
+    """Round 1's noise check for ``trustees`` partials: (E of each partial, the largest
+    residual accepted, the proven bound on the noise of every input that passes).
+
+    E = 2^40 · B_fresh with B_fresh = :func:`pad_noise_bound`; a bundle passes if every
+    residual v + Σ e_j is at most B_fresh + T·E, and |Σ e_j| ≤ T·E, so |v| ≤ B_fresh + 2T·E.
+    """
+    fresh = pad_noise_bound(trustees)
+    smudge = fresh << SMUDGING_BITS
+    threshold = fresh + trustees * smudge
+    return smudge, threshold, threshold + trustees * smudge
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def worst_case_circuit_bound(
+    params: type[ParameterSet],
+    circuit: str,
+    n_items: int,
+    classes: int,
+    aggregates: int,
+    trustees: int,
+) -> int:
+    """A proven bound on ||v||∞ of a circuit's output before mod-switching, for inputs that
+    passed round 1 (|v| ≤ the third value of :func:`noise_check_bounds`).
+
+    Worst case, integer arithmetic, following the operations of ``circuits.py``,
+    ``validity.py`` and ``packing.py`` one by one; ||a·b||∞ ≤ N·||a||∞·||b||∞ in
+    Z[X]/(X^N + 1) and plaintexts are centered (|m| ≤ t/2):
+
+    * raw tensor of ciphertexts with noises v1, v2 (Q ≡ 1 mod t, ``params.py``): the noise of
+      t·(c ⊗ d) is t·v1·v2 − m1·v2 − m2·v1 + r with ||r|| ≤ N·t/4 + 1;
+    * multiplying by an integer scales the noise; adding adds it, plus 1 for the wrap of the
+      message mod t;
+    * key switching (relinearization, automorphisms) adds
+      B_ks = L·N·q_max·B_e / P + (N + 1)/2 + 1: L digits below q_max times key errors
+      |e| ≤ B_e = 21 (SEAL's centered binomial or 6σ-clipped Gaussian), divided by the
+      special prime P, and the rounding of that division with a ternary secret;
+    * multiplying by a plaintext with coefficients below c: noise times N·c, plus N·c/2 + 1
+      for the message's wrap;
+    * automorphisms permute coefficients up to sign; PackLWEs on 2^ℓ inputs gives
+      4^ℓ·B + (4^ℓ − 1)/3·(B_ks + 2), each of the log N − ℓ trace steps 2B + B_ks + 1.
+    """
+    n = params.POLY_MODULUS_DEGREE
+    t = params.PLAIN_MODULUS
+    level = len(params.DATA_PRIMES)
+    chunks = _ceil_div(n_items, n)
+    vectors = 1 if classes == 2 else classes
+    _, _, b_in = noise_check_bounds(trustees)
+    ks = _ceil_div(level * n * max(params.DATA_PRIMES) * CBD_K, params.SPECIAL_PRIME)
+    ks += (n + 1) // 2 + 2
+
+    def product(b1: int, b2: int) -> int:
+        return n * t * b1 * b2 + _ceil_div(n * t * (b1 + b2), 2) + _ceil_div(n * t, 4) + 1
+
+    def times_plain(b: int, coefficient_bound: int) -> int:
+        return n * coefficient_bound * b + _ceil_div(n * coefficient_bound, 2) + 1
+
+    weight = 1 << 12  # ρ, ρ' ≤ 2^12 and R, R' < 2^12 (validity.py)
+    if circuit == "score/v1":
+        squared = chunks * product(2 * b_in, 2 * b_in)  # binary (P − Y)², coefficient 1
+        crossed = 2 * chunks * product(b_in, b_in) + 2 * chunks * b_in  # 2·P⊙Y, P, Y
+        diagonal = max(classes, 2) * chunks * product(b_in, b_in)  # Σ_c P_c ⊙ Y_c
+        per_aggregate = max(squared, crossed, diagonal) + 2 * chunks + ks
+    elif circuit == "validity/v1":
+        square = weight * chunks * vectors * (product(b_in, b_in) + b_in + 1) + ks
+        square = times_plain(square, weight)
+        if classes == 2:
+            side = times_plain(times_plain(b_in, _ceil_div(t, 2)), weight)  # padding mask, R'
+        else:
+            side = times_plain(weight * chunks * (vectors * b_in + vectors), weight)
+        per_aggregate = square + side + 1
+    else:
+        raise ParameterError(f"unknown circuit {circuit!r}")
+    ell = (aggregates - 1).bit_length()
+    pack = 1 << (2 * ell)  # 4^ℓ (int, so the bound stays an exact integer)
+    bound: int = pack * per_aggregate + (pack - 1) // 3 * (ks + 2)
+    for _ in range(ell, n.bit_length() - 1):
+        bound = 2 * bound + ks + 1
+    return bound + aggregates  # the public constants added to their coefficients
+
+
+def worst_case_release_bound(
+    params: type[ParameterSet],
+    circuit: str,
+    n_items: int,
+    classes: int,
+    aggregates: int,
+    trustees: int,
+) -> int:
+    """Proven ||v||∞ of the released ciphertext: ⌈B_circuit · Q_rel / Q⌉ + N + 3."""
+    q_full = math.prod(params.DATA_PRIMES)
+    q_rel = math.prod(params.moduli(params.RELEASE_LEVEL))
+    circuit_bound = worst_case_circuit_bound(
+        params, circuit, n_items, classes, aggregates, trustees
+    )
+    return _ceil_div(circuit_bound * q_rel, q_full) + params.POLY_MODULUS_DEGREE + 3
+
+
 def smudging_bound(
     params: type[ParameterSet],
     circuit: str,
@@ -167,15 +292,26 @@ def smudging_bound(
     aggregates: int,
     trustees: int,
 ) -> NoiseBound:
-    """E = 2^40 · B_release, checked to leave decryption correct for ``trustees`` partials."""
+    """E for ``trustees`` partials of a released ciphertext: at least 2^40 · B_release, and
+    as much more as decryption leaves room for.
+
+    The extra room is free hiding: E is raised to (Δ/2 − B_release) / (2T) — half of what
+    correctness allows, so the released noise may exceed its estimate a millionfold and
+    still decrypt — capped at 2^62 (one 64-bit draw per coefficient). At bfv-8192 with 3
+    trustees that is 2^62 against 2^40 · B_release ≈ 2^53.
+    """
     if not 1 <= trustees <= params.MAX_TRUSTEES:
         raise ParameterError(f"at most {params.MAX_TRUSTEES} partials per decryption")
     release, std_after = release_noise_bound(params, circuit, n_items, classes, aggregates)
-    smudge = release << SMUDGING_BITS
+    worst = worst_case_release_bound(params, circuit, n_items, classes, aggregates, trustees)
     q_rel = math.prod(params.moduli(params.RELEASE_LEVEL))
     delta_half = (q_rel - 1) // params.PLAIN_MODULUS // 2
+    if worst + trustees * (worst << SMUDGING_BITS) < delta_half:
+        release = max(release, worst)  # the proven bound fits: smudge against it
+    least = release << SMUDGING_BITS
+    smudge = max(least, min((delta_half - release) // (2 * trustees), SMUDGING_CAP))
     bound = NoiseBound(
-        std_after, params.POLY_MODULUS_DEGREE + 3, release, smudge, delta_half, trustees
+        std_after, params.POLY_MODULUS_DEGREE + 3, release, smudge, delta_half, trustees, worst
     )
     if release + trustees * smudge >= delta_half or 2 * smudge + 1 > 1 << 63:
         raise ParameterError(

@@ -38,7 +38,7 @@ from .aggregate import AggregateCiphertext
 from .bundle import EncryptedBundle
 from .ciphertext import encode_ciphertext
 from .errors import InputError
-from .noise import SMUDGING_BITS, pad_noise_bound
+from .noise import noise_check_bounds
 from .params import ParameterSet
 
 __all__ = ["noise_check", "noise_check_threshold"]
@@ -49,9 +49,8 @@ def noise_check_threshold(params: type[ParameterSet], trustees: int) -> tuple[in
     the proven bound on an honest pad-encrypted ciphertext's noise (``noise.pad_noise_bound``:
     threshold challenges accept nothing else). ``params`` is kept for the record formats."""
     del params  # the bound does not depend on the ring: pads' errors are bounded per coefficient
-    bound = pad_noise_bound(trustees)
-    smudge = bound << SMUDGING_BITS
-    return smudge, bound + trustees * smudge
+    smudge, threshold, _ = noise_check_bounds(trustees)
+    return smudge, threshold
 
 
 def noise_check(bundle: EncryptedBundle, index: int) -> AggregateCiphertext:

@@ -74,8 +74,13 @@ def test_validity_aggregate_threshold_decrypts_to_zero(committee, tmp_path):
     active, parts = committee.partials(agg, ids, "v", tmp_path)
     out = combine(agg, parts, committee.record, "v", active, measure_noise=True)
     assert set(out.values.values()) == {0}
-    # the combiner sees noise of the size of the smudging (2^40 · bound), never the bare noise
-    assert out.noise_bits is not None and 50 < out.noise_bits < 60
+    # the combiner sees noise of the size of the smudging (E ≥ 2^40 · bound), never the bare
+    # noise: the largest of N coefficients of a sum of t uniforms in [−E, E] is close to t·E
+    from cryptoscore.noise import smudging_bound
+
+    t = committee.record.threshold
+    e = smudging_bound(BFV8192, "validity/v1", 5000, 3, 4, t).smudging_bound
+    assert out.max_noise is not None and e // 2 < out.max_noise < t * e + (1 << 20)
 
 
 @pytest.fixture(scope="module")
