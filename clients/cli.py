@@ -70,7 +70,14 @@ def _progress(
 
 # -- commands ---------------------------------------------------------------------------------
 def cmd_params(args: argparse.Namespace) -> None:
-    print(json.dumps([p.describe() for p in (cs.BFV8192, cs.BFV16384)], indent=2))
+    from cryptoscore.noise import smudging_is_proven
+
+    described = []
+    for p in (cs.BFV8192, cs.BFV16384):
+        proven = smudging_is_proven(p)
+        basis = "proven worst case" if proven else "heuristic (average-case) noise estimate"
+        described.append(p.describe() | {"threshold_smudging": basis})
+    print(json.dumps(described, indent=2))
 
 
 def cmd_keygen(args: argparse.Namespace) -> None:
@@ -141,6 +148,14 @@ def cmd_ceremony(args: argparse.Namespace) -> None:
             env, f"share-file passphrase for {entry.trustee_id} (typed by that trustee): "
         )
     params = cs.get_parameter_set(args.params)
+    from cryptoscore.noise import smudging_is_proven
+
+    if not smudging_is_proven(params):
+        print(
+            f"cryptoscore: note: {params.ID}: decryption smudging rests on a heuristic noise "
+            "estimate, not a proof (SECURITY.md); bfv-16384 has a proven one",
+            file=sys.stderr,
+        )
     result = run_ceremony(params, roster, args.threshold, passphrases)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -570,7 +585,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ceremony", help="key ceremony v1 (trusted dealer, run offline)")
     p.add_argument("--roster", required=True, help='JSON: [{"id": ..., "public_key": hex}]')
     p.add_argument("--threshold", type=int, required=True)
-    p.add_argument("--params", default=cs.DEFAULT.ID)
+    p.add_argument(
+        "--params",
+        default=cs.BFV16384.ID,
+        help="parameter set (default bfv-16384, whose decryption smudging is proven; "
+        "bfv-8192 is faster and rests on a heuristic noise estimate: see `params`)",
+    )
     p.add_argument("--out", required=True)
     p.add_argument(
         "--passphrase-env-prefix",

@@ -60,6 +60,7 @@ __all__ = [
     "pad_noise_bound",
     "release_noise_bound",
     "smudging_bound",
+    "smudging_is_proven",
     "worst_case_circuit_bound",
     "worst_case_release_bound",
 ]
@@ -319,6 +320,23 @@ def smudging_bound(
             f"trustees does not fit under Δ/2 = 2^{math.log2(delta_half):.1f} at {params.ID}"
         )
     return bound
+
+
+def smudging_is_proven(params: type[ParameterSet]) -> bool:
+    """Whether every threshold release at ``params`` is smudged against the proven worst-case
+    bound: checked at the largest size, classes, policy and number of trustees (the bound
+    grows with each)."""
+    corners = [
+        ("score/v1", 2, 4),
+        ("score/v1", 64, 64 * 64),
+        ("validity/v1", 2, 4),
+        ("validity/v1", 64, 4),
+    ]
+    return all(
+        smudging_bound(params, circuit, params.max_count(), classes, aggregates, trustees).proven
+        for circuit, classes, aggregates in corners
+        for trustees in (1, params.MAX_TRUSTEES)
+    )
 
 
 def policy_aggregates(policy: ReleasePolicy | None, validity_checks: int) -> int:

@@ -165,3 +165,10 @@ def test_trustee_init_and_ceremony(cli_committee, tmp_path, capsys):
         == 2
     )
     assert "expected a JSON list" in capsys.readouterr().err
+
+
+def test_params_says_which_set_has_proven_smudging(capsys):
+    assert main(["params"]) == 0
+    described = {p["id"]: p for p in json.loads(capsys.readouterr().out)}
+    assert described["bfv-16384"]["threshold_smudging"] == "proven worst case"
+    assert described["bfv-8192"]["threshold_smudging"].startswith("heuristic")

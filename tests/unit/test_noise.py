@@ -146,3 +146,10 @@ def test_inputs_at_the_round1_bound_stay_under_the_worst_case(tmp_path):
     assert _noise_bits(committee, check) <= math.log2(
         worst_case_release_bound(BFV8192, "validity/v1", n, 2, 4, 2)
     )
+
+
+def test_which_sets_have_proven_smudging():
+    from cryptoscore.noise import smudging_is_proven
+
+    assert smudging_is_proven(BFV16384)
+    assert not smudging_is_proven(BFV8192)
