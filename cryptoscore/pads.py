@@ -92,8 +92,12 @@ Progress = Callable[[int], None]
 def expand_c1(params: type[ParameterSet], seed: bytes, index: int) -> U64Array:
     """a_index: uniform modulo every data prime, ``[prime][coeff]``, from SHAKE-256(seed, index).
 
-    Rejection sampling of 64-bit words masked to the prime's bit length (accepted with
-    probability > 1/2), so every residue is exactly uniform.
+    Rejection sampling of 64-bit words masked to the prime's bit length, so every residue is
+    exactly uniform: the first N accepted words of the stream. A word is accepted with
+    probability p = q / 2^bits (0.88..0.99 for the primes of both parameter sets), so
+    1.05·N/p + 64 words suffice but with probability far below 2^-40; otherwise a longer
+    stream, which starts with the same words (SHAKE's output is a prefix of any longer
+    output), is read.
     """
     if len(seed) != SEED_BYTES:
         raise FormatError(f"c1 seed must be {SEED_BYTES} bytes, got {len(seed)}")
@@ -105,13 +109,13 @@ def expand_c1(params: type[ParameterSet], seed: bytes, index: int) -> U64Array:
         label = b"|".join(
             [_C1_DOMAIN, params.ID.encode(), seed, index.to_bytes(8, "big"), bytes([j])]
         )
-        words = 2 * n + 64
+        words = (21 * n << q.bit_length()) // (20 * q) + 64  # 1.05·N/p
         got = np.empty(0, dtype=np.uint64)
         while got.size < n:
             stream = hashlib.shake_256(label).digest(8 * words)
-            raw = np.frombuffer(stream, dtype="<u8").astype(np.uint64) & mask
+            raw = np.frombuffer(stream, dtype="<u8") & mask
             got = raw[raw < np.uint64(q)]
-            words *= 2  # deterministic retry with a longer stream (never needed in practice)
+            words *= 2
         out[j] = got[:n]
     return out
 
