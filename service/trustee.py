@@ -6,8 +6,9 @@ it (403 otherwise).
 * ``GET /trustee/tasks``: pad requests whose active set holds it and that it has not answered,
   bundles still short of t contributions that this trustee has not contributed to, and open
   decryption requests whose active set holds it and that it has not answered (records
-  base64-encoded: the trustee checks and recomputes before answering). Each poll records the
-  trustee as present, so new pad requests go to trustees that are online.
+  base64-encoded: the trustee checks and recomputes before answering); pad requests only while
+  unused and younger than a day. Each poll records the trustee as present, so new pad
+  requests go to trustees that are online.
 * ``POST /trustee/pads``: a ``PadShare`` record, encrypted to the submitter. Checked before
   it is stored: it answers a pad request whose active set holds this trustee, with the
   roster index and a valid signature under the roster key.
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from flask import Blueprint
@@ -62,6 +64,8 @@ from .schemas import AcceptedSchema, ContributionCreateSchema, TrusteeTasksSchem
 __all__ = ["bp"]
 
 bp = Blueprint("trustee", __name__, url_prefix="/trustee")
+PAD_REQUEST_TTL = timedelta(days=1)
+"""Pad requests older than this are no longer offered (their submitter has given up)."""
 _Record = TypeVar("_Record")
 
 
@@ -91,6 +95,7 @@ def tasks() -> dict[str, Any]:
             select(PadRequestRow)
             .where(PadRequestRow.challenge_id == challenge.id)
             .where(PadRequestRow.bundle.is_(None))
+            .where(PadRequestRow.created_at > utcnow() - PAD_REQUEST_TTL)
             .order_by(PadRequestRow.created_at, PadRequestRow.digest)
         ):
             if name in pad.trustees and session.get(PadShareRow, (pad.digest, name)) is None:

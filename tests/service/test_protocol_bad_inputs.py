@@ -421,3 +421,31 @@ def test_bad_trustee_messages(
         client.post(url, json={**body, "randomness": "cd" * 32}, headers=bearer(tokens["t0"])), 409
     )
     assert snapshot(app) == before
+
+
+def test_stale_pad_requests_are_not_offered_to_trustees(
+    setup: tuple[Flask, Any, dict[str, str]],
+) -> None:
+    app, client, tokens = setup
+    body = {"kind": "predictions", "seed": "22" * 32, "recipient": "33" * 32}
+    created = client.post(
+        f"{API}/challenges/{CHALLENGE}/pads", json=body, headers=bearer(tokens["alice"])
+    )
+    assert created.status_code == 201
+    digest = created.get_json()["request"]
+
+    def offered() -> list[str]:
+        tasks = client.get(f"{API}/trustee/tasks", headers=bearer(tokens["t0"])).get_json()
+        return [task["request"] for task in tasks["pads"]]
+
+    assert offered() == [digest]
+    from service.db import get_session
+    from service.models import PadRequestRow
+
+    with app.app_context():
+        session = get_session()
+        row = session.get(PadRequestRow, digest)
+        assert row is not None
+        row.created_at = datetime.now(UTC) - timedelta(days=2)
+        session.commit()
+    assert offered() == []
