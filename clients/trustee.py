@@ -128,9 +128,12 @@ class TrusteeLoop:
         )
 
     def _answer_pads(self, task: dict[str, str]) -> int:
-        request = PadRequest.from_bytes(base64.b64decode(task["record"]))
-        label = f"pads {request.digest[:16]}"
+        label = f"pads {str(task.get('request', '?'))[:16]}"
         try:
+            try:
+                request = PadRequest.from_bytes(base64.b64decode(task["record"], validate=True))
+            except (ValueError, KeyError):  # not base64, or no record: as malformed as it gets
+                raise CryptoScoreError("the pad request task is malformed") from None
             if request.digest != task["request"]:
                 raise CryptoScoreError("the pad request does not match its digest")
             context = self.context(request.challenge_id)

@@ -120,6 +120,18 @@ def expand_c1(params: type[ParameterSet], seed: bytes, index: int) -> U64Array:
     return out
 
 
+def _check_x25519(public: bytes) -> None:
+    """Refuse keys no shared secret can be made with (low-order points give all zeros, which
+    ``cryptography`` rejects): a trustee must never fail halfway through an answer."""
+    try:
+        _X25519_PROBE.exchange(X25519PublicKey.from_public_bytes(public))
+    except ValueError:
+        raise FormatError("pad request: recipient is not a usable X25519 public key") from None
+
+
+_X25519_PROBE = X25519PrivateKey.generate()  # only ever used to test public keys
+
+
 def _check_count(count: int) -> None:
     if not 1 <= count <= 1 << 20:
         raise FormatError(f"pad request: count must be in 1..{1 << 20}, got {count}")
@@ -148,6 +160,7 @@ class PadRequest:
             raise FormatError(f"pad request: seed must be {SEED_BYTES} bytes")
         if len(self.recipient) != _X25519_BYTES:
             raise FormatError("pad request: recipient key must be a 32-byte X25519 key")
+        _check_x25519(self.recipient)
         _check_count(self.count)
         if not self.active_set or list(self.active_set) != sorted(set(self.active_set)):
             raise FormatError("pad request: active set must be distinct indices, sorted")

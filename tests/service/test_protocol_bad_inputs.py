@@ -241,6 +241,10 @@ def test_bad_pad_requests_and_shares(
     assert_problem(client.post(url, json={**good, "kind": "labels"}, headers=alice), 403)
     assert_problem(client.post(url, json={**good, "seed": "zz"}, headers=alice), 422)
     assert_problem(client.post(url, json={**good, "recipient": "00"}, headers=alice), 422)
+    low_order = {**good, "recipient": "00" * 32}  # would make every trustee's answer fail
+    assert assert_problem(client.post(url, json=low_order, headers=alice), 400)["type"].endswith(
+        "format-error"
+    )
     assert_problem(client.post(url, json={**good, "extra": 1}, headers=alice), 422)
     assert_problem(client.post(url, json={**good, "trustees": ["t0"]}, headers=alice), 422)
     assert_problem(client.post(url, json={**good, "trustees": ["t0", "zz"]}, headers=alice), 422)

@@ -199,6 +199,7 @@ def test_wire_records_roundtrip_and_refuse_malformed_bytes(committee, context, t
         ({"active_set": (3, 1)}, "distinct indices, sorted"),
         ({"seed": b"x"}, "seed must be 32 bytes"),
         ({"recipient": b"x"}, "32-byte X25519 key"),
+        ({"recipient": bytes(32)}, "not a usable X25519 public key"),  # a low-order point
         ({"kind": "scores"}, "unknown bundle kind"),
     ]:
         with pytest.raises(FormatError, match=message):
