@@ -40,6 +40,14 @@ from cryptoscore.threshold import PartialJournal
 from .api import ApiError, ProtocolClient
 
 
+def _decryption_request(task: dict[str, str]) -> DecryptionRequest:
+    try:
+        raw = base64.b64decode(task["request"], validate=True)
+    except (ValueError, KeyError):
+        raise CryptoScoreError("the decryption request task is malformed") from None
+    return DecryptionRequest.from_bytes(raw)
+
+
 @dataclass
 class TrusteeLoop:
     client: ProtocolClient
@@ -90,7 +98,11 @@ class TrusteeLoop:
             self.client.contribute(task["challenge"], task["bundle"], c.randomness)
             done += 1
         for task in tasks.get("requests", []):
-            request = DecryptionRequest.from_bytes(base64.b64decode(task["request"]))
+            try:
+                request = _decryption_request(task)
+            except CryptoScoreError as exc:
+                self.say(f"refused {str(task.get('request_id', '?'))[:40]}: {exc}")
+                continue
             try:
                 context = self.context(request.challenge_id)
                 bundles = {d: self.bundle(request.challenge_id, d) for d in request.inputs}

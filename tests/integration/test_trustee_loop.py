@@ -22,13 +22,17 @@ class _Service:
         self.posted.append(share)
 
 
-def test_malformed_pad_tasks_are_refused_not_fatal(tmp_path):
+def test_malformed_tasks_are_refused_not_fatal(tmp_path):
     tasks = {
         "pads": [
             {"challenge": "c", "request": "ab" * 32, "record": "%%% not base64"},
             {"challenge": "c", "request": "ab" * 32, "record": base64.b64encode(b"x").decode()},
             {"challenge": "c", "request": "ab" * 32},
-        ]
+        ],
+        "requests": [
+            {"challenge": "c", "request_id": "r1", "request": "%%%"},
+            {"challenge": "c", "request_id": "r2", "request": base64.b64encode(b"x").decode()},
+        ],
     }
     said: list[str] = []
     service = _Service(tasks)
@@ -42,5 +46,5 @@ def test_malformed_pad_tasks_are_refused_not_fatal(tmp_path):
         False,
     )
     assert loop.run_once() == 0
-    assert len(said) == 3 and all(line.startswith("refused pads") for line in said)
+    assert len(said) == 5 and all(line.startswith("refused") for line in said)
     assert service.posted == []
