@@ -50,11 +50,12 @@ def _round1(
     requests = release.start(f"r1-{bundle.digest[:8]}")
     timings["service_round1_seconds"] = time.perf_counter() - start
     while requests:
+        evidence = {bundle.digest: release.evidence()}  # trustees check noise before V
         for tid in TRUSTEES:
             start = time.perf_counter()
             for request in requests:
                 release.add_partial(
-                    committee.answer(tid, request, context, {bundle.digest: bundle}, tmp)
+                    committee.answer(tid, request, context, {bundle.digest: bundle}, tmp, evidence)
                 )
             if tid == TRUSTEES[0]:
                 timings["trustee_round1_seconds"] = (
@@ -105,9 +106,14 @@ def main(argv: list[str] | None = None) -> int:
         request = sub.start("r2", ActiveSet.of(committee.record, TRUSTEES))
         round2 = {"service_score_seconds": time.perf_counter() - start}
         bundles = {preds.digest: preds, labels.digest: labels}
+        # each trustee re-checks both bundles' round 1 (recombining the noise checks and
+        # recomputing V) before it answers the score: included in its time
+        evidence = {preds.digest: sub_release.evidence(), labels.digest: label_release.evidence()}
         for tid in TRUSTEES:
             start = time.perf_counter()
-            sub.add_partial(committee.answer(tid, request, context, bundles, tmp / "round2"))
+            sub.add_partial(
+                committee.answer(tid, request, context, bundles, tmp / "round2", evidence)
+            )
             round2.setdefault("trustee_round2_seconds", time.perf_counter() - start)
         start = time.perf_counter()
         released = sub.finish()

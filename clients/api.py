@@ -193,6 +193,9 @@ class ProtocolClient(Client):
     def post_pad_share(self, share: bytes) -> Any:
         return self.post_bytes("/trustee/pads", share)
 
+    def round1_evidence(self, challenge_id: str, digest: str) -> Any:
+        return self.get_json(f"/trustee/evidence/{challenge_id}/{digest}")
+
     def audit_bundle(self, challenge_id: str) -> bytes:
         return self.get_bytes(f"/challenges/{challenge_id}/audit-bundle")
 

@@ -3,8 +3,10 @@
 Each pass: fetch the tasks that await this trustee; answer pad requests (its share of each
 pad, encrypted to the submitter, once per seed — ``cryptoscore.pads``); contribute fresh
 round-1 randomness where asked; for every decryption request, download the named inputs,
-**recompute the ciphertext with the challenge's published circuit** and answer — once per
-ciphertext, per the journal — with a smudged, signed partial
+**recompute the ciphertext with the challenge's published circuit** — and, for a validity or
+score request, first check the bundles' round 1 from the signed partials
+(``cryptoscore.release.check_round1``) — and answer, once per ciphertext, per the journal,
+with a smudged, signed partial
 (``cryptoscore.release.answer_request``); a request for anything else is refused and
 reported. The key share and identity never leave this process.
 """
@@ -31,6 +33,7 @@ from cryptoscore.policy import ReleasePolicy
 from cryptoscore.release import (
     ChallengeContext,
     DecryptionRequest,
+    Round1Evidence,
     answer_pad_request,
     answer_request,
     contribute,
@@ -59,6 +62,7 @@ class TrusteeLoop:
     show_progress: bool = True
     _contexts: dict[str, ChallengeContext] = field(default_factory=dict)
     _bundles: dict[str, EncryptedBundle] = field(default_factory=dict)
+    _verified: set[tuple[str, bool]] = field(default_factory=set)
 
     def context(self, challenge_id: str) -> ChallengeContext:
         if challenge_id not in self._contexts:
@@ -106,6 +110,11 @@ class TrusteeLoop:
             try:
                 context = self.context(request.challenge_id)
                 bundles = {d: self.bundle(request.challenge_id, d) for d in request.inputs}
+                evidence = {}
+                if request.circuit in ("validity/v1", "score/v1"):
+                    for d in request.inputs:
+                        found = self.client.round1_evidence(request.challenge_id, d)
+                        evidence[d] = Round1Evidence.from_json(found)
                 chunks = bundles[request.inputs[0]].layout.chunks
                 with (
                     PartialJournal(self.journal_path) as journal,
@@ -118,6 +127,8 @@ class TrusteeLoop:
                         self.share,
                         self.identity,
                         journal,
+                        evidence=evidence,
+                        verified=self._verified,
                         progress=lambda done: bar.update(done - bar.n),
                     )
             except CryptoScoreError as exc:

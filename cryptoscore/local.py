@@ -25,6 +25,7 @@ from .release import (
     BundleRelease,
     ChallengeContext,
     DecryptionRequest,
+    Round1Evidence,
     SubmissionRelease,
     answer_pad_request,
     answer_request,
@@ -42,6 +43,8 @@ class LocalTrustee:
     identity: TrusteeIdentity
     journal_path: Path
     online: bool = True
+    verified: set[tuple[str, bool]] = field(default_factory=set)
+    """Bundles whose round 1 this trustee has checked (``release.check_round1``)."""
 
 
 @dataclass
@@ -98,8 +101,9 @@ class LocalChallenge:
         while requests:
             for request in requests:
                 self.transcript.record_request(request, 1)
+                evidence = {bundle.digest: release.evidence()}  # V: trustees check noise
                 for tid in self._ids(active):
-                    partial = self._answer(tid, request, {bundle.digest: bundle})
+                    partial = self._answer(tid, request, {bundle.digest: bundle}, evidence)
                     release.add_partial(partial)
             requests = release.advance()
         self.transcript.record_round1(bundle.digest, release.state, release.reason)
@@ -110,6 +114,7 @@ class LocalChallenge:
         tid: str,
         request: DecryptionRequest,
         bundles: Mapping[str, EncryptedBundle],
+        evidence: Mapping[str, Round1Evidence],
     ) -> PartialDecryption:
         trustee = self.trustees[tid]
         with PartialJournal(trustee.journal_path) as journal:
@@ -120,6 +125,8 @@ class LocalChallenge:
                 trustee.share,
                 trustee.identity,
                 journal,
+                evidence=evidence,
+                verified=trustee.verified,
             )
         self.transcript.record_partial(partial)
         return partial
@@ -166,7 +173,11 @@ class LocalChallenge:
         self.transcript.record_request(request, 2)
         bundles = {predictions.digest: predictions, self.labels.bundle.digest: self.labels.bundle}
         for tid in self._ids(active):
-            sub.add_partial(self._answer(tid, request, bundles))
+            evidence = {
+                predictions.digest: r1.evidence(),
+                self.labels.bundle.digest: self.labels.evidence(),
+            }
+            sub.add_partial(self._answer(tid, request, bundles, evidence))
         values = sub.finish()
         self.transcript.record_release(
             predictions.digest, self.labels.bundle.digest, request.request_id, values

@@ -33,11 +33,12 @@ ciphertext, another policy, a ciphertext that does not match — is refused.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, MutableSet, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from .aggregate import AggregateCiphertext
 from .bundle import EncryptedBundle
@@ -67,9 +68,11 @@ __all__ = [
     "ChallengeContext",
     "Contribution",
     "DecryptionRequest",
+    "Round1Evidence",
     "SubmissionRelease",
     "answer_pad_request",
     "answer_request",
+    "check_round1",
     "contribute",
 ]
 
@@ -306,6 +309,134 @@ def recompute(
     return out
 
 
+@dataclass(frozen=True)
+class Round1Evidence:
+    """A bundle's round-1 messages, as a trustee checks them before answering a request that
+    multiplies the bundle's ciphertexts (V, or a score): the contributions, the round-1
+    requests and every partial answering them."""
+
+    bundle_digest: str
+    contributions: tuple[Contribution, ...]
+    requests: tuple[DecryptionRequest, ...]
+    partials: Mapping[str, Sequence[PartialDecryption]] = field(repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"bundle", "contributions": [{"trustee", "randomness"}], "requests": [base64],
+        "partials": {request id: [base64]}}`` (records as ``to_bytes``)."""
+        return {
+            "bundle": self.bundle_digest,
+            "contributions": [
+                {"trustee": c.trustee_id, "randomness": c.randomness.hex()}
+                for c in self.contributions
+            ],
+            "requests": [base64.b64encode(r.to_bytes()).decode() for r in self.requests],
+            "partials": {
+                rid: [base64.b64encode(p.to_bytes()).decode() for p in parts]
+                for rid, parts in self.partials.items()
+            },
+        }
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> Round1Evidence:
+        """Parse untrusted evidence; every record is parsed and validated."""
+
+        def record(text: Any) -> bytes:
+            return base64.b64decode(str(text), validate=True)
+
+        shapes = (("contributions", list), ("requests", list), ("partials", dict))
+        if not isinstance(obj, Mapping) or any(
+            not isinstance(obj.get(key), kind) for key, kind in shapes
+        ):
+            raise FormatError(
+                "round-1 evidence: expected contributions, requests (lists) and "
+                "partials (an object)"
+            )
+        try:
+            return cls(
+                bundle_digest=str(obj["bundle"]),
+                contributions=tuple(
+                    Contribution(str(c["trustee"]), bytes.fromhex(str(c["randomness"])))
+                    for c in obj["contributions"]
+                ),
+                requests=tuple(DecryptionRequest.from_bytes(record(r)) for r in obj["requests"]),
+                partials={
+                    str(rid): tuple(PartialDecryption.from_bytes(record(p)) for p in parts)
+                    for rid, parts in obj["partials"].items()
+                },
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise FormatError(f"round-1 evidence: malformed ({type(exc).__name__})") from None
+
+
+def check_round1(
+    context: ChallengeContext,
+    bundle: EncryptedBundle,
+    evidence: Round1Evidence,
+    *,
+    validity_too: bool,
+) -> None:
+    """Trustee: verify from signed partials that ``bundle`` passed its noise checks (and, with
+    ``validity_too``, its validity aggregate); raise :class:`PolicyError` otherwise.
+
+    Everything is recomputed from the bundle: each noise-check ciphertext, the validity seed
+    from the contributions, V itself; every partial is verified against the roster and
+    combined as the combiner would. A service cannot make a trustee decrypt V before the
+    noise checks passed, nor a score of a bundle that did not pass round 1.
+    """
+    if evidence.bundle_digest != bundle.digest:
+        raise MismatchError("the round-1 evidence is for another bundle")
+    record = context.record
+    contributors = [c.trustee_id for c in evidence.contributions]
+    if len(set(contributors)) != record.threshold:
+        raise PolicyError("the round-1 evidence does not carry t distinct contributions")
+    active = ActiveSet.of(record, contributors)
+    seed = round1_seed(bundle.digest, list(evidence.contributions))
+    noise: dict[int, DecryptionRequest] = {}
+    validity_requests = []
+    for req in evidence.requests:
+        if req.inputs != (bundle.digest,) or req.active_set != active:
+            raise PolicyError(f"round-1 evidence: {req.request_id} is not this bundle's round 1")
+        if req.circuit == "noise/v1":
+            noise[req.index] = req
+        elif req.circuit == "validity/v1":
+            validity_requests.append(req)
+    if sorted(noise) != list(range(bundle.layout.ciphertexts)):
+        raise PolicyError("round-1 evidence lacks a noise check of every ciphertext")
+    _, threshold = noise_check_threshold(bundle.header.params, len(active.indices))
+    for index, req in sorted(noise.items()):
+        agg = noise_check(bundle, index)
+        if agg.ciphertext_digest != req.ciphertext_digest:
+            raise PolicyError(f"round-1 evidence: {req.request_id} names another ciphertext")
+        out = combine(
+            agg,
+            list(evidence.partials.get(req.request_id, ())),
+            record,
+            req.request_id,
+            active,
+            measure_noise=True,
+        )
+        if out.max_noise is None or out.max_noise > threshold:
+            raise PolicyError(
+                f"the bundle's noise check {index} did not pass: nothing that multiplies its "
+                "ciphertexts is decrypted"
+            )
+    if not validity_too:
+        return
+    if len(validity_requests) != 1:
+        raise PolicyError("round-1 evidence lacks the validity aggregate")
+    (req,) = validity_requests
+    if req.seed != derive_seed(seed, b"validity"):
+        raise PolicyError("round-1 evidence: the validity seed is not the contributions' one")
+    agg = validity(bundle, req.seed, context.evaluation)
+    if agg.ciphertext_digest != req.ciphertext_digest:
+        raise PolicyError(f"round-1 evidence: {req.request_id} names another ciphertext")
+    out = combine(
+        agg, list(evidence.partials.get(req.request_id, ())), record, req.request_id, active
+    )
+    if not is_valid(out.values):
+        raise PolicyError("the bundle failed its validity check: it is never scored")
+
+
 def answer_request(
     request: DecryptionRequest,
     context: ChallengeContext,
@@ -314,12 +445,41 @@ def answer_request(
     identity: TrusteeIdentity,
     journal: PartialJournal,
     *,
+    evidence: Mapping[str, Round1Evidence] | None = None,
+    verified: MutableSet[tuple[str, bool]] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> PartialDecryption:
-    """Trustee: recompute, compare, then (once per ciphertext) partially decrypt.
+    """Trustee: check round 1 where needed, recompute, compare, then (once per ciphertext)
+    partially decrypt.
 
+    A validity request needs ``evidence`` (by bundle digest) that the bundle's noise checks
+    passed; a score request, that both bundles passed round 1 (:func:`check_round1`).
+    ``verified`` remembers (bundle digest, validity too) pairs already checked, so a trustee
+    checks the labels' round 1 once, not for every submission.
     ``progress`` is called with the number of chunks recomputed so far (for a progress bar).
     """
+    needs = {"validity/v1": False, "score/v1": True}
+    if request.circuit in needs:
+        for digest in request.inputs:
+            key = (digest, needs[request.circuit])
+            if verified is not None and key in verified:
+                continue
+            found = (evidence or {}).get(digest)
+            if found is None:
+                raise PolicyError(
+                    f"{request.circuit} multiplies the ciphertexts of {digest[:16]}…: answered "
+                    "only with that bundle's round-1 evidence"
+                )
+            if digest not in bundles:
+                raise MismatchError(f"input {digest[:16]}… is not available")
+            check_round1(context, bundles[digest], found, validity_too=needs[request.circuit])
+            if verified is not None:
+                verified.add(key)
+    if request.circuit == "validity/v1":
+        found = (evidence or {}).get(request.inputs[0])
+        contributions = list(found.contributions) if found is not None else []
+        if request.seed != derive_seed(round1_seed(request.inputs[0], contributions), b"validity"):
+            raise PolicyError("the validity seed is not the one the round-1 contributions give")
     aggregate = recompute(request, context, bundles, progress=progress)
     if aggregate.ciphertext_digest != request.ciphertext_digest:
         raise PolicyError(
@@ -485,6 +645,15 @@ class BundleRelease:
         self._add(request, v)
         self.state = "validating"
         return [request]
+
+    def evidence(self) -> Round1Evidence:
+        """This round 1's messages so far, for trustees (:func:`check_round1`)."""
+        return Round1Evidence(
+            self.bundle.digest,
+            tuple(self.contributions.values()),
+            tuple(self.requests.values()),
+            {rid: tuple(parts.values()) for rid, parts in self.partials.items()},
+        )
 
     def advance(self) -> list[DecryptionRequest]:
         """Combiner, once the current phase is answered: decide it and return what to ask

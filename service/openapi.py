@@ -61,6 +61,7 @@ _COMPONENTS: tuple[type[Schema], ...] = (
     schemas.ContributionTaskSchema,
     schemas.RequestTaskSchema,
     schemas.PadTaskSchema,
+    schemas.Round1EvidenceSchema,
     schemas.TrusteeTasksSchema,
     schemas.PadRequestCreateSchema,
     schemas.PadRequestSchema,

@@ -320,6 +320,26 @@ class TrusteeTasksSchema(Schema):
     pads = fields.List(fields.Nested(PadTaskSchema), required=True)
 
 
+class Round1EvidenceSchema(Schema):
+    """A bundle's round-1 messages (``cryptoscore.release.Round1Evidence``), for trustees."""
+
+    bundle = fields.String(required=True)
+    contributions = fields.List(
+        fields.Dict(keys=fields.String(), values=fields.String()),
+        required=True,
+        metadata={"description": "[{trustee, randomness (hex)}]"},
+    )
+    requests = fields.List(
+        fields.String(), required=True, metadata={"description": "base64 DecryptionRequest"}
+    )
+    partials = fields.Dict(
+        keys=fields.String(),
+        values=fields.List(fields.String()),
+        required=True,
+        metadata={"description": "request id -> base64 PartialDecryption records"},
+    )
+
+
 class PadRequestCreateSchema(Schema):
     """A submitter asks the trustees for encryption pads for one bundle."""
 

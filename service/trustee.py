@@ -9,6 +9,9 @@ it (403 otherwise).
   base64-encoded: the trustee checks and recomputes before answering); pad requests only while
   unused and younger than a day. Each poll records the trustee as present, so new pad
   requests go to trustees that are online.
+* ``GET /trustee/evidence/{challenge}/{bundle}``: the bundle's round-1 contributions,
+  requests and partials, which a trustee checks (``release.check_round1``) before it answers
+  a validity or score request: the order of the rounds does not rest on the service.
 * ``POST /trustee/pads``: a ``PadShare`` record, encrypted to the submitter. Checked before
   it is stored: it answers a pad request whose active set holds this trustee, with the
   roster index and a valid signature under the roster key.
@@ -59,7 +62,13 @@ from .models import (
 )
 from .openapi import binary_body, doc
 from .problems import Problem, library_problem
-from .schemas import AcceptedSchema, ContributionCreateSchema, TrusteeTasksSchema, dump
+from .schemas import (
+    AcceptedSchema,
+    ContributionCreateSchema,
+    Round1EvidenceSchema,
+    TrusteeTasksSchema,
+    dump,
+)
 
 __all__ = ["bp"]
 
@@ -153,6 +162,57 @@ def _record_body(what: str, parse: Callable[[bytes], _Record]) -> _Record:
         return parse(raw)
     except CryptoScoreError as exc:
         raise library_problem(exc) from None
+
+
+@bp.get("/evidence/<challenge_id>/<digest>")
+@doc(
+    summary="A bundle's round-1 messages, checked by trustees before answering V or a score",
+    tags=["trustee"],
+    responses={200: Round1EvidenceSchema},
+    problems=[403, 404],
+)
+@require_roles(Role.TRUSTEE)
+def evidence(challenge_id: str, digest: str) -> dict[str, Any]:
+    session, store = get_session(), get_blob_store()
+    challenge = get_challenge(challenge_id)
+    require_roster_trustee(challenge, current_token())
+    if session.get(UploadedBundle, (challenge_id, digest)) is None:
+        raise Problem(404, f"There is no bundle {digest!r} in {challenge_id!r}.")
+    contributions = session.scalars(
+        select(TrusteeContribution)
+        .where(TrusteeContribution.challenge_id == challenge_id)
+        .where(TrusteeContribution.bundle == digest)
+        .order_by(TrusteeContribution.created_at, TrusteeContribution.trustee)
+    )
+    requests = session.scalars(
+        select(StoredRequest)
+        .where(StoredRequest.challenge_id == challenge_id)
+        .where(StoredRequest.bundle == digest, StoredRequest.round == 1)
+        .order_by(StoredRequest.request_id)
+    ).all()
+    partials: dict[str, list[str]] = {}
+    for req in requests:
+        rows = session.scalars(
+            select(StoredPartial)
+            .where(StoredPartial.request_id == req.request_id)
+            .order_by(StoredPartial.trustee)
+        )
+        partials[req.request_id] = [_b64(store.read(r.blob)) for r in rows]
+    return dump(
+        Round1EvidenceSchema(),
+        {
+            "bundle": digest,
+            "contributions": [
+                {"trustee": c.trustee, "randomness": c.randomness} for c in contributions
+            ],
+            "requests": [_b64(store.read(r.request_blob)) for r in requests],
+            "partials": partials,
+        },
+    )
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
 
 
 def _mark_present(name: str) -> None:

@@ -66,11 +66,20 @@ class Committee:
             challenge_id, self.record, self.keys.public, self.keys.evaluation, policy, n
         )
 
-    def answer(self, tid, request, context, bundles, journal_dir) -> PartialDecryption:
-        """Trustee ``tid`` answers ``request`` (recomputing it first), journal in journal_dir."""
+    def answer(
+        self, tid, request, context, bundles, journal_dir, evidence=None
+    ) -> PartialDecryption:
+        """Trustee ``tid`` answers ``request`` (checking round 1 and recomputing it first),
+        journal in journal_dir."""
         with PartialJournal(journal_dir / f"{tid}.journal") as journal:
             return answer_request(
-                request, context, bundles, self.shares[tid], self.identity(tid), journal
+                request,
+                context,
+                bundles,
+                self.shares[tid],
+                self.identity(tid),
+                journal,
+                evidence=evidence,
             )
 
     def local_trustees(self, journal_dir, offline=()) -> dict[str, LocalTrustee]:

@@ -74,10 +74,13 @@ def run_round1(committee, context, bundle, tmp_path, trustees=("trustee-1", "tru
         release.add_contribution(contribute(context, tid))
     requests = release.start(f"r1-{bundle.digest[:12]}")
     while requests:
+        evidence = {bundle.digest: release.evidence()}
         for request in requests:
             for tid in trustees:
                 release.add_partial(
-                    committee.answer(tid, request, context, {bundle.digest: bundle}, tmp_path)
+                    committee.answer(
+                        tid, request, context, {bundle.digest: bundle}, tmp_path, evidence
+                    )
                 )
         requests = release.advance()
     return release
@@ -88,6 +91,19 @@ def seeded(committee, context, kind, values, tmp_path) -> EncryptedBundle:
     pads = committee.pads(context, kind, tmp_path / "pads")
     encrypt = encrypt_predictions if kind == "predictions" else encrypt_labels
     return encrypt(values, committee.keys.public, classes=2, challenge=CHALLENGE, pads=pads)
+
+
+def raw_seeded(committee, context, vectors, tmp_path) -> EncryptedBundle:
+    """Arbitrary slot vectors, encrypted with pads: what a malicious participant submits."""
+    return raw_encrypt_vectors(
+        "predictions",
+        vectors,
+        committee.keys.public,
+        classes=2,
+        n=n_items,
+        challenge=CHALLENGE,
+        pads=committee.pads(context, "predictions", tmp_path / "pads"),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -139,9 +155,10 @@ def test_honest_submission_is_released_exactly(committee, context, data, valid_l
     assert r1.state == "valid", r1.reason
     sub = SubmissionRelease(context, r1, valid_labels)
     request = sub.start("r2-honest", ActiveSet.of(committee.record, ["trustee-2", "trustee-3"]))
+    evidence = {preds.digest: r1.evidence(), valid_labels.bundle.digest: valid_labels.evidence()}
     for tid in ("trustee-2", "trustee-3"):
         bundles = {preds.digest: preds, valid_labels.bundle.digest: valid_labels.bundle}
-        sub.add_partial(committee.answer(tid, request, context, bundles, tmp_path))
+        sub.add_partial(committee.answer(tid, request, context, bundles, tmp_path, evidence))
     assert sub.finish() == {
         "correct": int(np.count_nonzero(p == y)),
         "errors": int(np.count_nonzero(p != y)),
@@ -199,15 +216,7 @@ def test_invalid_encodings_are_rejected_in_round1(
         vecs[1][3] = 2
     else:
         vecs[0][:20] = [pow(2, i, T) for i in range(20)]
-    bundle = raw_encrypt_vectors(
-        "predictions",
-        vecs,
-        committee.keys.public,
-        classes=2,
-        n=n_items,
-        challenge=CHALLENGE,
-        pads=committee.pads(context, "predictions", tmp_path / "pads"),
-    )
+    bundle = raw_seeded(committee, context, vecs, tmp_path)
     r1 = run_round1(committee, context, bundle, tmp_path)
     assert r1.state == "invalid" and "encoding" in r1.reason
     sub = SubmissionRelease(context, r1, valid_labels)
@@ -227,6 +236,12 @@ def test_trustee_refuses_to_decrypt_raw_submission(committee, context, data, tmp
     preds = seeded(committee, context, "predictions", p, tmp_path)
     labels = seeded(committee, context, "labels", y, tmp_path)
     bundles = {preds.digest: preds, labels.digest: labels}
+    evidence = {
+        b.digest: run_round1(committee, context, b, tmp_path / "round1").evidence()
+        for b in (preds, labels)
+    }
+    refusals = tmp_path / "refusals"
+    refusals.mkdir()
     active = ActiveSet.of(committee.record, ["trustee-1", "trustee-2"])
     raw_digest = __import__("hashlib").sha256(preds.to_bytes()).hexdigest()
     # a service naming the score circuit but asking for another ciphertext (the raw submission)
@@ -241,24 +256,24 @@ def test_trustee_refuses_to_decrypt_raw_submission(committee, context, data, tmp
         ciphertext_digest=raw_digest,
     )
     with pytest.raises(PolicyError, match="not what the published circuit computes"):
-        committee.answer("trustee-1", request, context, bundles, tmp_path)
+        committee.answer("trustee-1", request, context, bundles, refusals, evidence)
     # no circuit outside the published ones can even be named
     with pytest.raises(PolicyError, match="no published circuit"):
         dataclasses.replace(request, circuit="raw/v1")
     # a score with labels and predictions swapped (decrypting a label ciphertext) is refused
     swapped = dataclasses.replace(request, inputs=(labels.digest, preds.digest))
     with pytest.raises(MismatchError, match="kind is 'labels', expected 'predictions'"):
-        committee.answer("trustee-1", swapped, context, bundles, tmp_path)
+        committee.answer("trustee-1", swapped, context, bundles, refusals, evidence)
     # another policy than the challenge publishes gives another ciphertext: refused
     from cryptoscore import score
 
     other = score(preds, labels, ReleasePolicy(2, ("confusion",)), committee.keys.evaluation)
     other_request = dataclasses.replace(request, ciphertext_digest=other.ciphertext_digest)
     with pytest.raises(PolicyError):
-        committee.answer("trustee-1", other_request, context, bundles, tmp_path)
+        committee.answer("trustee-1", other_request, context, bundles, refusals, evidence)
     # the journal recorded none of these: nothing was answered
-    journal = tmp_path / "trustee-1.journal"
-    assert journal.read_text() == ""
+    journal = refusals / "trustee-1.journal"
+    assert not journal.exists() or journal.read_text() == ""
 
 
 def test_request_record_roundtrip(committee):
@@ -286,10 +301,13 @@ def test_first_t_contributors_become_the_active_set(committee, context, data, tm
     with pytest.raises(PolicyError, match="noise checks first"):
         release.finish()
     while requests:
+        evidence = {labels.digest: release.evidence()}
         for request in requests:
             for tid in ("trustee-1", "trustee-3"):
                 release.add_partial(
-                    committee.answer(tid, request, context, {labels.digest: labels}, tmp_path)
+                    committee.answer(
+                        tid, request, context, {labels.digest: labels}, tmp_path, evidence
+                    )
                 )
         requests = release.advance()
         assert [r.circuit for r in requests] in ([], ["validity/v1"])
@@ -354,3 +372,91 @@ def test_a_submitter_cannot_put_the_secret_key_into_the_noise(committee, context
     raw = other_seed.prefix() + honest.to_bytes()[len(honest.header.prefix()) :]
     swapped = run_round1(committee, context, EncryptedBundle.from_bytes(raw), tmp_path / "s")
     assert swapped.state == "invalid"
+
+
+def test_trustees_check_round1_themselves(committee, context, data, valid_labels, tmp_path):
+    """A malicious service asks for V before the noise checks passed, or for a score of a
+    bundle that failed round 1: each trustee recombines the signed round-1 partials itself
+    and refuses, before its journal or share is touched."""
+    p, _ = data
+    trustees = ["trustee-1", "trustee-2"]
+    active = ActiveSet.of(committee.record, trustees)
+    noisy = with_crafted_noise(seeded(committee, context, "predictions", p, tmp_path), 1 << 80)
+    r1 = run_round1(committee, context, noisy, tmp_path / "round1")
+    assert r1.state == "invalid" and "noise" in r1.reason
+    from cryptoscore.release import derive_seed, round1_seed
+    from cryptoscore.validity import validity
+
+    seed = derive_seed(round1_seed(noisy.digest, list(r1.contributions.values())), b"validity")
+    v = validity(noisy, seed, context.evaluation)
+    v_request = DecryptionRequest(
+        "evil-v",
+        CHALLENGE,
+        "validity/v1",
+        (noisy.digest,),
+        seed,
+        b"",
+        active,
+        v.ciphertext_digest,
+    )
+    journals = tmp_path / "refusals"
+    journals.mkdir()
+    bundles = {noisy.digest: noisy}
+    with pytest.raises(PolicyError, match="round-1 evidence"):
+        committee.answer("trustee-1", v_request, context, bundles, journals)
+    with pytest.raises(PolicyError, match="noise check 0 did not pass"):
+        committee.answer(
+            "trustee-1", v_request, context, bundles, journals, {noisy.digest: r1.evidence()}
+        )
+    # a validity seed the service picked (not the contributions' one) is refused too
+    honest = seeded(committee, context, "predictions", p, tmp_path)
+    passed = run_round1(committee, context, honest, tmp_path / "round1")
+    picked = dataclasses.replace(v_request, inputs=(honest.digest,), seed=os.urandom(32))
+    with pytest.raises(PolicyError, match="validity seed is not the one"):
+        committee.answer(
+            "trustee-1",
+            picked,
+            context,
+            {honest.digest: honest},
+            journals,
+            {honest.digest: passed.evidence()},
+        )
+
+    # a weighted encoding passes its noise checks but fails V: never scored
+    vecs = [np.zeros(N, dtype=np.int64), np.zeros(N, dtype=np.int64)]
+    vecs[0][:20] = [pow(2, i, T) for i in range(20)]
+    weighted = raw_seeded(committee, context, vecs, tmp_path)
+    bad = run_round1(committee, context, weighted, tmp_path / "round1")
+    assert bad.state == "invalid" and "encoding" in bad.reason
+    from cryptoscore import score
+
+    labels = valid_labels.bundle
+    s = score(weighted, labels, context.policy, context.evaluation)
+    s_request = DecryptionRequest(
+        "evil-s",
+        CHALLENGE,
+        "score/v1",
+        (weighted.digest, labels.digest),
+        b"",
+        b"",
+        active,
+        s.ciphertext_digest,
+    )
+    evidence = {weighted.digest: bad.evidence(), labels.digest: valid_labels.evidence()}
+    bundles = {weighted.digest: weighted, labels.digest: labels}
+    with pytest.raises(PolicyError, match="failed its validity check"):
+        committee.answer("trustee-1", s_request, context, bundles, journals, evidence)
+    # evidence about another bundle, or with a partial missing, does not do either
+    with pytest.raises(MismatchError, match="another bundle"):
+        committee.answer(
+            "trustee-1",
+            s_request,
+            context,
+            bundles,
+            journals,
+            {weighted.digest: valid_labels.evidence(), labels.digest: valid_labels.evidence()},
+        )
+    assert (
+        not (journals / "trustee-1.journal").exists()
+        or not (journals / "trustee-1.journal").read_text()
+    )

@@ -29,6 +29,7 @@ from cryptoscore.pads import PadKey, PadRequest, Pads, PadShare, open_pads
 from cryptoscore.release import (
     ChallengeContext,
     DecryptionRequest,
+    Round1Evidence,
     answer_pad_request,
     answer_request,
     contribute,
@@ -149,6 +150,15 @@ class Trustees:
                     )
                     assert got.status_code == 200
                     bundles[digest] = EncryptedBundle.from_bytes(got.data)
+                evidence = {}
+                if request.circuit in ("validity/v1", "score/v1"):
+                    for digest in request.inputs:
+                        got = self.client.get(
+                            f"{API}/trustee/evidence/{task['challenge']}/{digest}",
+                            headers=headers,
+                        )
+                        assert got.status_code == 200, got.get_json()
+                        evidence[digest] = Round1Evidence.from_json(got.get_json())
                 with PartialJournal(self.journal_dir / f"{tid}.journal") as journal:
                     partial = answer_request(
                         request,
@@ -157,6 +167,7 @@ class Trustees:
                         self.committee.shares[tid],
                         self.committee.identities[tid],
                         journal,
+                        evidence=evidence,
                     )
                 response = self.client.post(
                     f"{API}/trustee/partials",

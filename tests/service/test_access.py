@@ -81,6 +81,12 @@ MATRIX: list[tuple[str, str, str, frozenset[str]]] = [
         frozenset({"participant", "organizer", "admin"}),
     ),
     ("POST", "/trustee/pads", "/trustee/pads", frozenset({"trustee"})),
+    (
+        "GET",
+        "/trustee/evidence/<challenge_id>/<digest>",
+        "/trustee/evidence/nope/" + "0" * 64,
+        frozenset({"trustee"}),
+    ),
     ("GET", "/trustee/tasks", "/trustee/tasks", frozenset({"trustee"})),
     ("POST", "/trustee/contributions", "/trustee/contributions", frozenset({"trustee"})),
     ("POST", "/trustee/partials", "/trustee/partials", frozenset({"trustee"})),

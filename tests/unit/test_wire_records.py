@@ -48,3 +48,31 @@ def test_request_roundtrip_and_tampering():
         DecryptionRequest.from_bytes(raw.replace(b"noise/v1", b"raw/v1.."))
     with pytest.raises(FormatError, match="only a noise-check request names a ciphertext index"):
         DecryptionRequest("r", "ch", "score/v1", (), b"", b"", ActiveSet((1, 2)), "cd" * 32, 1)
+
+
+def test_round1_evidence_roundtrip_and_malformed_json():
+    from cryptoscore.release import Contribution, Round1Evidence
+
+    request = DecryptionRequest(
+        "r1-x:noise:0", "ch", "noise/v1", ("ab" * 32,), b"", b"", ActiveSet((1, 2)), "cd" * 32
+    )
+    evidence = Round1Evidence(
+        "ab" * 32,
+        (Contribution("t1", bytes(32)), Contribution("t2", bytes([1]) * 32)),
+        (request,),
+        {request.request_id: ()},
+    )
+    again = Round1Evidence.from_json(json.loads(json.dumps(evidence.to_json())))
+    assert again.to_json() == evidence.to_json()
+    good = evidence.to_json()
+    for bad in (
+        {},
+        {**good, "requests": ["%%%"]},
+        {**good, "requests": ["AAAA"]},  # base64, but not a request record
+        {**good, "contributions": [{"trustee": "t1", "randomness": "zz"}]},
+        {**good, "contributions": [{"trustee": "t1", "randomness": "00"}]},  # not 32 bytes
+        {**good, "partials": {"r": ["AAAA"]}},
+        {**good, "partials": []},
+    ):
+        with pytest.raises(FormatError):
+            Round1Evidence.from_json(bad)
