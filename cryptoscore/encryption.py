@@ -92,7 +92,7 @@ class _PadEncryptor:
             )
         self.engine: SealEngine = engine_for(public.params)
         self.params = public.params
-        self.seed: bytes | None = request.seed
+        self.seed: bytes | None = request.c1_seed
         self.count = request.count
         self._moduli = public.params.moduli(public.params.fresh_level())
         t = public.params.PLAIN_MODULUS

@@ -14,7 +14,8 @@ Hubaux, "Multiparty Homomorphic Encryption from Ring-Learning-with-Errors", PETS
 
 1. The submitter makes an X25519 key pair and a :class:`PadRequest` naming the challenge,
    bundle kind, key, a fresh 32-byte seed, ``count``, an active set S of t trustees and its
-   X25519 public key.
+   X25519 public key. c1 of ciphertext i is a_i = expand(SHA-256(request), i)
+   (:attr:`PadRequest.c1_seed`): bound to the whole request, recipient key included.
 2. Each trustee j of S checks the request against the ceremony record, claims the seed in its
    durable journal (one answer per seed, ever), and for each i computes
 
@@ -82,6 +83,7 @@ if TYPE_CHECKING:  # runtime imports would cycle (threshold → sanitize → bun
     from .threshold import PartialJournal
 
 _C1_DOMAIN = b"cryptoscore/pad-c1/v1"
+_C1_SEED_DOMAIN = b"cryptoscore/pad-c1-seed/v1|"
 _SEAL_INFO = b"cryptoscore/pad-share/v1"
 _SIGN_DOMAIN = b"cryptoscore/pad-share-signature/v1"
 _NONCE_BYTES = 12
@@ -204,6 +206,19 @@ class PadRequest:
             active_set=tuple(f.int_list("active_set", 1, 255, 255)),
             recipient=f.hex("recipient", _X25519_BYTES),
         )
+
+    @property
+    def c1_seed(self) -> bytes:
+        """The seed c1 is expanded from: SHA-256 over the whole request, so it binds the
+        recipient's key (and challenge, kind, key, size, active set).
+
+        Why not the submitter's seed alone: with n ≥ 2t, a second request with the same seed
+        to a disjoint active set would be answered (no trustee's journal holds the seed) and
+        give a second pad for the same c1, which opens the first submitter's ciphertexts. Bound
+        to the recipient, any other request yields another c1; and a request naming the
+        victim's key gets shares only the victim can open.
+        """
+        return hashlib.sha256(_C1_SEED_DOMAIN + self.to_bytes()).digest()
 
     def seed_digest(self) -> str:
         """What a trustee's journal records: one answer per seed, whatever else differs."""
@@ -368,7 +383,7 @@ def answer_pad_request(
     parts: list[bytes] = []
     h = np.empty((1, level, n), dtype=np.uint64)
     for index in range(request.count):
-        product = _times_share(engine, expand_c1(params, request.seed, index), scaled)
+        product = _times_share(engine, expand_c1(params, request.c1_seed, index), scaled)
         error = centered_binomial(n)
         for i, q in enumerate(moduli):
             negated = np.where(product[i] == 0, np.uint64(0), np.uint64(q) - product[i])

@@ -310,7 +310,9 @@ class PadRequestRow(Base):
     token_id: Mapped[int] = mapped_column(ForeignKey("tokens.id"), index=True)
     kind: Mapped[str] = mapped_column(String(16))
     seed: Mapped[str] = mapped_column(SHA256_HEX, unique=True)
-    """The c1 seed (hex): one request per seed, ever."""
+    """The submitter's seed (hex): one request per seed, ever."""
+    c1_seed: Mapped[str] = mapped_column(SHA256_HEX, unique=True)
+    """``PadRequest.c1_seed`` (hex): what a bundle encrypted with these pads carries."""
     record: Mapped[bytes] = mapped_column(LargeBinary)
     trustees: Mapped[list[str]] = mapped_column(JSON)
     """Roster ids of the active set."""

@@ -174,6 +174,7 @@ def create(challenge_id: str) -> tuple[dict[str, Any], int]:
             token_id=token.id,
             kind=kind,
             seed=body["seed"],
+            c1_seed=request.c1_seed.hex(),
             record=request.to_bytes(),
             trustees=trustees,
         )
@@ -236,7 +237,7 @@ def use_pads(challenge_id: str, seed: bytes | None, kind: str, token: Token, dig
         raise Problem(409, "The bundle was not encrypted with trustee pads.")
     row = (
         get_session()
-        .scalars(select(PadRequestRow).where(PadRequestRow.seed == seed.hex()))
+        .scalars(select(PadRequestRow).where(PadRequestRow.c1_seed == seed.hex()))
         .one_or_none()
     )
     if row is None or row.challenge_id != challenge_id or row.token_id != token.id:

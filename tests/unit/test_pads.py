@@ -83,12 +83,13 @@ def test_seeded_encryption_decrypts_exactly(committee, context, keys, tmp_path):
     bundle = encrypt_predictions(
         p, committee.keys.public, classes=2, challenge=CHALLENGE, pads=pads
     )
-    assert bundle.header.seeded and bundle.header.c1_seed == pads.request.seed
+    assert bundle.header.seeded and bundle.header.c1_seed == pads.request.c1_seed
     context.check_bundle(bundle, "predictions")
     values = _decrypt_all(committee, bundle)
     assert np.array_equal(values[:N_ITEMS], p) and not values[N_ITEMS:].any()
     for i in range(bundle.layout.ciphertexts):
-        assert np.array_equal(bundle.ciphertext(i)[1], expand_c1(BFV8192, pads.request.seed, i))
+        c1 = expand_c1(BFV8192, pads.request.c1_seed, i)
+        assert np.array_equal(bundle.ciphertext(i)[1], c1)
     again = EncryptedBundle.from_bytes(bundle.to_bytes())
     assert again.digest == bundle.digest and again.header == bundle.header
     # c0 only: half the bytes of a public-key bundle
@@ -209,3 +210,37 @@ def test_wire_records_roundtrip_and_refuse_malformed_bytes(committee, context, t
 def test_pad_key_repr_shows_no_secret():
     key = PadKey.generate()
     assert repr(key) == f"PadKey(public={key.public_bytes.hex()[:16]}…)"
+
+
+def test_a_second_request_for_the_same_seed_cannot_open_a_bundle(tmp_path):
+    """With n ≥ 2t a disjoint active set has never seen a seed. A malicious service or
+    participant asking it for pads with a victim's seed gets pads for another c1 (c1 is bound
+    to the whole request, recipient included), so the victim's ciphertexts stay closed; naming
+    the victim's key instead gets shares only the victim can open."""
+    committee = Committee(2, 4)
+    context = committee.context(CHALLENGE, ReleasePolicy(2, ("correct", "errors")), N_ITEMS)
+    victim_key = PadKey.generate()
+    victim = context.pad_request(
+        "predictions", victim_key, ActiveSet.of(committee.record, ["trustee-1", "trustee-2"])
+    )
+    attacker_key = PadKey.generate()
+    disjoint = ActiveSet.of(committee.record, ["trustee-3", "trustee-4"])
+    stolen_seed = dataclasses.replace(
+        victim, recipient=attacker_key.public_bytes, active_set=disjoint.indices
+    )
+    assert stolen_seed.seed == victim.seed and stolen_seed.c1_seed != victim.c1_seed
+    shares = [
+        _answer(committee, context, stolen_seed, t, tmp_path) for t in ("trustee-3", "trustee-4")
+    ]
+    theirs = open_pads(stolen_seed, shares, committee.record, attacker_key).take()
+    victims = [_answer(committee, context, victim, t, tmp_path) for t in ("trustee-1", "trustee-2")]
+    mine = open_pads(victim, victims, committee.record, victim_key).take()
+    q = BFV8192.DATA_PRIMES[0]
+    difference = (mine[0, 0].astype(object) - theirs[0, 0].astype(object)) % q
+    assert min(int(d) for d in difference if d) > 1 << 20 or (difference == 0).sum() < 10
+    assert np.mean([min(int(d), q - int(d)) for d in difference]) > q / 8  # unrelated pads
+    # the same request with the victim's key: shares sealed to the victim only
+    for_victim = dataclasses.replace(victim, active_set=disjoint.indices)
+    sealed = _answer(committee, context, for_victim, "trustee-3", tmp_path / "other")
+    with pytest.raises(FormatError, match="cannot be decrypted with this pad key"):
+        attacker_key.open(sealed)

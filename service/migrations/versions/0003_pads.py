@@ -26,6 +26,7 @@ def upgrade() -> None:
         sa.Column("token_id", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("seed", sa.String(length=64), nullable=False),
+        sa.Column("c1_seed", sa.String(length=64), nullable=False),
         sa.Column("record", sa.LargeBinary(), nullable=False),
         sa.Column("trustees", sa.JSON(), nullable=False),
         sa.Column("bundle", sa.String(length=64), nullable=True),
@@ -40,6 +41,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("digest", name=op.f("pk_pad_requests")),
         sa.UniqueConstraint("seed", name=op.f("uq_pad_requests_seed")),
+        sa.UniqueConstraint("c1_seed", name=op.f("uq_pad_requests_c1_seed")),
     )
     op.create_index(
         op.f("ix_pad_requests_challenge_id"), "pad_requests", ["challenge_id"], unique=False
