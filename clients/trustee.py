@@ -37,6 +37,7 @@ from cryptoscore.release import (
     answer_pad_request,
     answer_request,
     contribute,
+    evidence_needed,
 )
 from cryptoscore.threshold import PartialJournal
 
@@ -90,6 +91,9 @@ class TrusteeLoop:
             self._bundles[digest] = found
         return self._bundles[digest]
 
+    def round1_evidence(self, challenge_id: str, digest: str) -> Round1Evidence:
+        return Round1Evidence.from_json(self.client.round1_evidence(challenge_id, digest))
+
     def run_once(self) -> int:
         """One pass over the pending tasks; returns how many were answered."""
         tasks = self.client.trustee_tasks()
@@ -110,11 +114,12 @@ class TrusteeLoop:
             try:
                 context = self.context(request.challenge_id)
                 bundles = {d: self.bundle(request.challenge_id, d) for d in request.inputs}
-                evidence = {}
-                if request.circuit in ("validity/v1", "score/v1"):
-                    for d in request.inputs:
-                        found = self.client.round1_evidence(request.challenge_id, d)
-                        evidence[d] = Round1Evidence.from_json(found)
+                evidence = {
+                    d: Round1Evidence.from_json(
+                        self.client.round1_evidence(request.challenge_id, d)
+                    )
+                    for d in evidence_needed(request)
+                }
                 chunks = bundles[request.inputs[0]].layout.chunks
                 with (
                     PartialJournal(self.journal_path) as journal,

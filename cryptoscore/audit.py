@@ -58,12 +58,12 @@ from .release import (
     Contribution,
     DecryptionRequest,
     derive_seed,
+    noise_check_passed,
     recompute,
     round1_seed,
+    validity_passed,
 )
-from .sanitize import noise_check_threshold
 from .threshold import PartialDecryption, c1_digest, combine, verify_partials
-from .validity import is_valid
 
 __all__ = ["AuditReport", "CheckResult", "Transcript", "verify_bundle"]
 
@@ -633,7 +633,7 @@ class _Verifier:
                     continue
                 if req.circuit == "validity/v1":
                     asked_v = True
-                    if not is_valid(self._combine(req.request_id).values):
+                    if not self._passed(req, validity_passed):
                         reasons.append("validity")
                 elif self._noisy(req):
                     reasons.append("noise")
@@ -653,11 +653,16 @@ class _Verifier:
         self.s["verdicts"] = verdicts
         return f"{len(verdicts)} round-1 verdicts reproduced from the partials"
 
-    def _noisy(self, req: DecryptionRequest) -> bool:
-        out = self._combine(req.request_id, measure=True)
+    def _passed(self, req: DecryptionRequest, decide: Callable[..., bool]) -> bool:
+        """The combiner's own decision (``release.noise_check_passed`` / ``validity_passed``)
+        on the logged partials of ``req``."""
+        context: ChallengeContext = self.s["context"]
+        parts = self._partials().get(req.request_id, [])
         agg = self.s["recomputed"][req.request_id]
-        _, threshold = noise_check_threshold(agg.params, len(req.active_set.indices))
-        return out.max_noise is None or out.max_noise > threshold
+        return decide(agg, parts, context.record, req.request_id, req.active_set)
+
+    def _noisy(self, req: DecryptionRequest) -> bool:
+        return not self._passed(req, noise_check_passed)
 
     def check_release_values(self) -> str:
         for e in self._entries("release"):

@@ -74,6 +74,9 @@ __all__ = [
     "answer_request",
     "check_round1",
     "contribute",
+    "evidence_needed",
+    "noise_check_passed",
+    "validity_passed",
 ]
 
 REQUEST_MAGIC = b"CSDECREQ"
@@ -309,6 +312,41 @@ def recompute(
     return out
 
 
+def noise_check_passed(
+    aggregate: AggregateCiphertext,
+    partials: Sequence[PartialDecryption],
+    record: CeremonyRecord,
+    request_id: str,
+    active_set: ActiveSet,
+) -> bool:
+    """Combiner, trustee, auditor: the partials of a noise check combine to a residual
+    within :func:`~cryptoscore.sanitize.noise_check_threshold` (partials verified first)."""
+    out = combine(aggregate, list(partials), record, request_id, active_set, measure_noise=True)
+    _, threshold = noise_check_threshold(aggregate.params, len(active_set.indices))
+    return out.max_noise is not None and out.max_noise <= threshold
+
+
+def validity_passed(
+    aggregate: AggregateCiphertext,
+    partials: Sequence[PartialDecryption],
+    record: CeremonyRecord,
+    request_id: str,
+    active_set: ActiveSet,
+) -> bool:
+    """Combiner, trustee, auditor: the partials of V combine to all zeros."""
+    return is_valid(combine(aggregate, list(partials), record, request_id, active_set).values)
+
+
+ROUND1_NEEDED: Mapping[str, bool] = {"validity/v1": False, "score/v1": True}
+"""Circuits that multiply their inputs' ciphertexts, and whether a trustee must see the
+inputs' whole round 1 (True: noise checks and V) or the noise checks only (False)."""
+
+
+def evidence_needed(request: DecryptionRequest) -> tuple[str, ...]:
+    """The bundles whose round-1 evidence a trustee needs to answer ``request``."""
+    return request.inputs if request.circuit in ROUND1_NEEDED else ()
+
+
 @dataclass(frozen=True)
 class Round1Evidence:
     """A bundle's round-1 messages, as a trustee checks them before answering a request that
@@ -402,20 +440,12 @@ def check_round1(
             validity_requests.append(req)
     if sorted(noise) != list(range(bundle.layout.ciphertexts)):
         raise PolicyError("round-1 evidence lacks a noise check of every ciphertext")
-    _, threshold = noise_check_threshold(bundle.header.params, len(active.indices))
     for index, req in sorted(noise.items()):
         agg = noise_check(bundle, index)
         if agg.ciphertext_digest != req.ciphertext_digest:
             raise PolicyError(f"round-1 evidence: {req.request_id} names another ciphertext")
-        out = combine(
-            agg,
-            list(evidence.partials.get(req.request_id, ())),
-            record,
-            req.request_id,
-            active,
-            measure_noise=True,
-        )
-        if out.max_noise is None or out.max_noise > threshold:
+        parts = evidence.partials.get(req.request_id, ())
+        if not noise_check_passed(agg, parts, record, req.request_id, active):
             raise PolicyError(
                 f"the bundle's noise check {index} did not pass: nothing that multiplies its "
                 "ciphertexts is decrypted"
@@ -430,10 +460,8 @@ def check_round1(
     agg = validity(bundle, req.seed, context.evaluation)
     if agg.ciphertext_digest != req.ciphertext_digest:
         raise PolicyError(f"round-1 evidence: {req.request_id} names another ciphertext")
-    out = combine(
-        agg, list(evidence.partials.get(req.request_id, ())), record, req.request_id, active
-    )
-    if not is_valid(out.values):
+    parts = evidence.partials.get(req.request_id, ())
+    if not validity_passed(agg, parts, record, req.request_id, active):
         raise PolicyError("the bundle failed its validity check: it is never scored")
 
 
@@ -458,23 +486,21 @@ def answer_request(
     checks the labels' round 1 once, not for every submission.
     ``progress`` is called with the number of chunks recomputed so far (for a progress bar).
     """
-    needs = {"validity/v1": False, "score/v1": True}
-    if request.circuit in needs:
-        for digest in request.inputs:
-            key = (digest, needs[request.circuit])
-            if verified is not None and key in verified:
-                continue
-            found = (evidence or {}).get(digest)
-            if found is None:
-                raise PolicyError(
-                    f"{request.circuit} multiplies the ciphertexts of {digest[:16]}…: answered "
-                    "only with that bundle's round-1 evidence"
-                )
-            if digest not in bundles:
-                raise MismatchError(f"input {digest[:16]}… is not available")
-            check_round1(context, bundles[digest], found, validity_too=needs[request.circuit])
-            if verified is not None:
-                verified.add(key)
+    for digest in evidence_needed(request):
+        key = (digest, ROUND1_NEEDED[request.circuit])
+        if verified is not None and key in verified:
+            continue
+        found = (evidence or {}).get(digest)
+        if found is None:
+            raise PolicyError(
+                f"{request.circuit} multiplies the ciphertexts of {digest[:16]}…: answered "
+                "only with that bundle's round-1 evidence"
+            )
+        if digest not in bundles:
+            raise MismatchError(f"input {digest[:16]}… is not available")
+        check_round1(context, bundles[digest], found, validity_too=key[1])
+        if verified is not None:
+            verified.add(key)
     if request.circuit == "validity/v1":
         found = (evidence or {}).get(request.inputs[0])
         contributions = list(found.contributions) if found is not None else []
@@ -616,21 +642,17 @@ class BundleRelease:
         nothing more is asked (returns []). Otherwise V is computed and asked for."""
         if self.state != "sanitizing" or not self.ready():
             raise PolicyError("the noise checks still wait for partial decryptions")
-        record = self.context.record
-        _, threshold = noise_check_threshold(self.bundle.header.params, len(self.active.indices))
-        noisy = []
-        for request_id, request in self.requests.items():
-            parts = list(self.partials[request_id].values())
-            out = combine(
+        noisy = [
+            request.index
+            for request_id, request in self.requests.items()
+            if not noise_check_passed(
                 self.ciphertexts[request_id],
-                parts,
-                record,
+                list(self.partials[request_id].values()),
+                self.context.record,
                 request_id,
                 self.active,
-                measure_noise=True,
             )
-            if out.max_noise is None or out.max_noise > threshold:
-                noisy.append(request.index)
+        ]
         if noisy:
             self.reason = (
                 f"ciphertext noise above the honest bound (ciphertexts {noisy[:5]}"
@@ -669,11 +691,11 @@ class BundleRelease:
             raise PolicyError("round 1 decides the noise checks first (finish_noise)")
         if self.state != "validating" or not self.ready():
             raise PolicyError("round 1 still waits for partial decryptions")
-        record = self.context.record
         (request_id,) = [r for r, q in self.requests.items() if q.circuit == "validity/v1"]
         parts = list(self.partials[request_id].values())
-        out = combine(self.ciphertexts[request_id], parts, record, request_id, self.active)
-        valid = is_valid(out.values)
+        valid = validity_passed(
+            self.ciphertexts[request_id], parts, self.context.record, request_id, self.active
+        )
         self.reason = "" if valid else "not a 0/1 (one-hot) encoding"
         self.state = "valid" if valid else "invalid"
         return valid

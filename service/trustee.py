@@ -37,7 +37,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from cryptoscore.errors import CryptoScoreError
 from cryptoscore.pads import PadShare
-from cryptoscore.release import Contribution, DecryptionRequest
+from cryptoscore.release import Contribution, DecryptionRequest, Round1Evidence
 from cryptoscore.threshold import PartialDecryption
 
 from .auth import current_token, require_roles
@@ -190,29 +190,23 @@ def evidence(challenge_id: str, digest: str) -> dict[str, Any]:
         .where(StoredRequest.bundle == digest, StoredRequest.round == 1)
         .order_by(StoredRequest.request_id)
     ).all()
-    partials: dict[str, list[str]] = {}
-    for req in requests:
-        rows = session.scalars(
-            select(StoredPartial)
-            .where(StoredPartial.request_id == req.request_id)
-            .order_by(StoredPartial.trustee)
-        )
-        partials[req.request_id] = [_b64(store.read(r.blob)) for r in rows]
-    return dump(
-        Round1EvidenceSchema(),
+    record = Round1Evidence(
+        digest,
+        tuple(Contribution(c.trustee, bytes.fromhex(c.randomness)) for c in contributions),
+        tuple(DecryptionRequest.from_bytes(store.read(r.request_blob)) for r in requests),
         {
-            "bundle": digest,
-            "contributions": [
-                {"trustee": c.trustee, "randomness": c.randomness} for c in contributions
-            ],
-            "requests": [_b64(store.read(r.request_blob)) for r in requests],
-            "partials": partials,
+            r.request_id: tuple(
+                PartialDecryption.from_bytes(store.read(p.blob))
+                for p in session.scalars(
+                    select(StoredPartial)
+                    .where(StoredPartial.request_id == r.request_id)
+                    .order_by(StoredPartial.trustee)
+                )
+            )
+            for r in requests
         },
     )
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
+    return dump(Round1EvidenceSchema(), record.to_json())
 
 
 def _mark_present(name: str) -> None:

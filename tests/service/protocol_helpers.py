@@ -33,6 +33,7 @@ from cryptoscore.release import (
     answer_pad_request,
     answer_request,
     contribute,
+    evidence_needed,
 )
 from cryptoscore.threshold import PartialJournal
 from service.auth import create_token
@@ -151,14 +152,12 @@ class Trustees:
                     assert got.status_code == 200
                     bundles[digest] = EncryptedBundle.from_bytes(got.data)
                 evidence = {}
-                if request.circuit in ("validity/v1", "score/v1"):
-                    for digest in request.inputs:
-                        got = self.client.get(
-                            f"{API}/trustee/evidence/{task['challenge']}/{digest}",
-                            headers=headers,
-                        )
-                        assert got.status_code == 200, got.get_json()
-                        evidence[digest] = Round1Evidence.from_json(got.get_json())
+                for digest in evidence_needed(request):
+                    got = self.client.get(
+                        f"{API}/trustee/evidence/{task['challenge']}/{digest}", headers=headers
+                    )
+                    assert got.status_code == 200, got.get_json()
+                    evidence[digest] = Round1Evidence.from_json(got.get_json())
                 with PartialJournal(self.journal_dir / f"{tid}.journal") as journal:
                     partial = answer_request(
                         request,

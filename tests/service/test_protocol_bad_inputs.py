@@ -453,3 +453,18 @@ def test_stale_pad_requests_are_not_offered_to_trustees(
         row.created_at = datetime.now(UTC) - timedelta(days=2)
         session.commit()
     assert offered() == []
+
+
+def test_round1_evidence_only_for_roster_trustees_and_known_bundles(
+    setup: tuple[Flask, Any, dict[str, str]],
+) -> None:
+    app, client, tokens = setup
+    stranger = make_tokens(app, {"not-a-trustee": "trustee"})["not-a-trustee"]
+    before = snapshot(app)
+    url = f"{API}/trustee/evidence/{CHALLENGE}/" + "0" * 64
+    assert_problem(client.get(url, headers=bearer(stranger)), 403)
+    assert_problem(client.get(url, headers=bearer(tokens["t0"])), 404)
+    assert_problem(
+        client.get(f"{API}/trustee/evidence/nope/" + "0" * 64, headers=bearer(tokens["t0"])), 404
+    )
+    assert snapshot(app) == before
