@@ -12,7 +12,13 @@ import numpy as np
 import pytest
 
 from cryptoscore import ReleasePolicy, encrypt_labels, encrypt_predictions, score
-from cryptoscore.threshold import PartialJournal, combine, partial_decrypt, rerandomize
+from cryptoscore.threshold import (
+    PartialJournal,
+    combine,
+    partial_decrypt,
+    rerandomize,
+    standalone_lineage,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from committee import Committee
@@ -51,6 +57,7 @@ def test_partial_decryption(benchmark, committee, aggregate, tmp_path):
                 committee.identity("trustee-1"),
                 journal,
                 committee.record,
+                lineage=standalone_lineage(fresh[k % 40], active),
             )
 
     benchmark.pedantic(one, rounds=40, iterations=1)

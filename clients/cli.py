@@ -70,13 +70,31 @@ def _progress(
 
 # -- commands ---------------------------------------------------------------------------------
 def cmd_params(args: argparse.Namespace) -> None:
-    from cryptoscore.noise import smudging_is_proven
+    from cryptoscore.lineage import BUDGETS
+    from cryptoscore.noise import smudging_is_proven, transcript_exposure
+    from cryptoscore.validity import check_count
 
     described = []
     for p in (cs.BFV8192, cs.BFV16384):
         proven = smudging_is_proven(p)
         basis = "proven worst case" if proven else "heuristic (average-case) noise estimate"
-        described.append(p.describe() | {"threshold_smudging": basis})
+        n = min(1 << 20, p.max_count())
+        exposure = transcript_exposure(p, 10_000, n, 2, 1, 3, check_count(p))
+        described.append(
+            p.describe()
+            | {
+                "threshold_smudging": basis,
+                "decryption_budget_per_lineage": dict(BUDGETS),
+                "transcript_exposure": {
+                    "challenge": f"10000 submissions of {n} binary items, 3 trustees",
+                    "statistical_distance_log2": {
+                        t.what: round(t.distance_log2, 1) for t in exposure.terms
+                    }
+                    | {"total": round(exposure.distance_log2, 1)},
+                    "renyi_inf_factor": round(exposure.renyi_factor, 4),
+                },
+            }
+        )
     print(json.dumps(described, indent=2))
 
 

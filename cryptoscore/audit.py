@@ -29,8 +29,8 @@ Checks, in order (each named in the report; ``round1-verdicts`` also checks that
 validity request came after its bundle's noise checks were answered and passed):
 ``manifest``, ``ceremony-record``,
 ``log-integrity``, ``blobs-present``, ``round1-recomputed``, ``release-recomputed``,
-``partials-valid``, ``single-use``, ``round1-verdicts``, ``release-values``,
-``released-passed-round1``, ``leaderboard``. See docs/audit.md.
+``partials-valid``, ``single-use``, ``share-exposure``, ``round1-verdicts``,
+``release-values``, ``released-passed-round1``, ``leaderboard``. See docs/audit.md.
 """
 
 from __future__ import annotations
@@ -47,8 +47,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from .bundle import EncryptedBundle
 from .ceremony import CeremonyRecord
-from .errors import CryptoScoreError, FormatError, VerificationError
+from .errors import CryptoScoreError, FormatError, PolicyError, VerificationError
 from .keys import EvaluationKeys, PublicContext
+from .lineage import LineageClaim, LineageRecord, check_claim
 from .log import ConsistencyProof, MerkleLog, SignedTreeHead, verify_tree_head
 from .policy import ReleasePolicy
 from .receipts import Receipt, issue_receipt
@@ -58,6 +59,7 @@ from .release import (
     Contribution,
     DecryptionRequest,
     derive_seed,
+    lineage_claim,
     noise_check_passed,
     recompute,
     round1_seed,
@@ -78,6 +80,7 @@ CHECKS = (
     "release-recomputed",
     "partials-valid",
     "single-use",
+    "share-exposure",
     "round1-verdicts",
     "release-values",
     "released-passed-round1",
@@ -535,10 +538,13 @@ class _Verifier:
     def _partials(self) -> dict[str, list[PartialDecryption]]:
         if "partials" not in self.s:
             out: dict[str, list[PartialDecryption]] = {}
+            in_order = []
             for e in self._entries("partial"):
                 p = PartialDecryption.from_bytes(self.b.blobs[e["partial"]])
                 out.setdefault(p.request_id, []).append(p)
+                in_order.append(p)
             self.s["partials"] = out
+            self.s["partials_in_order"] = in_order
         result: dict[str, list[PartialDecryption]] = self.s["partials"]
         return result
 
@@ -571,6 +577,29 @@ class _Verifier:
                     )
                 answered[key] = request_id
         return f"{len(answered)} (trustee, ciphertext) answers, none repeated"
+
+    def check_share_exposure(self) -> str:
+        # lineage.py: per trustee, one active set per lineage, each slot once, within budget;
+        # round 1 of a bundle under its pad set only (pads are not logged, their set is)
+        claims: dict[str, LineageClaim] = {}
+        for req, _ in self._requests().values():
+            try:
+                claims[req.request_id] = lineage_claim(req, self._bundles())
+            except PolicyError as exc:
+                raise _Failed("share-exposure", f"{req.request_id}: {exc}") from None
+        self._partials()
+        answers: dict[tuple[str, str], list[LineageRecord]] = {}
+        for p in self.s["partials_in_order"]:
+            claim = claims[p.request_id]
+            records = answers.setdefault((p.trustee_id, claim.lineage), [])
+            try:
+                check_claim(claim, records)
+            except PolicyError as exc:
+                raise _Failed("share-exposure", f"{p.trustee_id}, {p.request_id}: {exc}") from None
+            records.append(LineageRecord(claim.lineage, claim.slot, claim.active_set, p.request_id))
+        count = sum(len(r) for r in answers.values())
+        lineages = {lineage for _, lineage in answers}
+        return f"{count} answers on {len(lineages)} lineages, one active set each"
 
     def _combine(self, request_id: str, measure: bool = False) -> Any:
         context: ChallengeContext = self.s["context"]

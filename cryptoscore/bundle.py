@@ -1,6 +1,6 @@
 """Encrypted bundles: a participant's predictions or the organizer's labels, on the wire.
 
-Record layout (``records.py`` envelope, magic ``CSBUNDLE``, format version 2)::
+Record layout (``records.py`` envelope, magic ``CSBUNDLE``, format version 3)::
 
     header (canonical JSON):
         kind       "predictions" | "labels"
@@ -9,9 +9,13 @@ Record layout (``records.py`` envelope, magic ``CSBUNDLE``, format version 2)::
         challenge  the challenge id the bundle is for (binds it to one challenge)
         classes    K (2 = binary task, one 0/1 vector)
         n          number of real items
-        c1_seed    "" (public-key encryption: the body holds c0 and c1 of every ciphertext)
-                   or 64 hex digits (trustee-assisted encryption, ``pads.py``: the body holds
-                   c0 only; c1 of ciphertext i is ``pads.expand_c1(params, seed, i)``)
+        pad_request  null (public-key encryption: the body holds c0 and c1 of every
+                   ciphertext) or the header object of the ``PadRequest`` whose pads encrypted
+                   it (trustee-assisted encryption, ``pads.py``: the body holds c0 only; c1 of
+                   ciphertext i is ``pads.expand_c1(params, request.c1_seed, i)``). It names
+                   the pad's active set, which is the only set that may answer the bundle's
+                   round 1 (``lineage.py``); its challenge, kind, key, parameters and count
+                   must be the bundle's.
     body: ``chunks × vectors`` ciphertexts, chunk-major (``encoding.py``), each in the
           canonical fixed-length encoding of ``ciphertext.py`` at the fresh level (one
           polynomial each when seeded, two otherwise).
@@ -40,17 +44,17 @@ from ._seal.format import U64Array
 from .ciphertext import ciphertext_nbytes, decode_ciphertext
 from .encoding import Layout
 from .errors import FormatError, InputError, MismatchError
-from .pads import SEED_BYTES, expand_c1
+from .pads import PadRequest, expand_c1
 from .params import ParameterSet, get_parameter_set
 from .records import Fields, header_length, record_prefix, unpack_record
 
 __all__ = ["BUNDLE_KINDS", "BundleHeader", "BundleWriter", "EncryptedBundle"]
 
 MAGIC = b"CSBUNDLE"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 BundleKind = Literal["predictions", "labels"]
 BUNDLE_KINDS: tuple[BundleKind, ...] = ("predictions", "labels")
-_FIELDS = {"kind", "params", "key_id", "challenge", "classes", "n", "c1_seed"}
+_FIELDS = {"kind", "params", "key_id", "challenge", "classes", "n", "pad_request"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,16 +65,35 @@ class BundleHeader:
     challenge: str
     classes: int
     n: int
-    c1_seed: bytes | None = None
-    """The public seed of every c1 (trustee-assisted encryption), or None (public-key)."""
+    pad_request: PadRequest | None = None
+    """The pad request whose pads encrypted the bundle (trustee-assisted encryption), or
+    None (public-key)."""
 
     def __post_init__(self) -> None:
-        if self.c1_seed is not None and len(self.c1_seed) != SEED_BYTES:
-            raise FormatError(f"bundle c1 seed must be {SEED_BYTES} bytes")
         if self.kind not in BUNDLE_KINDS:
             raise FormatError(f"bundle kind must be one of {BUNDLE_KINDS}, got {self.kind!r}")
         if not self.challenge or len(self.challenge) > 128:
             raise FormatError("bundle challenge id must be 1..128 characters")
+        pad = self.pad_request
+        if pad is not None and (
+            pad.kind != self.kind
+            or pad.challenge_id != self.challenge
+            or pad.params is not self.params
+            or pad.key_id != self.key_id
+        ):
+            raise FormatError(
+                "bundle: its pad request is for another challenge, kind, key or parameter set"
+            )
+        if pad is not None and pad.count != self.layout.ciphertexts:
+            raise FormatError(
+                f"bundle: its pad request has {pad.count} pads for "
+                f"{self.layout.ciphertexts} ciphertexts"
+            )
+
+    @property
+    def c1_seed(self) -> bytes | None:
+        """The public seed of every c1 (``PadRequest.c1_seed``), or None (public-key)."""
+        return None if self.pad_request is None else self.pad_request.c1_seed
 
     @property
     def layout(self) -> Layout:
@@ -82,7 +105,7 @@ class BundleHeader:
 
     @property
     def seeded(self) -> bool:
-        return self.c1_seed is not None
+        return self.pad_request is not None
 
     @property
     def stored_polys(self) -> int:
@@ -103,7 +126,7 @@ class BundleHeader:
             "challenge": self.challenge,
             "classes": self.classes,
             "n": self.n,
-            "c1_seed": self.c1_seed.hex() if self.c1_seed is not None else "",
+            "pad_request": None if self.pad_request is None else self.pad_request.header(),
         }
 
     def prefix(self) -> bytes:
@@ -119,11 +142,11 @@ class BundleHeader:
         if kind not in BUNDLE_KINDS:
             raise FormatError(f"encrypted bundle: unknown kind {kind!r}")
         params = get_parameter_set(f.string("params"))
-        seed_hex = f.string("c1_seed", 2 * SEED_BYTES)
+        raw_pad = header["pad_request"]
         try:
-            seed = bytes.fromhex(seed_hex) if seed_hex else None
-        except ValueError:
-            raise FormatError("encrypted bundle: c1_seed is not hex") from None
+            pad = None if raw_pad is None else PadRequest.from_header(raw_pad)  # type: ignore[arg-type]
+        except FormatError as exc:
+            raise FormatError(f"encrypted bundle: {exc}") from None
         try:
             return cls(
                 kind=kind,  # checked just above
@@ -132,7 +155,7 @@ class BundleHeader:
                 challenge=f.string("challenge", 128),
                 classes=f.integer("classes", 2, 64),
                 n=f.integer("n", 1, params.max_count()),
-                c1_seed=seed,
+                pad_request=pad,
             )
         except InputError as exc:
             raise FormatError(f"encrypted bundle: {exc}") from None

@@ -35,7 +35,9 @@ from typing import Any
 
 import numpy as np
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from ._rns.shamir import share
@@ -253,6 +255,15 @@ class KeyShare:
     def residues(self, level: int) -> U64Array:
         """The share restricted to the first ``level`` primes (a view; do not modify)."""
         return self._data[:level]
+
+    def derive_key(self, info: bytes) -> bytes:
+        """A 32-byte key bound to this share and ``info``: HKDF-SHA256 (RFC 5869) with the
+        share as input keying material. What a trustee re-derives instead of storing secrets
+        made from its share (``pads.PadErrors``); nothing about the share can be learned
+        from it (HKDF is a PRF keyed with the share)."""
+        hkdf = HKDF(hashes.SHA256(), length=32, salt=b"cryptoscore/share-key/v1", info=info)
+        material = np.ascontiguousarray(self._data).view(np.uint8)
+        return hkdf.derive(material.data)
 
     def wipe(self) -> None:
         self._data.fill(0)

@@ -8,7 +8,7 @@ encrypt:
 * with ``pads=`` (threshold challenges; required there): trustee-assisted encryption
   (``pads.py``). Ciphertext i is (pad_i + ⌊Q·m_i/t⌉ + e_i, a_i) with a_i expanded from the
   pad request's public seed and e_i centered binomial from ``os.urandom``; the bundle stores
-  c0 and the seed. The submitter never chooses c1.
+  c0 and the pad request (whose digest seeds c1). The submitter never chooses c1.
 * without: SEAL's BFV public-key encryption (fresh randomness per ciphertext) — for
   single-key use (examples, benchmarks, tests of the circuits).
 
@@ -37,7 +37,7 @@ from .ciphertext import encode_ciphertext
 from .encoding import Layout, slot_vectors
 from .errors import InputError, MismatchError
 from .keys import PublicContext
-from .pads import Pads
+from .pads import PadRequest, Pads
 
 __all__ = ["encrypt_labels", "encrypt_predictions", "encrypt_slots", "raw_encrypt_vectors"]
 
@@ -48,7 +48,7 @@ Progress = Callable[[int], None]
 class _Encryptor:
     """SEAL public-key encryption of one slot vector into canonical ciphertext bytes."""
 
-    seed: bytes | None = None
+    pad_request: PadRequest | None = None
 
     def __init__(self, public: PublicContext) -> None:
         self.engine: SealEngine = engine_for(public.params)
@@ -92,7 +92,7 @@ class _PadEncryptor:
             )
         self.engine: SealEngine = engine_for(public.params)
         self.params = public.params
-        self.seed: bytes | None = request.c1_seed
+        self.pad_request: PadRequest | None = request
         self.count = request.count
         self._moduli = public.params.moduli(public.params.fresh_level())
         t = public.params.PLAIN_MODULUS
@@ -180,7 +180,7 @@ def _encrypt(
     layout, vectors = slot_vectors(indices, public.params, classes)
     enc = _encryptor_for(public, pads, kind, challenge, layout.ciphertexts)
     header = BundleHeader(
-        kind, public.params, public.key_id, challenge, classes, layout.n, enc.seed
+        kind, public.params, public.key_id, challenge, classes, layout.n, enc.pad_request
     )
     return _write(enc, header, vectors, out, progress)
 
@@ -264,5 +264,7 @@ def raw_encrypt_vectors(
     if len(items) != layout.ciphertexts:
         raise InputError(f"expected {layout.ciphertexts} vectors, got {len(items)}")
     enc = _encryptor_for(public, pads, kind, challenge, layout.ciphertexts)
-    header = BundleHeader(kind, public.params, public.key_id, challenge, classes, n, enc.seed)
+    header = BundleHeader(
+        kind, public.params, public.key_id, challenge, classes, n, enc.pad_request
+    )
     return _write(enc, header, items, None, None)

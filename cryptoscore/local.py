@@ -91,8 +91,8 @@ class LocalChallenge:
         return f"{prefix}-{self._requests}"
 
     def _round1(self, bundle: EncryptedBundle) -> BundleRelease:
-        active = self.active_set()
-        release = BundleRelease(self.context, bundle, active)
+        release = BundleRelease(self.context, bundle)  # answered by the bundle's pad set
+        active = release.active
         for tid in self._ids(active):
             contribution = contribute(self.context, tid)
             release.add_contribution(contribution)

@@ -7,7 +7,7 @@ noise e_j uniform in [−E, E] with
     E ≥ 2^SMUDGING_BITS · B_release            (SMUDGING_BITS = 40)
 
 where B_release bounds ||v||∞ of the ciphertext being decrypted (DESIGN.md, "Noise" 3);
-:func:`smudging_bound` raises E further, to half the room decryption leaves (capped at 2^62).
+:func:`smudging_bound` raises E further, to half the room decryption leaves.
 Decryption stays correct when B_release + T·E < Δ_release / 2 for T partials; the
 parameter sets are chosen so that this holds for every circuit and size they admit with up
 to ``params.MAX_TRUSTEES`` trustees, and :func:`smudging_bound` re-checks it.
@@ -53,7 +53,9 @@ from .policy import ReleasePolicy
 
 __all__ = [
     "SMUDGING_BITS",
+    "ExposureTerm",
     "NoiseBound",
+    "TranscriptExposure",
     "fresh_noise_bound",
     "fresh_noise_std",
     "noise_check_bounds",
@@ -61,13 +63,12 @@ __all__ = [
     "release_noise_bound",
     "smudging_bound",
     "smudging_is_proven",
+    "transcript_exposure",
     "worst_case_circuit_bound",
     "worst_case_release_bound",
 ]
 
 SMUDGING_BITS = 40
-SMUDGING_CAP = (1 << 62) - 1
-"""Largest E drawn (``2E + 1 ≤ 2^63``: one 64-bit CSPRNG draw per coefficient)."""
 TAIL = 8.0
 """Standard deviations in the heuristic tail (Gaussian tail 2^-48 per coefficient)."""
 SEAL_NOISE_STD = 3.2
@@ -188,13 +189,15 @@ def noise_check_bounds(trustees: int) -> tuple[int, int, int]:
     """Round 1's noise check for ``trustees`` partials: (E of each partial, the largest
     residual accepted, the proven bound on the noise of every input that passes).
 
-    E = 2^40 · B_fresh with B_fresh = :func:`pad_noise_bound`; a bundle passes if every
-    residual v + Σ e_j is at most B_fresh + T·E, and |Σ e_j| ≤ T·E, so |v| ≤ B_fresh + 2T·E.
+    Each trustee answers with the exact complement of its pad share (``sanitize.py``): no
+    smudging (E = 0), and the residual is v − Σ_j e_ij − k: the ciphertext's noise less the
+    pad errors, less one for each of the k ≤ T wraps of the masked message m + Σ_j M_j past t
+    (Δ·t ≡ −1 mod Q). For an honest bundle that is the submitter's own error and rounding,
+    less k: |·| ≤ 21 + 1 + T. A bundle passes if every residual is at most that, and
+    |Σ_j e_ij| ≤ T·21, so every input that passes has |v| ≤ 21 + 1 + 2T + 21T.
     """
-    fresh = pad_noise_bound(trustees)
-    smudge = fresh << SMUDGING_BITS
-    threshold = fresh + trustees * smudge
-    return smudge, threshold, threshold + trustees * smudge
+    threshold = CBD_K + 1 + trustees
+    return 0, threshold, threshold + trustees * (CBD_K + 1)
 
 
 def _ceil_div(a: int, b: int) -> int:
@@ -296,10 +299,11 @@ def smudging_bound(
     """E for ``trustees`` partials of a released ciphertext: at least 2^40 · B_release, and
     as much more as decryption leaves room for.
 
-    The extra room is free hiding: E is raised to (Δ/2 − B_release) / (2T) — half of what
-    correctness allows, so the released noise may exceed its estimate a millionfold and
-    still decrypt — capped at 2^62 (one 64-bit draw per coefficient). At bfv-8192 with 3
-    trustees that is 2^62 against 2^40 · B_release ≈ 2^53.
+    The extra room is hiding the whole transcript needs (:func:`transcript_exposure`): E is
+    raised to (Δ/2 − B_release) / (2T) — half of what correctness allows, so the released
+    noise may exceed its bound twofold and still decrypt. E above 2^62 is drawn as a Python
+    integer per coefficient (``threshold._smudging_residues``). At bfv-16384 (release level
+    3) with 3 trustees that is E ≈ 2^121 against B_release ≤ 2^48.
     """
     if not 1 <= trustees <= params.MAX_TRUSTEES:
         raise ParameterError(f"at most {params.MAX_TRUSTEES} partials per decryption")
@@ -310,11 +314,11 @@ def smudging_bound(
     if worst + trustees * (worst << SMUDGING_BITS) < delta_half:
         release = max(release, worst)  # the proven bound fits: smudge against it
     least = release << SMUDGING_BITS
-    smudge = max(least, min((delta_half - release) // (2 * trustees), SMUDGING_CAP))
+    smudge = max(least, (delta_half - release) // (2 * trustees))
     bound = NoiseBound(
         std_after, params.POLY_MODULUS_DEGREE + 3, release, smudge, delta_half, trustees, worst
     )
-    if release + trustees * smudge >= delta_half or 2 * smudge + 1 > 1 << 63:
+    if release + trustees * smudge >= delta_half:
         raise ParameterError(
             f"{circuit} on {n_items} items: smudging 2^{math.log2(smudge):.1f} with {trustees} "
             f"trustees does not fit under Δ/2 = 2^{math.log2(delta_half):.1f} at {params.ID}"
@@ -341,3 +345,101 @@ def smudging_is_proven(params: type[ParameterSet]) -> bool:
 
 def policy_aggregates(policy: ReleasePolicy | None, validity_checks: int) -> int:
     return len(policy.aggregate_names()) if policy is not None else validity_checks
+
+
+@dataclass(frozen=True, slots=True)
+class ExposureTerm:
+    """One kind of decryption over a challenge's lifetime, for :func:`transcript_exposure`."""
+
+    what: str
+    decryptions: int
+    coefficients: int
+    """Revealed noise coefficients: decryptions × N (a partial reveals all N)."""
+    bound: int
+    """B: the proven bound on the secret-dependent noise each coefficient hides."""
+    smudging: int
+    """E: each honest trustee's uniform smudging in [−E, E]."""
+
+    @property
+    def per_coefficient(self) -> float:
+        """Statistical distance of v + U from U, U uniform in [−E, E]: B / (2E + 1)."""
+        return self.bound / (2 * self.smudging + 1)
+
+    @property
+    def distance_log2(self) -> float:
+        """log2 of the summed statistical distance over every coefficient (−inf: none)."""
+        if self.bound == 0:
+            return -math.inf
+        return math.log2(self.coefficients) + math.log2(self.per_coefficient)
+
+    @property
+    def renyi_log2(self) -> float:
+        """log2 of the Rényi divergence of order ∞ over every coefficient, as log2 of the
+        factor by which any event's probability can grow (see :func:`transcript_exposure`)."""
+        return self.coefficients * math.log2(1 + 2 * self.per_coefficient)
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptExposure:
+    terms: tuple[ExposureTerm, ...]
+
+    @property
+    def distance_log2(self) -> float:
+        total = sum(2.0**term.distance_log2 for term in self.terms)
+        return math.log2(total) if total > 0 else -math.inf
+
+    @property
+    def renyi_factor(self) -> float:
+        """The factor R_∞ ≥ 1 by which the real transcript can raise the probability of any
+        event (key or share recovery included) over an ideal one that reveals no noise."""
+        return float(2.0 ** sum(term.renyi_log2 for term in self.terms))
+
+
+def transcript_exposure(
+    params: type[ParameterSet],
+    submissions: int,
+    n_items: int,
+    classes: int,
+    aggregates: int,
+    trustees: int,
+    validity_checks: int,
+) -> TranscriptExposure:
+    """What every decryption of a challenge's lifetime reveals about the noise, summed over
+    every coefficient: ``submissions`` valid submissions plus the labels, each with its noise
+    checks (one per ciphertext; they reveal no secret-dependent noise, ``sanitize.py``) and
+    V (``validity_checks`` aggregates), and one score of ``aggregates`` values per
+    submission — the most the lineage budgets allow (``lineage.py``: every answer on a
+    lineage is one of its slots, each answered once).
+
+    Two figures (SECURITY.md, "Share exposure"):
+
+    * **Statistical distance** (decisional: the whole transcript is that close to one made
+      without the noise): Σ over coefficients of B/(2E + 1), each partial's honest smudging
+      U uniform in [−E, E] hiding a noise |v| ≤ B.
+    * **Rényi divergence of order ∞** (search: key, share or label recovery). The ideal
+      transcript reveals U′ uniform in [−E − B, E + B] in place of v + U, independent of v;
+      pointwise Pr[v + U = x] / Pr[U′ = x] ≤ (2E + 2B + 1)/(2E + 1), so over independent
+      coefficients Pr_real[event] ≤ Π (1 + 2B/(2E + 1)) · Pr_ideal[event] (the probability
+      preservation of R_∞: Bai, Langlois, Lepoint, Stehlé, Steinfeld, "Improved security
+      proofs in lattice-based cryptography: using the Rényi divergence rather than the
+      statistical distance", ASIACRYPT 2015, Lemma 2.9).
+    """
+    n = params.POLY_MODULUS_DEGREE
+    chunks = _ceil_div(n_items, n)
+    ciphertexts = chunks * (1 if classes == 2 else classes)
+    bundles = submissions + 1
+    validity = smudging_bound(params, "validity/v1", n_items, classes, validity_checks, trustees)
+    score_bound = smudging_bound(params, "score/v1", n_items, classes, aggregates, trustees)
+
+    def term(what: str, decryptions: int, bound: int, smudging: int) -> ExposureTerm:
+        return ExposureTerm(what, decryptions, decryptions * n, bound, smudging)
+
+    return TranscriptExposure(
+        (
+            # answered with the pads' exact complements: the residual is the submitter's own
+            # noise, and each answer is Δ·M_j less the pad share — no secret-dependent noise
+            term("noise checks", bundles * ciphertexts, 0, 0),
+            term("validity", bundles, validity.release_bound, validity.smudging_bound),
+            term("scores", submissions, score_bound.release_bound, score_bound.smudging_bound),
+        )
+    )

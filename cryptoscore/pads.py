@@ -20,7 +20,8 @@ Hubaux, "Multiparty Homomorphic Encryption from Ring-Learning-with-Errors", PETS
    durable journal (one answer per seed, ever), and for each i computes
 
        h_ij = −λ_j · s_j · a_i + e_ij          (λ_j the Lagrange coefficient of j in S,
-                                                e_ij centered binomial, |e| ≤ 21, os.urandom)
+                                                e_ij centered binomial, |e| ≤ 21,
+                                                derived from the share: PadErrors)
 
    It encrypts all h_ij to the submitter (ephemeral X25519, HKDF-SHA256, AES-256-GCM; RFC
    7748, RFC 5869) and signs the result with its Ed25519 identity: a :class:`PadShare`.
@@ -29,21 +30,23 @@ Hubaux, "Multiparty Homomorphic Encryption from Ring-Learning-with-Errors", PETS
    (pad_i + ⌊Q·m_i/t⌉ + e_i, a_i) with its own centered binomial error e_i: a BFV encryption
    of m_i under s with noise Σ_j e_ij + e_i (``encryption.py``).
 
-What it gives. The bundle carries the seed and the c0 polynomials only (c1 is re-expanded by
-every reader), so a malicious submitter can change only c0, and what it adds there is a value
-it knows that involves no secret: the masked noise check reveals that value and a sum of
-honest errors under 2^40-fold smudging, nothing about s. Uploads halve. The service, which
+What it gives. The bundle carries its pad request and the c0 polynomials only (c1 is
+re-expanded by every reader), so a malicious submitter can change only c0, and what it adds
+there is a value it knows that involves no secret: the noise check, answered with the pads'
+exact complements (``sanitize.py``), reveals that value and nothing of the pads. Uploads
+halve. The service, which
 sees (c0_i, a_i), learns nothing about m_i: c0_i is an RLWE sample (HE-standard parameters).
 Each trustee learns nothing about m_i; t − 1 trustees together know all but one e_ij, still
 an RLWE sample. h_ij is an RLWE sample with the uniform secret λ_j·s_j and a fresh uniform
-a_i, so the submitter learns nothing about the shares.
+a_i, so the submitter learns nothing about the shares — provided no answer on the same a_i
+ever uses another Lagrange coefficient (``lineage.py``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -55,15 +58,17 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from ._rns.modmath import addmod, centered_binomial, mulmod, reduce_signed
+from ._rns.modmath import addmod, cbd_bytes, centered_binomial_from, mulmod, reduce_signed
 from ._seal.format import U64Array
 from .ciphertext import ciphertext_nbytes, decode_ciphertext, encode_ciphertext
 from .errors import FormatError, MismatchError, PolicyError
+from .lineage import bundle_claim, bundle_lineage
 from .params import ParameterSet, get_parameter_set
 from .records import Fields, pack_record, unpack_record
 
 __all__ = [
     "SEED_BYTES",
+    "PadErrors",
     "PadKey",
     "PadRequest",
     "PadShare",
@@ -191,6 +196,14 @@ class PadRequest:
         header, body = unpack_record(raw, REQUEST_MAGIC, FORMAT_VERSION, "pad request")
         if len(body):
             raise FormatError("pad request: unexpected bytes after the header")
+        return cls.from_header(header)
+
+    @classmethod
+    def from_header(cls, header: Mapping[str, Any]) -> PadRequest:
+        """Parse the header fields (as :meth:`header` writes them); every field validated.
+        A bundle carries its pad request this way (``bundle.py``)."""
+        if not isinstance(header, Mapping):
+            raise FormatError("pad request: expected an object")
         f = Fields(
             header,
             "pad request",
@@ -219,6 +232,12 @@ class PadRequest:
         victim's key gets shares only the victim can open.
         """
         return hashlib.sha256(_C1_SEED_DOMAIN + self.to_bytes()).digest()
+
+    @property
+    def lineage(self) -> str:
+        """The lineage of every polynomial derived from this request's c1 family
+        (``lineage.py``): the pads, the bundle's noise checks and its validity aggregate."""
+        return bundle_lineage(self.c1_seed)
 
     def seed_digest(self) -> str:
         """What a trustee's journal records: one answer per seed, whatever else differs."""
@@ -332,6 +351,35 @@ def _seal_to(recipient: bytes, request_digest: str, trustee_id: str, payload: by
     return eph_pub + nonce + AESGCM(key).encrypt(nonce, payload, request_digest.encode())
 
 
+_ERROR_DOMAIN = b"cryptoscore/pad-error/v1|"
+
+
+class PadErrors:
+    """Trustee j's pad errors e_ij for one request, derived, not drawn.
+
+    e_ij is centered binomial (|e| ≤ 21) from SHAKE-256 (FIPS 202) over a key that
+    HKDF-SHA256 (RFC 5869) derives from the trustee's share and the request digest
+    (``KeyShare.derive_key``): uniform-looking to anyone without the share, and re-derivable
+    by the trustee. That is what lets round 1 answer a noise check with the exact complement
+    of the pad share, λ_j·s_j·a_i − e_ij + Δ·M_j (``sanitize.py``): combined with the pad share
+    the submitter holds it is Δ·M_j and nothing else, so the noise check reveals no
+    secret-dependent noise at all — only the submitter's own.
+    """
+
+    __slots__ = ("_key", "_n")
+
+    def __init__(self, share: KeyShare, request: PadRequest) -> None:
+        self._key = share.derive_key(_ERROR_DOMAIN + request.digest.encode())
+        self._n = request.params.POLY_MODULUS_DEGREE
+
+    def __repr__(self) -> str:
+        return "PadErrors(…)"
+
+    def of(self, index: int) -> npt.NDArray[np.int64]:
+        stream = hashlib.shake_256(self._key + index.to_bytes(8, "big")).digest(cbd_bytes(self._n))
+        return centered_binomial_from(stream, self._n)
+
+
 def answer_pad_request(
     request: PadRequest,
     record: CeremonyRecord,
@@ -366,9 +414,10 @@ def answer_pad_request(
     active.check(record)
     if share.index not in active.indices:
         raise MismatchError(f"trustee {share.trustee_id!r} is not in the pad request's active set")
-    journal.claim(  # write-ahead: never two answers for one seed
+    journal.claim(  # write-ahead: never two answers for one seed, one active set per lineage
         request.seed_digest(),
         "pad:" + request.digest[:32],
+        lineage=bundle_claim(request.c1_seed, request.count, "pad", request.active_set),
         refusal="this trustee already answered a pad request with this seed; ask with a new seed",
     )
 
@@ -382,9 +431,10 @@ def answer_pad_request(
         scaled[i] = mulmod(residues[i], lagrange_at_zero(share.index, list(active.indices), q), q)
     parts: list[bytes] = []
     h = np.empty((1, level, n), dtype=np.uint64)
+    errors = PadErrors(share, request)
     for index in range(request.count):
         product = _times_share(engine, expand_c1(params, request.c1_seed, index), scaled)
-        error = centered_binomial(n)
+        error = errors.of(index)
         for i, q in enumerate(moduli):
             negated = np.where(product[i] == 0, np.uint64(0), np.uint64(q) - product[i])
             h[0, i] = addmod(negated, reduce_signed(error, q), q)

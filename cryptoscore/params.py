@@ -58,9 +58,12 @@ class ParameterSet:
     SPECIAL_PRIME: ClassVar[int]
     """Key-switching prime; never part of a ciphertext."""
     RELEASE_LEVEL: ClassVar[int]
-    """Number of data primes kept in a released (to-be-decrypted) ciphertext: the lowest
-    level that still leaves room for 40-bit smudging over the proven noise bound with up to
-    ``MAX_TRUSTEES`` partial decryptions (see ``SECURITY.md``)."""
+    """Number of data primes kept in a released (to-be-decrypted) ciphertext. At bfv-8192: 2,
+    the lowest level with room for 40-bit smudging over the noise bound with up to
+    ``MAX_TRUSTEES`` partials. At bfv-16384: 3, where the room over the proven bound is
+    largest (below it the mod-switch floor N + 3 dominates; above it the circuit's noise
+    grows with the modulus): enough for a whole challenge's releases to stay within 2^-40 of
+    a noise-free transcript (SECURITY.md, "Share exposure"; ``noise.transcript_exposure``)."""
     MAX_TRUSTEES: ClassVar[int] = 16
     SECURITY_BITS: ClassVar[int] = 128
     """Claimed classical security (HE standard, ternary secret)."""
@@ -144,7 +147,8 @@ class BFV8192(ParameterSet):
 
 
 class BFV16384(ParameterSet):
-    """Large counts: N=16384, t=34308097 > 2^25 (holds counts of at least 2^24), 128-bit."""
+    """Large counts and proven smudging: N=16384, t=34308097 > 2^25 (holds counts of at least
+    2^24), 128-bit; releases at level 3 (Q_rel ≈ 2^150)."""
 
     ID = "bfv-16384"
     POLY_MODULUS_DEGREE = 16384
@@ -158,7 +162,7 @@ class BFV16384(ParameterSet):
         991551211241473,
     )
     SPECIAL_PRIME = 981433341739009
-    RELEASE_LEVEL = 2
+    RELEASE_LEVEL = 3
     HE_STANDARD_MAX_LOG_Q = 438
 
 

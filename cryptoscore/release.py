@@ -5,8 +5,9 @@ before anything computed from it is released; a valid submission then goes throu
 (DESIGN.md, "Noise" and "Threshold decryption"):
 
 round 1 — sanitize (:class:`BundleRelease`, roles: service drives, trustees answer)
-    1. The bundle is fixed (its digest is logged). The first t trustees to answer each
-       contribute 32 random bytes (:func:`contribute`); they form the active set.
+    1. The bundle is fixed (its digest is logged). The t trustees of its pads' active set
+       (the bundle carries its pad request) each contribute 32 random bytes
+       (:func:`contribute`); they, and only they, answer its round 1 (``lineage.py``).
     2. The round-1 seed is SHA-256 over the bundle digest and all contributions, so nobody —
        the submitter least of all — knows it before the bundle is fixed.
     3. First, for every input ciphertext, the noise check (``sanitize.py``; masked
@@ -48,6 +49,7 @@ from .encoding import Layout
 from .errors import FormatError, MismatchError, PolicyError
 from .identity import TrusteeIdentity
 from .keys import EvaluationKeys, PublicContext
+from .lineage import LineageClaim, bundle_claim, score_claim
 from .pads import SEED_BYTES, PadKey, PadRequest, PadShare
 from .pads import answer_pad_request as _answer_pad_request
 from .policy import ReleasePolicy
@@ -75,7 +77,9 @@ __all__ = [
     "check_round1",
     "contribute",
     "evidence_needed",
+    "lineage_claim",
     "noise_check_passed",
+    "pad_set",
     "validity_passed",
 ]
 
@@ -280,13 +284,7 @@ def recompute(
         raise MismatchError("the request is for another challenge")
 
     def bundle(digest: str) -> EncryptedBundle:
-        try:
-            found = bundles[digest]
-        except KeyError:
-            raise MismatchError(f"input {digest[:16]}… is not available") from None
-        if found.digest != digest:
-            raise MismatchError("an input bundle does not match its digest")
-        return found
+        return _input(bundles, digest)
 
     if request.circuit == "score/v1":
         if len(request.inputs) != 2 or request.seed:
@@ -428,6 +426,8 @@ def check_round1(
     if len(set(contributors)) != record.threshold:
         raise PolicyError("the round-1 evidence does not carry t distinct contributions")
     active = ActiveSet.of(record, contributors)
+    if active != pad_set(bundle):
+        raise PolicyError("round-1 evidence: round 1 was not answered by the bundle's pad set")
     seed = round1_seed(bundle.digest, list(evidence.contributions))
     noise: dict[int, DecryptionRequest] = {}
     validity_requests = []
@@ -465,6 +465,56 @@ def check_round1(
         raise PolicyError("the bundle failed its validity check: it is never scored")
 
 
+def _input(bundles: Mapping[str, EncryptedBundle], digest: str) -> EncryptedBundle:
+    try:
+        found = bundles[digest]
+    except KeyError:
+        raise MismatchError(f"input {digest[:16]}… is not available") from None
+    if found.digest != digest:
+        raise MismatchError("an input bundle does not match its digest")
+    return found
+
+
+def pad_set(bundle: EncryptedBundle) -> ActiveSet:
+    """The active set of the pads that encrypted ``bundle``: the only set that answers its
+    round 1 (``lineage.py``). Threshold challenges accept pad-seeded bundles only."""
+    pad = bundle.header.pad_request
+    if pad is None:
+        raise PolicyError("threshold decryption answers pad-seeded bundles only")
+    return ActiveSet(pad.active_set)
+
+
+def lineage_claim(
+    request: DecryptionRequest, bundles: Mapping[str, EncryptedBundle]
+) -> LineageClaim:
+    """Trustee, auditor: the lineage slot ``request`` touches (``lineage.py``).
+
+    Round 1 (noise checks, V) of a bundle touches the bundle's pad lineage, and must name the
+    pad's own active set — checked here, statelessly, so a request routed to any other set
+    is refused before anything else; the journal then pins the set and spends the slot."""
+    if request.circuit == "score/v1":
+        if len(request.inputs) != 2:
+            raise FormatError("a score request names predictions and labels")
+        seeds = [_input(bundles, d).header.c1_seed for d in request.inputs]
+        if seeds[0] is None or seeds[1] is None:
+            raise PolicyError("threshold decryption answers pad-seeded bundles only")
+        return score_claim(seeds[0], seeds[1], request.active_set.indices)
+    if len(request.inputs) != 1:
+        raise FormatError(f"a {request.circuit} request names one bundle")
+    bundle = _input(bundles, request.inputs[0])
+    pads = pad_set(bundle)
+    if request.active_set != pads:
+        raise PolicyError(
+            f"round 1 of a pad-seeded bundle is answered by its pads' own active set "
+            f"{list(pads.indices)}, not {list(request.active_set.indices)}: when one of those "
+            "trustees is gone, re-submit the bundle with fresh pads (never re-routed)"
+        )
+    slot = f"noise:{request.index}" if request.circuit == "noise/v1" else "validity"
+    c1_seed = bundle.header.c1_seed
+    assert c1_seed is not None  # pad_set refused unseeded bundles
+    return bundle_claim(c1_seed, bundle.layout.ciphertexts, slot, pads.indices)
+
+
 def answer_request(
     request: DecryptionRequest,
     context: ChallengeContext,
@@ -485,7 +535,14 @@ def answer_request(
     ``verified`` remembers (bundle digest, validity too) pairs already checked, so a trustee
     checks the labels' round 1 once, not for every submission.
     ``progress`` is called with the number of chunks recomputed so far (for a progress bar).
+
+    The lineage rules (``lineage.py``) are checked first, against the journal, read-only: a
+    request on a lineage this trustee answered under another active set, or for a slot it
+    already answered, is refused before any work; ``partial_decrypt`` checks again
+    atomically and spends the slot before the share is read.
     """
+    claim = lineage_claim(request, bundles)
+    journal.check(claim)
     for digest in evidence_needed(request):
         key = (digest, ROUND1_NEEDED[request.circuit])
         if verified is not None and key in verified:
@@ -520,8 +577,22 @@ def answer_request(
         identity,
         journal,
         context.record,
+        lineage=claim,
         mask=request.circuit == "noise/v1",
+        pad=_noise_pad(request, bundles),
     )
+
+
+def _noise_pad(
+    request: DecryptionRequest, bundles: Mapping[str, EncryptedBundle]
+) -> tuple[PadRequest, int] | None:
+    """The pad request and index a noise check is answered against (``threshold.py``)."""
+    if request.circuit != "noise/v1":
+        return None
+    pad = _input(bundles, request.inputs[0]).header.pad_request
+    if pad is None:
+        raise PolicyError("threshold decryption answers pad-seeded bundles only")
+    return pad, request.index
 
 
 # -- the state machines the service drives -------------------------------------------------------
@@ -533,8 +604,9 @@ BundleState = Literal["awaiting-contributions", "sanitizing", "validating", "val
 class BundleRelease:
     """Round 1 for one bundle. The service persists it and feeds it trustees' messages.
 
-    With ``active_set=None`` any roster trustee may contribute, and the first t to do so
-    become the active set when round 1 starts (trustees that are online answer).
+    The active set is the bundle's pad set (:func:`pad_set`): only those trustees contribute
+    and answer, so every polynomial of the bundle's lineage is touched under one Lagrange
+    coefficient per trustee (``lineage.py``). ``active_set``, if given, must be that set.
     """
 
     context: ChallengeContext
@@ -548,9 +620,16 @@ class BundleRelease:
     reason: str = ""
 
     def __post_init__(self) -> None:
-        if self.active_set is not None:
-            self.active_set.check(self.context.record)
         self.context.check_bundle(self.bundle, self.bundle.header.kind)
+        pads = pad_set(self.bundle)
+        if self.active_set is not None and self.active_set != pads:
+            raise PolicyError(
+                f"round 1 of this bundle is answered by its pads' active set "
+                f"{list(pads.indices)}, not {list(self.active_set.indices)}: re-submit with "
+                "fresh pads"
+            )
+        pads.check(self.context.record)
+        self.active_set = pads
 
     def _trustee_ids(self) -> list[str]:
         if self.active_set is None:

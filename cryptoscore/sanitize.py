@@ -5,15 +5,20 @@ noise close to Δ/2. Multiplied by the organizer's labels, such noise carries la
 terms into a decrypted score (DESIGN.md, "Noise"). The validity aggregate cannot see noise,
 so round 1 also checks **every input ciphertext on its own**, at the full level:
 
-* the "noise/v1" circuit is the identity on one ciphertext of the bundle (:func:`noise_check`);
-* each trustee of the active set adds, to its smudged partial decryption, Δ·M_j for a mask
-  M_j uniform in Z_t^N that it draws from ``os.urandom`` and forgets (``threshold.py``), so
-  the combiner sees the message m + Σ_j M_j — uniform as long as one trustee is honest — and
-  the residual noise v + Σ_j e_j;
-* the bundle is accepted only if, for every ciphertext, that residual is at most
-  :func:`noise_check_threshold` = B_fresh + T·E, with B_fresh = (T + 1)·21 + 1 the proven
-  bound on an honest pad-encrypted ciphertext's noise (``noise.pad_noise_bound``) and
-  E = 2^40·B_fresh the smudging of each partial.
+* the "noise/v1" circuit is the identity on one ciphertext (c0_i, a_i) of the bundle
+  (:func:`noise_check`);
+* each trustee j of the bundle's pad set answers with the **exact complement of its pad
+  share** (``threshold.partial_decrypt``): λ_j·s_j·a_i − e_ij + Δ·M_j, its pad error e_ij
+  re-derived from its share (``pads.PadErrors``) in place of smudging, and M_j uniform in
+  Z_t^N from ``os.urandom``, never kept;
+* the combiner gets c0_i + Σ_j (λ_j·s_j·a_i − e_ij + Δ·M_j) = Δ·(m_i + Σ_j M_j) + v_i − Σ_j e_ij:
+  a uniformly masked message, and the residual v_i − Σ_j e_ij − k (k ≤ T wraps of the
+  masked message past t, as Δ·t ≡ −1 mod Q) — for an honest bundle the submitter's own error
+  and rounding less k (|·| ≤ 22 + T), for any bundle the noise the submitter added to its c0
+  beyond the pads;
+* the bundle is accepted only if every residual is at most :func:`noise_check_threshold` =
+  21 + 1 + T; then every input has noise |v| ≤ 22 + 2T + 21·T (91 with 3 trustees;
+  ``noise.noise_check_bounds``).
 
 Why per ciphertext. Checking a random combination Σ r_i·P_i instead is cheaper but unsound
 against *aliasing*: a noise coefficient of exactly Δ/2 (the ciphertext acts as an encryption
@@ -21,15 +26,20 @@ of "m + 1/2") becomes a whole message shift — invisible under the mask — whe
 combination multiplies it by an even amount, which random weights do half the time. A single
 ciphertext with noise Δ/2 shows a residual of Δ/2 and is always rejected.
 
-Why it is safe to reveal the residual. It is v + Σ_j e_j, and v is whatever the submitter
-added to c0 (a number it knows) plus the honest errors of the pads, hidden by the smudging.
-That holds because threshold challenges accept only seeded bundles (``pads.py``): were the
-submitter to choose c1, adding δ to it would put δ·s into v, and the residual would reveal the
-secret key (SECURITY.md, "Why c1 comes from a seed").
+Why it reveals nothing about the shares (SECURITY.md, "Share exposure"). Trustee j's answer
+plus its pad share h_ij = −λ_j·s_j·a_i + e_ij is exactly Δ·M_j: to the submitter, who holds
+h_ij, the answer is a uniform mask and nothing else; to anyone else it is an RLWE sample like
+h_ij itself. It must be given under the pad's own active set — under another Lagrange
+coefficient the two would combine into the share — which ``lineage.py`` and
+``threshold.partial_decrypt`` enforce. The residual is the submitter's own noise: nothing
+secret-dependent is decrypted, so no smudging is needed and no statistical term enters the
+whole-transcript figure. (A submitter choosing c1 could have put δ·s into that residual;
+threshold challenges accept only seeded bundles, ``pads.py``.)
 
-What it guarantees: every input ciphertext that passes has noise at most the threshold
-plus T·E (≈ 2^49 with 3 trustees, against ≤ 85 for an honest one). Only then is anything
-that multiplies the inputs (the validity aggregate, the score) computed for decryption.
+What it guarantees: every input ciphertext that passes has noise at most 22 + 23·T (91 with
+3 trustees; an honest one has at most (T + 1)·21 + 1 = 85) — proven, no smudging slack.
+Only then is anything that multiplies the inputs (the validity aggregate, the score)
+computed for decryption.
 """
 
 from __future__ import annotations
@@ -45,9 +55,9 @@ __all__ = ["noise_check", "noise_check_threshold"]
 
 
 def noise_check_threshold(params: type[ParameterSet], trustees: int) -> tuple[int, int]:
-    """(smudging E of each partial, largest acceptable residual B_fresh + T·E), with B_fresh
-    the proven bound on an honest pad-encrypted ciphertext's noise (``noise.pad_noise_bound``:
-    threshold challenges accept nothing else). ``params`` is kept for the record formats."""
+    """(smudging E of each partial: 0, the largest acceptable residual: 21 + 1 + T, the
+    submitter's own centered binomial error and rounding and the masked message's wraps).
+    ``params`` is kept for the record formats."""
     del params  # the bound does not depend on the ring: pads' errors are bounded per coefficient
     smudge, threshold, _ = noise_check_bounds(trustees)
     return smudge, threshold

@@ -11,12 +11,14 @@ FHE", CRYPTO 2018):
   λ_j(S) *before* adding noise, computes h_j = c1 · λ_j s_j + e_j with e_j uniform in [−E, E]
   drawn from the OS CSPRNG (E from ``noise.smudging_bound`` for the ciphertext's circuit and
   size), and signs (request id, ciphertext hash, partial hash, active set, its id) with its
-  Ed25519 identity key.
-* It answers **once per ciphertext**: its :class:`PartialJournal` (an fsync'ed append-only
-  file) holds the hash of every c1 it has answered and refuses a second partial of the same
-  c1 whatever the active set — two partials of one c1 under different Lagrange coefficients
-  would let the combiner solve for the share. A different active set needs a re-randomized
-  ciphertext (:func:`rerandomize`).
+  Ed25519 identity key. A round-1 noise check is the one exception: it is answered with the
+  exact complement of the trustee's pad share, −e_ij in place of smudging (``sanitize.py``).
+* It answers **once per ciphertext and lineage slot, under one active set per lineage**:
+  its :class:`PartialJournal` (an fsync'ed append-only file) holds the hash of every c1 it
+  has answered and every lineage slot (``lineage.py``). Two answers on one polynomial family
+  under different Lagrange coefficients expose the share (B·p + A·h, reduced mod B), and
+  re-randomizing (:func:`rerandomize`) does not make a new family: a re-randomized copy is
+  the same lineage and slot, and is refused like the original.
 * The combiner (:func:`combine`) checks t partials from distinct roster trustees of the named
   set, with valid signatures over this ciphertext and request, adds c0 + Σ h_j = Δ·m + v + Σe_j
   (mod Q_rel), and rounds t·x/Q_rel to m. It returns only the aggregates the record names.
@@ -44,7 +46,7 @@ from ._rns.modmath import (
     reduce_signed,
     uniform_below,
     uniform_centered,
-    uniform_centered_ints,
+    uniform_centered_residues,
 )
 from ._rns.shamir import lagrange_at_zero
 from ._seal.engine import SealEngine, engine_for
@@ -55,10 +57,11 @@ from .ciphertext import ciphertext_nbytes, decode_ciphertext, encode_ciphertext
 from .errors import FormatError, MismatchError, PolicyError
 from .identity import TrusteeIdentity
 from .keys import PublicContext
+from .lineage import LineageClaim, LineageRecord, aggregate_claim, check_claim
 from .noise import smudging_bound
+from .pads import PadErrors, PadRequest
 from .params import ParameterSet, get_parameter_set
 from .records import Fields, canonical_json, pack_record, unpack_record
-from .sanitize import noise_check_threshold
 
 __all__ = [
     "ActiveSet",
@@ -68,6 +71,7 @@ __all__ = [
     "combine",
     "partial_decrypt",
     "rerandomize",
+    "standalone_lineage",
 ]
 
 MAGIC = b"CSPARTIA"
@@ -113,18 +117,26 @@ def c1_digest(aggregate: AggregateCiphertext) -> str:
 class PartialJournal:
     """A trustee's durable record of answered ciphertexts (append-only, fsync'ed, locked).
 
-    Each line is ``<c1 sha256> <request id>``. The entry is written and synced *before* the
-    partial leaves the trustee, so a crash can lose an answer but never allow a second one.
+    Two kinds of line: ``<c1 sha256 or pad seed digest> <request id>`` (single use), and
+    ``lineage <lineage> <slot> <active set> <request id>`` (``lineage.py``: one active set
+    per lineage, each slot once, within the lineage's budget). Both are checked together
+    and written and synced *before* the share is read and the answer leaves the trustee, so
+    a crash can lose an answer but never allow a second one, and a refused request leaves
+    the journal as it was.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
-        self._fh = os.fdopen(fd, "r+", encoding="ascii")
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+        # What has been read so far: the journal only grows, so each check reads only the
+        # lines appended since (by this or another process), not the whole file again.
+        self._offset = 0
+        self._digests: set[str] = set()
+        self._lineages: dict[str, list[LineageRecord]] = {}
 
     def close(self) -> None:
-        self._fh.close()
+        os.close(self._fd)
 
     def __enter__(self) -> PartialJournal:
         return self
@@ -132,39 +144,93 @@ class PartialJournal:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _entries(self) -> set[str]:
-        self._fh.seek(0)
-        out = set()
-        for line in self._fh:
-            parts = line.split()
-            if parts:
-                out.add(parts[0])
-        return out
+    def _catch_up(self) -> None:
+        """Read complete lines appended since the last call (caller holds the lock). A torn
+        last line (a crash mid-write, before the fsync: that answer never left) is skipped."""
+        size = os.fstat(self._fd).st_size
+        if size <= self._offset:
+            return
+        data = os.pread(self._fd, size - self._offset, self._offset)
+        end = data.rfind(b"\n") + 1
+        for raw in data[:end].split(b"\n"):
+            parts = raw.decode("ascii", errors="replace").split()
+            if not parts:
+                continue
+            if parts[0] == "lineage":
+                try:
+                    record = LineageRecord.parse(parts)
+                except FormatError:
+                    # only a line torn by a crash mid-write looks like this; the digest line
+                    # written before it still blocks that ciphertext
+                    continue
+                self._lineages.setdefault(record.lineage, []).append(record)
+            else:
+                self._digests.add(parts[0])
+        self._offset += end
+
+    def _locked(self, mode: int) -> _JournalLock:
+        return _JournalLock(self._fd, mode)
+
+    def lineage_records(self) -> list[LineageRecord]:
+        """Every lineage answer this trustee gave."""
+        with self._locked(fcntl.LOCK_SH):
+            self._catch_up()
+            return [r for records in self._lineages.values() for r in records]
+
+    def check(self, lineage: LineageClaim) -> None:
+        """Read-only: raise PolicyError if ``lineage`` would be refused (a trustee calls it
+        before expensive work; :meth:`claim` checks again atomically)."""
+        with self._locked(fcntl.LOCK_SH):
+            self._catch_up()
+            check_claim(lineage, self._lineages.get(lineage.lineage, []))
 
     def answered(self, digest: str) -> bool:
-        fcntl.flock(self._fh, fcntl.LOCK_SH)
-        try:
-            return digest in self._entries()
-        finally:
-            fcntl.flock(self._fh, fcntl.LOCK_UN)
+        with self._locked(fcntl.LOCK_SH):
+            self._catch_up()
+            return digest in self._digests
 
-    def claim(self, digest: str, request_id: str, *, refusal: str | None = None) -> None:
-        """Record ``digest`` as answered; refuse if it already is (atomic under the lock)."""
-        fcntl.flock(self._fh, fcntl.LOCK_EX)
-        try:
-            if digest in self._entries():
+    def claim(
+        self,
+        digest: str,
+        request_id: str,
+        *,
+        lineage: LineageClaim,
+        refusal: str | None = None,
+    ) -> None:
+        """Record ``digest`` and the ``lineage`` slot as answered; refuse, writing nothing, if
+        the digest is already there or the lineage rules forbid the slot (atomic under the
+        lock)."""
+        _check_request_id(request_id)
+        with self._locked(fcntl.LOCK_EX):
+            self._catch_up()
+            if digest in self._digests:
                 raise PolicyError(
                     refusal
-                    or "this trustee already produced a partial decryption of this ciphertext; "
-                    "a new active set needs a re-randomized ciphertext"
+                    or "this trustee already produced a partial decryption of this ciphertext"
                 )
-            self._fh.seek(0, os.SEEK_END)
-            self._fh.write(f"{digest} {request_id}\n")
-            self._fh.flush()
-            os.fsync(self._fh.fileno())
-        finally:
-            fcntl.flock(self._fh, fcntl.LOCK_UN)
+            check_claim(lineage, self._lineages.get(lineage.lineage, []))
+            record = LineageRecord(lineage.lineage, lineage.slot, lineage.active_set, request_id)
+            size = os.fstat(self._fd).st_size
+            torn = size > self._offset  # an unterminated last line: end it first
+            text = ("\n" if torn else "") + f"{digest} {request_id}\n{record.line()}"
+            os.write(self._fd, text.encode("ascii"))
+            os.fsync(self._fd)
+            self._catch_up()
         _fsync_dir(self.path.parent)
+
+
+class _JournalLock:
+    """``flock`` held for a ``with`` block."""
+
+    def __init__(self, fd: int, mode: int) -> None:
+        self._fd = fd
+        self._mode = mode
+
+    def __enter__(self) -> None:
+        fcntl.flock(self._fd, self._mode)
+
+    def __exit__(self, *exc: object) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -296,11 +362,16 @@ def _check_request_id(request_id: str) -> None:
         raise FormatError("request id must be 1-128 characters of [A-Za-z0-9._:-]")
 
 
+def standalone_lineage(aggregate: AggregateCiphertext, active_set: ActiveSet) -> LineageClaim:
+    """The lineage of a ciphertext decrypted outside a challenge (``lineage.py``): keyed on
+    what re-randomization keeps, so a re-randomized copy is refused like the original."""
+    return aggregate_claim(aggregate.circuit, aggregate.inputs, aggregate.names, active_set.indices)
+
+
 def _aggregate_smudging(aggregate: AggregateCiphertext, trustees: int) -> int:
     """E for this ciphertext: computed from its circuit, size and parameters (noise.py)."""
     if aggregate.circuit == "noise/v1":
-        smudge, _ = noise_check_threshold(aggregate.params, trustees)
-        return smudge
+        return 0  # answered with the pad's own errors (partial_decrypt), not smudged
     count = len(aggregate.names)
     bound = smudging_bound(
         aggregate.params, aggregate.circuit, aggregate.n, aggregate.classes, count, trustees
@@ -315,10 +386,7 @@ def _smudging_residues(bound: int, moduli: tuple[int, ...], n: int) -> list[U64]
         out = [reduce_signed(noise, q) for q in moduli]
         noise.fill(0)
         return out
-    values = uniform_centered_ints(bound, n)
-    out = [np.array([v % q for v in values], dtype=np.uint64) for q in moduli]
-    values.clear()
-    return out
+    return uniform_centered_residues(bound, moduli, n)
 
 
 def _times_share(engine: SealEngine, c1: U64, share: U64) -> U64:
@@ -345,17 +413,25 @@ def partial_decrypt(
     journal: PartialJournal,
     record: CeremonyRecord,
     *,
+    lineage: LineageClaim,
     mask: bool = False,
+    pad: tuple[PadRequest, int] | None = None,
 ) -> PartialDecryption:
     """Trustee: one smudged, signed partial decryption of ``aggregate`` for ``active_set``.
 
-    With ``mask`` (required for, and only allowed on, the round-1 noise check) the trustee
-    also adds Δ·M for a fresh uniform M ∈ Z_t^N it never keeps, so the combined plaintext is
-    uniformly masked and only the residual noise is learned (``sanitize.py``).
+    With ``mask`` (required for, and only allowed on, the round-1 noise check of ciphertext i
+    of a bundle made with ``pad`` = (pad request, i)) the trustee answers with the exact
+    complement of its pad share: λ_j·s_j·a_i − e_ij + Δ·M, its own pad error e_ij re-derived
+    (``pads.PadErrors``) in place of smudging, and M ∈ Z_t^N fresh uniform, never kept. Only
+    under the pad's own active set (so the same λ_j): then it adds nothing to what the pad
+    share gave (h_ij + answer = Δ·M), and the combined residual is the submitter's own noise
+    (``sanitize.py``).
 
     Preconditions the caller (``release.py``) establishes first: the trustee recomputed
     ``aggregate`` itself from the logged inputs with the published circuit. This function
-    enforces the rest: the key, the roster, the active set, the single-use journal.
+    enforces the rest: the key, the roster, the active set, and the journal — single use of
+    c1, and ``lineage`` (``lineage.py``): one active set per lineage, each slot once. Every
+    refusal happens before the share is read.
     """
     _check_request_id(request_id)
     if share.key_id != aggregate.key_id or share.key_id != record.key_id:
@@ -368,10 +444,27 @@ def partial_decrypt(
         raise MismatchError(f"trustee {share.trustee_id!r} is not in the request's active set")
     if mask != (aggregate.circuit == "noise/v1"):
         raise PolicyError("masked partials are for the noise check, and the noise check only")
+    if mask and pad is None:
+        raise PolicyError("a noise check is answered against the pad request that made it")
+    if pad is not None:
+        pad_request, pad_index = pad
+        if not mask:
+            raise PolicyError("only a noise check is answered with the pad's own errors")
+        if pad_request.active_set != active_set.indices:
+            raise PolicyError(
+                "a noise check is answered only under its pads' own active set: its pad errors "
+                "under another Lagrange coefficient would give the share away"
+            )
+        if (lineage.lineage, lineage.slot) != (pad_request.lineage, f"noise:{pad_index}"):
+            raise MismatchError("the noise check's lineage is not its pad request's")
+        if pad_request.key_id != share.key_id:
+            raise MismatchError("the pad request is for another key")
     params = aggregate.params
     smudge = _aggregate_smudging(aggregate, len(active_set.indices))
     ciphertext_digest = aggregate.ciphertext_digest
-    journal.claim(c1_digest(aggregate), request_id)  # write-ahead: never answer twice
+    if lineage.active_set != active_set.indices:
+        raise MismatchError("the lineage claim names another active set than the request")
+    journal.claim(c1_digest(aggregate), request_id, lineage=lineage)  # write-ahead
 
     engine = engine_for(params)
     level = aggregate.level
@@ -385,7 +478,12 @@ def partial_decrypt(
         scaled[i] = mulmod(residues[i], lam, q)
     product = _times_share(engine, c1, scaled)
     scaled.fill(0)
-    noise = _smudging_residues(smudge, moduli, n)
+    if pad is not None:  # the exact complement of the pad share: −e_ij, no smudging
+        errors = PadErrors(share, pad[0]).of(pad[1])
+        noise = [reduce_signed(-errors, q) for q in moduli]
+        errors.fill(0)
+    else:
+        noise = _smudging_residues(smudge, moduli, n)
     if mask:
         # Δ·M with M uniform in Z_t^N: an exact message offset, no noise
         delta = (math.prod(moduli) - 1) // params.PLAIN_MODULUS
@@ -514,10 +612,11 @@ def rerandomize(
 ) -> AggregateCiphertext:
     """Add a fresh encryption of zero whose randomness is expanded from ``seed``.
 
-    Used when a request must be re-issued for another active set: c1 changes, so trustees
-    may answer again, and anyone holding the seed (trustees, auditors) recomputes the
-    re-randomized ciphertext exactly. The seed need not be secret: the encryption of zero
-    only has to change c1, not to hide anything.
+    Anyone holding the seed (trustees, auditors) recomputes the re-randomized ciphertext
+    exactly. It does **not** make a new lineage (``lineage.py``): c1 changes by pk1·u + e2
+    with u public, so a trustee's journal treats the copy as the same polynomial family and
+    slot — it is never a way to answer again, or under another active set. The seed need not
+    be secret: the encryption of zero only has to change c1, not to hide anything.
     """
     if len(seed) != 32:
         raise FormatError("re-randomization seed must be 32 bytes")

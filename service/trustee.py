@@ -4,7 +4,7 @@ A trustee token's ``name`` is its roster id; it acts only for challenges whose r
 it (403 otherwise).
 
 * ``GET /trustee/tasks``: pad requests whose active set holds it and that it has not answered,
-  bundles still short of t contributions that this trustee has not contributed to, and open
+  bundles of its pad set still short of t contributions it has not contributed to, and open
   decryption requests whose active set holds it and that it has not answered (records
   base64-encoded: the trustee checks and recomputes before answering); pad requests only while
   unused and younger than a day. Each poll records the trustee as present, so new pad
@@ -15,9 +15,10 @@ it (403 otherwise).
 * ``POST /trustee/pads``: a ``PadShare`` record, encrypted to the submitter. Checked before
   it is stored: it answers a pad request whose active set holds this trustee, with the
   roster index and a valid signature under the roster key.
-* ``POST /trustee/contributions``: 32 random bytes for a bundle's round 1; the first t
-  contributors form the active set (``BundleRelease`` with ``active_set=None``); the t-th
-  contribution queues ``round1_start``.
+* ``POST /trustee/contributions``: 32 random bytes for a bundle's round 1, from a trustee
+  of the bundle's pad set only (the bundle carries its pad request; ``lineage.py``: round 1
+  is answered by the pad's own active set, never re-routed); the t-th contribution queues
+  ``round1_start``.
 * ``POST /trustee/partials``: a ``PartialDecryption`` record. Checked before it is stored:
   it answers an open request, comes from this trustee, in the request's active set, for the
   request's ciphertext and key, with a valid signature under the roster key (the full set is
@@ -129,7 +130,12 @@ def tasks() -> dict[str, Any]:
                     .where(TrusteeContribution.bundle == row.digest)
                 )
             )
-            if name not in given and len(given) < challenge.threshold:
+            if name in given or len(given) >= challenge.threshold:
+                continue
+            pad_set = session.scalars(
+                select(PadRequestRow.trustees).where(PadRequestRow.bundle == row.digest)
+            ).first()
+            if pad_set is not None and name in pad_set:  # round 1 is the pad set's alone
                 contributions.append({"challenge": challenge.id, "bundle": row.digest})
         open_requests = session.scalars(
             select(StoredRequest)

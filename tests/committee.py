@@ -3,7 +3,7 @@ keeping the whole key so tests can compare threshold results with SEAL's decrypt
 
 from __future__ import annotations
 
-from cryptoscore import BFV8192, generate_keys
+from cryptoscore import BFV8192, KeySet, generate_keys
 from cryptoscore._rns.shamir import share
 from cryptoscore.ceremony import CeremonyRecord, KeyShare, RosterEntry, secret_key_residues
 from cryptoscore.identity import TrusteeIdentity
@@ -11,14 +11,20 @@ from cryptoscore.local import LocalTrustee, local_trustees
 from cryptoscore.pads import PadKey, Pads, open_pads
 from cryptoscore.policy import ReleasePolicy
 from cryptoscore.release import ChallengeContext, answer_pad_request, answer_request
-from cryptoscore.threshold import ActiveSet, PartialDecryption, PartialJournal, partial_decrypt
+from cryptoscore.threshold import (
+    ActiveSet,
+    PartialDecryption,
+    PartialJournal,
+    partial_decrypt,
+    standalone_lineage,
+)
 
 
 class Committee:
     """A key set shared t-of-n the way the ceremony does, keeping the single key for tests."""
 
-    def __init__(self, t: int, n: int) -> None:
-        self.keys = generate_keys(BFV8192)
+    def __init__(self, t: int, n: int, keys: KeySet | None = None) -> None:
+        self.keys = keys or generate_keys(BFV8192)
         self.identities = [TrusteeIdentity.generate() for _ in range(n)]
         self.roster = [
             RosterEntry(f"trustee-{i + 1}", i + 1, self.identities[i].public_key) for i in range(n)
@@ -56,6 +62,7 @@ class Committee:
                         self.identity(tid),
                         journal,
                         self.record,
+                        lineage=standalone_lineage(aggregate, active),
                     )
                 )
         return active, out

@@ -67,13 +67,49 @@ def uniform_centered(bound: int, count: int) -> npt.NDArray[np.int64]:
     return out
 
 
-def uniform_centered_ints(bound: int, count: int) -> list[int]:
-    """``count`` Python integers uniform in [-bound, bound] (any size), from os.urandom."""
+_LIMB_BITS = 48
+
+
+def uniform_centered_residues(bound: int, moduli: tuple[int, ...], count: int) -> list[U64]:
+    """``count`` integers e uniform in [-bound, bound] (any size), from os.urandom, returned
+    as their residues e mod q for each q in ``moduli``: vectorized, no Python integer per
+    value (E at bfv-16384's release level is ≈ 2^121).
+
+    Rejection sampling: draw 48-bit limbs, the top one masked to the span's bit length, keep
+    the values below span = 2·bound + 1 (compared limb by limb from the top), each kept with
+    probability span / 2^bits > 1/2; then v mod q = Σ_k limb_k · (2^(48k) mod q), and
+    e = v − bound.
+    """
     span = 2 * bound + 1
-    nbytes = (span.bit_length() + 7) // 8 + 8  # 64 extra bits: bias below 2^-64 per value
+    limbs = -(-span.bit_length() // _LIMB_BITS)
+    top_bits = span.bit_length() - _LIMB_BITS * (limbs - 1)
+    span_limbs = [(span >> (_LIMB_BITS * k)) & ((1 << _LIMB_BITS) - 1) for k in range(limbs)]
+    accept = span / (1 << span.bit_length())  # in (1/2, 1]
+    kept: list[npt.NDArray[np.uint64]] = []
+    have = 0
+    while have < count:
+        need = int((count - have) * 1.05 / accept) + 64
+        raw = np.frombuffer(os.urandom(8 * need * limbs), dtype="<u8").reshape(limbs, need)
+        draw = raw >> np.uint64(64 - _LIMB_BITS)
+        draw[limbs - 1] >>= np.uint64(_LIMB_BITS - top_bits)
+        below = np.zeros(need, dtype=bool)
+        equal = np.ones(need, dtype=bool)
+        for k in range(limbs - 1, -1, -1):
+            s = np.uint64(span_limbs[k])
+            below |= equal & (draw[k] < s)
+            equal &= draw[k] == s
+        chosen = draw[:, below]
+        kept.append(chosen)
+        have += chosen.shape[1]
+    values = np.concatenate(kept, axis=1)[:, :count]
     out = []
-    for _ in range(count):
-        out.append(int.from_bytes(os.urandom(nbytes), "little") % span - bound)
+    for q in moduli:
+        acc = np.zeros(count, dtype=np.uint64)
+        for k in range(limbs):
+            weight = pow(2, _LIMB_BITS * k, q)
+            acc = addmod(acc, mulmod(values[k] % np.uint64(q), weight, q), q)
+        out.append(submod(acc, np.full(count, bound % q, dtype=np.uint64), q))
+    values.fill(0)
     return out
 
 
@@ -83,7 +119,20 @@ CBD_K = 21
 
 def centered_binomial(count: int, k: int = CBD_K) -> npt.NDArray[np.int64]:
     """``count`` samples of Σ_{i<k} b_i − Σ_{i<k} b'_i for bits from os.urandom (|e| ≤ k)."""
-    bits = np.unpackbits(np.frombuffer(os.urandom((2 * k * count + 7) // 8), dtype=np.uint8))
+    return centered_binomial_from(os.urandom(cbd_bytes(count, k)), count, k)
+
+
+def cbd_bytes(count: int, k: int = CBD_K) -> int:
+    """Random bytes :func:`centered_binomial_from` needs for ``count`` samples."""
+    return (2 * k * count + 7) // 8
+
+
+def centered_binomial_from(stream: bytes, count: int, k: int = CBD_K) -> npt.NDArray[np.int64]:
+    """Centered binomial samples from the given random bytes (os.urandom, or a keyed XOF
+    where the error must be re-derivable: ``pads.pad_errors``)."""
+    if len(stream) != cbd_bytes(count, k):
+        raise ValueError("wrong number of random bytes for the centered binomial")
+    bits = np.unpackbits(np.frombuffer(stream, dtype=np.uint8))
     pairs = bits[: 2 * k * count].reshape(count, 2, k).sum(axis=2, dtype=np.int64)
     out: npt.NDArray[np.int64] = pairs[:, 0] - pairs[:, 1]
     bits.fill(0)

@@ -284,34 +284,25 @@ def test_request_record_roundtrip(committee):
     assert DecryptionRequest.from_bytes(request.to_bytes()) == request
 
 
-def test_first_t_contributors_become_the_active_set(committee, context, data, tmp_path):
-    labels = seeded(committee, context, "labels", data[1], tmp_path)
-    release = BundleRelease(context, labels)  # no active set named: whoever is online
-    release.add_contribution(contribute(context, "trustee-3"))
-    with pytest.raises(PolicyError, match="already contributed"):
+def test_round1_is_the_pad_sets_alone(committee, context, data, tmp_path):
+    """Round 1 of a pad-seeded bundle is answered by the pads' own active set (lineage.py):
+    no other trustee may contribute, and naming another set is refused."""
+    labels = seeded(committee, context, "labels", data[1], tmp_path)  # pads: trustees 1, 2
+    with pytest.raises(PolicyError, match=r"pads' active set \[1, 2\], not \[1, 3\]"):
+        BundleRelease(context, labels, ActiveSet.of(committee.record, ["trustee-1", "trustee-3"]))
+    release = BundleRelease(context, labels)
+    assert release.active.indices == (1, 2)
+    with pytest.raises(MismatchError, match="may not contribute"):
         release.add_contribution(contribute(context, "trustee-3"))
-    with pytest.raises(PolicyError, match="waiting for t trustee contributions"):
+    release.add_contribution(contribute(context, "trustee-2"))
+    with pytest.raises(PolicyError, match="already contributed"):
+        release.add_contribution(contribute(context, "trustee-2"))
+    with pytest.raises(PolicyError, match="waiting for"):
         release.start("early")
     release.add_contribution(contribute(context, "trustee-1"))
-    with pytest.raises(PolicyError, match="already has t contributions"):
-        release.add_contribution(contribute(context, "trustee-2"))
     requests = release.start("dyn")
-    assert release.active.indices == (1, 3)
     assert {r.circuit for r in requests} == {"noise/v1"}  # V only once they pass
-    with pytest.raises(PolicyError, match="noise checks first"):
-        release.finish()
-    while requests:
-        evidence = {labels.digest: release.evidence()}
-        for request in requests:
-            for tid in ("trustee-1", "trustee-3"):
-                release.add_partial(
-                    committee.answer(
-                        tid, request, context, {labels.digest: labels}, tmp_path, evidence
-                    )
-                )
-        requests = release.advance()
-        assert [r.circuit for r in requests] in ([], ["validity/v1"])
-    assert release.state == "valid"
+    assert {r.active_set.indices for r in requests} == {(1, 2)}
 
 
 def residual_noise(aggregate, partials) -> np.ndarray:
@@ -359,16 +350,21 @@ def test_a_submitter_cannot_put_the_secret_key_into_the_noise(committee, context
     assert release.state == "invalid" and "noise" in release.reason
     (rid,) = [r for r, q in release.requests.items() if q.circuit == "noise/v1" and q.index == 0]
     residual = residual_noise(release.ciphertexts[rid], list(release.partials[rid].values()))
-    smudge, _ = noise_check_threshold(BFV8192, 2)
-    honest_noise = 3 * 21 + 1  # two trustees' errors, the submitter's, the rounding
-    assert max(abs(int(v) - offset) for v in residual) <= 2 * smudge + honest_noise
+    # the trustees answer with their pads' exact complements: the residual is the submitter's
+    # offset plus its own error and rounding, nothing of the pads (sanitize.py)
+    _, own_noise = noise_check_threshold(BFV8192, 2)
+    assert own_noise == 22 + 2  # its error and rounding, less ≤ 2 wraps of the mask
+    assert max(abs(int(v) - offset) for v in residual) <= own_noise
     # the old attack's key guess is just the offset's constant 1, not the key
     guess = np.array([(int(v) + (1 << 59)) >> 60 for v in residual], dtype=np.int64)
     assert set(guess.tolist()) == {1}
 
     # pointing the header at another seed changes c1 to a fresh uniform polynomial: the noise
     # becomes (a' − a)·s, uniform modulo Q — rejected, and an RLWE sample, not the key
-    other_seed = dataclasses.replace(honest.header, c1_seed=os.urandom(32))
+    pad = honest.header.pad_request
+    other_seed = dataclasses.replace(
+        honest.header, pad_request=dataclasses.replace(pad, seed=os.urandom(32))
+    )
     raw = other_seed.prefix() + honest.to_bytes()[len(honest.header.prefix()) :]
     swapped = run_round1(committee, context, EncryptedBundle.from_bytes(raw), tmp_path / "s")
     assert swapped.state == "invalid"

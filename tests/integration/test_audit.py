@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from committee import Committee
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from exposure import forged_noise_partial
 
 from cryptoscore import ReleasePolicy, encrypt_labels, encrypt_predictions, raw_encrypt_vectors
 from cryptoscore.audit import CHECKS, verify_bundle
@@ -17,7 +18,13 @@ from cryptoscore.identity import TrusteeIdentity
 from cryptoscore.local import LocalChallenge
 from cryptoscore.log import MerkleLog, sign_tree_head
 from cryptoscore.records import canonical_json
-from cryptoscore.threshold import ActiveSet, PartialDecryption, PartialJournal, partial_decrypt
+from cryptoscore.threshold import (
+    ActiveSet,
+    PartialDecryption,
+    PartialJournal,
+    partial_decrypt,
+    standalone_lineage,
+)
 
 N_ITEMS = 3000
 SERVICE_KEY = Ed25519PrivateKey.generate()
@@ -261,16 +268,20 @@ def _forged_partials(committee, aggregate, request, members, journal_dir) -> lis
     out = []
     for i in request.active_set.indices:
         tid = committee.record.entry_by_index(i).trustee_id
-        with PartialJournal(journal_dir / tid) as journal:
-            p = partial_decrypt(
-                committee.shares[tid],
-                aggregate,
-                request.active_set,
-                request.request_id,
-                committee.identity(tid),
-                journal,
-                committee.record,
-            )
+        if aggregate.circuit == "noise/v1":  # the library answers these only under pad sets
+            p = forged_noise_partial(committee, tid, aggregate, request)
+        else:
+            with PartialJournal(journal_dir / tid) as journal:
+                p = partial_decrypt(
+                    committee.shares[tid],
+                    aggregate,
+                    request.active_set,
+                    request.request_id,
+                    committee.identity(tid),
+                    journal,
+                    committee.record,
+                    lineage=standalone_lineage(aggregate, request.active_set),
+                )
         members[f"blobs/{p.digest}"] = p.to_bytes()
         out.append(
             {"type": "partial", "request_id": p.request_id, "partial": p.digest, "trustee": tid}
@@ -399,3 +410,185 @@ def test_validity_asked_although_a_noise_check_failed(challenge, tmp_path):
     report = verify_bundle(_write(tmp_path / "n.zip", _resign(members, entries)))
     assert report.first_failure.name == "round1-verdicts"
     assert "although a noise check failed" in report.first_failure.detail
+
+
+# -- share exposure: one active set per lineage, each slot once (cryptoscore/lineage.py) --------
+def _request(members: dict[str, bytes], entry: dict):
+    from cryptoscore.release import DecryptionRequest
+
+    return DecryptionRequest.from_bytes(members[f"blobs/{entry['request']}"])
+
+
+def _reissued(request, context, bundles, request_id: str, active_set=None):
+    """``request`` again under a fresh re-randomization seed (a new c1, so ``single-use``
+    passes), optionally under another active set; and its recomputed ciphertext."""
+    import os
+    from dataclasses import replace
+
+    from cryptoscore.release import recompute
+
+    again = replace(
+        request,
+        request_id=request_id,
+        rerandomize_seed=os.urandom(32),
+        active_set=active_set or request.active_set,
+    )
+    aggregate = recompute(again, context, bundles)
+    return replace(again, ciphertext_digest=aggregate.ciphertext_digest), aggregate
+
+
+def _failure(path: Path):
+    report = verify_bundle(path)
+    assert not report.ok
+    failure = report.first_failure
+    assert [c.name for c in report.checks[:-1]] == list(CHECKS[: len(report.checks) - 1])
+    return failure
+
+
+@pytest.mark.parametrize("same_set", [False, True], ids=["another-set", "same-set"])
+def test_score_reissued_rerandomized(challenge, tmp_path, same_set):
+    """A released submission scored again under a fresh re-randomization seed: under another
+    active set, the common trustee holds two Lagrange coefficients on one score lineage (its
+    share leaks); under the same set, the score slot is answered twice."""
+    local, committee, path, _ = challenge
+    members = _members(path)
+    entries = _entries(members)
+    request = _request(
+        members, next(e for e in entries if e["type"] == "request" and e["round"] == 2)
+    )
+    other = ActiveSet.of(committee.record, ["trustee-1", "trustee-2"])
+    assert other != request.active_set
+    again, aggregate = _reissued(
+        request,
+        local.context,
+        _bundles(members, entries),
+        "round2-again",
+        None if same_set else other,
+    )
+    members[f"blobs/{again.digest}"] = again.to_bytes()
+    entries.append({"type": "request", "request": again.digest, "round": 2})
+    entries += _forged_partials(committee, aggregate, again, members, tmp_path / "j")
+    failure = _failure(_write(tmp_path / "s.zip", _resign(members, entries)))
+    assert failure.name == "share-exposure"
+    assert "round2-again" in failure.detail
+    want = "already answered score" if same_set else "under another set"
+    assert want in failure.detail
+
+
+def test_validity_reissued_rerandomized_fails_round1_recomputed(challenge, tmp_path):
+    """V re-issued under a re-randomization seed (same set) is a second validity request of
+    its bundle: ``round1-recomputed`` (at most one per bundle) necessarily fires first, and
+    a round-2 V fails ``release-recomputed``. The tamper that reaches ``share-exposure`` on
+    a bundle lineage is the pad reuse below."""
+    local, committee, path, _ = challenge
+    members = _members(path)
+    entries = _entries(members)
+    v_at = next(
+        i
+        for i, e in enumerate(entries)
+        if e["type"] == "request" and _request(members, e).circuit == "validity/v1"
+    )
+    request = _request(members, entries[v_at])
+    again, aggregate = _reissued(
+        request, local.context, _bundles(members, entries), request.request_id + "-again"
+    )
+    members[f"blobs/{again.digest}"] = again.to_bytes()
+    after_v = max(
+        i
+        for i, e in enumerate(entries)
+        if e["type"] == "partial" and e["request_id"] == request.request_id
+    )
+    added = [{"type": "request", "request": again.digest, "round": 1}]
+    added += _forged_partials(committee, aggregate, again, members, tmp_path / "j")
+    entries[after_v + 1 : after_v + 1] = added  # after V was answered, before the verdict
+    failure = _failure(_write(tmp_path / "v.zip", _resign(members, entries)))
+    assert failure.name == "round1-recomputed"
+    assert "more than one validity request" in failure.detail
+
+
+def test_pads_reused_for_a_second_bundle(challenge, tmp_path):
+    """A second bundle under an already used pad request (same c1 family, same lineage), its
+    noise checks re-randomized so ``single-use`` passes: every slot is answered again."""
+    from cryptoscore.release import DecryptionRequest
+    from cryptoscore.sanitize import noise_check
+
+    local, committee, path, _ = challenge
+    members = _members(path)
+    entries = _entries(members)
+    bundles = _bundles(members, entries)
+    alice = next(e["bundle"] for e in entries if e["type"] == "bundle" and e["owner"] == "alice")
+    reused = _with_c0_offset(bundles[alice], 1)  # same header, pad request and plaintext
+    assert reused.header.pad_request == bundles[alice].header.pad_request
+    members[f"blobs/{reused.digest}"] = reused.to_bytes()
+    entries.append(
+        {"type": "bundle", "kind": "predictions", "bundle": reused.digest, "owner": "eve"}
+    )
+    pad_set = ActiveSet(reused.header.pad_request.active_set)
+    for i in pad_set.indices:
+        entries.append(
+            {
+                "type": "contribution",
+                "bundle": reused.digest,
+                "trustee": committee.record.entry_by_index(i).trustee_id,
+                "randomness": bytes(range(32)).hex(),
+            }
+        )
+    bundles[reused.digest] = reused
+    for index in range(reused.layout.ciphertexts):
+        plain = DecryptionRequest(
+            request_id=f"round1-eve:noise:{index}",
+            challenge_id=local.context.challenge_id,
+            circuit="noise/v1",
+            inputs=(reused.digest,),
+            seed=b"",
+            rerandomize_seed=b"",
+            active_set=pad_set,
+            ciphertext_digest=noise_check(reused, index).ciphertext_digest,
+            index=index,
+        )
+        request, aggregate = _reissued(plain, local.context, bundles, plain.request_id)
+        members[f"blobs/{request.digest}"] = request.to_bytes()
+        entries.append({"type": "request", "request": request.digest, "round": 1})
+        entries += _forged_partials(committee, aggregate, request, members, tmp_path / str(index))
+    failure = _failure(_write(tmp_path / "p.zip", _resign(members, entries)))
+    assert failure.name == "share-exposure"
+    assert "already answered noise:0" in failure.detail
+
+
+def test_noise_check_under_another_set_than_the_pads(challenge, tmp_path):
+    """A noise check of a bundle answered by another active set than its pads' (the
+    stateless rule): the common trustee's pad share and this partial would give its share.
+    The original request and partials are replaced, so ``single-use`` passes and
+    ``share-exposure`` is the first check to fire."""
+    from dataclasses import replace
+
+    local, committee, path, _ = challenge
+    members = _members(path)
+    entries = _entries(members)
+    bundles = _bundles(members, entries)
+    alice = next(e["bundle"] for e in entries if e["type"] == "bundle" and e["owner"] == "alice")
+    at = next(
+        i
+        for i, e in enumerate(entries)
+        if e["type"] == "request"
+        and _request(members, e).inputs == (alice,)
+        and _request(members, e).circuit == "noise/v1"
+    )
+    request = _request(members, entries[at])
+    other = ActiveSet.of(committee.record, ["trustee-1", "trustee-2"])
+    assert other != ActiveSet(bundles[alice].header.pad_request.active_set)
+    moved = replace(request, active_set=other)
+    members[f"blobs/{moved.digest}"] = moved.to_bytes()
+    entries = [
+        e for e in entries if not (e["type"] == "partial" and e["request_id"] == request.request_id)
+    ]
+    from cryptoscore.release import recompute
+
+    aggregate = recompute(moved, local.context, bundles)
+    entries[at] = {"type": "request", "request": moved.digest, "round": 1}
+    entries[at + 1 : at + 1] = _forged_partials(
+        committee, aggregate, moved, members, tmp_path / "j"
+    )
+    failure = _failure(_write(tmp_path / "d.zip", _resign(members, entries)))
+    assert failure.name == "share-exposure"
+    assert request.request_id in failure.detail and "pads' own active set" in failure.detail

@@ -34,6 +34,7 @@ from cryptoscore.threshold import (
     combine,
     partial_decrypt,
     rerandomize,
+    standalone_lineage,
 )
 
 
@@ -57,10 +58,11 @@ def test_every_active_subset_equals_numpy_and_single_key(committee, classes, tmp
     assert single["correct"] == int(np.count_nonzero(p == y))
     ids = [e.trustee_id for e in committee.roster]
     for k, subset in enumerate(itertools.combinations(ids, committee.record.threshold)):
-        # each subset answers its own re-randomized ciphertext (single use per c1)
+        # each subset is a separate committee run (own journals): one trustee never answers
+        # one lineage under two sets, re-randomized or not (lineage.py)
         fresh = rerandomize(agg, public, os.urandom(32))
         assert decrypt_aggregate(fresh, committee.keys.secret) == single
-        active, parts = committee.partials(fresh, subset, f"req-{k}", tmp_path)
+        active, parts = committee.partials(fresh, subset, f"req-{k}", tmp_path / f"run-{k}")
         result = combine(fresh, parts, committee.record, f"req-{k}", active)
         assert result.values == single
 
@@ -121,11 +123,14 @@ def test_reused_partial_refused_by_the_journal(small, aggregate, tmp_path):
                 small.identity("trustee-2"),
                 journal,
                 small.record,
+                lineage=standalone_lineage(fresh, active),
             )
-    # a re-randomized ciphertext may be answered for the new set
+    # re-randomizing makes no new lineage (lineage.py): refused for a new set too
+    before = (tmp_path / "trustee-1.journal").read_bytes()
     again = rerandomize(fresh, small.keys.public, os.urandom(32))
-    active, parts = small.partials(again, ["trustee-1", "trustee-3"], "fourth", tmp_path)
-    assert combine(again, parts, small.record, "fourth", active).values == {"correct": 3000}
+    with pytest.raises(PolicyError, match="never answers it under another set"):
+        small.partials(again, ["trustee-1", "trustee-3"], "fourth", tmp_path)
+    assert (tmp_path / "trustee-1.journal").read_bytes() == before
 
 
 def test_partial_for_another_active_set_refused(small, aggregate, tmp_path):
@@ -172,6 +177,7 @@ def test_trustee_outside_active_set_refuses(small, aggregate, tmp_path):
             small.identity("trustee-3"),
             journal,
             small.record,
+            lineage=standalone_lineage(aggregate, active),
         )
     with pytest.raises(MismatchError, match="exactly t = 2"):
         ActiveSet.of(small.record, ["trustee-1"])
@@ -217,7 +223,12 @@ def test_ceremony_end_to_end(ceremony, tmp_path):
     for tid in ["t0", "t2"]:
         with PartialJournal(tmp_path / tid) as journal:
             ident = identities[record.entry(tid).index - 1]
-            parts.append(partial_decrypt(shares[tid], agg, active, "c-1", ident, journal, record))
+            lineage = standalone_lineage(agg, active)
+            parts.append(
+                partial_decrypt(
+                    shares[tid], agg, active, "c-1", ident, journal, record, lineage=lineage
+                )
+            )
     assert combine(agg, parts, record, "c-1", active).values == {"errors": 2000}
 
 

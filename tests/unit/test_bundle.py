@@ -79,9 +79,9 @@ def _rewrite_header(raw: bytes, **changes) -> bytes:
         ({"kind": "scores"}, FormatError, "unknown kind"),
         ({"key_id": "00"}, FormatError, "key_id"),
         ({"extra": 1}, FormatError, "unknown header field"),
-        ({"c1_seed": "ab" * 32}, FormatError, "body has"),  # c0 only would be half the size
-        ({"c1_seed": "zz" * 32}, FormatError, "c1_seed is not hex"),
-        ({"c1_seed": "ab" * 31}, FormatError, "c1 seed must be 32 bytes"),
+        ({"c1_seed": "ab" * 32}, FormatError, "unknown header field"),  # format v2
+        ({"pad_request": "ab" * 32}, FormatError, "pad request: expected an object"),
+        ({"pad_request": {"seed": "ab"}}, FormatError, "pad request: missing header field"),
     ],
 )
 def test_header_tampering_rejected(bundle, changes, error, message):
