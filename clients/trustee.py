@@ -64,6 +64,14 @@ class TrusteeLoop:
     _contexts: dict[str, ChallengeContext] = field(default_factory=dict)
     _bundles: dict[str, EncryptedBundle] = field(default_factory=dict)
     _verified: set[tuple[str, bool]] = field(default_factory=set)
+    _journal: PartialJournal | None = None
+
+    @property
+    def journal(self) -> PartialJournal:
+        """The journal, opened once: each check then reads only the lines appended since."""
+        if self._journal is None:
+            self._journal = PartialJournal(self.journal_path)
+        return self._journal
 
     def context(self, challenge_id: str) -> ChallengeContext:
         if challenge_id not in self._contexts:
@@ -121,17 +129,14 @@ class TrusteeLoop:
                     for d in evidence_needed(request)
                 }
                 chunks = bundles[request.inputs[0]].layout.chunks
-                with (
-                    PartialJournal(self.journal_path) as journal,
-                    self._bar(chunks, f"recomputing {request.request_id}", "chunk") as bar,
-                ):
+                with self._bar(chunks, f"recomputing {request.request_id}", "chunk") as bar:
                     partial = answer_request(
                         request,
                         context,
                         bundles,
                         self.share,
                         self.identity,
-                        journal,
+                        self.journal,
                         evidence=evidence,
                         verified=self._verified,
                         progress=lambda done: bar.update(done - bar.n),
@@ -165,16 +170,13 @@ class TrusteeLoop:
             if request.digest != task["request"]:
                 raise CryptoScoreError("the pad request does not match its digest")
             context = self.context(request.challenge_id)
-            with (
-                PartialJournal(self.journal_path) as journal,
-                self._bar(request.count, label, "pad") as bar,
-            ):
+            with self._bar(request.count, label, "pad") as bar:
                 share = answer_pad_request(
                     request,
                     context,
                     self.share,
                     self.identity,
-                    journal,
+                    self.journal,
                     progress=lambda done: bar.update(done - bar.n),
                 )
         except CryptoScoreError as exc:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 
 from . import (
     blobs,
@@ -33,6 +33,7 @@ from . import (
     trustee,
 )
 from .config import SETTING_KEYS, load_settings
+from .problems import Problem
 
 __all__ = ["BLUEPRINTS", "create_app"]
 
@@ -63,12 +64,37 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     blobs.init_app(app)
     cors.init_app(app)
+    app.before_request(_refuse_unstorable_text)
     app.after_request(_security_headers)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(
             blueprint, url_prefix=openapi.API_PREFIX + (blueprint.url_prefix or "")
         )
     return app
+
+
+def _storable(text: str) -> bool:
+    """No NUL (PostgreSQL text cannot hold it) and no unpaired surrogate (not UTF-8)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _refuse_unstorable_text() -> None:
+    """A path segment with a NUL or an unpaired surrogate names nothing (404); a query with
+    one is malformed (400) — refused before any route queries a database with it."""
+    for value in (request.view_args or {}).values():
+        if isinstance(value, str) and not _storable(value):
+            raise Problem(
+                404, "No resource has that name: it holds a NUL or an unpaired surrogate."
+            )
+    for key, value in request.args.items(multi=True):
+        if not (_storable(key) and _storable(value)):
+            raise Problem(400, f"Query parameter {key!r} holds a NUL or an unpaired surrogate.")
 
 
 def _security_headers(response: Response) -> Response:

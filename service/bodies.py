@@ -1,7 +1,8 @@
 """Reading request bodies: JSON through a schema, uploads as named multipart parts.
 
 The status codes are part of the API: a body of the wrong media type is 415, JSON that does
-not parse is 400, JSON that parses but does not fit the schema is 422, a body above
+not parse (or is nested past the parser's recursion limit) is 400, JSON that parses but does
+not fit the schema is 422, a body above
 ``MAX_UPLOAD_BYTES`` is 413 (raised by Werkzeug while reading it).
 """
 
@@ -46,6 +47,8 @@ def _load(schema: Schema, raw: bytes, what: str) -> dict[str, Any]:
         data = json.loads(raw)
     except (UnicodeDecodeError, ValueError) as exc:
         raise Problem(400, f"{what} is not valid JSON: {exc}", title="Malformed JSON") from None
+    except RecursionError:
+        raise Problem(400, f"{what} is nested too deeply", title="Malformed JSON") from None
     if not isinstance(data, dict):
         raise Problem(400, f"{what} must be a JSON object", title="Malformed JSON")
     loaded: dict[str, Any] = schema.load(data)

@@ -128,7 +128,13 @@ class ChallengeCreateSchema(Schema):
             CHALLENGE_ID, error="1-64 lower-case letters, digits and inner hyphens"
         ),
     )
-    name = fields.String(required=True, validate=validate.Length(1, 200))
+    name = fields.String(
+        required=True,
+        validate=[
+            validate.Length(1, 200),
+            validate.Predicate("isprintable", error="must be printable characters only"),
+        ],
+    )
     classes = fields.Integer(
         required=True,
         strict=True,

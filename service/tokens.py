@@ -76,6 +76,8 @@ def list_tokens() -> dict[str, Any]:
 )
 @require_roles(Role.ADMIN)
 def revoke(token_id: int) -> dict[str, Any]:
+    if not 0 < token_id < 1 << 63:  # ids are 64-bit: a larger one names no token
+        raise Problem(404, f"There is no token {token_id}.")
     session = get_session()
     row = revoke_token(session, token_id)
     if row is None:
