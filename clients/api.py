@@ -7,6 +7,7 @@ into :class:`ApiError` (one clear line). All cryptography is done by the caller 
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.error
 import urllib.request
@@ -55,6 +56,10 @@ class Client:
             raise ApiError(exc.code, _problem_text(exc.read())) from None
         except urllib.error.URLError as exc:
             raise ApiError(0, f"cannot reach {self.base}: {exc.reason}") from None
+        except (http.client.HTTPException, OSError) as exc:  # e.g. RemoteDisconnected mid-reply
+            raise ApiError(
+                0, f"connection to {self.base} lost: {type(exc).__name__}: {exc}"
+            ) from None
 
     def get_json(self, path: str) -> Any:
         return json.loads(self._request("GET", path)[1])

@@ -103,51 +103,69 @@ class TrusteeLoop:
         return Round1Evidence.from_json(self.client.round1_evidence(challenge_id, digest))
 
     def run_once(self) -> int:
-        """One pass over the pending tasks; returns how many were answered."""
+        """One pass over the pending tasks; returns how many were answered.
+
+        A task the library refuses is reported and skipped ("refused …"); a task the service
+        answers with a 4xx (a race with another trustee, a round already closed) is reported
+        and skipped too ("skipped …"): neither stops the pass. A lost connection or a 5xx
+        (:func:`unavailable`) ends it: :meth:`run` retries with backoff.
+        """
         tasks = self.client.trustee_tasks()
         done = 0
         for task in tasks.get("pads", []):
-            done += self._answer_pads(task)
+            label = f"pads {str(task.get('request', '?'))[:16]}"
+            done += self._skipping(label, self._answer_pads, task)
         for task in tasks.get("contributions", []):
-            context = self.context(task["challenge"])
-            c = contribute(context, self.trustee_id)
-            self.client.contribute(task["challenge"], task["bundle"], c.randomness)
-            done += 1
+            label = f"contribution {str(task.get('bundle', '?'))[:16]}"
+            done += self._skipping(label, self._contribute, task)
         for task in tasks.get("requests", []):
-            try:
-                request = _decryption_request(task)
-            except CryptoScoreError as exc:
-                self.say(f"refused {str(task.get('request_id', '?'))[:40]}: {exc}")
-                continue
-            try:
-                context = self.context(request.challenge_id)
-                bundles = {d: self.bundle(request.challenge_id, d) for d in request.inputs}
-                evidence = {
-                    d: Round1Evidence.from_json(
-                        self.client.round1_evidence(request.challenge_id, d)
-                    )
-                    for d in evidence_needed(request)
-                }
-                chunks = bundles[request.inputs[0]].layout.chunks
-                with self._bar(chunks, f"recomputing {request.request_id}", "chunk") as bar:
-                    partial = answer_request(
-                        request,
-                        context,
-                        bundles,
-                        self.share,
-                        self.identity,
-                        self.journal,
-                        evidence=evidence,
-                        verified=self._verified,
-                        progress=lambda done: bar.update(done - bar.n),
-                    )
-            except CryptoScoreError as exc:
-                self.say(f"refused {request.request_id}: {exc}")
-                continue
-            self.client.post_partial(partial.to_bytes())
-            self.say(f"answered {request.request_id}")
-            done += 1
+            label = str(task.get("request_id", "?"))[:40]
+            done += self._skipping(label, self._answer_request, task)
         return done
+
+    def _skipping(
+        self, label: str, answer: Callable[[dict[str, str]], int], task: dict[str, str]
+    ) -> int:
+        try:
+            return answer(task)
+        except CryptoScoreError as exc:
+            self.say(f"refused {label}: {exc}")
+        except ApiError as exc:
+            if unavailable(exc):
+                raise
+            self.say(f"skipped {label}: {exc}")
+        return 0
+
+    def _contribute(self, task: dict[str, str]) -> int:
+        context = self.context(task["challenge"])
+        c = contribute(context, self.trustee_id)
+        self.client.contribute(task["challenge"], task["bundle"], c.randomness)
+        return 1
+
+    def _answer_request(self, task: dict[str, str]) -> int:
+        request = _decryption_request(task)
+        context = self.context(request.challenge_id)
+        bundles = {d: self.bundle(request.challenge_id, d) for d in request.inputs}
+        evidence = {
+            d: Round1Evidence.from_json(self.client.round1_evidence(request.challenge_id, d))
+            for d in evidence_needed(request)
+        }
+        chunks = bundles[request.inputs[0]].layout.chunks
+        with self._bar(chunks, f"recomputing {request.request_id}", "chunk") as bar:
+            partial = answer_request(
+                request,
+                context,
+                bundles,
+                self.share,
+                self.identity,
+                self.journal,
+                evidence=evidence,
+                verified=self._verified,
+                progress=lambda done: bar.update(done - bar.n),
+            )
+        self.client.post_partial(partial.to_bytes())
+        self.say(f"answered {request.request_id}")
+        return 1
 
     def _bar(self, total: int, desc: str, unit: str) -> Any:
         return tqdm(
@@ -161,39 +179,52 @@ class TrusteeLoop:
         )
 
     def _answer_pads(self, task: dict[str, str]) -> int:
-        label = f"pads {str(task.get('request', '?'))[:16]}"
         try:
-            try:
-                request = PadRequest.from_bytes(base64.b64decode(task["record"], validate=True))
-            except (ValueError, KeyError):  # not base64, or no record: as malformed as it gets
-                raise CryptoScoreError("the pad request task is malformed") from None
-            if request.digest != task["request"]:
-                raise CryptoScoreError("the pad request does not match its digest")
-            context = self.context(request.challenge_id)
-            with self._bar(request.count, label, "pad") as bar:
-                share = answer_pad_request(
-                    request,
-                    context,
-                    self.share,
-                    self.identity,
-                    self.journal,
-                    progress=lambda done: bar.update(done - bar.n),
-                )
-        except CryptoScoreError as exc:
-            self.say(f"refused {label}: {exc}")
-            return 0
+            request = PadRequest.from_bytes(base64.b64decode(task["record"], validate=True))
+        except (ValueError, KeyError):  # not base64, or no record: as malformed as it gets
+            raise CryptoScoreError("the pad request task is malformed") from None
+        if request.digest != task["request"]:
+            raise CryptoScoreError("the pad request does not match its digest")
+        context = self.context(request.challenge_id)
+        label = f"pads {request.digest[:16]}"
+        with self._bar(request.count, label, "pad") as bar:
+            share = answer_pad_request(
+                request,
+                context,
+                self.share,
+                self.identity,
+                self.journal,
+                progress=lambda done: bar.update(done - bar.n),
+            )
         self.client.post_pad_share(share.to_bytes())
         self.say(f"answered {label}")
         return 1
 
-    def run(self, once: bool, interval: float = 2.0) -> None:
+    def run(
+        self, once: bool, interval: float = 2.0, *, max_backoff: float = 60.0, passes: int = 0
+    ) -> None:
+        """Serve until interrupted (``once``: one pass, errors raised). After a pass the
+        service could not complete (:func:`unavailable`), wait twice as long as the last time,
+        up to ``max_backoff`` seconds; after a good pass, ``interval`` again. ``passes`` > 0
+        stops after that many passes (tests)."""
+        delay = interval
+        done = 0
         while True:
             try:
                 self.run_once()
+                delay = interval
             except ApiError as exc:
-                if once:
+                if once or not unavailable(exc):
                     raise
-                self.say(f"service unavailable ({exc}); retrying")
-            if once:
+                delay = min(max_backoff, 2 * delay)
+                self.say(f"service unavailable ({exc}); retrying in {delay:g} s")
+            done += 1
+            if once or (passes and done >= passes):
                 return
-            time.sleep(interval)
+            time.sleep(delay)
+
+
+def unavailable(exc: ApiError) -> bool:
+    """The service could not be reached or could not answer (connection lost, 5xx): worth a
+    retry later, unlike a 4xx about one task."""
+    return exc.status == 0 or exc.status >= 500

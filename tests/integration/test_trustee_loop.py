@@ -5,7 +5,10 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+from clients.api import ApiError
 from clients.trustee import TrusteeLoop
+from cryptoscore.errors import CryptoScoreError
+from cryptoscore.release import Contribution
 
 
 class _Service:
@@ -48,3 +51,111 @@ def test_malformed_tasks_are_refused_not_fatal(tmp_path):
     assert loop.run_once() == 0
     assert len(said) == 5 and all(line.startswith("refused") for line in said)
     assert service.posted == []
+
+
+class _FlakyService:
+    """Contribution tasks whose posting fails in the ways a real service can: a 409 for one
+    (another trustee's race, or a closed round), a lost connection for another."""
+
+    def __init__(self, failures: dict[str, Exception]) -> None:
+        self.failures = failures
+        self.contributed: list[str] = []
+        self.asked = 0
+
+    def trustee_tasks(self) -> dict[str, Any]:
+        self.asked += 1
+        return {
+            "contributions": [
+                {"challenge": "other-key", "bundle": "b0"},
+                {"challenge": "c", "bundle": "b1"},
+                {"challenge": "c", "bundle": "b2"},
+                {"challenge": "c", "bundle": "b3"},
+            ]
+        }
+
+    def contribute(self, challenge: str, bundle: str, randomness: bytes) -> None:
+        if bundle in self.failures:
+            raise self.failures.pop(bundle)
+        self.contributed.append(bundle)
+
+
+def _loop_with_contexts(service, said, tmp_path) -> TrusteeLoop:
+    loop = TrusteeLoop(
+        service,  # type: ignore[arg-type]
+        "t1",
+        None,  # type: ignore[arg-type]
+        None,  # type: ignore[arg-type]
+        tmp_path / "journal",
+        said.append,
+        False,
+    )
+
+    def context(challenge_id: str) -> Any:
+        if challenge_id == "other-key":
+            raise CryptoScoreError(f"challenge {challenge_id} uses another key than my share")
+        return None
+
+    loop.context = context  # type: ignore[method-assign]
+    return loop
+
+
+def test_a_refused_or_conflicting_task_skips_only_itself(tmp_path, monkeypatch):
+    monkeypatch.setattr(
+        "clients.trustee.contribute", lambda context, tid: Contribution(tid, b"r" * 32)
+    )
+    said: list[str] = []
+    service = _FlakyService({"b1": ApiError(409, "Conflict: round 1 already has t contributions")})
+    loop = _loop_with_contexts(service, said, tmp_path)
+    assert loop.run_once() == 2
+    assert service.contributed == ["b2", "b3"]
+    assert said[0].startswith("refused contribution b0") and "another key" in said[0]
+    assert said[1].startswith("skipped contribution b1") and "409" in said[1]
+
+
+def test_a_lost_connection_ends_the_pass_and_is_retried_with_backoff(tmp_path, monkeypatch):
+    monkeypatch.setattr(
+        "clients.trustee.contribute", lambda context, tid: Contribution(tid, b"r" * 32)
+    )
+    said: list[str] = []
+    lost = ApiError(0, "connection to the service lost: RemoteDisconnected")
+    service = _FlakyService({"b2": lost})
+    loop = _loop_with_contexts(service, said, tmp_path)
+    sleeps: list[float] = []
+    monkeypatch.setattr("clients.trustee.time.sleep", sleeps.append)
+    loop.run(once=False, interval=2.0, passes=3)
+    assert service.asked == 3
+    assert service.contributed == ["b1", "b1", "b2", "b3", "b1", "b2", "b3"]
+    assert any("service unavailable" in line for line in said)
+    assert sleeps[0] == 4.0 and sleeps[1] == 2.0  # backed off after the failure, then normal
+
+
+def test_a_connection_dropped_mid_reply_is_an_api_error_not_a_crash():
+    """``http.client.RemoteDisconnected`` (the server died while answering) used to escape the
+    client and stop ``trustee run``; it is now "service unavailable" (status 0)."""
+    import socket
+    import threading
+
+    from clients.api import Client
+    from clients.trustee import unavailable
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+
+    def hang_up() -> None:
+        conn, _ = server.accept()
+        conn.recv(65536)
+        conn.close()  # no status line at all
+
+    thread = threading.Thread(target=hang_up, daemon=True)
+    thread.start()
+    client = Client(f"http://127.0.0.1:{server.getsockname()[1]}", "cs_x", timeout=5)
+    try:
+        client.get_json("/trustee/tasks")
+    except ApiError as exc:
+        assert exc.status == 0 and "lost" in str(exc) and unavailable(exc)
+    else:  # pragma: no cover
+        raise AssertionError("no error")
+    finally:
+        thread.join(timeout=5)
+        server.close()
