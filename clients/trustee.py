@@ -8,7 +8,9 @@ score request, first check the bundles' round 1 from the signed partials
 (``cryptoscore.release.check_round1``) — and answer, once per ciphertext, per the journal,
 with a smudged, signed partial
 (``cryptoscore.release.answer_request``); a request for anything else is refused and
-reported. The key share and identity never leave this process.
+reported. Every answer is kept in the outbox until the service has it
+(``cryptoscore.outbox``): one lost in transit is re-sent, as the same bytes, on the next pass.
+The key share and identity never leave this process.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from cryptoscore.ceremony import CeremonyRecord, KeyShare
 from cryptoscore.errors import CryptoScoreError
 from cryptoscore.identity import TrusteeIdentity
 from cryptoscore.keys import EvaluationKeys, PublicContext
-from cryptoscore.pads import PadRequest
+from cryptoscore.outbox import Outbox
+from cryptoscore.pads import PadRequest, PadShare
 from cryptoscore.policy import ReleasePolicy
 from cryptoscore.release import (
     ChallengeContext,
@@ -39,7 +42,7 @@ from cryptoscore.release import (
     contribute,
     evidence_needed,
 )
-from cryptoscore.threshold import PartialJournal
+from cryptoscore.threshold import PartialDecryption, PartialJournal
 
 from .api import ApiError, ProtocolClient
 
@@ -66,12 +69,34 @@ class TrusteeLoop:
     _verified: set[tuple[str, bool]] = field(default_factory=set)
     _journal: PartialJournal | None = None
 
+    _outbox: Outbox | None = None
+
     @property
     def journal(self) -> PartialJournal:
         """The journal, opened once: each check then reads only the lines appended since."""
         if self._journal is None:
             self._journal = PartialJournal(self.journal_path)
         return self._journal
+
+    @property
+    def outbox(self) -> Outbox:
+        """Answers not yet acknowledged, beside the journal (``cryptoscore.outbox``)."""
+        if self._outbox is None:
+            self._outbox = Outbox(Path(f"{self.journal_path}.outbox"))
+        return self._outbox
+
+    def _deliver(self, key: str, data: bytes, post: Callable[[bytes], Any]) -> None:
+        """Keep the answer, send it, forget it once the service has it. A lost connection
+        keeps it for the next pass (re-sent as the same bytes); a refusal drops it."""
+        if self.outbox.get(key) != data:
+            self.outbox.put(key, data)
+        try:
+            post(data)
+        except ApiError as exc:
+            if not unavailable(exc):
+                self.outbox.remove(key)
+            raise
+        self.outbox.remove(key)
 
     def context(self, challenge_id: str) -> ChallengeContext:
         if challenge_id not in self._contexts:
@@ -144,6 +169,21 @@ class TrusteeLoop:
 
     def _answer_request(self, task: dict[str, str]) -> int:
         request = _decryption_request(task)
+        key = f"partial:{request.request_id}"
+        kept = self.outbox.get(key)
+        if kept is not None:  # answered before, but the service never acknowledged it
+            earlier = PartialDecryption.from_bytes(kept)
+            if (earlier.ciphertext_digest, earlier.active_set) != (
+                request.ciphertext_digest,
+                request.active_set,
+            ):
+                raise CryptoScoreError(
+                    "the service now asks this request for another ciphertext or active set "
+                    "than the one this trustee answered"
+                )
+            self._deliver(key, kept, self.client.post_partial)
+            self.say(f"re-sent {request.request_id}")
+            return 1
         context = self.context(request.challenge_id)
         bundles = {d: self.bundle(request.challenge_id, d) for d in request.inputs}
         evidence = {
@@ -163,7 +203,7 @@ class TrusteeLoop:
                 verified=self._verified,
                 progress=lambda done: bar.update(done - bar.n),
             )
-        self.client.post_partial(partial.to_bytes())
+        self._deliver(key, partial.to_bytes(), self.client.post_partial)
         self.say(f"answered {request.request_id}")
         return 1
 
@@ -185,8 +225,16 @@ class TrusteeLoop:
             raise CryptoScoreError("the pad request task is malformed") from None
         if request.digest != task["request"]:
             raise CryptoScoreError("the pad request does not match its digest")
-        context = self.context(request.challenge_id)
         label = f"pads {request.digest[:16]}"
+        key = f"pad:{request.digest}"
+        kept = self.outbox.get(key)
+        if kept is not None:  # answered before, but the service never acknowledged it
+            if PadShare.from_bytes(kept).request_digest != request.digest:
+                raise CryptoScoreError("the kept pad share answers another request")
+            self._deliver(key, kept, self.client.post_pad_share)
+            self.say(f"re-sent {label}")
+            return 1
+        context = self.context(request.challenge_id)
         with self._bar(request.count, label, "pad") as bar:
             share = answer_pad_request(
                 request,
@@ -196,7 +244,7 @@ class TrusteeLoop:
                 self.journal,
                 progress=lambda done: bar.update(done - bar.n),
             )
-        self.client.post_pad_share(share.to_bytes())
+        self._deliver(key, share.to_bytes(), self.client.post_pad_share)
         self.say(f"answered {label}")
         return 1
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import hashlib
 import io
 import json
 import os
@@ -37,7 +38,7 @@ import pytest
 from exposure import lagrange, pad_share_of, recover, truth, unguarded_partial, widest_pair
 from sqlalchemy import select
 
-from clients.api import ProtocolClient
+from clients.api import ApiError, ProtocolClient
 from clients.trustee import TrusteeLoop
 from cryptoscore import BFV8192, encrypt_labels, encrypt_predictions
 from cryptoscore.aggregate import AggregateCiphertext
@@ -95,6 +96,7 @@ class Story:
     pad_shares: dict[str, PadShare] = field(default_factory=dict)
     bundle: EncryptedBundle | None = None
     correct: int = -1
+    labels: np.ndarray | None = None
 
     def client(self, who: str) -> ProtocolClient:
         return ProtocolClient(self.url, self.tokens[who])
@@ -226,6 +228,7 @@ def _run_story(s: Story) -> None:
     s.passes(lambda: ann.submission(CHALLENGE, digest)["state"] == "released", "the release")
     s.pad_request, s.pad_key, s.pad_shares, s.bundle = request, key, shares, bundle
     s.correct = int(np.count_nonzero(p == y))
+    s.labels = y
 
 
 class _Shares:
@@ -462,3 +465,87 @@ def test_rerouted_noise_checks_are_refused_by_the_real_loop(story, monkeypatch):
     assert reads == [J_ID]  # the pad's, once
     after = s.journal(J_ID).read_bytes()
     assert after.startswith(before[J_ID]) and len(after) > len(before[J_ID])
+
+
+# -- 3. answers lost in transit are re-sent as the same bytes, never answered twice -------------
+def _lossy(loop: TrusteeLoop, method: str, after_sending: bool) -> list[bytes]:
+    """The first ``method`` call of ``loop``'s client fails as a dropped connection does:
+    before the service got the bytes, or after it stored them (the response lost)."""
+    sent: list[bytes] = []
+    real = getattr(loop.client, method)
+
+    def flaky(data: bytes) -> Any:
+        sent.append(data)
+        if len(sent) == 1:
+            if after_sending:
+                real(data)
+            raise ApiError(0, "connection to the service lost: RemoteDisconnected")
+        return real(data)
+
+    setattr(loop.client, method, flaky)
+    return sent
+
+
+def test_lost_answers_are_re_sent_and_the_submission_is_released(story):
+    s = story
+    assert s.labels is not None
+    in_s0 = _ids(S0)
+    lost_pad = _lossy(s.loops[in_s0[0]], "post_pad_share", after_sending=False)
+    lost_before = _lossy(s.loops[in_s0[1]], "post_partial", after_sending=False)
+    lost_after = _lossy(s.loops[in_s0[2]], "post_partial", after_sending=True)
+    heard = {tid: len(lines) for tid, lines in s.said.items()}
+
+    def passes(done: Callable[[], bool], what: str) -> None:
+        deadline = time.monotonic() + 300
+        while not done():
+            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            for loop in s.loops.values():
+                try:
+                    loop.run_once()
+                except ApiError as exc:  # what ``trustee run`` retries with backoff
+                    assert exc.status == 0, exc
+            assert not drain(s.app)
+
+    client = s.client("ann")
+    key = PadKey.generate()
+    created = client.request_pads(CHALLENGE, "predictions", os.urandom(32), key.public_bytes, in_s0)
+    request = PadRequest.from_bytes(base64.b64decode(created["record"]))
+    passes(lambda: client.pad_request(CHALLENGE, request.digest)["ready"], "the pads")
+    shares = [
+        PadShare.from_bytes(client.pad_share(CHALLENGE, request.digest, tid)) for tid in in_s0
+    ]
+    pads = open_pads(request, shares, s.ceremony.record, key)
+    predictions = np.ones(N_ITEMS, dtype=np.int64)
+    bundle = encrypt_predictions(
+        predictions, s.ceremony.public, classes=2, challenge=CHALLENGE, pads=pads
+    )
+    digest = client.submit(CHALLENGE, bundle.to_bytes())["submission"]
+    passes(lambda: client.submission(CHALLENGE, digest)["state"] == "released", "the release")
+    released = client.submission(CHALLENGE, digest)
+    assert released["values"] == {"correct": int(np.count_nonzero(s.labels == 1))}
+
+    # the pad share lost on its way was re-sent as the same bytes and accepted
+    assert lost_pad.count(lost_pad[0]) == 2
+    assert shares[0].to_bytes() == lost_pad[0]
+    assert f"re-sent pads {request.digest[:16]}" in s.said[in_s0[0]][heard[in_s0[0]] :]
+    # the partial lost before the service had it: the task came back, the same bytes went
+    assert lost_before.count(lost_before[0]) == 2
+    first = PartialDecryption.from_bytes(lost_before[0])
+    assert f"re-sent {first.request_id}" in s.said[in_s0[1]][heard[in_s0[1]] :]
+    # the partial whose response was lost: stored, so not asked again; the trustee keeps it
+    # until told (no second answer either way)
+    with s.app.app_context():
+        session = get_session()
+        stored = {
+            row.blob
+            for row in session.scalars(
+                select(StoredPartial).where(StoredPartial.trustee == in_s0[2])
+            )
+        }
+    assert hashlib.sha256(lost_after[0]).hexdigest() in stored
+    assert lost_after.count(lost_after[0]) == 1
+    # every trustee answered each lineage slot once (its journal), whatever was lost
+    for tid in TID.values():
+        slots = [(r.lineage, r.slot) for r in s.loops[tid].journal.lineage_records()]
+        assert len(slots) == len(set(slots)), tid
+    assert len(s.loops[in_s0[0]].outbox) == 0 and len(s.loops[in_s0[1]].outbox) == 0
