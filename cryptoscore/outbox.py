@@ -23,6 +23,8 @@ import hashlib
 import os
 from pathlib import Path
 
+from .durable import fsync_dir
+
 __all__ = ["Outbox"]
 
 
@@ -50,7 +52,7 @@ class Outbox:
         finally:
             os.close(fd)
         os.replace(tmp, path)
-        _fsync_dir(self.directory)
+        fsync_dir(self.directory)
 
     def get(self, key: str) -> bytes | None:
         try:
@@ -64,11 +66,3 @@ class Outbox:
 
     def __len__(self) -> int:
         return sum(1 for p in self.directory.iterdir() if p.suffix != ".tmp")
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -54,6 +54,7 @@ from ._seal.format import build_ciphertext, build_plaintext
 from .aggregate import AggregateCiphertext
 from .ceremony import CeremonyRecord, KeyShare
 from .ciphertext import ciphertext_nbytes, decode_ciphertext, encode_ciphertext
+from .durable import fsync_dir
 from .errors import FormatError, MismatchError, PolicyError
 from .identity import TrusteeIdentity
 from .keys import PublicContext
@@ -216,7 +217,7 @@ class PartialJournal:
             os.write(self._fd, text.encode("ascii"))
             os.fsync(self._fd)
             self._catch_up()
-        _fsync_dir(self.path.parent)
+        fsync_dir(self.path.parent)
 
 
 class _JournalLock:
@@ -231,14 +232,6 @@ class _JournalLock:
 
     def __exit__(self, *exc: object) -> None:
         fcntl.flock(self._fd, fcntl.LOCK_UN)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,8 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from cryptoscore.durable import fsync_dir
+
 from .models import Blob, utcnow
 
 __all__ = [
@@ -72,14 +74,6 @@ class StoredBlob:
     size: int
     created: bool
     """True if this call wrote the file, False if the store already held these bytes."""
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class BlobStore:
@@ -150,7 +144,7 @@ class BlobStore:
             # rename is atomic within one file system; a concurrent writer of the same bytes
             # renames an identical file over ours, which is harmless
             os.replace(tmp, final)
-            _fsync_dir(final.parent)
+            fsync_dir(final.parent)
             return StoredBlob(name, size, created=True)
         finally:
             with suppress(FileNotFoundError):
@@ -165,7 +159,7 @@ class BlobStore:
             if not directory.is_dir():
                 with suppress(FileExistsError):
                     directory.mkdir()
-                _fsync_dir(directory.parent)
+                fsync_dir(directory.parent)
 
     def discard(self, sha256: str) -> None:
         """Remove a blob this process just created and no database row names (undo only)."""

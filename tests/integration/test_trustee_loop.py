@@ -39,15 +39,7 @@ def test_malformed_tasks_are_refused_not_fatal(tmp_path):
     }
     said: list[str] = []
     service = _Service(tasks)
-    loop = TrusteeLoop(
-        service,  # type: ignore[arg-type]
-        "t1",
-        None,  # type: ignore[arg-type]
-        None,  # type: ignore[arg-type]
-        tmp_path / "journal",
-        said.append,
-        False,
-    )
+    loop = _loop(service, said, tmp_path)
     assert loop.run_once() == 0
     assert len(said) == 5 and all(line.startswith("refused") for line in said)
     assert service.posted == []
@@ -79,8 +71,9 @@ class _FlakyService:
         self.contributed.append(bundle)
 
 
-def _loop_with_contexts(service, said, tmp_path) -> TrusteeLoop:
-    loop = TrusteeLoop(
+def _loop(service, said, tmp_path) -> TrusteeLoop:
+    """A loop over a stub service, with no share or identity (it must never need them)."""
+    return TrusteeLoop(
         service,  # type: ignore[arg-type]
         "t1",
         None,  # type: ignore[arg-type]
@@ -89,6 +82,10 @@ def _loop_with_contexts(service, said, tmp_path) -> TrusteeLoop:
         said.append,
         False,
     )
+
+
+def _loop_with_contexts(service, said, tmp_path) -> TrusteeLoop:
+    loop = _loop(service, said, tmp_path)
 
     def context(challenge_id: str) -> Any:
         if challenge_id == "other-key":
