@@ -48,7 +48,7 @@ import hashlib
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -59,12 +59,17 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from ._rns.modmath import addmod, cbd_bytes, centered_binomial_from, mulmod, reduce_signed
+from ._rns.shamir import lagrange_at_zero
+from ._seal.engine import engine_for
 from ._seal.format import U64Array
+from .ceremony import CeremonyRecord, KeyShare
 from .ciphertext import ciphertext_nbytes, decode_ciphertext, encode_ciphertext
 from .errors import FormatError, MismatchError, PolicyError
+from .identity import TrusteeIdentity
 from .lineage import bundle_claim, bundle_lineage
 from .params import ParameterSet, get_parameter_set
 from .records import Fields, pack_record, unpack_record
+from .threshold import ActiveSet, PartialJournal, _times_share
 
 __all__ = [
     "SEED_BYTES",
@@ -82,11 +87,6 @@ SEED_BYTES = 32
 REQUEST_MAGIC = b"CSPADREQ"
 SHARE_MAGIC = b"CSPADSHR"
 FORMAT_VERSION = 1
-if TYPE_CHECKING:  # runtime imports would cycle (threshold → sanitize → bundle → pads)
-    from .ceremony import CeremonyRecord, KeyShare
-    from .identity import TrusteeIdentity
-    from .threshold import PartialJournal
-
 _C1_DOMAIN = b"cryptoscore/pad-c1/v1"
 _C1_SEED_DOMAIN = b"cryptoscore/pad-c1-seed/v1|"
 _SEAL_INFO = b"cryptoscore/pad-share/v1"
@@ -397,11 +397,6 @@ def answer_pad_request(
     :class:`~cryptoscore.threshold.PartialJournal`: the seed is claimed there (written and
     synced) before anything leaves, and a second request with the same seed is refused.
     """
-    # imported here: threshold.py imports bundle.py, which imports this module
-    from ._rns.shamir import lagrange_at_zero
-    from ._seal.engine import engine_for
-    from .threshold import ActiveSet, _times_share
-
     params = request.params
     if params.ID != record.params.ID or request.key_id != record.key_id:
         raise MismatchError("pad request: for another key or parameter set than this ceremony")

@@ -50,13 +50,14 @@ from .errors import FormatError, MismatchError, PolicyError
 from .identity import TrusteeIdentity
 from .keys import EvaluationKeys, PublicContext
 from .lineage import LineageClaim, bundle_claim, score_claim
-from .pads import SEED_BYTES, PadKey, PadRequest, PadShare
+from .pads import SEED_BYTES, PadErrors, PadKey, PadRequest, PadShare
 from .pads import answer_pad_request as _answer_pad_request
 from .policy import ReleasePolicy
 from .records import Fields, pack_record, unpack_record
 from .sanitize import noise_check, noise_check_threshold
 from .threshold import (
     ActiveSet,
+    PadComplement,
     PartialDecryption,
     PartialJournal,
     combine,
@@ -579,20 +580,23 @@ def answer_request(
         context.record,
         lineage=claim,
         mask=request.circuit == "noise/v1",
-        pad=_noise_pad(request, bundles),
+        pad=_noise_pad(request, bundles, share),
     )
 
 
 def _noise_pad(
-    request: DecryptionRequest, bundles: Mapping[str, EncryptedBundle]
-) -> tuple[PadRequest, int] | None:
-    """The pad request and index a noise check is answered against (``threshold.py``)."""
+    request: DecryptionRequest, bundles: Mapping[str, EncryptedBundle], share: KeyShare
+) -> PadComplement | None:
+    """What a noise check is answered against (``threshold.partial_decrypt``)."""
     if request.circuit != "noise/v1":
         return None
     pad = _input(bundles, request.inputs[0]).header.pad_request
     if pad is None:
         raise PolicyError("threshold decryption answers pad-seeded bundles only")
-    return pad, request.index
+    index = request.index
+    return PadComplement(
+        pad.active_set, pad.lineage, pad.key_id, index, lambda: PadErrors(share, pad).of(index)
+    )
 
 
 # -- the state machines the service drives -------------------------------------------------------

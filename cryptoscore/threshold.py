@@ -31,12 +31,13 @@ import hashlib
 import math
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from ._rns.modmath import (
     U64,
@@ -60,13 +61,13 @@ from .identity import TrusteeIdentity
 from .keys import PublicContext
 from .lineage import LineageClaim, LineageRecord, aggregate_claim, check_claim
 from .noise import smudging_bound
-from .pads import PadErrors, PadRequest
 from .params import ParameterSet, get_parameter_set
 from .records import Fields, canonical_json, pack_record, unpack_record
 
 __all__ = [
     "ActiveSet",
     "CombinedDecryption",
+    "PadComplement",
     "PartialDecryption",
     "PartialJournal",
     "combine",
@@ -355,6 +356,20 @@ def _check_request_id(request_id: str) -> None:
         raise FormatError("request id must be 1-128 characters of [A-Za-z0-9._:-]")
 
 
+@dataclass(frozen=True, slots=True)
+class PadComplement:
+    """What a noise check is answered against (``pads.py``, ``sanitize.py``): the pad
+    request's active set, lineage and key, the ciphertext's index, and how to re-derive this
+    trustee's pad errors of it — called only after the journal's claim, since it reads the
+    share (``pads.PadErrors``)."""
+
+    active_set: tuple[int, ...]
+    lineage: str
+    key_id: str
+    index: int
+    errors: Callable[[], npt.NDArray[np.int64]] = field(repr=False)
+
+
 def standalone_lineage(aggregate: AggregateCiphertext, active_set: ActiveSet) -> LineageClaim:
     """The lineage of a ciphertext decrypted outside a challenge (``lineage.py``): keyed on
     what re-randomization keeps, so a re-randomized copy is refused like the original."""
@@ -408,17 +423,17 @@ def partial_decrypt(
     *,
     lineage: LineageClaim,
     mask: bool = False,
-    pad: tuple[PadRequest, int] | None = None,
+    pad: PadComplement | None = None,
 ) -> PartialDecryption:
     """Trustee: one smudged, signed partial decryption of ``aggregate`` for ``active_set``.
 
     With ``mask`` (required for, and only allowed on, the round-1 noise check of ciphertext i
-    of a bundle made with ``pad`` = (pad request, i)) the trustee answers with the exact
-    complement of its pad share: λ_j·s_j·a_i − e_ij + Δ·M, its own pad error e_ij re-derived
-    (``pads.PadErrors``) in place of smudging, and M ∈ Z_t^N fresh uniform, never kept. Only
-    under the pad's own active set (so the same λ_j): then it adds nothing to what the pad
-    share gave (h_ij + answer = Δ·M), and the combined residual is the submitter's own noise
-    (``sanitize.py``).
+    of a bundle; ``pad`` names its pad request, :class:`PadComplement`) the trustee answers
+    with the exact complement of its pad share, λ_j·s_j·a_i − e_ij + Δ·M: its own pad error
+    e_ij re-derived (``pads.PadErrors``) in place of smudging, and M ∈ Z_t^N fresh uniform,
+    never kept. Only under the pad's own active set (so the same λ_j): then it adds nothing to
+    what the pad share gave (h_ij + answer = Δ·M), and the combined residual is the
+    submitter's own noise (``sanitize.py``).
 
     Preconditions the caller (``release.py``) establishes first: the trustee recomputed
     ``aggregate`` itself from the logged inputs with the published circuit. This function
@@ -440,17 +455,16 @@ def partial_decrypt(
     if mask and pad is None:
         raise PolicyError("a noise check is answered against the pad request that made it")
     if pad is not None:
-        pad_request, pad_index = pad
         if not mask:
             raise PolicyError("only a noise check is answered with the pad's own errors")
-        if pad_request.active_set != active_set.indices:
+        if pad.active_set != active_set.indices:
             raise PolicyError(
                 "a noise check is answered only under its pads' own active set: its pad errors "
                 "under another Lagrange coefficient would give the share away"
             )
-        if (lineage.lineage, lineage.slot) != (pad_request.lineage, f"noise:{pad_index}"):
+        if (lineage.lineage, lineage.slot) != (pad.lineage, f"noise:{pad.index}"):
             raise MismatchError("the noise check's lineage is not its pad request's")
-        if pad_request.key_id != share.key_id:
+        if pad.key_id != share.key_id:
             raise MismatchError("the pad request is for another key")
     params = aggregate.params
     smudge = _aggregate_smudging(aggregate, len(active_set.indices))
@@ -472,7 +486,7 @@ def partial_decrypt(
     product = _times_share(engine, c1, scaled)
     scaled.fill(0)
     if pad is not None:  # the exact complement of the pad share: −e_ij, no smudging
-        errors = PadErrors(share, pad[0]).of(pad[1])
+        errors = pad.errors()
         noise = [reduce_signed(-errors, q) for q in moduli]
         errors.fill(0)
     else:
