@@ -4,6 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+PORT   ?= 8000
 SRC_DIRS := $(wildcard cryptoscore service clients benchmarks tests)
 
 .PHONY: run test lint typecheck unit bench clean
@@ -15,7 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/cryptoscore serve --print-admin-token
+	$(BIN)/cryptoscore serve --print-admin-token --port $(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(SRC_DIRS)

@@ -301,11 +301,14 @@ def _client(args: argparse.Namespace) -> Any:
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
-    from service.app import create_app
-    from service.cli import create_token_command, serve
+    from service.cli import StartupError, bind, create_token_command, open_app, serve
 
-    app = create_app()
-    url = f"http://{args.host}:{args.port}"
+    try:
+        app = open_app()
+        server = bind(args.host, args.port, app)  # before a token is minted for it
+    except StartupError as exc:
+        raise CliError(str(exc)) from None
+    url = f"http://{args.host}:{server.effective_port}"
     if args.print_admin_token:
         token = create_token_command("admin", "admin (make run)", app=app)
         print(f"CryptoScore on {url}/api/v1 — database {app.config['DATABASE_URL']}")
@@ -316,7 +319,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         print("  .venv/bin/cryptoscore challenge create --help      # then see README.md")
         print(f"  curl {url}/api/v1/openapi.json")
     print(f"serving on {url}/api/v1 (Ctrl-C stops)", flush=True)
-    serve(args.host, args.port, app=app)
+    serve(args.host, args.port, app=app, server=server)
 
 
 def cmd_worker(args: argparse.Namespace) -> None:
@@ -506,10 +509,14 @@ def build_parser() -> argparse.ArgumentParser:
         )
 
     p = sub.add_parser("serve", help="run the REST service (SQLite and ./data by default)")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     p.add_argument(
-        "--print-admin-token", action="store_true", help="create and print an admin token first"
+        "--port", type=int, default=8000, help="port to listen on (8000; `make run PORT=…`)"
+    )
+    p.add_argument(
+        "--print-admin-token",
+        action="store_true",
+        help="create and print an admin token, once the port is bound",
     )
     p.set_defaults(func=cmd_serve)
 

@@ -12,14 +12,25 @@ from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from .app import create_app
 from .auth import create_token
+from .config import load_settings
 from .db import dispose, get_session
 from .jobs import resume_unfinished
 from .models import Role
 
-__all__ = ["create_token_command", "make_server", "serve", "serving_in_thread"]
+__all__ = [
+    "StartupError",
+    "bind",
+    "create_token_command",
+    "make_server",
+    "open_app",
+    "serve",
+    "serving_in_thread",
+]
 
 # Slack over MAX_UPLOAD_BYTES for multipart boundaries and the JSON part, so that the app,
 # not waitress, decides (and answers 413 as a problem) when an upload is too large.
@@ -70,20 +81,60 @@ def serving_in_thread(app: Flask, *, threads: int = 2) -> Iterator[str]:
             raise RuntimeError("the HTTP server thread did not stop")
 
 
+class StartupError(Exception):
+    """The service cannot start: one line naming the dependency and its path or address."""
+
+
+def open_app() -> Flask:
+    """``create_app()`` from the environment, with what stops it said in one line: a data
+    folder that cannot be made or written, a database that cannot be opened (its URL with
+    the password hidden)."""
+    settings = load_settings()
+    url = make_url(settings.database_url).render_as_string(hide_password=True)
+    try:
+        return create_app()
+    except OSError as exc:
+        where = exc.filename or settings.data_dir
+        raise StartupError(
+            f"the data folder {where} cannot be created or written: {exc.strerror or exc}"
+        ) from None
+    except SQLAlchemyError as exc:
+        cause = exc.orig if isinstance(exc, DBAPIError) else exc
+        reason = " ".join(str(cause).split("\n")[0].split())
+        raise StartupError(f"cannot open the database {url}: {reason}") from None
+
+
+def bind(host: str, port: int, app: Flask, *, threads: int = 8) -> Any:
+    """The server bound to ``host:port`` (:func:`make_server`), or a one-line StartupError."""
+    try:
+        return make_server(host, port, threads=threads, app=app)
+    except OSError as exc:
+        raise StartupError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc} (another server there? "
+            "choose --port)"
+        ) from None
+
+
 def serve(
-    host: str = "127.0.0.1", port: int = 8000, *, threads: int = 8, app: Flask | None = None
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    *,
+    threads: int = 8,
+    app: Flask | None = None,
+    server: Any = None,
 ) -> None:
-    """Serve the API with waitress on ``host:port`` until interrupted (blocks).
+    """Serve the API with waitress on ``host:port`` (or with ``server``, already bound:
+    :func:`bind`) until interrupted (blocks).
 
     Before serving, the next job of every unfinished bundle is queued again
     (:func:`service.jobs.resume_unfinished`): work queued in memory by an earlier run that
     stopped is not lost.
     """
     app = app or create_app()
+    server = server or bind(host, port, app, threads=threads)
     resumed = resume_unfinished(app)
     if resumed:
         app.logger.warning("resumed %d unfinished release job(s)", len(resumed))
-    server = make_server(host, port, threads=threads, app=app)
     try:
         server.run()
     except KeyboardInterrupt:
