@@ -309,9 +309,11 @@ def contribute() -> tuple[dict[str, Any], int]:
         release = rebuild_round1(session, store, challenge_context(challenge, store), row)
         try:
             release.add_contribution(contribution)
-        except CryptoScoreError as exc:
+        except CryptoScoreError as exc:  # not of the pad set, or round 1 already moved on
             problem = library_problem(exc)
-            raise Problem(409, problem.detail, title=problem.title, type=problem.type) from None
+            raise Problem(
+                409, problem.detail, title="Contribution not accepted", type=problem.type
+            ) from None
         session.add(
             TrusteeContribution(
                 challenge_id=challenge.id,

@@ -424,6 +424,16 @@ def test_bad_trustee_messages(
     assert_problem(
         client.post(url, json={**body, "randomness": "cd" * 32}, headers=bearer(tokens["t0"])), 409
     )
+    # a roster trustee outside the bundle's pad set (t0, t1) may not contribute: round 1 is
+    # the pad set's (lineage.py), and it is not even offered the task
+    outsider = make_tokens(app, {"t2": "trustee"})["t2"]
+    offered = client.get(f"{API}/trustee/tasks", headers=bearer(outsider)).get_json()
+    assert all(task["bundle"] != digest for task in offered["contributions"])
+    before = snapshot(app)
+    refused = assert_problem(
+        client.post(url, json={**body, "randomness": "ef" * 32}, headers=bearer(outsider)), 409
+    )
+    assert refused["title"] == "Contribution not accepted"
     assert snapshot(app) == before
 
 
