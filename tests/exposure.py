@@ -38,8 +38,10 @@ from cryptoscore.threshold import PartialDecryption, _signed_message, _times_sha
 __all__ = [
     "forged_noise_partial",
     "lagrange",
+    "noise_of",
     "pad_share_of",
     "recover",
+    "split",
     "truth",
     "unguarded_partial",
     "widest_pair",
@@ -68,27 +70,40 @@ def widest_pair(n: int, t: int) -> tuple[int, tuple[int, ...], tuple[int, ...], 
     return best
 
 
+FRESH_Q = 1
+for _m in BFV8192.DATA_PRIMES:
+    FRESH_Q *= _m
+
+
+def split(x: int) -> tuple[int, int]:
+    """A decrypted coefficient x = Δ·m + v (mod Q, fresh level, bfv-8192): (m, centered v)."""
+    t = BFV8192.PLAIN_MODULUS
+    m = (t * x + FRESH_Q // 2) // FRESH_Q % t
+    v = (x - m * ((FRESH_Q - 1) // t)) % FRESH_Q
+    return m, v - FRESH_Q if v > FRESH_Q // 2 else v
+
+
+def noise_of(residues: list[np.ndarray]) -> list[int]:
+    """The centered noise of every coefficient of a fresh-level polynomial (residues)."""
+    return [split(x)[1] for x in crt_lift(list(residues), BFV8192.DATA_PRIMES)]
+
+
 def recover(h: np.ndarray, p: np.ndarray, ratio: Fraction, masked: bool) -> list[int]:
     """B·p + A·h, rounded, reduced mod B: the candidate for λ_j(S0)·s_j·a (mod Q)."""
     moduli = BFV8192.moduli(BFV8192.fresh_level())
-    q = 1
-    for m in moduli:
-        q *= m
+    q = FRESH_Q
     t = BFV8192.PLAIN_MODULUS
-    delta = (q - 1) // t
     a_num, b_den = ratio.numerator, ratio.denominator
     hs, ps = crt_lift(list(h), moduli), crt_lift(list(p), moduli)
     out = []
     for hv, pv in zip(hs, ps, strict=True):
         y = (b_den * pv + a_num * hv) % q
         if masked:
-            m_prime = (t * y + q // 2) // q % t
-            r = (y - delta * m_prime) % q
+            m_prime, r = split(y)
             mask = m_prime * pow(b_den, -1, t) % t
             carry = (b_den * mask - m_prime) // t
         else:
-            r, carry = y, 0
-        r = r - q if r > q // 2 else r
+            r, carry = (y - q if y > q // 2 else y), 0
         e = (r + carry) * pow(a_num, -1, b_den) % b_den if b_den > 1 else 0
         e = e - b_den if e > b_den // 2 else e
         out.append((e - hv) % q)

@@ -24,12 +24,19 @@ import os
 import numpy as np
 import pytest
 from committee import Committee
-from exposure import lagrange, pad_share_of, recover, truth, unguarded_partial, widest_pair
+from exposure import (
+    lagrange,
+    noise_of,
+    pad_share_of,
+    recover,
+    truth,
+    unguarded_partial,
+    widest_pair,
+)
 
 from cryptoscore import BFV8192, PolicyError, encrypt_labels, encrypt_predictions
 from cryptoscore._rns.modmath import (
     addmod,
-    crt_lift,
 )
 from cryptoscore.ceremony import KeyShare
 from cryptoscore.pads import PadKey, open_pads
@@ -216,11 +223,6 @@ def test_noise_check_reveals_only_the_submitters_own_noise(keys, rng, tmp_path):
     bundle = encrypt_predictions(p, keys.public, classes=2, challenge=CHALLENGE, pads=pads)
     release = flow.round1(bundle)
     moduli = BFV8192.moduli(BFV8192.fresh_level())
-    q_full = 1
-    for q in moduli:
-        q_full *= q
-    t = BFV8192.PLAIN_MODULUS
-    delta = (q_full - 1) // t
     for index in range(bundle.layout.ciphertexts):
         rid = next(
             r for r, q in release.requests.items() if q.circuit == "noise/v1" and q.index == index
@@ -233,15 +235,6 @@ def test_noise_check_reveals_only_the_submitters_own_noise(keys, rng, tmp_path):
                 combined[i] = addmod(combined[i], part.data()[i], q)
         own = [c0[i] + np.uint64(moduli[i]) - pad_values[index, i] for i in range(len(moduli))]
         own = [o % np.uint64(q) for o, q in zip(own, moduli, strict=True)]
-
-        def noise_of(residues):
-            lifted = crt_lift(residues, moduli)
-            out = []
-            for x in lifted:
-                m = (t * x + q_full // 2) // q_full % t
-                v = (x - m * delta) % q_full
-                out.append(v - q_full if v > q_full // 2 else v)
-            return out
 
         # the residual is the noise of c0 − pad, less k ≤ T wraps of m + Σ M_j past t
         wraps = [o - c for o, c in zip(noise_of(own), noise_of(combined), strict=True)]
