@@ -20,8 +20,8 @@ import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cryptoscore import ReleasePolicy, encrypt_labels, encrypt_predictions
-from cryptoscore.audit import verify_bundle
 from cryptoscore.local import LocalChallenge
+from cryptoscore.verify import verify_bundle
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from committee import Committee

@@ -21,13 +21,10 @@ from typing import Any
 import numpy as np
 
 from cryptoscore import ReleasePolicy, encrypt_labels, encrypt_predictions
-from cryptoscore.release import (
-    BundleRelease,
-    ChallengeContext,
-    SubmissionRelease,
-    contribute,
-)
-from cryptoscore.threshold import ActiveSet
+from cryptoscore.protocol.challenge import ChallengeContext
+from cryptoscore.protocol.contributions import contribute
+from cryptoscore.protocol.release import BundleRelease, SubmissionRelease
+from cryptoscore.threshold.active_set import ActiveSet
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from committee import Committee

@@ -9,10 +9,10 @@ prints one JSON object:
   anonymous memory of the server step for n and for n/10 (flat in n: bundles are memory-mapped
   and scored chunk by chunk), and the same task done the naive TenSEAL way (per-chunk ``dot``)
   and the amortized TenSEAL-vector way (products accumulated, one ``sum``, no validity);
-* ``binary_pads``: the same with trustee-assisted encryption (``cryptoscore.pads``, what
-  threshold challenges require): the seconds for 2 trustees to make the pads and the client
-  to open them, client encryption, upload bytes (c0 only), and the server step (which now
-  expands every c1 from the bundle's seed);
+* ``binary_pads``: the same with trustee-assisted encryption
+  (``cryptoscore.threshold.pad_shares``, what threshold challenges require): the seconds for 2
+  trustees to make the pads and the client to open them, client encryption, upload bytes (c0 only),
+  and the server step (which now expands every c1 from the bundle's seed);
 * ``ratios``: TenSEAL server seconds / ours, our upload bytes / TenSEAL's;
 * ``k10_accuracy`` and ``k10_confusion``: K = 10 one-hot tasks on ``--n-multiclass`` items.
 
@@ -49,8 +49,8 @@ from cryptoscore import (
     score,
     validity,
 )
-from cryptoscore.decryption import decrypt_aggregate
-from cryptoscore.validity import is_valid
+from cryptoscore.scoring.decryption import decrypt_aggregate
+from cryptoscore.scoring.validity import is_valid
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # tests/committee.py
 

@@ -13,9 +13,11 @@ import numpy as np
 import pytest
 
 from cryptoscore import BFV8192, ReleasePolicy, encrypt_predictions
-from cryptoscore.pads import PadKey, expand_c1
-from cryptoscore.release import answer_pad_request
-from cryptoscore.threshold import ActiveSet, PartialJournal
+from cryptoscore.hazmat.c1 import expand_c1
+from cryptoscore.protocol.answer import answer_pad_request
+from cryptoscore.threshold.active_set import ActiveSet
+from cryptoscore.threshold.journal import PartialJournal
+from cryptoscore.threshold.pad_shares import PadKey
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from committee import Committee

@@ -14,12 +14,12 @@ import tenseal as ts
 
 from benchmarks.tenseal_baseline import make_context
 from cryptoscore import ReleasePolicy, encrypt_labels, encrypt_predictions, score, validity
-from cryptoscore._seal.engine import engine_for
-from cryptoscore.ciphertext import decode_ciphertext, encode_ciphertext
-from cryptoscore.circuits import Workspace
-from cryptoscore.encryption import encrypt_slots
-from cryptoscore.packing import pack_slot_sums
+from cryptoscore.hazmat.ciphertext import decode_ciphertext, encode_ciphertext
+from cryptoscore.hazmat.seal_engine import engine_for
 from cryptoscore.params import BFV8192
+from cryptoscore.scoring.circuits import Workspace
+from cryptoscore.scoring.encryption import encrypt_slots
+from cryptoscore.scoring.packing import pack_slot_sums
 
 N = BFV8192.POLY_MODULUS_DEGREE
 

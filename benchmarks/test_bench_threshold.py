@@ -12,13 +12,9 @@ import numpy as np
 import pytest
 
 from cryptoscore import ReleasePolicy, encrypt_labels, encrypt_predictions, score
-from cryptoscore.threshold import (
-    PartialJournal,
-    combine,
-    partial_decrypt,
-    rerandomize,
-    standalone_lineage,
-)
+from cryptoscore.threshold.combine import combine, rerandomize
+from cryptoscore.threshold.journal import PartialJournal
+from cryptoscore.threshold.partial import partial_decrypt, standalone_lineage
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from committee import Committee
@@ -40,7 +36,7 @@ def aggregate(committee, data):
 
 def test_partial_decryption(benchmark, committee, aggregate, tmp_path):
     ids = ["trustee-1", "trustee-2", "trustee-3"]
-    from cryptoscore.threshold import ActiveSet
+    from cryptoscore.threshold.active_set import ActiveSet
 
     active = ActiveSet.of(committee.record, ids)
     counter = itertools.count()

@@ -21,9 +21,9 @@ from typing import Any
 from tqdm import tqdm
 
 import cryptoscore as cs
-from cryptoscore.circuits import check_pair
-from cryptoscore.decryption import decrypt_aggregate
-from cryptoscore.encoding import Layout
+from cryptoscore.scoring.circuits import check_pair
+from cryptoscore.scoring.decryption import decrypt_aggregate
+from cryptoscore.scoring.encoding import Layout
 
 from .api import ApiError
 
@@ -70,9 +70,9 @@ def _progress(
 
 # -- commands ---------------------------------------------------------------------------------
 def cmd_params(args: argparse.Namespace) -> None:
-    from cryptoscore.lineage import BUDGETS
-    from cryptoscore.noise import smudging_is_proven, transcript_exposure
-    from cryptoscore.validity import check_count
+    from cryptoscore.scoring.noise import smudging_is_proven, transcript_exposure
+    from cryptoscore.scoring.validity import check_count
+    from cryptoscore.threshold.lineage import BUDGETS
 
     described = []
     for p in (cs.BFV8192, cs.BFV16384):
@@ -140,8 +140,8 @@ def cmd_trustee_init(args: argparse.Namespace) -> None:
 
 
 def cmd_ceremony(args: argparse.Namespace) -> None:
-    from cryptoscore.ceremony import RosterEntry, run_ceremony
     from cryptoscore.identity import TrusteePublicKey
+    from cryptoscore.threshold.ceremony import RosterEntry, run_ceremony
 
     try:
         roster_json = json.loads(_read(args.roster))
@@ -166,7 +166,7 @@ def cmd_ceremony(args: argparse.Namespace) -> None:
             env, f"share-file passphrase for {entry.trustee_id} (typed by that trustee): "
         )
     params = cs.get_parameter_set(args.params)
-    from cryptoscore.noise import smudging_is_proven
+    from cryptoscore.scoring.noise import smudging_is_proven
 
     if not smudging_is_proven(params):
         print(
@@ -250,7 +250,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 
 def cmd_audit(args: argparse.Namespace) -> None:
-    from cryptoscore.audit import verify_bundle
+    from cryptoscore.verify import verify_bundle
 
     if not args.bundle:
         raise CliError("give an audit bundle file, or --server URL and --challenge ID")
@@ -265,8 +265,8 @@ def cmd_audit(args: argparse.Namespace) -> None:
 def cmd_receipt_verify(args: argparse.Namespace) -> None:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-    from cryptoscore.log import ConsistencyProof, SignedTreeHead
-    from cryptoscore.receipts import Receipt, verify_receipt, verify_receipt_against
+    from cryptoscore.transparency.log import ConsistencyProof, SignedTreeHead
+    from cryptoscore.transparency.receipts import Receipt, verify_receipt, verify_receipt_against
 
     receipt = Receipt.from_bytes(_read(args.receipt))
     try:
@@ -372,7 +372,7 @@ def _protocol(args: argparse.Namespace) -> Any:
 def _encrypt_for(args: argparse.Namespace, kind: str) -> bytes:
     """Encrypt a file of class indices for a challenge on the server, with pads the trustees
     make for it (progress bars while waiting and encrypting)."""
-    from cryptoscore.ceremony import CeremonyRecord
+    from cryptoscore.threshold.ceremony import CeremonyRecord
 
     from .pads import fetch_pads
 
@@ -443,8 +443,8 @@ def cmd_leaderboard(args: argparse.Namespace) -> None:
 
 
 def cmd_trustee_run(args: argparse.Namespace) -> None:
-    from cryptoscore.ceremony import open_share_file
     from cryptoscore.identity import TrusteeIdentity
+    from cryptoscore.threshold.ceremony import open_share_file
 
     from .trustee import TrusteeLoop
 

@@ -21,11 +21,11 @@ import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 import cryptoscore as cs
-from cryptoscore.audit import verify_bundle
-from cryptoscore.ceremony import RosterEntry, open_share_file, run_ceremony
 from cryptoscore.identity import TrusteeIdentity
 from cryptoscore.local import LocalChallenge, local_trustees
-from cryptoscore.release import ChallengeContext
+from cryptoscore.protocol.challenge import ChallengeContext
+from cryptoscore.threshold.ceremony import RosterEntry, open_share_file, run_ceremony
+from cryptoscore.verify import verify_bundle
 
 CLASSES = 10
 TEST_ITEMS = 600

@@ -3,8 +3,8 @@
 :func:`fetch_pads` asks the service for a pad request (a fresh seed, a fresh X25519 key that
 never leaves this process), checks that the request the service built is the one asked for,
 waits until every trustee of its active set has answered, downloads the shares and opens
-them (``cryptoscore.pads.open_pads`` checks roster, active set and signatures). The result
-goes to ``encrypt_predictions(..., pads=...)`` / ``encrypt_labels``.
+them (``cryptoscore.threshold.pad_shares.open_pads`` checks roster, active set and
+signatures). The result goes to ``encrypt_predictions(..., pads=...)`` / ``encrypt_labels``.
 """
 
 from __future__ import annotations
@@ -14,11 +14,13 @@ import os
 import time
 from collections.abc import Callable
 
-from cryptoscore.ceremony import CeremonyRecord
 from cryptoscore.errors import CryptoScoreError, MismatchError
-from cryptoscore.keys import PublicContext
-from cryptoscore.pads import SEED_BYTES, PadKey, PadRequest, Pads, PadShare, open_pads
-from cryptoscore.threshold import ActiveSet
+from cryptoscore.hazmat.c1 import SEED_BYTES
+from cryptoscore.scoring.keys import PublicContext
+from cryptoscore.scoring.pad_request import PadRequest, Pads
+from cryptoscore.threshold.active_set import ActiveSet
+from cryptoscore.threshold.ceremony import CeremonyRecord
+from cryptoscore.threshold.pad_shares import PadKey, PadShare, open_pads
 
 from .api import ProtocolClient
 

@@ -1,17 +1,15 @@
 """``cryptoscore trustee run``: a trustee's loop against the service.
 
 Each pass: fetch the tasks that await this trustee; answer pad requests (its share of each
-pad, encrypted to the submitter, once per seed — ``cryptoscore.pads``); contribute fresh
-round-1 randomness where asked; for every decryption request, download the named inputs,
-**recompute the ciphertext with the challenge's published circuit** — and, for a validity or
-score request, first check the bundles' round 1 from the signed partials
-(``cryptoscore.release.check_round1``) — and answer, once per ciphertext, per the journal,
-with a smudged, signed partial
-(``cryptoscore.release.answer_request``); a request for anything else is refused and
-reported. Every answer is kept in the outbox until the service has it
-(``cryptoscore.outbox``): one lost in transit is re-sent, as the same bytes, on the next pass.
-The key share and identity never leave this process.
-"""
+pad, encrypted to the submitter, once per seed — ``cryptoscore.threshold.pad_shares``); contribute
+fresh round-1 randomness where asked; for every decryption request, download the named inputs,
+**recompute the ciphertext with the challenge's published circuit** — and, for a validity or score
+request, first check the bundles' round 1 from the signed partials
+(``cryptoscore.protocol.recompute.check_round1``) — and answer, once per ciphertext, per the
+journal, with a smudged, signed partial (``cryptoscore.protocol.answer.answer_request``); a request
+for anything else is refused and reported. Every answer is kept in the outbox until the service has
+it (``cryptoscore.protocol.outbox``): one lost in transit is re-sent, as the same bytes, on the next
+pass. The key share and identity never leave this process."""
 
 from __future__ import annotations
 
@@ -25,24 +23,21 @@ from typing import Any
 
 from tqdm import tqdm
 
-from cryptoscore.bundle import EncryptedBundle
-from cryptoscore.ceremony import CeremonyRecord, KeyShare
 from cryptoscore.errors import CryptoScoreError
 from cryptoscore.identity import TrusteeIdentity
-from cryptoscore.keys import EvaluationKeys, PublicContext
-from cryptoscore.outbox import Outbox
-from cryptoscore.pads import PadRequest, PadShare
-from cryptoscore.policy import ReleasePolicy
-from cryptoscore.release import (
-    ChallengeContext,
-    DecryptionRequest,
-    Round1Evidence,
-    answer_pad_request,
-    answer_request,
-    contribute,
-    evidence_needed,
-)
-from cryptoscore.threshold import PartialDecryption, PartialJournal
+from cryptoscore.protocol.answer import answer_pad_request, answer_request
+from cryptoscore.protocol.challenge import ChallengeContext
+from cryptoscore.protocol.contributions import contribute
+from cryptoscore.protocol.outbox import Outbox
+from cryptoscore.protocol.requests import DecryptionRequest, Round1Evidence, evidence_needed
+from cryptoscore.scoring.bundle import EncryptedBundle
+from cryptoscore.scoring.keys import EvaluationKeys, PublicContext
+from cryptoscore.scoring.pad_request import PadRequest
+from cryptoscore.scoring.policy import ReleasePolicy
+from cryptoscore.threshold.ceremony import CeremonyRecord, KeyShare
+from cryptoscore.threshold.journal import PartialJournal
+from cryptoscore.threshold.pad_shares import PadShare
+from cryptoscore.threshold.partial import PartialDecryption
 
 from .api import ApiError, ProtocolClient
 
@@ -80,7 +75,7 @@ class TrusteeLoop:
 
     @property
     def outbox(self) -> Outbox:
-        """Answers not yet acknowledged, beside the journal (``cryptoscore.outbox``)."""
+        """Answers not yet acknowledged, beside the journal (``cryptoscore.protocol.outbox``)."""
         if self._outbox is None:
             self._outbox = Outbox(Path(f"{self.journal_path}.outbox"))
         return self._outbox

@@ -15,13 +15,7 @@ ciphertext bytes), ``packing`` (slot sums into coefficients).
 
 from __future__ import annotations
 
-from .aggregate import AggregateCiphertext
-from .bundle import BundleHeader, EncryptedBundle
-from .circuits import score
-from .decryption import decrypt_aggregate
-from .encoding import Layout, load_class_indices
-from .encryption import encrypt_labels, encrypt_predictions, raw_encrypt_vectors
-from .errors import (
+from cryptoscore.errors import (
     ComputationError,
     CryptoScoreError,
     FormatError,
@@ -30,10 +24,16 @@ from .errors import (
     ParameterError,
     PolicyError,
 )
-from .keys import EvaluationKeys, KeySet, PublicContext, SecretKey, generate_keys
-from .params import BFV8192, BFV16384, DEFAULT, ParameterSet, get_parameter_set
-from .policy import ReleasePolicy
-from .validity import check_count, is_valid, validity
+from cryptoscore.params import BFV8192, BFV16384, DEFAULT, ParameterSet, get_parameter_set
+from cryptoscore.scoring.aggregate import AggregateCiphertext
+from cryptoscore.scoring.bundle import BundleHeader, EncryptedBundle
+from cryptoscore.scoring.circuits import score
+from cryptoscore.scoring.decryption import decrypt_aggregate
+from cryptoscore.scoring.encoding import Layout, load_class_indices
+from cryptoscore.scoring.encryption import encrypt_labels, encrypt_predictions, raw_encrypt_vectors
+from cryptoscore.scoring.keys import EvaluationKeys, KeySet, PublicContext, SecretKey, generate_keys
+from cryptoscore.scoring.policy import ReleasePolicy
+from cryptoscore.scoring.validity import check_count, is_valid, validity
 
 __all__ = [
     "BFV8192",

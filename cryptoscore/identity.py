@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from .errors import FormatError, VerificationError
+from cryptoscore.errors import FormatError, VerificationError
 
 __all__ = ["TrusteeIdentity", "TrusteePublicKey"]
 

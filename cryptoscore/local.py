@@ -15,23 +15,21 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from .audit import Transcript
-from .bundle import EncryptedBundle
-from .ceremony import KeyShare
-from .errors import PolicyError
-from .identity import TrusteeIdentity
-from .pads import PadKey, Pads, open_pads
-from .release import (
-    BundleRelease,
-    ChallengeContext,
-    DecryptionRequest,
-    Round1Evidence,
-    SubmissionRelease,
-    answer_pad_request,
-    answer_request,
-    contribute,
-)
-from .threshold import ActiveSet, PartialDecryption, PartialJournal
+from cryptoscore.errors import PolicyError
+from cryptoscore.identity import TrusteeIdentity
+from cryptoscore.protocol.answer import answer_pad_request, answer_request
+from cryptoscore.protocol.challenge import ChallengeContext
+from cryptoscore.protocol.contributions import contribute
+from cryptoscore.protocol.release import BundleRelease, SubmissionRelease
+from cryptoscore.protocol.requests import DecryptionRequest, Round1Evidence
+from cryptoscore.scoring.bundle import EncryptedBundle
+from cryptoscore.scoring.pad_request import Pads
+from cryptoscore.threshold.active_set import ActiveSet
+from cryptoscore.threshold.ceremony import KeyShare
+from cryptoscore.threshold.journal import PartialJournal
+from cryptoscore.threshold.pad_shares import PadKey, open_pads
+from cryptoscore.threshold.partial import PartialDecryption
+from cryptoscore.transparency.transcript import Transcript
 
 __all__ = ["LocalChallenge", "LocalTrustee", "local_trustees"]
 

@@ -13,7 +13,7 @@ Why these primes. Every ciphertext prime q_i is chosen with q_i ≡ 1 (mod 2N·t
   t·(c ⊗ d) mod Q is already a valid BFV ciphertext of −m1·m2 (it is the BGV product in
   disguise; Kim, Polyakov, Zucca, "Revisiting Homomorphic Encryption Schemes for Finite
   Fields", ASIACRYPT 2021, §3). Products can therefore be accumulated in NTT form with plain
-  dyadic arithmetic and no per-product base extension or rounding — see ``circuits.py``.
+  dyadic arithmetic and no per-product base extension or rounding — see ``scoring/circuits.py``.
 * The same congruence removes the t-sized term that mod-switching otherwise adds to the
   noise ((Q'−1)/t vs Q'/Q·(Q−1)/t differ by less than 1/t per unit of message), which keeps
   the proven noise bound at the release level small (``SECURITY.md``, "Noise").
@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from .errors import ParameterError
+from cryptoscore.errors import ParameterError
 
 __all__ = [
     "BFV8192",

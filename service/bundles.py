@@ -25,8 +25,8 @@ from typing import Any
 from flask import Blueprint, Response, current_app, send_file
 from sqlalchemy import func, select
 
-from cryptoscore.bundle import EncryptedBundle
 from cryptoscore.errors import CryptoScoreError
+from cryptoscore.scoring.bundle import EncryptedBundle
 
 from .auth import current_token, require_roles
 from .blobs import get_blob_store

@@ -29,11 +29,11 @@ from flask import Blueprint, Response, current_app, send_file, url_for
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from cryptoscore.ceremony import CeremonyRecord
 from cryptoscore.errors import CryptoScoreError
-from cryptoscore.keys import EvaluationKeys, PublicContext
-from cryptoscore.policy import ReleasePolicy
-from cryptoscore.release import ChallengeContext
+from cryptoscore.protocol.challenge import ChallengeContext
+from cryptoscore.scoring.keys import EvaluationKeys, PublicContext
+from cryptoscore.scoring.policy import ReleasePolicy
+from cryptoscore.threshold.ceremony import CeremonyRecord
 
 from .auth import current_token, require_roles
 from .blobs import BlobStore, StoredBlob, get_blob_store, record_blob

@@ -1,7 +1,8 @@
 """The release protocol's steps as jobs, and the runners that execute them.
 
 Four jobs, each ``(challenge id, bundle digest)``, each rebuilding the library's state machine
-(:class:`~cryptoscore.release.BundleRelease`, :class:`~cryptoscore.release.SubmissionRelease`)
+(:class:`~cryptoscore.protocol.release.BundleRelease`,
+:class:`~cryptoscore.protocol.release.SubmissionRelease`)
 from the database, advancing it, and persisting the result in one transaction:
 
 * ``round1_start``  — t trustee contributions are in: ``BundleRelease.start`` makes the
@@ -40,16 +41,14 @@ from flask import Flask, current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cryptoscore.aggregate import AggregateCiphertext
-from cryptoscore.bundle import EncryptedBundle
-from cryptoscore.release import (
-    BundleRelease,
-    ChallengeContext,
-    Contribution,
-    DecryptionRequest,
-    SubmissionRelease,
-)
-from cryptoscore.threshold import ActiveSet, PartialDecryption
+from cryptoscore.protocol.challenge import ChallengeContext
+from cryptoscore.protocol.contributions import Contribution
+from cryptoscore.protocol.release import BundleRelease, SubmissionRelease
+from cryptoscore.protocol.requests import DecryptionRequest
+from cryptoscore.scoring.aggregate import AggregateCiphertext
+from cryptoscore.scoring.bundle import EncryptedBundle
+from cryptoscore.threshold.active_set import ActiveSet
+from cryptoscore.threshold.partial import PartialDecryption
 
 from .blobs import BlobStore, get_blob_store, record_blob
 from .db import get_session

@@ -1,12 +1,12 @@
 """Each challenge's public record, persisted: the service's log key, log entries, tree heads.
 
-The library's :class:`cryptoscore.audit.Transcript` is an in-memory log; the service keeps the
-same log in the database. Entries are formatted by the library (a scratch ``Transcript``
-records the event and the service stores the entry bytes it produced, and the blobs it names,
-unchanged), so the persisted log is byte for byte what ``cryptoscore.local.LocalChallenge``
-would write. :func:`transcript` rebuilds a full ``Transcript`` (Merkle log from the stored
-entries, blobs from the store, signed heads) for receipts, consistency proofs and the audit
-bundle.
+The library's :class:`cryptoscore.transparency.transcript.Transcript` is an in-memory log; the
+service keeps the same log in the database. Entries are formatted by the library (a scratch
+``Transcript`` records the event and the service stores the entry bytes it produced, and the blobs
+it names, unchanged), so the persisted log is byte for byte what
+``cryptoscore.local.LocalChallenge`` would write. :func:`transcript` rebuilds a full ``Transcript``
+(Merkle log from the stored entries, blobs from the store, signed heads) for receipts, consistency
+proofs and the audit bundle.
 
 * The **log key** (Ed25519) is generated once, written to ``<DATA_DIR>/log_key.pem`` (mode
   0600, created exclusively so concurrent processes agree on one key) and reused afterwards.
@@ -35,13 +35,13 @@ from flask import Flask, current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from cryptoscore.audit import Transcript
-from cryptoscore.ceremony import CeremonyRecord
-from cryptoscore.keys import EvaluationKeys, PublicContext
-from cryptoscore.log import SignedTreeHead
-from cryptoscore.policy import ReleasePolicy
-from cryptoscore.receipts import Receipt
-from cryptoscore.release import ChallengeContext
+from cryptoscore.protocol.challenge import ChallengeContext
+from cryptoscore.scoring.keys import EvaluationKeys, PublicContext
+from cryptoscore.scoring.policy import ReleasePolicy
+from cryptoscore.threshold.ceremony import CeremonyRecord
+from cryptoscore.transparency.log import SignedTreeHead
+from cryptoscore.transparency.receipts import Receipt
+from cryptoscore.transparency.transcript import Transcript
 
 from .blobs import BlobStore, StoredBlob, record_blob
 from .models import Challenge, LogEntry, TreeHead

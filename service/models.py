@@ -14,7 +14,8 @@ Revision ``0002_protocol`` adds the networked protocol: :class:`LogEntry` and
 submissions with their release state), :class:`TrusteeContribution`, :class:`StoredRequest`
 and :class:`StoredPartial` (round-1 and round-2 messages; their bytes are blobs).
 
-Revision ``0003_pads`` adds trustee-assisted encryption (``cryptoscore/pads.py``):
+Revision ``0003_pads`` adds trustee-assisted encryption (``cryptoscore/scoring/pad_request.py``,
+``cryptoscore/threshold/pad_shares.py``):
 :class:`PadRequestRow` (a submitter's request, the bundle that used it),
 :class:`PadShareRow` (each trustee's encrypted answer, a blob) and :class:`TrusteePresence`
 (when each trustee last polled, to pick active sets of trustees that are online).

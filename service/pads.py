@@ -1,6 +1,7 @@
 """Encryption pads: submitters ask the trustees for them, trustees answer, submitters fetch.
 
-Trustee-assisted encryption (``cryptoscore/pads.py``): every ciphertext a threshold
+Trustee-assisted encryption (``cryptoscore/scoring/pad_request.py``,
+``cryptoscore/threshold/pad_shares.py``): every ciphertext a threshold
 challenge accepts has a c1 expanded from a public seed, and its submitter needs the trustees'
 pads to make c0. The service only relays: it never sees a pad (each trustee's share is
 encrypted to the submitter's X25519 key) and cannot make one.
@@ -8,8 +9,8 @@ encrypted to the submitter's X25519 key) and cannot make one.
 * ``POST /challenges/{id}/pads`` (participant: predictions; organizer: labels): JSON with the
   bundle kind, a fresh 32-byte seed and the submitter's X25519 public key (and optionally the
   t trustees to ask; default: the t roster trustees that polled most recently). The service
-  builds and stores the :class:`~cryptoscore.pads.PadRequest` (its size is the challenge's
-  bundle size) and returns it; the trustees find it in their tasks. A seed is used once,
+  builds and stores the :class:`~cryptoscore.scoring.pad_request.PadRequest` (its size is the
+  challenge's bundle size) and returns it; the trustees find it in their tasks. A seed is used once,
   ever (409 otherwise); at most twice the daily submission limit of requests per token per 24
   hours (429); predictions only while the challenge is open, labels until it closes.
 * ``GET /challenges/{id}/pads/{request}``: the request and which trustees answered (its
@@ -31,8 +32,8 @@ from flask import Blueprint, Response, send_file
 from sqlalchemy import func, select
 
 from cryptoscore.errors import CryptoScoreError
-from cryptoscore.pads import PadRequest
-from cryptoscore.threshold import ActiveSet
+from cryptoscore.scoring.pad_request import PadRequest
+from cryptoscore.threshold.active_set import ActiveSet
 
 from .auth import current_token, require_roles
 from .blobs import get_blob_store

@@ -1,7 +1,8 @@
 """The public record of a challenge: leaderboard, signed tree heads, consistency, audit bundle.
 
 * ``GET /challenges/<id>/leaderboard`` (public, CORS): released submissions ranked exactly
-  as the auditor ranks them (``cryptoscore.audit.leaderboard_from_entries`` over the log),
+  as the auditor ranks them
+  (``cryptoscore.transparency.leaderboard.leaderboard_from_entries`` over the log),
   with each submission's upload time.
 * ``GET /challenges/<id>/log/head`` (public): the latest signed tree head.
 * ``GET /challenges/<id>/log/consistency?from=N`` (public): the latest head and a proof that
@@ -21,9 +22,9 @@ from typing import Any
 from flask import Blueprint, Response, request
 from sqlalchemy import select
 
-from cryptoscore.audit import leaderboard_from_entries
 from cryptoscore.errors import CryptoScoreError
-from cryptoscore.policy import ReleasePolicy
+from cryptoscore.scoring.policy import ReleasePolicy
+from cryptoscore.transparency.leaderboard import leaderboard_from_entries
 
 from .auth import require_roles
 from .blobs import get_blob_store

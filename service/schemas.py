@@ -13,7 +13,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from cryptoscore.policy import METRICS
+from cryptoscore.scoring.policy import METRICS
 
 from .models import Role, utcnow
 
@@ -274,7 +274,8 @@ class SubmissionStatusSchema(Schema):
 
 
 class LeaderboardRowSchema(Schema):
-    """One released submission, best first (``cryptoscore.audit.leaderboard_from_entries``)."""
+    """One released submission, best first
+    (``cryptoscore.transparency.leaderboard.leaderboard_from_entries``)."""
 
     rank = fields.Integer(required=True)
     participant = fields.String(required=True)
@@ -311,7 +312,7 @@ class RequestTaskSchema(Schema):
 
 
 class PadTaskSchema(Schema):
-    """A pad request awaiting this trustee's share (``cryptoscore.pads``)."""
+    """A pad request awaiting this trustee's share (``cryptoscore.threshold.pad_shares``)."""
 
     challenge = fields.String(required=True)
     request = fields.String(required=True, metadata={"description": "the request's SHA-256"})
@@ -327,7 +328,8 @@ class TrusteeTasksSchema(Schema):
 
 
 class Round1EvidenceSchema(Schema):
-    """A bundle's round-1 messages (``cryptoscore.release.Round1Evidence``), for trustees."""
+    """A bundle's round-1 messages (``cryptoscore.protocol.requests.Round1Evidence``), for
+    trustees."""
 
     bundle = fields.String(required=True)
     contributions = fields.List(

@@ -37,9 +37,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from cryptoscore.errors import CryptoScoreError
-from cryptoscore.pads import PadShare
-from cryptoscore.release import Contribution, DecryptionRequest, Round1Evidence
-from cryptoscore.threshold import PartialDecryption
+from cryptoscore.protocol.contributions import Contribution
+from cryptoscore.protocol.requests import DecryptionRequest, Round1Evidence
+from cryptoscore.threshold.pad_shares import PadShare
+from cryptoscore.threshold.partial import PartialDecryption
 
 from .auth import current_token, require_roles
 from .blobs import get_blob_store, record_blob

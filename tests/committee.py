@@ -4,20 +4,23 @@ keeping the whole key so tests can compare threshold results with SEAL's decrypt
 from __future__ import annotations
 
 from cryptoscore import BFV8192, KeySet, generate_keys
-from cryptoscore._rns.shamir import share
-from cryptoscore.ceremony import CeremonyRecord, KeyShare, RosterEntry, secret_key_residues
+from cryptoscore.hazmat.shamir import share
 from cryptoscore.identity import TrusteeIdentity
 from cryptoscore.local import LocalTrustee, local_trustees
-from cryptoscore.pads import PadKey, Pads, open_pads
-from cryptoscore.policy import ReleasePolicy
-from cryptoscore.release import ChallengeContext, answer_pad_request, answer_request
-from cryptoscore.threshold import (
-    ActiveSet,
-    PartialDecryption,
-    PartialJournal,
-    partial_decrypt,
-    standalone_lineage,
+from cryptoscore.protocol.answer import answer_pad_request, answer_request
+from cryptoscore.protocol.challenge import ChallengeContext
+from cryptoscore.scoring.pad_request import Pads
+from cryptoscore.scoring.policy import ReleasePolicy
+from cryptoscore.threshold.active_set import ActiveSet
+from cryptoscore.threshold.ceremony import (
+    CeremonyRecord,
+    KeyShare,
+    RosterEntry,
+    secret_key_residues,
 )
+from cryptoscore.threshold.journal import PartialJournal
+from cryptoscore.threshold.pad_shares import PadKey, open_pads
+from cryptoscore.threshold.partial import PartialDecryption, partial_decrypt, standalone_lineage
 
 
 class Committee:

@@ -1,4 +1,4 @@
-"""The share-exposure attacker's algebra (``cryptoscore/lineage.py``, SECURITY.md "Share
+"""The share-exposure attacker's algebra (``cryptoscore/threshold/lineage.py``, SECURITY.md "Share
 exposure"), shared by ``tests/adversarial/test_share_exposure.py`` (library level) and
 ``tests/integration/test_share_exposure_http.py`` (over HTTP, with the real trustee loop).
 
@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from cryptoscore import BFV8192
-from cryptoscore._rns.modmath import (
+from cryptoscore.hazmat.ciphertext import ciphertext_nbytes, decode_ciphertext, encode_ciphertext
+from cryptoscore.hazmat.modmath import (
     addmod,
     crt_lift,
     mulmod,
@@ -28,12 +29,11 @@ from cryptoscore._rns.modmath import (
     uniform_below,
     uniform_centered_residues,
 )
-from cryptoscore._rns.shamir import lagrange_at_zero
-from cryptoscore._seal.engine import engine_for
-from cryptoscore.ciphertext import ciphertext_nbytes, decode_ciphertext, encode_ciphertext
-from cryptoscore.noise import pad_noise_bound
-from cryptoscore.pads import PadErrors
-from cryptoscore.threshold import PartialDecryption, _signed_message, _times_share
+from cryptoscore.hazmat.seal_engine import engine_for
+from cryptoscore.hazmat.shamir import lagrange_at_zero
+from cryptoscore.scoring.noise import pad_noise_bound
+from cryptoscore.threshold.pad_shares import PadErrors
+from cryptoscore.threshold.partial import PartialDecryption, _signed_message, times_share
 
 __all__ = [
     "forged_noise_partial",
@@ -120,7 +120,7 @@ def truth(committee: Any, tid: str, a: np.ndarray, active: tuple[int, ...]) -> l
     residues = share.residues(level)
     for i, q in enumerate(moduli):
         scaled[i] = mulmod(residues[i], lagrange_at_zero(share.index, list(active), q), q)
-    return crt_lift(list(_times_share(engine_for(BFV8192), a, scaled)), moduli)
+    return crt_lift(list(times_share(engine_for(BFV8192), a, scaled)), moduli)
 
 
 def pad_share_of(committee, tid, request, share, key, index: int = 0) -> np.ndarray:
@@ -148,7 +148,7 @@ def unguarded_partial(
     residues = share.residues(level)
     for i, q in enumerate(moduli):
         scaled[i] = mulmod(residues[i], lagrange_at_zero(share.index, list(active), q), q)
-    product = _times_share(engine_for(BFV8192), c1, scaled)
+    product = times_share(engine_for(BFV8192), c1, scaled)
     if complement_of is None:
         noise = uniform_centered_residues(pad_noise_bound(len(active)) << 40, moduli, n)
     else:

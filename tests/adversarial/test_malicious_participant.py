@@ -1,6 +1,6 @@
 """Act as a malicious participant: craft encodings an honest client never produces.
 
-Every one must make some validity aggregate non-zero (DESIGN.md, "Validity"): otherwise a
+Every one must make some validity aggregate non-zero (docs/design.md, "Validity"): otherwise a
 weighted encoding would turn one released score into a vector of labels.
 """
 
@@ -20,8 +20,8 @@ from cryptoscore import (
     raw_encrypt_vectors,
     score,
 )
-from cryptoscore.decryption import decrypt_aggregate
-from cryptoscore.validity import is_valid, validity
+from cryptoscore.scoring.decryption import decrypt_aggregate
+from cryptoscore.scoring.validity import is_valid, validity
 
 N = 8192
 T = BFV8192.PLAIN_MODULUS

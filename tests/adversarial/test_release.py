@@ -28,18 +28,15 @@ from cryptoscore import (
     encrypt_predictions,
     raw_encrypt_vectors,
 )
-from cryptoscore._rns.modmath import addmod, crt_lift
-from cryptoscore._seal.engine import engine_for
-from cryptoscore.bundle import BundleWriter
-from cryptoscore.ciphertext import encode_ciphertext
-from cryptoscore.release import (
-    BundleRelease,
-    DecryptionRequest,
-    SubmissionRelease,
-    contribute,
-)
-from cryptoscore.sanitize import noise_check_threshold
-from cryptoscore.threshold import ActiveSet
+from cryptoscore.hazmat.ciphertext import encode_ciphertext
+from cryptoscore.hazmat.modmath import addmod, crt_lift
+from cryptoscore.hazmat.seal_engine import engine_for
+from cryptoscore.protocol.contributions import contribute
+from cryptoscore.protocol.release import BundleRelease, SubmissionRelease
+from cryptoscore.protocol.requests import DecryptionRequest
+from cryptoscore.scoring.bundle import BundleWriter
+from cryptoscore.scoring.noise_check import noise_check_threshold
+from cryptoscore.threshold.active_set import ActiveSet
 
 N = 8192
 T = BFV8192.PLAIN_MODULUS
@@ -380,8 +377,8 @@ def test_trustees_check_round1_themselves(committee, context, data, valid_labels
     noisy = with_crafted_noise(seeded(committee, context, "predictions", p, tmp_path), 1 << 80)
     r1 = run_round1(committee, context, noisy, tmp_path / "round1")
     assert r1.state == "invalid" and "noise" in r1.reason
-    from cryptoscore.release import derive_seed, round1_seed
-    from cryptoscore.validity import validity
+    from cryptoscore.protocol.contributions import derive_seed, round1_seed
+    from cryptoscore.scoring.validity import validity
 
     seed = derive_seed(round1_seed(noisy.digest, list(r1.contributions.values())), b"validity")
     v = validity(noisy, seed, context.evaluation)

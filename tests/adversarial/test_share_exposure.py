@@ -1,5 +1,6 @@
 """The threshold-key exposure of one pad share plus one partial of the same c1 under another
-Lagrange coefficient, run as an attacker would (``lineage.py``, SECURITY.md "Share exposure").
+Lagrange coefficient, run as an attacker would (``threshold/lineage.py``, SECURITY.md "Share
+exposure").
 
 Trustee j's pad share is h = −λ_j(S0)·s_j·a + e (|e| ≤ 21, no smudging); a noise-check
 partial of the same ciphertext under S1 is p = λ_j(S1)·s_j·a + E + Δ·M_j. With
@@ -35,23 +36,19 @@ from exposure import (
 )
 
 from cryptoscore import BFV8192, PolicyError, encrypt_labels, encrypt_predictions
-from cryptoscore._rns.modmath import (
-    addmod,
-)
-from cryptoscore.ceremony import KeyShare
-from cryptoscore.pads import PadKey, open_pads
-from cryptoscore.policy import ReleasePolicy
-from cryptoscore.release import (
-    BundleRelease,
-    DecryptionRequest,
-    SubmissionRelease,
-    answer_pad_request,
-    answer_request,
-    contribute,
-    recompute,
-)
-from cryptoscore.sanitize import noise_check
-from cryptoscore.threshold import ActiveSet, PartialJournal, rerandomize
+from cryptoscore.hazmat.modmath import addmod
+from cryptoscore.protocol.answer import answer_pad_request, answer_request
+from cryptoscore.protocol.contributions import contribute
+from cryptoscore.protocol.recompute import recompute
+from cryptoscore.protocol.release import BundleRelease, SubmissionRelease
+from cryptoscore.protocol.requests import DecryptionRequest
+from cryptoscore.scoring.noise_check import noise_check
+from cryptoscore.scoring.policy import ReleasePolicy
+from cryptoscore.threshold.active_set import ActiveSet
+from cryptoscore.threshold.ceremony import KeyShare
+from cryptoscore.threshold.combine import rerandomize
+from cryptoscore.threshold.journal import PartialJournal
+from cryptoscore.threshold.pad_shares import PadKey, open_pads
 
 CHALLENGE = "exposure"
 N_ITEMS = 64

@@ -13,18 +13,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from exposure import forged_noise_partial
 
 from cryptoscore import ReleasePolicy, encrypt_labels, encrypt_predictions, raw_encrypt_vectors
-from cryptoscore.audit import CHECKS, verify_bundle
+from cryptoscore.envelope import canonical_json
 from cryptoscore.identity import TrusteeIdentity
 from cryptoscore.local import LocalChallenge
-from cryptoscore.log import MerkleLog, sign_tree_head
-from cryptoscore.records import canonical_json
-from cryptoscore.threshold import (
-    ActiveSet,
-    PartialDecryption,
-    PartialJournal,
-    partial_decrypt,
-    standalone_lineage,
-)
+from cryptoscore.threshold.active_set import ActiveSet
+from cryptoscore.threshold.journal import PartialJournal
+from cryptoscore.threshold.partial import PartialDecryption, partial_decrypt, standalone_lineage
+from cryptoscore.transparency.log import MerkleLog, sign_tree_head
+from cryptoscore.verify import CHECKS, verify_bundle
 
 N_ITEMS = 3000
 SERVICE_KEY = Ed25519PrivateKey.generate()
@@ -75,8 +71,8 @@ def _with_c0_offset(bundle, offset: int):
     import io
 
     from cryptoscore import EncryptedBundle
-    from cryptoscore.bundle import BundleWriter
-    from cryptoscore.ciphertext import encode_ciphertext
+    from cryptoscore.hazmat.ciphertext import encode_ciphertext
+    from cryptoscore.scoring.bundle import BundleWriter
 
     moduli = bundle.header.params.moduli(bundle.header.level)
     out = io.BytesIO()
@@ -191,7 +187,7 @@ def test_forged_partial_signature(challenge, tmp_path):
 
 def test_trustee_swapped_in_roster(challenge, tmp_path):
     _, _committee, path, _ = challenge
-    from cryptoscore.ceremony import CeremonyRecord, RosterEntry
+    from cryptoscore.threshold.ceremony import CeremonyRecord, RosterEntry
 
     members = _members(path)
     entries = _entries(members)
@@ -217,12 +213,12 @@ def test_partial_reused_across_two_requests(challenge, tmp_path):
     local, committee, path, _ = challenge
     from dataclasses import replace
 
-    from cryptoscore.release import recompute
+    from cryptoscore.protocol.recompute import recompute
 
     members = _members(path)
     entries = _entries(members)
     req_entry = next(e for e in entries if e["type"] == "request" and e["round"] == 2)
-    from cryptoscore.release import DecryptionRequest
+    from cryptoscore.protocol.requests import DecryptionRequest
 
     request = DecryptionRequest.from_bytes(members[f"blobs/{req_entry['request']}"])
     aggregate = recompute(request, local.context, _bundles(members, entries))
@@ -243,7 +239,7 @@ def test_release_with_another_circuit(challenge, tmp_path):
     from dataclasses import replace
 
     from cryptoscore import score
-    from cryptoscore.release import DecryptionRequest
+    from cryptoscore.protocol.requests import DecryptionRequest
 
     members = _members(path)
     entries = _entries(members)
@@ -301,8 +297,8 @@ def _bundles(members, entries):
 
 # -- receipts --------------------------------------------------------------------------------------
 def test_receipts_verify_and_detect_a_rewritten_log(challenge):
-    from cryptoscore.log import ConsistencyProof
-    from cryptoscore.receipts import Receipt, verify_receipt, verify_receipt_against
+    from cryptoscore.transparency.log import ConsistencyProof
+    from cryptoscore.transparency.receipts import Receipt, verify_receipt, verify_receipt_against
 
     local, _, _, _ = challenge
     transcript = local.transcript
@@ -311,7 +307,7 @@ def test_receipts_verify_and_detect_a_rewritten_log(challenge):
         i for i, raw in enumerate(transcript.entries) if json.loads(raw).get("owner") == "alice"
     )
     early_head = transcript.tree_heads[2]  # a head signed right after alice's upload
-    from cryptoscore.receipts import issue_receipt
+    from cryptoscore.transparency.receipts import issue_receipt
 
     receipt = issue_receipt(transcript.log, transcript.entries, index, early_head)
     receipt = Receipt.from_bytes(receipt.to_bytes())
@@ -341,7 +337,7 @@ def test_receipts_verify_and_detect_a_rewritten_log(challenge):
 # -- round 1 in order: the validity aggregate only after passing noise checks ------------------
 def test_validity_asked_before_the_noise_checks_were_answered(challenge, tmp_path):
     _local, _committee, path, _ = challenge
-    from cryptoscore.release import DecryptionRequest
+    from cryptoscore.protocol.requests import DecryptionRequest
 
     members = _members(path)
     entries = _entries(members)
@@ -364,13 +360,9 @@ def test_validity_asked_before_the_noise_checks_were_answered(challenge, tmp_pat
 
 def test_validity_asked_although_a_noise_check_failed(challenge, tmp_path):
     local, committee, path, _ = challenge
-    from cryptoscore.release import (
-        Contribution,
-        DecryptionRequest,
-        derive_seed,
-        round1_seed,
-    )
-    from cryptoscore.validity import validity
+    from cryptoscore.protocol.contributions import Contribution, derive_seed, round1_seed
+    from cryptoscore.protocol.requests import DecryptionRequest
+    from cryptoscore.scoring.validity import validity
 
     members = _members(path)
     entries = _entries(members)
@@ -412,9 +404,9 @@ def test_validity_asked_although_a_noise_check_failed(challenge, tmp_path):
     assert "although a noise check failed" in report.first_failure.detail
 
 
-# -- share exposure: one active set per lineage, each slot once (cryptoscore/lineage.py) --------
+# -- share exposure: one active set per lineage, each slot once (threshold/lineage.py) ---
 def _request(members: dict[str, bytes], entry: dict):
-    from cryptoscore.release import DecryptionRequest
+    from cryptoscore.protocol.requests import DecryptionRequest
 
     return DecryptionRequest.from_bytes(members[f"blobs/{entry['request']}"])
 
@@ -425,7 +417,7 @@ def _reissued(request, context, bundles, request_id: str, active_set=None):
     import os
     from dataclasses import replace
 
-    from cryptoscore.release import recompute
+    from cryptoscore.protocol.recompute import recompute
 
     again = replace(
         request,
@@ -509,8 +501,8 @@ def test_validity_reissued_rerandomized_fails_round1_recomputed(challenge, tmp_p
 def test_pads_reused_for_a_second_bundle(challenge, tmp_path):
     """A second bundle under an already used pad request (same c1 family, same lineage), its
     noise checks re-randomized so ``single-use`` passes: every slot is answered again."""
-    from cryptoscore.release import DecryptionRequest
-    from cryptoscore.sanitize import noise_check
+    from cryptoscore.protocol.requests import DecryptionRequest
+    from cryptoscore.scoring.noise_check import noise_check
 
     local, committee, path, _ = challenge
     members = _members(path)
@@ -582,7 +574,7 @@ def test_noise_check_under_another_set_than_the_pads(challenge, tmp_path):
     entries = [
         e for e in entries if not (e["type"] == "partial" and e["request_id"] == request.request_id)
     ]
-    from cryptoscore.release import recompute
+    from cryptoscore.protocol.recompute import recompute
 
     aggregate = recompute(moved, local.context, bundles)
     entries[at] = {"type": "request", "request": moved.digest, "round": 1}

@@ -132,8 +132,8 @@ def test_errors_are_one_line(workdir, capsys, argv, message):
 
 
 def test_trustee_init_and_ceremony(cli_committee, tmp_path, capsys):
-    from cryptoscore.ceremony import CeremonyRecord, open_share_file
     from cryptoscore.identity import TrusteeIdentity
+    from cryptoscore.threshold.ceremony import CeremonyRecord, open_share_file
 
     init = ["trustee", "init", "--out", str(tmp_path / "trustee-1"), "--passphrase-env", "ID_PASS"]
     assert main(init) == 2  # never overwrites an identity

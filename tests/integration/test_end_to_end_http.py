@@ -18,9 +18,9 @@ from clients.cli import main
 from clients.pads import fetch_pads
 from clients.trustee import TrusteeLoop
 from cryptoscore import PublicContext, raw_encrypt_vectors
-from cryptoscore.ceremony import CeremonyRecord, open_share_file
-from cryptoscore.encoding import Layout
 from cryptoscore.identity import TrusteeIdentity
+from cryptoscore.scoring.encoding import Layout
+from cryptoscore.threshold.ceremony import CeremonyRecord, open_share_file
 
 N_ITEMS = 300
 CLASSES = 3

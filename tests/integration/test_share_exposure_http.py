@@ -1,4 +1,4 @@
-"""The share-exposure attack (``tests/exposure.py``, ``cryptoscore/lineage.py``) over real
+"""The share-exposure attack (``tests/exposure.py``, ``cryptoscore/threshold/lineage.py``) over real
 HTTP, against a real service and the real trustee loop (``clients/trustee.py``).
 
 A 3-of-5 committee; trustee j and active sets S0, S1 ∋ j with the widest Lagrange ratio
@@ -41,20 +41,23 @@ from sqlalchemy import select
 from clients.api import ApiError, ProtocolClient
 from clients.trustee import TrusteeLoop
 from cryptoscore import BFV8192, encrypt_labels, encrypt_predictions
-from cryptoscore.aggregate import AggregateCiphertext
-from cryptoscore.audit import CHECKS, verify_bundle
-from cryptoscore.bundle import EncryptedBundle
-from cryptoscore.ceremony import (
+from cryptoscore.identity import TrusteeIdentity
+from cryptoscore.protocol.recompute import recompute
+from cryptoscore.protocol.requests import DecryptionRequest, Round1Evidence
+from cryptoscore.scoring.aggregate import AggregateCiphertext
+from cryptoscore.scoring.bundle import EncryptedBundle
+from cryptoscore.scoring.pad_request import PadRequest
+from cryptoscore.threshold.active_set import ActiveSet
+from cryptoscore.threshold.ceremony import (
     CeremonyResult,
     KeyShare,
     RosterEntry,
     open_share_file,
     run_ceremony,
 )
-from cryptoscore.identity import TrusteeIdentity
-from cryptoscore.pads import PadKey, PadRequest, PadShare, open_pads
-from cryptoscore.release import DecryptionRequest, Round1Evidence, recompute
-from cryptoscore.threshold import ActiveSet, PartialDecryption
+from cryptoscore.threshold.pad_shares import PadKey, PadShare, open_pads
+from cryptoscore.threshold.partial import PartialDecryption
+from cryptoscore.verify import CHECKS, verify_bundle
 from service.app import create_app
 from service.auth import create_token
 from service.blobs import get_blob_store, record_blob

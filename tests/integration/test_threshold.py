@@ -1,5 +1,5 @@
 """Threshold decryption: every active subset of small committees gives numpy's counts and
-SEAL's single-key result; every misuse is refused (DESIGN.md, "Threshold decryption")."""
+SEAL's single-key result; every misuse is refused (docs/design.md, "Threshold decryption")."""
 
 from __future__ import annotations
 
@@ -23,19 +23,19 @@ from cryptoscore import (
     score,
     validity,
 )
-from cryptoscore.ceremony import CeremonyRecord, RosterEntry, open_share_file, run_ceremony
-from cryptoscore.decryption import decrypt_aggregate
 from cryptoscore.errors import VerificationError
 from cryptoscore.identity import TrusteeIdentity
-from cryptoscore.threshold import (
-    ActiveSet,
-    PartialDecryption,
-    PartialJournal,
-    combine,
-    partial_decrypt,
-    rerandomize,
-    standalone_lineage,
+from cryptoscore.scoring.decryption import decrypt_aggregate
+from cryptoscore.threshold.active_set import ActiveSet
+from cryptoscore.threshold.ceremony import (
+    CeremonyRecord,
+    RosterEntry,
+    open_share_file,
+    run_ceremony,
 )
+from cryptoscore.threshold.combine import combine, rerandomize
+from cryptoscore.threshold.journal import PartialJournal
+from cryptoscore.threshold.partial import PartialDecryption, partial_decrypt, standalone_lineage
 
 
 @pytest.fixture(scope="module", params=[(2, 3), (3, 5), (4, 7)], ids=lambda p: f"{p[0]}of{p[1]}")
@@ -78,7 +78,7 @@ def test_validity_aggregate_threshold_decrypts_to_zero(committee, tmp_path):
     assert set(out.values.values()) == {0}
     # the combiner sees noise of the size of the smudging (E ≥ 2^40 · bound), never the bare
     # noise: the largest of N coefficients of a sum of t uniforms in [−E, E] is close to t·E
-    from cryptoscore.noise import smudging_bound
+    from cryptoscore.scoring.noise import smudging_bound
 
     t = committee.record.threshold
     e = smudging_bound(BFV8192, "validity/v1", 5000, 3, 4, t).smudging_bound

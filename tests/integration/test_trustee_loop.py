@@ -8,7 +8,7 @@ from typing import Any
 from clients.api import ApiError
 from clients.trustee import TrusteeLoop
 from cryptoscore.errors import CryptoScoreError
-from cryptoscore.release import Contribution
+from cryptoscore.protocol.contributions import Contribution
 
 
 class _Service:

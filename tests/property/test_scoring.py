@@ -1,4 +1,4 @@
-"""Released counts equal numpy's, for every task shape and policy (DESIGN.md, "BFV lane")."""
+"""Released counts equal numpy's, for every task shape and policy (docs/design.md, "BFV lane")."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cryptoscore import ReleasePolicy, encrypt_labels, encrypt_predictions, score
-from cryptoscore.decryption import decrypt_aggregate, decrypt_coefficients
+from cryptoscore.scoring.decryption import decrypt_aggregate, decrypt_coefficients
 
 N = 8192
 POLICIES = [

@@ -1,4 +1,4 @@
-"""V = 0 for every valid bundle; honest data of every shape passes (DESIGN.md, "Validity")."""
+"""V = 0 for every valid bundle; honest data of every shape passes (docs/design.md, "Validity")."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cryptoscore import BFV8192, BFV16384, check_count, encrypt_labels, encrypt_predictions
-from cryptoscore.decryption import decrypt_aggregate, decrypt_coefficients
-from cryptoscore.encoding import Layout
-from cryptoscore.validity import is_valid, validity, validity_weights
+from cryptoscore.scoring.decryption import decrypt_aggregate, decrypt_coefficients
+from cryptoscore.scoring.encoding import Layout
+from cryptoscore.scoring.validity import is_valid, validity, validity_weights
 
 N = 8192
 

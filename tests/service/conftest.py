@@ -27,8 +27,8 @@ from sqlalchemy import create_engine, text
 from svc_helpers import CeremonyFiles
 
 from cryptoscore import BFV8192, generate_keys
-from cryptoscore.ceremony import RosterEntry, run_ceremony
 from cryptoscore.identity import TrusteeIdentity
+from cryptoscore.threshold.ceremony import RosterEntry, run_ceremony
 from service import create_app
 from service.auth import create_token, revoke_token
 from service.db import dispose, get_session

@@ -22,20 +22,16 @@ from cryptoscore import (
     encrypt_predictions,
     raw_encrypt_vectors,
 )
-from cryptoscore.bundle import EncryptedBundle
-from cryptoscore.ceremony import KeyShare, RosterEntry, open_share_file, run_ceremony
 from cryptoscore.identity import TrusteeIdentity
-from cryptoscore.pads import PadKey, PadRequest, Pads, PadShare, open_pads
-from cryptoscore.release import (
-    ChallengeContext,
-    DecryptionRequest,
-    Round1Evidence,
-    answer_pad_request,
-    answer_request,
-    contribute,
-    evidence_needed,
-)
-from cryptoscore.threshold import PartialJournal
+from cryptoscore.protocol.answer import answer_pad_request, answer_request
+from cryptoscore.protocol.challenge import ChallengeContext
+from cryptoscore.protocol.contributions import contribute
+from cryptoscore.protocol.requests import DecryptionRequest, Round1Evidence, evidence_needed
+from cryptoscore.scoring.bundle import EncryptedBundle
+from cryptoscore.scoring.pad_request import PadRequest, Pads
+from cryptoscore.threshold.ceremony import KeyShare, RosterEntry, open_share_file, run_ceremony
+from cryptoscore.threshold.journal import PartialJournal
+from cryptoscore.threshold.pad_shares import PadKey, PadShare, open_pads
 from service.auth import create_token
 from service.db import get_session
 from service.jobs import drain

@@ -22,8 +22,8 @@ from svc_helpers import (
     snapshot,
 )
 
-from cryptoscore.ceremony import CeremonyRecord
-from cryptoscore.keys import PublicContext
+from cryptoscore.scoring.keys import PublicContext
+from cryptoscore.threshold.ceremony import CeremonyRecord
 from service.models import Challenge
 
 

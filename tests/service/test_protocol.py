@@ -28,9 +28,9 @@ from protocol_helpers import (
 )
 from svc_helpers import API, bearer
 
-from cryptoscore.audit import CHECKS, verify_bundle
-from cryptoscore.log import ConsistencyProof, SignedTreeHead
-from cryptoscore.receipts import Receipt, verify_receipt, verify_receipt_against
+from cryptoscore.transparency.log import ConsistencyProof, SignedTreeHead
+from cryptoscore.transparency.receipts import Receipt, verify_receipt, verify_receipt_against
+from cryptoscore.verify import CHECKS, verify_bundle
 from service.db import get_session
 from service.jobs import run_job
 from service.models import LogEntry, StoredRequest, UploadedBundle

@@ -30,10 +30,11 @@ from protocol_helpers import (
 from svc_helpers import API, assert_problem, bearer, snapshot
 
 from cryptoscore import encrypt_predictions
-from cryptoscore.bundle import EncryptedBundle
-from cryptoscore.pads import PadKey, open_pads
-from cryptoscore.release import answer_pad_request
-from cryptoscore.threshold import ActiveSet, PartialJournal
+from cryptoscore.protocol.answer import answer_pad_request
+from cryptoscore.scoring.bundle import EncryptedBundle
+from cryptoscore.threshold.active_set import ActiveSet
+from cryptoscore.threshold.journal import PartialJournal
+from cryptoscore.threshold.pad_shares import PadKey, open_pads
 
 PARTIES = {
     "organizer": "organizer",
@@ -271,7 +272,7 @@ def test_bad_pad_requests_and_shares(
     # trustee messages: garbage, for an unknown request, from outside the active set, forged
     import base64
 
-    from cryptoscore.pads import PadRequest
+    from cryptoscore.scoring.pad_request import PadRequest
 
     request = PadRequest.from_bytes(base64.b64decode(created.get_json()["record"]))
     with PartialJournal(tmp_path / "t0.journal") as journal:

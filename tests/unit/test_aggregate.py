@@ -14,8 +14,8 @@ from cryptoscore import (
     encrypt_predictions,
     score,
 )
-from cryptoscore.decryption import decrypt_aggregate
-from cryptoscore.records import header_length
+from cryptoscore.envelope import header_length
+from cryptoscore.scoring.decryption import decrypt_aggregate
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,8 @@ from cryptoscore import (
     encrypt_labels,
     encrypt_predictions,
 )
-from cryptoscore.bundle import FORMAT_VERSION, header_of
-from cryptoscore.records import header_length
+from cryptoscore.envelope import header_length
+from cryptoscore.scoring.bundle import FORMAT_VERSION, header_of
 
 
 @pytest.fixture(scope="module")

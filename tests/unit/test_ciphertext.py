@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cryptoscore.ciphertext import ciphertext_nbytes, decode_ciphertext, encode_ciphertext
 from cryptoscore.errors import FormatError
+from cryptoscore.hazmat.ciphertext import ciphertext_nbytes, decode_ciphertext, encode_ciphertext
 from cryptoscore.params import BFV8192, BFV16384
 
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cryptoscore.encoding import Layout, load_class_indices, slot_vectors
 from cryptoscore.errors import InputError, ParameterError
 from cryptoscore.params import BFV8192
+from cryptoscore.scoring.encoding import Layout, load_class_indices, slot_vectors
 
 N = 8192
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 
 from cryptoscore import EvaluationKeys, FormatError, PublicContext, SecretKey
-from cryptoscore.keys import galois_elements
 from cryptoscore.params import BFV8192
+from cryptoscore.scoring.keys import galois_elements
 
 
 def test_public_context_roundtrip(keys):

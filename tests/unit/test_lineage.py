@@ -1,4 +1,4 @@
-"""Lineage rules and the journal that enforces them (``lineage.py``, ``threshold.py``)."""
+"""Lineage rules and the journal that enforces them (``threshold/lineage.py``, ``threshold/``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import os
 import pytest
 
 from cryptoscore import FormatError, PolicyError
-from cryptoscore.lineage import (
+from cryptoscore.threshold.journal import PartialJournal
+from cryptoscore.threshold.lineage import (
     LineageClaim,
     LineageRecord,
     aggregate_claim,
@@ -16,7 +17,6 @@ from cryptoscore.lineage import (
     check_claim,
     score_claim,
 )
-from cryptoscore.threshold import PartialJournal
 
 SEED = bytes(range(32))
 OTHER = bytes(range(1, 33))

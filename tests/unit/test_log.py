@@ -1,4 +1,5 @@
-"""Tests for cryptoscore.log: RFC 9162 Merkle hashing, proofs, signed tree heads, wire records.
+"""Tests for cryptoscore.transparency.log: RFC 9162 Merkle hashing, proofs, signed tree heads,
+wire records.
 
 The expected values come from two independent sources: the Certificate Transparency test
 vectors (RFC 6962 test data as published with the CT / transparency-dev code) and a direct,
@@ -26,7 +27,7 @@ from cryptoscore.errors import (
     ParameterError,
     VerificationError,
 )
-from cryptoscore.log import (
+from cryptoscore.transparency.log import (
     EMPTY_ROOT,
     HASH_SIZE,
     MAX_PATH_LENGTH,

@@ -6,7 +6,7 @@ import collections
 
 import pytest
 
-from cryptoscore._rns.modmath import crt_lift, uniform_centered_residues
+from cryptoscore.hazmat.modmath import crt_lift, uniform_centered_residues
 from cryptoscore.params import BFV8192, BFV16384
 
 

@@ -1,4 +1,4 @@
-"""Noise bounds (``noise.py``): the round-1 bounds, the proven worst-case release bound, and
+"""Noise bounds (``scoring/noise.py``): the round-1 bounds, the proven worst-case release bound, and
 the smudging each released ciphertext gets."""
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from cryptoscore import (
     encrypt_predictions,
     score,
 )
-from cryptoscore._rns.modmath import addmod
-from cryptoscore._seal.engine import engine_for
-from cryptoscore.bundle import BundleWriter
-from cryptoscore.ciphertext import encode_ciphertext
-from cryptoscore.decryption import decrypt_aggregate
-from cryptoscore.noise import (
+from cryptoscore.hazmat.ciphertext import encode_ciphertext
+from cryptoscore.hazmat.modmath import addmod
+from cryptoscore.hazmat.seal_engine import engine_for
+from cryptoscore.scoring.bundle import BundleWriter
+from cryptoscore.scoring.decryption import decrypt_aggregate
+from cryptoscore.scoring.noise import (
     SMUDGING_BITS,
     noise_check_bounds,
     pad_noise_bound,
@@ -34,8 +34,8 @@ from cryptoscore.noise import (
     worst_case_circuit_bound,
     worst_case_release_bound,
 )
-from cryptoscore.sanitize import noise_check_threshold
-from cryptoscore.validity import check_count, validity
+from cryptoscore.scoring.noise_check import noise_check_threshold
+from cryptoscore.scoring.validity import check_count, validity
 
 CIRCUITS = [  # (circuit, classes, aggregates): every policy shape at its largest
     ("score/v1", 2, 2),
@@ -175,7 +175,7 @@ def test_inputs_at_the_round1_bound_stay_under_the_worst_case(tmp_path):
 
 
 def test_which_sets_have_proven_smudging():
-    from cryptoscore.noise import smudging_is_proven
+    from cryptoscore.scoring.noise import smudging_is_proven
 
     assert smudging_is_proven(BFV16384)
     assert not smudging_is_proven(BFV8192)

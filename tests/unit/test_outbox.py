@@ -1,10 +1,10 @@
-"""The trustee's outbox keeps answers until the service has them (``outbox.py``)."""
+"""The trustee's outbox keeps answers until the service has them (``protocol/outbox.py``)."""
 
 from __future__ import annotations
 
 import stat
 
-from cryptoscore.outbox import Outbox
+from cryptoscore.protocol.outbox import Outbox
 
 
 def test_keep_get_forget(tmp_path):

@@ -20,11 +20,14 @@ from cryptoscore import (
     encrypt_labels,
     encrypt_predictions,
 )
-from cryptoscore._seal.engine import engine_for
 from cryptoscore.errors import VerificationError
-from cryptoscore.pads import PadKey, PadRequest, PadShare, expand_c1, open_pads
-from cryptoscore.release import answer_pad_request
-from cryptoscore.threshold import ActiveSet, PartialJournal
+from cryptoscore.hazmat.c1 import expand_c1
+from cryptoscore.hazmat.seal_engine import engine_for
+from cryptoscore.protocol.answer import answer_pad_request
+from cryptoscore.scoring.pad_request import PadRequest
+from cryptoscore.threshold.active_set import ActiveSet
+from cryptoscore.threshold.journal import PartialJournal
+from cryptoscore.threshold.pad_shares import PadKey, PadShare, open_pads
 
 N_ITEMS = 20000  # three ciphertexts, the last one padded
 CHALLENGE = "pads"

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from cryptoscore._seal.engine import engine_for
 from cryptoscore.errors import ParameterError
+from cryptoscore.hazmat.seal_engine import engine_for
 from cryptoscore.params import (
     BFV8192,
     BFV16384,

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from cryptoscore.errors import PolicyError
-from cryptoscore.policy import ReleasePolicy
+from cryptoscore.scoring.policy import ReleasePolicy
 
 
 def test_aggregate_names_in_order():

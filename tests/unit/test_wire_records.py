@@ -8,9 +8,9 @@ import json
 import pytest
 
 from cryptoscore import FormatError, PolicyError
-from cryptoscore.receipts import Receipt
-from cryptoscore.release import DecryptionRequest
-from cryptoscore.threshold import ActiveSet
+from cryptoscore.protocol.requests import DecryptionRequest
+from cryptoscore.threshold.active_set import ActiveSet
+from cryptoscore.transparency.receipts import Receipt
 
 
 @pytest.mark.parametrize(
@@ -51,7 +51,8 @@ def test_request_roundtrip_and_tampering():
 
 
 def test_round1_evidence_roundtrip_and_malformed_json():
-    from cryptoscore.release import Contribution, Round1Evidence
+    from cryptoscore.protocol.contributions import Contribution
+    from cryptoscore.protocol.requests import Round1Evidence
 
     request = DecryptionRequest(
         "r1-x:noise:0", "ch", "noise/v1", ("ab" * 32,), b"", b"", ActiveSet((1, 2)), "cd" * 32

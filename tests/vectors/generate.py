@@ -16,15 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
-from cryptoscore._rns.shamir import lagrange_at_zero
-from cryptoscore.ciphertext import encode_ciphertext
-from cryptoscore.encoding import Layout
-from cryptoscore.log import MerkleLog
-from cryptoscore.pads import expand_c1
+from cryptoscore.envelope import canonical_json
+from cryptoscore.hazmat.c1 import expand_c1
+from cryptoscore.hazmat.ciphertext import encode_ciphertext
+from cryptoscore.hazmat.shamir import lagrange_at_zero
 from cryptoscore.params import BFV8192, BFV16384
-from cryptoscore.records import canonical_json
-from cryptoscore.release import Contribution, derive_seed, round1_seed
-from cryptoscore.validity import validity_weights
+from cryptoscore.protocol.contributions import Contribution, derive_seed, round1_seed
+from cryptoscore.scoring.encoding import Layout
+from cryptoscore.scoring.validity import validity_weights
+from cryptoscore.transparency.log import MerkleLog
 
 HERE = Path(__file__).resolve().parent
 

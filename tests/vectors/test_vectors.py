@@ -20,7 +20,7 @@ def test_vectors_are_reproduced():
 def test_canonical_ciphertext_vectors_roundtrip(index):
     import hashlib
 
-    from cryptoscore.ciphertext import decode_ciphertext, encode_ciphertext
+    from cryptoscore.hazmat.ciphertext import decode_ciphertext, encode_ciphertext
     from cryptoscore.params import get_parameter_set
 
     generator = _generator()

@@ -1,0 +1,162 @@
+"""The trustee's answers: a decryption request or a pad request, checked, then answered once.
+
+:func:`answer_request` refuses anything but a published circuit recomputed from the named
+inputs, claims the request's lineage slot (:func:`lineage_claim`) and returns a partial
+decryption; :func:`answer_pad_request` checks the pad request against the challenge first
+(docs/design.md, "Recompute-before-decrypt" and "Lineages").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, MutableSet
+
+from cryptoscore.errors import FormatError, MismatchError, PolicyError
+from cryptoscore.identity import TrusteeIdentity
+from cryptoscore.protocol.challenge import ChallengeContext
+from cryptoscore.protocol.contributions import derive_seed, round1_seed
+from cryptoscore.protocol.recompute import check_round1, input_bundle, pad_set, recompute
+from cryptoscore.protocol.requests import (
+    ROUND1_NEEDED,
+    DecryptionRequest,
+    Round1Evidence,
+    evidence_needed,
+)
+from cryptoscore.scoring.bundle import EncryptedBundle
+from cryptoscore.scoring.pad_request import PadRequest
+from cryptoscore.threshold.ceremony import KeyShare
+from cryptoscore.threshold.journal import PartialJournal
+from cryptoscore.threshold.lineage import LineageClaim, bundle_claim, bundle_lineage, score_claim
+from cryptoscore.threshold.pad_shares import PadErrors, PadShare
+from cryptoscore.threshold.pad_shares import answer_pad_request as _answer_pad_request
+from cryptoscore.threshold.partial import PadComplement, PartialDecryption, partial_decrypt
+
+
+def lineage_claim(
+    request: DecryptionRequest, bundles: Mapping[str, EncryptedBundle]
+) -> LineageClaim:
+    """Trustee, auditor: the lineage slot ``request`` touches (``threshold/lineage.py``).
+
+    Round 1 (noise checks, V) of a bundle touches the bundle's pad lineage, and must name the
+    pad's own active set — checked here, statelessly, so a request routed to any other set
+    is refused before anything else; the journal then pins the set and spends the slot."""
+    if request.circuit == "score/v1":
+        if len(request.inputs) != 2:
+            raise FormatError("a score request names predictions and labels")
+        seeds = [input_bundle(bundles, d).header.c1_seed for d in request.inputs]
+        if seeds[0] is None or seeds[1] is None:
+            raise PolicyError("threshold decryption answers pad-seeded bundles only")
+        return score_claim(seeds[0], seeds[1], request.active_set.indices)
+    if len(request.inputs) != 1:
+        raise FormatError(f"a {request.circuit} request names one bundle")
+    bundle = input_bundle(bundles, request.inputs[0])
+    pads = pad_set(bundle)
+    if request.active_set != pads:
+        raise PolicyError(
+            f"round 1 of a pad-seeded bundle is answered by its pads' own active set "
+            f"{list(pads.indices)}, not {list(request.active_set.indices)}: when one of those "
+            "trustees is gone, re-submit the bundle with fresh pads (never re-routed)"
+        )
+    slot = f"noise:{request.index}" if request.circuit == "noise/v1" else "validity"
+    c1_seed = bundle.header.c1_seed
+    assert c1_seed is not None  # pad_set refused unseeded bundles
+    return bundle_claim(c1_seed, bundle.layout.ciphertexts, slot, pads.indices)
+
+
+def answer_request(
+    request: DecryptionRequest,
+    context: ChallengeContext,
+    bundles: Mapping[str, EncryptedBundle],
+    share: KeyShare,
+    identity: TrusteeIdentity,
+    journal: PartialJournal,
+    *,
+    evidence: Mapping[str, Round1Evidence] | None = None,
+    verified: MutableSet[tuple[str, bool]] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> PartialDecryption:
+    """Trustee: check round 1 where needed, recompute, compare, then (once per ciphertext)
+    partially decrypt.
+
+    A validity request needs ``evidence`` (by bundle digest) that the bundle's noise checks
+    passed; a score request, that both bundles passed round 1 (:func:`check_round1`).
+    ``verified`` remembers (bundle digest, validity too) pairs already checked, so a trustee
+    checks the labels' round 1 once, not for every submission.
+    ``progress`` is called with the number of chunks recomputed so far (for a progress bar).
+
+    The lineage rules (``threshold/lineage.py``) are checked first, against the journal, read-only:
+    a request on a lineage this trustee answered under another active set, or for a slot it already
+    answered, is refused before any work; ``partial_decrypt`` checks again atomically and spends the
+    slot before the share is read."""
+    claim = lineage_claim(request, bundles)
+    journal.check(claim)
+    for digest in evidence_needed(request):
+        key = (digest, ROUND1_NEEDED[request.circuit])
+        if verified is not None and key in verified:
+            continue
+        found = (evidence or {}).get(digest)
+        if found is None:
+            raise PolicyError(
+                f"{request.circuit} multiplies the ciphertexts of {digest[:16]}…: answered "
+                "only with that bundle's round-1 evidence"
+            )
+        if digest not in bundles:
+            raise MismatchError(f"input {digest[:16]}… is not available")
+        check_round1(context, bundles[digest], found, validity_too=key[1])
+        if verified is not None:
+            verified.add(key)
+    if request.circuit == "validity/v1":
+        found = (evidence or {}).get(request.inputs[0])
+        contributions = list(found.contributions) if found is not None else []
+        if request.seed != derive_seed(round1_seed(request.inputs[0], contributions), b"validity"):
+            raise PolicyError("the validity seed is not the one the round-1 contributions give")
+    aggregate = recompute(request, context, bundles, progress=progress)
+    if aggregate.ciphertext_digest != request.ciphertext_digest:
+        raise PolicyError(
+            "the ciphertext to decrypt is not what the published circuit computes from the "
+            "named inputs: refusing to decrypt"
+        )
+    return partial_decrypt(
+        share,
+        aggregate,
+        request.active_set,
+        request.request_id,
+        identity,
+        journal,
+        context.record,
+        lineage=claim,
+        mask=request.circuit == "noise/v1",
+        pad=_noise_pad(request, bundles, share),
+    )
+
+
+def _noise_pad(
+    request: DecryptionRequest, bundles: Mapping[str, EncryptedBundle], share: KeyShare
+) -> PadComplement | None:
+    """What a noise check is answered against (``threshold.partial_decrypt``)."""
+    if request.circuit != "noise/v1":
+        return None
+    pad = input_bundle(bundles, request.inputs[0]).header.pad_request
+    if pad is None:
+        raise PolicyError("threshold decryption answers pad-seeded bundles only")
+    index = request.index
+    return PadComplement(
+        pad.active_set,
+        bundle_lineage(pad.c1_seed),
+        pad.key_id,
+        index,
+        lambda: PadErrors(share, pad).of(index),
+    )
+
+
+def answer_pad_request(
+    request: PadRequest,
+    context: ChallengeContext,
+    share: KeyShare,
+    identity: TrusteeIdentity,
+    journal: PartialJournal,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> PadShare:
+    """Trustee: answer a pad request for this challenge (``pads.py``), once per seed."""
+    context.check_pad_request(request)
+    return _answer_pad_request(request, context.record, share, identity, journal, progress=progress)

@@ -1,0 +1,89 @@
+"""The challenge context: everything the roles share about one challenge.
+
+The ceremony record, public context, evaluation keys, policy, layout and the challenge's
+published circuits, fixed when the challenge is created (docs/design.md, "Two-round release").
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from cryptoscore.errors import MismatchError
+from cryptoscore.hazmat.c1 import SEED_BYTES
+from cryptoscore.scoring.bundle import EncryptedBundle
+from cryptoscore.scoring.encoding import Layout
+from cryptoscore.scoring.keys import EvaluationKeys, PublicContext
+from cryptoscore.scoring.pad_request import PadRequest
+from cryptoscore.scoring.policy import ReleasePolicy
+from cryptoscore.threshold.active_set import ActiveSet
+from cryptoscore.threshold.ceremony import CeremonyRecord
+from cryptoscore.threshold.pad_shares import PadKey
+
+
+@dataclass(frozen=True, slots=True)
+class ChallengeContext:
+    """What a challenge publishes and every party uses to recompute circuits."""
+
+    challenge_id: str
+    record: CeremonyRecord
+    public: PublicContext
+    evaluation: EvaluationKeys
+    policy: ReleasePolicy
+    n: int
+
+    def __post_init__(self) -> None:
+        self.record.check_keys(self.public, self.evaluation)
+        self.public.params.check_count(self.n, "number of items")
+
+    @property
+    def layout(self) -> Layout:
+        return Layout.for_params(self.public.params, self.n, self.policy.classes)
+
+    def check_bundle(self, bundle: EncryptedBundle, kind: str) -> None:
+        """Refuse a bundle of the wrong kind, key, challenge, size — or one whose submitter
+        chose c1 (public-key encryption): threshold challenges take seeded bundles only."""
+        bundle.expect(
+            kind=kind,  # type: ignore[arg-type]
+            params=self.public.params,
+            key_id=self.public.key_id,
+            challenge=self.challenge_id,
+            classes=self.policy.classes,
+            n=self.n,
+        )
+        if not bundle.header.seeded:
+            raise MismatchError(
+                "threshold challenges accept only bundles encrypted with trustee pads (c1 from "
+                "a public seed); a bundle whose submitter chose c1 could make the secret key "
+                "part of its noise (SECURITY.md)"
+            )
+
+    def pad_request(
+        self, kind: str, key: PadKey, active_set: ActiveSet, seed: bytes | None = None
+    ) -> PadRequest:
+        """Submitter: the pad request for a ``kind`` bundle of this challenge (fresh seed)."""
+        request = PadRequest(
+            challenge_id=self.challenge_id,
+            kind=kind,
+            params=self.public.params,
+            key_id=self.public.key_id,
+            seed=seed if seed is not None else os.urandom(SEED_BYTES),
+            count=self.layout.ciphertexts,
+            active_set=active_set.indices,
+            recipient=key.public_bytes,
+        )
+        self.check_pad_request(request)
+        return request
+
+    def check_pad_request(self, request: PadRequest) -> None:
+        """Service and trustee: the request is for this challenge's key and bundle size."""
+        if request.challenge_id != self.challenge_id:
+            raise MismatchError(f"pad request is for challenge {request.challenge_id!r}")
+        if request.params is not self.public.params or request.key_id != self.public.key_id:
+            raise MismatchError("pad request is for another key or parameter set")
+        if request.count != self.layout.ciphertexts:
+            raise MismatchError(
+                f"pad request asks for {request.count} pads, a bundle of this challenge has "
+                f"{self.layout.ciphertexts} ciphertexts"
+            )
+        ActiveSet(request.active_set).check(self.record)

@@ -1,0 +1,82 @@
+"""Release policies: which aggregates of a challenge may ever be decrypted.
+
+A policy is part of the challenge definition, fixed before any upload. It names metrics; each
+metric expands to named aggregates, in a fixed order:
+
+* ``correct``   — number of items whose predicted class equals the label;
+* ``errors``    — number of items where they differ (n − correct);
+* ``confusion`` — every cell ``confusion:a:b`` = number of items predicted ``a`` with label
+  ``b``, for a, b in 0..K−1, row-major (prediction a major).
+
+The score circuit (``scoring/circuits.py``) builds one ciphertext holding exactly these
+aggregates and nothing else; a trustee refuses to decrypt a ciphertext for any other list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from cryptoscore.errors import PolicyError
+
+__all__ = ["METRICS", "ReleasePolicy", "confusion_cell_name"]
+
+METRICS = ("correct", "errors", "confusion")
+MAX_AGGREGATES = 256
+
+
+def confusion_cell_name(predicted: int, label: int) -> str:
+    return f"confusion:{predicted}:{label}"
+
+
+@dataclass(frozen=True, slots=True)
+class ReleasePolicy:
+    """The metrics a challenge releases for a task with ``classes`` classes."""
+
+    classes: int
+    metrics: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.classes, int) or not 2 <= self.classes <= 64:
+            raise PolicyError(f"a policy needs 2..64 classes, got {self.classes!r}")
+        if not self.metrics:
+            raise PolicyError("a release policy must name at least one metric")
+        for m in self.metrics:
+            if m not in METRICS:
+                raise PolicyError(f"unknown metric {m!r} (known: {', '.join(METRICS)})")
+        if len(set(self.metrics)) != len(self.metrics):
+            raise PolicyError("a metric is named twice in the release policy")
+        if len(self.aggregate_names()) > MAX_AGGREGATES:
+            raise PolicyError(
+                f"the policy releases more than {MAX_AGGREGATES} aggregates; "
+                "a full confusion matrix is limited to 16 classes"
+            )
+
+    def aggregate_names(self) -> tuple[str, ...]:
+        """The released aggregates in output order."""
+        names: list[str] = []
+        for m in self.metrics:
+            if m == "confusion":
+                names += [
+                    confusion_cell_name(a, b)
+                    for a in range(self.classes)
+                    for b in range(self.classes)
+                ]
+            else:
+                names.append(m)
+        return tuple(names)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"classes": self.classes, "metrics": list(self.metrics)}
+
+    @classmethod
+    def from_json(cls, obj: object) -> ReleasePolicy:
+        if not isinstance(obj, dict) or set(obj) != {"classes", "metrics"}:
+            raise PolicyError("a release policy is an object with 'classes' and 'metrics'")
+        metrics = obj["metrics"]
+        classes = obj["classes"]
+        if not isinstance(metrics, list) or not all(isinstance(m, str) for m in metrics):
+            raise PolicyError("policy 'metrics' must be a list of metric names")
+        if not isinstance(classes, int) or isinstance(classes, bool):
+            raise PolicyError("policy 'classes' must be an integer")
+        return cls(classes, tuple(metrics))

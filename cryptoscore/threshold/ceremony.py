@@ -1,0 +1,419 @@
+"""Key ceremony v1 (trusted dealer, run offline) and the trustees' encrypted share files.
+
+Role: the dealer (usually the organizer, on an offline machine) runs :func:`run_ceremony` with
+the roster — each trustee's id, index and Ed25519 *public* key, created by the trustee itself
+(``identity.py``) — the threshold t and one passphrase per trustee, typed by that trustee.
+It:
+
+1. generates the BFV key set with SEAL (secret, public, relinearization and Galois keys);
+2. Shamir-shares the secret key t-of-n, independently per RNS prime and coefficient, in
+   SEAL's NTT form (``_rns/shamir.py``; coefficients from the OS CSPRNG);
+3. writes one share file per trustee, encrypted at rest: scrypt (RFC 7914; n = 2^15, r = 8,
+   p = 1, 16-byte random salt) derives a 256-bit key from the passphrase, AES-256-GCM
+   encrypts the share with the file header as associated data (so no header field can be
+   changed without detection);
+4. produces the public ceremony record: parameter set, key id (hash of the public context),
+   digest of the evaluation keys, roster, t and n, a SHA-256 commitment to each share file,
+   and the dealer's statement that it erased the secret key;
+5. overwrites the numpy buffers that held the secret key and its shares and drops every
+   reference. Python cannot guarantee erasure: SEAL's own copy is freed, and copies made by
+   the interpreter (bytes objects) may linger in freed memory until reused (``SECURITY.md``).
+
+Participants and organizers need only the public context (``keys.PublicContext``, ≈ 0.4 MB);
+the service additionally needs the evaluation keys (≈ 30 MB).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+from cryptoscore.envelope import Fields, pack_record, record_prefix, unpack_record
+from cryptoscore.errors import FormatError, MismatchError, ParameterError
+from cryptoscore.hazmat.seal_format import U64Array, parse_plaintext
+from cryptoscore.hazmat.shamir import share
+from cryptoscore.identity import TrusteePublicKey
+from cryptoscore.params import ParameterSet, get_parameter_set
+from cryptoscore.scoring.keys import EvaluationKeys, PublicContext, SecretKey, generate_keys
+
+__all__ = [
+    "CeremonyRecord",
+    "CeremonyResult",
+    "KeyShare",
+    "RosterEntry",
+    "open_share_file",
+    "run_ceremony",
+    "secret_key_residues",
+]
+
+RECORD_MAGIC = b"CSCEREMO"
+SHARE_MAGIC = b"CSKSHARE"
+FORMAT_VERSION = 1
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 1 << 15, 8, 1
+DEALER_STATEMENT = (
+    "The dealer generated the BFV secret key, Shamir-shared it among the roster, wrote one "
+    "encrypted share file per trustee and erased every copy of the secret key and of the "
+    "shares it held."
+)
+_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+
+@dataclass(frozen=True, slots=True)
+class RosterEntry:
+    trustee_id: str
+    index: int
+    """Shamir evaluation point (1..n)."""
+    public_key: TrusteePublicKey
+
+    def __post_init__(self) -> None:
+        if not _ID.match(self.trustee_id):
+            raise FormatError(
+                f"trustee id {self.trustee_id!r} must be 1-64 lower-case letters, digits, '.-_'"
+            )
+        if not 1 <= self.index <= 255:
+            raise FormatError("trustee index must be in 1..255")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.trustee_id, "index": self.index, "public_key": self.public_key.hex()}
+
+    @classmethod
+    def from_json(cls, obj: object) -> RosterEntry:
+        if not isinstance(obj, dict):
+            raise FormatError("roster entry must be an object")
+        f = Fields(obj, "roster entry", {"id", "index", "public_key"})
+        return cls(
+            f.string("id", 64),
+            f.integer("index", 1, 255),
+            TrusteePublicKey.from_hex(f.string("public_key", 64)),
+        )
+
+
+def _check_roster(roster: Sequence[RosterEntry], threshold: int) -> None:
+    n = len(roster)
+    if n < 2:
+        raise ParameterError("a committee needs at least 2 trustees")
+    if not 2 <= threshold <= n:
+        raise ParameterError(f"threshold must be in 2..{n}, got {threshold}")
+    if len({e.trustee_id for e in roster}) != n:
+        raise ParameterError("trustee ids in the roster must be distinct")
+    if sorted(e.index for e in roster) != list(range(1, n + 1)):
+        raise ParameterError("trustee indices must be 1..n, each once")
+    if len({e.public_key for e in roster}) != n:
+        raise ParameterError("two roster entries share a public key")
+
+
+@dataclass(frozen=True, slots=True)
+class CeremonyRecord:
+    """The public record of a ceremony (canonical JSON record, magic ``CSCEREMO``)."""
+
+    params: type[ParameterSet]
+    key_id: str
+    evaluation_keys: str
+    threshold: int
+    roster: tuple[RosterEntry, ...]
+    share_commitments: Mapping[str, str]
+    created_at: str
+    dealer_statement: str = DEALER_STATEMENT
+
+    def __post_init__(self) -> None:
+        _check_roster(self.roster, self.threshold)
+        if set(self.share_commitments) != {e.trustee_id for e in self.roster}:
+            raise FormatError("ceremony record: one share commitment per trustee is required")
+        if len(self.roster) > self.params.MAX_TRUSTEES:
+            raise ParameterError(f"at most {self.params.MAX_TRUSTEES} trustees are supported")
+
+    @property
+    def n(self) -> int:
+        return len(self.roster)
+
+    def entry(self, trustee_id: str) -> RosterEntry:
+        for e in self.roster:
+            if e.trustee_id == trustee_id:
+                return e
+        raise MismatchError(f"trustee {trustee_id!r} is not on the roster")
+
+    def entry_by_index(self, index: int) -> RosterEntry:
+        for e in self.roster:
+            if e.index == index:
+                return e
+        raise MismatchError(f"no trustee with index {index} on the roster")
+
+    def header(self) -> dict[str, Any]:
+        return {
+            "params": self.params.ID,
+            "key_id": self.key_id,
+            "evaluation_keys": self.evaluation_keys,
+            "threshold": self.threshold,
+            "n": self.n,
+            "roster": [e.to_json() for e in sorted(self.roster, key=lambda e: e.index)],
+            "share_commitments": dict(sorted(self.share_commitments.items())),
+            "created_at": self.created_at,
+            "dealer_statement": self.dealer_statement,
+        }
+
+    def to_bytes(self) -> bytes:
+        return pack_record(RECORD_MAGIC, FORMAT_VERSION, self.header())
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.to_bytes()).hexdigest()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> CeremonyRecord:
+        header, body = unpack_record(raw, RECORD_MAGIC, FORMAT_VERSION, "ceremony record")
+        if len(body):
+            raise FormatError("ceremony record: unexpected bytes after the header")
+        f = Fields(
+            header,
+            "ceremony record",
+            {
+                "params",
+                "key_id",
+                "evaluation_keys",
+                "threshold",
+                "n",
+                "roster",
+                "share_commitments",
+                "created_at",
+                "dealer_statement",
+            },
+        )
+        roster_json = header["roster"]
+        commitments = header["share_commitments"]
+        if not isinstance(roster_json, list) or not isinstance(commitments, dict):
+            raise FormatError("ceremony record: roster must be a list, commitments an object")
+        roster = tuple(RosterEntry.from_json(e) for e in roster_json)
+        if f.integer("n", 2, 255) != len(roster):
+            raise FormatError("ceremony record: n differs from the roster size")
+        for v in commitments.values():
+            if not isinstance(v, str) or len(v) != 64:
+                raise FormatError("ceremony record: share commitments are SHA-256 hex digests")
+        return cls(
+            params=get_parameter_set(f.string("params")),
+            key_id=f.hex("key_id", 32).hex(),
+            evaluation_keys=f.hex("evaluation_keys", 32).hex(),
+            threshold=f.integer("threshold", 2, 255),
+            roster=roster,
+            share_commitments=dict(commitments),
+            created_at=f.string("created_at", 64),
+            dealer_statement=f.string("dealer_statement", 1024),
+        )
+
+    def check_keys(self, public: PublicContext, evaluation: EvaluationKeys | None = None) -> None:
+        """Refuse a public context (and evaluation keys) that this ceremony did not produce."""
+        if public.key_id != self.key_id:
+            raise MismatchError("the public context is not the one this ceremony produced")
+        if evaluation is not None and evaluation.digest != self.evaluation_keys:
+            raise MismatchError("the evaluation keys are not the ones this ceremony produced")
+
+    def check_share_file(self, trustee_id: str, share_file: bytes) -> None:
+        want = self.share_commitments.get(trustee_id)
+        if want is None or hashlib.sha256(share_file).hexdigest() != want:
+            raise MismatchError(f"share file does not match the commitment for {trustee_id!r}")
+
+
+class KeyShare:
+    """One trustee's decrypted share of the secret key: ``data[prime][coeff]`` (NTT form) over
+    the data primes. Never printed, compared or pickled."""
+
+    __slots__ = ("_data", "index", "key_id", "params", "threshold", "trustee_id")
+
+    def __init__(
+        self,
+        params: type[ParameterSet],
+        key_id: str,
+        trustee_id: str,
+        index: int,
+        threshold: int,
+        data: U64Array,
+    ) -> None:
+        self.params = params
+        self.key_id = key_id
+        self.trustee_id = trustee_id
+        self.index = index
+        self.threshold = threshold
+        self._data = data
+
+    def __repr__(self) -> str:
+        return f"KeyShare(trustee={self.trustee_id}, index={self.index}, key={self.key_id[:12]}…)"
+
+    def __reduce__(self) -> Any:
+        raise TypeError("key shares cannot be pickled")
+
+    def residues(self, level: int) -> U64Array:
+        """The share restricted to the first ``level`` primes (a view; do not modify)."""
+        return self._data[:level]
+
+    def derive_key(self, info: bytes) -> bytes:
+        """A 32-byte key bound to this share and ``info``: HKDF-SHA256 (RFC 5869) with the
+        share as input keying material. What a trustee re-derives instead of storing secrets
+        made from its share (``pads.PadErrors``); nothing about the share can be learned
+        from it (HKDF is a PRF keyed with the share)."""
+        hkdf = HKDF(hashes.SHA256(), length=32, salt=b"cryptoscore/share-key/v1", info=info)
+        material = np.ascontiguousarray(self._data).view(np.uint8)
+        return hkdf.derive(material.data)
+
+    def wipe(self) -> None:
+        self._data.fill(0)
+
+
+@dataclass(frozen=True, slots=True)
+class CeremonyResult:
+    record: CeremonyRecord
+    public: PublicContext
+    evaluation: EvaluationKeys
+    share_files: Mapping[str, bytes] = field(repr=False)
+
+
+def secret_key_residues(secret: SecretKey) -> U64Array:
+    """The secret key in NTT form over the data primes, ``[prime][coeff]`` (dealer only)."""
+    params = secret.params
+    coeffs = parse_plaintext(secret._raw).coefficients
+    levels = len(params.DATA_PRIMES)
+    n = params.POLY_MODULUS_DEGREE
+    if coeffs.size != n * (levels + 1):
+        raise FormatError("unexpected secret key layout")
+    out: U64Array = coeffs.reshape(levels + 1, n)[:levels].copy()
+    coeffs.fill(0)
+    return out
+
+
+def _kdf(passphrase: bytes, salt: bytes, n: int, r: int, p: int) -> bytes:
+    return Scrypt(salt=salt, length=32, n=n, r=r, p=p).derive(passphrase)
+
+
+def _share_header(
+    params: type[ParameterSet],
+    key_id: str,
+    entry: RosterEntry,
+    threshold: int,
+    n: int,
+    salt: bytes,
+    nonce: bytes,
+) -> dict[str, Any]:
+    return {
+        "params": params.ID,
+        "key_id": key_id,
+        "trustee_id": entry.trustee_id,
+        "index": entry.index,
+        "threshold": threshold,
+        "n": n,
+        "kdf": {"name": "scrypt", "n": SCRYPT_N, "r": SCRYPT_R, "p": SCRYPT_P, "salt": salt.hex()},
+        "nonce": nonce.hex(),
+    }
+
+
+def _seal_share(header: dict[str, Any], passphrase: bytes, data: U64Array) -> bytes:
+    kdf = header["kdf"]
+    key = _kdf(passphrase, bytes.fromhex(kdf["salt"]), kdf["n"], kdf["r"], kdf["p"])
+    aad = record_prefix(SHARE_MAGIC, FORMAT_VERSION, header)
+    body = AESGCM(key).encrypt(bytes.fromhex(header["nonce"]), data.astype("<u8").tobytes(), aad)
+    return aad + body
+
+
+def run_ceremony(
+    params: type[ParameterSet],
+    roster: Sequence[RosterEntry],
+    threshold: int,
+    passphrases: Mapping[str, bytes],
+    *,
+    created_at: str | None = None,
+) -> CeremonyResult:
+    """Dealer: generate and share the key; return the public record, keys and share files."""
+    _check_roster(roster, threshold)
+    if len(roster) > params.MAX_TRUSTEES:
+        raise ParameterError(f"at most {params.MAX_TRUSTEES} trustees are supported")
+    for entry in roster:
+        pw = passphrases.get(entry.trustee_id)
+        if pw is None or len(pw) < 8:
+            raise ParameterError(
+                f"trustee {entry.trustee_id!r} needs a share-file passphrase of 8+ bytes"
+            )
+    keys = generate_keys(params)
+    public, evaluation = keys.public, keys.evaluation
+    secret = secret_key_residues(keys.secret)
+    del keys  # drop the only reference to the SEAL secret key serialization
+    xs = [e.index for e in roster]
+    shares = share(secret, params.DATA_PRIMES, threshold, xs)
+    secret.fill(0)
+    files: dict[str, bytes] = {}
+    try:
+        for entry, data in zip(roster, shares, strict=True):
+            header = _share_header(
+                params, public.key_id, entry, threshold, len(roster), os.urandom(16), os.urandom(12)
+            )
+            files[entry.trustee_id] = _seal_share(header, passphrases[entry.trustee_id], data)
+    finally:
+        for data in shares:
+            data.fill(0)
+    record = CeremonyRecord(
+        params=params,
+        key_id=public.key_id,
+        evaluation_keys=evaluation.digest,
+        threshold=threshold,
+        roster=tuple(sorted(roster, key=lambda e: e.index)),
+        share_commitments={k: hashlib.sha256(v).hexdigest() for k, v in files.items()},
+        created_at=created_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )
+    return CeremonyResult(record, public, evaluation, files)
+
+
+def open_share_file(raw: bytes, passphrase: bytes) -> KeyShare:
+    """Trustee: decrypt and validate a share file.
+
+    Every way the file can fail to open — wrong passphrase, edited header or body,
+    truncation — after the header parses raises the same :class:`FormatError`, whose message
+    never contains share material.
+    """
+    header, body = unpack_record(raw, SHARE_MAGIC, FORMAT_VERSION, "share file")
+    f = Fields(
+        header,
+        "share file",
+        {"params", "key_id", "trustee_id", "index", "threshold", "n", "kdf", "nonce"},
+    )
+    params = get_parameter_set(f.string("params"))
+    key_id = f.hex("key_id", 32).hex()
+    trustee_id = f.string("trustee_id", 64)
+    index = f.integer("index", 1, 255)
+    threshold = f.integer("threshold", 2, 255)
+    f.integer("n", 2, 255)
+    nonce = f.hex("nonce", 12)
+    kdf = header["kdf"]
+    if not isinstance(kdf, dict):
+        raise FormatError("share file: kdf must be an object")
+    kf = Fields(kdf, "share file kdf", {"name", "n", "r", "p", "salt"})
+    if kf.string("name") != "scrypt":
+        raise FormatError("share file: unsupported key derivation")
+    n_cost = kf.integer("n", 1 << 14, 1 << 20)
+    r = kf.integer("r", 8, 32)
+    p = kf.integer("p", 1, 16)
+    salt = kf.hex("salt", 16)
+    levels = len(params.DATA_PRIMES)
+    nbytes = levels * params.POLY_MODULUS_DEGREE * 8
+    aad = record_prefix(SHARE_MAGIC, FORMAT_VERSION, header)
+    try:
+        plain = AESGCM(_kdf(passphrase, salt, n_cost, r, p)).decrypt(nonce, bytes(body), aad)
+    except InvalidTag:
+        raise FormatError(
+            "share file does not open: wrong passphrase, or the file was altered or truncated"
+        ) from None
+    if len(plain) != nbytes:
+        raise FormatError("share file: share has the wrong size for its parameter set")
+    data = np.frombuffer(plain, dtype="<u8").astype(np.uint64).reshape(levels, -1)
+    for i, q in enumerate(params.DATA_PRIMES):
+        if int(data[i].max()) >= q:
+            data.fill(0)
+            raise FormatError("share file: share value out of range")
+    return KeyShare(params, key_id, trustee_id, index, threshold, data)

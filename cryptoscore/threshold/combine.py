@@ -1,0 +1,155 @@
+"""Combining partial decryptions: the combiner's and the auditor's checks, then c0 + Σ h_j.
+
+:func:`combine` accepts t partials from distinct roster trustees of the named active set,
+with valid signatures over this ciphertext and request, and rounds t·x/Q to the released
+aggregates; :func:`rerandomize` adds a published encryption of zero (docs/design.md,
+"Threshold decryption").
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from cryptoscore.errors import FormatError, MismatchError
+from cryptoscore.hazmat.ciphertext import encode_ciphertext
+from cryptoscore.hazmat.modmath import (
+    addmod,
+    crt_lift,
+)
+from cryptoscore.hazmat.seal_engine import engine_for
+from cryptoscore.scoring.aggregate import AggregateCiphertext
+from cryptoscore.scoring.keys import PublicContext
+from cryptoscore.threshold.active_set import ActiveSet
+from cryptoscore.threshold.ceremony import CeremonyRecord
+from cryptoscore.threshold.partial import PartialDecryption
+
+
+@dataclass(frozen=True, slots=True)
+class CombinedDecryption:
+    values: dict[str, int]
+    """The named aggregates, in ``0..t-1``."""
+    max_noise: int | None
+    """The largest |residual noise + smudging| over all N coefficients (only when asked
+    for: it costs a full CRT lift)."""
+
+    @property
+    def noise_bits(self) -> float | None:
+        return None if self.max_noise is None else math.log2(max(self.max_noise, 1))
+
+
+def verify_partials(
+    aggregate: AggregateCiphertext,
+    partials: Sequence[PartialDecryption],
+    record: CeremonyRecord,
+    request_id: str,
+    active_set: ActiveSet,
+) -> None:
+    """Combiner and auditor: every check a set of partials must pass before combination."""
+    active_set.check(record)
+    if len(partials) < record.threshold:
+        raise MismatchError(
+            f"{len(partials)} partial decryptions given, the threshold is {record.threshold}"
+        )
+    if len(partials) > record.threshold:
+        raise MismatchError("more partials than the threshold: combine exactly the active set")
+    seen: set[int] = set()
+    for p in partials:
+        entry = record.entry(p.trustee_id)  # refuses trustees outside the roster
+        if entry.index != p.index:
+            raise MismatchError(f"partial from {p.trustee_id!r} carries the wrong index")
+        if p.active_set != active_set:
+            raise MismatchError(f"partial from {p.trustee_id!r} was made for another active set")
+        if p.index not in active_set.indices:
+            raise MismatchError(f"{p.trustee_id!r} is not in the active set")
+        if p.index in seen:
+            raise MismatchError(f"two partials from {p.trustee_id!r}")
+        seen.add(p.index)
+        if p.request_id != request_id:
+            raise MismatchError(f"partial from {p.trustee_id!r} answers another request")
+        if p.ciphertext_digest != aggregate.ciphertext_digest:
+            raise MismatchError(f"partial from {p.trustee_id!r} is for another ciphertext")
+        if p.key_id != record.key_id or p.level != aggregate.level:
+            raise MismatchError(f"partial from {p.trustee_id!r} is for another key or level")
+        entry.public_key.verify(p.signature, p.signed_message(), f"partial from {p.trustee_id!r}")
+
+
+def combine(
+    aggregate: AggregateCiphertext,
+    partials: Sequence[PartialDecryption],
+    record: CeremonyRecord,
+    request_id: str,
+    active_set: ActiveSet,
+    *,
+    measure_noise: bool = False,
+) -> CombinedDecryption:
+    """Combiner: verify the partials, decrypt, return only the aggregates the record names."""
+    verify_partials(aggregate, partials, record, request_id, active_set)
+    params = aggregate.params
+    moduli = params.moduli(aggregate.level)
+    t = params.PLAIN_MODULUS
+    data = aggregate.data()
+    x = [data[0, i].copy() for i in range(len(moduli))]
+    for p in partials:
+        h = p.data()
+        for i, q in enumerate(moduli):
+            x[i] = addmod(x[i], h[i], q)
+    big_q = 1
+    for q in moduli:
+        big_q *= q
+    positions = list(aggregate.positions)
+    at_positions = crt_lift([xi[positions] for xi in x], moduli)
+    values = {
+        name: (t * xk + big_q // 2) // big_q % t
+        for name, xk in zip(aggregate.names, at_positions, strict=True)
+    }
+    max_noise: int | None = None
+    if measure_noise:
+        delta = (big_q - 1) // t  # exact: Q ≡ 1 (mod t)
+        lifted_all = np.array(crt_lift(x, moduli), dtype=object)
+        m = (lifted_all * t + big_q // 2) // big_q % t
+        v = (lifted_all - m * delta) % big_q
+        max_noise = int(np.minimum(v, big_q - v).max())
+    return CombinedDecryption(values, max_noise)
+
+
+def rerandomize(
+    aggregate: AggregateCiphertext, public: PublicContext, seed: bytes
+) -> AggregateCiphertext:
+    """Add a fresh encryption of zero whose randomness is expanded from ``seed``.
+
+    Anyone holding the seed (trustees, auditors) recomputes the re-randomized ciphertext
+    exactly. It does **not** make a new lineage (``threshold/lineage.py``): c1 changes by pk1·u + e2
+    with u public, so a trustee's journal treats the copy as the same polynomial family and
+    slot — it is never a way to answer again, or under another active set. The seed need not
+    be secret: the encryption of zero only has to change c1, not to hide anything.
+    """
+    if len(seed) != 32:
+        raise FormatError("re-randomization seed must be 32 bytes")
+    if public.key_id != aggregate.key_id:
+        raise MismatchError("public context of another key")
+    params = aggregate.params
+    engine = engine_for(params)
+    zero = engine.encrypt_zero_seeded(public.seal_public_key(), seed, aggregate.level)
+    moduli = params.moduli(aggregate.level)
+    data = aggregate.data()
+    for poly in range(2):
+        for i, q in enumerate(moduli):
+            data[poly, i] = addmod(data[poly, i], zero[poly, i], q)
+    return AggregateCiphertext(
+        circuit=aggregate.circuit,
+        params=params,
+        key_id=aggregate.key_id,
+        level=aggregate.level,
+        names=aggregate.names,
+        positions=aggregate.positions,
+        inputs=aggregate.inputs,
+        policy=aggregate.policy,
+        seed=aggregate.seed,
+        n=aggregate.n,
+        classes=aggregate.classes,
+        ciphertext=encode_ciphertext(data, moduli),
+    )

@@ -1,0 +1,345 @@
+"""Partial decryption: a trustee's single-use, smudged, signed answer for one aggregate.
+
+Trustee j computes h_j = c1·λ_j s_j + e_j, with λ_j its Lagrange coefficient in the
+request's active set and e_j uniform smudging noise in [−E, E] from the OS CSPRNG
+(E = :func:`cryptoscore.scoring.noise.smudging_bound`), after claiming the ciphertext and
+its lineage slot in its :class:`~cryptoscore.threshold.journal.PartialJournal`; a round-1
+noise check is answered with the exact complement of the trustee's pad error instead
+(:class:`PadComplement`). Threshold BFV with Shamir-shared keys and noise flooding: Asharov
+et al., EUROCRYPT 2012; Boneh et al., CRYPTO 2018 (docs/design.md, "Threshold decryption").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from cryptoscore.envelope import Fields, canonical_json, pack_record, unpack_record
+from cryptoscore.errors import FormatError, MismatchError, PolicyError
+from cryptoscore.hazmat.ciphertext import ciphertext_nbytes, decode_ciphertext, encode_ciphertext
+from cryptoscore.hazmat.modmath import (
+    U64,
+    addmod,
+    mulmod,
+    reduce_signed,
+    uniform_below,
+    uniform_centered,
+    uniform_centered_residues,
+)
+from cryptoscore.hazmat.seal_engine import SealEngine, engine_for
+from cryptoscore.hazmat.seal_format import build_ciphertext, build_plaintext
+from cryptoscore.hazmat.shamir import lagrange_at_zero
+from cryptoscore.identity import TrusteeIdentity
+from cryptoscore.params import ParameterSet, get_parameter_set
+from cryptoscore.scoring.aggregate import AggregateCiphertext
+from cryptoscore.scoring.noise import smudging_bound
+from cryptoscore.threshold.active_set import ActiveSet
+from cryptoscore.threshold.ceremony import CeremonyRecord, KeyShare
+from cryptoscore.threshold.journal import PartialJournal, check_request_id
+from cryptoscore.threshold.lineage import LineageClaim, aggregate_claim
+
+MAGIC = b"CSPARTIA"
+
+
+FORMAT_VERSION = 1
+
+
+_SIGN_DOMAIN = b"cryptoscore/partial-decryption/v1\x00"
+
+
+def c1_digest(aggregate: AggregateCiphertext) -> str:
+    """SHA-256 of the c1 polynomial: what the single-use rule is keyed on."""
+    half = len(aggregate.ciphertext) // 2
+    return hashlib.sha256(aggregate.ciphertext[half:]).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class PartialDecryption:
+    """One trustee's signed answer to one request (record magic ``CSPARTIA``)."""
+
+    params: type[ParameterSet]
+    key_id: str
+    request_id: str
+    trustee_id: str
+    index: int
+    active_set: ActiveSet
+    ciphertext_digest: str
+    level: int
+    partial: bytes = field(repr=False)
+    """Canonical encoding of h_j (one polynomial over the level's primes)."""
+    signature: bytes = field(repr=False)
+
+    @property
+    def partial_digest(self) -> str:
+        return hashlib.sha256(self.partial).hexdigest()
+
+    def signed_message(self) -> bytes:
+        return _signed_message(
+            self.request_id,
+            self.ciphertext_digest,
+            self.partial_digest,
+            self.active_set,
+            self.trustee_id,
+            self.key_id,
+        )
+
+    def header(self) -> dict[str, Any]:
+        return {
+            "params": self.params.ID,
+            "key_id": self.key_id,
+            "request_id": self.request_id,
+            "trustee_id": self.trustee_id,
+            "index": self.index,
+            "active_set": list(self.active_set.indices),
+            "ciphertext": self.ciphertext_digest,
+            "level": self.level,
+            "signature": self.signature.hex(),
+        }
+
+    def to_bytes(self) -> bytes:
+        return pack_record(MAGIC, FORMAT_VERSION, self.header(), self.partial)
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.to_bytes()).hexdigest()
+
+    def data(self) -> U64:
+        moduli = self.params.moduli(self.level)
+        out: U64 = decode_ciphertext(self.partial, moduli, self.params.POLY_MODULUS_DEGREE, 1)[0]
+        return out
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> PartialDecryption:
+        header, body = unpack_record(raw, MAGIC, FORMAT_VERSION, "partial decryption")
+        f = Fields(
+            header,
+            "partial decryption",
+            {
+                "params",
+                "key_id",
+                "request_id",
+                "trustee_id",
+                "index",
+                "active_set",
+                "ciphertext",
+                "level",
+                "signature",
+            },
+        )
+        params = get_parameter_set(f.string("params"))
+        level = f.integer("level", 1, len(params.DATA_PRIMES))
+        expected = ciphertext_nbytes(params.moduli(level), params.POLY_MODULUS_DEGREE, 1)
+        if len(body) != expected:
+            raise FormatError(f"partial decryption: {len(body)} bytes, expected {expected}")
+        request_id = f.string("request_id", 128)
+        check_request_id(request_id)
+        partial = cls(
+            params=params,
+            key_id=f.hex("key_id", 32).hex(),
+            request_id=request_id,
+            trustee_id=f.string("trustee_id", 64),
+            index=f.integer("index", 1, 255),
+            active_set=ActiveSet(tuple(f.int_list("active_set", 1, 255, 255))),
+            ciphertext_digest=f.hex("ciphertext", 32).hex(),
+            level=level,
+            partial=bytes(body),
+            signature=f.hex("signature", 64),
+        )
+        partial.data()  # coefficients reduced
+        return partial
+
+
+def _signed_message(
+    request_id: str,
+    ciphertext_digest: str,
+    partial_digest: str,
+    active: ActiveSet,
+    trustee_id: str,
+    key_id: str,
+) -> bytes:
+    return _SIGN_DOMAIN + canonical_json(
+        {
+            "request_id": request_id,
+            "ciphertext": ciphertext_digest,
+            "partial": partial_digest,
+            "active_set": list(active.indices),
+            "trustee_id": trustee_id,
+            "key_id": key_id,
+        }
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PadComplement:
+    """What a noise check is answered against (``pads.py``, ``scoring/noise_check.py``): the pad
+    request's active set, lineage and key, the ciphertext's index, and how to re-derive this
+    trustee's pad errors of it — called only after the journal's claim, since it reads the
+    share (``pads.PadErrors``)."""
+
+    active_set: tuple[int, ...]
+    lineage: str
+    key_id: str
+    index: int
+    errors: Callable[[], npt.NDArray[np.int64]] = field(repr=False)
+
+
+def standalone_lineage(aggregate: AggregateCiphertext, active_set: ActiveSet) -> LineageClaim:
+    """The lineage of a ciphertext decrypted outside a challenge (``threshold/lineage.py``):
+    keyed on what re-randomization keeps, so a re-randomized copy is refused like the original."""
+    return aggregate_claim(aggregate.circuit, aggregate.inputs, aggregate.names, active_set.indices)
+
+
+def _aggregate_smudging(aggregate: AggregateCiphertext, trustees: int) -> int:
+    """E for this ciphertext: computed from its circuit, size and parameters (noise.py)."""
+    if aggregate.circuit == "noise/v1":
+        return 0  # answered with the pad's own errors (partial_decrypt), not smudged
+    count = len(aggregate.names)
+    bound = smudging_bound(
+        aggregate.params, aggregate.circuit, aggregate.n, aggregate.classes, count, trustees
+    )
+    return bound.smudging_bound
+
+
+def _smudging_residues(bound: int, moduli: tuple[int, ...], n: int) -> list[U64]:
+    """Fresh e uniform in [−bound, bound], as residues per prime."""
+    if 2 * bound + 1 <= 1 << 63:
+        noise = uniform_centered(bound, n)
+        out = [reduce_signed(noise, q) for q in moduli]
+        noise.fill(0)
+        return out
+    return uniform_centered_residues(bound, moduli, n)
+
+
+def times_share(engine: SealEngine, c1: U64, share: U64) -> U64:
+    """c1 · share mod q_i (share in NTT form), via SEAL's NTT on the compute context."""
+    level = c1.shape[0]
+    pid = engine.compute_level_ids[level]
+    # (c1, c1) rather than (c1, 0): SEAL refuses transparent ciphertexts
+    data = np.stack([c1, c1])
+    ct = engine.load_compute_raw(build_ciphertext(pid, data, engine.version))
+    engine.compute_evaluator.transform_to_ntt_inplace(ct)
+    pt = engine.load_compute_plaintext(build_plaintext(pid, share, engine.version))
+    engine.compute_evaluator.multiply_plain_inplace(ct, pt)
+    engine.compute_evaluator.transform_from_ntt_inplace(ct)
+    out: U64 = engine.export(ct).data[0]
+    return out
+
+
+def partial_decrypt(
+    share: KeyShare,
+    aggregate: AggregateCiphertext,
+    active_set: ActiveSet,
+    request_id: str,
+    identity: TrusteeIdentity,
+    journal: PartialJournal,
+    record: CeremonyRecord,
+    *,
+    lineage: LineageClaim,
+    mask: bool = False,
+    pad: PadComplement | None = None,
+) -> PartialDecryption:
+    """Trustee: one smudged, signed partial decryption of ``aggregate`` for ``active_set``.
+
+    With ``mask`` (required for, and only allowed on, the round-1 noise check of ciphertext i
+    of a bundle; ``pad`` names its pad request, :class:`PadComplement`) the trustee answers
+    with the exact complement of its pad share, λ_j·s_j·a_i − e_ij + Δ·M: its own pad error
+    e_ij re-derived (``pads.PadErrors``) in place of smudging, and M ∈ Z_t^N fresh uniform,
+    never kept. Only under the pad's own active set (so the same λ_j): then it adds nothing to
+    what the pad share gave (h_ij + answer = Δ·M), and the combined residual is the
+    submitter's own noise (``scoring/noise_check.py``).
+
+    Preconditions the caller (``protocol/release.py``) establishes first: the trustee recomputed
+    ``aggregate`` itself from the logged inputs with the published circuit. This function
+    enforces the rest: the key, the roster, the active set, and the journal — single use of
+    c1, and ``lineage`` (``threshold/lineage.py``): one active set per lineage, each slot once.
+    Every refusal happens before the share is read.
+    """
+    check_request_id(request_id)
+    if share.key_id != aggregate.key_id or share.key_id != record.key_id:
+        raise MismatchError("the key share does not belong to this ciphertext's key")
+    entry = record.entry(share.trustee_id)
+    if entry.index != share.index or entry.public_key != identity.public_key:
+        raise MismatchError("the share or identity does not match this trustee's roster entry")
+    active_set.check(record)
+    if share.index not in active_set.indices:
+        raise MismatchError(f"trustee {share.trustee_id!r} is not in the request's active set")
+    if mask != (aggregate.circuit == "noise/v1"):
+        raise PolicyError("masked partials are for the noise check, and the noise check only")
+    if mask and pad is None:
+        raise PolicyError("a noise check is answered against the pad request that made it")
+    if pad is not None:
+        if not mask:
+            raise PolicyError("only a noise check is answered with the pad's own errors")
+        if pad.active_set != active_set.indices:
+            raise PolicyError(
+                "a noise check is answered only under its pads' own active set: its pad errors "
+                "under another Lagrange coefficient would give the share away"
+            )
+        if (lineage.lineage, lineage.slot) != (pad.lineage, f"noise:{pad.index}"):
+            raise MismatchError("the noise check's lineage is not its pad request's")
+        if pad.key_id != share.key_id:
+            raise MismatchError("the pad request is for another key")
+    params = aggregate.params
+    smudge = _aggregate_smudging(aggregate, len(active_set.indices))
+    ciphertext_digest = aggregate.ciphertext_digest
+    if lineage.active_set != active_set.indices:
+        raise MismatchError("the lineage claim names another active set than the request")
+    journal.claim(c1_digest(aggregate), request_id, lineage=lineage)  # write-ahead
+
+    engine = engine_for(params)
+    level = aggregate.level
+    moduli = params.moduli(level)
+    n = params.POLY_MODULUS_DEGREE
+    c1 = aggregate.data()[1]
+    scaled = np.empty((level, n), dtype=np.uint64)
+    residues = share.residues(level)
+    for i, q in enumerate(moduli):
+        lam = lagrange_at_zero(share.index, list(active_set.indices), q)
+        scaled[i] = mulmod(residues[i], lam, q)
+    product = times_share(engine, c1, scaled)
+    scaled.fill(0)
+    if pad is not None:  # the exact complement of the pad share: −e_ij, no smudging
+        errors = pad.errors()
+        noise = [reduce_signed(-errors, q) for q in moduli]
+        errors.fill(0)
+    else:
+        noise = _smudging_residues(smudge, moduli, n)
+    if mask:
+        # Δ·M with M uniform in Z_t^N: an exact message offset, no noise
+        delta = (math.prod(moduli) - 1) // params.PLAIN_MODULUS
+        mask_values = uniform_below(params.PLAIN_MODULUS, n)
+        for i, q in enumerate(moduli):
+            noise[i] = addmod(noise[i], mulmod(mask_values, delta % q, q), q)
+        mask_values.fill(0)
+    h = np.empty((1, level, n), dtype=np.uint64)
+    for i, q in enumerate(moduli):
+        h[0, i] = addmod(product[i], noise[i], q)
+        noise[i].fill(0)
+    partial = encode_ciphertext(h, moduli)
+    active = active_set
+    message = _signed_message(
+        request_id,
+        ciphertext_digest,
+        hashlib.sha256(partial).hexdigest(),
+        active,
+        share.trustee_id,
+        share.key_id,
+    )
+    return PartialDecryption(
+        params=params,
+        key_id=share.key_id,
+        request_id=request_id,
+        trustee_id=share.trustee_id,
+        index=share.index,
+        active_set=active,
+        ciphertext_digest=ciphertext_digest,
+        level=level,
+        partial=partial,
+        signature=identity.sign(message),
+    )

@@ -1,0 +1,519 @@
+"""The verifier: an auditor checks a challenge's audit bundle and recomputes every released number.
+
+:func:`verify_bundle` needs no secret. It reads the bundle (the zip format of
+:mod:`cryptoscore.transparency.transcript`), runs the named checks in order and returns a
+report (ElectionGuard-verifier style): ``manifest``, ``ceremony-record``, ``log-integrity``,
+``blobs-present``, ``round1-recomputed``, ``release-recomputed``, ``partials-valid``,
+``single-use``, ``share-exposure``, ``round1-verdicts`` (which also checks that each validity
+request came after its bundle's noise checks were answered and passed), ``release-values``,
+``released-passed-round1``, ``leaderboard``. What each check means: docs/audit.md and
+docs/design.md, "Verifier".
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from cryptoscore.envelope import canonical_json
+from cryptoscore.errors import CryptoScoreError, FormatError, PolicyError, VerificationError
+from cryptoscore.protocol.answer import lineage_claim
+from cryptoscore.protocol.challenge import ChallengeContext
+from cryptoscore.protocol.contributions import Contribution, derive_seed, round1_seed
+from cryptoscore.protocol.recompute import noise_check_passed, recompute, validity_passed
+from cryptoscore.protocol.requests import DecryptionRequest
+from cryptoscore.scoring.bundle import EncryptedBundle
+from cryptoscore.scoring.keys import EvaluationKeys, PublicContext
+from cryptoscore.scoring.policy import ReleasePolicy
+from cryptoscore.threshold.ceremony import CeremonyRecord
+from cryptoscore.threshold.combine import combine, verify_partials
+from cryptoscore.threshold.lineage import LineageClaim, LineageRecord, check_claim
+from cryptoscore.threshold.partial import PartialDecryption, c1_digest
+from cryptoscore.transparency.leaderboard import leaderboard_from_entries
+from cryptoscore.transparency.log import (
+    MerkleLog,
+    SignedTreeHead,
+    verify_tree_head,
+)
+from cryptoscore.transparency.transcript import BUNDLE_FORMAT, BUNDLE_VERSION, sha256_hex
+
+CHECKS = (
+    "manifest",
+    "ceremony-record",
+    "log-integrity",
+    "blobs-present",
+    "round1-recomputed",
+    "release-recomputed",
+    "partials-valid",
+    "single-use",
+    "share-exposure",
+    "round1-verdicts",
+    "release-values",
+    "released-passed-round1",
+    "leaderboard",
+)
+
+
+# -- the verifier ---------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    name: str
+    passed: bool
+    detail: str
+
+
+@dataclass
+class AuditReport:
+    checks: list[CheckResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.checks) and all(c.passed for c in self.checks)
+
+    @property
+    def first_failure(self) -> CheckResult | None:
+        return next((c for c in self.checks if not c.passed), None)
+
+
+class _Failed(Exception):
+    def __init__(self, name: str, detail: str) -> None:
+        super().__init__(detail)
+        self.name = name
+        self.detail = detail
+
+
+@dataclass
+class _Bundle:
+    manifest: dict[str, Any]
+    entries: list[dict[str, Any]]
+    raw_entries: list[bytes]
+    blobs: dict[str, bytes]
+    leaderboard: list[dict[str, Any]]
+
+
+def _read_zip(path: str | Path) -> _Bundle:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            manifest = json.loads(zf.read("manifest.json"))
+            raw_log = zf.read("log.jsonl")
+            blobs = {
+                name.removeprefix("blobs/"): zf.read(name)
+                for name in zf.namelist()
+                if name.startswith("blobs/") and name != "blobs/"
+            }
+            leaderboard = json.loads(zf.read("leaderboard.json"))
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, OSError) as exc:
+        raise _Failed("manifest", f"not a readable audit bundle: {exc}") from None
+    raw_entries = [line for line in raw_log.split(b"\n") if line]
+    try:
+        entries = [json.loads(line) for line in raw_entries]
+    except json.JSONDecodeError:
+        raise _Failed("log-integrity", "a log entry is not JSON") from None
+    return _Bundle(manifest, entries, raw_entries, blobs, leaderboard)
+
+
+def verify_bundle(path: str | Path) -> AuditReport:
+    """Auditor: run every check on an audit bundle; stops at the first failed check."""
+    report = AuditReport()
+    state: dict[str, Any] = {}
+    steps: list[tuple[str, Callable[[], str]]] = []
+    try:
+        bundle = _read_zip(path)
+    except _Failed as failure:
+        report.checks.append(CheckResult(failure.name, False, failure.detail))
+        return report
+    v = _Verifier(bundle, state)
+    steps = [(name, getattr(v, "check_" + name.replace("-", "_"))) for name in CHECKS]
+    for name, step in steps:
+        try:
+            detail = step()
+        except _Failed as failure:
+            report.checks.append(CheckResult(failure.name, False, failure.detail))
+            return report
+        except CryptoScoreError as exc:
+            report.checks.append(CheckResult(name, False, str(exc)))
+            return report
+        report.checks.append(CheckResult(name, True, detail))
+    return report
+
+
+class _Verifier:
+    """One method per named check; each raises _Failed or returns a one-line detail."""
+
+    def __init__(self, bundle: _Bundle, state: dict[str, Any]) -> None:
+        self.b = bundle
+        self.s = state
+
+    def _entries(self, kind: str) -> list[dict[str, Any]]:
+        return [e for e in self.b.entries if e.get("type") == kind]
+
+    def _blob(self, digest: str, check: str) -> bytes:
+        data = self.b.blobs.get(digest)
+        if data is None or sha256_hex(data) != digest:
+            raise _Failed(check, f"object {digest[:16]}… is missing or does not match its hash")
+        return data
+
+    def check_manifest(self) -> str:
+        m = self.b.manifest
+        if m.get("format") != BUNDLE_FORMAT or m.get("version") != BUNDLE_VERSION:
+            raise _Failed("manifest", "unknown audit bundle format or version")
+        try:
+            self.s["service_key"] = Ed25519PublicKey.from_public_bytes(
+                bytes.fromhex(m["service_key"])
+            )
+            self.s["heads"] = [SignedTreeHead.from_json(h) for h in m["tree_heads"]]
+        except (KeyError, ValueError, TypeError, FormatError) as exc:
+            raise _Failed("manifest", f"malformed manifest: {exc}") from None
+        if not self.s["heads"]:
+            raise _Failed("manifest", "no signed tree head")
+        return f"challenge {m.get('challenge')}, {len(self.s['heads'])} tree heads"
+
+    def check_ceremony_record(self) -> str:
+        cer = self._entries("ceremony")
+        chal = self._entries("challenge")
+        if len(cer) != 1 or len(chal) != 1:
+            raise _Failed("ceremony-record", "the log needs exactly one ceremony and one challenge")
+        try:
+            record = CeremonyRecord.from_bytes(self._blob(cer[0]["record"], "ceremony-record"))
+            public = PublicContext.from_bytes(self._blob(cer[0]["public"], "ceremony-record"))
+            evaluation = EvaluationKeys.from_bytes(
+                self._blob(cer[0]["evaluation"], "ceremony-record")
+            )
+            record.check_keys(public, evaluation)
+            definition = json.loads(self._blob(chal[0]["definition"], "ceremony-record"))
+            if definition["ceremony"] != record.digest:
+                raise _Failed("ceremony-record", "the challenge names another ceremony record")
+            policy = ReleasePolicy.from_json(definition["policy"])
+            context = ChallengeContext(
+                definition["id"], record, public, evaluation, policy, int(definition["n"])
+            )
+        except CryptoScoreError as exc:
+            raise _Failed("ceremony-record", str(exc)) from None
+        except (KeyError, ValueError, TypeError) as exc:
+            raise _Failed("ceremony-record", f"malformed challenge definition: {exc}") from None
+        self.s["context"] = context
+        return f"{record.threshold} of {record.n} trustees, key {record.key_id[:16]}…"
+
+    def check_log_integrity(self) -> str:
+        log = MerkleLog()
+        for raw, parsed in zip(self.b.raw_entries, self.b.entries, strict=True):
+            if canonical_json(parsed) != raw:
+                raise _Failed("log-integrity", "a log entry is not canonical JSON")
+            log.append(raw)
+        heads: list[SignedTreeHead] = self.s["heads"]
+        previous = 0
+        for sth in heads:
+            try:
+                verify_tree_head(sth, self.s["service_key"])
+            except VerificationError:
+                raise _Failed(
+                    "log-integrity", f"tree head of size {sth.size}: bad signature"
+                ) from None
+            if sth.size < previous or sth.size > log.size:
+                raise _Failed("log-integrity", f"tree head of size {sth.size} is out of order")
+            if log.root(sth.size) != sth.root:
+                raise _Failed(
+                    "log-integrity",
+                    f"the log does not match the signed tree head of size {sth.size} "
+                    "(an entry was dropped, changed or reordered)",
+                )
+            previous = sth.size
+        if heads[-1].size != log.size:
+            raise _Failed("log-integrity", "entries beyond the last signed tree head")
+        return f"{log.size} entries consistent with {len(heads)} signed tree heads"
+
+    def check_blobs_present(self) -> str:
+        count = 0
+        for e in self.b.entries:
+            for key in (
+                "record",
+                "public",
+                "evaluation",
+                "definition",
+                "bundle",
+                "request",
+                "partial",
+            ):
+                if key in e and isinstance(e[key], str) and len(e[key]) == 64:
+                    if e["type"] == "round1" and key == "bundle":
+                        continue
+                    self._blob(e[key], "blobs-present")
+                    count += 1
+        return f"{count} logged objects present and matching their hashes"
+
+    def _bundles(self) -> dict[str, EncryptedBundle]:
+        if "bundles" not in self.s:
+            self.s["bundles"] = {
+                e["bundle"]: EncryptedBundle.from_bytes(self.b.blobs[e["bundle"]])
+                for e in self._entries("bundle")
+            }
+        out: dict[str, EncryptedBundle] = self.s["bundles"]
+        return out
+
+    def _requests(self) -> dict[str, tuple[DecryptionRequest, int]]:
+        if "requests" not in self.s:
+            self.s["requests"] = {}
+            for e in self._entries("request"):
+                req = DecryptionRequest.from_bytes(self.b.blobs[e["request"]])
+                self.s["requests"][req.request_id] = (req, int(e["round"]))
+        out: dict[str, tuple[DecryptionRequest, int]] = self.s["requests"]
+        return out
+
+    def check_round1_recomputed(self) -> str:
+        context: ChallengeContext = self.s["context"]
+        bundles = self._bundles()
+        recomputed = {}
+        for digest, bundle in bundles.items():
+            contribs = [
+                Contribution(e["trustee"], bytes.fromhex(e["randomness"]))
+                for e in self._entries("contribution")
+                if e["bundle"] == digest
+            ]
+            if not contribs:
+                raise _Failed("round1-recomputed", f"bundle {digest[:16]}… has no round 1")
+            seed = round1_seed(digest, contribs)
+            r1 = [
+                (req, rnd)
+                for req, rnd in self._requests().values()
+                if rnd == 1 and req.inputs[0] == digest
+            ]
+            checked = sorted(req.index for req, _ in r1 if req.circuit == "noise/v1")
+            validity_requests = [req for req, _ in r1 if req.circuit == "validity/v1"]
+            if len(validity_requests) > 1 or checked != list(range(bundle.layout.ciphertexts)):
+                raise _Failed(
+                    "round1-recomputed",
+                    f"bundle {digest[:16]}… lacks a noise check of every ciphertext or has "
+                    "more than one validity request",
+                )
+            for req, _ in r1:
+                want = derive_seed(seed, b"validity") if req.circuit == "validity/v1" else b""
+                if req.seed != want:
+                    raise _Failed(
+                        "round1-recomputed",
+                        f"{req.request_id}: seed not derived from the contributions",
+                    )
+                agg = recompute(req, context, bundles)
+                if agg.ciphertext_digest != req.ciphertext_digest:
+                    raise _Failed(
+                        "round1-recomputed", f"{req.request_id}: ciphertext does not recompute"
+                    )
+                recomputed[req.request_id] = agg
+        self.s["recomputed"] = recomputed
+        return f"{len(recomputed)} round-1 ciphertexts recomputed from the logged bundles"
+
+    def check_release_recomputed(self) -> str:
+        context: ChallengeContext = self.s["context"]
+        count = 0
+        for req, rnd in self._requests().values():
+            if rnd != 2:
+                continue
+            if req.circuit != "score/v1":
+                raise _Failed(
+                    "release-recomputed", f"{req.request_id}: round 2 must be the score circuit"
+                )
+            try:
+                agg = recompute(req, context, self._bundles())
+            except CryptoScoreError as exc:
+                raise _Failed("release-recomputed", f"{req.request_id}: {exc}") from None
+            if agg.ciphertext_digest != req.ciphertext_digest:
+                raise _Failed(
+                    "release-recomputed",
+                    f"{req.request_id}: the decrypted ciphertext is not the published circuit's",
+                )
+            self.s["recomputed"][req.request_id] = agg
+            count += 1
+        return f"{count} released ciphertexts recomputed with the published policy"
+
+    def _partials(self) -> dict[str, list[PartialDecryption]]:
+        if "partials" not in self.s:
+            out: dict[str, list[PartialDecryption]] = {}
+            in_order = []
+            for e in self._entries("partial"):
+                p = PartialDecryption.from_bytes(self.b.blobs[e["partial"]])
+                out.setdefault(p.request_id, []).append(p)
+                in_order.append(p)
+            self.s["partials"] = out
+            self.s["partials_in_order"] = in_order
+        result: dict[str, list[PartialDecryption]] = self.s["partials"]
+        return result
+
+    def check_partials_valid(self) -> str:
+        context: ChallengeContext = self.s["context"]
+        count = 0
+        for request_id, parts in self._partials().items():
+            if request_id not in self._requests():
+                raise _Failed("partials-valid", f"partials for an unlogged request {request_id}")
+            req, _ = self._requests()[request_id]
+            agg = self.s["recomputed"][request_id]
+            try:
+                verify_partials(agg, parts, context.record, request_id, req.active_set)
+            except CryptoScoreError as exc:
+                raise _Failed("partials-valid", f"{request_id}: {exc}") from None
+            count += len(parts)
+        return f"{count} partials signed by roster trustees of their active sets"
+
+    def check_single_use(self) -> str:
+        answered: dict[tuple[str, str], str] = {}
+        for request_id, parts in self._partials().items():
+            c1 = c1_digest(self.s["recomputed"][request_id])
+            for p in parts:
+                key = (p.trustee_id, c1)
+                if key in answered and answered[key] != request_id:
+                    raise _Failed(
+                        "single-use",
+                        f"{p.trustee_id} answered the same ciphertext in {answered[key]} and "
+                        f"{request_id}",
+                    )
+                answered[key] = request_id
+        return f"{len(answered)} (trustee, ciphertext) answers, none repeated"
+
+    def check_share_exposure(self) -> str:
+        # lineage.py: per trustee, one active set per lineage, each slot once, within budget;
+        # round 1 of a bundle under its pad set only (pads are not logged, their set is)
+        claims: dict[str, LineageClaim] = {}
+        for req, _ in self._requests().values():
+            try:
+                claims[req.request_id] = lineage_claim(req, self._bundles())
+            except PolicyError as exc:
+                raise _Failed("share-exposure", f"{req.request_id}: {exc}") from None
+        self._partials()
+        answers: dict[tuple[str, str], list[LineageRecord]] = {}
+        for p in self.s["partials_in_order"]:
+            claim = claims[p.request_id]
+            records = answers.setdefault((p.trustee_id, claim.lineage), [])
+            try:
+                check_claim(claim, records)
+            except PolicyError as exc:
+                raise _Failed("share-exposure", f"{p.trustee_id}, {p.request_id}: {exc}") from None
+            records.append(LineageRecord(claim.lineage, claim.slot, claim.active_set, p.request_id))
+        count = sum(len(r) for r in answers.values())
+        lineages = {lineage for _, lineage in answers}
+        return f"{count} answers on {len(lineages)} lineages, one active set each"
+
+    def _combine(self, request_id: str, measure: bool = False) -> Any:
+        context: ChallengeContext = self.s["context"]
+        req, _ = self._requests()[request_id]
+        return combine(
+            self.s["recomputed"][request_id],
+            self._partials().get(request_id, []),
+            context.record,
+            request_id,
+            req.active_set,
+            measure_noise=measure,
+        )
+
+    def _log_positions(self) -> tuple[dict[str, int], dict[str, int]]:
+        """Log index of each request, and of the last partial answering each request."""
+        requests: dict[str, int] = {}
+        last_partial: dict[str, int] = {}
+        for i, e in enumerate(self.b.entries):
+            if e.get("type") == "request":
+                requests[DecryptionRequest.from_bytes(self.b.blobs[e["request"]]).request_id] = i
+            elif e.get("type") == "partial":
+                last_partial[e["request_id"]] = i
+        return requests, last_partial
+
+    def check_round1_verdicts(self) -> str:
+        # V multiplies the inputs: it may be asked for only after every noise check of its
+        # bundle was answered and passed (release.py, SECURITY.md)
+        requested_at, answered_at = self._log_positions()
+        for req, rnd in self._requests().values():
+            if rnd != 1 or req.circuit != "validity/v1":
+                continue
+            checks = [
+                r
+                for r, n in self._requests().values()
+                if n == 1 and r.circuit == "noise/v1" and r.inputs == req.inputs
+            ]
+            late = [
+                r
+                for r in checks
+                if answered_at.get(r.request_id, 1 << 62) > requested_at[req.request_id]
+            ]
+            if late:
+                raise _Failed(
+                    "round1-verdicts",
+                    f"{req.request_id}: the validity aggregate was asked for before every noise "
+                    "check of its bundle was answered",
+                )
+            if any(self._noisy(r) for r in checks):
+                raise _Failed(
+                    "round1-verdicts",
+                    f"{req.request_id}: the validity aggregate was asked for although a noise "
+                    "check failed",
+                )
+        verdicts = {}
+        for e in self._entries("round1"):
+            reasons = []
+            asked_v = False
+            for req, rnd in self._requests().values():
+                if rnd != 1 or req.inputs[0] != e["bundle"]:
+                    continue
+                if req.circuit == "validity/v1":
+                    asked_v = True
+                    if not self._passed(req, validity_passed):
+                        reasons.append("validity")
+                elif self._noisy(req):
+                    reasons.append("noise")
+            if not reasons and not asked_v:
+                raise _Failed(
+                    "round1-verdicts",
+                    f"bundle {e['bundle'][:16]}… passed its noise checks but has no validity "
+                    "request",
+                )
+            verdict = "invalid" if reasons else "valid"
+            if verdict != e["verdict"]:
+                raise _Failed(
+                    "round1-verdicts",
+                    f"bundle {e['bundle'][:16]}… logged {e['verdict']}, partials give {verdict}",
+                )
+            verdicts[e["bundle"]] = verdict
+        self.s["verdicts"] = verdicts
+        return f"{len(verdicts)} round-1 verdicts reproduced from the partials"
+
+    def _passed(self, req: DecryptionRequest, decide: Callable[..., bool]) -> bool:
+        """The combiner's own decision (``release.noise_check_passed`` / ``validity_passed``)
+        on the logged partials of ``req``."""
+        context: ChallengeContext = self.s["context"]
+        parts = self._partials().get(req.request_id, [])
+        agg = self.s["recomputed"][req.request_id]
+        return decide(agg, parts, context.record, req.request_id, req.active_set)
+
+    def _noisy(self, req: DecryptionRequest) -> bool:
+        return not self._passed(req, noise_check_passed)
+
+    def check_release_values(self) -> str:
+        for e in self._entries("release"):
+            out = self._combine(e["request_id"])
+            if out.values != e["values"]:
+                raise _Failed(
+                    "release-values",
+                    f"{e['request_id']}: released values differ from the partials' combination",
+                )
+            req, _ = self._requests()[e["request_id"]]
+            if req.inputs != (e["predictions"], e["labels"]):
+                raise _Failed("release-values", f"{e['request_id']}: release names other inputs")
+        return f"{len(self._entries('release'))} releases equal the combined partials"
+
+    def check_released_passed_round1(self) -> str:
+        for e in self._entries("release"):
+            for digest in (e["predictions"], e["labels"]):
+                if self.s["verdicts"].get(digest) != "valid":
+                    raise _Failed(
+                        "released-passed-round1",
+                        f"bundle {digest[:16]}… was released without passing round 1",
+                    )
+        return "every released submission and its labels passed round 1"
+
+    def check_leaderboard(self) -> str:
+        context: ChallengeContext = self.s["context"]
+        want = leaderboard_from_entries(self.b.entries, context.policy)
+        if want != self.b.leaderboard:
+            raise _Failed("leaderboard", "the leaderboard does not equal the releases")
+        return f"{len(want)} leaderboard rows equal the releases"
