@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT   ?= 8000
-SRC_DIRS := $(wildcard cryptoscore service clients benchmarks tests)
+SRC_DIRS := $(wildcard cryptoscore cryptoscore_server cryptoscore_cli benchmarks tests)
 
 .PHONY: run test lint typecheck unit bench clean
 

@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
             "ok": result.ok,
         }
         if args.demo:
-            from clients.demo import run_demo
+            from cryptoscore_cli.demo import run_demo
 
             run_demo(tmp / "demo", say=lambda _m: None)
             start = time.perf_counter()

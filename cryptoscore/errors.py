@@ -38,6 +38,18 @@ class PolicyError(CryptoScoreError):
     """A release policy that is malformed or not allowed for the task."""
 
 
+class RefusedError(CryptoScoreError):
+    """A request that a rule of the protocol forbids, refused before any secret is used: a
+    circuit that is not published, a ciphertext that is not what the circuit computes, inputs
+    without round-1 evidence, a bundle without pads, a lineage slot already answered or a
+    budget spent, pads used twice (docs/design.md, "Recompute-before-decrypt", "Lineages")."""
+
+
+class StepError(CryptoScoreError):
+    """A protocol step asked out of order: the state machine is not at the step the call
+    needs (contributions closed, partial decryptions still missing, round 2 not started)."""
+
+
 class ComputationError(CryptoScoreError):
     """The homomorphic engine refused an operation (for example SEAL rejecting a ciphertext
     that parsed but cannot be computed on)."""

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from cryptoscore.errors import PolicyError
+from cryptoscore.errors import StepError
 from cryptoscore.identity import TrusteeIdentity
 from cryptoscore.protocol.answer import answer_pad_request, answer_request
 from cryptoscore.protocol.challenge import ChallengeContext
@@ -42,7 +42,7 @@ class LocalTrustee:
     journal_path: Path
     online: bool = True
     verified: set[tuple[str, bool]] = field(default_factory=set)
-    """Bundles whose round 1 this trustee has checked (``release.check_round1``)."""
+    """Bundles whose round 1 this trustee has checked (``protocol/recompute.check_round1``)."""
 
 
 @dataclass
@@ -78,7 +78,7 @@ class LocalChallenge:
             if e.trustee_id in self.trustees and self.trustees[e.trustee_id].online
         ]
         if len(online) < self.context.record.threshold:
-            raise PolicyError("fewer than t trustees are online")
+            raise StepError("fewer than t trustees are online")
         return ActiveSet.of(self.context.record, online[: self.context.record.threshold])
 
     def _ids(self, active: ActiveSet) -> list[str]:
@@ -131,7 +131,8 @@ class LocalChallenge:
 
     def pads(self, kind: str, key: PadKey | None = None) -> Pads:
         """A submitter's pads for one ``kind`` bundle: the active trustees answer the pad
-        request (each once per seed), the submitter opens their shares (``pads.py``)."""
+        request (each once per seed), the submitter opens their shares
+        (``threshold/pad_shares.py``)."""
         key = key or PadKey.generate()
         active = self.active_set()
         request = self.context.pad_request(kind, key, active)
@@ -157,7 +158,7 @@ class LocalChallenge:
     def submit(self, participant: str, predictions: EncryptedBundle) -> str:
         """A participant submits; round 1, then round 2 if valid. Returns the final state."""
         if self.labels is None or self.labels.state != "valid":
-            raise PolicyError("the challenge has no valid labels yet")
+            raise StepError("the challenge has no valid labels yet")
         self.context.check_bundle(predictions, "predictions")
         self.transcript.record_bundle(predictions, participant)
         r1 = self._round1(predictions)

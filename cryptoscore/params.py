@@ -16,7 +16,7 @@ Why these primes. Every ciphertext prime q_i is chosen with q_i ≡ 1 (mod 2N·t
   dyadic arithmetic and no per-product base extension or rounding — see ``scoring/circuits.py``.
 * The same congruence removes the t-sized term that mod-switching otherwise adds to the
   noise ((Q'−1)/t vs Q'/Q·(Q−1)/t differ by less than 1/t per unit of message), which keeps
-  the proven noise bound at the release level small (``SECURITY.md``, "Noise").
+  the proven noise bound at the release level small (docs/design.md, "Noise" 2).
 
 Security. The total bit size of all primes (data and special) is at most the
 HomomorphicEncryption.org standard bound for 128-bit classical security with a ternary secret
@@ -60,10 +60,10 @@ class ParameterSet:
     RELEASE_LEVEL: ClassVar[int]
     """Number of data primes kept in a released (to-be-decrypted) ciphertext. At bfv-8192: 2,
     the lowest level with room for 40-bit smudging over the noise bound with up to
-    ``MAX_TRUSTEES`` partials. At bfv-16384: 3, where the room over the proven bound is
-    largest (below it the mod-switch floor N + 3 dominates; above it the circuit's noise
-    grows with the modulus): enough for a whole challenge's releases to stay within 2^-40 of
-    a noise-free transcript (SECURITY.md, "Share exposure"; ``noise.transcript_exposure``)."""
+    ``MAX_TRUSTEES`` partials. At bfv-16384: 3, the lowest level at which a whole challenge's
+    releases stay within 2^-40 of a noise-free transcript (≈ 2^-79.9 for 10,000 submissions
+    of 2^20 binary items; level 2 would give ≈ 2^-30); higher levels leave more room still,
+    at larger release partials (SECURITY.md, "Share exposure"; ``noise.transcript_exposure``)."""
     MAX_TRUSTEES: ClassVar[int] = 16
     SECURITY_BITS: ClassVar[int] = 128
     """Claimed classical security (HE standard, ternary secret)."""

@@ -22,7 +22,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from cryptoscore.envelope import canonical_json
-from cryptoscore.errors import CryptoScoreError, FormatError, PolicyError, VerificationError
+from cryptoscore.errors import CryptoScoreError, FormatError, RefusedError, VerificationError
 from cryptoscore.protocol.answer import lineage_claim
 from cryptoscore.protocol.challenge import ChallengeContext
 from cryptoscore.protocol.contributions import Contribution, derive_seed, round1_seed
@@ -380,7 +380,7 @@ class _Verifier:
         for req, _ in self._requests().values():
             try:
                 claims[req.request_id] = lineage_claim(req, self._bundles())
-            except PolicyError as exc:
+            except RefusedError as exc:
                 raise _Failed("share-exposure", f"{req.request_id}: {exc}") from None
         self._partials()
         answers: dict[tuple[str, str], list[LineageRecord]] = {}
@@ -389,7 +389,7 @@ class _Verifier:
             records = answers.setdefault((p.trustee_id, claim.lineage), [])
             try:
                 check_claim(claim, records)
-            except PolicyError as exc:
+            except RefusedError as exc:
                 raise _Failed("share-exposure", f"{p.trustee_id}, {p.request_id}: {exc}") from None
             records.append(LineageRecord(claim.lineage, claim.slot, claim.active_set, p.request_id))
         count = sum(len(r) for r in answers.values())
@@ -421,7 +421,7 @@ class _Verifier:
 
     def check_round1_verdicts(self) -> str:
         # V multiplies the inputs: it may be asked for only after every noise check of its
-        # bundle was answered and passed (release.py, SECURITY.md)
+        # bundle was answered and passed (protocol/release.py; SECURITY.md, "The two-round release")
         requested_at, answered_at = self._log_positions()
         for req, rnd in self._requests().values():
             if rnd != 1 or req.circuit != "validity/v1":
@@ -478,8 +478,8 @@ class _Verifier:
         return f"{len(verdicts)} round-1 verdicts reproduced from the partials"
 
     def _passed(self, req: DecryptionRequest, decide: Callable[..., bool]) -> bool:
-        """The combiner's own decision (``release.noise_check_passed`` / ``validity_passed``)
-        on the logged partials of ``req``."""
+        """The combiner's own decision (``protocol/recompute.noise_check_passed`` /
+        ``validity_passed``) on the logged partials of ``req``."""
         context: ChallengeContext = self.s["context"]
         parts = self._partials().get(req.request_id, [])
         agg = self.s["recomputed"][req.request_id]

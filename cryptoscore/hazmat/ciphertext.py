@@ -1,8 +1,12 @@
 """The canonical byte encoding of one RNS ciphertext.
 
-Wire records never carry SEAL's own serialization: SEAL compresses with zstd, whose output
-may change between library versions, while audit needs one canonical byte string per
-ciphertext (its hash is what the log and the trustees sign). The encoding is:
+Ciphertext-carrying wire records (the public key, bundles, aggregates, partials, pad shares)
+never carry SEAL's own serialization: SEAL compresses with zstd, whose output may change
+between library versions, while audit needs one canonical byte string per ciphertext (its hash
+is what the log and the trustees sign). The records that do hold SEAL's bytes are the
+evaluation keys (``CSEVALKY``, ``scoring/keys.py``), fixed once by the ceremony and named by
+its hash, and the single-key secret key (``CSSECKEY``), which never goes on the wire
+(docs/design.md, "Wire records"). The encoding is:
 
     for each polynomial (c0, c1, ...), for each prime q_i of the level, in order:
         N coefficients, each in exactly w_i = bitlen(q_i) bits, packed little-endian

@@ -129,7 +129,7 @@ def cbd_bytes(count: int, k: int = CBD_K) -> int:
 
 def centered_binomial_from(stream: bytes, count: int, k: int = CBD_K) -> npt.NDArray[np.int64]:
     """Centered binomial samples from the given random bytes (os.urandom, or a keyed XOF
-    where the error must be re-derivable: ``pads.pad_errors``)."""
+    where the error must be re-derivable: ``threshold/pad_shares.PadErrors``)."""
     if len(stream) != cbd_bytes(count, k):
         raise ValueError("wrong number of random bytes for the centered binomial")
     bits = np.unpackbits(np.frombuffer(stream, dtype=np.uint8))

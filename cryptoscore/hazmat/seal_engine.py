@@ -61,7 +61,6 @@ class SealEngine:
         # parms_id of each level (level = number of data primes) in both contexts
         self.bfv_level_ids: dict[int, ParmsId] = self._level_ids(self.bfv)
         self.compute_level_ids: dict[int, ParmsId] = self._level_ids(self.compute)
-        self._bfv_level_by_id = {pid: lvl for lvl, pid in self.bfv_level_ids.items()}
         self.key_parms_id: ParmsId = tuple(self.bfv.key_parms_id())
         self.evaluator = seal.Evaluator(self.bfv)
         self.compute_evaluator = seal.Evaluator(self.compute)
@@ -131,14 +130,6 @@ class SealEngine:
             return fh.read()
 
     # -- levels -----------------------------------------------------------------------------
-    def level_of(self, parms_id: tuple[int, ...]) -> int:
-        try:
-            return self._bfv_level_by_id[tuple(parms_id)]  # type: ignore[index]
-        except KeyError:
-            raise ParameterError(
-                f"ciphertext belongs to other encryption parameters than {self.params.ID}"
-            ) from None
-
     # -- ciphertexts --------------------------------------------------------------------
     def bfv_ciphertext(self, data: U64Array) -> Any:
         """A SEAL BFV ciphertext (coefficient form) from ``data[poly, prime, coeff]``."""

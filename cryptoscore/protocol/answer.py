@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, MutableSet
 
-from cryptoscore.errors import FormatError, MismatchError, PolicyError
+from cryptoscore.errors import FormatError, MismatchError, RefusedError
 from cryptoscore.identity import TrusteeIdentity
 from cryptoscore.protocol.challenge import ChallengeContext
 from cryptoscore.protocol.contributions import derive_seed, round1_seed
@@ -44,14 +44,14 @@ def lineage_claim(
             raise FormatError("a score request names predictions and labels")
         seeds = [input_bundle(bundles, d).header.c1_seed for d in request.inputs]
         if seeds[0] is None or seeds[1] is None:
-            raise PolicyError("threshold decryption answers pad-seeded bundles only")
+            raise RefusedError("threshold decryption answers pad-seeded bundles only")
         return score_claim(seeds[0], seeds[1], request.active_set.indices)
     if len(request.inputs) != 1:
         raise FormatError(f"a {request.circuit} request names one bundle")
     bundle = input_bundle(bundles, request.inputs[0])
     pads = pad_set(bundle)
     if request.active_set != pads:
-        raise PolicyError(
+        raise RefusedError(
             f"round 1 of a pad-seeded bundle is answered by its pads' own active set "
             f"{list(pads.indices)}, not {list(request.active_set.indices)}: when one of those "
             "trustees is gone, re-submit the bundle with fresh pads (never re-routed)"
@@ -95,7 +95,7 @@ def answer_request(
             continue
         found = (evidence or {}).get(digest)
         if found is None:
-            raise PolicyError(
+            raise RefusedError(
                 f"{request.circuit} multiplies the ciphertexts of {digest[:16]}…: answered "
                 "only with that bundle's round-1 evidence"
             )
@@ -108,10 +108,10 @@ def answer_request(
         found = (evidence or {}).get(request.inputs[0])
         contributions = list(found.contributions) if found is not None else []
         if request.seed != derive_seed(round1_seed(request.inputs[0], contributions), b"validity"):
-            raise PolicyError("the validity seed is not the one the round-1 contributions give")
+            raise RefusedError("the validity seed is not the one the round-1 contributions give")
     aggregate = recompute(request, context, bundles, progress=progress)
     if aggregate.ciphertext_digest != request.ciphertext_digest:
-        raise PolicyError(
+        raise RefusedError(
             "the ciphertext to decrypt is not what the published circuit computes from the "
             "named inputs: refusing to decrypt"
         )
@@ -132,12 +132,12 @@ def answer_request(
 def _noise_pad(
     request: DecryptionRequest, bundles: Mapping[str, EncryptedBundle], share: KeyShare
 ) -> PadComplement | None:
-    """What a noise check is answered against (``threshold.partial_decrypt``)."""
+    """What a noise check is answered against (``threshold/partial.partial_decrypt``)."""
     if request.circuit != "noise/v1":
         return None
     pad = input_bundle(bundles, request.inputs[0]).header.pad_request
     if pad is None:
-        raise PolicyError("threshold decryption answers pad-seeded bundles only")
+        raise RefusedError("threshold decryption answers pad-seeded bundles only")
     index = request.index
     return PadComplement(
         pad.active_set,
@@ -157,6 +157,7 @@ def answer_pad_request(
     *,
     progress: Callable[[int], None] | None = None,
 ) -> PadShare:
-    """Trustee: answer a pad request for this challenge (``pads.py``), once per seed."""
+    """Trustee: answer a pad request for this challenge (``threshold/pad_shares.py``), once
+    per seed."""
     context.check_pad_request(request)
     return _answer_pad_request(request, context.record, share, identity, journal, progress=progress)

@@ -15,23 +15,29 @@ from dataclasses import dataclass, field
 from cryptoscore.errors import FormatError
 from cryptoscore.protocol.challenge import ChallengeContext
 
+__all__ = ["CONTRIBUTION_BYTES", "Contribution", "contribute", "derive_seed", "round1_seed"]
+
+CONTRIBUTION_BYTES = 32
+"""A contribution's randomness: 256 bits, so the round-1 seed has full strength even if all
+but one contributing trustee are corrupt."""
+
 
 @dataclass(frozen=True, slots=True)
 class Contribution:
-    """A trustee's round-1 input: 32 random bytes for the validity weights."""
+    """A trustee's round-1 input: CONTRIBUTION_BYTES random bytes for the validity weights."""
 
     trustee_id: str
     randomness: bytes = field(repr=False)
 
     def __post_init__(self) -> None:
-        if len(self.randomness) != 32:
-            raise FormatError("a round-1 contribution carries 32 random bytes")
+        if len(self.randomness) != CONTRIBUTION_BYTES:
+            raise FormatError(f"a round-1 contribution carries {CONTRIBUTION_BYTES} random bytes")
 
 
 def contribute(context: ChallengeContext, trustee_id: str) -> Contribution:
     """Trustee: fresh randomness from ``os.urandom``."""
     context.record.entry(trustee_id)
-    return Contribution(trustee_id, os.urandom(32))
+    return Contribution(trustee_id, os.urandom(CONTRIBUTION_BYTES))
 
 
 def round1_seed(bundle_digest: str, contributions: Sequence[Contribution]) -> bytes:

@@ -1,6 +1,6 @@
 """A trustee's outbox: every answer it produced, kept on disk until the service has it.
 
-Why (crash safety). The journal (``threshold.PartialJournal``) spends a lineage slot before
+Why (crash safety). The journal (``threshold/journal.PartialJournal``) spends a lineage slot before
 the share is read, so an answer lost in transit — the server killed, or the connection
 dropped, while the trustee posts it — could never be given again, and its request would stay
 one answer short for good. So the trustee writes each answer's exact bytes here, synced

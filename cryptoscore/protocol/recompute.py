@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
-from cryptoscore.errors import FormatError, MismatchError, PolicyError
+from cryptoscore.errors import FormatError, MismatchError, RefusedError
 from cryptoscore.protocol.challenge import ChallengeContext
 from cryptoscore.protocol.contributions import derive_seed, round1_seed
 from cryptoscore.protocol.requests import DecryptionRequest, Round1Evidence
@@ -29,7 +29,7 @@ def pad_set(bundle: EncryptedBundle) -> ActiveSet:
     round 1 (``threshold/lineage.py``). Threshold challenges accept pad-seeded bundles only."""
     pad = bundle.header.pad_request
     if pad is None:
-        raise PolicyError("threshold decryption answers pad-seeded bundles only")
+        raise RefusedError("threshold decryption answers pad-seeded bundles only")
     return ActiveSet(pad.active_set)
 
 
@@ -105,7 +105,7 @@ def check_round1(
     validity_too: bool,
 ) -> None:
     """Trustee: verify from signed partials that ``bundle`` passed its noise checks (and, with
-    ``validity_too``, its validity aggregate); raise :class:`PolicyError` otherwise.
+    ``validity_too``, its validity aggregate); raise :class:`RefusedError` otherwise.
 
     Everything is recomputed from the bundle: each noise-check ciphertext, the validity seed
     from the contributions, V itself; every partial is verified against the roster and
@@ -117,45 +117,45 @@ def check_round1(
     record = context.record
     contributors = [c.trustee_id for c in evidence.contributions]
     if len(set(contributors)) != record.threshold:
-        raise PolicyError("the round-1 evidence does not carry t distinct contributions")
+        raise RefusedError("the round-1 evidence does not carry t distinct contributions")
     active = ActiveSet.of(record, contributors)
     if active != pad_set(bundle):
-        raise PolicyError("round-1 evidence: round 1 was not answered by the bundle's pad set")
+        raise RefusedError("round-1 evidence: round 1 was not answered by the bundle's pad set")
     seed = round1_seed(bundle.digest, list(evidence.contributions))
     noise: dict[int, DecryptionRequest] = {}
     validity_requests = []
     for req in evidence.requests:
         if req.inputs != (bundle.digest,) or req.active_set != active:
-            raise PolicyError(f"round-1 evidence: {req.request_id} is not this bundle's round 1")
+            raise RefusedError(f"round-1 evidence: {req.request_id} is not this bundle's round 1")
         if req.circuit == "noise/v1":
             noise[req.index] = req
         elif req.circuit == "validity/v1":
             validity_requests.append(req)
     if sorted(noise) != list(range(bundle.layout.ciphertexts)):
-        raise PolicyError("round-1 evidence lacks a noise check of every ciphertext")
+        raise RefusedError("round-1 evidence lacks a noise check of every ciphertext")
     for index, req in sorted(noise.items()):
         agg = noise_check(bundle, index)
         if agg.ciphertext_digest != req.ciphertext_digest:
-            raise PolicyError(f"round-1 evidence: {req.request_id} names another ciphertext")
+            raise RefusedError(f"round-1 evidence: {req.request_id} names another ciphertext")
         parts = evidence.partials.get(req.request_id, ())
         if not noise_check_passed(agg, parts, record, req.request_id, active):
-            raise PolicyError(
+            raise RefusedError(
                 f"the bundle's noise check {index} did not pass: nothing that multiplies its "
                 "ciphertexts is decrypted"
             )
     if not validity_too:
         return
     if len(validity_requests) != 1:
-        raise PolicyError("round-1 evidence lacks the validity aggregate")
+        raise RefusedError("round-1 evidence lacks the validity aggregate")
     (req,) = validity_requests
     if req.seed != derive_seed(seed, b"validity"):
-        raise PolicyError("round-1 evidence: the validity seed is not the contributions' one")
+        raise RefusedError("round-1 evidence: the validity seed is not the contributions' one")
     agg = validity(bundle, req.seed, context.evaluation)
     if agg.ciphertext_digest != req.ciphertext_digest:
-        raise PolicyError(f"round-1 evidence: {req.request_id} names another ciphertext")
+        raise RefusedError(f"round-1 evidence: {req.request_id} names another ciphertext")
     parts = evidence.partials.get(req.request_id, ())
     if not validity_passed(agg, parts, record, req.request_id, active):
-        raise PolicyError("the bundle failed its validity check: it is never scored")
+        raise RefusedError("the bundle failed its validity check: it is never scored")
 
 
 def input_bundle(bundles: Mapping[str, EncryptedBundle], digest: str) -> EncryptedBundle:

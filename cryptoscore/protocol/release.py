@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from cryptoscore.errors import MismatchError, PolicyError
+from cryptoscore.errors import MismatchError, RefusedError, StepError
 from cryptoscore.protocol.challenge import ChallengeContext
 from cryptoscore.protocol.contributions import Contribution, derive_seed, round1_seed
 from cryptoscore.protocol.recompute import noise_check_passed, pad_set, validity_passed
@@ -55,7 +55,7 @@ class BundleRelease:
         self.context.check_bundle(self.bundle, self.bundle.header.kind)
         pads = pad_set(self.bundle)
         if self.active_set is not None and self.active_set != pads:
-            raise PolicyError(
+            raise RefusedError(
                 f"round 1 of this bundle is answered by its pads' active set "
                 f"{list(pads.indices)}, not {list(self.active_set.indices)}: re-submit with "
                 "fresh pads"
@@ -71,7 +71,7 @@ class BundleRelease:
     @property
     def active(self) -> ActiveSet:
         if self.active_set is None:
-            raise PolicyError("round 1 has not started: no active set yet")
+            raise StepError("round 1 has not started: no active set yet")
         return self.active_set
 
     def needs_contributions(self) -> bool:
@@ -80,27 +80,27 @@ class BundleRelease:
 
     def add_contribution(self, contribution: Contribution) -> None:
         if self.state != "awaiting-contributions":
-            raise PolicyError(f"round 1 is {self.state}: contributions are closed")
+            raise StepError(f"round 1 is {self.state}: contributions are closed")
         if contribution.trustee_id not in self._trustee_ids():
             raise MismatchError(f"{contribution.trustee_id!r} may not contribute to this round")
         if contribution.trustee_id in self.contributions:
-            raise PolicyError(f"{contribution.trustee_id!r} already contributed")
+            raise StepError(f"{contribution.trustee_id!r} already contributed")
         if not self.needs_contributions():
-            raise PolicyError("round 1 already has t contributions")
+            raise StepError("round 1 already has t contributions")
         self.contributions[contribution.trustee_id] = contribution
 
     def start(self, request_prefix: str) -> list[DecryptionRequest]:
         """Service: once every active trustee contributed, ask for the noise checks of every
         input ciphertext (V comes after they pass: :meth:`finish_noise`)."""
         if self.state != "awaiting-contributions":
-            raise PolicyError(f"round 1 is already {self.state}")
+            raise StepError(f"round 1 is already {self.state}")
         if self.active_set is None:
             if self.needs_contributions():
-                raise PolicyError("waiting for t trustee contributions")
+                raise StepError("waiting for t trustee contributions")
             self.active_set = ActiveSet.of(self.context.record, list(self.contributions))
         missing = set(self._trustee_ids()) - set(self.contributions)
         if missing:
-            raise PolicyError(f"waiting for contributions from {sorted(missing)}")
+            raise StepError(f"waiting for contributions from {sorted(missing)}")
         for index in range(self.bundle.layout.ciphertexts):
             z = noise_check(self.bundle, index)
             rid = f"{request_prefix}:noise:{index}"
@@ -138,7 +138,7 @@ class BundleRelease:
             self.state not in ("sanitizing", "validating")
             or partial.request_id not in self.requests
         ):
-            raise PolicyError("no open round-1 request for this partial")
+            raise StepError("no open round-1 request for this partial")
         self.partials[partial.request_id][partial.trustee_id] = partial
 
     def ready(self) -> bool:
@@ -152,7 +152,7 @@ class BundleRelease:
         """Combiner: decide the noise checks. Above the bound: the bundle is invalid and
         nothing more is asked (returns []). Otherwise V is computed and asked for."""
         if self.state != "sanitizing" or not self.ready():
-            raise PolicyError("the noise checks still wait for partial decryptions")
+            raise StepError("the noise checks still wait for partial decryptions")
         noisy = [
             request.index
             for request_id, request in self.requests.items()
@@ -199,9 +199,9 @@ class BundleRelease:
     def finish(self) -> bool:
         """Combiner: decide V (after :meth:`finish_noise`); True iff the bundle is valid."""
         if self.state == "sanitizing":
-            raise PolicyError("round 1 decides the noise checks first (finish_noise)")
+            raise StepError("round 1 decides the noise checks first (finish_noise)")
         if self.state != "validating" or not self.ready():
-            raise PolicyError("round 1 still waits for partial decryptions")
+            raise StepError("round 1 still waits for partial decryptions")
         (request_id,) = [r for r, q in self.requests.items() if q.circuit == "validity/v1"]
         parts = list(self.partials[request_id].values())
         valid = validity_passed(
@@ -229,11 +229,11 @@ class SubmissionRelease:
         """Service: compute the policy's score and request its decryption."""
         if self.predictions.state != "valid":
             self.state = "invalid" if self.predictions.state == "invalid" else "round1"
-            raise PolicyError(
+            raise RefusedError(
                 f"the submission is {self.predictions.state}: nothing of it is decrypted"
             )
         if self.labels.state != "valid":
-            raise PolicyError("the labels have not passed round 1")
+            raise StepError("the labels have not passed round 1")
         active_set.check(self.context.record)
         preds, labels = self.predictions.bundle, self.labels.bundle
         agg = score(preds, labels, self.context.policy, self.context.evaluation)
@@ -253,14 +253,14 @@ class SubmissionRelease:
 
     def add_partial(self, partial: PartialDecryption) -> None:
         if self.state != "scoring" or self.request is None:
-            raise PolicyError("no open round-2 request")
+            raise StepError("no open round-2 request")
         if partial.request_id != self.request.request_id:
             raise MismatchError("the partial answers another request")
         self.partials[partial.trustee_id] = partial
 
     def finish(self) -> dict[str, int]:
         if self.request is None or self.aggregate is None:
-            raise PolicyError("round 2 has not started")
+            raise StepError("round 2 has not started")
         out = combine(
             self.aggregate,
             list(self.partials.values()),

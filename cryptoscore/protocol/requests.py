@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from cryptoscore.envelope import Fields, pack_record, unpack_record
-from cryptoscore.errors import FormatError, PolicyError
+from cryptoscore.errors import FormatError, RefusedError
 from cryptoscore.protocol.contributions import Contribution
 from cryptoscore.threshold.active_set import ActiveSet
 from cryptoscore.threshold.partial import PartialDecryption
@@ -58,7 +58,7 @@ class DecryptionRequest:
 
     def __post_init__(self) -> None:
         if self.circuit not in _CIRCUITS:
-            raise PolicyError(f"no published circuit {self.circuit!r}: refusing to decrypt")
+            raise RefusedError(f"no published circuit {self.circuit!r}: refusing to decrypt")
         if self.index < 0 or (self.index and self.circuit != "noise/v1"):
             raise FormatError("only a noise-check request names a ciphertext index")
 
@@ -105,7 +105,7 @@ class DecryptionRequest:
         )
         circuit = f.string("circuit")
         if circuit not in _CIRCUITS:
-            raise PolicyError(f"no published circuit {circuit!r}: refusing to decrypt")
+            raise RefusedError(f"no published circuit {circuit!r}: refusing to decrypt")
         seeds = []
         for key in ("seed", "rerandomize_seed"):
             text = f.string(key, 64)

@@ -11,8 +11,9 @@ Record layout (``envelope.py``, magic ``CSBUNDLE``, format version 3)::
         n          number of real items
         pad_request  null (public-key encryption: the body holds c0 and c1 of every
                    ciphertext) or the header object of the ``PadRequest`` whose pads encrypted
-                   it (trustee-assisted encryption, ``pads.py``: the body holds c0 only; c1 of
-                   ciphertext i is ``pads.expand_c1(params, request.c1_seed, i)``). It names
+                   it (trustee-assisted encryption, ``scoring/pad_request.py`` and
+                   ``threshold/pad_shares.py``: the body holds c0 only; c1 of ciphertext i
+                   is ``hazmat/c1.expand_c1(params, request.c1_seed, i)``). It names
                    the pad's active set, which is the only set that may answer the bundle's
                    round 1 (``threshold/lineage.py``); its challenge, kind, key, parameters
                    and count must be the bundle's.
@@ -20,8 +21,9 @@ Record layout (``envelope.py``, magic ``CSBUNDLE``, format version 3)::
           canonical fixed-length encoding of ``ciphertext.py`` at the fresh level (one
           polynomial each when seeded, two otherwise).
 
-Threshold challenges accept seeded bundles only (``protocol/release.py``): their submitters never
-choose c1, so they cannot make the secret key part of a ciphertext's noise (SECURITY.md).
+Threshold challenges accept seeded bundles only
+(``protocol/challenge.ChallengeContext.check_bundle``): their submitters never choose c1, so
+they cannot make the secret key part of a ciphertext's noise (SECURITY.md).
 
 Because every ciphertext has the same length, the body length is known from the header and
 checked before anything else; each ciphertext is validated (coefficients reduced, not

@@ -6,9 +6,10 @@ and write the canonical bundle record chunk by chunk, so memory stays flat in n.
 encrypt:
 
 * with ``pads=`` (threshold challenges; required there): trustee-assisted encryption
-  (``pads.py``). Ciphertext i is (pad_i + ⌊Q·m_i/t⌉ + e_i, a_i) with a_i expanded from the
-  pad request's public seed and e_i centered binomial from ``os.urandom``; the bundle stores
-  c0 and the pad request (whose digest seeds c1). The submitter never chooses c1.
+  (``scoring/pad_request.py``, ``threshold/pad_shares.py``). Ciphertext i is
+  (pad_i + ⌊Q·m_i/t⌉ + e_i, a_i) with a_i expanded from the pad request's public seed and e_i
+  centered binomial from ``os.urandom``; the bundle stores c0 and the pad request (whose
+  digest seeds c1). The submitter never chooses c1.
 * without: SEAL's BFV public-key encryption (fresh randomness per ciphertext) — for
   single-key use (examples, benchmarks, tests of the circuits).
 

@@ -1,8 +1,9 @@
 """BFV keys as wire records: the public context, the evaluation keys, a single secret key.
 
 * :class:`PublicContext` — parameter set and public key: all a participant or organizer needs
-  to encrypt (≈ 0.5 MB at N=8192). Its :attr:`~PublicContext.key_id` (SHA-256 of the record)
-  is written into every bundle so a ciphertext for another key is refused before any work.
+  to encrypt (≈ 0.45 MB at N=8192: 446,499 bytes). Its :attr:`~PublicContext.key_id`
+  (SHA-256 of the record) is written into every bundle so a ciphertext for another key is
+  refused before any work.
 * :class:`EvaluationKeys` — relinearization keys and the Galois keys of the automorphisms
   ``x → x^(2^k+1)`` the packing step needs (``scoring/packing.py``); only the scoring service,
   trustees and auditors need them (≈ 30 MB at N=8192).

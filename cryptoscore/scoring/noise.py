@@ -1,8 +1,9 @@
 """Noise bounds of released ciphertexts and the smudging bound of partial decryptions.
 
 BFV decryption of c = (c0, c1) computes c0 + c1·s = Δ·m + v (mod Q); v is the noise. A
-threshold decryption reveals v + Σ e_j to the combiner, so every partial carries smudging
-noise e_j uniform in [−E, E] with
+threshold decryption reveals v + Σ e_j to the combiner, so every release partial (V, scores;
+a round-1 noise check reveals no secret-dependent noise and is not smudged,
+:func:`noise_check_bounds`) carries smudging noise e_j uniform in [−E, E] with
 
     E ≥ 2^SMUDGING_BITS · B_release            (SMUDGING_BITS = 40)
 
@@ -18,11 +19,13 @@ Q_rel (``params.RELEASE_LEVEL`` primes), so
 
     B_release = B_switch + ⌈(Q_rel / Q) · B_circuit⌉
 
-* **B_switch = N + 3 (proven, worst case).** Each of the switches divides by a prime q with
-  rounding: the error is (δ0 + δ1·s)/q with δ centered mod q, so each coefficient is at most
-  (1 + ||s||_1)/2 ≤ (1 + N)/2 for a ternary secret; the second switch's error is added to the
-  first one scaled down by q ≥ 2^40, and because Q ≡ Q_rel ≡ 1 (mod t) the message term
-  contributes less than 1 more. Two switches: < 2·(1 + N)/2 + 2 = N + 3.
+* **B_switch = N + 3 (proven, worst case).** Each switch divides by a prime q with rounding:
+  the error is (δ0 + δ1·s)/q with δ centered mod q, so each coefficient is at most
+  (1 + ||s||_1)/2 ≤ (1 + N)/2 for a ternary secret, and because Q ≡ Q_rel ≡ 1 (mod t) the
+  message term contributes less than 1 more. Each later switch scales the earlier errors down
+  by its q ≥ 2^40, so however many switches there are (two at bfv-8192, 4 → 2 primes; three
+  at bfv-16384, 6 → 3 primes) their sum is a geometric series below
+  2·((1 + N)/2 + 1) = N + 3.
 * **B_circuit (heuristic).** The noise of the circuit's output before switching, estimated
   with the standard average-case rules of BFV noise analysis (coefficients of products and
   sums of independent polynomials treated as independent; standard deviations multiply
@@ -30,15 +33,20 @@ Q_rel (``params.RELEASE_LEVEL`` primes), so
   ring based somewhat homomorphic encryption scheme is best?", CT-RSA 2016, §4; Kim, Polyakov,
   Zucca, ASIACRYPT 2021) with a tail factor of ``TAIL`` standard deviations. The automorphism
   sums of packing are bounded by the worst case N (automorphisms permute coefficients up to
-  sign). For every circuit and size CryptoScore admits, B_circuit · Q_rel/Q is far below the
-  proven term (below 2^10 at bfv-8192 for validity circuits, below 1 for score circuits), so
-  B_release ≈ N + 3.
+  sign). For every circuit and size CryptoScore admits, B_circuit · Q_rel/Q is below the
+  proven term: below 1 for score circuits at both sets and for validity circuits at bfv-16384,
+  at most ≈ 2^12.3 for validity circuits at bfv-8192 (≈ 2^9.3 with K = 2), so B_release is
+  N + 4 except for V at bfv-8192 (at most ≈ 2^13.7).
 * **B_circuit (proven worst case)**, :func:`worst_case_circuit_bound`: every operation of the
   circuits bounded in the ∞-norm, on inputs at the bound round 1 proves for every bundle that
-  passes (:func:`noise_check_bounds`). At bfv-16384 the resulting B_release is at most
-  ≈ 2^17.7 for every circuit, size and up to 16 trustees, so :func:`smudging_bound` smudges
-  against it and the guarantee is proven (``NoiseBound.proven``). At bfv-8192 it does not fit
-  under Δ/2 with 2^40 smudging: there the heuristic bound applies (SECURITY.md).
+  passes (:func:`noise_check_bounds`). At bfv-16384 the resulting B_release is the switching
+  floor N + 4 = 16,388 ≈ 2^14.0 for every circuit, size and up to 16 trustees (B_circuit is at
+  most ≈ 2^127.3, times Q_rel/Q ≈ 2^-149.5), so :func:`smudging_bound` smudges against it and
+  the guarantee is proven (``NoiseBound.proven``). At bfv-8192 it fits under Δ/2 with 2^40
+  smudging for every score circuit (N + 4 ≈ 2^13.0, up to 16 trustees) and for V with up to 3
+  trustees at every size and K (≤ ≈ 2^25.3; up to 13 trustees with K = 2), and is used there;
+  beyond that (V with more trustees at the largest sizes) the heuristic bound applies
+  (SECURITY.md, "Threshold decryption").
 """
 
 from __future__ import annotations
@@ -49,7 +57,7 @@ from dataclasses import dataclass
 from cryptoscore.errors import ParameterError
 from cryptoscore.hazmat.modmath import CBD_K
 from cryptoscore.params import ParameterSet
-from cryptoscore.scoring.policy import ReleasePolicy
+from cryptoscore.scoring.validity import WEIGHT_BITS
 
 __all__ = [
     "SMUDGING_BITS",
@@ -117,9 +125,9 @@ def fresh_noise_bound(params: type[ParameterSet]) -> int:
 
 
 def pad_noise_bound(trustees: int) -> int:
-    """B_fresh of trustee-assisted encryption (``pads.py``), proven worst case: an honest
-    ciphertext (pad + ⌊Q·m/t⌉ + e, a) has noise Σ_j e_j + e + [rounding] with every error
-    centered binomial, |e| ≤ ``CBD_K`` = 21, so |v| ≤ (T + 1)·21 + 1."""
+    """B_fresh of trustee-assisted encryption (``scoring/encryption.py``), proven worst case:
+    an honest ciphertext (pad + ⌊Q·m/t⌉ + e, a) has noise Σ_j e_j + e + [rounding] with every
+    error centered binomial, |e| ≤ ``CBD_K`` = 21, so |v| ≤ (T + 1)·21 + 1."""
     if trustees < 1:
         raise ParameterError("at least one trustee makes a pad")
     return (trustees + 1) * CBD_K + 1
@@ -160,7 +168,7 @@ def _circuit_std(
         per_aggregate = prod * math.sqrt(chunks * max(vectors, 3)) * 2 + ks
     elif circuit == "validity/v1":
         prod = _product_std(params, fresh, fresh)
-        weight = float(1 << 12)  # ρ and the coefficients of R are below 2^12 (validity.py)
+        weight = float(1 << WEIGHT_BITS)  # ρ and the coefficients of R are below 2^12
         weighted = prod * math.sqrt(chunks * vectors) * weight
         poly_weights = math.sqrt(n) * weight / math.sqrt(3)  # multiply by R (RMS coefficient)
         per_aggregate = (weighted + ks) * poly_weights * math.sqrt(2)  # square and row parts
@@ -247,7 +255,7 @@ def worst_case_circuit_bound(
     def times_plain(b: int, coefficient_bound: int) -> int:
         return n * coefficient_bound * b + _ceil_div(n * coefficient_bound, 2) + 1
 
-    weight = 1 << 12  # ρ, ρ' ≤ 2^12 and R, R' < 2^12 (validity.py)
+    weight = 1 << WEIGHT_BITS  # ρ, ρ' ≤ 2^12 and R, R' < 2^12
     if circuit == "score/v1":
         squared = chunks * product(2 * b_in, 2 * b_in)  # binary (P − Y)², coefficient 1
         crossed = 2 * chunks * product(b_in, b_in) + 2 * chunks * b_in  # 2·P⊙Y, P, Y
@@ -300,10 +308,11 @@ def smudging_bound(
     as much more as decryption leaves room for.
 
     The extra room is hiding the whole transcript needs (:func:`transcript_exposure`): E is
-    raised to (Δ/2 − B_release) / (2T) — half of what correctness allows, so the released
-    noise may exceed its bound twofold and still decrypt. E above 2^62 is drawn as a Python
-    integer per coefficient (``threshold._smudging_residues``). At bfv-16384 (release level
-    3) with 3 trustees that is E ≈ 2^121 against B_release ≤ 2^48.
+    raised to (Δ/2 − B_release) / (2T) — half of what correctness allows, so where that term
+    sets E the released noise may exceed its bound twofold and still decrypt. E above 2^62 is
+    drawn as 48-bit limbs, vectorized (``threshold/partial._smudging_residues``,
+    ``hazmat/modmath.uniform_centered_residues``). At bfv-16384 (release level 3) with 3
+    trustees that is E ≈ 2^121.2 against B_release = N + 4 ≈ 2^14.0.
     """
     if not 1 <= trustees <= params.MAX_TRUSTEES:
         raise ParameterError(f"at most {params.MAX_TRUSTEES} partials per decryption")
@@ -341,10 +350,6 @@ def smudging_is_proven(params: type[ParameterSet]) -> bool:
         for circuit, classes, aggregates in corners
         for trustees in (1, params.MAX_TRUSTEES)
     )
-
-
-def policy_aggregates(policy: ReleasePolicy | None, validity_checks: int) -> int:
-    return len(policy.aggregate_names()) if policy is not None else validity_checks
 
 
 @dataclass(frozen=True, slots=True)

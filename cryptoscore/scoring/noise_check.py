@@ -8,9 +8,9 @@ so round 1 also checks **every input ciphertext on its own**, at the full level:
 * the "noise/v1" circuit is the identity on one ciphertext (c0_i, a_i) of the bundle
   (:func:`noise_check`);
 * each trustee j of the bundle's pad set answers with the **exact complement of its pad
-  share** (``threshold.partial_decrypt``): λ_j·s_j·a_i − e_ij + Δ·M_j, its pad error e_ij
-  re-derived from its share (``pads.PadErrors``) in place of smudging, and M_j uniform in
-  Z_t^N from ``os.urandom``, never kept;
+  share** (``threshold/partial.partial_decrypt``): λ_j·s_j·a_i − e_ij + Δ·M_j, its pad error
+  e_ij re-derived from its share (``threshold/pad_shares.PadErrors``) in place of smudging,
+  and M_j uniform in Z_t^N from ``os.urandom``, never kept;
 * the combiner gets c0_i + Σ_j (λ_j·s_j·a_i − e_ij + Δ·M_j) = Δ·(m_i + Σ_j M_j) + v_i − Σ_j e_ij:
   a uniformly masked message, and the residual v_i − Σ_j e_ij − k (k ≤ T wraps of the
   masked message past t, as Δ·t ≡ −1 mod Q) — for an honest bundle the submitter's own error
@@ -31,10 +31,10 @@ plus its pad share h_ij = −λ_j·s_j·a_i + e_ij is exactly Δ·M_j: to the su
 h_ij, the answer is a uniform mask and nothing else; to anyone else it is an RLWE sample like
 h_ij itself. It must be given under the pad's own active set — under another Lagrange
 coefficient the two would combine into the share — which ``threshold/lineage.py`` and
-``threshold.partial_decrypt`` enforce. The residual is the submitter's own noise: nothing
+``threshold/partial.partial_decrypt`` enforce. The residual is the submitter's own noise: nothing
 secret-dependent is decrypted, so no smudging is needed and no statistical term enters the
 whole-transcript figure. (A submitter choosing c1 could have put δ·s into that residual;
-threshold challenges accept only seeded bundles, ``pads.py``.)
+threshold challenges accept only seeded bundles, ``protocol/challenge.py``.)
 
 What it guarantees: every input ciphertext that passes has noise at most 22 + 23·T (91 with
 3 trustees; an honest one has at most (T + 1)·21 + 1 = 85) — proven, no smudging slack.
@@ -65,7 +65,8 @@ def noise_check_threshold(params: type[ParameterSet], trustees: int) -> tuple[in
 
 def noise_check(bundle: EncryptedBundle, index: int) -> AggregateCiphertext:
     """Service, trustee, auditor: the "noise/v1" ciphertext for input ``index`` of ``bundle``
-    (the input ciphertext itself; decrypted only with masked, smudged partials)."""
+    (the input ciphertext itself; decrypted only with masked partials, the exact complements of
+    the pad shares: no smudging, E = 0)."""
     h = bundle.header
     if not 0 <= index < h.layout.ciphertexts:
         raise InputError(f"the bundle has no ciphertext {index}")

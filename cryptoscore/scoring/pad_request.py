@@ -19,7 +19,7 @@ import numpy.typing as npt
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from cryptoscore.envelope import Fields, pack_record, unpack_record
-from cryptoscore.errors import FormatError, PolicyError
+from cryptoscore.errors import FormatError, RefusedError
 from cryptoscore.hazmat.c1 import SEED_BYTES
 from cryptoscore.params import ParameterSet, get_parameter_set
 
@@ -27,9 +27,9 @@ _X25519_PROBE = X25519PrivateKey.generate()  # only ever used to test public key
 
 
 REQUEST_MAGIC = b"CSPADREQ"
-
-
 FORMAT_VERSION = 1
+MAX_PAD_COUNT = 1 << 20
+"""Pads (one per ciphertext) one request may ask for: a bundle of up to 2^20 ciphertexts."""
 
 
 _C1_SEED_DOMAIN = b"cryptoscore/pad-c1-seed/v1|"
@@ -51,8 +51,8 @@ def _check_x25519(public: bytes) -> None:
 
 
 def _check_count(count: int) -> None:
-    if not 1 <= count <= 1 << 20:
-        raise FormatError(f"pad request: count must be in 1..{1 << 20}, got {count}")
+    if not 1 <= count <= MAX_PAD_COUNT:
+        raise FormatError(f"pad request: count must be in 1..{MAX_PAD_COUNT}, got {count}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +126,7 @@ class PadRequest:
             params=get_parameter_set(f.string("params")),
             key_id=f.hex("key_id", 32).hex(),
             seed=f.hex("seed", SEED_BYTES),
-            count=f.integer("count", 1, 1 << 20),
+            count=f.integer("count", 1, MAX_PAD_COUNT),
             active_set=tuple(f.int_list("active_set", 1, 255, 255)),
             recipient=f.hex("recipient", X25519_BYTES),
         )
@@ -170,9 +170,6 @@ class Pads:
         """The pad values ``[index][prime][coeff]``; a second call is refused (reusing a pad
         for two plaintexts would reveal their difference to the service)."""
         if self.used:
-            raise PolicyError("these pads were already used to encrypt a bundle")
+            raise RefusedError("these pads were already used to encrypt a bundle")
         self.used = True
         return self._values
-
-    def wipe(self) -> None:
-        self._values.fill(0)

@@ -7,7 +7,7 @@ It:
 
 1. generates the BFV key set with SEAL (secret, public, relinearization and Galois keys);
 2. Shamir-shares the secret key t-of-n, independently per RNS prime and coefficient, in
-   SEAL's NTT form (``_rns/shamir.py``; coefficients from the OS CSPRNG);
+   SEAL's NTT form (``hazmat/shamir.py``; coefficients from the OS CSPRNG);
 3. writes one share file per trustee, encrypted at rest: scrypt (RFC 7914; n = 2^15, r = 8,
    p = 1, 16-byte random salt) derives a 256-bit key from the passphrase, AES-256-GCM
    encrypts the share with the file header as associated data (so no header field can be
@@ -19,8 +19,8 @@ It:
    reference. Python cannot guarantee erasure: SEAL's own copy is freed, and copies made by
    the interpreter (bytes objects) may linger in freed memory until reused (``SECURITY.md``).
 
-Participants and organizers need only the public context (``keys.PublicContext``, ≈ 0.4 MB);
-the service additionally needs the evaluation keys (≈ 30 MB).
+Participants and organizers need only the public context (``scoring/keys.PublicContext``,
+≈ 0.45 MB at bfv-8192); the service additionally needs the evaluation keys (≈ 30 MB).
 """
 
 from __future__ import annotations
@@ -259,14 +259,11 @@ class KeyShare:
     def derive_key(self, info: bytes) -> bytes:
         """A 32-byte key bound to this share and ``info``: HKDF-SHA256 (RFC 5869) with the
         share as input keying material. What a trustee re-derives instead of storing secrets
-        made from its share (``pads.PadErrors``); nothing about the share can be learned
-        from it (HKDF is a PRF keyed with the share)."""
+        made from its share (``threshold/pad_shares.PadErrors``); nothing about the share can
+        be learned from it (HKDF is a PRF keyed with the share)."""
         hkdf = HKDF(hashes.SHA256(), length=32, salt=b"cryptoscore/share-key/v1", info=info)
         material = np.ascontiguousarray(self._data).view(np.uint8)
         return hkdf.derive(material.data)
-
-    def wipe(self) -> None:
-        self._data.fill(0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 from cryptoscore.durable import fsync_dir
-from cryptoscore.errors import FormatError, PolicyError
+from cryptoscore.errors import FormatError, RefusedError
 from cryptoscore.threshold.lineage import LineageClaim, LineageRecord, check_claim
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -89,7 +89,7 @@ class PartialJournal:
             return [r for records in self._lineages.values() for r in records]
 
     def check(self, lineage: LineageClaim) -> None:
-        """Read-only: raise PolicyError if ``lineage`` would be refused (a trustee calls it
+        """Read-only: raise RefusedError if ``lineage`` would be refused (a trustee calls it
         before expensive work; :meth:`claim` checks again atomically)."""
         with self._locked(fcntl.LOCK_SH):
             self._catch_up()
@@ -115,7 +115,7 @@ class PartialJournal:
         with self._locked(fcntl.LOCK_EX):
             self._catch_up()
             if digest in self._digests:
-                raise PolicyError(
+                raise RefusedError(
                     refusal
                     or "this trustee already produced a partial decryption of this ciphertext"
                 )

@@ -3,8 +3,8 @@ Lagrange coefficient, and how often.
 
 Why. Every answer of trustee j is a sample of its share s_j times a public polynomial:
 
-* a pad share (``pads.py``):          h = −λ_j(S0)·s_j·a + e        (|e| ≤ 21, no smudging)
-* a partial decryption (``threshold/``): p = λ_j(S1)·s_j·c1 + E (+ Δ·M for a noise check)
+* a pad share (``threshold/pad_shares.py``):      h = −λ_j(S0)·s_j·a + e   (|e| ≤ 21, no smudging)
+* a partial decryption (``threshold/partial.py``): p = λ_j(S1)·s_j·c1 + E (+ Δ·M for a noise check)
 
 If two answers touch the same c1 = a (or polynomials related to it by a known small
 combination) under two active sets, write λ_j(S1)/λ_j(S0) = A/B in lowest terms. Then
@@ -16,7 +16,7 @@ of smudging. The size of E does not help; only never giving the second sample do
 
 The rule (SECURITY.md, "Share exposure"). A **lineage** names a family of polynomials a
 trustee may touch; every answer names its lineage, a **slot** in it, and its active set.
-A trustee's journal (``threshold.PartialJournal``) refuses, before the share is read:
+A trustee's journal (``threshold/journal.PartialJournal``) refuses, before the share is read:
 
 1. an answer on a lineage under another active set than the lineage's first answer (so one
    Lagrange coefficient per lineage, ever);
@@ -31,8 +31,8 @@ Lineages:
     (slot ``pad``), the noise check of each ciphertext (``noise:i``, i < count) and the
     validity aggregate V (``validity``). Budget count + 2. Its active set is the pad
     request's, which the bundle carries, so round 1 is answered by the pad's own set
-    (``protocol/release.py`` checks that statelessly too); when one of those trustees is gone the
-    bundle is re-submitted with fresh pads, never re-routed.
+    (``protocol/answer.lineage_claim`` checks that statelessly too); when one of those
+    trustees is gone the bundle is re-submitted with fresh pads, never re-routed.
 ``score:<predictions c1 seed>:<labels c1 seed>``
     The score of one submission against one labels bundle (slot ``score``). Budget 1.
     Its c1 is not a known small combination of either bundle's a_i: every score circuit
@@ -52,7 +52,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from cryptoscore.errors import FormatError, PolicyError
+from cryptoscore.errors import FormatError, RefusedError
+from cryptoscore.scoring.pad_request import MAX_PAD_COUNT
 
 __all__ = [
     "BUDGETS",
@@ -110,12 +111,12 @@ class LineageClaim:
         if self.capacity < 1:
             raise FormatError("a lineage has a budget of at least one answer")
         if self.slot.startswith("noise:") and int(self.slot[6:]) >= self.capacity - 2:
-            raise PolicyError(f"{self.lineage[:24]}… has no ciphertext {self.slot[6:]}")
+            raise RefusedError(f"{self.lineage[:24]}… has no ciphertext {self.slot[6:]}")
         allowed = {"bundle": ("pad", "validity", "noise"), "score": ("score",)}.get(
             self.kind, ("decrypt",)
         )
         if self.slot.split(":")[0] not in allowed:
-            raise PolicyError(f"a {self.kind} lineage has no slot {self.slot!r}")
+            raise RefusedError(f"a {self.kind} lineage has no slot {self.slot!r}")
 
     @property
     def kind(self) -> str:
@@ -126,8 +127,8 @@ def budget(lineage: str, count: int = 0) -> int:
     """How many answers a trustee gives on ``lineage``, at most: count + 2 for a bundle of
     ``count`` ciphertexts (its pad, one noise check each, V), 1 for a score or an aggregate."""
     if lineage.startswith("bundle:"):
-        if not 1 <= count <= 1 << 20:
-            raise FormatError("a bundle lineage has 1..2^20 ciphertexts")
+        if not 1 <= count <= MAX_PAD_COUNT:
+            raise FormatError(f"a bundle lineage has 1..{MAX_PAD_COUNT} ciphertexts")
         return count + 2
     return 1
 
@@ -183,22 +184,22 @@ class LineageRecord:
 
 def check_claim(claim: LineageClaim, records: list[LineageRecord]) -> None:
     """Refuse ``claim`` given the trustee's earlier answers (``records``): another active set
-    on the lineage, a slot already answered, or a budget used up. Raises PolicyError."""
+    on the lineage, a slot already answered, or a budget used up. Raises RefusedError."""
     mine = [r for r in records if r.lineage == claim.lineage]
     for r in mine:
         if r.active_set != claim.active_set:
-            raise PolicyError(
+            raise RefusedError(
                 f"this trustee answered {claim.lineage[:24]}… under active set "
                 f"{list(r.active_set)}; it never answers it under another set "
                 f"({list(claim.active_set)}): two Lagrange coefficients on one polynomial "
                 "expose the share. Re-submit with fresh pads."
             )
         if r.slot == claim.slot:
-            raise PolicyError(
+            raise RefusedError(
                 f"this trustee already answered {claim.slot} of {claim.lineage[:24]}… "
                 f"(request {r.request_id}); each slot of a lineage is answered once"
             )
     if len(mine) >= claim.capacity:
-        raise PolicyError(
+        raise RefusedError(
             f"the decryption budget of {claim.lineage[:24]}… ({claim.capacity}) is used up"
         )

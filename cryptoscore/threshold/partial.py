@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from cryptoscore.envelope import Fields, canonical_json, pack_record, unpack_record
-from cryptoscore.errors import FormatError, MismatchError, PolicyError
+from cryptoscore.errors import FormatError, MismatchError, RefusedError
 from cryptoscore.hazmat.ciphertext import ciphertext_nbytes, decode_ciphertext, encode_ciphertext
 from cryptoscore.hazmat.modmath import (
     U64,
@@ -177,10 +177,11 @@ def _signed_message(
 
 @dataclass(frozen=True, slots=True)
 class PadComplement:
-    """What a noise check is answered against (``pads.py``, ``scoring/noise_check.py``): the pad
+    """What a noise check is answered against (``threshold/pad_shares.py``,
+    ``scoring/noise_check.py``): the pad
     request's active set, lineage and key, the ciphertext's index, and how to re-derive this
     trustee's pad errors of it — called only after the journal's claim, since it reads the
-    share (``pads.PadErrors``)."""
+    share (``threshold/pad_shares.PadErrors``)."""
 
     active_set: tuple[int, ...]
     lineage: str
@@ -249,15 +250,16 @@ def partial_decrypt(
     With ``mask`` (required for, and only allowed on, the round-1 noise check of ciphertext i
     of a bundle; ``pad`` names its pad request, :class:`PadComplement`) the trustee answers
     with the exact complement of its pad share, λ_j·s_j·a_i − e_ij + Δ·M: its own pad error
-    e_ij re-derived (``pads.PadErrors``) in place of smudging, and M ∈ Z_t^N fresh uniform,
-    never kept. Only under the pad's own active set (so the same λ_j): then it adds nothing to
-    what the pad share gave (h_ij + answer = Δ·M), and the combined residual is the
-    submitter's own noise (``scoring/noise_check.py``).
+    e_ij re-derived (``threshold/pad_shares.PadErrors``) in place of smudging, and M ∈ Z_t^N
+    fresh uniform, never kept. Only under the pad's own active set (so the same λ_j): then it
+    adds nothing to what the pad share gave (h_ij + answer = Δ·M), and the combined residual
+    is the submitter's own noise (``scoring/noise_check.py``).
 
-    Preconditions the caller (``protocol/release.py``) establishes first: the trustee recomputed
-    ``aggregate`` itself from the logged inputs with the published circuit. This function
-    enforces the rest: the key, the roster, the active set, and the journal — single use of
-    c1, and ``lineage`` (``threshold/lineage.py``): one active set per lineage, each slot once.
+    Preconditions the caller (``protocol/answer.answer_request``) establishes first: the
+    trustee recomputed ``aggregate`` itself from the logged inputs with the published circuit.
+    This function enforces the rest: the key, the roster, the active set, and the journal —
+    single use of c1, and ``lineage`` (``threshold/lineage.py``): one active set per lineage,
+    each slot once.
     Every refusal happens before the share is read.
     """
     check_request_id(request_id)
@@ -270,14 +272,14 @@ def partial_decrypt(
     if share.index not in active_set.indices:
         raise MismatchError(f"trustee {share.trustee_id!r} is not in the request's active set")
     if mask != (aggregate.circuit == "noise/v1"):
-        raise PolicyError("masked partials are for the noise check, and the noise check only")
+        raise RefusedError("masked partials are for the noise check, and the noise check only")
     if mask and pad is None:
-        raise PolicyError("a noise check is answered against the pad request that made it")
+        raise RefusedError("a noise check is answered against the pad request that made it")
     if pad is not None:
         if not mask:
-            raise PolicyError("only a noise check is answered with the pad's own errors")
+            raise RefusedError("only a noise check is answered with the pad's own errors")
         if pad.active_set != active_set.indices:
-            raise PolicyError(
+            raise RefusedError(
                 "a noise check is answered only under its pads' own active set: its pad errors "
                 "under another Lagrange coefficient would give the share away"
             )

@@ -22,8 +22,9 @@ from cryptoscore import (
     BFV8192,
     EncryptedBundle,
     MismatchError,
-    PolicyError,
+    RefusedError,
     ReleasePolicy,
+    StepError,
     encrypt_labels,
     encrypt_predictions,
     raw_encrypt_vectors,
@@ -173,7 +174,7 @@ def test_noise_near_half_delta_is_rejected_in_round1(
     r1 = run_round1(committee, context, crafted, tmp_path)
     assert r1.state == "invalid" and "noise" in r1.reason
     sub = SubmissionRelease(context, r1, valid_labels)
-    with pytest.raises(PolicyError, match="nothing of it is decrypted"):
+    with pytest.raises(RefusedError, match="nothing of it is decrypted"):
         sub.start("r2-crafted", ActiveSet.of(committee.record, ["trustee-1", "trustee-3"]))
     assert sub.request is None and not sub.partials
 
@@ -217,7 +218,7 @@ def test_invalid_encodings_are_rejected_in_round1(
     r1 = run_round1(committee, context, bundle, tmp_path)
     assert r1.state == "invalid" and "encoding" in r1.reason
     sub = SubmissionRelease(context, r1, valid_labels)
-    with pytest.raises(PolicyError):
+    with pytest.raises(RefusedError):
         sub.start("r2", ActiveSet.of(committee.record, ["trustee-1", "trustee-2"]))
 
 
@@ -252,10 +253,10 @@ def test_trustee_refuses_to_decrypt_raw_submission(committee, context, data, tmp
         active_set=active,
         ciphertext_digest=raw_digest,
     )
-    with pytest.raises(PolicyError, match="not what the published circuit computes"):
+    with pytest.raises(RefusedError, match="not what the published circuit computes"):
         committee.answer("trustee-1", request, context, bundles, refusals, evidence)
     # no circuit outside the published ones can even be named
-    with pytest.raises(PolicyError, match="no published circuit"):
+    with pytest.raises(RefusedError, match="no published circuit"):
         dataclasses.replace(request, circuit="raw/v1")
     # a score with labels and predictions swapped (decrypting a label ciphertext) is refused
     swapped = dataclasses.replace(request, inputs=(labels.digest, preds.digest))
@@ -266,7 +267,7 @@ def test_trustee_refuses_to_decrypt_raw_submission(committee, context, data, tmp
 
     other = score(preds, labels, ReleasePolicy(2, ("confusion",)), committee.keys.evaluation)
     other_request = dataclasses.replace(request, ciphertext_digest=other.ciphertext_digest)
-    with pytest.raises(PolicyError):
+    with pytest.raises(RefusedError):
         committee.answer("trustee-1", other_request, context, bundles, refusals, evidence)
     # the journal recorded none of these: nothing was answered
     journal = refusals / "trustee-1.journal"
@@ -285,16 +286,16 @@ def test_round1_is_the_pad_sets_alone(committee, context, data, tmp_path):
     """Round 1 of a pad-seeded bundle is answered by the pads' own active set (lineage.py):
     no other trustee may contribute, and naming another set is refused."""
     labels = seeded(committee, context, "labels", data[1], tmp_path)  # pads: trustees 1, 2
-    with pytest.raises(PolicyError, match=r"pads' active set \[1, 2\], not \[1, 3\]"):
+    with pytest.raises(RefusedError, match=r"pads' active set \[1, 2\], not \[1, 3\]"):
         BundleRelease(context, labels, ActiveSet.of(committee.record, ["trustee-1", "trustee-3"]))
     release = BundleRelease(context, labels)
     assert release.active.indices == (1, 2)
     with pytest.raises(MismatchError, match="may not contribute"):
         release.add_contribution(contribute(context, "trustee-3"))
     release.add_contribution(contribute(context, "trustee-2"))
-    with pytest.raises(PolicyError, match="already contributed"):
+    with pytest.raises(StepError, match="already contributed"):
         release.add_contribution(contribute(context, "trustee-2"))
-    with pytest.raises(PolicyError, match="waiting for"):
+    with pytest.raises(StepError, match="waiting for"):
         release.start("early")
     release.add_contribution(contribute(context, "trustee-1"))
     requests = release.start("dyn")
@@ -395,9 +396,9 @@ def test_trustees_check_round1_themselves(committee, context, data, valid_labels
     journals = tmp_path / "refusals"
     journals.mkdir()
     bundles = {noisy.digest: noisy}
-    with pytest.raises(PolicyError, match="round-1 evidence"):
+    with pytest.raises(RefusedError, match="round-1 evidence"):
         committee.answer("trustee-1", v_request, context, bundles, journals)
-    with pytest.raises(PolicyError, match="noise check 0 did not pass"):
+    with pytest.raises(RefusedError, match="noise check 0 did not pass"):
         committee.answer(
             "trustee-1", v_request, context, bundles, journals, {noisy.digest: r1.evidence()}
         )
@@ -405,7 +406,7 @@ def test_trustees_check_round1_themselves(committee, context, data, valid_labels
     honest = seeded(committee, context, "predictions", p, tmp_path)
     passed = run_round1(committee, context, honest, tmp_path / "round1")
     picked = dataclasses.replace(v_request, inputs=(honest.digest,), seed=os.urandom(32))
-    with pytest.raises(PolicyError, match="validity seed is not the one"):
+    with pytest.raises(RefusedError, match="validity seed is not the one"):
         committee.answer(
             "trustee-1",
             picked,
@@ -437,7 +438,7 @@ def test_trustees_check_round1_themselves(committee, context, data, valid_labels
     )
     evidence = {weighted.digest: bad.evidence(), labels.digest: valid_labels.evidence()}
     bundles = {weighted.digest: weighted, labels.digest: labels}
-    with pytest.raises(PolicyError, match="failed its validity check"):
+    with pytest.raises(RefusedError, match="failed its validity check"):
         committee.answer("trustee-1", s_request, context, bundles, journals, evidence)
     # evidence about another bundle, or with a partial missing, does not do either
     with pytest.raises(MismatchError, match="another bundle"):

@@ -35,7 +35,7 @@ from exposure import (
     widest_pair,
 )
 
-from cryptoscore import BFV8192, PolicyError, encrypt_labels, encrypt_predictions
+from cryptoscore import BFV8192, RefusedError, encrypt_labels, encrypt_predictions
 from cryptoscore.hazmat.modmath import addmod
 from cryptoscore.protocol.answer import answer_pad_request, answer_request
 from cryptoscore.protocol.contributions import contribute
@@ -179,7 +179,7 @@ class Attacked:
             ActiveSet(self.s1),
             aggregate.ciphertext_digest,
         )
-        with pytest.raises(PolicyError, match="pads' own active set"):
+        with pytest.raises(RefusedError, match="pads' own active set"):
             self.flow.answer(self.tid, request, {self.bundle.digest: self.bundle})
 
 
@@ -299,11 +299,11 @@ def test_every_second_lineage_answer_is_refused(t, n, keys, rng, tmp_path, share
     before = flow.journal_bytes(tid)
     share_reads.clear()
     for name, attempt in attempts.items():
-        with pytest.raises(PolicyError):
+        with pytest.raises(RefusedError):
             flow.answer(tid, attempt, bundles, evidence)
         assert share_reads == [], f"{name}: the share was read before the refusal"
         assert flow.journal_bytes(tid) == before, f"{name}: the journal was written"
-    with flow.journal(tid) as journal, pytest.raises(PolicyError, match="already answered"):
+    with flow.journal(tid) as journal, pytest.raises(RefusedError, match="already answered"):
         answer_pad_request(
             request, flow.context, committee.shares[tid], committee.identity(tid), journal
         )

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from clients.cli import main
+from cryptoscore_cli.main import main
 
 TRUSTEES = ("trustee-1", "trustee-2", "trustee-3")
 IDENTITY_PASSPHRASE_ENV = "ID_PASS"
@@ -23,8 +23,8 @@ def share_passphrase_env(trustee_id: str) -> str:
 @pytest.fixture
 def server(tmp_path, monkeypatch) -> Iterator[str]:
     """The service (SQLite and blobs under tmp_path, in-process jobs) served by waitress."""
-    from service.app import create_app
-    from service.cli import serving_in_thread
+    from cryptoscore_server.app import create_app
+    from cryptoscore_server.launch import serving_in_thread
 
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("DATABASE_URL", raising=False)

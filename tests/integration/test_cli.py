@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from clients.cli import main
+from cryptoscore_cli.main import main
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from clients.cli import main
+from cryptoscore_cli.main import main
 
 
 def test_token_and_challenge_commands(server, cli_committee, tmp_path, monkeypatch, capsys):

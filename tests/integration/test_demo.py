@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from clients.cli import main
+from cryptoscore_cli.main import main
 
 
 def test_demo_json(capsys):

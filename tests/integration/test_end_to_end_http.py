@@ -13,14 +13,14 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from clients.api import ProtocolClient
-from clients.cli import main
-from clients.pads import fetch_pads
-from clients.trustee import TrusteeLoop
 from cryptoscore import PublicContext, raw_encrypt_vectors
 from cryptoscore.identity import TrusteeIdentity
 from cryptoscore.scoring.encoding import Layout
 from cryptoscore.threshold.ceremony import CeremonyRecord, open_share_file
+from cryptoscore_cli.api import ProtocolClient
+from cryptoscore_cli.main import main
+from cryptoscore_cli.pad_client import fetch_pads
+from cryptoscore_cli.trustee_loop import TrusteeLoop
 
 N_ITEMS = 300
 CLASSES = 3

@@ -8,8 +8,8 @@ import socket
 import pytest
 from sqlalchemy import create_engine, func, select
 
-from clients.cli import main
-from service.models import Token
+from cryptoscore_cli.main import main
+from cryptoscore_server.models import Token
 
 
 def _serve(argv: list[str], capsys) -> tuple[int, list[str]]:

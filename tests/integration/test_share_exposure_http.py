@@ -1,5 +1,5 @@
 """The share-exposure attack (``tests/exposure.py``, ``cryptoscore/threshold/lineage.py``) over real
-HTTP, against a real service and the real trustee loop (``clients/trustee.py``).
+HTTP, against a real service and the real trustee loop (``cryptoscore_cli/trustee_loop.py``).
 
 A 3-of-5 committee; trustee j and active sets S0, S1 ∋ j with the widest Lagrange ratio
 λ_j(S1)/λ_j(S0) = A/B (B = 64 > 42): trustee j's pad share of a ciphertext under S0 plus a
@@ -38,8 +38,6 @@ import pytest
 from exposure import lagrange, pad_share_of, recover, truth, unguarded_partial, widest_pair
 from sqlalchemy import select
 
-from clients.api import ApiError, ProtocolClient
-from clients.trustee import TrusteeLoop
 from cryptoscore import BFV8192, encrypt_labels, encrypt_predictions
 from cryptoscore.identity import TrusteeIdentity
 from cryptoscore.protocol.recompute import recompute
@@ -58,14 +56,16 @@ from cryptoscore.threshold.ceremony import (
 from cryptoscore.threshold.pad_shares import PadKey, PadShare, open_pads
 from cryptoscore.threshold.partial import PartialDecryption
 from cryptoscore.verify import CHECKS, verify_bundle
-from service.app import create_app
-from service.auth import create_token
-from service.blobs import get_blob_store, record_blob
-from service.cli import serving_in_thread
-from service.db import dispose, get_session
-from service.jobs import drain
-from service.ledger import challenge_context
-from service.models import Challenge, StoredPartial, StoredRequest
+from cryptoscore_cli.api import ApiError, ProtocolClient
+from cryptoscore_cli.trustee_loop import TrusteeLoop
+from cryptoscore_server.app import create_app
+from cryptoscore_server.auth import create_token
+from cryptoscore_server.blobs import get_blob_store, record_blob
+from cryptoscore_server.db import dispose, get_session
+from cryptoscore_server.jobs import drain
+from cryptoscore_server.launch import serving_in_thread
+from cryptoscore_server.ledger import challenge_context
+from cryptoscore_server.models import Challenge, StoredPartial, StoredRequest
 
 pytestmark = pytest.mark.slow
 

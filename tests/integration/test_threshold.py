@@ -16,7 +16,7 @@ from cryptoscore import (
     BFV8192,
     FormatError,
     MismatchError,
-    PolicyError,
+    RefusedError,
     ReleasePolicy,
     encrypt_labels,
     encrypt_predictions,
@@ -109,12 +109,12 @@ def test_fewer_than_t_partials_refused(small, aggregate, tmp_path):
 def test_reused_partial_refused_by_the_journal(small, aggregate, tmp_path):
     fresh = rerandomize(aggregate, small.keys.public, os.urandom(32))
     small.partials(fresh, ["trustee-1", "trustee-2"], "first", tmp_path)
-    with pytest.raises(PolicyError, match="already produced a partial"):
+    with pytest.raises(RefusedError, match="already produced a partial"):
         small.partials(fresh, ["trustee-1", "trustee-3"], "second", tmp_path)
     # the journal is durable: a new process (new journal object) refuses as well
     with PartialJournal(tmp_path / "trustee-2.journal") as journal:
         active = ActiveSet.of(small.record, ["trustee-2", "trustee-3"])
-        with pytest.raises(PolicyError):
+        with pytest.raises(RefusedError):
             partial_decrypt(
                 small.shares["trustee-2"],
                 fresh,
@@ -128,7 +128,7 @@ def test_reused_partial_refused_by_the_journal(small, aggregate, tmp_path):
     # re-randomizing makes no new lineage (lineage.py): refused for a new set too
     before = (tmp_path / "trustee-1.journal").read_bytes()
     again = rerandomize(fresh, small.keys.public, os.urandom(32))
-    with pytest.raises(PolicyError, match="never answers it under another set"):
+    with pytest.raises(RefusedError, match="never answers it under another set"):
         small.partials(again, ["trustee-1", "trustee-3"], "fourth", tmp_path)
     assert (tmp_path / "trustee-1.journal").read_bytes() == before
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from clients.api import ApiError
-from clients.trustee import TrusteeLoop
 from cryptoscore.errors import CryptoScoreError
 from cryptoscore.protocol.contributions import Contribution
+from cryptoscore_cli.api import ApiError
+from cryptoscore_cli.trustee_loop import TrusteeLoop
 
 
 class _Service:
@@ -98,7 +98,7 @@ def _loop_with_contexts(service, said, tmp_path) -> TrusteeLoop:
 
 def test_a_refused_or_conflicting_task_skips_only_itself(tmp_path, monkeypatch):
     monkeypatch.setattr(
-        "clients.trustee.contribute", lambda context, tid: Contribution(tid, b"r" * 32)
+        "cryptoscore_cli.trustee_loop.contribute", lambda context, tid: Contribution(tid, b"r" * 32)
     )
     said: list[str] = []
     service = _FlakyService({"b1": ApiError(409, "Conflict: round 1 already has t contributions")})
@@ -111,14 +111,14 @@ def test_a_refused_or_conflicting_task_skips_only_itself(tmp_path, monkeypatch):
 
 def test_a_lost_connection_ends_the_pass_and_is_retried_with_backoff(tmp_path, monkeypatch):
     monkeypatch.setattr(
-        "clients.trustee.contribute", lambda context, tid: Contribution(tid, b"r" * 32)
+        "cryptoscore_cli.trustee_loop.contribute", lambda context, tid: Contribution(tid, b"r" * 32)
     )
     said: list[str] = []
     lost = ApiError(0, "connection to the service lost: RemoteDisconnected")
     service = _FlakyService({"b2": lost})
     loop = _loop_with_contexts(service, said, tmp_path)
     sleeps: list[float] = []
-    monkeypatch.setattr("clients.trustee.time.sleep", sleeps.append)
+    monkeypatch.setattr("cryptoscore_cli.trustee_loop.time.sleep", sleeps.append)
     loop.run(once=False, interval=2.0, passes=3)
     assert service.asked == 3
     assert service.contributed == ["b1", "b1", "b2", "b3", "b1", "b2", "b3"]
@@ -132,8 +132,8 @@ def test_a_connection_dropped_mid_reply_is_an_api_error_not_a_crash():
     import socket
     import threading
 
-    from clients.api import Client
-    from clients.trustee import unavailable
+    from cryptoscore_cli.api import Client
+    from cryptoscore_cli.trustee_loop import unavailable
 
     server = socket.socket()
     server.bind(("127.0.0.1", 0))

@@ -29,9 +29,9 @@ from svc_helpers import CeremonyFiles
 from cryptoscore import BFV8192, generate_keys
 from cryptoscore.identity import TrusteeIdentity
 from cryptoscore.threshold.ceremony import RosterEntry, run_ceremony
-from service import create_app
-from service.auth import create_token, revoke_token
-from service.db import dispose, get_session
+from cryptoscore_server.app import create_app
+from cryptoscore_server.auth import create_token, revoke_token
+from cryptoscore_server.db import dispose, get_session
 
 POSTGRES_URL = os.environ.get(
     "CRYPTOSCORE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -32,9 +32,9 @@ from cryptoscore.scoring.pad_request import PadRequest, Pads
 from cryptoscore.threshold.ceremony import KeyShare, RosterEntry, open_share_file, run_ceremony
 from cryptoscore.threshold.journal import PartialJournal
 from cryptoscore.threshold.pad_shares import PadKey, PadShare, open_pads
-from service.auth import create_token
-from service.db import get_session
-from service.jobs import drain
+from cryptoscore_server.auth import create_token
+from cryptoscore_server.db import get_session
+from cryptoscore_server.jobs import drain
 
 CHALLENGE = "e2e-binary"
 N_ITEMS = 300

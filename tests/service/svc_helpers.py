@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import TestResponse, encode_multipart
 
-from service.db import get_session
-from service.models import Base
+from cryptoscore_server.db import get_session
+from cryptoscore_server.models import Base
 
 API = "/api/v1"
 PROBLEM = "application/problem+json"

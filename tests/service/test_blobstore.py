@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from service.blobs import BlobError, BlobStore, BlobTooLarge
+from cryptoscore_server.blobs import BlobError, BlobStore, BlobTooLarge
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from svc_helpers import (
 
 from cryptoscore.scoring.keys import PublicContext
 from cryptoscore.threshold.ceremony import CeremonyRecord
-from service.models import Challenge
+from cryptoscore_server.models import Challenge
 
 
 def _sha(data: bytes) -> str:
@@ -243,7 +243,7 @@ def test_lost_blob_is_a_500_not_a_crash(
     app: Flask, client: FlaskClient, tokens: dict[str, str], ceremony: CeremonyFiles
 ) -> None:
     assert post_challenge(client, tokens["organizer"], ceremony).status_code == 201
-    from service.blobs import BlobStore
+    from cryptoscore_server.blobs import BlobStore
 
     store = BlobStore(app.config["DATA_DIR"] / "blobs")
     store.path(_sha(ceremony.record)).unlink()

@@ -50,7 +50,7 @@ def test_ready_with_unreachable_database_is_503(app: Flask) -> None:
     # point the app's engine at a database that cannot be reached
     from sqlalchemy import create_engine
 
-    from service.db import _EXTENSION
+    from cryptoscore_server.db import _EXTENSION
 
     database = app.extensions[_EXTENSION]
     database.engine.dispose()

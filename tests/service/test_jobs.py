@@ -22,10 +22,10 @@ from sqlalchemy import func, select
 from svc_helpers import API, bearer
 from test_protocol import PARTIES, run_story
 
-from service import jobs, worker
-from service.db import get_session
-from service.jobs import set_worker_app
-from service.models import LogEntry, UploadedBundle
+from cryptoscore_server import jobs, worker
+from cryptoscore_server.db import get_session
+from cryptoscore_server.models import LogEntry, UploadedBundle
+from cryptoscore_server.worker import set_worker_app
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 

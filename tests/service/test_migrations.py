@@ -14,8 +14,8 @@ from flask import Flask
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
-from service.db import MIGRATIONS_DIR, get_engine, get_session, migrate
-from service.models import Base, Blob, Challenge, Token, utcnow
+from cryptoscore_server.db import MIGRATIONS_DIR, get_engine, get_session, migrate
+from cryptoscore_server.models import Base, Blob, Challenge, Token, utcnow
 
 
 def _config() -> Config:

@@ -9,7 +9,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from svc_helpers import API
 
-from service.openapi import build_spec
+from cryptoscore_server.openapi import build_spec
 
 
 def _refs(node: Any) -> list[str]:

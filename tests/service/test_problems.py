@@ -16,9 +16,11 @@ from cryptoscore.errors import (
     MismatchError,
     ParameterError,
     PolicyError,
+    RefusedError,
+    StepError,
     VerificationError,
 )
-from service.problems import library_problem
+from cryptoscore_server.problems import library_problem
 
 
 def test_http_errors_are_problems(app: Flask) -> None:
@@ -64,6 +66,8 @@ def test_unexpected_errors_are_500_without_internals(make_app: Callable[..., Fla
         (VerificationError, 400, "verification-error"),
         (MismatchError, 409, "mismatch"),
         (PolicyError, 422, "policy-error"),
+        (RefusedError, 422, "refused"),
+        (StepError, 409, "out-of-order"),
         (CryptoScoreError, 400, "cryptoscore-error"),
     ],
 )

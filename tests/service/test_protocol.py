@@ -31,9 +31,9 @@ from svc_helpers import API, bearer
 from cryptoscore.transparency.log import ConsistencyProof, SignedTreeHead
 from cryptoscore.transparency.receipts import Receipt, verify_receipt, verify_receipt_against
 from cryptoscore.verify import CHECKS, verify_bundle
-from service.db import get_session
-from service.jobs import run_job
-from service.models import LogEntry, StoredRequest, UploadedBundle
+from cryptoscore_server.db import get_session
+from cryptoscore_server.jobs import run_job
+from cryptoscore_server.models import LogEntry, StoredRequest, UploadedBundle
 
 PARTIES = {
     "organizer": "organizer",

@@ -348,8 +348,8 @@ def test_expired_challenge_is_409(
     setup: tuple[Flask, Any, dict[str, str]], bundles: dict[str, EncryptedBundle]
 ) -> None:
     app, client, tokens = setup
-    from service.db import get_session
-    from service.models import Challenge
+    from cryptoscore_server.db import get_session
+    from cryptoscore_server.models import Challenge
 
     with app.app_context():
         session = get_session()
@@ -454,8 +454,8 @@ def test_stale_pad_requests_are_not_offered_to_trustees(
         return [task["request"] for task in tasks["pads"]]
 
     assert offered() == [digest]
-    from service.db import get_session
-    from service.models import PadRequestRow
+    from cryptoscore_server.db import get_session
+    from cryptoscore_server.models import PadRequestRow
 
     with app.app_context():
         session = get_session()

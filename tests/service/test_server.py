@@ -15,7 +15,7 @@ from flask import Flask
 from svc_helpers import API, PROBLEM, CeremonyFiles, upload_form
 from werkzeug.test import encode_multipart
 
-from service.cli import create_token_command, serving_in_thread
+from cryptoscore_server.launch import create_token_command, serving_in_thread
 
 
 @pytest.fixture
@@ -106,9 +106,9 @@ def test_oversized_upload_over_http(make_app: Any) -> None:
 def test_create_token_command_uses_the_configured_database(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from service import create_app
-    from service.auth import authenticate
-    from service.db import dispose, get_session
+    from cryptoscore_server.app import create_app
+    from cryptoscore_server.auth import authenticate
+    from cryptoscore_server.db import dispose, get_session
 
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "d"))
     monkeypatch.delenv("DATABASE_URL", raising=False)
@@ -130,7 +130,7 @@ def test_create_token_command_uses_the_configured_database(
 def test_serve_resumes_unfinished_work_before_serving(
     app: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from service import cli
+    from cryptoscore_server import launch as cli
 
     calls: list[str] = []
 

@@ -6,7 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from service.config import DEFAULT_MAX_UPLOAD_BYTES, REPO_ROOT, ConfigError, load_settings
+from cryptoscore_server.config import (
+    DEFAULT_MAX_UPLOAD_BYTES,
+    REPO_ROOT,
+    ConfigError,
+    load_settings,
+)
 
 
 def test_defaults() -> None:
@@ -54,8 +59,8 @@ def test_bad_upload_limit(value: str) -> None:
 
 
 def test_create_app_reads_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from service import create_app
-    from service.db import dispose
+    from cryptoscore_server.app import create_app
+    from cryptoscore_server.db import dispose
 
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "d"))
     monkeypatch.setenv("MAX_UPLOAD_BYTES", "2048")

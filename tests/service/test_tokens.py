@@ -9,9 +9,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from svc_helpers import API, ROLES, assert_problem, bearer
 
-from service.auth import authenticate, hash_token
-from service.db import get_session
-from service.models import Token
+from cryptoscore_server.auth import authenticate, hash_token
+from cryptoscore_server.db import get_session
+from cryptoscore_server.models import Token
 
 
 def test_create_list_revoke(app: Flask, client: FlaskClient, tokens: dict[str, str]) -> None:
@@ -74,7 +74,7 @@ def test_every_role_can_be_created(client: FlaskClient, tokens: dict[str, str]) 
 
 
 def test_tokens_are_distinct_and_hashes_unique(app: Flask) -> None:
-    from service.auth import create_token
+    from cryptoscore_server.auth import create_token
 
     with app.app_context():
         session = get_session()

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from cryptoscore import FormatError, PolicyError
+from cryptoscore import FormatError, RefusedError
 from cryptoscore.threshold.journal import PartialJournal
 from cryptoscore.threshold.lineage import (
     LineageClaim,
@@ -28,9 +28,9 @@ def test_claims_name_their_lineage_slot_and_budget():
     assert score_claim(SEED, OTHER, (2, 3)).capacity == 1
     claim = aggregate_claim("score/v1", ("ab",), ("correct",), (1, 2))
     assert claim.slot == "decrypt" and claim.capacity == 1
-    with pytest.raises(PolicyError, match="has no ciphertext 3"):
+    with pytest.raises(RefusedError, match="has no ciphertext 3"):
         bundle_claim(SEED, 3, "noise:3", (1, 2))
-    with pytest.raises(PolicyError, match="has no slot 'score'"):
+    with pytest.raises(RefusedError, match="has no slot 'score'"):
         bundle_claim(SEED, 3, "score", (1, 2))
     with pytest.raises(FormatError, match="not a lineage slot"):
         bundle_claim(SEED, 3, "noise:x", (1, 2))
@@ -45,17 +45,17 @@ def test_one_active_set_per_lineage_each_slot_once(tmp_path):
         journal.claim("pad:1", "p-1", lineage=bundle_claim(SEED, 2, "pad", (1, 2)))
         journal.claim("c1-a", "r-1", lineage=bundle_claim(SEED, 2, "noise:0", (1, 2)))
         before = (tmp_path / "j").read_bytes()
-        with pytest.raises(PolicyError, match=r"under active set \[1, 2\]"):
+        with pytest.raises(RefusedError, match=r"under active set \[1, 2\]"):
             journal.claim("c1-b", "r-2", lineage=bundle_claim(SEED, 2, "noise:1", (1, 3)))
-        with pytest.raises(PolicyError, match="already answered noise:0"):
+        with pytest.raises(RefusedError, match="already answered noise:0"):
             journal.claim("c1-c", "r-3", lineage=bundle_claim(SEED, 2, "noise:0", (1, 2)))
-        with pytest.raises(PolicyError, match="already produced"):
+        with pytest.raises(RefusedError, match="already produced"):
             journal.claim("c1-a", "r-4", lineage=bundle_claim(OTHER, 2, "pad", (1, 3)))
         assert (tmp_path / "j").read_bytes() == before  # refusals write nothing
         # another lineage is free, under any set
         journal.claim("c1-d", "r-5", lineage=bundle_claim(OTHER, 2, "noise:0", (1, 3)))
         journal.check(bundle_claim(SEED, 2, "validity", (1, 2)))
-        with pytest.raises(PolicyError):
+        with pytest.raises(RefusedError):
             journal.check(bundle_claim(SEED, 2, "validity", (2, 3)))
 
 
@@ -64,11 +64,11 @@ def test_budget_is_used_up():
     records = []
     check_claim(claim, records)
     records.append(LineageRecord(claim.lineage, "score", (1, 2), "r"))
-    with pytest.raises(PolicyError, match="already answered score"):
+    with pytest.raises(RefusedError, match="already answered score"):
         check_claim(claim, records)
     # a forged record in another slot of the same one-slot lineage: over budget
     odd = LineageClaim(claim.lineage, "score", (1, 2), 1)
-    with pytest.raises(PolicyError):
+    with pytest.raises(RefusedError):
         check_claim(odd, [LineageRecord(claim.lineage, "decrypt", (1, 2), "x")])
 
 
@@ -76,14 +76,14 @@ def test_journal_is_shared_across_processes_and_survives_a_torn_line(tmp_path):
     path = tmp_path / "j"
     with PartialJournal(path) as first, PartialJournal(path) as second:
         first.claim("c1-a", "r-1", lineage=bundle_claim(SEED, 1, "noise:0", (1, 2)))
-        with pytest.raises(PolicyError, match="already"):  # the second handle reads it
+        with pytest.raises(RefusedError, match="already"):  # the second handle reads it
             second.claim("c1-b", "r-2", lineage=bundle_claim(SEED, 1, "noise:0", (1, 2)))
         # a crash in the middle of a write leaves an unterminated line
         with open(path, "ab") as fh:
             fh.write(b"lineage bundle:" + OTHER.hex().encode() + b" noi")
             os.fsync(fh.fileno())
         second.claim("c1-c", "r-3", lineage=bundle_claim(OTHER, 1, "noise:0", (2, 3)))
-        with pytest.raises(PolicyError, match="already answered noise:0"):
+        with pytest.raises(RefusedError, match="already answered noise:0"):
             first.check(bundle_claim(OTHER, 1, "noise:0", (2, 3)))
     with PartialJournal(path) as reopened:  # a new process reads everything again
         assert {r.request_id for r in reopened.lineage_records()} == {"r-1", "r-3"}

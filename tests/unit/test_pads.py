@@ -15,7 +15,7 @@ from cryptoscore import (
     EncryptedBundle,
     FormatError,
     MismatchError,
-    PolicyError,
+    RefusedError,
     ReleasePolicy,
     encrypt_labels,
     encrypt_predictions,
@@ -120,7 +120,7 @@ def test_pads_are_single_use_and_bound_to_kind_and_challenge(committee, context,
             p[:10], committee.keys.public, classes=2, challenge=CHALLENGE, pads=pads
         )
     encrypt_predictions(p, committee.keys.public, classes=2, challenge=CHALLENGE, pads=pads)
-    with pytest.raises(PolicyError, match="already used"):
+    with pytest.raises(RefusedError, match="already used"):
         encrypt_predictions(p, committee.keys.public, classes=2, challenge=CHALLENGE, pads=pads)
 
 
@@ -128,13 +128,13 @@ def test_a_trustee_answers_each_seed_once(committee, context, tmp_path):
     key = PadKey.generate()
     request = _request(committee, context, key)
     _answer(committee, context, request, "trustee-1", tmp_path)
-    with pytest.raises(PolicyError, match="already answered a pad request with this seed"):
+    with pytest.raises(RefusedError, match="already answered a pad request with this seed"):
         _answer(committee, context, request, "trustee-1", tmp_path)
     # the same seed for another recipient or active set is the same pad: refused as well
     other = dataclasses.replace(
         request, recipient=PadKey.generate().public_bytes, active_set=(1, 2)
     )
-    with pytest.raises(PolicyError, match="already answered"):
+    with pytest.raises(RefusedError, match="already answered"):
         _answer(committee, context, other, "trustee-1", tmp_path)
 
 

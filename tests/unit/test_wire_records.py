@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from cryptoscore import FormatError, PolicyError
+from cryptoscore import FormatError, RefusedError
 from cryptoscore.protocol.requests import DecryptionRequest
 from cryptoscore.threshold.active_set import ActiveSet
 from cryptoscore.transparency.receipts import Receipt
@@ -44,7 +44,7 @@ def test_request_roundtrip_and_tampering():
         DecryptionRequest.from_bytes(raw + b"x")
     with pytest.raises(FormatError, match="truncated"):
         DecryptionRequest.from_bytes(raw[:20])
-    with pytest.raises(PolicyError, match="no published circuit"):
+    with pytest.raises(RefusedError, match="no published circuit"):
         DecryptionRequest.from_bytes(raw.replace(b"noise/v1", b"raw/v1.."))
     with pytest.raises(FormatError, match="only a noise-check request names a ciphertext index"):
         DecryptionRequest("r", "ch", "score/v1", (), b"", b"", ActiveSet((1, 2)), "cd" * 32, 1)

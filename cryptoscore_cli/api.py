@@ -1,0 +1,208 @@
+"""Python client of the CryptoScore REST API (``/api/v1``), used by the CLI.
+
+Thin: it moves bytes and JSON over HTTP with a bearer token and turns problem-details errors
+into :class:`ApiError` (one clear line). All cryptography is done by the caller with
+``cryptoscore`` before upload and after download. Standard library only (``urllib``).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["ApiError", "Client"]
+
+API = "/api/v1"
+
+
+class ApiError(Exception):
+    """An error response: ``status`` and the problem's title/detail in one line."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"HTTP {status}: {message}")
+        self.status = status
+
+
+class Client:
+    """One server and one bearer token (``token`` may be omitted for public reads)."""
+
+    def __init__(self, base_url: str, token: str | None = None, timeout: float = 600) -> None:
+        self.base = base_url.rstrip("/") + API
+        self.token = token
+        self.timeout = timeout
+
+    # -- transport ------------------------------------------------------------------------------
+    def _request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        content_type: str | None = None,
+    ) -> tuple[int, bytes, str]:
+        req = urllib.request.Request(self.base + path, data=body, method=method)  # noqa: S310
+        if self.token:
+            req.add_header("Authorization", f"Bearer {self.token}")
+        if content_type:
+            req.add_header("Content-Type", content_type)
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310
+                return resp.status, resp.read(), resp.headers.get("Content-Type", "")
+        except urllib.error.HTTPError as exc:
+            raise ApiError(exc.code, _problem_text(exc.read())) from None
+        except urllib.error.URLError as exc:
+            raise ApiError(0, f"cannot reach {self.base}: {exc.reason}") from None
+        except (http.client.HTTPException, OSError) as exc:  # e.g. RemoteDisconnected mid-reply
+            raise ApiError(
+                0, f"connection to {self.base} lost: {type(exc).__name__}: {exc}"
+            ) from None
+
+    def get_json(self, path: str) -> Any:
+        return json.loads(self._request("GET", path)[1])
+
+    def get_bytes(self, path: str) -> bytes:
+        return self._request("GET", path)[1]
+
+    def post_json(self, path: str, obj: Mapping[str, Any]) -> Any:
+        _, body, _ = self._request("POST", path, json.dumps(obj).encode(), "application/json")
+        return json.loads(body) if body else None
+
+    def post_bytes(self, path: str, data: bytes) -> Any:
+        _, body, _ = self._request("POST", path, data, "application/octet-stream")
+        return json.loads(body) if body else None
+
+    def post_multipart(
+        self, path: str, json_parts: Mapping[str, Any], file_parts: Mapping[str, bytes]
+    ) -> Any:
+        boundary = uuid.uuid4().hex
+        chunks: list[bytes] = []
+        for name, value in json_parts.items():
+            chunks.append(
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n'
+                f"Content-Type: application/json\r\n\r\n".encode()
+                + json.dumps(value).encode()
+                + b"\r\n"
+            )
+        for name, data in file_parts.items():
+            chunks.append(
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
+                f'filename="{name}"\r\nContent-Type: application/octet-stream\r\n\r\n'.encode()
+                + data
+                + b"\r\n"
+            )
+        chunks.append(f"--{boundary}--\r\n".encode())
+        _, body, _ = self._request(
+            "POST", path, b"".join(chunks), f"multipart/form-data; boundary={boundary}"
+        )
+        return json.loads(body)
+
+    # -- resources --------------------------------------------------------------------------------
+    def health(self) -> Any:
+        return self.get_json("/health/ready")
+
+    def create_challenge(
+        self,
+        definition: Mapping[str, Any],
+        ceremony_record: bytes,
+        public_context: bytes,
+        evaluation_keys: bytes,
+    ) -> Any:
+        return self.post_multipart(
+            "/challenges",
+            {"challenge": definition},
+            {
+                "ceremony_record": ceremony_record,
+                "public_context": public_context,
+                "evaluation_keys": evaluation_keys,
+            },
+        )
+
+    def challenge(self, challenge_id: str) -> Any:
+        return self.get_json(f"/challenges/{challenge_id}")
+
+    def public_context(self, challenge_id: str) -> bytes:
+        return self.get_bytes(f"/challenges/{challenge_id}/public-context")
+
+    def ceremony_record(self, challenge_id: str) -> bytes:
+        return self.get_bytes(f"/challenges/{challenge_id}/ceremony-record")
+
+    def evaluation_keys(self, challenge_id: str) -> bytes:
+        return self.get_bytes(f"/challenges/{challenge_id}/evaluation-keys")
+
+
+def _problem_text(body: bytes) -> str:
+    try:
+        problem = json.loads(body)
+    except ValueError:
+        return body[:200].decode("utf-8", "replace") or "error"
+    if not isinstance(problem, dict):
+        return "error"
+    title = str(problem.get("title", "error"))
+    detail = problem.get("detail")
+    return f"{title}: {detail}" if detail else title
+
+
+class ProtocolClient(Client):
+    """The endpoints of the networked protocol: uploads, trustee tasks, results, audit."""
+
+    def upload_labels(self, challenge_id: str, bundle: bytes) -> Any:
+        return self.post_bytes(f"/challenges/{challenge_id}/labels", bundle)
+
+    def submit(self, challenge_id: str, bundle: bytes) -> Any:
+        return self.post_bytes(f"/challenges/{challenge_id}/submissions", bundle)
+
+    def submission(self, challenge_id: str, digest: str) -> Any:
+        return self.get_json(f"/challenges/{challenge_id}/submissions/{digest}")
+
+    def leaderboard(self, challenge_id: str) -> Any:
+        return self.get_json(f"/challenges/{challenge_id}/leaderboard")
+
+    def bundle(self, challenge_id: str, digest: str) -> bytes:
+        return self.get_bytes(f"/challenges/{challenge_id}/bundles/{digest}")
+
+    def trustee_tasks(self) -> Any:
+        return self.get_json("/trustee/tasks")
+
+    def contribute(self, challenge_id: str, bundle: str, randomness: bytes) -> Any:
+        return self.post_json(
+            "/trustee/contributions",
+            {"challenge": challenge_id, "bundle": bundle, "randomness": randomness.hex()},
+        )
+
+    def post_partial(self, partial: bytes) -> Any:
+        return self.post_bytes("/trustee/partials", partial)
+
+    def request_pads(
+        self,
+        challenge_id: str,
+        kind: str,
+        seed: bytes,
+        recipient: bytes,
+        trustees: list[str] | None = None,
+    ) -> Any:
+        body: dict[str, Any] = {"kind": kind, "seed": seed.hex(), "recipient": recipient.hex()}
+        if trustees:
+            body["trustees"] = trustees
+        return self.post_json(f"/challenges/{challenge_id}/pads", body)
+
+    def pad_request(self, challenge_id: str, digest: str) -> Any:
+        return self.get_json(f"/challenges/{challenge_id}/pads/{digest}")
+
+    def pad_share(self, challenge_id: str, digest: str, trustee: str) -> bytes:
+        return self.get_bytes(f"/challenges/{challenge_id}/pads/{digest}/shares/{trustee}")
+
+    def post_pad_share(self, share: bytes) -> Any:
+        return self.post_bytes("/trustee/pads", share)
+
+    def round1_evidence(self, challenge_id: str, digest: str) -> Any:
+        return self.get_json(f"/trustee/evidence/{challenge_id}/{digest}")
+
+    def audit_bundle(self, challenge_id: str) -> bytes:
+        return self.get_bytes(f"/challenges/{challenge_id}/audit-bundle")
+
+    def consistency(self, challenge_id: str, old_size: int) -> Any:
+        return self.get_json(f"/challenges/{challenge_id}/log/consistency?from={old_size}")

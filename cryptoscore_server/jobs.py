@@ -1,0 +1,484 @@
+"""The release protocol's steps as jobs, and the runners that execute them.
+
+Four jobs, each ``(challenge id, bundle digest)``, each rebuilding the library's state machine
+(:class:`~cryptoscore.protocol.release.BundleRelease`,
+:class:`~cryptoscore.protocol.release.SubmissionRelease`)
+from the database, advancing it, and persisting the result in one transaction:
+
+* ``round1_start``  — t trustee contributions are in: ``BundleRelease.start`` makes the
+  noise-check ciphertexts; the requests (and their aggregate ciphertexts, as blobs) are
+  stored and logged; the bundle is ``sanitizing``.
+* ``round1_finish`` — every active trustee answered every round-1 request so far. After the
+  noise checks (``BundleRelease.finish_noise``): noise above the bound makes the bundle
+  invalid, otherwise the validity aggregate is computed and its request stored and logged
+  (the bundle stays ``sanitizing``). After V (``BundleRelease.finish``): the verdict is
+  logged; a valid submission (with valid labels) goes on to round 2, and valid labels start
+  round 2 of every waiting submission.
+* ``round2_start``  — ``SubmissionRelease.start`` with the submission's round-1 active set;
+  the score request is stored and logged; the submission is ``scoring``.
+* ``round2_finish`` — the partials are combined, the release logged; ``released``.
+
+Idempotent: each job first checks the bundle's state and does nothing if its step is done;
+the heavy computation runs outside the challenge lock, and the state is re-checked under the
+lock before anything is written; log entries are keyed by event (``ledger.append_event``) and
+requests and partials have primary keys, so a job that crashed and is retried, or runs twice,
+never duplicates a log entry, a request or a release.
+
+Runners: by default an in-process worker thread consumes a queue (HTTP requests return at
+once; :func:`drain` waits for, or with ``JOB_THREAD=False`` runs, everything queued). With
+``REDIS_URL`` set, jobs go to the RQ queue ``RQ_QUEUE`` (default ``cryptoscore``), consumed
+by :func:`cryptoscore_server.worker.main` (``cryptoscore worker``).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any, Literal
+
+from flask import Flask, current_app
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cryptoscore.protocol.challenge import ChallengeContext
+from cryptoscore.protocol.contributions import Contribution
+from cryptoscore.protocol.release import BundleRelease, SubmissionRelease
+from cryptoscore.protocol.requests import DecryptionRequest
+from cryptoscore.scoring.aggregate import AggregateCiphertext
+from cryptoscore.scoring.bundle import EncryptedBundle
+from cryptoscore.threshold.active_set import ActiveSet
+from cryptoscore.threshold.partial import PartialDecryption
+from cryptoscore_server.blobs import BlobStore, get_blob_store, record_blob
+from cryptoscore_server.db import get_session
+from cryptoscore_server.ledger import append_event, challenge_context, challenge_lock, sign_head
+from cryptoscore_server.models import (
+    REASON_LENGTH,
+    Challenge,
+    StoredPartial,
+    StoredRequest,
+    TrusteeContribution,
+    UploadedBundle,
+)
+
+__all__ = [
+    "JOBS",
+    "InProcessRunner",
+    "JobName",
+    "drain",
+    "enqueue",
+    "resume_unfinished",
+    "run_job",
+]
+
+JobName = Literal["round1_start", "round1_finish", "round2_start", "round2_finish"]
+_RUNNER_EXT = "cryptoscore.jobs"
+_ATTEMPTS = 3
+DEFAULT_QUEUE = "cryptoscore"
+RQ_ENTRY_POINT = "cryptoscore_server.worker.rq_run"
+"""What an RQ job calls, by name: the worker module builds the application the job runs in
+(named, not imported, so that this module does not depend on the application factory)."""
+
+
+# -- rebuilding the state machines ----------------------------------------------------------------
+def _bundle(store: BlobStore, digest: str) -> EncryptedBundle:
+    return EncryptedBundle.from_bytes(store.read(digest))
+
+
+def _contributions(session: Session, challenge_id: str, digest: str) -> list[Contribution]:
+    rows = session.scalars(
+        select(TrusteeContribution)
+        .where(TrusteeContribution.challenge_id == challenge_id)
+        .where(TrusteeContribution.bundle == digest)
+        .order_by(TrusteeContribution.created_at, TrusteeContribution.trustee)
+    )
+    return [Contribution(r.trustee, bytes.fromhex(r.randomness)) for r in rows]
+
+
+def _requests(session: Session, challenge_id: str, digest: str, round_: int) -> list[StoredRequest]:
+    return list(
+        session.scalars(
+            select(StoredRequest)
+            .where(StoredRequest.challenge_id == challenge_id)
+            .where(StoredRequest.bundle == digest, StoredRequest.round == round_)
+            .order_by(StoredRequest.request_id)
+        )
+    )
+
+
+def _partials(session: Session, store: BlobStore, request_id: str) -> dict[str, PartialDecryption]:
+    rows = session.scalars(select(StoredPartial).where(StoredPartial.request_id == request_id))
+    return {r.trustee: PartialDecryption.from_bytes(store.read(r.blob)) for r in rows}
+
+
+def rebuild_round1(
+    session: Session, store: BlobStore, context: ChallengeContext, row: UploadedBundle
+) -> BundleRelease:
+    """Round 1 of ``row`` as the library's state machine, from the database."""
+    release = BundleRelease(context, _bundle(store, row.digest))
+    for contribution in _contributions(session, row.challenge_id, row.digest):
+        release.contributions[contribution.trustee_id] = contribution
+    if row.state == "pending":
+        return release
+    release.active_set = ActiveSet(tuple(row.active_set or ()))
+    release.reason = row.reason
+    for stored in _requests(session, row.challenge_id, row.digest, 1):
+        rid = stored.request_id
+        release.requests[rid] = DecryptionRequest.from_bytes(store.read(stored.request_blob))
+        release.ciphertexts[rid] = AggregateCiphertext.from_bytes(store.read(stored.aggregate_blob))
+        release.partials[rid] = _partials(session, store, rid)
+    if row.state == "sanitizing":
+        asked_v = any(r.circuit == "validity/v1" for r in release.requests.values())
+        release.state = "validating" if asked_v else "sanitizing"
+    else:
+        release.state = "invalid" if row.state == "invalid" else "valid"
+    return release
+
+
+def _labels(session: Session, challenge_id: str) -> UploadedBundle | None:
+    return session.scalars(
+        select(UploadedBundle)
+        .where(UploadedBundle.challenge_id == challenge_id)
+        .where(UploadedBundle.kind == "labels")
+    ).one_or_none()
+
+
+def _store_request(
+    session: Session,
+    store: BlobStore,
+    context: ChallengeContext,
+    digest: str,
+    request: DecryptionRequest,
+    aggregate: AggregateCiphertext,
+    round_: int,
+) -> None:
+    """Log ``request`` and store it with its aggregate ciphertext (idempotent)."""
+    append_event(
+        session,
+        store,
+        context.challenge_id,
+        f"request:{request.request_id}",
+        lambda t: t.record_request(request, round_),
+    )
+    if session.get(StoredRequest, request.request_id) is not None:
+        return
+    stored = store.put_bytes(aggregate.to_bytes())
+    record_blob(session, stored)
+    session.add(
+        StoredRequest(
+            request_id=request.request_id,
+            challenge_id=context.challenge_id,
+            bundle=digest,
+            round=round_,
+            request_blob=request.digest,
+            aggregate_blob=stored.sha256,
+            trustees=[
+                context.record.entry_by_index(i).trustee_id for i in request.active_set.indices
+            ],
+        )
+    )
+    session.flush()
+
+
+# -- the jobs ----------------------------------------------------------------------------------
+def round1_start(challenge_id: str, digest: str) -> list[tuple[JobName, str]]:
+    session, store = get_session(), get_blob_store()
+    row = session.get(UploadedBundle, (challenge_id, digest))
+    challenge = session.get(Challenge, challenge_id)
+    if row is None or challenge is None or row.state != "pending":
+        return []
+    context = challenge_context(challenge, store)
+    release = BundleRelease(context, _bundle(store, digest))
+    for contribution in _contributions(session, challenge_id, digest):
+        release.add_contribution(contribution)
+    if release.needs_contributions():
+        return []
+    requests = release.start(f"{challenge_id}:r1:{digest[:16]}")
+    with challenge_lock(session, challenge_id):
+        session.refresh(row)
+        if row.state != "pending":
+            return []
+        for request in requests:
+            agg = release.ciphertexts[request.request_id]
+            _store_request(session, store, context, digest, request, agg, 1)
+        row.state = "sanitizing"
+        row.active_set = list(release.active.indices)
+        sign_head(session, challenge_id)
+        session.commit()
+    return []
+
+
+def round1_finish(challenge_id: str, digest: str) -> list[tuple[JobName, str]]:
+    session, store = get_session(), get_blob_store()
+    row = session.get(UploadedBundle, (challenge_id, digest))
+    challenge = session.get(Challenge, challenge_id)
+    if row is None or challenge is None or row.state != "sanitizing":
+        return []
+    context = challenge_context(challenge, store)
+    release = rebuild_round1(session, store, context, row)
+    if not release.ready():
+        return []
+    asked = release.advance()  # the noise verdict and V's ciphertext, or V's verdict
+    with challenge_lock(session, challenge_id):
+        session.refresh(row)
+        if row.state != "sanitizing":
+            return []
+        if asked:
+            if any(
+                r.round == 1 and r.request_id == asked[0].request_id
+                for r in _requests(session, challenge_id, digest, 1)
+            ):
+                return []  # another run of this job asked already
+            request = asked[0]
+            _store_request(
+                session, store, context, digest, request, release.ciphertexts[request.request_id], 1
+            )
+            sign_head(session, challenge_id)
+            session.commit()
+            return []
+        append_event(
+            session,
+            store,
+            challenge_id,
+            f"round1:{digest}",
+            lambda t: t.record_round1(digest, release.state, release.reason),
+        )
+        row.state = release.state
+        row.reason = release.reason[:REASON_LENGTH]
+        for stored in _requests(session, challenge_id, digest, 1):
+            stored.open = False
+        sign_head(session, challenge_id)
+        session.commit()
+    if row.state != "valid":
+        return []
+    if row.kind == "predictions":
+        labels = _labels(session, challenge_id)
+        return [("round2_start", digest)] if labels is not None and labels.state == "valid" else []
+    waiting = session.scalars(
+        select(UploadedBundle.digest)
+        .where(UploadedBundle.challenge_id == challenge_id)
+        .where(UploadedBundle.kind == "predictions", UploadedBundle.state == "valid")
+        .order_by(UploadedBundle.submitted_at)
+    )
+    return [("round2_start", d) for d in waiting]
+
+
+def round2_start(challenge_id: str, digest: str) -> list[tuple[JobName, str]]:
+    session, store = get_session(), get_blob_store()
+    row = session.get(UploadedBundle, (challenge_id, digest))
+    challenge = session.get(Challenge, challenge_id)
+    labels = _labels(session, challenge_id)
+    if row is None or challenge is None or row.state != "valid" or row.kind != "predictions":
+        return []
+    if labels is None or labels.state != "valid":
+        return []
+    context = challenge_context(challenge, store)
+    preds = BundleRelease(context, _bundle(store, digest), state="valid")
+    label_release = BundleRelease(context, _bundle(store, labels.digest), state="valid")
+    submission = SubmissionRelease(context, preds, label_release)
+    active = ActiveSet(tuple(row.active_set or ()))
+    request = submission.start(f"{challenge_id}:r2:{digest[:16]}", active)
+    aggregate = submission.aggregate
+    if aggregate is None:  # pragma: no cover - start() always sets it
+        raise RuntimeError("round 2 started without an aggregate")
+    with challenge_lock(session, challenge_id):
+        session.refresh(row)
+        if row.state != "valid":
+            return []
+        _store_request(session, store, context, digest, request, aggregate, 2)
+        row.state = "scoring"
+        sign_head(session, challenge_id)
+        session.commit()
+    return []
+
+
+def round2_finish(challenge_id: str, digest: str) -> list[tuple[JobName, str]]:
+    session, store = get_session(), get_blob_store()
+    row = session.get(UploadedBundle, (challenge_id, digest))
+    challenge = session.get(Challenge, challenge_id)
+    labels = _labels(session, challenge_id)
+    if row is None or challenge is None or labels is None or row.state != "scoring":
+        return []
+    stored = _requests(session, challenge_id, digest, 2)
+    if len(stored) != 1:
+        return []
+    context = challenge_context(challenge, store)
+    partials = _partials(session, store, stored[0].request_id)
+    if len(partials) < context.record.threshold:
+        return []
+    preds = BundleRelease(context, _bundle(store, digest), state="valid")
+    label_release = BundleRelease(context, _bundle(store, labels.digest), state="valid")
+    submission = SubmissionRelease(
+        context,
+        preds,
+        label_release,
+        state="scoring",
+        request=DecryptionRequest.from_bytes(store.read(stored[0].request_blob)),
+        aggregate=AggregateCiphertext.from_bytes(store.read(stored[0].aggregate_blob)),
+    )
+    for partial in partials.values():
+        submission.add_partial(partial)
+    values = submission.finish()
+    request_id = stored[0].request_id
+    with challenge_lock(session, challenge_id):
+        session.refresh(row)
+        if row.state != "scoring":
+            return []
+        append_event(
+            session,
+            store,
+            challenge_id,
+            f"release:{request_id}",
+            lambda t: t.record_release(digest, labels.digest, request_id, values),
+        )
+        row.values = values
+        row.state = "released"
+        for req in _requests(session, challenge_id, digest, 2):
+            req.open = False
+        sign_head(session, challenge_id)
+        session.commit()
+    return []
+
+
+JOBS: dict[str, Callable[[str, str], Any]] = {
+    "round1_start": round1_start,
+    "round1_finish": round1_finish,
+    "round2_start": round2_start,
+    "round2_finish": round2_finish,
+}
+
+
+def run_job(name: str, challenge_id: str, digest: str) -> None:
+    """Run one job (inside an application context) and enqueue the jobs it leads to."""
+    try:
+        follow_ups = JOBS[name](challenge_id, digest) or []
+    finally:
+        session = get_session()
+        session.rollback()
+    for next_name, next_digest in follow_ups:
+        enqueue(next_name, challenge_id, next_digest)
+
+
+# -- runners -----------------------------------------------------------------------------------
+class InProcessRunner:
+    """A queue consumed by one background thread (started on first use) of this process."""
+
+    def __init__(self, app: Flask, thread: bool = True) -> None:
+        self.app = app
+        self.thread_enabled = thread
+        self.queue: queue.Queue[tuple[str, str, str]] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self.failures: list[tuple[tuple[str, str, str], BaseException]] = []
+
+    def submit(self, job: tuple[str, str, str]) -> None:
+        self.queue.put(job)
+        if self.thread_enabled:
+            with self._start_lock:
+                if self._thread is None or not self._thread.is_alive():
+                    self._thread = threading.Thread(
+                        target=self._loop, name="cryptoscore-jobs", daemon=True
+                    )
+                    self._thread.start()
+
+    def _run(self, job: tuple[str, str, str]) -> None:
+        for attempt in range(1, _ATTEMPTS + 1):
+            try:
+                with self.app.app_context():
+                    run_job(*job)
+                return
+            except Exception as exc:
+                self.app.logger.exception("job %s failed (attempt %d)", job, attempt)
+                if attempt == _ATTEMPTS:
+                    self.failures.append((job, exc))
+
+    def _loop(self) -> None:
+        while True:
+            job = self.queue.get()
+            try:
+                self._run(job)
+            finally:
+                self.queue.task_done()
+
+    def drain(self) -> None:
+        """Wait until every queued job (and every job they queue) has run."""
+        if self.thread_enabled:
+            self.queue.join()
+            return
+        while True:
+            try:
+                job = self.queue.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                self._run(job)
+            finally:
+                self.queue.task_done()
+
+
+def _runner(app: Flask) -> InProcessRunner:
+    runner: InProcessRunner | None = app.extensions.get(_RUNNER_EXT)
+    if runner is None:
+        runner = app.extensions.setdefault(
+            _RUNNER_EXT, InProcessRunner(app, bool(app.config.get("JOB_THREAD", True)))
+        )
+    return runner
+
+
+def enqueue(name: JobName, challenge_id: str, digest: str, app: Flask | None = None) -> None:
+    """Queue job ``name``: to RQ when ``REDIS_URL`` is set, else to the in-process runner."""
+    if name not in JOBS:
+        raise ValueError(f"no job {name!r}")
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    if app.config.get("REDIS_URL"):
+        from redis import Redis
+        from rq import Queue, Retry
+
+        connection = Redis.from_url(app.config["REDIS_URL"])
+        rq_queue = Queue(app.config.get("RQ_QUEUE") or DEFAULT_QUEUE, connection=connection)
+        rq_queue.enqueue(RQ_ENTRY_POINT, name, challenge_id, digest, retry=Retry(max=_ATTEMPTS - 1))
+        return
+    _runner(app).submit((name, challenge_id, digest))
+
+
+_NEXT_JOB: dict[str, JobName] = {
+    "pending": "round1_start",
+    "sanitizing": "round1_finish",
+    "valid": "round2_start",
+    "scoring": "round2_finish",
+}
+"""For a bundle in each unfinished state, the job that moves it on (a no-op until it can)."""
+
+
+def resume_unfinished(app: Flask) -> list[tuple[JobName, str, str]]:
+    """Queue the next job of every unfinished bundle; return what was queued.
+
+    The in-process queue lives in memory: a server that stops after a trustee's post was
+    stored but before the job it queued ran would otherwise leave the bundle waiting for an
+    event that never comes (and an RQ job that failed for good leaves it the same way).
+    ``cryptoscore serve`` calls this on start. Safe at any time: jobs are idempotent and do
+    nothing until their step can run.
+    """
+    with app.app_context():
+        session = get_session()
+        try:
+            rows = session.execute(
+                select(UploadedBundle.challenge_id, UploadedBundle.digest, UploadedBundle.state)
+                .where(UploadedBundle.state.in_(tuple(_NEXT_JOB)))
+                # valid labels are finished: their waiting submissions are queued themselves
+                .where(~((UploadedBundle.kind == "labels") & (UploadedBundle.state == "valid")))
+                .order_by(UploadedBundle.submitted_at)
+            ).all()
+        finally:
+            session.rollback()
+        queued = [(_NEXT_JOB[state], challenge_id, digest) for challenge_id, digest, state in rows]
+        for name, challenge_id, digest in queued:
+            enqueue(name, challenge_id, digest, app)
+    return queued
+
+
+def drain(app: Flask) -> list[tuple[tuple[str, str, str], BaseException]]:
+    """Run (or wait for) every in-process job; return the jobs that failed for good."""
+    runner = _runner(app)
+    runner.drain()
+    return runner.failures

@@ -1,0 +1,159 @@
+"""Opening, binding and serving the application; minting a token in its database.
+
+These functions do the work and return results; printing and argument parsing are in
+``commands.py``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from flask import Flask
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from cryptoscore_server.app import create_app
+from cryptoscore_server.auth import create_token
+from cryptoscore_server.config import load_settings
+from cryptoscore_server.db import dispose, get_session
+from cryptoscore_server.jobs import resume_unfinished
+from cryptoscore_server.models import Role
+
+__all__ = [
+    "StartupError",
+    "bind",
+    "create_token_command",
+    "make_server",
+    "open_app",
+    "serve",
+    "serving_in_thread",
+]
+
+# Slack over MAX_UPLOAD_BYTES for multipart boundaries and the JSON part, so that the app,
+# not waitress, decides (and answers 413 as a problem) when an upload is too large.
+_BODY_SLACK = 1 << 20
+
+
+def make_server(
+    host: str = "127.0.0.1", port: int = 8000, *, threads: int = 8, app: Flask | None = None
+) -> Any:
+    """A waitress server for ``app`` (default: ``create_app()``), bound but not yet running.
+
+    ``port=0`` binds a free port (see ``server.effective_port``); ``server.run()`` serves until
+    ``server.close()``. Request bodies are capped a little above ``MAX_UPLOAD_BYTES`` so the
+    app, not waitress, answers an oversized upload (with a 413 problem).
+    """
+    # imported here: only the server process needs it (waitress ships no type hints)
+    import waitress.server  # type: ignore[import-untyped]
+
+    app = app or create_app()
+    return waitress.server.create_server(
+        app,
+        host=host,
+        port=port,
+        threads=threads,
+        max_request_body_size=app.config["MAX_UPLOAD_BYTES"] + _BODY_SLACK,
+        ident="cryptoscore",
+    )
+
+
+@contextmanager
+def serving_in_thread(app: Flask, *, threads: int = 2) -> Iterator[str]:
+    """Serve ``app`` on a free loopback port in a background thread; yield its base URL.
+
+    For tests and embedding; the server is stopped and joined on exit.
+    """
+    server = make_server("127.0.0.1", 0, threads=threads, app=app)
+    thread = threading.Thread(target=server.run, name="cryptoscore-http", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        # close from inside the server's own loop (closing its sockets from this thread races
+        # with the poll call); the loop ends when it has no sockets left
+        server.trigger.pull_trigger(server.close)
+        thread.join(timeout=10)
+        server.task_dispatcher.shutdown()
+        if thread.is_alive():
+            raise RuntimeError("the HTTP server thread did not stop")
+
+
+class StartupError(Exception):
+    """The service cannot start: one line naming the dependency and its path or address."""
+
+
+def open_app() -> Flask:
+    """``create_app()`` from the environment, with what stops it said in one line: a data
+    folder that cannot be made or written, a database that cannot be opened (its URL with
+    the password hidden)."""
+    settings = load_settings()
+    url = make_url(settings.database_url).render_as_string(hide_password=True)
+    try:
+        return create_app()
+    except OSError as exc:
+        where = exc.filename or settings.data_dir
+        raise StartupError(
+            f"the data folder {where} cannot be created or written: {exc.strerror or exc}"
+        ) from None
+    except SQLAlchemyError as exc:
+        cause = exc.orig if isinstance(exc, DBAPIError) else exc
+        reason = " ".join(str(cause).split("\n")[0].split())
+        raise StartupError(f"cannot open the database {url}: {reason}") from None
+
+
+def bind(host: str, port: int, app: Flask, *, threads: int = 8) -> Any:
+    """The server bound to ``host:port`` (:func:`make_server`), or a one-line StartupError."""
+    try:
+        return make_server(host, port, threads=threads, app=app)
+    except OSError as exc:
+        raise StartupError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc} (another server there? "
+            "choose --port)"
+        ) from None
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    *,
+    threads: int = 8,
+    app: Flask | None = None,
+    server: Any = None,
+) -> None:
+    """Serve the API with waitress on ``host:port`` (or with ``server``, already bound:
+    :func:`bind`) until interrupted (blocks).
+
+    Before serving, the next job of every unfinished bundle is queued again
+    (:func:`cryptoscore_server.jobs.resume_unfinished`): work queued in memory by an earlier
+    run that stopped is not lost.
+    """
+    app = app or create_app()
+    server = server or bind(host, port, app, threads=threads)
+    resumed = resume_unfinished(app)
+    if resumed:
+        app.logger.warning("resumed %d unfinished release job(s)", len(resumed))
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+        dispose(app)
+
+
+def create_token_command(role: Role | str, name: str, *, app: Flask | None = None) -> str:
+    """Create a token for ``role`` in the configured database; return it (shown once)."""
+    own_app = app is None
+    app = app or create_app()
+    try:
+        with app.app_context():
+            session = get_session()
+            _row, token = create_token(session, Role(role), name)
+            session.commit()
+        return token
+    finally:
+        if own_app:
+            dispose(app)

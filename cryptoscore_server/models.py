@@ -1,0 +1,346 @@
+"""The service's database tables (SQLAlchemy 2, typed declarative).
+
+Deliberately small: the database holds metadata and SHA-256 names; every byte of a key,
+record or ciphertext lives in the content-addressed blob store (``blobs.py``).
+
+* :class:`Token`     — a bearer token: role, label, SHA-256 of the secret, revocation time.
+* :class:`Blob`      — one stored blob: its SHA-256 name and size (the file is in the store).
+* :class:`Challenge` — a challenge definition: task, release policy, times, submission limit,
+  and the three public artefacts of its key ceremony by blob name (plus the few fields of
+  the ceremony record that reads need, copied so a listing does not open blobs).
+
+Revision ``0002_protocol`` adds the networked protocol: :class:`LogEntry` and
+:class:`TreeHead` (each challenge's Merkle log, persisted), :class:`UploadedBundle` (labels and
+submissions with their release state), :class:`TrusteeContribution`, :class:`StoredRequest`
+and :class:`StoredPartial` (round-1 and round-2 messages; their bytes are blobs).
+
+Revision ``0003_pads`` adds trustee-assisted encryption (``cryptoscore/scoring/pad_request.py``,
+``cryptoscore/threshold/pad_shares.py``):
+:class:`PadRequestRow` (a submitter's request, the bundle that used it),
+:class:`PadShareRow` (each trustee's encrypted answer, a blob) and :class:`TrusteePresence`
+(when each trustee last polled, to pick active sets of trustees that are online).
+
+Every change to these classes needs an Alembic revision under ``migrations/versions``
+(the test suite checks that the migrated schema matches this metadata).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "REASON_LENGTH",
+    "Base",
+    "Blob",
+    "Challenge",
+    "LogEntry",
+    "PadRequestRow",
+    "PadShareRow",
+    "Role",
+    "StoredPartial",
+    "StoredRequest",
+    "Token",
+    "TreeHead",
+    "TrusteeContribution",
+    "TrusteePresence",
+    "UTCDateTime",
+    "UploadedBundle",
+    "utcnow",
+]
+
+
+class Role(enum.StrEnum):
+    """What a bearer token may do (the access matrix is in ``tests/service/test_access.py``)."""
+
+    ADMIN = "admin"
+    ORGANIZER = "organizer"
+    PARTICIPANT = "participant"
+    TRUSTEE = "trustee"
+    AUDITOR = "auditor"
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC (every stored time is UTC)."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always timezone-aware UTC in Python, whatever the database.
+
+    PostgreSQL stores ``timestamptz``; SQLite has no time zones and gets naive UTC text. Naive
+    values are refused on the way in, so no local time is ever stored by accident.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: store timezone-aware UTC times only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# Explicit constraint names: Alembic needs them to alter or drop constraints later, and the
+# same names on SQLite and PostgreSQL keep the two schemas comparable.
+REASON_LENGTH = 500
+"""Characters of a round-1 verdict's reason the bundles table keeps (the column's width)."""
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime()}  # noqa: RUF012 - SQLAlchemy's hook
+
+
+SHA256_HEX = String(64)
+
+
+class Token(Base):
+    """A bearer token. The secret itself is shown once at creation and never stored."""
+
+    __tablename__ = "tokens"
+    __table_args__ = (
+        CheckConstraint(
+            "role IN ('admin', 'organizer', 'participant', 'trustee', 'auditor')", "role"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    """Who or what the token is for (a person, a trustee id, a frontend); free text."""
+    role: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(SHA256_HEX, unique=True)
+    """SHA-256 (hex) of the token string; lookups go by this value."""
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+class Blob(Base):
+    """A file in the blob store, by SHA-256 name (shared by every row that names it)."""
+
+    __tablename__ = "blobs"
+
+    sha256: Mapped[str] = mapped_column(SHA256_HEX, primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Challenge(Base):
+    """A challenge: the task, the release policy and the key ceremony it is scored under."""
+
+    __tablename__ = "challenges"
+    __table_args__ = (
+        CheckConstraint("classes BETWEEN 2 AND 64", "classes"),
+        CheckConstraint("n_items >= 1", "n_items"),
+        CheckConstraint("submission_limit_per_day >= 1", "submission_limit"),
+        CheckConstraint("closes_at > opens_at", "window"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    """URL slug; also the ``challenge`` field every bundle for this challenge carries."""
+    name: Mapped[str] = mapped_column(String(200))
+    classes: Mapped[int] = mapped_column(Integer)
+    n_items: Mapped[int] = mapped_column(Integer)
+    policy: Mapped[dict[str, Any]] = mapped_column(JSON)
+    """``ReleasePolicy.to_json()``: ``{"classes": K, "metrics": [...]}``."""
+    params_id: Mapped[str] = mapped_column(String(32))
+    key_id: Mapped[str] = mapped_column(SHA256_HEX)
+    """SHA-256 of the public context (``PublicContext.key_id``)."""
+    threshold: Mapped[int] = mapped_column(Integer)
+    roster: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    """The ceremony record's roster: ``[{"id", "index", "public_key"}]`` by index."""
+    public_context_hash: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
+    evaluation_keys_hash: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
+    ceremony_record_hash: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
+    submission_limit_per_day: Mapped[int] = mapped_column(Integer)
+    """Submissions one participant may make per UTC day."""
+    opens_at: Mapped[datetime]
+    closes_at: Mapped[datetime]
+    created_by: Mapped[int] = mapped_column(ForeignKey("tokens.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def state(self, now: datetime | None = None) -> str:
+        """``upcoming``, ``open`` or ``closed`` at ``now`` (default: the current time)."""
+        now = now or utcnow()
+        if now < self.opens_at:
+            return "upcoming"
+        return "open" if now < self.closes_at else "closed"
+
+
+# -- the networked protocol (revision 0002_protocol) ----------------------------------------------
+class LogEntry(Base):
+    """One entry of a challenge's append-only log: canonical JSON, as the library formats it.
+
+    ``key`` names the event (``bundle:<digest>``, ``request:<id>``, ...) and is unique per
+    challenge, so a retried job cannot log the same event twice.
+    """
+
+    __tablename__ = "log_entries"
+    __table_args__ = (UniqueConstraint("challenge_id", "key", name="uq_log_entries_key"),)
+
+    challenge_id: Mapped[str] = mapped_column(ForeignKey("challenges.id"), primary_key=True)
+    index: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    key: Mapped[str] = mapped_column(String(200))
+    entry: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TreeHead(Base):
+    """A signed tree head of a challenge's log (``SignedTreeHead.to_json()``), one per size."""
+
+    __tablename__ = "tree_heads"
+
+    challenge_id: Mapped[str] = mapped_column(ForeignKey("challenges.id"), primary_key=True)
+    size: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    sth: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class UploadedBundle(Base):
+    """An uploaded bundle (the labels, or a submission) and where it is in the release.
+
+    ``state``: ``pending`` (awaiting trustee contributions), ``sanitizing`` (round 1 asked),
+    ``valid`` / ``invalid`` (round 1 decided), ``scoring`` (round 2 asked), ``released``.
+    """
+
+    __tablename__ = "bundles"
+    __table_args__ = (
+        CheckConstraint("kind IN ('labels', 'predictions')", "kind"),
+        CheckConstraint(
+            "state IN ('pending', 'sanitizing', 'valid', 'invalid', 'scoring', 'released')",
+            "state",
+        ),
+    )
+
+    challenge_id: Mapped[str] = mapped_column(ForeignKey("challenges.id"), primary_key=True)
+    digest: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    owner: Mapped[str] = mapped_column(String(100))
+    """The uploader's token name (what the log and the leaderboard show)."""
+    token_id: Mapped[int] = mapped_column(ForeignKey("tokens.id"), index=True)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    reason: Mapped[str] = mapped_column(String(REASON_LENGTH), default="")
+    active_set: Mapped[list[int] | None] = mapped_column(JSON, default=None)
+    values: Mapped[dict[str, int] | None] = mapped_column(JSON, default=None)
+    receipt: Mapped[dict[str, Any]] = mapped_column(JSON)
+    submitted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TrusteeContribution(Base):
+    """A trustee's round-1 randomness for one bundle (at most t per bundle)."""
+
+    __tablename__ = "contributions"
+
+    challenge_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    bundle: Mapped[str] = mapped_column(String(64), primary_key=True)
+    trustee: Mapped[str] = mapped_column(String(64), primary_key=True)
+    randomness: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StoredRequest(Base):
+    """A decryption request: its record and the aggregate ciphertext it names, as blobs."""
+
+    __tablename__ = "requests"
+
+    request_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    challenge_id: Mapped[str] = mapped_column(ForeignKey("challenges.id"), index=True)
+    bundle: Mapped[str] = mapped_column(String(64))
+    """The bundle (round 1) or the submission (round 2) the request belongs to."""
+    round: Mapped[int] = mapped_column(Integer)
+    request_blob: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
+    aggregate_blob: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
+    trustees: Mapped[list[str]] = mapped_column(JSON)
+    """Roster ids of the active set."""
+    open: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StoredPartial(Base):
+    """A trustee's partial decryption for one request (one per trustee and request)."""
+
+    __tablename__ = "partials"
+
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.request_id"), primary_key=True)
+    trustee: Mapped[str] = mapped_column(String(64), primary_key=True)
+    blob: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PadRequestRow(Base):
+    """A submitter's pad request (``PadRequest.to_bytes()``) and the bundle that used it."""
+
+    __tablename__ = "pad_requests"
+
+    digest: Mapped[str] = mapped_column(SHA256_HEX, primary_key=True)
+    challenge_id: Mapped[str] = mapped_column(ForeignKey("challenges.id"), index=True)
+    token_id: Mapped[int] = mapped_column(ForeignKey("tokens.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    seed: Mapped[str] = mapped_column(SHA256_HEX, unique=True)
+    """The submitter's seed (hex): one request per seed, ever."""
+    c1_seed: Mapped[str] = mapped_column(SHA256_HEX, unique=True)
+    """``PadRequest.c1_seed`` (hex): what a bundle encrypted with these pads carries."""
+    record: Mapped[bytes] = mapped_column(LargeBinary)
+    trustees: Mapped[list[str]] = mapped_column(JSON)
+    """Roster ids of the active set."""
+    bundle: Mapped[str | None] = mapped_column(SHA256_HEX, default=None)
+    """The uploaded bundle encrypted with these pads (at most one)."""
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PadShareRow(Base):
+    """One trustee's answer to a pad request (``PadShare.to_bytes()``, a blob)."""
+
+    __tablename__ = "pad_shares"
+
+    request: Mapped[str] = mapped_column(ForeignKey("pad_requests.digest"), primary_key=True)
+    trustee: Mapped[str] = mapped_column(String(64), primary_key=True)
+    blob: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TrusteePresence(Base):
+    """When a trustee (by roster id) last asked for its tasks."""
+
+    __tablename__ = "trustee_presence"
+
+    trustee: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_seen: Mapped[datetime] = mapped_column(default=utcnow)

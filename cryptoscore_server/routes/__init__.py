@@ -1,0 +1,10 @@
+"""The REST resources, one blueprint per module, registered under ``/api/v1`` by ``app.py``.
+
+* ``health``         liveness and readiness
+* ``tokens``         API tokens (admin)
+* ``challenges``     create, read, list; key downloads
+* ``bundles``        the organizer's labels and participants' submissions; status; download
+* ``pad_requests``   encryption pads: submitters ask, trustees answer, submitters fetch
+* ``trustee_tasks``  what awaits a trustee: contributions, round-1 evidence, partials
+* ``public_record``  leaderboard, signed tree heads, consistency proofs, audit bundle
+"""

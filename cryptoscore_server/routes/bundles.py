@@ -1,0 +1,244 @@
+"""Encrypted bundles: the organizer's labels and participants' submissions; status; download.
+
+An upload is the bundle's bytes (``application/octet-stream``, ``EncryptedBundle.to_bytes()``).
+It is parsed, every ciphertext validated and the header checked against the challenge
+(``ChallengeContext.check_bundle``) before anything is stored. Then, under the challenge's
+log lock, the bundle is written to the blob store, logged (``{"type": "bundle", ...}``), a
+new tree head signed, and the uploader's receipt (inclusion proof under that head) issued and
+kept, so the same bytes uploaded again get the same answer (200) and nothing new is stored.
+
+Refusals store nothing: not octet-stream 415; too large 413; malformed 400; for another
+challenge, key, kind or size 409 (mismatch); labels a second time 409; a submission outside
+the challenge's open window 409 ("challenge closed"); more than ``submission_limit_per_day``
+submissions by one token in 24 hours 429; not encrypted with trustee pads the uploader
+requested for this kind, or with pads another bundle used, 409 (``pads.py``).
+
+Round 1 of a bundle starts when t trustees have contributed (``trustee.py``), round 2 when
+the submission and the labels are both valid (``jobs.py``).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import Blueprint, Response, current_app, send_file
+from sqlalchemy import func, select
+
+from cryptoscore.errors import CryptoScoreError
+from cryptoscore.scoring.bundle import EncryptedBundle
+from cryptoscore_server.auth import current_token, require_roles
+from cryptoscore_server.blobs import get_blob_store
+from cryptoscore_server.bodies import OCTET_STREAM, octet_body
+from cryptoscore_server.db import get_session
+from cryptoscore_server.ledger import (
+    append_event,
+    challenge_context,
+    challenge_lock,
+    receipt_for,
+    sign_head,
+)
+from cryptoscore_server.models import Challenge, Role, Token, UploadedBundle, utcnow
+from cryptoscore_server.openapi import binary_body, binary_response, doc
+from cryptoscore_server.problems import Problem, library_problem
+from cryptoscore_server.routes.challenges import get_challenge
+from cryptoscore_server.routes.pad_requests import require_open_for, use_pads
+from cryptoscore_server.schemas import (
+    LabelsUploadedSchema,
+    SubmissionStatusSchema,
+    SubmissionUploadedSchema,
+    dump,
+)
+
+__all__ = ["api_state", "bp", "require_roster_trustee"]
+
+bp = Blueprint("bundles", __name__, url_prefix="/challenges")
+_BUNDLE_BODY = binary_body("EncryptedBundle.to_bytes()")
+_OCTETS = binary_response("The bundle's bytes")
+
+
+def api_state(row: UploadedBundle) -> str:
+    """A submission's state as the API names it (a valid one waits to be scored)."""
+    return "scoring" if row.kind == "predictions" and row.state == "valid" else row.state
+
+
+def require_roster_trustee(challenge: Challenge, token: Token) -> str:
+    """A trustee token must be named after a roster trustee of ``challenge`` (403 otherwise)."""
+    ids = {entry["id"] for entry in challenge.roster}
+    if token.name not in ids:
+        raise Problem(403, f"This trustee token is not for a trustee of {challenge.id!r}.")
+    return token.name
+
+
+def _upload_body(row: UploadedBundle) -> dict[str, Any]:
+    key = "bundle" if row.kind == "labels" else "submission"
+    return {key: row.digest, "state": api_state(row), "receipt": row.receipt}
+
+
+def _replay_or_conflict(existing: UploadedBundle, kind: str, token: Token) -> dict[str, Any]:
+    if existing.kind == kind and (kind == "labels" or existing.token_id == token.id):
+        return _upload_body(existing)
+    raise Problem(409, "These bytes were uploaded already by someone else.")
+
+
+def _upload(challenge_id: str, kind: str) -> tuple[dict[str, Any], int]:
+    raw = octet_body("bundle")
+    session, store = get_session(), get_blob_store()
+    challenge = get_challenge(challenge_id)
+    token = current_token()
+    now = utcnow()
+    require_open_for(challenge, kind)
+    try:
+        bundle = EncryptedBundle.from_bytes(raw)
+        bundle.validate()
+        challenge_context(challenge, store).check_bundle(bundle, kind)
+    except CryptoScoreError as exc:
+        raise library_problem(exc) from None
+    digest = bundle.digest
+    blob_existed = store.exists(digest)
+
+    created: UploadedBundle | None = None
+    try:
+        with challenge_lock(session, challenge_id):
+            existing = session.get(UploadedBundle, (challenge_id, digest))
+            if existing is not None:
+                return _replay_or_conflict(existing, kind, token), 200
+            if kind == "labels":
+                if session.scalars(
+                    select(UploadedBundle.digest)
+                    .where(UploadedBundle.challenge_id == challenge_id)
+                    .where(UploadedBundle.kind == "labels")
+                ).first():
+                    raise Problem(409, f"Challenge {challenge_id!r} has its labels already.")
+            else:
+                recent = session.scalar(
+                    select(func.count())
+                    .select_from(UploadedBundle)
+                    .where(UploadedBundle.challenge_id == challenge_id)
+                    .where(UploadedBundle.token_id == token.id)
+                    .where(UploadedBundle.submitted_at > now - timedelta(days=1))
+                )
+                if (recent or 0) >= challenge.submission_limit_per_day:
+                    raise Problem(
+                        429,
+                        f"At most {challenge.submission_limit_per_day} submissions per 24 hours.",
+                        headers={"Retry-After": "3600"},
+                    )
+            use_pads(challenge_id, bundle.header.c1_seed, kind, token, digest)
+            index = append_event(
+                session,
+                store,
+                challenge_id,
+                f"bundle:{digest}",
+                lambda t: t.record_bundle(bundle, token.name),
+            )
+            sign_head(session, challenge_id)
+            receipt = receipt_for(session, store, challenge_id, index)
+            created = UploadedBundle(
+                challenge_id=challenge_id,
+                digest=digest,
+                kind=kind,
+                owner=token.name,
+                token_id=token.id,
+                state="pending",
+                reason="",
+                receipt=receipt.to_json(),
+                submitted_at=now,
+            )
+            session.add(created)
+            session.commit()
+    except BaseException:
+        if not blob_existed and session.get(UploadedBundle, (challenge_id, digest)) is None:
+            store.discard(digest)
+        raise
+    return _upload_body(created), 201
+
+
+@bp.post("/<challenge_id>/labels")
+@doc(
+    summary="Upload the encrypted labels (once per challenge); returns the organizer's receipt",
+    tags=["bundles"],
+    request_body=_BUNDLE_BODY,
+    responses={201: LabelsUploadedSchema, 200: LabelsUploadedSchema},
+    problems=[400, 404, 409, 413, 415],
+)
+@require_roles(Role.ORGANIZER, Role.ADMIN)
+def upload_labels(challenge_id: str) -> tuple[dict[str, Any], int]:
+    body, status = _upload(challenge_id, "labels")
+    return dump(LabelsUploadedSchema(), body), status
+
+
+@bp.post("/<challenge_id>/submissions")
+@doc(
+    summary="Submit encrypted predictions; returns the participant's receipt",
+    tags=["bundles"],
+    request_body=_BUNDLE_BODY,
+    responses={201: SubmissionUploadedSchema, 200: SubmissionUploadedSchema},
+    problems=[400, 404, 409, 413, 415, 429],
+)
+@require_roles(Role.PARTICIPANT)
+def submit(challenge_id: str) -> tuple[dict[str, Any], int]:
+    body, status = _upload(challenge_id, "predictions")
+    return dump(SubmissionUploadedSchema(), body), status
+
+
+@bp.get("/<challenge_id>/submissions/<digest>")
+@doc(
+    summary="A submission's state and, once released, its values",
+    description="Participants see their own submissions only.",
+    tags=["bundles"],
+    responses={200: SubmissionStatusSchema},
+    problems=[404],
+)
+@require_roles(Role.PARTICIPANT, Role.ORGANIZER, Role.ADMIN, Role.AUDITOR)
+def submission_status(challenge_id: str, digest: str) -> dict[str, Any]:
+    get_challenge(challenge_id)
+    row = get_session().get(UploadedBundle, (challenge_id, digest))
+    token = current_token()
+    if (
+        row is None
+        or row.kind != "predictions"
+        or (token.role == Role.PARTICIPANT and row.token_id != token.id)
+    ):
+        raise Problem(404, f"There is no submission {digest!r} of yours in {challenge_id!r}.")
+    return dump(
+        SubmissionStatusSchema(),
+        {
+            "submission": row.digest,
+            "participant": row.owner,
+            "state": api_state(row),
+            "reason": row.reason,
+            "submitted_at": row.submitted_at,
+            "values": row.values if row.state == "released" else None,
+        },
+    )
+
+
+@bp.get("/<challenge_id>/bundles/<digest>")
+@doc(
+    summary="Download an uploaded bundle (trustees recompute from it; auditors check it)",
+    tags=["bundles"],
+    responses={200: _OCTETS},
+    problems=[404],
+)
+@require_roles(Role.TRUSTEE, Role.AUDITOR, Role.ADMIN)
+def download(challenge_id: str, digest: str) -> Response:
+    challenge = get_challenge(challenge_id)
+    token = current_token()
+    if token.role == Role.TRUSTEE:
+        require_roster_trustee(challenge, token)
+    row = get_session().get(UploadedBundle, (challenge_id, digest))
+    if row is None:
+        raise Problem(404, f"There is no bundle {digest!r} in {challenge_id!r}.")
+    path = get_blob_store().path(digest)
+    if not path.is_file():
+        current_app.logger.error("blob %s named in the database is missing", digest)
+        raise Problem(500, "A stored file of this challenge is missing.")
+    return send_file(
+        path,
+        mimetype=OCTET_STREAM,
+        as_attachment=True,
+        download_name=f"{digest}.bundle",
+        etag=digest,
+        conditional=True,
+    )

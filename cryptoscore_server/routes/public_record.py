@@ -1,0 +1,146 @@
+"""The public record of a challenge: leaderboard, signed tree heads, consistency, audit bundle.
+
+* ``GET /challenges/<id>/leaderboard`` (public, CORS): released submissions ranked exactly
+  as the auditor ranks them
+  (``cryptoscore.transparency.leaderboard.leaderboard_from_entries`` over the log),
+  with each submission's upload time.
+* ``GET /challenges/<id>/log/head`` (public): the latest signed tree head.
+* ``GET /challenges/<id>/log/consistency?from=N`` (public): the latest head and a proof that
+  it extends the head of size N (a participant holding a receipt checks nothing was dropped).
+* ``GET /challenges/<id>/audit-bundle`` (auditor, admin): ``Transcript.export`` of the
+  persisted log, every blob it names and every signed tree head — what ``verify_bundle``
+  checks.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Response, request
+from sqlalchemy import select
+
+from cryptoscore.errors import CryptoScoreError
+from cryptoscore.scoring.policy import ReleasePolicy
+from cryptoscore.transparency.leaderboard import leaderboard_from_entries
+from cryptoscore_server.auth import require_roles
+from cryptoscore_server.blobs import get_blob_store
+from cryptoscore_server.cors import public_read
+from cryptoscore_server.db import get_session
+from cryptoscore_server.ledger import challenge_lock, latest_head, sign_head, transcript
+from cryptoscore_server.models import LogEntry, Role, UploadedBundle
+from cryptoscore_server.openapi import binary_response, doc
+from cryptoscore_server.problems import Problem, library_problem
+from cryptoscore_server.routes.challenges import get_challenge
+from cryptoscore_server.schemas import ConsistencySchema, LeaderboardRowSchema, LogHeadSchema, dump
+
+__all__ = ["bp"]
+
+bp = Blueprint("records", __name__, url_prefix="/challenges")
+
+
+@bp.get("/<challenge_id>/leaderboard")
+@doc(
+    summary="The leaderboard (public): released values, rank and submission time",
+    tags=["records"],
+    responses={
+        200: {
+            "description": "Released submissions, best first",
+            "content": {
+                "application/json": {"schema": {"type": "array", "items": "LeaderboardRow"}}
+            },
+        }
+    },
+    problems=[404],
+)
+@public_read
+def leaderboard(challenge_id: str) -> Response:
+    challenge = get_challenge(challenge_id)
+    session = get_session()
+    raw = session.scalars(
+        select(LogEntry.entry).where(LogEntry.challenge_id == challenge_id).order_by(LogEntry.index)
+    )
+    entries = [json.loads(e) for e in raw]
+    board = leaderboard_from_entries(entries, ReleasePolicy.from_json(challenge.policy))
+    times = {
+        row.digest: row.submitted_at
+        for row in session.scalars(
+            select(UploadedBundle).where(UploadedBundle.challenge_id == challenge_id)
+        )
+    }
+    rows = [{**row, "submitted_at": times[row["submission"]]} for row in board]
+    schema = LeaderboardRowSchema(many=True)
+    return Response(json.dumps(schema.dump(rows)), mimetype="application/json")
+
+
+@bp.get("/<challenge_id>/log/head")
+@doc(
+    summary="The latest signed tree head of the challenge's log (public)",
+    tags=["records"],
+    responses={200: LogHeadSchema},
+    problems=[404],
+)
+@public_read
+def log_head(challenge_id: str) -> dict[str, Any]:
+    get_challenge(challenge_id)
+    head = latest_head(get_session(), challenge_id)
+    if head is None:
+        raise Problem(404, f"The log of {challenge_id!r} has no signed head yet.")
+    return head.to_json()
+
+
+@bp.get("/<challenge_id>/log/consistency")
+@doc(
+    summary="The latest head and a consistency proof from the head of size `from` (public)",
+    tags=["records"],
+    parameters=[
+        {"name": "from", "in": "query", "required": True, "schema": {"type": "integer"}},
+    ],
+    responses={200: ConsistencySchema},
+    problems=[400, 404],
+)
+@public_read
+def consistency(challenge_id: str) -> dict[str, Any]:
+    get_challenge(challenge_id)
+    try:
+        old_size = int(request.args.get("from", ""))
+    except ValueError:
+        raise Problem(400, "Give the older tree size as ?from=N.") from None
+    record = transcript(get_session(), get_blob_store(), challenge_id)
+    if not record.tree_heads:
+        raise Problem(404, f"The log of {challenge_id!r} has no signed head yet.")
+    if not 0 <= old_size <= record.tree_heads[-1].size:
+        raise Problem(400, f"from must be 0..{record.tree_heads[-1].size}.")
+    try:
+        head, proof = record.consistency(old_size)
+    except CryptoScoreError as exc:
+        raise library_problem(exc) from None
+    return dump(ConsistencySchema(), {"tree_head": head.to_json(), "consistency": proof.to_json()})
+
+
+@bp.get("/<challenge_id>/audit-bundle")
+@doc(
+    summary="The audit bundle: log, tree heads, every logged object, leaderboard (zip)",
+    tags=["records"],
+    responses={200: binary_response("cryptoscore-audit-bundle v1 (zip)", "application/zip")},
+    problems=[404],
+)
+@require_roles(Role.AUDITOR, Role.ADMIN)
+def audit_bundle(challenge_id: str) -> Response:
+    challenge = get_challenge(challenge_id)
+    session, store = get_session(), get_blob_store()
+    with challenge_lock(session, challenge_id):
+        sign_head(session, challenge_id)  # the bundle's last head must cover every entry
+        session.commit()
+    record = transcript(session, store, challenge_id, with_blobs=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "audit.zip"
+        record.export(path, ReleasePolicy.from_json(challenge.policy))
+        data = path.read_bytes()
+    return Response(
+        data,
+        mimetype="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{challenge_id}.audit.zip"'},
+    )

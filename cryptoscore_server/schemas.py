@@ -1,0 +1,406 @@
+"""marshmallow schemas: every request body the service reads and every JSON body it writes.
+
+The OpenAPI document (``openapi.py``) is generated from these classes, so a field changes in
+one place. Request schemas reject unknown fields (marshmallow's default ``RAISE``); a body
+that fails them is a 422 problem with the field messages in ``errors``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
+
+from cryptoscore.scoring.policy import METRICS
+from cryptoscore_server.models import Role, utcnow
+
+__all__ = [
+    "BlobRefSchema",
+    "ChallengeBlobsSchema",
+    "ChallengeCreateSchema",
+    "ChallengeListSchema",
+    "ChallengeSchema",
+    "HealthSchema",
+    "PolicySchema",
+    "ProblemSchema",
+    "TokenCreateSchema",
+    "TokenCreatedSchema",
+    "TokenListSchema",
+    "TokenSchema",
+    "TrusteeSchema",
+    "dump",
+]
+
+#: Challenge ids: lower-case letters, digits and inner hyphens, 1..64 characters (URL-safe,
+#: and short enough for the ``challenge`` field of a bundle).
+CHALLENGE_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+ROLES = [r.value for r in Role]
+SHA256 = validate.Regexp(r"^[0-9a-f]{64}$")
+
+
+def dump(schema: Schema, obj: Any) -> dict[str, Any]:
+    """``schema.dump(obj)`` typed as the JSON object it is (for view return values)."""
+    out: dict[str, Any] = schema.dump(obj)
+    return out
+
+
+class ProblemSchema(Schema):
+    """RFC 9457 problem details (the body of every error response)."""
+
+    type = fields.String(required=True, metadata={"description": "URI naming the problem kind"})
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    detail = fields.String()
+    instance = fields.String(metadata={"description": "the request path"})
+    errors = fields.Dict(
+        keys=fields.String(),
+        values=fields.Raw(),
+        metadata={"description": "422 only: field name → messages"},
+    )
+    part = fields.String(metadata={"description": "the upload part the problem is in"})
+    incident = fields.String(metadata={"description": "500 only: id of the logged incident"})
+    check = fields.String(metadata={"description": "503 only: the dependency that failed"})
+
+
+# -- health ---------------------------------------------------------------------------------
+class HealthSchema(Schema):
+    """Service health."""
+
+    status = fields.String(required=True, metadata={"example": "ok"})
+    checks = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        metadata={"description": "readiness only: each dependency → ok / not configured"},
+    )
+
+
+# -- tokens ---------------------------------------------------------------------------------
+class TokenCreateSchema(Schema):
+    """A token to create."""
+
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+    name = fields.String(
+        required=True,
+        validate=[
+            validate.Length(1, 100),
+            validate.Predicate("isprintable", error="must be printable characters only"),
+        ],
+        metadata={"description": "who or what the token is for"},
+    )
+
+
+class TokenSchema(Schema):
+    """A token as listed: never the token itself."""
+
+    id = fields.Integer(required=True)
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+    name = fields.String(required=True)
+    created_at = fields.AwareDateTime(required=True)
+    revoked_at = fields.AwareDateTime(allow_none=True, required=True)
+    active = fields.Boolean(required=True)
+
+
+class TokenCreatedSchema(TokenSchema):
+    """The created token, with the token itself (shown once)."""
+
+    token = fields.String(
+        required=True,
+        metadata={"description": "the bearer token; shown this once, stored only as a hash"},
+    )
+
+
+class TokenListSchema(Schema):
+    """Every token, oldest first."""
+
+    tokens = fields.List(fields.Nested(TokenSchema), required=True)
+
+
+# -- challenges -----------------------------------------------------------------------------
+class ChallengeCreateSchema(Schema):
+    """The JSON part ``challenge`` of a challenge upload."""
+
+    id = fields.String(
+        required=True,
+        validate=validate.Regexp(
+            CHALLENGE_ID, error="1-64 lower-case letters, digits and inner hyphens"
+        ),
+    )
+    name = fields.String(
+        required=True,
+        validate=[
+            validate.Length(1, 200),
+            validate.Predicate("isprintable", error="must be printable characters only"),
+        ],
+    )
+    classes = fields.Integer(
+        required=True,
+        strict=True,
+        validate=validate.Range(2, 64),
+        metadata={"description": "number of classes; 2 is a binary task"},
+    )
+    n_items = fields.Integer(
+        required=True,
+        strict=True,
+        validate=validate.Range(min=1),
+        metadata={"description": "test items"},
+    )
+    metrics = fields.List(
+        fields.String(validate=validate.OneOf(METRICS)),
+        required=True,
+        validate=validate.Length(min=1),
+        metadata={"description": "what the release policy lets trustees decrypt"},
+    )
+    submission_limit_per_day = fields.Integer(
+        required=True, strict=True, validate=validate.Range(1, 10_000)
+    )
+    opens_at = fields.AwareDateTime(required=True, metadata={"description": "ISO 8601 with offset"})
+    closes_at = fields.AwareDateTime(
+        required=True, metadata={"description": "ISO 8601 with offset"}
+    )
+
+    @post_load
+    def _to_utc(self, data: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
+        # stored and returned in UTC, whatever offset the client wrote
+        for key in ("opens_at", "closes_at"):
+            data[key] = data[key].astimezone(UTC)
+        return data
+
+    @validates_schema
+    def _check_window(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        opens, closes = data.get("opens_at"), data.get("closes_at")
+        if opens is not None and closes is not None and closes <= opens:
+            raise ValidationError("must be later than opens_at", "closes_at")
+        if closes is not None and closes <= utcnow():
+            raise ValidationError("must be in the future", "closes_at")
+
+
+class PolicySchema(Schema):
+    """The release policy: what may ever be decrypted."""
+
+    classes = fields.Integer(required=True)
+    metrics = fields.List(fields.String(), required=True)
+    aggregates = fields.List(
+        fields.String(), required=True, metadata={"description": "released aggregates, in order"}
+    )
+
+
+class TrusteeSchema(Schema):
+    """One roster entry of the key ceremony."""
+
+    id = fields.String(required=True)
+    index = fields.Integer(required=True, metadata={"description": "Shamir evaluation point"})
+    public_key = fields.String(required=True, metadata={"description": "Ed25519, hex"})
+
+
+class BlobRefSchema(Schema):
+    """A stored file, by SHA-256."""
+
+    sha256 = fields.String(required=True, validate=SHA256)
+    size = fields.Integer(required=True)
+
+
+class ChallengeBlobsSchema(Schema):
+    """The challenge's key ceremony files."""
+
+    public_context = fields.Nested(BlobRefSchema, required=True)
+    evaluation_keys = fields.Nested(BlobRefSchema, required=True)
+    ceremony_record = fields.Nested(BlobRefSchema, required=True)
+
+
+class ChallengeSchema(Schema):
+    """A challenge (public information only)."""
+
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+    classes = fields.Integer(required=True)
+    n_items = fields.Integer(required=True)
+    policy = fields.Nested(PolicySchema, required=True)
+    params = fields.String(required=True, metadata={"description": "parameter set id"})
+    key_id = fields.String(required=True, metadata={"description": "SHA-256 of the public context"})
+    threshold = fields.Integer(required=True, metadata={"description": "trustees needed (t of n)"})
+    trustees = fields.List(fields.Nested(TrusteeSchema), required=True)
+    blobs = fields.Nested(ChallengeBlobsSchema, required=True)
+    submission_limit_per_day = fields.Integer(required=True)
+    opens_at = fields.AwareDateTime(required=True)
+    closes_at = fields.AwareDateTime(required=True)
+    state = fields.String(required=True, validate=validate.OneOf(["upcoming", "open", "closed"]))
+    created_at = fields.AwareDateTime(required=True)
+    log_key = fields.String(
+        required=True,
+        metadata={"description": "the service's Ed25519 log key (hex): verifies receipts"},
+    )
+
+
+class ChallengeListSchema(Schema):
+    """Every challenge, oldest first."""
+
+    challenges = fields.List(fields.Nested(ChallengeSchema), required=True)
+
+
+# -- the protocol ---------------------------------------------------------------------------
+class LabelsUploadedSchema(Schema):
+    """The labels, logged, with the organizer's receipt."""
+
+    bundle = fields.String(required=True, validate=SHA256)
+    state = fields.String(required=True)
+    receipt = fields.Dict(required=True, metadata={"description": "cryptoscore Receipt JSON"})
+
+
+class SubmissionUploadedSchema(Schema):
+    """The submission, logged, with the participant's receipt."""
+
+    submission = fields.String(required=True, validate=SHA256)
+    state = fields.String(required=True)
+    receipt = fields.Dict(required=True, metadata={"description": "cryptoscore Receipt JSON"})
+
+
+SUBMISSION_STATES = ["pending", "sanitizing", "invalid", "scoring", "released"]
+
+
+class SubmissionStatusSchema(Schema):
+    """A submission's place in the release, and its released values once released."""
+
+    submission = fields.String(required=True)
+    participant = fields.String(required=True)
+    state = fields.String(required=True, validate=validate.OneOf(SUBMISSION_STATES))
+    reason = fields.String(required=True)
+    submitted_at = fields.AwareDateTime(required=True)
+    values = fields.Dict(
+        keys=fields.String(), values=fields.Integer(), allow_none=True, required=True
+    )
+
+
+class LeaderboardRowSchema(Schema):
+    """One released submission, best first
+    (``cryptoscore.transparency.leaderboard.leaderboard_from_entries``)."""
+
+    rank = fields.Integer(required=True)
+    participant = fields.String(required=True)
+    submission = fields.String(required=True)
+    values = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    submitted_at = fields.AwareDateTime(required=True)
+
+
+class ContributionCreateSchema(Schema):
+    """A trustee's round-1 randomness for one bundle."""
+
+    challenge = fields.String(required=True, validate=validate.Regexp(CHALLENGE_ID))
+    bundle = fields.String(required=True, validate=SHA256)
+    randomness = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[0-9a-f]{64}$"),
+        metadata={"description": "32 bytes, hex"},
+    )
+
+
+class ContributionTaskSchema(Schema):
+    """A bundle awaiting this trustee's contribution."""
+
+    challenge = fields.String(required=True)
+    bundle = fields.String(required=True)
+
+
+class RequestTaskSchema(Schema):
+    """A decryption request awaiting this trustee's partial."""
+
+    challenge = fields.String(required=True)
+    request_id = fields.String(required=True)
+    request = fields.String(required=True, metadata={"description": "base64 DecryptionRequest"})
+
+
+class PadTaskSchema(Schema):
+    """A pad request awaiting this trustee's share (``cryptoscore.threshold.pad_shares``)."""
+
+    challenge = fields.String(required=True)
+    request = fields.String(required=True, metadata={"description": "the request's SHA-256"})
+    record = fields.String(required=True, metadata={"description": "base64 PadRequest"})
+
+
+class TrusteeTasksSchema(Schema):
+    """What awaits the calling trustee."""
+
+    contributions = fields.List(fields.Nested(ContributionTaskSchema), required=True)
+    requests = fields.List(fields.Nested(RequestTaskSchema), required=True)
+    pads = fields.List(fields.Nested(PadTaskSchema), required=True)
+
+
+class Round1EvidenceSchema(Schema):
+    """A bundle's round-1 messages (``cryptoscore.protocol.requests.Round1Evidence``), for
+    trustees."""
+
+    bundle = fields.String(required=True)
+    contributions = fields.List(
+        fields.Dict(keys=fields.String(), values=fields.String()),
+        required=True,
+        metadata={"description": "[{trustee, randomness (hex)}]"},
+    )
+    requests = fields.List(
+        fields.String(), required=True, metadata={"description": "base64 DecryptionRequest"}
+    )
+    partials = fields.Dict(
+        keys=fields.String(),
+        values=fields.List(fields.String()),
+        required=True,
+        metadata={"description": "request id -> base64 PartialDecryption records"},
+    )
+
+
+class PadRequestCreateSchema(Schema):
+    """A submitter asks the trustees for encryption pads for one bundle."""
+
+    kind = fields.String(required=True, validate=validate.OneOf(["predictions", "labels"]))
+    seed = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[0-9a-f]{64}$"),
+        metadata={"description": "32 fresh random bytes, hex: the seed of every c1"},
+    )
+    recipient = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[0-9a-f]{64}$"),
+        metadata={"description": "the submitter's X25519 public key, hex"},
+    )
+    trustees = fields.List(
+        fields.String(validate=validate.Length(1, 64)),
+        metadata={"description": "t roster ids to ask (default: the t seen most recently)"},
+    )
+
+
+class PadRequestSchema(Schema):
+    """A pad request and the trustees who answered it so far."""
+
+    request = fields.String(required=True, metadata={"description": "SHA-256 of the record"})
+    record = fields.String(required=True, metadata={"description": "base64 PadRequest"})
+    kind = fields.String(required=True)
+    trustees = fields.List(fields.String(), required=True)
+    answered = fields.List(fields.String(), required=True)
+    ready = fields.Boolean(required=True, metadata={"description": "every share is in"})
+    bundle = fields.String(allow_none=True, metadata={"description": "the bundle that used it"})
+
+
+class AcceptedSchema(Schema):
+    """A trustee message, stored and logged."""
+
+    challenge = fields.String(required=True)
+    bundle = fields.String()
+    request_id = fields.String()
+    trustee = fields.String(required=True)
+
+
+class LogHeadSchema(Schema):
+    """A signed tree head (``SignedTreeHead.to_json()``)."""
+
+    version = fields.Integer()
+    log_id = fields.String()
+    size = fields.Integer()
+    root = fields.String()
+    timestamp_ms = fields.Integer()
+    signature = fields.String()
+
+
+class ConsistencySchema(Schema):
+    """The latest signed head and a proof that it extends the head of size ``from``."""
+
+    tree_head = fields.Dict(required=True)
+    consistency = fields.Dict(required=True)
