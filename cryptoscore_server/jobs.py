@@ -7,16 +7,21 @@ from the database, advancing it, and persisting the result in one transaction:
 
 * ``round1_start``  — t trustee contributions are in: ``BundleRelease.start`` makes the
   noise-check ciphertexts; the requests (and their aggregate ciphertexts, as blobs) are
-  stored and logged; the bundle is ``sanitizing``.
+  stored and logged; the bundle is ``noise-check``.
 * ``round1_finish`` — every active trustee answered every round-1 request so far. After the
   noise checks (``BundleRelease.finish_noise``): noise above the bound makes the bundle
   invalid, otherwise the validity aggregate is computed and its request stored and logged
-  (the bundle stays ``sanitizing``). After V (``BundleRelease.finish``): the verdict is
-  logged; a valid submission (with valid labels) goes on to round 2, and valid labels start
-  round 2 of every waiting submission.
+  (the bundle is ``validity``). After V (``BundleRelease.finish``): the verdict is logged; a
+  valid submission (with valid labels) goes on to round 2, and valid labels start round 2 of
+  every waiting submission.
 * ``round2_start``  — ``SubmissionRelease.start`` with the submission's round-1 active set;
   the score request is stored and logged; the submission is ``scoring``.
 * ``round2_finish`` — the partials are combined, the release logged; ``released``.
+
+Every job restores the state machine from the database (``BundleRelease.restore``,
+``SubmissionRelease.restore``: each record is checked and a decided verdict re-derived from
+its partials) and writes back the state the machine reached; states are the library's
+``ReleaseState`` values, the same the database's CHECK constraint and the API use.
 
 Idempotent: each job first checks the bundle's state and does nothing if its step is done;
 the heavy computation runs outside the challenge lock, and the state is re-checked under the
@@ -32,6 +37,7 @@ by :func:`cryptoscore_server.worker.main` (``cryptoscore worker``).
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 import threading
 from collections.abc import Callable
@@ -43,11 +49,16 @@ from sqlalchemy.orm import Session
 
 from cryptoscore.protocol.challenge import ChallengeContext
 from cryptoscore.protocol.contributions import Contribution
-from cryptoscore.protocol.release import BundleRelease, SubmissionRelease
+from cryptoscore.protocol.release import (
+    BundleRelease,
+    ReleaseState,
+    Round1Snapshot,
+    Round2Snapshot,
+    SubmissionRelease,
+)
 from cryptoscore.protocol.requests import DecryptionRequest
 from cryptoscore.scoring.aggregate import AggregateCiphertext
 from cryptoscore.scoring.bundle import EncryptedBundle
-from cryptoscore.threshold.active_set import ActiveSet
 from cryptoscore.threshold.partial import PartialDecryption
 from cryptoscore_server.blobs import BlobStore, get_blob_store, record_blob
 from cryptoscore_server.db import get_session
@@ -70,6 +81,9 @@ __all__ = [
     "resume_unfinished",
     "run_job",
 ]
+
+_ASKING = (ReleaseState.NOISE_CHECK, ReleaseState.VALIDITY)
+"""Round 1 asked the trustees something; ``round1_finish`` decides it once answered."""
 
 JobName = Literal["round1_start", "round1_finish", "round2_start", "round2_finish"]
 _RUNNER_EXT = "cryptoscore.jobs"
@@ -111,28 +125,47 @@ def _partials(session: Session, store: BlobStore, request_id: str) -> dict[str, 
     return {r.trustee: PartialDecryption.from_bytes(store.read(r.blob)) for r in rows}
 
 
+def _round1_snapshot(
+    session: Session, store: BlobStore, row: UploadedBundle, *, deciding_only: bool = False
+) -> Round1Snapshot:
+    """Round 1 of ``row`` as the database holds it; with ``deciding_only``, of a bundle that
+    passed, only V's request, ciphertext and partials (what re-derives the verdict)."""
+    stored = _requests(session, row.challenge_id, row.digest, 1)
+    if deciding_only:
+        stored = [r for r in stored if r.request_id.endswith(":validity")]
+    return Round1Snapshot(
+        state=ReleaseState(row.state),
+        contributions=tuple(_contributions(session, row.challenge_id, row.digest)),
+        requests=tuple(DecryptionRequest.from_bytes(store.read(r.request_blob)) for r in stored),
+        ciphertexts={
+            r.request_id: AggregateCiphertext.from_bytes(store.read(r.aggregate_blob))
+            for r in stored
+        },
+        partials=tuple(p for r in stored for p in _partials(session, store, r.request_id).values()),
+        reason=row.reason,
+    )
+
+
 def rebuild_round1(
     session: Session, store: BlobStore, context: ChallengeContext, row: UploadedBundle
 ) -> BundleRelease:
-    """Round 1 of ``row`` as the library's state machine, from the database."""
-    release = BundleRelease(context, _bundle(store, row.digest))
-    for contribution in _contributions(session, row.challenge_id, row.digest):
-        release.contributions[contribution.trustee_id] = contribution
-    if row.state == "pending":
-        return release
-    release.active_set = ActiveSet(tuple(row.active_set or ()))
-    release.reason = row.reason
-    for stored in _requests(session, row.challenge_id, row.digest, 1):
-        rid = stored.request_id
-        release.requests[rid] = DecryptionRequest.from_bytes(store.read(stored.request_blob))
-        release.ciphertexts[rid] = AggregateCiphertext.from_bytes(store.read(stored.aggregate_blob))
-        release.partials[rid] = _partials(session, store, rid)
-    if row.state == "sanitizing":
-        asked_v = any(r.circuit == "validity/v1" for r in release.requests.values())
-        release.state = "validating" if asked_v else "sanitizing"
-    else:
-        release.state = "invalid" if row.state == "invalid" else "valid"
-    return release
+    """Round 1 of ``row`` as the library's state machine, restored from the database."""
+    passed = row.state in (ReleaseState.VALID, ReleaseState.SCORING, ReleaseState.RELEASED)
+    snapshot = _round1_snapshot(session, store, row, deciding_only=passed)
+    if passed:  # round 2's states are the submission's; its round 1 ended valid
+        snapshot = dataclasses.replace(snapshot, state=ReleaseState.VALID)
+    return BundleRelease.restore(context, _bundle(store, row.digest), snapshot)
+
+
+def _round2_snapshot(session: Session, store: BlobStore, row: UploadedBundle) -> Round2Snapshot:
+    (stored,) = _requests(session, row.challenge_id, row.digest, 2)
+    return Round2Snapshot(
+        state=ReleaseState(row.state),
+        request=DecryptionRequest.from_bytes(store.read(stored.request_blob)),
+        aggregate=AggregateCiphertext.from_bytes(store.read(stored.aggregate_blob)),
+        partials=tuple(_partials(session, store, stored.request_id).values()),
+        released=row.values or {},
+    )
 
 
 def _labels(session: Session, challenge_id: str) -> UploadedBundle | None:
@@ -185,23 +218,21 @@ def round1_start(challenge_id: str, digest: str) -> list[tuple[JobName, str]]:
     session, store = get_session(), get_blob_store()
     row = session.get(UploadedBundle, (challenge_id, digest))
     challenge = session.get(Challenge, challenge_id)
-    if row is None or challenge is None or row.state != "pending":
+    if row is None or challenge is None or row.state != ReleaseState.AWAITING_CONTRIBUTIONS:
         return []
     context = challenge_context(challenge, store)
-    release = BundleRelease(context, _bundle(store, digest))
-    for contribution in _contributions(session, challenge_id, digest):
-        release.add_contribution(contribution)
+    release = rebuild_round1(session, store, context, row)
     if release.needs_contributions():
         return []
     requests = release.start(f"{challenge_id}:r1:{digest[:16]}")
     with challenge_lock(session, challenge_id):
         session.refresh(row)
-        if row.state != "pending":
+        if row.state != ReleaseState.AWAITING_CONTRIBUTIONS:
             return []
         for request in requests:
             agg = release.ciphertexts[request.request_id]
             _store_request(session, store, context, digest, request, agg, 1)
-        row.state = "sanitizing"
+        row.state = release.state
         row.active_set = list(release.active.indices)
         sign_head(session, challenge_id)
         session.commit()
@@ -212,7 +243,7 @@ def round1_finish(challenge_id: str, digest: str) -> list[tuple[JobName, str]]:
     session, store = get_session(), get_blob_store()
     row = session.get(UploadedBundle, (challenge_id, digest))
     challenge = session.get(Challenge, challenge_id)
-    if row is None or challenge is None or row.state != "sanitizing":
+    if row is None or challenge is None or row.state not in _ASKING:
         return []
     context = challenge_context(challenge, store)
     release = rebuild_round1(session, store, context, row)
@@ -221,7 +252,7 @@ def round1_finish(challenge_id: str, digest: str) -> list[tuple[JobName, str]]:
     asked = release.advance()  # the noise verdict and V's ciphertext, or V's verdict
     with challenge_lock(session, challenge_id):
         session.refresh(row)
-        if row.state != "sanitizing":
+        if row.state not in _ASKING:
             return []
         if asked:
             if any(
@@ -233,6 +264,7 @@ def round1_finish(challenge_id: str, digest: str) -> list[tuple[JobName, str]]:
             _store_request(
                 session, store, context, digest, request, release.ciphertexts[request.request_id], 1
             )
+            row.state = release.state
             sign_head(session, challenge_id)
             session.commit()
             return []
@@ -249,15 +281,16 @@ def round1_finish(challenge_id: str, digest: str) -> list[tuple[JobName, str]]:
             stored.open = False
         sign_head(session, challenge_id)
         session.commit()
-    if row.state != "valid":
+    if row.state != ReleaseState.VALID:
         return []
     if row.kind == "predictions":
         labels = _labels(session, challenge_id)
-        return [("round2_start", digest)] if labels is not None and labels.state == "valid" else []
+        labels_valid = labels is not None and labels.state == ReleaseState.VALID
+        return [("round2_start", digest)] if labels_valid else []
     waiting = session.scalars(
         select(UploadedBundle.digest)
         .where(UploadedBundle.challenge_id == challenge_id)
-        .where(UploadedBundle.kind == "predictions", UploadedBundle.state == "valid")
+        .where(UploadedBundle.kind == "predictions", UploadedBundle.state == ReleaseState.VALID)
         .order_by(UploadedBundle.submitted_at)
     )
     return [("round2_start", d) for d in waiting]
@@ -268,25 +301,23 @@ def round2_start(challenge_id: str, digest: str) -> list[tuple[JobName, str]]:
     row = session.get(UploadedBundle, (challenge_id, digest))
     challenge = session.get(Challenge, challenge_id)
     labels = _labels(session, challenge_id)
-    if row is None or challenge is None or row.state != "valid" or row.kind != "predictions":
+    if row is None or challenge is None or row.kind != "predictions":
         return []
-    if labels is None or labels.state != "valid":
+    if row.state != ReleaseState.VALID or labels is None or labels.state != ReleaseState.VALID:
         return []
     context = challenge_context(challenge, store)
-    preds = BundleRelease(context, _bundle(store, digest), state="valid")
-    label_release = BundleRelease(context, _bundle(store, labels.digest), state="valid")
-    submission = SubmissionRelease(context, preds, label_release)
-    active = ActiveSet(tuple(row.active_set or ()))
-    request = submission.start(f"{challenge_id}:r2:{digest[:16]}", active)
+    preds = rebuild_round1(session, store, context, row)
+    submission = SubmissionRelease(context, preds, rebuild_round1(session, store, context, labels))
+    request = submission.start(f"{challenge_id}:r2:{digest[:16]}", preds.active)
     aggregate = submission.aggregate
     if aggregate is None:  # pragma: no cover - start() always sets it
         raise RuntimeError("round 2 started without an aggregate")
     with challenge_lock(session, challenge_id):
         session.refresh(row)
-        if row.state != "valid":
+        if row.state != ReleaseState.VALID:
             return []
         _store_request(session, store, context, digest, request, aggregate, 2)
-        row.state = "scoring"
+        row.state = submission.state
         sign_head(session, challenge_id)
         session.commit()
     return []
@@ -297,32 +328,25 @@ def round2_finish(challenge_id: str, digest: str) -> list[tuple[JobName, str]]:
     row = session.get(UploadedBundle, (challenge_id, digest))
     challenge = session.get(Challenge, challenge_id)
     labels = _labels(session, challenge_id)
-    if row is None or challenge is None or labels is None or row.state != "scoring":
+    if row is None or challenge is None or labels is None or row.state != ReleaseState.SCORING:
         return []
     stored = _requests(session, challenge_id, digest, 2)
     if len(stored) != 1:
         return []
     context = challenge_context(challenge, store)
-    partials = _partials(session, store, stored[0].request_id)
-    if len(partials) < context.record.threshold:
+    if len(_partials(session, store, stored[0].request_id)) < context.record.threshold:
         return []
-    preds = BundleRelease(context, _bundle(store, digest), state="valid")
-    label_release = BundleRelease(context, _bundle(store, labels.digest), state="valid")
-    submission = SubmissionRelease(
+    submission = SubmissionRelease.restore(
         context,
-        preds,
-        label_release,
-        state="scoring",
-        request=DecryptionRequest.from_bytes(store.read(stored[0].request_blob)),
-        aggregate=AggregateCiphertext.from_bytes(store.read(stored[0].aggregate_blob)),
+        rebuild_round1(session, store, context, row),
+        rebuild_round1(session, store, context, labels),
+        _round2_snapshot(session, store, row),
     )
-    for partial in partials.values():
-        submission.add_partial(partial)
     values = submission.finish()
     request_id = stored[0].request_id
     with challenge_lock(session, challenge_id):
         session.refresh(row)
-        if row.state != "scoring":
+        if row.state != ReleaseState.SCORING:
             return []
         append_event(
             session,
@@ -332,7 +356,7 @@ def round2_finish(challenge_id: str, digest: str) -> list[tuple[JobName, str]]:
             lambda t: t.record_release(digest, labels.digest, request_id, values),
         )
         row.values = values
-        row.state = "released"
+        row.state = submission.state
         for req in _requests(session, challenge_id, digest, 2):
             req.open = False
         sign_head(session, challenge_id)
@@ -442,10 +466,11 @@ def enqueue(name: JobName, challenge_id: str, digest: str, app: Flask | None = N
 
 
 _NEXT_JOB: dict[str, JobName] = {
-    "pending": "round1_start",
-    "sanitizing": "round1_finish",
-    "valid": "round2_start",
-    "scoring": "round2_finish",
+    ReleaseState.AWAITING_CONTRIBUTIONS: "round1_start",
+    ReleaseState.NOISE_CHECK: "round1_finish",
+    ReleaseState.VALIDITY: "round1_finish",
+    ReleaseState.VALID: "round2_start",
+    ReleaseState.SCORING: "round2_finish",
 }
 """For a bundle in each unfinished state, the job that moves it on (a no-op until it can)."""
 
@@ -466,7 +491,12 @@ def resume_unfinished(app: Flask) -> list[tuple[JobName, str, str]]:
                 select(UploadedBundle.challenge_id, UploadedBundle.digest, UploadedBundle.state)
                 .where(UploadedBundle.state.in_(tuple(_NEXT_JOB)))
                 # valid labels are finished: their waiting submissions are queued themselves
-                .where(~((UploadedBundle.kind == "labels") & (UploadedBundle.state == "valid")))
+                .where(
+                    ~(
+                        (UploadedBundle.kind == "labels")
+                        & (UploadedBundle.state == ReleaseState.VALID)
+                    )
+                )
                 .order_by(UploadedBundle.submitted_at)
             ).all()
         finally:

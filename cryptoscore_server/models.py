@@ -47,8 +47,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from cryptoscore.protocol.release import ReleaseState
+
 __all__ = [
     "REASON_LENGTH",
+    "STATE_LENGTH",
     "Base",
     "Blob",
     "Challenge",
@@ -107,11 +110,13 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-# Explicit constraint names: Alembic needs them to alter or drop constraints later, and the
-# same names on SQLite and PostgreSQL keep the two schemas comparable.
 REASON_LENGTH = 500
+STATE_LENGTH = 32
+"""Width of the bundles table's state column: the longest ``ReleaseState`` value fits."""
 """Characters of a round-1 verdict's reason the bundles table keeps (the column's width)."""
 
+# Explicit constraint names: Alembic needs them to alter or drop constraints later, and the
+# same names on SQLite and PostgreSQL keep the two schemas comparable.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -237,16 +242,15 @@ class TreeHead(Base):
 class UploadedBundle(Base):
     """An uploaded bundle (the labels, or a submission) and where it is in the release.
 
-    ``state``: ``pending`` (awaiting trustee contributions), ``sanitizing`` (round 1 asked),
-    ``valid`` / ``invalid`` (round 1 decided), ``scoring`` (round 2 asked), ``released``.
+    ``state``: a :class:`~cryptoscore.protocol.release.ReleaseState` value, the library's own
+    spelling (the CHECK constraint is built from the enum; the API shows the same value).
     """
 
     __tablename__ = "bundles"
     __table_args__ = (
         CheckConstraint("kind IN ('labels', 'predictions')", "kind"),
         CheckConstraint(
-            "state IN ('pending', 'sanitizing', 'valid', 'invalid', 'scoring', 'released')",
-            "state",
+            "state IN (" + ", ".join(f"'{s.value}'" for s in ReleaseState) + ")", "state"
         ),
     )
 
@@ -256,7 +260,9 @@ class UploadedBundle(Base):
     owner: Mapped[str] = mapped_column(String(100))
     """The uploader's token name (what the log and the leaderboard show)."""
     token_id: Mapped[int] = mapped_column(ForeignKey("tokens.id"), index=True)
-    state: Mapped[str] = mapped_column(String(16), default="pending")
+    state: Mapped[str] = mapped_column(
+        String(STATE_LENGTH), default=ReleaseState.AWAITING_CONTRIBUTIONS.value
+    )
     reason: Mapped[str] = mapped_column(String(REASON_LENGTH), default="")
     active_set: Mapped[list[int] | None] = mapped_column(JSON, default=None)
     values: Mapped[dict[str, int] | None] = mapped_column(JSON, default=None)

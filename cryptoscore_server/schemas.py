@@ -13,6 +13,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
+from cryptoscore.protocol.release import ReleaseState
 from cryptoscore.scoring.policy import METRICS
 from cryptoscore_server.models import Role, utcnow
 
@@ -256,7 +257,8 @@ class SubmissionUploadedSchema(Schema):
     receipt = fields.Dict(required=True, metadata={"description": "cryptoscore Receipt JSON"})
 
 
-SUBMISSION_STATES = ["pending", "sanitizing", "invalid", "scoring", "released"]
+SUBMISSION_STATES = [state.value for state in ReleaseState]
+"""The library's spelling (``ReleaseState``), as the database keeps it."""
 
 
 class SubmissionStatusSchema(Schema):

@@ -3,14 +3,20 @@
 :class:`BundleRelease` is round 1 of one bundle (contributions, noise checks, then the
 validity aggregate V); :class:`SubmissionRelease` is round 2 (the score with the challenge's
 policy) of a valid submission against valid labels (docs/design.md, "Two-round release").
+
+Whoever persists them (the service's database) takes a :meth:`BundleRelease.snapshot` /
+:meth:`SubmissionRelease.snapshot` and gives it back to ``restore``, which checks every record
+against the state it claims and re-derives every decided verdict from the partials that
+decided it: nobody sets a field from outside, and no state is taken on trust.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from enum import StrEnum
 
-from cryptoscore.errors import MismatchError, RefusedError, StepError
+from cryptoscore.errors import FormatError, MismatchError, RefusedError, StepError
 from cryptoscore.protocol.challenge import ChallengeContext
 from cryptoscore.protocol.contributions import Contribution, derive_seed, round1_seed
 from cryptoscore.protocol.recompute import noise_check_passed, pad_set, validity_passed
@@ -24,32 +30,114 @@ from cryptoscore.threshold.active_set import ActiveSet
 from cryptoscore.threshold.combine import combine
 from cryptoscore.threshold.partial import PartialDecryption
 
-SubmissionState = Literal["round1", "invalid", "scoring", "released"]
+__all__ = [
+    "ROUND1_STATES",
+    "BundleRelease",
+    "ReleaseState",
+    "Round1Snapshot",
+    "Round2Snapshot",
+    "SubmissionRelease",
+]
 
 
-# -- the state machines the service drives -------------------------------------------------------
-BundleState = Literal["awaiting-contributions", "sanitizing", "validating", "valid", "invalid"]
-"""``sanitizing``: noise checks asked; ``validating``: they passed, V asked."""
+class ReleaseState(StrEnum):
+    """Where a bundle is in the release: one spelling for the library, the service's database
+    (its CHECK constraint is built from these values) and the API.
+
+    A bundle moves awaiting-contributions → noise-check → validity → valid | invalid (a noise
+    check above the bound goes from noise-check to invalid at once); a valid submission then
+    moves valid → scoring → released. Valid labels stay valid."""
+
+    AWAITING_CONTRIBUTIONS = "awaiting-contributions"
+    """Round 1 waits for a contribution from every trustee of the bundle's pad set."""
+    NOISE_CHECK = "noise-check"
+    """Round 1 asked for the noise check of every input ciphertext."""
+    VALIDITY = "validity"
+    """The noise checks passed; round 1 asked for the validity aggregate V."""
+    VALID = "valid"
+    """Round 1 passed: labels are usable, a submission waits for round 2."""
+    INVALID = "invalid"
+    """Round 1 failed (noise above the bound, or V not 0): nothing of it is ever decrypted."""
+    SCORING = "scoring"
+    """Round 2 asked for the score's decryption."""
+    RELEASED = "released"
+    """The policy's aggregates are released."""
+
+
+ROUND1_STATES = (
+    ReleaseState.AWAITING_CONTRIBUTIONS,
+    ReleaseState.NOISE_CHECK,
+    ReleaseState.VALIDITY,
+)
+"""The states in which round 1 of a bundle is still open."""
+
+_DECIDED = (ReleaseState.VALID, ReleaseState.INVALID)
+_NOISE: Circuit = "noise/v1"
+_VALIDITY: Circuit = "validity/v1"
+
+
+@dataclass(frozen=True, slots=True)
+class Round1Snapshot:
+    """Round 1 of one bundle as a persistence layer keeps it (all wire records).
+
+    A decided bundle (``valid`` / ``invalid``) may leave out the requests and partials that did
+    not decide it: a valid bundle restores from its validity request, ciphertext and partials
+    alone; a bundle invalid by V likewise; one invalid by noise from its noise checks."""
+
+    state: ReleaseState
+    contributions: tuple[Contribution, ...] = ()
+    requests: tuple[DecryptionRequest, ...] = ()
+    ciphertexts: Mapping[str, AggregateCiphertext] = field(default_factory=dict, repr=False)
+    """The ciphertext each request asks to decrypt, by request id."""
+    partials: tuple[PartialDecryption, ...] = field(default=(), repr=False)
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Round2Snapshot:
+    """Round 2 of one submission once started (``scoring`` or ``released``)."""
+
+    state: ReleaseState
+    request: DecryptionRequest
+    aggregate: AggregateCiphertext = field(repr=False)
+    partials: tuple[PartialDecryption, ...] = field(default=(), repr=False)
+    released: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass
 class BundleRelease:
-    """Round 1 for one bundle. The service persists it and feeds it trustees' messages.
+    """Round 1 for one bundle. The service persists it (:meth:`snapshot`, :meth:`restore`)
+    and feeds it trustees' messages.
 
     The active set is the bundle's pad set (:func:`pad_set`): only those trustees contribute
     and answer, so every polynomial of the bundle's lineage is touched under one Lagrange
-    coefficient per trustee (``threshold/lineage.py``). ``active_set``, if given, must be that set.
+    coefficient per trustee (``threshold/lineage.py``). ``active_set``, if given, must be
+    that set. The other fields are the machine's own: read them, never set them.
     """
 
     context: ChallengeContext
     bundle: EncryptedBundle
     active_set: ActiveSet | None = None
-    state: BundleState = "awaiting-contributions"
-    contributions: dict[str, Contribution] = field(default_factory=dict)
-    requests: dict[str, DecryptionRequest] = field(default_factory=dict)
-    ciphertexts: dict[str, AggregateCiphertext] = field(default_factory=dict, repr=False)
-    partials: dict[str, dict[str, PartialDecryption]] = field(default_factory=dict, repr=False)
-    reason: str = ""
+    _state: ReleaseState = field(default=ReleaseState.AWAITING_CONTRIBUTIONS, init=False)
+    contributions: dict[str, Contribution] = field(default_factory=dict, init=False)
+    requests: dict[str, DecryptionRequest] = field(default_factory=dict, init=False)
+    ciphertexts: dict[str, AggregateCiphertext] = field(
+        default_factory=dict, init=False, repr=False
+    )
+    partials: dict[str, dict[str, PartialDecryption]] = field(
+        default_factory=dict, init=False, repr=False
+    )
+    _reason: str = field(default="", init=False)
+
+    @property
+    def state(self) -> ReleaseState:
+        """Where round 1 is; only the machine's own steps move it."""
+        return self._state
+
+    @property
+    def reason(self) -> str:
+        """Why an invalid bundle is invalid (empty otherwise)."""
+        return self._reason
 
     def __post_init__(self) -> None:
         self.context.check_bundle(self.bundle, self.bundle.header.kind)
@@ -64,23 +152,113 @@ class BundleRelease:
         self.active_set = pads
 
     def _trustee_ids(self) -> list[str]:
-        if self.active_set is None:
-            return [e.trustee_id for e in self.context.record.roster]
-        return [self.context.record.entry_by_index(i).trustee_id for i in self.active_set.indices]
+        return [self.context.record.entry_by_index(i).trustee_id for i in self.active.indices]
 
     @property
     def active(self) -> ActiveSet:
-        if self.active_set is None:
+        if self.active_set is None:  # pragma: no cover - __post_init__ always sets it
             raise StepError("round 1 has not started: no active set yet")
         return self.active_set
 
+    # -- persistence -----------------------------------------------------------------------
+    def snapshot(self) -> Round1Snapshot:
+        """Everything :meth:`restore` needs to continue exactly here."""
+        return Round1Snapshot(
+            state=self.state,
+            contributions=tuple(self.contributions.values()),
+            requests=tuple(self.requests.values()),
+            ciphertexts=dict(self.ciphertexts),
+            partials=tuple(p for parts in self.partials.values() for p in parts.values()),
+            reason=self.reason,
+        )
+
+    @classmethod
+    def restore(
+        cls, context: ChallengeContext, bundle: EncryptedBundle, snapshot: Round1Snapshot
+    ) -> BundleRelease:
+        """Round 1 of ``bundle`` at ``snapshot``, with every record checked as if it had
+        arrived now; a decided verdict is re-derived from its partials and must agree.
+        Raises FormatError for a snapshot that contradicts itself or the bundle."""
+        state = ReleaseState(snapshot.state)
+        if state not in (*ROUND1_STATES, *_DECIDED):
+            raise FormatError(f"round 1 has no state {state.value!r}")
+        release = cls(context, bundle)
+        for contribution in snapshot.contributions:
+            release.add_contribution(contribution)
+        if state == ReleaseState.AWAITING_CONTRIBUTIONS:
+            if snapshot.requests or snapshot.partials:
+                raise FormatError("round 1 awaiting contributions has no requests yet")
+            return release
+        if release.needs_contributions():
+            raise FormatError(f"round 1 {state.value} without every pad trustee's contribution")
+        for request in snapshot.requests:
+            aggregate = snapshot.ciphertexts.get(request.request_id)
+            if aggregate is None:
+                raise FormatError(f"round 1: no ciphertext for {request.request_id}")
+            release._restore_request(request, aggregate)
+        release._state = ReleaseState.VALIDITY
+        for partial in snapshot.partials:
+            release.add_partial(partial)
+        circuits = [r.circuit for r in release.requests.values()]
+        noise_complete = sorted(
+            r.index for r in release.requests.values() if r.circuit == _NOISE
+        ) == list(range(bundle.layout.ciphertexts))
+        if state in (ReleaseState.NOISE_CHECK, ReleaseState.VALIDITY) and not noise_complete:
+            raise FormatError(f"round 1 {state.value} asks the noise check of every ciphertext")
+        if state == ReleaseState.NOISE_CHECK:
+            if _VALIDITY in circuits:
+                raise FormatError("round 1 in its noise checks has not asked for V yet")
+            release._state = state
+            return release
+        if state == ReleaseState.VALIDITY:
+            if circuits.count(_VALIDITY) != 1:
+                raise FormatError("round 1 asking for V has one validity request")
+            return release
+        # decided: re-derive the verdict from what decided it
+        if _VALIDITY in circuits:
+            release._state = ReleaseState.VALIDITY
+            if not release.ready():
+                raise FormatError("a decided round 1 holds every partial of V")
+            release.finish()
+        elif noise_complete:
+            release._state = ReleaseState.NOISE_CHECK
+            if not release.ready():
+                raise FormatError("a decided round 1 holds every partial of its noise checks")
+            release.finish_noise()
+        else:
+            raise FormatError("a decided round 1 carries the requests that decided it")
+        if release.state != state:
+            raise FormatError(
+                f"round 1 claims {state.value}, its partials say {release.state.value}"
+            )
+        return release
+
+    def _restore_request(self, request: DecryptionRequest, aggregate: AggregateCiphertext) -> None:
+        if request.request_id in self.requests:
+            raise FormatError(f"round 1: request {request.request_id} twice")
+        if request.challenge_id != self.context.challenge_id or request.inputs != (
+            self.bundle.digest,
+        ):
+            raise FormatError(f"round 1: {request.request_id} is not this bundle's")
+        if request.circuit not in (_NOISE, _VALIDITY) or request.active_set != self.active:
+            raise FormatError(f"round 1: {request.request_id} is not a round-1 request")
+        if aggregate.ciphertext_digest != request.ciphertext_digest:
+            raise FormatError(f"round 1: the ciphertext of {request.request_id} is another")
+        if request.circuit == _VALIDITY and request.seed != self.validity_seed():
+            raise FormatError("round 1: V's seed is not the one the contributions give")
+        self._add(request, aggregate)
+
+    # -- contributions -------------------------------------------------------------------
     def needs_contributions(self) -> bool:
         threshold = self.context.record.threshold
-        return self.state == "awaiting-contributions" and len(self.contributions) < threshold
+        return (
+            self.state == ReleaseState.AWAITING_CONTRIBUTIONS
+            and len(self.contributions) < threshold
+        )
 
     def add_contribution(self, contribution: Contribution) -> None:
-        if self.state != "awaiting-contributions":
-            raise StepError(f"round 1 is {self.state}: contributions are closed")
+        if self.state != ReleaseState.AWAITING_CONTRIBUTIONS:
+            raise StepError(f"round 1 is {self.state.value}: contributions are closed")
         if contribution.trustee_id not in self._trustee_ids():
             raise MismatchError(f"{contribution.trustee_id!r} may not contribute to this round")
         if contribution.trustee_id in self.contributions:
@@ -92,20 +270,16 @@ class BundleRelease:
     def start(self, request_prefix: str) -> list[DecryptionRequest]:
         """Service: once every active trustee contributed, ask for the noise checks of every
         input ciphertext (V comes after they pass: :meth:`finish_noise`)."""
-        if self.state != "awaiting-contributions":
-            raise StepError(f"round 1 is already {self.state}")
-        if self.active_set is None:
-            if self.needs_contributions():
-                raise StepError("waiting for t trustee contributions")
-            self.active_set = ActiveSet.of(self.context.record, list(self.contributions))
+        if self.state != ReleaseState.AWAITING_CONTRIBUTIONS:
+            raise StepError(f"round 1 is already {self.state.value}")
         missing = set(self._trustee_ids()) - set(self.contributions)
         if missing:
             raise StepError(f"waiting for contributions from {sorted(missing)}")
         for index in range(self.bundle.layout.ciphertexts):
             z = noise_check(self.bundle, index)
             rid = f"{request_prefix}:noise:{index}"
-            self._add(self._request(rid, "noise/v1", z, b"", index), z)
-        self.state = "sanitizing"
+            self._add(self._request(rid, _NOISE, z, b"", index), z)
+        self._state = ReleaseState.NOISE_CHECK
         return list(self.requests.values())
 
     def _add(self, request: DecryptionRequest, agg: AggregateCiphertext) -> None:
@@ -133,17 +307,20 @@ class BundleRelease:
             index=index,
         )
 
+    # -- partials and verdicts -----------------------------------------------------------
     def add_partial(self, partial: PartialDecryption) -> None:
         if (
-            self.state not in ("sanitizing", "validating")
+            self.state not in (ReleaseState.NOISE_CHECK, ReleaseState.VALIDITY)
             or partial.request_id not in self.requests
         ):
             raise StepError("no open round-1 request for this partial")
+        if partial.trustee_id not in self._trustee_ids():
+            raise MismatchError(f"{partial.trustee_id!r} does not answer this round 1")
         self.partials[partial.request_id][partial.trustee_id] = partial
 
     def ready(self) -> bool:
         """Every request of the current phase has a partial from every active trustee."""
-        if self.state not in ("sanitizing", "validating"):
+        if self.state not in (ReleaseState.NOISE_CHECK, ReleaseState.VALIDITY):
             return False
         need = len(self.active.indices)
         return all(len(p) == need for p in self.partials.values())
@@ -151,7 +328,7 @@ class BundleRelease:
     def finish_noise(self) -> list[DecryptionRequest]:
         """Combiner: decide the noise checks. Above the bound: the bundle is invalid and
         nothing more is asked (returns []). Otherwise V is computed and asked for."""
-        if self.state != "sanitizing" or not self.ready():
+        if self.state != ReleaseState.NOISE_CHECK or not self.ready():
             raise StepError("the noise checks still wait for partial decryptions")
         noisy = [
             request.index
@@ -165,18 +342,18 @@ class BundleRelease:
             )
         ]
         if noisy:
-            self.reason = (
+            self._reason = (
                 f"ciphertext noise above the honest bound (ciphertexts {noisy[:5]}"
                 f"{'…' if len(noisy) > 5 else ''})"
             )
-            self.state = "invalid"
+            self._state = ReleaseState.INVALID
             return []
         prefix = next(iter(self.requests)).rsplit(":noise:", 1)[0]
         v_seed = self.validity_seed()
         v = validity(self.bundle, v_seed, self.context.evaluation)
-        request = self._request(f"{prefix}:validity", "validity/v1", v, v_seed, 0)
+        request = self._request(f"{prefix}:validity", _VALIDITY, v, v_seed, 0)
         self._add(request, v)
-        self.state = "validating"
+        self._state = ReleaseState.VALIDITY
         return [request]
 
     def evidence(self) -> Round1Evidence:
@@ -191,49 +368,105 @@ class BundleRelease:
     def advance(self) -> list[DecryptionRequest]:
         """Combiner, once the current phase is answered: decide it and return what to ask
         next — V after passing noise checks — or ``[]`` once round 1 is decided."""
-        if self.state == "sanitizing":
+        if self.state == ReleaseState.NOISE_CHECK:
             return self.finish_noise()
         self.finish()
         return []
 
     def finish(self) -> bool:
         """Combiner: decide V (after :meth:`finish_noise`); True iff the bundle is valid."""
-        if self.state == "sanitizing":
+        if self.state == ReleaseState.NOISE_CHECK:
             raise StepError("round 1 decides the noise checks first (finish_noise)")
-        if self.state != "validating" or not self.ready():
+        if self.state != ReleaseState.VALIDITY or not self.ready():
             raise StepError("round 1 still waits for partial decryptions")
-        (request_id,) = [r for r, q in self.requests.items() if q.circuit == "validity/v1"]
+        (request_id,) = [r for r, q in self.requests.items() if q.circuit == _VALIDITY]
         parts = list(self.partials[request_id].values())
         valid = validity_passed(
             self.ciphertexts[request_id], parts, self.context.record, request_id, self.active
         )
-        self.reason = "" if valid else "not a 0/1 (one-hot) encoding"
-        self.state = "valid" if valid else "invalid"
+        self._reason = "" if valid else "not a 0/1 (one-hot) encoding"
+        self._state = ReleaseState.VALID if valid else ReleaseState.INVALID
         return valid
 
 
 @dataclass
 class SubmissionRelease:
-    """Round 2 for one submission, allowed only after both bundles passed round 1."""
+    """Round 2 for one submission, allowed only after both bundles passed round 1.
+
+    Persisted like round 1 (:meth:`snapshot`, :meth:`restore`); the fields are the machine's
+    own."""
 
     context: ChallengeContext
     predictions: BundleRelease
     labels: BundleRelease
-    state: SubmissionState = "round1"
-    request: DecryptionRequest | None = None
-    aggregate: AggregateCiphertext | None = field(default=None, repr=False)
-    partials: dict[str, PartialDecryption] = field(default_factory=dict, repr=False)
-    released: dict[str, int] = field(default_factory=dict)
+    _state: ReleaseState = field(default=ReleaseState.VALID, init=False)
+    request: DecryptionRequest | None = field(default=None, init=False)
+    aggregate: AggregateCiphertext | None = field(default=None, init=False, repr=False)
+    partials: dict[str, PartialDecryption] = field(default_factory=dict, init=False, repr=False)
+    released: dict[str, int] = field(default_factory=dict, init=False)
+
+    @property
+    def state(self) -> ReleaseState:
+        """``valid`` (not started), ``scoring`` or ``released``; only the machine moves it."""
+        return self._state
+
+    def snapshot(self) -> Round2Snapshot:
+        if self.request is None or self.aggregate is None:
+            raise StepError("round 2 has not started: nothing to keep")
+        return Round2Snapshot(
+            self.state,
+            self.request,
+            self.aggregate,
+            tuple(self.partials.values()),
+            dict(self.released),
+        )
+
+    @classmethod
+    def restore(
+        cls,
+        context: ChallengeContext,
+        predictions: BundleRelease,
+        labels: BundleRelease,
+        snapshot: Round2Snapshot,
+    ) -> SubmissionRelease:
+        """Round 2 at ``snapshot``: the request must be the score of these two bundles under
+        the submission's round-1 active set, and a release must recombine to its values."""
+        state = ReleaseState(snapshot.state)
+        if state not in (ReleaseState.SCORING, ReleaseState.RELEASED):
+            raise FormatError(f"round 2 has no state {state.value!r}")
+        release = cls(context, predictions, labels)
+        release._check_round1()
+        request, aggregate = snapshot.request, snapshot.aggregate
+        if (
+            request.circuit != "score/v1"
+            or request.challenge_id != context.challenge_id
+            or request.inputs != (predictions.bundle.digest, labels.bundle.digest)
+        ):
+            raise FormatError(f"round 2: {request.request_id} is not this submission's score")
+        if aggregate.ciphertext_digest != request.ciphertext_digest:
+            raise FormatError(f"round 2: the ciphertext of {request.request_id} is another")
+        request.active_set.check(context.record)
+        release.request, release.aggregate = request, aggregate
+        release._state = ReleaseState.SCORING
+        for partial in snapshot.partials:
+            release.add_partial(partial)
+        if state == ReleaseState.RELEASED and release.finish() != dict(snapshot.released):
+            raise FormatError("round 2: the partials combine to other values than released")
+        return release
+
+    def _check_round1(self) -> None:
+        if self.predictions.state != ReleaseState.VALID:
+            raise RefusedError(
+                f"the submission is {self.predictions.state.value}: nothing of it is decrypted"
+            )
+        if self.labels.state != ReleaseState.VALID:
+            raise StepError("the labels have not passed round 1")
 
     def start(self, request_id: str, active_set: ActiveSet) -> DecryptionRequest:
         """Service: compute the policy's score and request its decryption."""
-        if self.predictions.state != "valid":
-            self.state = "invalid" if self.predictions.state == "invalid" else "round1"
-            raise RefusedError(
-                f"the submission is {self.predictions.state}: nothing of it is decrypted"
-            )
-        if self.labels.state != "valid":
-            raise StepError("the labels have not passed round 1")
+        if self.state != ReleaseState.VALID:
+            raise StepError(f"round 2 is already {self.state.value}")
+        self._check_round1()
         active_set.check(self.context.record)
         preds, labels = self.predictions.bundle, self.labels.bundle
         agg = score(preds, labels, self.context.policy, self.context.evaluation)
@@ -248,18 +481,18 @@ class SubmissionRelease:
             ciphertext_digest=agg.ciphertext_digest,
         )
         self.aggregate = agg
-        self.state = "scoring"
+        self._state = ReleaseState.SCORING
         return self.request
 
     def add_partial(self, partial: PartialDecryption) -> None:
-        if self.state != "scoring" or self.request is None:
+        if self.state != ReleaseState.SCORING or self.request is None:
             raise StepError("no open round-2 request")
         if partial.request_id != self.request.request_id:
             raise MismatchError("the partial answers another request")
         self.partials[partial.trustee_id] = partial
 
     def finish(self) -> dict[str, int]:
-        if self.request is None or self.aggregate is None:
+        if self.state != ReleaseState.SCORING or self.request is None or self.aggregate is None:
             raise StepError("round 2 has not started")
         out = combine(
             self.aggregate,
@@ -269,5 +502,5 @@ class SubmissionRelease:
             self.request.active_set,
         )
         self.released = out.values
-        self.state = "released"
+        self._state = ReleaseState.RELEASED
         return out.values

@@ -26,6 +26,7 @@ from flask import Blueprint, Response, current_app, send_file
 from sqlalchemy import func, select
 
 from cryptoscore.errors import CryptoScoreError
+from cryptoscore.protocol.release import ReleaseState
 from cryptoscore.scoring.bundle import EncryptedBundle
 from cryptoscore_server.auth import current_token, require_roles
 from cryptoscore_server.blobs import get_blob_store
@@ -50,16 +51,11 @@ from cryptoscore_server.schemas import (
     dump,
 )
 
-__all__ = ["api_state", "bp", "require_roster_trustee"]
+__all__ = ["bp", "require_roster_trustee"]
 
 bp = Blueprint("bundles", __name__, url_prefix="/challenges")
 _BUNDLE_BODY = binary_body("EncryptedBundle.to_bytes()")
 _OCTETS = binary_response("The bundle's bytes")
-
-
-def api_state(row: UploadedBundle) -> str:
-    """A submission's state as the API names it (a valid one waits to be scored)."""
-    return "scoring" if row.kind == "predictions" and row.state == "valid" else row.state
 
 
 def require_roster_trustee(challenge: Challenge, token: Token) -> str:
@@ -72,7 +68,7 @@ def require_roster_trustee(challenge: Challenge, token: Token) -> str:
 
 def _upload_body(row: UploadedBundle) -> dict[str, Any]:
     key = "bundle" if row.kind == "labels" else "submission"
-    return {key: row.digest, "state": api_state(row), "receipt": row.receipt}
+    return {key: row.digest, "state": row.state, "receipt": row.receipt}
 
 
 def _replay_or_conflict(existing: UploadedBundle, kind: str, token: Token) -> dict[str, Any]:
@@ -140,7 +136,7 @@ def _upload(challenge_id: str, kind: str) -> tuple[dict[str, Any], int]:
                 kind=kind,
                 owner=token.name,
                 token_id=token.id,
-                state="pending",
+                state=ReleaseState.AWAITING_CONTRIBUTIONS,
                 reason="",
                 receipt=receipt.to_json(),
                 submitted_at=now,
@@ -206,10 +202,10 @@ def submission_status(challenge_id: str, digest: str) -> dict[str, Any]:
         {
             "submission": row.digest,
             "participant": row.owner,
-            "state": api_state(row),
+            "state": row.state,
             "reason": row.reason,
             "submitted_at": row.submitted_at,
-            "values": row.values if row.state == "released" else None,
+            "values": row.values if row.state == ReleaseState.RELEASED else None,
         },
     )
 

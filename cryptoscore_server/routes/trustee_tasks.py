@@ -38,6 +38,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from cryptoscore.errors import CryptoScoreError
 from cryptoscore.protocol.contributions import Contribution
+from cryptoscore.protocol.release import ReleaseState
 from cryptoscore.protocol.requests import DecryptionRequest, Round1Evidence
 from cryptoscore.threshold.pad_shares import PadShare
 from cryptoscore.threshold.partial import PartialDecryption
@@ -119,7 +120,7 @@ def tasks() -> dict[str, Any]:
         pending = session.scalars(
             select(UploadedBundle)
             .where(UploadedBundle.challenge_id == challenge.id)
-            .where(UploadedBundle.state == "pending")
+            .where(UploadedBundle.state == ReleaseState.AWAITING_CONTRIBUTIONS)
             .order_by(UploadedBundle.submitted_at)
         )
         for row in pending:

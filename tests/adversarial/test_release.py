@@ -21,6 +21,7 @@ from committee import Committee
 from cryptoscore import (
     BFV8192,
     EncryptedBundle,
+    FormatError,
     MismatchError,
     RefusedError,
     ReleasePolicy,
@@ -33,7 +34,7 @@ from cryptoscore.hazmat.ciphertext import encode_ciphertext
 from cryptoscore.hazmat.modmath import addmod, crt_lift
 from cryptoscore.hazmat.seal_engine import engine_for
 from cryptoscore.protocol.contributions import contribute
-from cryptoscore.protocol.release import BundleRelease, SubmissionRelease
+from cryptoscore.protocol.release import BundleRelease, ReleaseState, SubmissionRelease
 from cryptoscore.protocol.requests import DecryptionRequest
 from cryptoscore.scoring.bundle import BundleWriter
 from cryptoscore.scoring.noise_check import noise_check_threshold
@@ -66,11 +67,19 @@ def data():
 
 
 def run_round1(committee, context, bundle, tmp_path, trustees=("trustee-1", "trustee-2")):
-    active = ActiveSet.of(committee.record, trustees)
-    release = BundleRelease(context, bundle, active)
+    *_, release = round1_steps(committee, context, bundle, tmp_path, trustees)
+    return release
+
+
+def round1_steps(committee, context, bundle, tmp_path, trustees=("trustee-1", "trustee-2")):
+    """Run round 1 step by step; yield the release after every step (as the service would
+    persist it between jobs)."""
+    release = BundleRelease(context, bundle, ActiveSet.of(committee.record, trustees))
+    yield release
     for tid in trustees:
         release.add_contribution(contribute(context, tid))
     requests = release.start(f"r1-{bundle.digest[:12]}")
+    yield release
     while requests:
         evidence = {bundle.digest: release.evidence()}
         for request in requests:
@@ -80,8 +89,9 @@ def run_round1(committee, context, bundle, tmp_path, trustees=("trustee-1", "tru
                         tid, request, context, {bundle.digest: bundle}, tmp_path, evidence
                     )
                 )
+        yield release  # answered, not yet decided
         requests = release.advance()
-    return release
+        yield release
 
 
 def seeded(committee, context, kind, values, tmp_path) -> EncryptedBundle:
@@ -454,3 +464,110 @@ def test_trustees_check_round1_themselves(committee, context, data, valid_labels
         not (journals / "trustee-1.journal").exists()
         or not (journals / "trustee-1.journal").read_text()
     )
+
+
+# -- persistence: snapshot / restore, and a service that lies to its own state machine ----------
+def test_round1_restores_at_every_step_to_the_same_machine(committee, context, data, tmp_path):
+    p, _ = data
+    bundle = seeded(committee, context, "predictions", p, tmp_path)
+    seen = []
+    for release in round1_steps(committee, context, bundle, tmp_path):
+        restored = BundleRelease.restore(context, bundle, release.snapshot())
+        assert restored.state == release.state and restored.reason == release.reason
+        assert restored.requests == release.requests
+        assert restored.partials == release.partials
+        assert restored.ready() == release.ready()
+        seen.append(restored.state)
+    assert seen[0] == ReleaseState.AWAITING_CONTRIBUTIONS and seen[-1] == ReleaseState.VALID
+    assert {ReleaseState.NOISE_CHECK, ReleaseState.VALIDITY} <= set(seen)
+    # a valid bundle restores from V's request and partials alone (what round 2 loads)
+    final = release.snapshot()
+    (v,) = [r for r in final.requests if r.circuit == "validity/v1"]
+    only_v = dataclasses.replace(
+        final,
+        requests=(v,),
+        ciphertexts={v.request_id: final.ciphertexts[v.request_id]},
+        partials=tuple(x for x in final.partials if x.request_id == v.request_id),
+    )
+    assert BundleRelease.restore(context, bundle, only_v).state == ReleaseState.VALID
+
+
+def test_state_is_not_set_from_outside(committee, context, data, tmp_path):
+    """The old jobs built ``BundleRelease(..., state="valid")`` for round 2: now no field but
+    the inputs can be given, and the state cannot be assigned."""
+    bundle = seeded(committee, context, "predictions", data[0], tmp_path)
+    with pytest.raises(TypeError):
+        BundleRelease(context, bundle, state="valid")  # type: ignore[call-arg]
+    release = BundleRelease(context, bundle)
+    with pytest.raises(AttributeError):
+        release.state = ReleaseState.VALID  # type: ignore[misc]
+
+
+def test_restore_refuses_a_verdict_its_partials_contradict(
+    committee, context, data, valid_labels, tmp_path
+):
+    """A service (or a corrupted database) claiming that an invalid bundle is valid: restore
+    re-derives V from the logged partials and refuses; so does a valid claim without V, and a
+    round 1 holding another bundle's request."""
+    p, _ = data
+    vecs = [np.zeros(N, dtype=np.int64), np.zeros(N, dtype=np.int64)]
+    vecs[0][:] = p[:N]
+    vecs[1][: n_items - N] = p[N:]
+    vecs[0][:20] = [pow(2, i, T) for i in range(20)]  # weighted: fails V
+    bad = raw_seeded(committee, context, vecs, tmp_path)
+    r1 = run_round1(committee, context, bad, tmp_path)
+    assert r1.state == ReleaseState.INVALID
+    lie = dataclasses.replace(r1.snapshot(), state=ReleaseState.VALID, reason="")
+    with pytest.raises(FormatError, match="claims valid, its partials say invalid"):
+        BundleRelease.restore(context, bad, lie)
+    no_v = dataclasses.replace(
+        lie,
+        requests=tuple(r for r in lie.requests if r.circuit != "validity/v1"),
+        partials=tuple(x for x in lie.partials if not x.request_id.endswith(":validity")),
+    )
+    with pytest.raises(FormatError, match="claims valid"):
+        BundleRelease.restore(context, bad, no_v)
+    foreign = valid_labels.snapshot()
+    mixed = dataclasses.replace(
+        r1.snapshot(),
+        requests=(*r1.snapshot().requests, foreign.requests[0]),
+        ciphertexts={**r1.snapshot().ciphertexts, **foreign.ciphertexts},
+    )
+    with pytest.raises(FormatError, match="is not this bundle's"):
+        BundleRelease.restore(context, bad, mixed)
+    # an unguarded restore would have handed round 2 a "valid" machine; round 2 refuses the
+    # honest one
+    with pytest.raises(RefusedError, match="nothing of it is decrypted"):
+        SubmissionRelease(context, r1, valid_labels).start(
+            "r2-lie", ActiveSet.of(committee.record, ["trustee-1", "trustee-2"])
+        )
+
+
+def test_round2_restores_and_refuses_other_values(committee, context, data, valid_labels, tmp_path):
+    p, y = data
+    preds = seeded(committee, context, "predictions", p, tmp_path)
+    r1 = run_round1(committee, context, preds, tmp_path)
+    sub = SubmissionRelease(context, r1, valid_labels)
+    with pytest.raises(StepError, match="has not started"):
+        sub.snapshot()
+    request = sub.start("r2-persist", r1.active)
+    scoring = sub.snapshot()
+    restored = SubmissionRelease.restore(context, r1, valid_labels, scoring)
+    assert restored.state == ReleaseState.SCORING and restored.request == request
+    evidence = {preds.digest: r1.evidence(), valid_labels.bundle.digest: valid_labels.evidence()}
+    bundles = {preds.digest: preds, valid_labels.bundle.digest: valid_labels.bundle}
+    for tid in ("trustee-1", "trustee-2"):
+        restored.add_partial(committee.answer(tid, request, context, bundles, tmp_path, evidence))
+    values = restored.finish()
+    assert values == {"correct": int(np.sum(p == y)), "errors": int(np.sum(p != y))}
+    released = restored.snapshot()
+    assert SubmissionRelease.restore(context, r1, valid_labels, released).released == values
+    inflated = dataclasses.replace(released, released={**values, "correct": values["correct"] + 1})
+    with pytest.raises(FormatError, match="other values than released"):
+        SubmissionRelease.restore(context, r1, valid_labels, inflated)
+    swapped = dataclasses.replace(
+        scoring,
+        request=dataclasses.replace(request, inputs=(valid_labels.bundle.digest, preds.digest)),
+    )
+    with pytest.raises(FormatError, match="not this submission's score"):
+        SubmissionRelease.restore(context, r1, valid_labels, swapped)

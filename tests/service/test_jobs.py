@@ -116,7 +116,7 @@ def test_restart_resumes_unfinished_bundles(
     trustees.run(crashed, lose_queued_jobs)  # every contribution is stored, no job ever ran
     with crashed.app_context():
         states = {row.state for row in get_session().scalars(select(UploadedBundle))}
-    assert states == {"pending"}
+    assert states == {"awaiting-contributions"}
 
     restarted = make_app(JOB_THREAD=False)
     queued = jobs.resume_unfinished(restarted)

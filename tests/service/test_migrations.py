@@ -26,7 +26,7 @@ def _config() -> Config:
 
 def test_single_head_named_revision() -> None:
     heads = ScriptDirectory.from_config(_config()).get_heads()
-    assert heads == ["0003_pads"]
+    assert heads == ["0004_release_states"]
 
 
 def test_migrated_schema_matches_the_models(app: Flask) -> None:
@@ -34,7 +34,7 @@ def test_migrated_schema_matches_the_models(app: Flask) -> None:
     with engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(context, Base.metadata) == []
-        assert context.get_current_revision() == "0003_pads"
+        assert context.get_current_revision() == "0004_release_states"
     assert set(inspect(engine).get_table_names()) == {
         "alembic_version",
         "tokens",
@@ -147,3 +147,63 @@ def test_token_role_and_hash_constraints(app: Flask) -> None:
             session.commit()
         session.rollback()
         assert session.execute(text("SELECT COUNT(*) FROM tokens")).scalar_one() == 0
+
+
+def test_release_states_migrate_both_ways(app: Flask) -> None:
+    """0004: the old spellings become the library's ReleaseState values (a bundle whose round
+    1 asked for V becomes ``validity``), and back on downgrade; nothing else changes."""
+    engine = get_engine(app)
+    config = _config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0003_pads")
+    with app.app_context():
+        session = get_session()
+        session.add(Token(id=1, name="x", role="admin", token_hash="f" * 64))
+        for digest in "abcdef":
+            session.add(Blob(sha256=digest * 64, size=1))
+        session.flush()
+        session.add(_challenge(public_context_hash="a" * 64))
+        session.commit()
+    old = {"b": "pending", "c": "sanitizing", "d": "sanitizing", "e": "valid", "f": "released"}
+    now = datetime(2030, 1, 1, tzinfo=UTC)
+    with engine.begin() as conn:
+        for digest, state in old.items():
+            conn.execute(
+                text(
+                    "INSERT INTO bundles (challenge_id, digest, kind, owner, token_id, state, "
+                    "reason, receipt, submitted_at) VALUES ('c', :d, 'predictions', 'x', 1, :s, "
+                    "'', '{}', :t)"
+                ),
+                {"d": digest * 64, "s": state, "t": now},
+            )
+        for rid in ("c:r1:x:noise:0", "d:r1:x:noise:0", "d:r1:x:validity"):
+            conn.execute(
+                text(
+                    "INSERT INTO requests (request_id, challenge_id, bundle, round, request_blob, "
+                    "aggregate_blob, trustees, open, created_at) VALUES (:r, 'c', :b, 1, :a, :a, "
+                    "'[]', true, :t)"
+                ),
+                {"r": rid, "b": rid[0] * 64, "a": "a" * 64, "t": now},
+            )
+
+    def states() -> dict[str, str]:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT digest, state FROM bundles")).all()
+        return {digest[0]: state for digest, state in rows}
+
+    migrate(engine)
+    assert states() == {
+        "b": "awaiting-contributions",
+        "c": "noise-check",
+        "d": "validity",
+        "e": "valid",
+        "f": "released",
+    }
+    with engine.begin() as conn, pytest.raises(IntegrityError):
+        conn.execute(text("UPDATE bundles SET state = 'sanitizing'"))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0003_pads")
+    assert states() == old
+    migrate(engine)

@@ -63,7 +63,7 @@ def run_story(
     bundle = encrypt_via_service(trustees, tokens["organizer"], "labels", data["labels"])
     labels = upload(client, tokens["organizer"], "labels", bundle)
     assert labels.status_code == 201, labels.get_json()
-    assert labels.get_json()["state"] == "pending"
+    assert labels.get_json()["state"] == "awaiting-contributions"
     receipts = {"organizer": labels.get_json()["receipt"]}
     digests = {}
     for name in ("alice", "bob", "mallory"):
@@ -74,7 +74,7 @@ def run_story(
         assert response.status_code == 201, response.get_json()
         receipts[name] = response.get_json()["receipt"]
         digests[name] = response.get_json()["submission"]
-        assert response.get_json()["state"] == "pending"
+        assert response.get_json()["state"] == "awaiting-contributions"
     trustees.run(app, settle)
     return {"client": client, "tokens": tokens, "receipts": receipts, "digests": digests}
 
