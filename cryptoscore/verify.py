@@ -21,7 +21,6 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from cryptoscore.envelope import canonical_json
 from cryptoscore.errors import CryptoScoreError, FormatError, RefusedError, VerificationError
 from cryptoscore.protocol.answer import lineage_claim
 from cryptoscore.protocol.challenge import ChallengeContext
@@ -35,7 +34,8 @@ from cryptoscore.threshold.ceremony import CeremonyRecord
 from cryptoscore.threshold.combine import combine, verify_partials
 from cryptoscore.threshold.lineage import LineageClaim, LineageRecord, check_claim
 from cryptoscore.threshold.partial import PartialDecryption, c1_digest
-from cryptoscore.transparency.leaderboard import leaderboard_from_entries
+from cryptoscore.transparency.entries import blob_digests, parse_entry
+from cryptoscore.transparency.leaderboard import rank, rows_from_entries
 from cryptoscore.transparency.log import (
     MerkleLog,
     SignedTreeHead,
@@ -202,9 +202,11 @@ class _Verifier:
 
     def check_log_integrity(self) -> str:
         log = MerkleLog()
-        for raw, parsed in zip(self.b.raw_entries, self.b.entries, strict=True):
-            if canonical_json(parsed) != raw:
-                raise _Failed("log-integrity", "a log entry is not canonical JSON")
+        for index, raw in enumerate(self.b.raw_entries):
+            try:
+                parse_entry(raw)  # canonical JSON of a known type with exactly its members
+            except FormatError as exc:
+                raise _Failed("log-integrity", f"entry {index}: {exc}") from None
             log.append(raw)
         heads: list[SignedTreeHead] = self.s["heads"]
         previous = 0
@@ -231,20 +233,13 @@ class _Verifier:
     def check_blobs_present(self) -> str:
         count = 0
         for e in self.b.entries:
-            for key in (
-                "record",
-                "public",
-                "evaluation",
-                "definition",
-                "bundle",
-                "request",
-                "partial",
-            ):
-                if key in e and isinstance(e[key], str) and len(e[key]) == 64:
-                    if e["type"] == "round1" and key == "bundle":
-                        continue
-                    self._blob(e[key], "blobs-present")
-                    count += 1
+            try:
+                named = blob_digests(e)
+            except FormatError as exc:
+                raise _Failed("blobs-present", str(exc)) from None
+            for digest in named:  # each entry type's blobs, named once (transparency/entries)
+                self._blob(digest, "blobs-present")
+                count += 1
         return f"{count} logged objects present and matching their hashes"
 
     def _bundles(self) -> dict[str, EncryptedBundle]:
@@ -513,7 +508,7 @@ class _Verifier:
 
     def check_leaderboard(self) -> str:
         context: ChallengeContext = self.s["context"]
-        want = leaderboard_from_entries(self.b.entries, context.policy)
+        want = rank(rows_from_entries(self.b.entries), context.policy)
         if want != self.b.leaderboard:
             raise _Failed("leaderboard", "the leaderboard does not equal the releases")
         return f"{len(want)} leaderboard rows equal the releases"

@@ -191,7 +191,7 @@ def _store_request(
         store,
         context.challenge_id,
         f"request:{request.request_id}",
-        lambda t: t.record_request(request, round_),
+        lambda t, k: t.record_request(request, round_, key=k),
     )
     if session.get(StoredRequest, request.request_id) is not None:
         return
@@ -273,7 +273,7 @@ def round1_finish(challenge_id: str, digest: str) -> list[tuple[JobName, str]]:
             store,
             challenge_id,
             f"round1:{digest}",
-            lambda t: t.record_round1(digest, release.state, release.reason),
+            lambda t, k: t.record_round1(digest, release.state, release.reason, key=k),
         )
         row.state = release.state
         row.reason = release.reason[:REASON_LENGTH]
@@ -353,7 +353,7 @@ def round2_finish(challenge_id: str, digest: str) -> list[tuple[JobName, str]]:
             store,
             challenge_id,
             f"release:{request_id}",
-            lambda t: t.record_release(digest, labels.digest, request_id, values),
+            lambda t, k: t.record_release(digest, labels.digest, request_id, values, key=k),
         )
         row.values = values
         row.state = submission.state

@@ -1,12 +1,11 @@
 """Each challenge's public record, persisted: the service's log key, log entries, tree heads.
 
-The library's :class:`cryptoscore.transparency.transcript.Transcript` is an in-memory log; the
-service keeps the same log in the database. Entries are formatted by the library (a scratch
-``Transcript`` records the event and the service stores the entry bytes it produced, and the blobs
-it names, unchanged), so the persisted log is byte for byte what
-``cryptoscore.local.LocalChallenge`` would write. :func:`transcript` rebuilds a full ``Transcript``
-(Merkle log from the stored entries, blobs from the store, signed heads) for receipts, consistency
-proofs and the audit bundle.
+The library's :class:`cryptoscore.transparency.transcript.Transcript` keeps its record in a
+``TranscriptStore``; :class:`SqlTranscriptStore` is the database's, so the persisted log is
+byte for byte what ``cryptoscore.local.LocalChallenge`` writes in memory. Every write is an
+append: an entry with the Merkle nodes it completes (``log_nodes``), a blob, a signed head.
+Signing a head, a receipt and a consistency proof read O(log size) rows; nothing rebuilds the
+tree, so an upload costs the same at 100 entries as at 100,000.
 
 * The **log key** (Ed25519) is generated once, written to ``<DATA_DIR>/log_key.pem`` (mode
   0600, created exclusively so concurrent processes agree on one key) and reused afterwards.
@@ -24,29 +23,30 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import Flask, current_app
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from cryptoscore.protocol.challenge import ChallengeContext
 from cryptoscore.scoring.keys import EvaluationKeys, PublicContext
 from cryptoscore.scoring.policy import ReleasePolicy
 from cryptoscore.threshold.ceremony import CeremonyRecord
+from cryptoscore.transparency.leaderboard import LeaderboardRow
 from cryptoscore.transparency.log import SignedTreeHead
 from cryptoscore.transparency.receipts import Receipt
 from cryptoscore.transparency.transcript import Transcript
-from cryptoscore_server.blobs import BlobStore, StoredBlob, record_blob
-from cryptoscore_server.models import Challenge, LogEntry, TreeHead
+from cryptoscore_server.blobs import BlobStore, StoredBlob, get_blob_store, record_blob
+from cryptoscore_server.models import Challenge, LogEntry, LogNode, TreeHead, UploadedBundle
 
 __all__ = [
-    "BLOB_KEYS",
+    "SqlNodes",
+    "SqlTranscriptStore",
     "append_event",
     "challenge_context",
     "challenge_lock",
@@ -63,8 +63,6 @@ _KEY_FILE = "log_key.pem"
 _KEY_EXT = "cryptoscore.log_key"
 _CONTEXT_EXT = "cryptoscore.contexts"
 _CONTEXT_CACHE_SIZE = 4
-#: Log entry fields that name a blob (what the audit bundle must carry).
-BLOB_KEYS = ("record", "public", "evaluation", "definition", "bundle", "request", "partial")
 _LOCK = threading.RLock()
 
 
@@ -167,59 +165,210 @@ def challenge_lock(session: Session, challenge_id: str) -> Iterator[Challenge]:
             session.rollback()
 
 
+# -- the record, kept in the database ---------------------------------------------------------
+class SqlNodes:
+    """The challenge's Merkle tree nodes in ``log_nodes`` (a ``NodeStore``)."""
+
+    def __init__(self, session: Session, challenge_id: str) -> None:
+        self._session = session
+        self._challenge_id = challenge_id
+        self._leaves: int | None = None
+        self._cache: dict[tuple[int, int], bytes] = {}
+
+    def leaf_count(self) -> int:
+        if self._leaves is None:
+            last = self._session.scalar(
+                select(func.max(LogNode.position)).where(
+                    LogNode.challenge_id == self._challenge_id, LogNode.level == 0
+                )
+            )
+            self._leaves = 0 if last is None else int(last) + 1
+        return self._leaves
+
+    def node(self, level: int, position: int) -> bytes:
+        found = self._cache.get((level, position))
+        if found is not None:
+            return found
+        row = self._session.get(LogNode, (self._challenge_id, level, position))
+        if row is None:
+            raise RuntimeError(f"the log of {self._challenge_id!r} lacks node {level}/{position}")
+        self._cache[(level, position)] = row.hash
+        return row.hash
+
+    def prefetch(self, keys: Sequence[tuple[int, int]]) -> None:
+        """Read the nodes a root or proof is about to need in one query."""
+        missing = sorted(set(keys) - set(self._cache))
+        if not missing:
+            return
+        cid = self._challenge_id
+        rows = self._session.execute(
+            select(LogNode.level, LogNode.position, LogNode.hash).where(
+                # an OR of whole primary-key lookups, so that each uses the index (SQLite scans
+                # the challenge's nodes for a row-value IN or a shared challenge_id term)
+                or_(
+                    *(
+                        and_(
+                            LogNode.challenge_id == cid,
+                            LogNode.level == lv,
+                            LogNode.position == p,
+                        )
+                        for lv, p in missing
+                    )
+                )
+            )
+        )
+        for level, position, h in rows:
+            self._cache[(level, position)] = h
+
+    def add_nodes(self, nodes: Sequence[tuple[int, int, bytes]]) -> None:
+        self._session.add_all(
+            LogNode(challenge_id=self._challenge_id, level=level, position=position, hash=h)
+            for level, position, h in nodes
+        )
+        self._session.flush()
+        self._cache.update(((level, position), h) for level, position, h in nodes)
+        self._leaves = self.leaf_count() + 1
+
+
+class SqlTranscriptStore:
+    """One challenge's record in the database (a ``TranscriptStore``): entries in
+    ``log_entries`` (keyed by event), tree nodes in ``log_nodes``, blobs in the blob store,
+    signed heads in ``tree_heads``; the leaderboard's rows are the released bundles, each
+    marked with its release entry's index when that entry is appended. ``written`` collects
+    the blobs written, so a request that fails can undo the ones it created."""
+
+    def __init__(
+        self,
+        session: Session,
+        store: BlobStore,
+        challenge_id: str,
+        written: list[StoredBlob] | None = None,
+    ) -> None:
+        self._session = session
+        self._store = store
+        self._challenge_id = challenge_id
+        self._nodes = SqlNodes(session, challenge_id)
+        self._written = written
+
+    @property
+    def nodes(self) -> SqlNodes:
+        return self._nodes
+
+    def index_of(self, key: str) -> int | None:
+        return self._session.scalars(
+            select(LogEntry.index).where(
+                LogEntry.challenge_id == self._challenge_id, LogEntry.key == key
+            )
+        ).one_or_none()
+
+    def append_entry(self, raw: bytes, key: str) -> int:
+        index = self._nodes.leaf_count()
+        self._session.add(
+            LogEntry(challenge_id=self._challenge_id, index=index, key=key, entry=raw)
+        )
+        entry = json.loads(raw)
+        if entry.get("type") == "release":
+            row = self._session.get(UploadedBundle, (self._challenge_id, entry["predictions"]))
+            if row is not None:
+                row.released_index = index
+        self._session.flush()
+        return index
+
+    def entry(self, index: int) -> bytes:
+        row = self._session.get(LogEntry, (self._challenge_id, index))
+        if row is None:
+            raise RuntimeError(f"the log of {self._challenge_id!r} has no entry {index}")
+        return row.entry
+
+    def entries(self) -> Iterator[bytes]:
+        rows = self._session.scalars(
+            select(LogEntry.entry)
+            .where(LogEntry.challenge_id == self._challenge_id)
+            .order_by(LogEntry.index)
+            .execution_options(yield_per=1000)
+        )
+        yield from rows
+
+    def put_blob(self, data: bytes) -> str:
+        stored = self._store.put_bytes(data)
+        record_blob(self._session, stored)
+        if self._written is not None:
+            self._written.append(stored)
+        return stored.sha256
+
+    def blob(self, digest: str) -> bytes:
+        return self._store.read(digest)
+
+    def add_tree_head(self, sth: SignedTreeHead) -> None:
+        self._session.add(
+            TreeHead(challenge_id=self._challenge_id, size=sth.size, sth=sth.to_json())
+        )
+        self._session.flush()
+
+    def tree_heads(self) -> list[SignedTreeHead]:
+        rows = self._session.scalars(
+            select(TreeHead.sth)
+            .where(TreeHead.challenge_id == self._challenge_id)
+            .order_by(TreeHead.size)
+        )
+        return [SignedTreeHead.from_json(sth) for sth in rows]
+
+    def latest_head(self) -> SignedTreeHead | None:
+        return latest_head(self._session, self._challenge_id)
+
+    def leaderboard_rows(self) -> list[LeaderboardRow]:
+        rows = self._session.execute(
+            select(
+                UploadedBundle.owner,
+                UploadedBundle.digest,
+                UploadedBundle.values,
+                UploadedBundle.released_index,
+            ).where(
+                UploadedBundle.challenge_id == self._challenge_id,
+                UploadedBundle.released_index.is_not(None),
+            )
+        )
+        return [
+            LeaderboardRow(owner, digest, values or {}, int(index or 0))
+            for owner, digest, values, index in rows
+        ]
+
+
+def transcript(
+    session: Session,
+    store: BlobStore,
+    challenge_id: str,
+    written: list[StoredBlob] | None = None,
+) -> Transcript:
+    """The challenge's record as a library ``Transcript`` over the database."""
+    return Transcript(
+        challenge_id,
+        log_key(),
+        log_id(challenge_id),
+        SqlTranscriptStore(session, store, challenge_id, written),
+    )
+
+
 # -- appending --------------------------------------------------------------------------------
 def append_event(
     session: Session,
     store: BlobStore,
     challenge_id: str,
     key: str,
-    record: Callable[[Transcript], Any],
+    record: Callable[[Transcript, str], int],
     written: list[StoredBlob] | None = None,
 ) -> int:
     """Log one event (idempotent by ``key``); return its index. Call under the lock.
 
-    ``record`` is a ``Transcript.record_*`` call on a scratch transcript; the entry it formats
-    is stored as is, and every blob it names is written to the store (and the ``blobs`` table);
-    ``written`` collects those writes, so a failed request can undo the ones it created.
+    ``record(transcript, key)`` is a ``Transcript.record_*`` call; the entry, its tree nodes
+    and every blob it names go to the database and the blob store in the caller's
+    transaction (``written`` collects the blob writes, so a failed request can undo them).
     """
-    existing = session.scalars(
-        select(LogEntry.index).where(LogEntry.challenge_id == challenge_id, LogEntry.key == key)
-    ).one_or_none()
+    record_of = transcript(session, store, challenge_id, written)
+    existing = record_of.store.index_of(key)
     if existing is not None:
         return existing
-    scratch = Transcript(challenge_id, log_key(), log_id(challenge_id))
-    record(scratch)
-    for data in scratch.blobs.values():
-        stored = store.put_bytes(data)
-        record_blob(session, stored)
-        if written is not None:
-            written.append(stored)
-    size = session.scalar(
-        select(func.count()).select_from(LogEntry).where(LogEntry.challenge_id == challenge_id)
-    )
-    index = int(size or 0)
-    session.add(
-        LogEntry(challenge_id=challenge_id, index=index, key=key, entry=scratch.entries[-1])
-    )
-    session.flush()
-    return index
-
-
-def _entries(session: Session, challenge_id: str) -> list[bytes]:
-    return list(
-        session.scalars(
-            select(LogEntry.entry)
-            .where(LogEntry.challenge_id == challenge_id)
-            .order_by(LogEntry.index)
-        )
-    )
-
-
-def _heads(session: Session, challenge_id: str) -> list[SignedTreeHead]:
-    rows = session.scalars(
-        select(TreeHead.sth).where(TreeHead.challenge_id == challenge_id).order_by(TreeHead.size)
-    )
-    return [SignedTreeHead.from_json(sth) for sth in rows]
+    return record(record_of, key)
 
 
 def latest_head(session: Session, challenge_id: str) -> SignedTreeHead | None:
@@ -234,38 +383,8 @@ def latest_head(session: Session, challenge_id: str) -> SignedTreeHead | None:
 
 def sign_head(session: Session, challenge_id: str) -> SignedTreeHead:
     """Sign the log's current size (once per size); call under the lock, then commit."""
-    head = latest_head(session, challenge_id)
-    scratch = Transcript(challenge_id, log_key(), log_id(challenge_id))
-    for raw in _entries(session, challenge_id):
-        scratch.entries.append(raw)
-        scratch.log.append(raw)
-    if head is not None and head.size == scratch.log.size:
-        return head
-    sth = scratch.sign_head(time.time_ns() // 1_000_000)
-    session.add(TreeHead(challenge_id=challenge_id, size=sth.size, sth=sth.to_json()))
-    session.flush()
-    return sth
-
-
-# -- reading ----------------------------------------------------------------------------------
-def transcript(
-    session: Session, store: BlobStore, challenge_id: str, *, with_blobs: bool = False
-) -> Transcript:
-    """The challenge's record as a library ``Transcript`` (blobs loaded only if asked)."""
-    out = Transcript(challenge_id, log_key(), log_id(challenge_id))
-    for raw in _entries(session, challenge_id):
-        out.entries.append(raw)
-        out.log.append(raw)
-        if with_blobs:
-            entry = json.loads(raw)
-            for field in BLOB_KEYS:
-                digest = entry.get(field)
-                if entry.get("type") == "round1" or not isinstance(digest, str):
-                    continue
-                if digest not in out.blobs:
-                    out.blobs[digest] = store.read(digest)
-    out.tree_heads.extend(_heads(session, challenge_id))
-    return out
+    record = transcript(session, get_blob_store(), challenge_id)
+    return record.sign_head(time.time_ns() // 1_000_000)
 
 
 def receipt_for(session: Session, store: BlobStore, challenge_id: str, index: int) -> Receipt:

@@ -56,6 +56,7 @@ __all__ = [
     "Blob",
     "Challenge",
     "LogEntry",
+    "LogNode",
     "PadRequestRow",
     "PadShareRow",
     "Role",
@@ -228,6 +229,21 @@ class LogEntry(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class LogNode(Base):
+    """One node of a challenge's Merkle tree (``transparency/log.py``, ``NodeStore``): the
+    hash of the complete subtree of ``2**level`` leaves starting at leaf
+    ``position * 2**level``; level 0 holds the leaf hashes. Kept so that the log grows without
+    being rebuilt: an append writes one leaf and the nodes it completes, a root or a proof
+    reads O(log size) rows."""
+
+    __tablename__ = "log_nodes"
+
+    challenge_id: Mapped[str] = mapped_column(ForeignKey("challenges.id"), primary_key=True)
+    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    position: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
 class TreeHead(Base):
     """A signed tree head of a challenge's log (``SignedTreeHead.to_json()``), one per size."""
 
@@ -266,6 +282,8 @@ class UploadedBundle(Base):
     reason: Mapped[str] = mapped_column(String(REASON_LENGTH), default="")
     active_set: Mapped[list[int] | None] = mapped_column(JSON, default=None)
     values: Mapped[dict[str, int] | None] = mapped_column(JSON, default=None)
+    released_index: Mapped[int | None] = mapped_column(Integer, default=None)
+    """Log index of the release entry: the leaderboard's projection and tie-break."""
     receipt: Mapped[dict[str, Any]] = mapped_column(JSON)
     submitted_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -54,9 +54,9 @@ import hmac
 import re
 import struct
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -79,9 +79,12 @@ __all__ = [
     "MAX_TREE_SIZE",
     "SIGNATURE_SIZE",
     "STH_DOMAIN",
+    "CollectingNodes",
     "ConsistencyProof",
     "InclusionProof",
+    "MemoryNodes",
     "MerkleLog",
+    "NodeStore",
     "SignedTreeHead",
     "consistency_proof_length",
     "hash_children",
@@ -109,6 +112,7 @@ EMPTY_ROOT = hashlib.sha256(b"").digest()
 STH_DOMAIN = b"cryptoscore-sth-v1\x00"
 """Domain separator that starts every signed tree-head message."""
 
+_T = TypeVar("_T")
 _LEAF_PREFIX = b"\x00"
 _NODE_PREFIX = b"\x01"
 _MAX_LOG_ID_BYTES = 0xFFFF
@@ -221,19 +225,104 @@ def _encode_log_id(log_id: object, error: type[CryptoScoreError]) -> bytes:
 # --------------------------------------------------------------------------------------------
 
 
-class MerkleLog:
-    """An in-memory append-only Merkle tree over leaf hashes (RFC 9162 §2.1).
+class NodeStore(Protocol):
+    """Where a :class:`MerkleLog` keeps its hashes, so that a log held in a database grows
+    without being rebuilt: node ``(level, position)`` is the hash of the complete subtree of
+    ``2**level`` leaves starting at leaf ``position * 2**level`` (level 0: the leaf hashes).
+    A store holds exactly the complete subtrees of its leaves; an append adds one leaf and
+    the nodes it completes (one on average, at most the depth), so appending, a root and a
+    proof each read or write O(log size) nodes."""
 
-    ``_levels[h][j]`` is the hash of the complete subtree of ``2**h`` leaves starting at leaf
-    ``j * 2**h``; ``_levels[0]`` are the leaf hashes themselves. Every such subtree is a node
-    of the RFC tree of any size that contains it, so roots and proofs for *past* sizes are
-    served from the same cache.
-    """
+    def leaf_count(self) -> int:
+        """Number of leaves stored."""
+        ...
+
+    def node(self, level: int, position: int) -> bytes:
+        """The hash of node ``(level, position)``, which the store holds."""
+        ...
+
+    def add_nodes(self, nodes: Sequence[tuple[int, int, bytes]]) -> None:
+        """Store one append's new nodes ``(level, position, hash)``: the leaf first."""
+        ...
+
+
+# A store may also offer ``prefetch(keys: list[tuple[int, int]]) -> None``: the nodes a root
+# or proof is about to read, so that a database serves them in one query (``MerkleLog``
+# looks for it; the in-memory store has no need).
+
+
+class MemoryNodes:
+    """A :class:`NodeStore` in memory: one list of hashes per level."""
 
     __slots__ = ("_levels",)
 
-    def __init__(self, leaf_hashes: Iterable[bytes] = ()) -> None:
+    def __init__(self) -> None:
         self._levels: list[list[bytes]] = [[]]
+
+    def leaf_count(self) -> int:
+        return len(self._levels[0])
+
+    def node(self, level: int, position: int) -> bytes:
+        return self._levels[level][position]
+
+    def add_nodes(self, nodes: Sequence[tuple[int, int, bytes]]) -> None:
+        for level, position, h in nodes:
+            while level >= len(self._levels):
+                self._levels.append([])
+            if position != len(self._levels[level]):
+                raise MismatchError(f"node ({level}, {position}) is not the next on its level")
+            self._levels[level].append(h)
+
+
+class CollectingNodes(MemoryNodes):
+    """A :class:`MemoryNodes` that also lists every node written, in order: for loading a
+    log into a database in bulk (a migration, a benchmark's fixture)."""
+
+    __slots__ = ("written",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written: list[tuple[int, int, bytes]] = []
+
+    def add_nodes(self, nodes: Sequence[tuple[int, int, bytes]]) -> None:
+        super().add_nodes(nodes)
+        self.written.extend(nodes)
+
+
+class _NodeRecorder:
+    """Stands in for a store while a computation's node reads are recorded."""
+
+    __slots__ = ("_store", "wanted")
+
+    def __init__(self, store: NodeStore) -> None:
+        self._store = store
+        self.wanted: list[tuple[int, int]] = []
+
+    def leaf_count(self) -> int:
+        return self._store.leaf_count()
+
+    def node(self, level: int, position: int) -> bytes:
+        self.wanted.append((level, position))
+        return bytes(HASH_SIZE)
+
+    def add_nodes(self, nodes: Sequence[tuple[int, int, bytes]]) -> None:
+        raise RuntimeError("a recorded computation only reads")
+
+
+class MerkleLog:
+    """An append-only Merkle tree over leaf hashes (RFC 9162 §2.1), kept in a
+    :class:`NodeStore` (in memory by default).
+
+    Every complete subtree is a node of the RFC tree of any size that contains it, so roots
+    and proofs for *past* sizes are served from the same nodes.
+    """
+
+    __slots__ = ("_nodes",)
+
+    def __init__(
+        self, leaf_hashes: Iterable[bytes] = (), *, nodes: NodeStore | None = None
+    ) -> None:
+        self._nodes: NodeStore = nodes if nodes is not None else MemoryNodes()
         for h in leaf_hashes:
             self.append_leaf_hash(h)
 
@@ -244,21 +333,20 @@ class MerkleLog:
         return self.append_leaf_hash(hash_leaf(entry))
 
     def append_leaf_hash(self, h: bytes) -> int:
-        """Append an already computed leaf hash ``HASH(0x00 || entry)`` (for reloading a log
-        from storage) and return its index."""
+        """Append an already computed leaf hash ``HASH(0x00 || entry)`` and return its index.
+        Writes the leaf and every complete subtree it closes (RFC 9162 §2.1.1: a right child
+        completes its parent)."""
         _check_hash(h, "leaf hash", FormatError)
         index = self.size
         if index >= MAX_TREE_SIZE:
             raise MismatchError(f"the log is full ({MAX_TREE_SIZE} leaves)")
-        levels = self._levels
-        levels[0].append(h)
-        level = 0
-        while len(levels[level]) % 2 == 0:  # a complete subtree of 2**(level+1) leaves closed
-            row = levels[level]
-            if level + 1 == len(levels):
-                levels.append([])
-            levels[level + 1].append(hash_children(row[-2], row[-1]))
-            level += 1
+        new = [(0, index, h)]
+        level, position, current = 0, index, h
+        while position % 2 == 1:
+            current = hash_children(self._nodes.node(level, position - 1), current)
+            level, position = level + 1, position // 2
+            new.append((level, position, current))
+        self._nodes.add_nodes(new)
         return index
 
     # -- reading -----------------------------------------------------------------------------
@@ -266,7 +354,7 @@ class MerkleLog:
     @property
     def size(self) -> int:
         """Number of leaves in the log."""
-        return len(self._levels[0])
+        return self._nodes.leaf_count()
 
     def __len__(self) -> int:
         return self.size
@@ -274,15 +362,18 @@ class MerkleLog:
     def leaf_hash(self, index: int) -> bytes:
         """The leaf hash stored at ``index``."""
         self._check_index(index, self.size)
-        return self._levels[0][index]
+        return self._nodes.node(0, index)
 
     def root(self, size: int | None = None) -> bytes:
         """``MTH(D[0:size])``: the root of the first ``size`` leaves (default: all)."""
         size = self._check_size(size, "tree size")
-        return self._range_hash(0, size)
+        return self._prefetched(lambda: self._range_hash(0, size))
 
     def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
         """``PATH(index, D[0:size])`` (RFC 9162 §2.1.3.1), leaf's sibling first."""
+        return self._prefetched(lambda: self._inclusion_proof(index, size))
+
+    def _inclusion_proof(self, index: int, size: int | None) -> list[bytes]:
         size = self._check_size(size, "tree size")
         self._check_index(index, size)
         path: list[bytes] = []  # collected from the root down, returned reversed
@@ -302,6 +393,9 @@ class MerkleLog:
     def consistency_proof(self, old_size: int, new_size: int | None = None) -> list[bytes]:
         """``PROOF(old_size, D[0:new_size])`` (RFC 9162 §2.1.4.1); empty when
         ``old_size == 0`` or ``old_size == new_size``."""
+        return self._prefetched(lambda: self._consistency_proof(old_size, new_size))
+
+    def _consistency_proof(self, old_size: int, new_size: int | None) -> list[bytes]:
         new_size = self._check_size(new_size, "new tree size")
         old_size = _check_int(old_size, "old tree size", 0, new_size, MismatchError)
         if old_size in (0, new_size):
@@ -335,6 +429,22 @@ class MerkleLog:
 
     # -- internals ---------------------------------------------------------------------------
 
+    def _prefetched(self, compute: Callable[[], _T]) -> _T:
+        """Run ``compute`` once against a recorder to learn which nodes it reads (which nodes
+        a root or proof needs depends on sizes and indices only, never on hash values), let
+        a store that fetches remotely read them in one go (``prefetch``), then compute."""
+        prefetch = getattr(self._nodes, "prefetch", None)
+        if prefetch is None:
+            return compute()
+        real, recorder = self._nodes, _NodeRecorder(self._nodes)
+        self._nodes = recorder
+        try:
+            compute()
+        finally:
+            self._nodes = real
+        prefetch(recorder.wanted)
+        return compute()
+
     def _check_size(self, size: int | None, what: str) -> int:
         if size is None:
             return self.size
@@ -351,7 +461,7 @@ class MerkleLog:
         """Hash of the complete subtree of ``width = 2**h`` leaves starting at ``start``
         (a multiple of ``width``)."""
         level = width.bit_length() - 1
-        return self._levels[level][start >> level]
+        return self._nodes.node(level, start >> level)
 
     def _range_hash(self, start: int, end: int) -> bytes:
         """``MTH(D[start:end])`` for a node of the RFC tree (``start`` is a multiple of the

@@ -72,13 +72,13 @@ class Receipt:
             raise FormatError(f"receipt: malformed ({exc})") from None
 
 
-def issue_receipt(
-    log: MerkleLog, entries: list[bytes], index: int, head: SignedTreeHead
-) -> Receipt:
-    """Service: the receipt of entry ``index`` under ``head`` (which must include it)."""
+def issue_receipt(log: MerkleLog, entry: bytes, index: int, head: SignedTreeHead) -> Receipt:
+    """Service: the receipt of ``entry``, logged at ``index``, under ``head`` (which must
+    include it)."""
     if not 0 <= index < head.size <= log.size:
         raise FormatError("the tree head does not include this entry")
-    entry = entries[index]
+    if hash_leaf(entry) != log.leaf_hash(index):
+        raise FormatError("this is not the entry logged at that index")
     parsed = json.loads(entry)
     return Receipt(
         bundle=str(parsed.get("bundle", "")),

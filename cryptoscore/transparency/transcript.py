@@ -12,27 +12,23 @@ Audit bundle, format ``cryptoscore-audit-bundle`` version 1 — a zip file with:
     blobs/<sha256>     every object a log entry names, under the SHA-256 of its bytes
     leaderboard.json   [{"rank", "participant", "submission", "values"}], best first
 
-Log entries (canonical JSON; ``type`` first in meaning, keys sorted on the wire):
+Log entries: ``transparency/entries.py`` names each type's members and blobs once.
 
-    {"type": "ceremony", "record", "public", "evaluation"}          blob digests
-    {"type": "challenge", "challenge", "definition"}                definition blob: canonical
-        JSON {"id", "policy", "n", "ceremony"}
-    {"type": "bundle", "kind", "bundle", "owner"}                   labels or a submission
-    {"type": "contribution", "bundle", "trustee", "randomness"}
-    {"type": "request", "request", "round"}                         DecryptionRequest blob
-    {"type": "partial", "request_id", "partial", "trustee"}         PartialDecryption blob
-    {"type": "round1", "bundle", "verdict", "reason"}
-    {"type": "release", "predictions", "labels", "request_id", "values"}
+Where the record lives is a :class:`TranscriptStore`: :class:`MemoryTranscriptStore` for a
+challenge in one process (``local.py``), a database for the service
+(``cryptoscore_server/ledger.py``). Every write is an append (an entry and the tree nodes
+it completes, a blob, a signed head), so an upload costs O(log size), never a rebuild.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import zipfile
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Protocol
 
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cryptoscore.envelope import canonical_json
@@ -44,17 +40,27 @@ from cryptoscore.scoring.keys import EvaluationKeys, PublicContext
 from cryptoscore.scoring.policy import ReleasePolicy
 from cryptoscore.threshold.ceremony import CeremonyRecord
 from cryptoscore.threshold.partial import PartialDecryption
-from cryptoscore.transparency.leaderboard import leaderboard_from_entries
+from cryptoscore.transparency.entries import ENTRY_TYPES, blob_digests, entry_bytes, parse_entry
+from cryptoscore.transparency.leaderboard import LeaderboardRow, rank, rows_from_entries
 from cryptoscore.transparency.log import (
     ConsistencyProof,
+    MemoryNodes,
     MerkleLog,
+    NodeStore,
     SignedTreeHead,
 )
 from cryptoscore.transparency.receipts import Receipt, issue_receipt
 
+__all__ = [
+    "BUNDLE_FORMAT",
+    "BUNDLE_VERSION",
+    "MemoryTranscriptStore",
+    "Transcript",
+    "TranscriptStore",
+    "sha256_hex",
+]
+
 BUNDLE_FORMAT = "cryptoscore-audit-bundle"
-
-
 BUNDLE_VERSION = 1
 
 
@@ -62,41 +68,158 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-class Transcript:
-    """Service side: the append-only record of one challenge."""
+class TranscriptStore(Protocol):
+    """Where one challenge's record is kept. Appends only; reads by index or in order."""
 
-    def __init__(self, challenge_id: str, service_key: Ed25519PrivateKey, log_id: str) -> None:
+    @property
+    def nodes(self) -> NodeStore:
+        """The Merkle tree's nodes (``transparency/log.py``)."""
+        ...
+
+    def index_of(self, key: str) -> int | None:
+        """The index of the entry logged under event ``key``, if any."""
+        ...
+
+    def append_entry(self, raw: bytes, key: str) -> int:
+        """Store entry ``raw`` under event ``key`` at the next index; return that index."""
+        ...
+
+    def entry(self, index: int) -> bytes: ...
+
+    def entries(self) -> Iterator[bytes]:
+        """Every entry in log order."""
+        ...
+
+    def put_blob(self, data: bytes) -> str:
+        """Keep ``data`` under its SHA-256 (hex); return the digest."""
+        ...
+
+    def blob(self, digest: str) -> bytes: ...
+
+    def add_tree_head(self, sth: SignedTreeHead) -> None: ...
+
+    def tree_heads(self) -> list[SignedTreeHead]:
+        """Every signed head, oldest first."""
+        ...
+
+    def latest_head(self) -> SignedTreeHead | None: ...
+
+    def leaderboard_rows(self) -> list[LeaderboardRow]:
+        """Every release, in log order (a projection the store keeps)."""
+        ...
+
+
+class MemoryTranscriptStore:
+    """A :class:`TranscriptStore` in memory (a challenge run in one process, tests)."""
+
+    def __init__(self) -> None:
+        self._nodes = MemoryNodes()
+        self._entries: list[bytes] = []
+        self._keys: dict[str, int] = {}
+        self._blobs: dict[str, bytes] = {}
+        self._heads: list[SignedTreeHead] = []
+        self._owners: dict[str, str] = {}
+        self._rows: list[LeaderboardRow] = []
+
+    @property
+    def nodes(self) -> NodeStore:
+        return self._nodes
+
+    def index_of(self, key: str) -> int | None:
+        return self._keys.get(key)
+
+    def append_entry(self, raw: bytes, key: str) -> int:
+        index = len(self._entries)
+        self._entries.append(raw)
+        self._keys[key] = index
+        self._rows.extend(rows_from_entries([parse_entry(raw)], self._owners, start=index))
+        return index
+
+    def entry(self, index: int) -> bytes:
+        return self._entries[index]
+
+    def entries(self) -> Iterator[bytes]:
+        return iter(list(self._entries))
+
+    def put_blob(self, data: bytes) -> str:
+        digest = sha256_hex(data)
+        self._blobs[digest] = data
+        return digest
+
+    def blob(self, digest: str) -> bytes:
+        return self._blobs[digest]
+
+    def add_tree_head(self, sth: SignedTreeHead) -> None:
+        self._heads.append(sth)
+
+    def tree_heads(self) -> list[SignedTreeHead]:
+        return list(self._heads)
+
+    def latest_head(self) -> SignedTreeHead | None:
+        return self._heads[-1] if self._heads else None
+
+    def leaderboard_rows(self) -> list[LeaderboardRow]:
+        return list(self._rows)
+
+
+class Transcript:
+    """Service side: the append-only record of one challenge, kept in ``store``."""
+
+    def __init__(
+        self,
+        challenge_id: str,
+        service_key: Ed25519PrivateKey,
+        log_id: str,
+        store: TranscriptStore | None = None,
+    ) -> None:
         self.challenge_id = challenge_id
         self.log_id = log_id
         self._key = service_key
-        self.log = MerkleLog()
-        self.entries: list[bytes] = []
-        self.blobs: dict[str, bytes] = {}
-        self.tree_heads: list[SignedTreeHead] = []
+        self.store: TranscriptStore = store if store is not None else MemoryTranscriptStore()
+        self.log = MerkleLog(nodes=self.store.nodes)
+
+    # -- reading -------------------------------------------------------------------------
+    @property
+    def entries(self) -> list[bytes]:
+        """Every entry in log order (reads the whole log: for tests and small logs)."""
+        return list(self.store.entries())
+
+    @property
+    def tree_heads(self) -> list[SignedTreeHead]:
+        return self.store.tree_heads()
+
+    # -- appending -----------------------------------------------------------------------
+    def append(self, entry: Mapping[str, Any], key: str | None = None) -> int:
+        """Log ``entry`` (idempotent by event ``key``, default: the entry itself); return
+        its index."""
+        raw = entry_bytes(entry)
+        key = key if key is not None else sha256_hex(raw)
+        existing = self.store.index_of(key)
+        if existing is not None:
+            return existing
+        index = self.store.append_entry(raw, key)
+        if self.log.append(raw) != index:
+            raise RuntimeError("the log's entries and tree nodes disagree on its size")
+        return index
 
     def _blob(self, data: bytes) -> str:
-        digest = sha256_hex(data)
-        self.blobs[digest] = data
-        return digest
-
-    def append(self, entry: dict[str, Any]) -> int:
-        raw = canonical_json(entry)
-        self.entries.append(raw)
-        return self.log.append(raw)
+        return self.store.put_blob(data)
 
     def record_ceremony(
-        self, record: CeremonyRecord, public: PublicContext, evaluation: EvaluationKeys
+        self,
+        record: CeremonyRecord,
+        public: PublicContext,
+        evaluation: EvaluationKeys,
+        key: str | None = None,
     ) -> int:
-        return self.append(
-            {
-                "type": "ceremony",
-                "record": self._blob(record.to_bytes()),
-                "public": self._blob(public.to_bytes()),
-                "evaluation": self._blob(evaluation.to_bytes()),
-            }
+        entry = ENTRY_TYPES["ceremony"].make(
+            record=self._blob(record.to_bytes()),
+            public=self._blob(public.to_bytes()),
+            evaluation=self._blob(evaluation.to_bytes()),
         )
+        return self.append(entry, key)
 
-    def record_challenge(self, context: ChallengeContext) -> int:
+    def record_challenge(self, context: ChallengeContext, key: str | None = None) -> int:
         definition = canonical_json(
             {
                 "id": context.challenge_id,
@@ -105,85 +228,95 @@ class Transcript:
                 "ceremony": context.record.digest,
             }
         )
-        return self.append(
-            {
-                "type": "challenge",
-                "challenge": context.challenge_id,
-                "definition": self._blob(definition),
-            }
+        entry = ENTRY_TYPES["challenge"].make(
+            challenge=context.challenge_id, definition=self._blob(definition)
         )
+        return self.append(entry, key)
 
-    def record_bundle(self, bundle: EncryptedBundle, owner: str) -> int:
-        self.blobs[bundle.digest] = bundle.to_bytes()
-        return self.append(
-            {"type": "bundle", "kind": bundle.header.kind, "bundle": bundle.digest, "owner": owner}
-        )
+    def record_bundle(self, bundle: EncryptedBundle, owner: str, key: str | None = None) -> int:
+        digest = self._blob(bundle.to_bytes())
+        entry = ENTRY_TYPES["bundle"].make(kind=bundle.header.kind, bundle=digest, owner=owner)
+        return self.append(entry, key)
 
-    def record_contribution(self, bundle_digest: str, contribution: Contribution) -> int:
-        return self.append(
-            {
-                "type": "contribution",
-                "bundle": bundle_digest,
-                "trustee": contribution.trustee_id,
-                "randomness": contribution.randomness.hex(),
-            }
+    def record_contribution(
+        self, bundle_digest: str, contribution: Contribution, key: str | None = None
+    ) -> int:
+        entry = ENTRY_TYPES["contribution"].make(
+            bundle=bundle_digest,
+            trustee=contribution.trustee_id,
+            randomness=contribution.randomness.hex(),
         )
+        return self.append(entry, key)
 
-    def record_request(self, request: DecryptionRequest, round_: int) -> int:
-        return self.append(
-            {"type": "request", "request": self._blob(request.to_bytes()), "round": round_}
-        )
+    def record_request(
+        self, request: DecryptionRequest, round_: int, key: str | None = None
+    ) -> int:
+        entry = ENTRY_TYPES["request"].make(request=self._blob(request.to_bytes()), round=round_)
+        return self.append(entry, key)
 
-    def record_partial(self, partial: PartialDecryption) -> int:
-        return self.append(
-            {
-                "type": "partial",
-                "request_id": partial.request_id,
-                "partial": self._blob(partial.to_bytes()),
-                "trustee": partial.trustee_id,
-            }
+    def record_partial(self, partial: PartialDecryption, key: str | None = None) -> int:
+        entry = ENTRY_TYPES["partial"].make(
+            request_id=partial.request_id,
+            partial=self._blob(partial.to_bytes()),
+            trustee=partial.trustee_id,
         )
+        return self.append(entry, key)
 
-    def record_round1(self, bundle_digest: str, verdict: str, reason: str) -> int:
-        return self.append(
-            {"type": "round1", "bundle": bundle_digest, "verdict": verdict, "reason": reason}
+    def record_round1(
+        self, bundle_digest: str, verdict: str, reason: str, key: str | None = None
+    ) -> int:
+        entry = ENTRY_TYPES["round1"].make(
+            bundle=bundle_digest, verdict=str(verdict), reason=reason
         )
+        return self.append(entry, key)
 
     def record_release(
-        self, predictions: str, labels: str, request_id: str, values: dict[str, int]
+        self,
+        predictions: str,
+        labels: str,
+        request_id: str,
+        values: dict[str, int],
+        key: str | None = None,
     ) -> int:
-        return self.append(
-            {
-                "type": "release",
-                "predictions": predictions,
-                "labels": labels,
-                "request_id": request_id,
-                "values": values,
-            }
+        entry = ENTRY_TYPES["release"].make(
+            predictions=predictions, labels=labels, request_id=request_id, values=dict(values)
         )
+        return self.append(entry, key)
 
+    # -- heads, proofs, projections ------------------------------------------------------
     def sign_head(self, timestamp_ms: int) -> SignedTreeHead:
+        """Sign the current size (once per size: the latest head, if it has this size)."""
+        latest = self.store.latest_head()
+        if latest is not None and latest.size == self.log.size:
+            return latest
         sth = self.log.sign_head(self._key, self.log_id, timestamp_ms)
-        self.tree_heads.append(sth)
+        self.store.add_tree_head(sth)
         return sth
+
+    def latest_head(self) -> SignedTreeHead | None:
+        return self.store.latest_head()
 
     def receipt(self, index: int) -> Receipt:
         """The receipt of log entry ``index`` under the latest signed tree head."""
-        return issue_receipt(self.log, self.entries, index, self.tree_heads[-1])
+        head = self.store.latest_head()
+        if head is None:
+            raise RuntimeError("the log has no signed head yet")
+        return issue_receipt(self.log, self.store.entry(index), index, head)
 
     def consistency(self, old_size: int) -> tuple[SignedTreeHead, ConsistencyProof]:
         """The latest head and a proof that it extends the head of size ``old_size``."""
-        head = self.tree_heads[-1]
+        head = self.store.latest_head()
+        if head is None:
+            raise RuntimeError("the log has no signed head yet")
         path = tuple(self.log.consistency_proof(old_size, head.size))
         return head, ConsistencyProof(old_size, head.size, path)
 
     def leaderboard(self, policy: ReleasePolicy) -> list[dict[str, Any]]:
-        return leaderboard_from_entries([json.loads(e) for e in self.entries], policy)
+        return rank(self.store.leaderboard_rows(), policy)
 
-    def export(self, path: str | Path, policy: ReleasePolicy) -> None:
-        """Write the audit bundle (see the module docstring for the layout)."""
-        from cryptography.hazmat.primitives import serialization
-
+    def export(self, path: str | Path | BinaryIO, policy: ReleasePolicy) -> None:
+        """Write the audit bundle (layout in the module docstring), entry by entry and blob
+        by blob: the log is never held in memory whole, one blob at a time is."""
         service_key = self._key.public_key().public_bytes(
             serialization.Encoding.Raw, serialization.PublicFormat.Raw
         )
@@ -193,11 +326,16 @@ class Transcript:
             "challenge": self.challenge_id,
             "log_id": self.log_id,
             "service_key": service_key.hex(),
-            "tree_heads": [sth.to_json() for sth in self.tree_heads],
+            "tree_heads": [sth.to_json() for sth in self.store.tree_heads()],
         }
-        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
+        named: set[str] = set()
+        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
             zf.writestr("manifest.json", canonical_json(manifest))
-            zf.writestr("log.jsonl", b"".join(e + b"\n" for e in self.entries))
-            for digest, data in sorted(self.blobs.items()):
-                zf.writestr(f"blobs/{digest}", data)
+            with zf.open("log.jsonl", "w", force_zip64=True) as out:
+                for raw in self.store.entries():
+                    out.write(raw + b"\n")
+                    named.update(blob_digests(parse_entry(raw)))
+            for digest in sorted(named):
+                with zf.open(f"blobs/{digest}", "w", force_zip64=True) as out:
+                    out.write(self.store.blob(digest))
             zf.writestr("leaderboard.json", canonical_json(self.leaderboard(policy)))

@@ -126,7 +126,7 @@ def _upload(challenge_id: str, kind: str) -> tuple[dict[str, Any], int]:
                 store,
                 challenge_id,
                 f"bundle:{digest}",
-                lambda t: t.record_bundle(bundle, token.name),
+                lambda t, k: t.record_bundle(bundle, token.name, key=k),
             )
             sign_head(session, challenge_id)
             receipt = receipt_for(session, store, challenge_id, index)

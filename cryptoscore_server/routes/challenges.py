@@ -209,11 +209,18 @@ def create() -> tuple[dict[str, Any], int, dict[str, str]]:
             store,
             row.id,
             "ceremony",
-            lambda t: t.record_ceremony(context.record, context.public, context.evaluation),
+            lambda t, k: t.record_ceremony(
+                context.record, context.public, context.evaluation, key=k
+            ),
             logged,
         )
         append_event(
-            session, store, row.id, "challenge", lambda t: t.record_challenge(context), logged
+            session,
+            store,
+            row.id,
+            "challenge",
+            lambda t, k: t.record_challenge(context, key=k),
+            logged,
         )
         sign_head(session, row.id)
         session.commit()

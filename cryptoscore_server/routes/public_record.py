@@ -1,36 +1,35 @@
 """The public record of a challenge: leaderboard, signed tree heads, consistency, audit bundle.
 
 * ``GET /challenges/<id>/leaderboard`` (public, CORS): released submissions ranked exactly
-  as the auditor ranks them
-  (``cryptoscore.transparency.leaderboard.leaderboard_from_entries`` over the log),
-  with each submission's upload time.
+  as the auditor ranks them (``cryptoscore.transparency.leaderboard.rank`` over the rows the
+  log's release entries keep in the bundles table: no re-parse of the log), with each
+  submission's upload time.
 * ``GET /challenges/<id>/log/head`` (public): the latest signed tree head.
 * ``GET /challenges/<id>/log/consistency?from=N`` (public): the latest head and a proof that
   it extends the head of size N (a participant holding a receipt checks nothing was dropped).
 * ``GET /challenges/<id>/audit-bundle`` (auditor, admin): ``Transcript.export`` of the
   persisted log, every blob it names and every signed tree head — what ``verify_bundle``
-  checks.
+  checks — written to an anonymous temporary file entry by entry, blob by blob, and streamed
+  from there.
 """
 
 from __future__ import annotations
 
 import json
 import tempfile
-from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, request, send_file
 from sqlalchemy import select
 
 from cryptoscore.errors import CryptoScoreError
 from cryptoscore.scoring.policy import ReleasePolicy
-from cryptoscore.transparency.leaderboard import leaderboard_from_entries
 from cryptoscore_server.auth import require_roles
 from cryptoscore_server.blobs import get_blob_store
 from cryptoscore_server.cors import public_read
 from cryptoscore_server.db import get_session
 from cryptoscore_server.ledger import challenge_lock, latest_head, sign_head, transcript
-from cryptoscore_server.models import LogEntry, Role, UploadedBundle
+from cryptoscore_server.models import Role, UploadedBundle
 from cryptoscore_server.openapi import binary_response, doc
 from cryptoscore_server.problems import Problem, library_problem
 from cryptoscore_server.routes.challenges import get_challenge
@@ -59,15 +58,16 @@ bp = Blueprint("records", __name__, url_prefix="/challenges")
 def leaderboard(challenge_id: str) -> Response:
     challenge = get_challenge(challenge_id)
     session = get_session()
-    raw = session.scalars(
-        select(LogEntry.entry).where(LogEntry.challenge_id == challenge_id).order_by(LogEntry.index)
+    board = transcript(session, get_blob_store(), challenge_id).leaderboard(
+        ReleasePolicy.from_json(challenge.policy)
     )
-    entries = [json.loads(e) for e in raw]
-    board = leaderboard_from_entries(entries, ReleasePolicy.from_json(challenge.policy))
     times = {
-        row.digest: row.submitted_at
-        for row in session.scalars(
-            select(UploadedBundle).where(UploadedBundle.challenge_id == challenge_id)
+        digest: submitted_at
+        for digest, submitted_at in session.execute(
+            select(UploadedBundle.digest, UploadedBundle.submitted_at).where(
+                UploadedBundle.challenge_id == challenge_id,
+                UploadedBundle.released_index.is_not(None),
+            )
         )
     }
     rows = [{**row, "submitted_at": times[row["submission"]]} for row in board]
@@ -134,13 +134,18 @@ def audit_bundle(challenge_id: str) -> Response:
     with challenge_lock(session, challenge_id):
         sign_head(session, challenge_id)  # the bundle's last head must cover every entry
         session.commit()
-    record = transcript(session, store, challenge_id, with_blobs=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "audit.zip"
-        record.export(path, ReleasePolicy.from_json(challenge.policy))
-        data = path.read_bytes()
-    return Response(
-        data,
+    out = tempfile.TemporaryFile()  # noqa: SIM115 - closed by the response once sent
+    try:
+        transcript(session, store, challenge_id).export(
+            out, ReleasePolicy.from_json(challenge.policy)
+        )
+        out.seek(0)
+    except BaseException:
+        out.close()
+        raise
+    return send_file(
+        out,
         mimetype="application/zip",
-        headers={"Content-Disposition": f'attachment; filename="{challenge_id}.audit.zip"'},
+        as_attachment=True,
+        download_name=f"{challenge_id}.audit.zip",
     )

@@ -329,7 +329,7 @@ def contribute() -> tuple[dict[str, Any], int]:
             store,
             challenge.id,
             f"contribution:{digest}:{trustee}",
-            lambda t: t.record_contribution(digest, contribution),
+            lambda t, k: t.record_contribution(digest, contribution, key=k),
         )
         session.commit()
         ready = not release.needs_contributions()
@@ -395,7 +395,7 @@ def partial() -> tuple[dict[str, Any], int]:
                 store,
                 challenge.id,
                 f"partial:{part.request_id}:{trustee}",
-                lambda t: t.record_partial(part),
+                lambda t, k: t.record_partial(part, key=k),
             )
             session.add(
                 StoredPartial(request_id=part.request_id, trustee=trustee, blob=part.digest)

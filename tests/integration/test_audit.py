@@ -309,7 +309,7 @@ def test_receipts_verify_and_detect_a_rewritten_log(challenge):
     early_head = transcript.tree_heads[2]  # a head signed right after alice's upload
     from cryptoscore.transparency.receipts import issue_receipt
 
-    receipt = issue_receipt(transcript.log, transcript.entries, index, early_head)
+    receipt = issue_receipt(transcript.log, transcript.entries[index], index, early_head)
     receipt = Receipt.from_bytes(receipt.to_bytes())
     verify_receipt(receipt, service_key)
     later, proof = transcript.consistency(early_head.size)

@@ -26,7 +26,7 @@ def _config() -> Config:
 
 def test_single_head_named_revision() -> None:
     heads = ScriptDirectory.from_config(_config()).get_heads()
-    assert heads == ["0004_release_states"]
+    assert heads == ["0005_log_nodes"]
 
 
 def test_migrated_schema_matches_the_models(app: Flask) -> None:
@@ -34,13 +34,14 @@ def test_migrated_schema_matches_the_models(app: Flask) -> None:
     with engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(context, Base.metadata) == []
-        assert context.get_current_revision() == "0004_release_states"
+        assert context.get_current_revision() == "0005_log_nodes"
     assert set(inspect(engine).get_table_names()) == {
         "alembic_version",
         "tokens",
         "blobs",
         "challenges",
         "log_entries",
+        "log_nodes",
         "tree_heads",
         "bundles",
         "contributions",

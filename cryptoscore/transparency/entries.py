@@ -1,0 +1,112 @@
+"""The log's entry types, each named once with its members and the blobs it names.
+
+Every event of a challenge is one canonical JSON object in the RFC 9162 log
+(docs/design.md, "Transcript and audit bundle"). This module is the only place that spells
+an entry's shape: the transcript builds entries here, the service stores the blobs
+:func:`blob_digests` names, and the verifier and the leaderboard parse with
+:func:`parse_entry`.
+
+    type          members                                   blobs named (SHA-256 hex)
+    ceremony      record, public, evaluation                record, public, evaluation
+    challenge     challenge, definition                     definition
+    bundle        kind, bundle, owner                       bundle
+    contribution  bundle, trustee, randomness               —
+    request       request, round                            request
+    partial       request_id, partial, trustee              partial
+    round1        bundle, verdict, reason                   —
+    release       predictions, labels, request_id, values   —
+
+A contribution, a round-1 verdict and a release name bundles that their own ``bundle``
+entries already carry; ``request_id`` names a request by its id, not by a blob.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cryptoscore.envelope import canonical_json
+from cryptoscore.errors import FormatError
+
+__all__ = ["ENTRY_TYPES", "EntryType", "blob_digests", "entry_bytes", "parse_entry"]
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_CEREMONY_BLOBS = ("record", "public", "evaluation")
+
+
+@dataclass(frozen=True, slots=True)
+class EntryType:
+    """One kind of log entry: its ``type``, its other members, and which of them name a
+    blob the audit bundle must carry."""
+
+    name: str
+    members: tuple[str, ...]
+    blobs: tuple[str, ...] = ()
+
+    def make(self, **members: Any) -> dict[str, Any]:
+        """An entry of this type; every member given, nothing else."""
+        if set(members) != set(self.members):
+            raise FormatError(
+                f"a {self.name} entry has exactly {', '.join(self.members)}; got "
+                f"{', '.join(sorted(members))}"
+            )
+        entry = {"type": self.name, **members}
+        self.check(entry)
+        return entry
+
+    def check(self, entry: Mapping[str, Any]) -> None:
+        if set(entry) != {"type", *self.members}:
+            raise FormatError(f"a {self.name} entry has exactly type, {', '.join(self.members)}")
+        for member in self.blobs:
+            value = entry[member]
+            if not isinstance(value, str) or not _SHA256.fullmatch(value):
+                raise FormatError(f"{self.name} entry: {member} is not a SHA-256 hex digest")
+
+
+ENTRY_TYPES: dict[str, EntryType] = {
+    t.name: t
+    for t in (
+        EntryType("ceremony", _CEREMONY_BLOBS, _CEREMONY_BLOBS),
+        EntryType("challenge", ("challenge", "definition"), ("definition",)),
+        EntryType("bundle", ("kind", "bundle", "owner"), ("bundle",)),
+        EntryType("contribution", ("bundle", "trustee", "randomness")),
+        EntryType("request", ("request", "round"), ("request",)),
+        EntryType("partial", ("request_id", "partial", "trustee"), ("partial",)),
+        EntryType("round1", ("bundle", "verdict", "reason")),
+        EntryType("release", ("predictions", "labels", "request_id", "values")),
+    )
+}
+"""Every entry type, by name."""
+
+
+def entry_bytes(entry: Mapping[str, Any]) -> bytes:
+    """The entry as the log stores it (canonical JSON), after checking its shape."""
+    kind = ENTRY_TYPES.get(str(entry.get("type")))
+    if kind is None:
+        raise FormatError(f"no log entry type {entry.get('type')!r}")
+    kind.check(entry)
+    return canonical_json(dict(entry))
+
+
+def parse_entry(raw: bytes) -> dict[str, Any]:
+    """A stored entry: canonical JSON of a known type with exactly its members."""
+    try:
+        entry = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise FormatError("a log entry is not JSON") from None
+    if not isinstance(entry, dict):
+        raise FormatError("a log entry is a JSON object")
+    if entry_bytes(entry) != bytes(raw):
+        raise FormatError("a log entry is not canonical JSON")
+    return entry
+
+
+def blob_digests(entry: Mapping[str, Any]) -> list[str]:
+    """The blobs ``entry`` names (what the audit bundle and the service's store must hold)."""
+    kind = ENTRY_TYPES.get(str(entry.get("type")))
+    if kind is None:
+        raise FormatError(f"no log entry type {entry.get('type')!r}")
+    return [str(entry[member]) for member in kind.blobs]
