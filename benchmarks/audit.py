@@ -22,9 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptoscore import ReleasePolicy, encrypt_labels, encrypt_predictions
 from cryptoscore.local import LocalChallenge
 from cryptoscore.verify import verify_bundle
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from committee import Committee
+from tests.helpers.committee import Committee
 
 
 def challenge_bundle(submissions: int, n: int, tmp: Path) -> tuple[Path, float]:

@@ -25,9 +25,7 @@ from cryptoscore.protocol.challenge import ChallengeContext
 from cryptoscore.protocol.contributions import contribute
 from cryptoscore.protocol.release import BundleRelease, SubmissionRelease
 from cryptoscore.threshold.active_set import ActiveSet
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from committee import Committee
+from tests.helpers.committee import Committee
 
 TRUSTEES = ("trustee-1", "trustee-2", "trustee-3")
 

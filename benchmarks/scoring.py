@@ -52,8 +52,6 @@ from cryptoscore import (
 from cryptoscore.scoring.decryption import decrypt_aggregate
 from cryptoscore.scoring.validity import is_valid
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # tests/committee.py
-
 
 def _rss_anon_bytes() -> int:
     with open("/proc/self/status") as fh:
@@ -115,7 +113,7 @@ def run_ours(
     committee: Any = None,
 ) -> dict[str, Any]:
     """Client encryption to a file, then the server step: parse, validity, score. With a
-    ``committee`` (tests/committee.py) the bundles are encrypted with its trustees' pads."""
+    ``committee`` (tests/helpers/committee.py) the bundles are encrypted with its trustees' pads."""
     pred_path, label_path = tmp / "predictions.bundle", tmp / "labels.bundle"
     policy = ReleasePolicy(classes, metrics)
     extra: dict[str, Any] = {}
@@ -187,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
             "server_peak_memory_growth_mib"
         ]
         report["binary"] = ours
-        from committee import Committee
+        from tests.helpers.committee import Committee
 
         report["binary_pads"] = run_ours(
             keys, p, y, 2, ("correct", "errors"), tmp, committee=Committee(2, 3)

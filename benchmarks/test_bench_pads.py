@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,9 +16,7 @@ from cryptoscore.protocol.answer import answer_pad_request
 from cryptoscore.threshold.active_set import ActiveSet
 from cryptoscore.threshold.journal import PartialJournal
 from cryptoscore.threshold.pad_shares import PadKey
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from committee import Committee
+from tests.helpers.committee import Committee
 
 N_ITEMS = 16 * 8192
 

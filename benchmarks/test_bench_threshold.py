@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,9 +13,7 @@ from cryptoscore import ReleasePolicy, encrypt_labels, encrypt_predictions, scor
 from cryptoscore.threshold.combine import combine, rerandomize
 from cryptoscore.threshold.journal import PartialJournal
 from cryptoscore.threshold.partial import partial_decrypt, standalone_lineage
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from committee import Committee
+from tests.helpers.committee import Committee
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ resource under ``/api/v1``.
 Adding a resource: write ``routes/<resource>.py`` with ``bp = Blueprint("<resource>",
 __name__, url_prefix="/<resource>")``, decorate each view with ``@doc(...)`` (OpenAPI) and either
 ``@require_roles(...)`` or ``@public_read``, add the module to :data:`BLUEPRINTS`, and add its
-endpoints to the access matrix in ``tests/service/test_access.py``.
+endpoints to the access matrix in ``tests/server/test_access.py``.
 """
 
 from __future__ import annotations

@@ -73,7 +73,7 @@ __all__ = [
 
 
 class Role(enum.StrEnum):
-    """What a bearer token may do (the access matrix is in ``tests/service/test_access.py``)."""
+    """What a bearer token may do (the access matrix is in ``tests/server/test_access.py``)."""
 
     ADMIN = "admin"
     ORGANIZER = "organizer"

@@ -6,7 +6,8 @@ from collections.abc import Callable
 
 from flask import Flask
 from flask.testing import FlaskClient
-from svc_helpers import API, bearer
+
+from tests.helpers.service import API, bearer
 
 ORIGIN = "https://leaderboard.example"  # configured by conftest
 

@@ -7,11 +7,11 @@ import hashlib
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
-from svc_helpers import API, ROLES, assert_problem, bearer
 
 from cryptoscore_server.auth import authenticate, hash_token
 from cryptoscore_server.db import get_session
 from cryptoscore_server.models import Token
+from tests.helpers.service import API, ROLES, assert_problem, bearer
 
 
 def test_create_list_revoke(app: Flask, client: FlaskClient, tokens: dict[str, str]) -> None:

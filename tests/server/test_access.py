@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from svc_helpers import API, ROLES, assert_problem, bearer
+
+from tests.helpers.service import API, ROLES, assert_problem, bearer
 
 PUBLIC: frozenset[str] = frozenset()  # no token needed; roles irrelevant
 

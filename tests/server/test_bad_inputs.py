@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from svc_helpers import (
+
+from tests.helpers.service import (
     API,
     CeremonyFiles,
     assert_problem,

@@ -8,9 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from committee import Committee
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from exposure import forged_noise_partial
 
 from cryptoscore import ReleasePolicy, encrypt_labels, encrypt_predictions, raw_encrypt_vectors
 from cryptoscore.envelope import canonical_json
@@ -21,6 +19,8 @@ from cryptoscore.threshold.journal import PartialJournal
 from cryptoscore.threshold.partial import PartialDecryption, partial_decrypt, standalone_lineage
 from cryptoscore.transparency.log import MerkleLog, sign_tree_head
 from cryptoscore.verify import CHECKS, verify_bundle
+from tests.helpers.committee import Committee
+from tests.helpers.exposure import forged_noise_partial
 
 N_ITEMS = 3000
 SERVICE_KEY = Ed25519PrivateKey.generate()

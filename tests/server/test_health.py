@@ -7,7 +7,8 @@ from collections.abc import Callable
 
 from flask import Flask
 from flask.testing import FlaskClient
-from svc_helpers import API, assert_problem
+
+from tests.helpers.service import API, assert_problem
 
 
 def test_live(client: FlaskClient) -> None:

@@ -1,5 +1,6 @@
-"""The share-exposure attack (``tests/exposure.py``, ``cryptoscore/threshold/lineage.py``) over real
-HTTP, against a real service and the real trustee loop (``cryptoscore_cli/trustee_loop.py``).
+"""The share-exposure attack (``tests/helpers/exposure.py``,
+``cryptoscore/threshold/lineage.py``) over real HTTP, against a real service and the real
+trustee loop (``cryptoscore_cli/trustee_loop.py``).
 
 A 3-of-5 committee; trustee j and active sets S0, S1 ∋ j with the widest Lagrange ratio
 λ_j(S1)/λ_j(S0) = A/B (B = 64 > 42): trustee j's pad share of a ciphertext under S0 plus a
@@ -35,7 +36,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from exposure import lagrange, pad_share_of, recover, truth, unguarded_partial, widest_pair
 from sqlalchemy import select
 
 from cryptoscore import BFV8192, encrypt_labels, encrypt_predictions
@@ -66,6 +66,14 @@ from cryptoscore_server.jobs import drain
 from cryptoscore_server.launch import serving_in_thread
 from cryptoscore_server.ledger import challenge_context
 from cryptoscore_server.models import Challenge, StoredPartial, StoredRequest
+from tests.helpers.exposure import (
+    lagrange,
+    pad_share_of,
+    recover,
+    truth,
+    unguarded_partial,
+    widest_pair,
+)
 
 pytestmark = pytest.mark.slow
 

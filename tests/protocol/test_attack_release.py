@@ -16,7 +16,6 @@ import os
 import numpy as np
 import pytest
 import tenseal.sealapi as seal
-from committee import Committee
 
 from cryptoscore import (
     BFV8192,
@@ -39,6 +38,7 @@ from cryptoscore.protocol.requests import DecryptionRequest
 from cryptoscore.scoring.bundle import BundleWriter
 from cryptoscore.scoring.noise_check import noise_check_threshold
 from cryptoscore.threshold.active_set import ActiveSet
+from tests.helpers.committee import Committee
 
 N = 8192
 T = BFV8192.PLAIN_MODULUS

@@ -7,9 +7,9 @@ from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
-from svc_helpers import API
 
 from cryptoscore_server.openapi import build_spec
+from tests.helpers.service import API
 
 
 def _refs(node: Any) -> list[str]:

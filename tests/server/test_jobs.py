@@ -9,7 +9,14 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from protocol_helpers import (
+from sqlalchemy import func, select
+from test_protocol import PARTIES, run_story
+
+from cryptoscore_server import jobs, worker
+from cryptoscore_server.db import get_session
+from cryptoscore_server.models import LogEntry, UploadedBundle
+from cryptoscore_server.worker import set_worker_app
+from tests.helpers.protocol import (
     CHALLENGE,
     Committee,
     Trustees,
@@ -18,14 +25,7 @@ from protocol_helpers import (
     make_tokens,
     upload,
 )
-from sqlalchemy import func, select
-from svc_helpers import API, bearer
-from test_protocol import PARTIES, run_story
-
-from cryptoscore_server import jobs, worker
-from cryptoscore_server.db import get_session
-from cryptoscore_server.models import LogEntry, UploadedBundle
-from cryptoscore_server.worker import set_worker_app
+from tests.helpers.service import API, bearer
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 

@@ -8,7 +8,6 @@ import dataclasses
 import numpy as np
 import pytest
 import tenseal.sealapi as seal
-from committee import Committee
 
 from cryptoscore import (
     BFV8192,
@@ -28,6 +27,7 @@ from cryptoscore.scoring.pad_request import PadRequest
 from cryptoscore.threshold.active_set import ActiveSet
 from cryptoscore.threshold.journal import PartialJournal
 from cryptoscore.threshold.pad_shares import PadKey, PadShare, open_pads
+from tests.helpers.committee import Committee
 
 N_ITEMS = 20000  # three ciphertexts, the last one padded
 CHALLENGE = "pads"

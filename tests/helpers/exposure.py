@@ -1,6 +1,6 @@
 """The share-exposure attacker's algebra (``cryptoscore/threshold/lineage.py``, SECURITY.md "Share
-exposure"), shared by ``tests/adversarial/test_share_exposure.py`` (library level) and
-``tests/integration/test_share_exposure_http.py`` (over HTTP, with the real trustee loop).
+exposure"), shared by ``tests/threshold/test_attack_share_exposure.py`` (library level) and
+``tests/server/test_attack_share_exposure_http.py`` (over HTTP, with the real trustee loop).
 
 Trustee j's pad share is h = −λ_j(S0)·s_j·a + e (|e| ≤ 21, no smudging); a noise-check
 partial of the same ciphertext under S1 was, on main 1a8c2c5, p = λ_j(S1)·s_j·a + E + Δ·M_j

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from svc_helpers import API, PROBLEM, CeremonyFiles, upload_form
 from werkzeug.test import encode_multipart
 
 from cryptoscore_server.launch import create_token_command, serving_in_thread
+from tests.helpers.service import API, PROBLEM, CeremonyFiles, upload_form
 
 
 @pytest.fixture

@@ -12,7 +12,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from svc_helpers import (
+
+from cryptoscore.scoring.keys import PublicContext
+from cryptoscore.threshold.ceremony import CeremonyRecord
+from cryptoscore_server.models import Challenge
+from tests.helpers.service import (
     API,
     CeremonyFiles,
     assert_problem,
@@ -21,10 +25,6 @@ from svc_helpers import (
     post_challenge,
     snapshot,
 )
-
-from cryptoscore.scoring.keys import PublicContext
-from cryptoscore.threshold.ceremony import CeremonyRecord
-from cryptoscore_server.models import Challenge
 
 
 def _sha(data: bytes) -> str:

@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 from flask import Flask
 from flask.testing import FlaskClient
-from svc_helpers import API, CeremonyFiles, bearer, challenge_meta, post_challenge
 
 from cryptoscore import (
     BFV8192,
@@ -35,6 +34,7 @@ from cryptoscore.threshold.pad_shares import PadKey, PadShare, open_pads
 from cryptoscore_server.auth import create_token
 from cryptoscore_server.db import get_session
 from cryptoscore_server.jobs import drain
+from tests.helpers.service import API, CeremonyFiles, bearer, challenge_meta, post_challenge
 
 CHALLENGE = "e2e-binary"
 N_ITEMS = 300

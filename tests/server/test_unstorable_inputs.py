@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from svc_helpers import (
+
+from tests.helpers.service import (
     API,
     CeremonyFiles,
     assert_problem,
@@ -37,7 +38,7 @@ def test_json_nested_too_deeply_is_400(app: Flask, client: FlaskClient, tokens) 
 def test_json_part_nested_too_deeply_is_400(
     app: Flask, client: FlaskClient, tokens, ceremony: CeremonyFiles
 ) -> None:
-    from svc_helpers import post_multipart, upload_form
+    from tests.helpers.service import post_multipart, upload_form
 
     before = snapshot(app)
     form = upload_form(ceremony)

@@ -16,7 +16,14 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from flask import Flask
-from protocol_helpers import (
+
+from cryptoscore.transparency.log import ConsistencyProof, SignedTreeHead
+from cryptoscore.transparency.receipts import Receipt, verify_receipt, verify_receipt_against
+from cryptoscore.verify import CHECKS, verify_bundle
+from cryptoscore_server.db import get_session
+from cryptoscore_server.jobs import run_job
+from cryptoscore_server.models import LogEntry, StoredRequest, UploadedBundle
+from tests.helpers.protocol import (
     CHALLENGE,
     N_ITEMS,
     Committee,
@@ -26,14 +33,7 @@ from protocol_helpers import (
     make_tokens,
     upload,
 )
-from svc_helpers import API, bearer
-
-from cryptoscore.transparency.log import ConsistencyProof, SignedTreeHead
-from cryptoscore.transparency.receipts import Receipt, verify_receipt, verify_receipt_against
-from cryptoscore.verify import CHECKS, verify_bundle
-from cryptoscore_server.db import get_session
-from cryptoscore_server.jobs import run_job
-from cryptoscore_server.models import LogEntry, StoredRequest, UploadedBundle
+from tests.helpers.service import API, bearer
 
 PARTIES = {
     "organizer": "organizer",

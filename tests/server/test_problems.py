@@ -6,7 +6,6 @@ from collections.abc import Callable
 
 import pytest
 from flask import Flask
-from svc_helpers import API, assert_problem
 
 from cryptoscore.errors import (
     ComputationError,
@@ -21,6 +20,7 @@ from cryptoscore.errors import (
     VerificationError,
 )
 from cryptoscore_server.problems import library_problem
+from tests.helpers.service import API, assert_problem
 
 
 def test_http_errors_are_problems(app: Flask) -> None:

@@ -9,7 +9,6 @@ import math
 import numpy as np
 import pytest
 import tenseal.sealapi as seal
-from committee import Committee
 
 from cryptoscore import (
     BFV8192,
@@ -36,6 +35,7 @@ from cryptoscore.scoring.noise import (
 )
 from cryptoscore.scoring.noise_check import noise_check_threshold
 from cryptoscore.scoring.validity import check_count, validity
+from tests.helpers.committee import Committee
 
 CIRCUITS = [  # (circuit, classes, aggregates): every policy shape at its largest
     ("score/v1", 2, 2),

@@ -22,9 +22,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from protocol_helpers import Committee, make_committee, make_story_data
 from sqlalchemy import create_engine, text
-from svc_helpers import CeremonyFiles
 
 from cryptoscore import BFV8192, generate_keys
 from cryptoscore.identity import TrusteeIdentity
@@ -32,6 +30,8 @@ from cryptoscore.threshold.ceremony import RosterEntry, run_ceremony
 from cryptoscore_server.app import create_app
 from cryptoscore_server.auth import create_token, revoke_token
 from cryptoscore_server.db import dispose, get_session
+from tests.helpers.protocol import Committee, make_committee, make_story_data
+from tests.helpers.service import CeremonyFiles
 
 POSTGRES_URL = os.environ.get(
     "CRYPTOSCORE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

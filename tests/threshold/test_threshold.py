@@ -10,7 +10,6 @@ import pickle
 
 import numpy as np
 import pytest
-from committee import Committee
 
 from cryptoscore import (
     BFV8192,
@@ -36,6 +35,7 @@ from cryptoscore.threshold.ceremony import (
 from cryptoscore.threshold.combine import combine, rerandomize
 from cryptoscore.threshold.journal import PartialJournal
 from cryptoscore.threshold.partial import PartialDecryption, partial_decrypt, standalone_lineage
+from tests.helpers.committee import Committee
 
 
 @pytest.fixture(scope="module", params=[(2, 3), (3, 5), (4, 7)], ids=lambda p: f"{p[0]}of{p[1]}")

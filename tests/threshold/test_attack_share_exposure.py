@@ -24,16 +24,6 @@ import os
 
 import numpy as np
 import pytest
-from committee import Committee
-from exposure import (
-    lagrange,
-    noise_of,
-    pad_share_of,
-    recover,
-    truth,
-    unguarded_partial,
-    widest_pair,
-)
 
 from cryptoscore import BFV8192, RefusedError, encrypt_labels, encrypt_predictions
 from cryptoscore.hazmat.modmath import addmod
@@ -49,6 +39,16 @@ from cryptoscore.threshold.ceremony import KeyShare
 from cryptoscore.threshold.combine import rerandomize
 from cryptoscore.threshold.journal import PartialJournal
 from cryptoscore.threshold.pad_shares import PadKey, open_pads
+from tests.helpers.committee import Committee
+from tests.helpers.exposure import (
+    lagrange,
+    noise_of,
+    pad_share_of,
+    recover,
+    truth,
+    unguarded_partial,
+    widest_pair,
+)
 
 CHALLENGE = "exposure"
 N_ITEMS = 64

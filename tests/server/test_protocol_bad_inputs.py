@@ -14,7 +14,14 @@ from typing import Any
 import numpy as np
 import pytest
 from flask import Flask
-from protocol_helpers import (
+
+from cryptoscore import encrypt_predictions
+from cryptoscore.protocol.answer import answer_pad_request
+from cryptoscore.scoring.bundle import EncryptedBundle
+from cryptoscore.threshold.active_set import ActiveSet
+from cryptoscore.threshold.journal import PartialJournal
+from cryptoscore.threshold.pad_shares import PadKey, open_pads
+from tests.helpers.protocol import (
     CHALLENGE,
     N_ITEMS,
     OCTETS,
@@ -27,14 +34,7 @@ from protocol_helpers import (
     service_pads,
     upload,
 )
-from svc_helpers import API, assert_problem, bearer, snapshot
-
-from cryptoscore import encrypt_predictions
-from cryptoscore.protocol.answer import answer_pad_request
-from cryptoscore.scoring.bundle import EncryptedBundle
-from cryptoscore.threshold.active_set import ActiveSet
-from cryptoscore.threshold.journal import PartialJournal
-from cryptoscore.threshold.pad_shares import PadKey, open_pads
+from tests.helpers.service import API, assert_problem, bearer, snapshot
 
 PARTIES = {
     "organizer": "organizer",
@@ -220,7 +220,7 @@ def test_uploads_need_pads_the_uploader_requested(
     request, key, created = request_pads(client, tokens["organizer"], "labels")
     for tid in created["trustees"]:
         post_pad_share(client, committee, request, tid, tokens[tid], tmp_path)
-    from protocol_helpers import collect_pads
+    from tests.helpers.protocol import collect_pads
 
     pads = collect_pads(client, tokens["organizer"], committee, request, key)
     before = snapshot(app)
