@@ -20,8 +20,6 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 import cryptoscore as cs
 from cryptoscore.scoring.circuits import check_pair
 from cryptoscore.scoring.decryption import decrypt_aggregate
@@ -59,6 +57,8 @@ def _write(path: str, data: bytes, *, private: bool = False) -> None:
 def _progress(
     total: int, desc: str, quiet: bool, unit: str = "ct"
 ) -> Iterator[Callable[[int], None]]:
+    from tqdm import tqdm  # the [cli] extra; main() says so in one line if it is missing
+
     # the delay keeps input errors (raised before any work) to one line on stderr
     bar = tqdm(
         total=total, desc=desc, unit=unit, disable=quiet, file=sys.stderr, leave=False, delay=0.5
@@ -632,6 +632,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if importlib.util.find_spec("tqdm") is None:  # installed without the [cli] extra
+        print(
+            "cryptoscore: error: the command line needs its extra: pip install 'cryptoscore[cli]'",
+            file=sys.stderr,
+        )
+        return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -10,12 +10,14 @@ import textwrap
 from test_layers import WEB_STACK as ABSENT  # what [server] and [demo] add; blocked below
 
 
-def _cli_without_extras(*argv: str) -> subprocess.CompletedProcess[str]:
+def _cli_without_extras(
+    *argv: str, absent: tuple[str, ...] = ABSENT
+) -> subprocess.CompletedProcess[str]:
     code = textwrap.dedent(
         f"""
         import sys
 
-        for name in {ABSENT!r}:
+        for name in {absent!r}:
             sys.modules[name] = None  # as if not installed: import raises, find_spec is None
         from cryptoscore_cli.main import main
         status = main({list(argv)!r})
@@ -53,4 +55,14 @@ def test_demo_names_the_missing_extra_in_one_line() -> None:
     assert done.returncode == 2
     assert done.stderr.strip() == (
         "cryptoscore: error: the demo needs scikit-learn: pip install 'cryptoscore[demo]'"
+    )
+
+
+def test_without_the_cli_extra_the_command_line_says_so_in_one_line() -> None:
+    """A bare ``pip install cryptoscore`` (the library alone) has no progress bars: the
+    console script says which extra it needs instead of a traceback."""
+    done = _cli_without_extras("params", absent=(*ABSENT, "tqdm"))
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "cryptoscore: error: the command line needs its extra: pip install 'cryptoscore[cli]'"
     )
