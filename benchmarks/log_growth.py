@@ -158,7 +158,9 @@ def upload_log_work(app: Flask, challenge_id: str = CHALLENGE) -> None:
     """Append one event, sign the head, issue the receipt: an upload's log work."""
     with app.app_context():
         session, store = get_session(), get_blob_store()
-        contribution = Contribution("t1", os.urandom(32))
+        contribution = Contribution(
+            challenge_id, "ab" * 32, "t1", os.urandom(32), os.urandom(64)
+        )  # the log does not check signatures (the verifier does): any 64 bytes time the same
         with challenge_lock(session, challenge_id):
             index = append_event(
                 session,

@@ -22,7 +22,6 @@ import numpy as np
 
 from cryptoscore import ReleasePolicy, encrypt_labels, encrypt_predictions
 from cryptoscore.protocol.challenge import ChallengeContext
-from cryptoscore.protocol.contributions import contribute
 from cryptoscore.protocol.release import BundleRelease, SubmissionRelease
 from cryptoscore.threshold.active_set import ActiveSet
 from tests.helpers.committee import Committee
@@ -36,10 +35,10 @@ def _round1(
     active = ActiveSet.of(committee.record, TRUSTEES)
     release = BundleRelease(context, bundle, active)
     start = time.perf_counter()
-    release.add_contribution(contribute(context, TRUSTEES[0]))
+    release.add_contribution(committee.contribute(TRUSTEES[0], context, bundle.digest, tmp))
     timings["trustee_contribution_seconds"] = time.perf_counter() - start
     for tid in TRUSTEES[1:]:
-        release.add_contribution(contribute(context, tid))
+        release.add_contribution(committee.contribute(tid, context, bundle.digest, tmp))
     # the same phases as the service: noise checks, their verdict, then V and its verdict
     start = time.perf_counter()
     requests = release.start(f"r1-{bundle.digest[:8]}")

@@ -1,7 +1,7 @@
 """A whole challenge in one process: the roles' steps in order, every event logged.
 
 :class:`LocalChallenge` plays the service (computing, logging, combining) and drives the
-trustees it is given (their shares, identities and journals) through both rounds, exactly as
+trustees it is given (their agents, ``protocol/agent.py``) through both rounds, exactly as
 the networked service and ``trustee run`` do, but without HTTP or a database. It is what the
 demo, the audit tests and the release benchmarks use, and a readable map of the protocol.
 """
@@ -17,16 +17,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cryptoscore.errors import StepError
 from cryptoscore.identity import TrusteeIdentity
-from cryptoscore.protocol.answer import answer_pad_request, answer_request
+from cryptoscore.protocol.agent import TrusteeAgent
 from cryptoscore.protocol.challenge import ChallengeContext
-from cryptoscore.protocol.contributions import contribute
 from cryptoscore.protocol.release import BundleRelease, SubmissionRelease
 from cryptoscore.protocol.requests import DecryptionRequest, Round1Evidence
 from cryptoscore.scoring.bundle import EncryptedBundle
 from cryptoscore.scoring.pad_request import Pads
 from cryptoscore.threshold.active_set import ActiveSet
 from cryptoscore.threshold.ceremony import KeyShare
-from cryptoscore.threshold.journal import PartialJournal
 from cryptoscore.threshold.pad_shares import PadKey, open_pads
 from cryptoscore.threshold.partial import PartialDecryption
 from cryptoscore.transparency.transcript import Transcript
@@ -36,13 +34,15 @@ __all__ = ["LocalChallenge", "LocalTrustee", "local_trustees"]
 
 @dataclass
 class LocalTrustee:
-    trustee_id: str
-    share: KeyShare
-    identity: TrusteeIdentity
-    journal_path: Path
+    """A trustee in this process: its agent (``protocol/agent.py``: every rule it answers
+    by), and whether it is online."""
+
+    agent: TrusteeAgent
     online: bool = True
-    verified: set[tuple[str, bool]] = field(default_factory=set)
-    """Bundles whose round 1 this trustee has checked (``protocol/recompute.check_round1``)."""
+
+    @property
+    def trustee_id(self) -> str:
+        return self.agent.trustee_id
 
 
 @dataclass
@@ -92,7 +92,7 @@ class LocalChallenge:
         release = BundleRelease(self.context, bundle)  # answered by the bundle's pad set
         active = release.active
         for tid in self._ids(active):
-            contribution = contribute(self.context, tid)
+            contribution = self.trustees[tid].agent.contribute(self.context, bundle.digest)
             release.add_contribution(contribution)
             self.transcript.record_contribution(bundle.digest, contribution)
         requests = release.start(self._next_id("round1"))  # the noise checks, then V
@@ -114,18 +114,7 @@ class LocalChallenge:
         bundles: Mapping[str, EncryptedBundle],
         evidence: Mapping[str, Round1Evidence],
     ) -> PartialDecryption:
-        trustee = self.trustees[tid]
-        with PartialJournal(trustee.journal_path) as journal:
-            partial = answer_request(
-                request,
-                self.context,
-                bundles,
-                trustee.share,
-                trustee.identity,
-                journal,
-                evidence=evidence,
-                verified=trustee.verified,
-            )
+        partial = self.trustees[tid].agent.answer(request, self.context, bundles, evidence)
         self.transcript.record_partial(partial)
         return partial
 
@@ -136,15 +125,9 @@ class LocalChallenge:
         key = key or PadKey.generate()
         active = self.active_set()
         request = self.context.pad_request(kind, key, active)
-        shares = []
-        for tid in self._ids(active):
-            trustee = self.trustees[tid]
-            with PartialJournal(trustee.journal_path) as journal:
-                shares.append(
-                    answer_pad_request(
-                        request, self.context, trustee.share, trustee.identity, journal
-                    )
-                )
+        shares = [
+            self.trustees[tid].agent.answer_pads(request, self.context) for tid in self._ids(active)
+        ]
         return open_pads(request, shares, self.context.record, key)
 
     def upload_labels(self, labels: EncryptedBundle) -> BundleRelease:
@@ -211,11 +194,12 @@ def local_trustees(
 ) -> dict[str, LocalTrustee]:
     return {
         tid: LocalTrustee(
-            tid,
-            shares[tid],
-            identities[tid],
-            journal_dir / f"{tid}.journal",
+            TrusteeAgent(shares[tid], identities[tid], journal_dir / f"{tid}.journal", say=_quiet),
             online=tid not in offline,
         )
         for tid in shares
     }
+
+
+def _quiet(_line: str) -> None:
+    """In-process trustees answer directly: there is no pass to report on."""

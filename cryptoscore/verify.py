@@ -3,11 +3,11 @@
 :func:`verify_bundle` needs no secret. It reads the bundle (the zip format of
 :mod:`cryptoscore.transparency.transcript`), runs the named checks in order and returns a
 report (ElectionGuard-verifier style): ``manifest``, ``ceremony-record``, ``log-integrity``,
-``blobs-present``, ``round1-recomputed``, ``release-recomputed``, ``partials-valid``,
-``single-use``, ``share-exposure``, ``round1-verdicts`` (which also checks that each validity
-request came after its bundle's noise checks were answered and passed), ``release-values``,
-``released-passed-round1``, ``leaderboard``. What each check means: docs/audit.md and
-docs/design.md, "Verifier".
+``blobs-present``, ``contributions-signed``, ``round1-recomputed``, ``release-recomputed``,
+``partials-valid``, ``single-use``, ``share-exposure``, ``round1-verdicts`` (which also checks
+that each validity request came after its bundle's noise checks were answered and passed),
+``release-values``, ``released-passed-round1``, ``leaderboard``. What each check means:
+docs/audit.md and docs/design.md, "Verifier".
 """
 
 from __future__ import annotations
@@ -24,8 +24,18 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptoscore.errors import CryptoScoreError, FormatError, RefusedError, VerificationError
 from cryptoscore.protocol.answer import lineage_claim
 from cryptoscore.protocol.challenge import ChallengeContext
-from cryptoscore.protocol.contributions import Contribution, derive_seed, round1_seed
-from cryptoscore.protocol.recompute import noise_check_passed, recompute, validity_passed
+from cryptoscore.protocol.contributions import (
+    Contribution,
+    check_contributions,
+    derive_seed,
+    round1_seed,
+)
+from cryptoscore.protocol.recompute import (
+    noise_check_passed,
+    pad_set,
+    recompute,
+    validity_passed,
+)
 from cryptoscore.protocol.requests import DecryptionRequest
 from cryptoscore.scoring.bundle import EncryptedBundle
 from cryptoscore.scoring.keys import EvaluationKeys, PublicContext
@@ -48,6 +58,7 @@ CHECKS = (
     "ceremony-record",
     "log-integrity",
     "blobs-present",
+    "contributions-signed",
     "round1-recomputed",
     "release-recomputed",
     "partials-valid",
@@ -260,16 +271,46 @@ class _Verifier:
         out: dict[str, tuple[DecryptionRequest, int]] = self.s["requests"]
         return out
 
+    def _contributions(self, digest: str) -> list[Contribution]:
+        context: ChallengeContext = self.s["context"]
+        try:
+            return [
+                Contribution(
+                    context.challenge_id,
+                    e["bundle"],
+                    e["trustee"],
+                    bytes.fromhex(e["randomness"]),
+                    bytes.fromhex(e["signature"]),
+                )
+                for e in self._entries("contribution")
+                if e["bundle"] == digest
+            ]
+        except (ValueError, TypeError, CryptoScoreError) as exc:
+            raise _Failed("contributions-signed", f"malformed contribution: {exc}") from None
+
+    def check_contributions_signed(self) -> str:
+        """Every bundle's round-1 contributions: one per pad-set trustee, each signed by its
+        roster key for this challenge and bundle (so the service made none of them up)."""
+        context: ChallengeContext = self.s["context"]
+        bundles = self._bundles()
+        for digest, bundle in bundles.items():
+            contribs = self._contributions(digest)
+            if not contribs:
+                continue  # round1-recomputed names a bundle without a round 1
+            try:
+                check_contributions(
+                    context.record, context.challenge_id, digest, contribs, pad_set(bundle)
+                )
+            except CryptoScoreError as exc:
+                raise _Failed("contributions-signed", f"bundle {digest[:16]}…: {exc}") from None
+        return f"{len(self._entries('contribution'))} contributions signed by their trustees"
+
     def check_round1_recomputed(self) -> str:
         context: ChallengeContext = self.s["context"]
         bundles = self._bundles()
         recomputed = {}
         for digest, bundle in bundles.items():
-            contribs = [
-                Contribution(e["trustee"], bytes.fromhex(e["randomness"]))
-                for e in self._entries("contribution")
-                if e["bundle"] == digest
-            ]
+            contribs = self._contributions(digest)
             if not contribs:
                 raise _Failed("round1-recomputed", f"bundle {digest[:16]}… has no round 1")
             seed = round1_seed(digest, contribs)

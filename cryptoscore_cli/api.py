@@ -167,11 +167,8 @@ class ProtocolClient(Client):
     def trustee_tasks(self) -> Any:
         return self.get_json("/trustee/tasks")
 
-    def contribute(self, challenge_id: str, bundle: str, randomness: bytes) -> Any:
-        return self.post_json(
-            "/trustee/contributions",
-            {"challenge": challenge_id, "bundle": bundle, "randomness": randomness.hex()},
-        )
+    def post_contribution(self, contribution: bytes) -> Any:
+        return self.post_bytes("/trustee/contributions", contribution)
 
     def post_partial(self, partial: bytes) -> Any:
         return self.post_bytes("/trustee/partials", partial)

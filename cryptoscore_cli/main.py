@@ -424,9 +424,7 @@ def cmd_trustee_run(args: argparse.Namespace) -> None:
     share = open_share_file(
         _read(args.share), _passphrase(args.share_passphrase_env, "share-file passphrase: ")
     )
-    loop = TrusteeLoop(
-        _protocol(args), share.trustee_id, share, identity, home / "partials.journal"
-    )
+    loop = TrusteeLoop(_protocol(args), share, identity, home / "partials.journal")
     loop.run(once=args.once, interval=args.interval)
 
 

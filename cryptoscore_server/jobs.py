@@ -106,7 +106,7 @@ def _contributions(session: Session, challenge_id: str, digest: str) -> list[Con
         .where(TrusteeContribution.bundle == digest)
         .order_by(TrusteeContribution.created_at, TrusteeContribution.trustee)
     )
-    return [Contribution(r.trustee, bytes.fromhex(r.randomness)) for r in rows]
+    return [r.contribution() for r in rows]
 
 
 def _requests(session: Session, challenge_id: str, digest: str, round_: int) -> list[StoredRequest]:

@@ -47,6 +47,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from cryptoscore.protocol.contributions import Contribution
 from cryptoscore.protocol.release import ReleaseState
 
 __all__ = [
@@ -289,7 +290,7 @@ class UploadedBundle(Base):
 
 
 class TrusteeContribution(Base):
-    """A trustee's round-1 randomness for one bundle (at most t per bundle)."""
+    """A trustee's signed round-1 randomness for one bundle (at most t per bundle)."""
 
     __tablename__ = "contributions"
 
@@ -297,7 +298,19 @@ class TrusteeContribution(Base):
     bundle: Mapped[str] = mapped_column(String(64), primary_key=True)
     trustee: Mapped[str] = mapped_column(String(64), primary_key=True)
     randomness: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str | None] = mapped_column(String(128), default=None)
+    """Ed25519, hex; NULL only for contributions stored before migration 0006."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def contribution(self) -> Contribution:
+        """The signed record (FormatError for a pre-0006 row without a signature)."""
+        return Contribution(
+            self.challenge_id,
+            self.bundle,
+            self.trustee,
+            bytes.fromhex(self.randomness),
+            bytes.fromhex(self.signature or ""),
+        )
 
 
 class StoredRequest(Base):

@@ -57,7 +57,6 @@ _COMPONENTS: tuple[type[Schema], ...] = (
     schemas.SubmissionUploadedSchema,
     schemas.SubmissionStatusSchema,
     schemas.LeaderboardRowSchema,
-    schemas.ContributionCreateSchema,
     schemas.ContributionTaskSchema,
     schemas.RequestTaskSchema,
     schemas.PadTaskSchema,

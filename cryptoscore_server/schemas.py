@@ -285,18 +285,6 @@ class LeaderboardRowSchema(Schema):
     submitted_at = fields.AwareDateTime(required=True)
 
 
-class ContributionCreateSchema(Schema):
-    """A trustee's round-1 randomness for one bundle."""
-
-    challenge = fields.String(required=True, validate=validate.Regexp(CHALLENGE_ID))
-    bundle = fields.String(required=True, validate=SHA256)
-    randomness = fields.String(
-        required=True,
-        validate=validate.Regexp(r"^[0-9a-f]{64}$"),
-        metadata={"description": "32 bytes, hex"},
-    )
-
-
 class ContributionTaskSchema(Schema):
     """A bundle awaiting this trustee's contribution."""
 
@@ -334,9 +322,9 @@ class Round1EvidenceSchema(Schema):
 
     bundle = fields.String(required=True)
     contributions = fields.List(
-        fields.Dict(keys=fields.String(), values=fields.String()),
+        fields.String(),
         required=True,
-        metadata={"description": "[{trustee, randomness (hex)}]"},
+        metadata={"description": "base64 Contribution records, each signed by its trustee"},
     )
     requests = fields.List(
         fields.String(), required=True, metadata={"description": "base64 DecryptionRequest"}

@@ -1,4 +1,5 @@
-"""Shared fixtures: one BFV key set per test session (key generation takes ~0.5 s)."""
+"""Shared fixtures: one BFV key set per test session (key generation takes ~0.5 s), and a
+counter of key-share reads for the adversarial tests."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import numpy as np
 import pytest
 
 from cryptoscore import BFV8192, KeySet, generate_keys
+from cryptoscore.threshold.ceremony import KeyShare
 
 
 @pytest.fixture(scope="session")
@@ -23,3 +25,23 @@ def other_keys() -> KeySet:
 def rng() -> np.random.Generator:
     # test data only; never key material
     return np.random.default_rng(12345)
+
+
+@pytest.fixture
+def share_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Counts every read of any key share (its residues, or a key derived from it): a
+    refused request must read none."""
+    reads: list[str] = []
+    residues, derive_key = KeyShare.residues, KeyShare.derive_key
+
+    def counted_residues(self: KeyShare, level: int) -> object:
+        reads.append(self.trustee_id)
+        return residues(self, level)
+
+    def counted_derive(self: KeyShare, info: bytes) -> bytes:
+        reads.append(self.trustee_id)
+        return derive_key(self, info)
+
+    monkeypatch.setattr(KeyShare, "residues", counted_residues)
+    monkeypatch.setattr(KeyShare, "derive_key", counted_derive)
+    return reads

@@ -13,8 +13,14 @@ from collections.abc import Callable, Mapping, MutableSet
 from cryptoscore.errors import FormatError, MismatchError, RefusedError
 from cryptoscore.identity import TrusteeIdentity
 from cryptoscore.protocol.challenge import ChallengeContext
-from cryptoscore.protocol.contributions import derive_seed, round1_seed
-from cryptoscore.protocol.recompute import check_round1, input_bundle, pad_set, recompute
+from cryptoscore.protocol.contributions import check_own_contribution, derive_seed
+from cryptoscore.protocol.recompute import (
+    check_round1,
+    contributed_seed,
+    input_bundle,
+    pad_set,
+    recompute,
+)
 from cryptoscore.protocol.requests import (
     ROUND1_NEEDED,
     DecryptionRequest,
@@ -105,10 +111,14 @@ def answer_request(
         if verified is not None:
             verified.add(key)
     if request.circuit == "validity/v1":
-        found = (evidence or {}).get(request.inputs[0])
-        contributions = list(found.contributions) if found is not None else []
-        if request.seed != derive_seed(round1_seed(request.inputs[0], contributions), b"validity"):
+        digest = request.inputs[0]
+        found = (evidence or {}).get(digest)
+        if found is None:
+            raise RefusedError("V is answered only with the bundle's round-1 contributions")
+        seed = contributed_seed(context, input_bundle(bundles, digest), found)
+        if request.seed != derive_seed(seed, b"validity"):
             raise RefusedError("the validity seed is not the one the round-1 contributions give")
+        check_own_contribution(share.trustee_id, journal.contributed(digest), found.contributions)
     aggregate = recompute(request, context, bundles, progress=progress)
     if aggregate.ciphertext_digest != request.ciphertext_digest:
         raise RefusedError(

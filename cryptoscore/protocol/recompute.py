@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from cryptoscore.errors import FormatError, MismatchError, RefusedError
 from cryptoscore.protocol.challenge import ChallengeContext
-from cryptoscore.protocol.contributions import derive_seed, round1_seed
+from cryptoscore.protocol.contributions import check_contributions, derive_seed, round1_seed
 from cryptoscore.protocol.requests import DecryptionRequest, Round1Evidence
 from cryptoscore.scoring.aggregate import AggregateCiphertext
 from cryptoscore.scoring.bundle import EncryptedBundle
@@ -115,13 +115,8 @@ def check_round1(
     if evidence.bundle_digest != bundle.digest:
         raise MismatchError("the round-1 evidence is for another bundle")
     record = context.record
-    contributors = [c.trustee_id for c in evidence.contributions]
-    if len(set(contributors)) != record.threshold:
-        raise RefusedError("the round-1 evidence does not carry t distinct contributions")
-    active = ActiveSet.of(record, contributors)
-    if active != pad_set(bundle):
-        raise RefusedError("round-1 evidence: round 1 was not answered by the bundle's pad set")
-    seed = round1_seed(bundle.digest, list(evidence.contributions))
+    active = pad_set(bundle)
+    seed = contributed_seed(context, bundle, evidence)
     noise: dict[int, DecryptionRequest] = {}
     validity_requests = []
     for req in evidence.requests:
@@ -156,6 +151,22 @@ def check_round1(
     parts = evidence.partials.get(req.request_id, ())
     if not validity_passed(agg, parts, record, req.request_id, active):
         raise RefusedError("the bundle failed its validity check: it is never scored")
+
+
+def contributed_seed(
+    context: ChallengeContext, bundle: EncryptedBundle, evidence: Round1Evidence
+) -> bytes:
+    """Trustee, auditor: the round-1 seed of ``bundle``, from evidence whose contributions
+    are one signed contribution of each pad-set trustee for this bundle
+    (:func:`~cryptoscore.protocol.contributions.check_contributions`)."""
+    check_contributions(
+        context.record,
+        context.challenge_id,
+        bundle.digest,
+        evidence.contributions,
+        pad_set(bundle),
+    )
+    return round1_seed(bundle.digest, list(evidence.contributions))
 
 
 def input_bundle(bundles: Mapping[str, EncryptedBundle], digest: str) -> EncryptedBundle:

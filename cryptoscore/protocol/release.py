@@ -261,6 +261,12 @@ class BundleRelease:
             raise StepError(f"round 1 is {self.state.value}: contributions are closed")
         if contribution.trustee_id not in self._trustee_ids():
             raise MismatchError(f"{contribution.trustee_id!r} may not contribute to this round")
+        if (contribution.challenge_id, contribution.bundle_digest) != (
+            self.context.challenge_id,
+            self.bundle.digest,
+        ):
+            raise MismatchError("the contribution is for another challenge or bundle")
+        contribution.verify(self.context.record)  # the service cannot make one up
         if contribution.trustee_id in self.contributions:
             raise StepError(f"{contribution.trustee_id!r} already contributed")
         if not self.needs_contributions():

@@ -140,14 +140,11 @@ class Round1Evidence:
     partials: Mapping[str, Sequence[PartialDecryption]] = field(repr=False)
 
     def to_json(self) -> dict[str, Any]:
-        """``{"bundle", "contributions": [{"trustee", "randomness"}], "requests": [base64],
+        """``{"bundle", "contributions": [base64], "requests": [base64],
         "partials": {request id: [base64]}}`` (records as ``to_bytes``)."""
         return {
             "bundle": self.bundle_digest,
-            "contributions": [
-                {"trustee": c.trustee_id, "randomness": c.randomness.hex()}
-                for c in self.contributions
-            ],
+            "contributions": [base64.b64encode(c.to_bytes()).decode() for c in self.contributions],
             "requests": [base64.b64encode(r.to_bytes()).decode() for r in self.requests],
             "partials": {
                 rid: [base64.b64encode(p.to_bytes()).decode() for p in parts]
@@ -174,8 +171,7 @@ class Round1Evidence:
             return cls(
                 bundle_digest=str(obj["bundle"]),
                 contributions=tuple(
-                    Contribution(str(c["trustee"]), bytes.fromhex(str(c["randomness"])))
-                    for c in obj["contributions"]
+                    Contribution.from_bytes(record(c)) for c in obj["contributions"]
                 ),
                 requests=tuple(DecryptionRequest.from_bytes(record(r)) for r in obj["requests"]),
                 partials={

@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from cryptoscore.durable import fsync_dir
@@ -18,6 +19,8 @@ from cryptoscore.errors import FormatError, RefusedError
 from cryptoscore.threshold.lineage import LineageClaim, LineageRecord, check_claim
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_CONTRIBUTION = re.compile(r"^[0-9a-f]{64} [0-9a-f]{64}$")
+"""A contribution line: bundle digest, 32 bytes of randomness (a torn line never matches)."""
 
 
 def check_request_id(request_id: str) -> None:
@@ -28,12 +31,13 @@ def check_request_id(request_id: str) -> None:
 class PartialJournal:
     """A trustee's durable record of answered ciphertexts (append-only, fsync'ed, locked).
 
-    Two kinds of line: ``<c1 sha256 or pad seed digest> <request id>`` (single use), and
+    Three kinds of line: ``<c1 sha256 or pad seed digest> <request id>`` (single use),
     ``lineage <lineage> <slot> <active set> <request id>`` (``threshold/lineage.py``: one active set
-    per lineage, each slot once, within the lineage's budget). Both are checked together
-    and written and synced *before* the share is read and the answer leaves the trustee, so
-    a crash can lose an answer but never allow a second one, and a refused request leaves
-    the journal as it was.
+    per lineage, each slot once, within the lineage's budget), and ``contribution <bundle
+    digest> <randomness>`` (the trustee's one round-1 contribution to a bundle,
+    :meth:`contribution`). The first two are checked together and written and synced *before*
+    the share is read and the answer leaves the trustee, so a crash can lose an answer but
+    never allow a second one, and a refused request leaves the journal as it was.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -45,6 +49,7 @@ class PartialJournal:
         self._offset = 0
         self._digests: set[str] = set()
         self._lineages: dict[str, list[LineageRecord]] = {}
+        self._contributions: dict[str, bytes] = {}
 
     def close(self) -> None:
         os.close(self._fd)
@@ -75,6 +80,9 @@ class PartialJournal:
                     # written before it still blocks that ciphertext
                     continue
                 self._lineages.setdefault(record.lineage, []).append(record)
+            elif parts[0] == "contribution":
+                if len(parts) == 3 and _CONTRIBUTION.match(parts[1] + " " + parts[2]):
+                    self._contributions.setdefault(parts[1], bytes.fromhex(parts[2]))
             else:
                 self._digests.add(parts[0])
         self._offset += end
@@ -99,6 +107,37 @@ class PartialJournal:
         with self._locked(fcntl.LOCK_SH):
             self._catch_up()
             return digest in self._digests
+
+    def contribution(self, bundle_digest: str, fresh: Callable[[], bytes]) -> bytes:
+        """This trustee's round-1 randomness for ``bundle_digest``: what it contributed
+        before, or ``fresh()`` — written and synced before it is returned, so it is the only
+        one ever given (docs/design.md, "Signed contributions"). A service asking again gets
+        the same bytes, so it cannot ask until it likes the seed; a crash after the write
+        re-sends the same contribution."""
+        if not re.fullmatch(r"[0-9a-f]{64}", bundle_digest):
+            raise FormatError("a bundle digest is 64 lower-case hex characters")
+        with self._locked(fcntl.LOCK_EX):
+            self._catch_up()
+            kept = self._contributions.get(bundle_digest)
+            if kept is not None:
+                return kept
+            randomness = fresh()
+            if len(randomness) != 32:
+                raise FormatError("a round-1 contribution is 32 bytes of randomness")
+            size = os.fstat(self._fd).st_size
+            torn = size > self._offset
+            text = ("\n" if torn else "") + f"contribution {bundle_digest} {randomness.hex()}\n"
+            os.write(self._fd, text.encode("ascii"))
+            os.fsync(self._fd)
+            self._catch_up()
+        fsync_dir(self.path.parent)
+        return randomness
+
+    def contributed(self, bundle_digest: str) -> bytes | None:
+        """The randomness this trustee contributed to ``bundle_digest``, if it did."""
+        with self._locked(fcntl.LOCK_SH):
+            self._catch_up()
+            return self._contributions.get(bundle_digest)
 
     def claim(
         self,

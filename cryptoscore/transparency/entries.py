@@ -10,7 +10,7 @@ an entry's shape: the transcript builds entries here, the service stores the blo
     ceremony      record, public, evaluation                record, public, evaluation
     challenge     challenge, definition                     definition
     bundle        kind, bundle, owner                       bundle
-    contribution  bundle, trustee, randomness               —
+    contribution  bundle, trustee, randomness, signature    —
     request       request, round                            request
     partial       request_id, partial, trustee              partial
     round1        bundle, verdict, reason                   —
@@ -72,7 +72,7 @@ ENTRY_TYPES: dict[str, EntryType] = {
         EntryType("ceremony", _CEREMONY_BLOBS, _CEREMONY_BLOBS),
         EntryType("challenge", ("challenge", "definition"), ("definition",)),
         EntryType("bundle", ("kind", "bundle", "owner"), ("bundle",)),
-        EntryType("contribution", ("bundle", "trustee", "randomness")),
+        EntryType("contribution", ("bundle", "trustee", "randomness", "signature")),
         EntryType("request", ("request", "round"), ("request",)),
         EntryType("partial", ("request_id", "partial", "trustee"), ("partial",)),
         EntryType("round1", ("bundle", "verdict", "reason")),

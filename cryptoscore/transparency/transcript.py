@@ -245,6 +245,7 @@ class Transcript:
             bundle=bundle_digest,
             trustee=contribution.trustee_id,
             randomness=contribution.randomness.hex(),
+            signature=contribution.signature.hex(),
         )
         return self.append(entry, key)
 

@@ -36,7 +36,7 @@ from flask import Blueprint
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from cryptoscore.errors import CryptoScoreError
+from cryptoscore.errors import CryptoScoreError, VerificationError
 from cryptoscore.protocol.contributions import Contribution
 from cryptoscore.protocol.release import ReleaseState
 from cryptoscore.protocol.requests import DecryptionRequest, Round1Evidence
@@ -44,7 +44,7 @@ from cryptoscore.threshold.pad_shares import PadShare
 from cryptoscore.threshold.partial import PartialDecryption
 from cryptoscore_server.auth import current_token, require_roles
 from cryptoscore_server.blobs import get_blob_store, record_blob
-from cryptoscore_server.bodies import json_body, octet_body
+from cryptoscore_server.bodies import octet_body
 from cryptoscore_server.db import get_session
 from cryptoscore_server.jobs import JobName, enqueue, rebuild_round1
 from cryptoscore_server.ledger import append_event, challenge_context, challenge_lock
@@ -66,7 +66,6 @@ from cryptoscore_server.routes.bundles import require_roster_trustee
 from cryptoscore_server.routes.challenges import get_challenge
 from cryptoscore_server.schemas import (
     AcceptedSchema,
-    ContributionCreateSchema,
     Round1EvidenceSchema,
     TrusteeTasksSchema,
     dump,
@@ -199,7 +198,7 @@ def evidence(challenge_id: str, digest: str) -> dict[str, Any]:
     ).all()
     record = Round1Evidence(
         digest,
-        tuple(Contribution(c.trustee, bytes.fromhex(c.randomness)) for c in contributions),
+        tuple(c.contribution() for c in contributions),
         tuple(DecryptionRequest.from_bytes(store.read(r.request_blob)) for r in requests),
         {
             r.request_id: tuple(
@@ -280,23 +279,21 @@ def pad_share() -> tuple[dict[str, Any], int]:
 
 @bp.post("/contributions")
 @doc(
-    summary="Contribute 32 random bytes to a bundle's round 1",
+    summary="Contribute a signed round-1 contribution (32 random bytes) to a bundle",
     tags=["trustee"],
-    request_body={
-        "required": True,
-        "content": {"application/json": {"schema": "ContributionCreate"}},
-    },
+    request_body=binary_body("Contribution.to_bytes()"),
     responses={201: AcceptedSchema, 200: AcceptedSchema},
-    problems=[400, 404, 409, 415, 422],
+    problems=[400, 403, 404, 409, 413, 415, 422],
 )
 @require_roles(Role.TRUSTEE)
 def contribute() -> tuple[dict[str, Any], int]:
-    body = json_body(ContributionCreateSchema())
+    contribution = _record_body("contribution", Contribution.from_bytes)
     session, store = get_session(), get_blob_store()
-    challenge = get_challenge(body["challenge"])
+    challenge = get_challenge(contribution.challenge_id)
     trustee = require_roster_trustee(challenge, current_token())
-    digest = body["bundle"]
-    contribution = Contribution(trustee, bytes.fromhex(body["randomness"]))
+    if contribution.trustee_id != trustee:
+        raise Problem(403, "A trustee posts only its own contributions.")
+    digest = contribution.bundle_digest
     accepted = {"challenge": challenge.id, "bundle": digest, "trustee": trustee}
     with challenge_lock(session, challenge.id):
         row = session.get(UploadedBundle, (challenge.id, digest))
@@ -304,12 +301,14 @@ def contribute() -> tuple[dict[str, Any], int]:
             raise Problem(404, f"There is no bundle {digest!r} in {challenge.id!r}.")
         previous = session.get(TrusteeContribution, (challenge.id, digest, trustee))
         if previous is not None:
-            if previous.randomness == body["randomness"]:
+            if previous.contribution() == contribution:
                 return dump(AcceptedSchema(), accepted), 200
             raise Problem(409, f"{trustee!r} already contributed to this bundle.")
         release = rebuild_round1(session, store, challenge_context(challenge, store), row)
         try:
             release.add_contribution(contribution)
+        except VerificationError as exc:  # not signed by the roster key of ``trustee``
+            raise library_problem(exc) from None
         except CryptoScoreError as exc:  # not of the pad set, or round 1 already moved on
             problem = library_problem(exc)
             raise Problem(
@@ -320,7 +319,8 @@ def contribute() -> tuple[dict[str, Any], int]:
                 challenge_id=challenge.id,
                 bundle=digest,
                 trustee=trustee,
-                randomness=body["randomness"],
+                randomness=contribution.randomness.hex(),
+                signature=contribution.signature.hex(),
             )
         )
         session.flush()

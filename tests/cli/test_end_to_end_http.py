@@ -73,7 +73,7 @@ def _trustees_in_background(tmp_path, server, tokens, online, share_envs) -> Ite
         )
         client = ProtocolClient(server, tokens[tid])
         journal = tmp_path / tid / "partials.journal"
-        loops.append(TrusteeLoop(client, tid, share, identity, journal, lambda _m: None, False))
+        loops.append(TrusteeLoop(client, share, identity, journal, lambda _m: None, False))
     stop = threading.Event()
     errors: list[BaseException] = []
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import base64
+from types import SimpleNamespace
 from typing import Any
 
-from cryptoscore.errors import CryptoScoreError
-from cryptoscore.protocol.contributions import Contribution
+from cryptoscore.errors import RefusedError
 from cryptoscore_cli.api import ApiError
 from cryptoscore_cli.trustee_loop import TrusteeLoop
 
@@ -65,18 +65,29 @@ class _FlakyService:
             ]
         }
 
-    def contribute(self, challenge: str, bundle: str, randomness: bytes) -> None:
+    def post_contribution(self, contribution: bytes) -> None:
+        bundle = contribution.decode()
         if bundle in self.failures:
             raise self.failures.pop(bundle)
         self.contributed.append(bundle)
 
 
+class _Signed:
+    """Stands in for a signed contribution: its bytes name the bundle."""
+
+    def __init__(self, bundle: str) -> None:
+        self.bundle = bundle
+
+    def to_bytes(self) -> bytes:
+        return self.bundle.encode()
+
+
 def _loop(service, said, tmp_path) -> TrusteeLoop:
-    """A loop over a stub service, with no share or identity (it must never need them)."""
+    """A loop over a stub service, with no real share or identity (it must never need them)."""
+    share = SimpleNamespace(trustee_id="t1", key_id="k")
     return TrusteeLoop(
         service,  # type: ignore[arg-type]
-        "t1",
-        None,  # type: ignore[arg-type]
+        share,  # type: ignore[arg-type]
         None,  # type: ignore[arg-type]
         tmp_path / "journal",
         said.append,
@@ -87,19 +98,19 @@ def _loop(service, said, tmp_path) -> TrusteeLoop:
 def _loop_with_contexts(service, said, tmp_path) -> TrusteeLoop:
     loop = _loop(service, said, tmp_path)
 
-    def context(challenge_id: str) -> Any:
+    def context(_port: Any, challenge_id: str) -> Any:
         if challenge_id == "other-key":
-            raise CryptoScoreError(f"challenge {challenge_id} uses another key than my share")
+            raise RefusedError(f"challenge {challenge_id} uses another key than my share")
         return None
 
-    loop.context = context  # type: ignore[method-assign]
+    loop.agent.context = context  # type: ignore[method-assign]
+    loop.agent.contribute = lambda _context, bundle: _Signed(bundle)  # type: ignore[method-assign,assignment,return-value]
     return loop
 
 
-def test_a_refused_or_conflicting_task_skips_only_itself(tmp_path, monkeypatch):
-    monkeypatch.setattr(
-        "cryptoscore_cli.trustee_loop.contribute", lambda context, tid: Contribution(tid, b"r" * 32)
-    )
+def test_a_refused_or_conflicting_task_skips_only_itself(tmp_path):
+    """A challenge of another key (issue 15: it used to stop ``trustee run``) is refused and
+    the loop goes on; a 409 skips its task only."""
     said: list[str] = []
     service = _FlakyService({"b1": ApiError(409, "Conflict: round 1 already has t contributions")})
     loop = _loop_with_contexts(service, said, tmp_path)
@@ -110,9 +121,6 @@ def test_a_refused_or_conflicting_task_skips_only_itself(tmp_path, monkeypatch):
 
 
 def test_a_lost_connection_ends_the_pass_and_is_retried_with_backoff(tmp_path, monkeypatch):
-    monkeypatch.setattr(
-        "cryptoscore_cli.trustee_loop.contribute", lambda context, tid: Contribution(tid, b"r" * 32)
-    )
     said: list[str] = []
     lost = ApiError(0, "connection to the service lost: RemoteDisconnected")
     service = _FlakyService({"b2": lost})

@@ -7,8 +7,10 @@ from cryptoscore import BFV8192, KeySet, generate_keys
 from cryptoscore.hazmat.shamir import share
 from cryptoscore.identity import TrusteeIdentity
 from cryptoscore.local import LocalTrustee, local_trustees
-from cryptoscore.protocol.answer import answer_pad_request, answer_request
+from cryptoscore.protocol.agent import TrusteeAgent
+from cryptoscore.protocol.answer import answer_pad_request
 from cryptoscore.protocol.challenge import ChallengeContext
+from cryptoscore.protocol.contributions import Contribution
 from cryptoscore.scoring.pad_request import Pads
 from cryptoscore.scoring.policy import ReleasePolicy
 from cryptoscore.threshold.active_set import ActiveSet
@@ -76,21 +78,30 @@ class Committee:
             challenge_id, self.record, self.keys.public, self.keys.evaluation, policy, n
         )
 
+    def agent(self, tid, journal_dir) -> TrusteeAgent:
+        """Trustee ``tid``'s agent (``protocol/agent.py``), journal in ``journal_dir``."""
+        return TrusteeAgent(
+            self.shares[tid], self.identity(tid), journal_dir / f"{tid}.journal", say=_quiet
+        )
+
     def answer(
         self, tid, request, context, bundles, journal_dir, evidence=None
     ) -> PartialDecryption:
-        """Trustee ``tid`` answers ``request`` (checking round 1 and recomputing it first),
-        journal in journal_dir."""
-        with PartialJournal(journal_dir / f"{tid}.journal") as journal:
-            return answer_request(
-                request,
-                context,
-                bundles,
-                self.shares[tid],
-                self.identity(tid),
-                journal,
-                evidence=evidence,
-            )
+        """Trustee ``tid`` answers ``request`` through its agent (checking round 1, its own
+        contribution and recomputing it first), journal in journal_dir."""
+        agent = self.agent(tid, journal_dir)
+        try:
+            return agent.answer(request, context, bundles, evidence or {})
+        finally:
+            agent.close()
+
+    def contribute(self, tid, context, bundle_digest, journal_dir) -> Contribution:
+        """Trustee ``tid``'s signed round-1 contribution (once per bundle, per its journal)."""
+        agent = self.agent(tid, journal_dir)
+        try:
+            return agent.contribute(context, bundle_digest)
+        finally:
+            agent.close()
 
     def local_trustees(self, journal_dir, offline=()) -> dict[str, LocalTrustee]:
         """The committee as in-process trustees for ``cryptoscore.local.LocalChallenge``."""
@@ -112,3 +123,7 @@ class Committee:
                     )
                 )
         return open_pads(request, shares, self.record, key)
+
+
+def _quiet(_line: str) -> None:
+    pass

@@ -22,14 +22,11 @@ from cryptoscore import (
     raw_encrypt_vectors,
 )
 from cryptoscore.identity import TrusteeIdentity
-from cryptoscore.protocol.answer import answer_pad_request, answer_request
+from cryptoscore.protocol.agent import TrusteeAgent
 from cryptoscore.protocol.challenge import ChallengeContext
-from cryptoscore.protocol.contributions import contribute
-from cryptoscore.protocol.requests import DecryptionRequest, Round1Evidence, evidence_needed
 from cryptoscore.scoring.bundle import EncryptedBundle
 from cryptoscore.scoring.pad_request import PadRequest, Pads
 from cryptoscore.threshold.ceremony import KeyShare, RosterEntry, open_share_file, run_ceremony
-from cryptoscore.threshold.journal import PartialJournal
 from cryptoscore.threshold.pad_shares import PadKey, PadShare, open_pads
 from cryptoscore_server.auth import create_token
 from cryptoscore_server.db import get_session
@@ -103,76 +100,99 @@ def upload(client: FlaskClient, token: str, what: str, bundle: EncryptedBundle |
     )
 
 
+class FlaskPort:
+    """``protocol.agent.TrusteePort`` over the Flask test client, as one trustee's token."""
+
+    def __init__(self, client: FlaskClient, token: str) -> None:
+        self.client, self.headers = client, bearer(token)
+        self.posted = 0
+
+    def _get(self, path: str) -> Any:
+        got = self.client.get(f"{API}{path}", headers=self.headers)
+        if got.status_code != 200:
+            raise ServiceRefusal(got.status_code, got.get_json())
+        return got
+
+    def _post(self, path: str, data: bytes) -> Any:
+        got = self.client.post(f"{API}{path}", data=data, content_type=OCTETS, headers=self.headers)
+        if got.status_code not in (200, 201):
+            raise ServiceRefusal(got.status_code, got.get_json())
+        self.posted += got.status_code == 201
+        return got.get_json()
+
+    def trustee_tasks(self) -> Any:
+        return self._get("/trustee/tasks").get_json()
+
+    def challenge(self, challenge_id: str) -> Any:
+        return self._get(f"/challenges/{challenge_id}").get_json()
+
+    def ceremony_record(self, challenge_id: str) -> bytes:
+        return bytes(self._get(f"/challenges/{challenge_id}/ceremony-record").data)
+
+    def public_context(self, challenge_id: str) -> bytes:
+        return bytes(self._get(f"/challenges/{challenge_id}/public-context").data)
+
+    def evaluation_keys(self, challenge_id: str) -> bytes:
+        return bytes(self._get(f"/challenges/{challenge_id}/evaluation-keys").data)
+
+    def bundle(self, challenge_id: str, digest: str) -> bytes:
+        return bytes(self._get(f"/challenges/{challenge_id}/bundles/{digest}").data)
+
+    def round1_evidence(self, challenge_id: str, digest: str) -> Any:
+        return self._get(f"/trustee/evidence/{challenge_id}/{digest}").get_json()
+
+    def post_pad_share(self, share: bytes) -> Any:
+        return self._post("/trustee/pads", share)
+
+    def post_contribution(self, contribution: bytes) -> Any:
+        return self._post("/trustee/contributions", contribution)
+
+    def post_partial(self, partial: bytes) -> Any:
+        return self._post("/trustee/partials", partial)
+
+
+class ServiceRefusal(Exception):
+    """The test service answered one call with a 4xx (a trustee skips that task)."""
+
+    def __init__(self, status: int, problem: Any) -> None:
+        super().__init__(f"{status}: {problem}")
+        self.status = status
+
+
 @dataclass
 class Trustees:
-    """The online trustees of a committee, acting over HTTP."""
+    """The online trustees of a committee, acting over HTTP through their agents
+    (``protocol/agent.py``), exactly as ``trustee run`` does."""
 
     client: FlaskClient
     committee: Committee
     tokens: dict[str, str]
     journal_dir: Path
     online: tuple[str, ...]
-    answered: list[str] = field(default_factory=list)
+    said: list[str] = field(default_factory=list)
+    agents: dict[str, TrusteeAgent] = field(default_factory=dict)
+
+    def agent(self, tid: str) -> TrusteeAgent:
+        if tid not in self.agents:
+            self.agents[tid] = TrusteeAgent(
+                self.committee.shares[tid],
+                self.committee.identities[tid],
+                self.journal_dir / f"{tid}.journal",
+                say=lambda line, tid=tid: self.said.append(f"{tid}: {line}"),
+            )
+        return self.agents[tid]
 
     def step(self) -> int:
-        """One poll of every online trustee; returns how many messages they posted."""
+        """One pass of every online trustee; returns how many new records they posted.
+        A refusal by the rules would be a bug in an honest story: it fails the test."""
         posted = 0
         for tid in self.online:
-            headers = bearer(self.tokens[tid])
-            tasks = self.client.get(f"{API}/trustee/tasks", headers=headers).get_json()
-            for task in tasks["pads"]:
-                request = PadRequest.from_bytes(base64.b64decode(task["record"]))
-                post_pad_share(
-                    self.client, self.committee, request, tid, self.tokens[tid], self.journal_dir
-                )
-                posted += 1
-            for task in tasks["contributions"]:
-                c = contribute(self.committee.context, tid)
-                body = {
-                    "challenge": task["challenge"],
-                    "bundle": task["bundle"],
-                    "randomness": c.randomness.hex(),
-                }
-                response = self.client.post(
-                    f"{API}/trustee/contributions", json=body, headers=headers
-                )
-                if response.status_code == 201:
-                    posted += 1
-            for task in tasks["requests"]:
-                request = DecryptionRequest.from_bytes(base64.b64decode(task["request"]))
-                bundles = {}
-                for digest in request.inputs:
-                    got = self.client.get(
-                        f"{API}/challenges/{task['challenge']}/bundles/{digest}", headers=headers
-                    )
-                    assert got.status_code == 200
-                    bundles[digest] = EncryptedBundle.from_bytes(got.data)
-                evidence = {}
-                for digest in evidence_needed(request):
-                    got = self.client.get(
-                        f"{API}/trustee/evidence/{task['challenge']}/{digest}", headers=headers
-                    )
-                    assert got.status_code == 200, got.get_json()
-                    evidence[digest] = Round1Evidence.from_json(got.get_json())
-                with PartialJournal(self.journal_dir / f"{tid}.journal") as journal:
-                    partial = answer_request(
-                        request,
-                        self.committee.context,
-                        bundles,
-                        self.committee.shares[tid],
-                        self.committee.identities[tid],
-                        journal,
-                        evidence=evidence,
-                    )
-                response = self.client.post(
-                    f"{API}/trustee/partials",
-                    data=partial.to_bytes(),
-                    content_type=OCTETS,
-                    headers=headers,
-                )
-                assert response.status_code == 201, response.get_json()
-                self.answered.append(request.request_id)
-                posted += 1
+            port = FlaskPort(self.client, self.tokens[tid])
+            heard = len(self.said)
+            self.agent(tid).run_once(port, lambda exc: isinstance(exc, ServiceRefusal))
+            refused = [line for line in self.said[heard:] if " refused " in line]
+            assert not refused, refused
+            posted += port.posted
         return posted
 
     def run(self, app: Flask, settle: Any = None, rounds: int = 20) -> None:
@@ -202,11 +222,14 @@ def post_pad_share(
     token: str,
     journal_dir: Path,
 ) -> None:
-    """Trustee ``tid`` answers a pad request and posts its share."""
-    with PartialJournal(journal_dir / f"{tid}.journal") as journal:
-        share = answer_pad_request(
-            request, committee.context, committee.shares[tid], committee.identities[tid], journal
-        )
+    """Trustee ``tid`` answers a pad request (through its agent) and posts its share."""
+    agent = TrusteeAgent(
+        committee.shares[tid], committee.identities[tid], journal_dir / f"{tid}.journal"
+    )
+    try:
+        share = agent.answer_pads(request, committee.context)
+    finally:
+        agent.close()
     response = client.post(
         f"{API}/trustee/pads", data=share.to_bytes(), content_type=OCTETS, headers=bearer(token)
     )

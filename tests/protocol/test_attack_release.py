@@ -32,7 +32,6 @@ from cryptoscore import (
 from cryptoscore.hazmat.ciphertext import encode_ciphertext
 from cryptoscore.hazmat.modmath import addmod, crt_lift
 from cryptoscore.hazmat.seal_engine import engine_for
-from cryptoscore.protocol.contributions import contribute
 from cryptoscore.protocol.release import BundleRelease, ReleaseState, SubmissionRelease
 from cryptoscore.protocol.requests import DecryptionRequest
 from cryptoscore.scoring.bundle import BundleWriter
@@ -77,7 +76,7 @@ def round1_steps(committee, context, bundle, tmp_path, trustees=("trustee-1", "t
     release = BundleRelease(context, bundle, ActiveSet.of(committee.record, trustees))
     yield release
     for tid in trustees:
-        release.add_contribution(contribute(context, tid))
+        release.add_contribution(committee.contribute(tid, context, bundle.digest, tmp_path))
     requests = release.start(f"r1-{bundle.digest[:12]}")
     yield release
     while requests:
@@ -292,6 +291,10 @@ def test_request_record_roundtrip(committee):
     assert DecryptionRequest.from_bytes(request.to_bytes()) == request
 
 
+def _contribution(committee, context, bundle, tid, journals):
+    return committee.contribute(tid, context, bundle.digest, journals)
+
+
 def test_round1_is_the_pad_sets_alone(committee, context, data, tmp_path):
     """Round 1 of a pad-seeded bundle is answered by the pads' own active set (lineage.py):
     no other trustee may contribute, and naming another set is refused."""
@@ -301,13 +304,13 @@ def test_round1_is_the_pad_sets_alone(committee, context, data, tmp_path):
     release = BundleRelease(context, labels)
     assert release.active.indices == (1, 2)
     with pytest.raises(MismatchError, match="may not contribute"):
-        release.add_contribution(contribute(context, "trustee-3"))
-    release.add_contribution(contribute(context, "trustee-2"))
+        release.add_contribution(_contribution(committee, context, labels, "trustee-3", tmp_path))
+    release.add_contribution(_contribution(committee, context, labels, "trustee-2", tmp_path))
     with pytest.raises(StepError, match="already contributed"):
-        release.add_contribution(contribute(context, "trustee-2"))
+        release.add_contribution(_contribution(committee, context, labels, "trustee-2", tmp_path))
     with pytest.raises(StepError, match="waiting for"):
         release.start("early")
-    release.add_contribution(contribute(context, "trustee-1"))
+    release.add_contribution(_contribution(committee, context, labels, "trustee-1", tmp_path))
     requests = release.start("dyn")
     assert {r.circuit for r in requests} == {"noise/v1"}  # V only once they pass
     assert {r.active_set.indices for r in requests} == {(1, 2)}

@@ -3,11 +3,13 @@ problem (the other records have their own tests)."""
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
 
 from cryptoscore import FormatError, RefusedError
+from cryptoscore.identity import TrusteeIdentity
 from cryptoscore.protocol.requests import DecryptionRequest
 from cryptoscore.threshold.active_set import ActiveSet
 from cryptoscore.transparency.receipts import Receipt
@@ -50,6 +52,44 @@ def test_request_roundtrip_and_tampering():
         DecryptionRequest("r", "ch", "score/v1", (), b"", b"", ActiveSet((1, 2)), "cd" * 32, 1)
 
 
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
+
+
+def _with_header(contribution, **changes) -> bytes:
+    """The contribution's record with header fields changed (a malformed record)."""
+    from cryptoscore.envelope import pack_record
+    from cryptoscore.protocol.contributions import FORMAT_VERSION, MAGIC
+
+    header = {
+        "challenge": contribution.challenge_id,
+        "bundle": contribution.bundle_digest,
+        "trustee": contribution.trustee_id,
+        "randomness": contribution.randomness.hex(),
+        "signature": contribution.signature.hex(),
+        **changes,
+    }
+    return pack_record(MAGIC, FORMAT_VERSION, header)
+
+
+def test_contribution_record_roundtrip_and_malformed():
+    from cryptoscore.protocol.contributions import Contribution
+
+    identity = TrusteeIdentity.generate()
+    c = Contribution.sign(identity, "ch", "ab" * 32, "t1", bytes(range(32)))
+    assert Contribution.from_bytes(c.to_bytes()) == c
+    for raw in (
+        c.to_bytes() + b"x",
+        _with_header(c, bundle="AB" * 32),
+        _with_header(c, randomness="00" * 31),
+        _with_header(c, signature=""),
+        _with_header(c, extra=1),
+        c.to_bytes()[:20],
+    ):
+        with pytest.raises(FormatError):
+            Contribution.from_bytes(raw)
+
+
 def test_round1_evidence_roundtrip_and_malformed_json():
     from cryptoscore.protocol.contributions import Contribution
     from cryptoscore.protocol.requests import Round1Evidence
@@ -57,9 +97,13 @@ def test_round1_evidence_roundtrip_and_malformed_json():
     request = DecryptionRequest(
         "r1-x:noise:0", "ch", "noise/v1", ("ab" * 32,), b"", b"", ActiveSet((1, 2)), "cd" * 32
     )
+    signed = [
+        Contribution.sign(TrusteeIdentity.generate(), "ch", "ab" * 32, tid, bytes([i]) * 32)
+        for i, tid in enumerate(("t1", "t2"))
+    ]
     evidence = Round1Evidence(
         "ab" * 32,
-        (Contribution("t1", bytes(32)), Contribution("t2", bytes([1]) * 32)),
+        tuple(signed),
         (request,),
         {request.request_id: ()},
     )
@@ -70,8 +114,10 @@ def test_round1_evidence_roundtrip_and_malformed_json():
         {},
         {**good, "requests": ["%%%"]},
         {**good, "requests": ["AAAA"]},  # base64, but not a request record
-        {**good, "contributions": [{"trustee": "t1", "randomness": "zz"}]},
-        {**good, "contributions": [{"trustee": "t1", "randomness": "00"}]},  # not 32 bytes
+        {**good, "contributions": [{"trustee": "t1", "randomness": "zz"}]},  # not a record
+        {**good, "contributions": ["%%%"]},
+        {**good, "contributions": [_b64(_with_header(signed[0], randomness="00"))]},  # 1 byte
+        {**good, "contributions": [_b64(_with_header(signed[0], signature="00" * 63))]},
         {**good, "partials": {"r": ["AAAA"]}},
         {**good, "partials": []},
     ):

@@ -187,7 +187,6 @@ def story(tmp_path_factory) -> Iterator[Story]:
             loops = {
                 tid: TrusteeLoop(
                     ProtocolClient(url, tokens[tid]),
-                    tid,
                     shares[tid],
                     identities[tid],
                     tmp / "journals" / f"{tid}.journal",
@@ -557,6 +556,6 @@ def test_lost_answers_are_re_sent_and_the_submission_is_released(story):
     assert lost_after.count(lost_after[0]) == 1
     # every trustee answered each lineage slot once (its journal), whatever was lost
     for tid in TID.values():
-        slots = [(r.lineage, r.slot) for r in s.loops[tid].journal.lineage_records()]
+        slots = [(r.lineage, r.slot) for r in s.loops[tid].agent.journal.lineage_records()]
         assert len(slots) == len(set(slots)), tid
-    assert len(s.loops[in_s0[0]].outbox) == 0 and len(s.loops[in_s0[1]].outbox) == 0
+    assert len(s.loops[in_s0[0]].agent.outbox) == 0 and len(s.loops[in_s0[1]].agent.outbox) == 0

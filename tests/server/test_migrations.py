@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from alembic import command
@@ -26,7 +27,7 @@ def _config() -> Config:
 
 def test_single_head_named_revision() -> None:
     heads = ScriptDirectory.from_config(_config()).get_heads()
-    assert heads == ["0005_log_nodes"]
+    assert heads == ["0006_signed_contributions"]
 
 
 def test_migrated_schema_matches_the_models(app: Flask) -> None:
@@ -34,7 +35,7 @@ def test_migrated_schema_matches_the_models(app: Flask) -> None:
     with engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(context, Base.metadata) == []
-        assert context.get_current_revision() == "0005_log_nodes"
+        assert context.get_current_revision() == "0006_signed_contributions"
     assert set(inspect(engine).get_table_names()) == {
         "alembic_version",
         "tokens",
@@ -150,14 +151,8 @@ def test_token_role_and_hash_constraints(app: Flask) -> None:
         assert session.execute(text("SELECT COUNT(*) FROM tokens")).scalar_one() == 0
 
 
-def test_release_states_migrate_both_ways(app: Flask) -> None:
-    """0004: the old spellings become the library's ReleaseState values (a bundle whose round
-    1 asked for V becomes ``validity``), and back on downgrade; nothing else changes."""
-    engine = get_engine(app)
-    config = _config()
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.downgrade(config, "0003_pads")
+def _seed_challenge(app: Flask) -> None:
+    """A token, six blobs and challenge ``c``: what bundle rows refer to."""
     with app.app_context():
         session = get_session()
         session.add(Token(id=1, name="x", role="admin", token_hash="f" * 64))
@@ -166,18 +161,33 @@ def test_release_states_migrate_both_ways(app: Flask) -> None:
         session.flush()
         session.add(_challenge(public_context_hash="a" * 64))
         session.commit()
+
+
+def _insert_bundle(conn: Any, digest: str, state: str, now: datetime) -> None:
+    conn.execute(
+        text(
+            "INSERT INTO bundles (challenge_id, digest, kind, owner, token_id, state, "
+            "reason, receipt, submitted_at) VALUES ('c', :d, 'predictions', 'x', 1, :s, "
+            "'', '{}', :t)"
+        ),
+        {"d": digest, "s": state, "t": now},
+    )
+
+
+def test_release_states_migrate_both_ways(app: Flask) -> None:
+    """0004: the old spellings become the library's ReleaseState values (a bundle whose round
+    1 asked for V becomes ``validity``), and back on downgrade; nothing else changes."""
+    engine = get_engine(app)
+    config = _config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0003_pads")
+    _seed_challenge(app)
     old = {"b": "pending", "c": "sanitizing", "d": "sanitizing", "e": "valid", "f": "released"}
     now = datetime(2030, 1, 1, tzinfo=UTC)
     with engine.begin() as conn:
         for digest, state in old.items():
-            conn.execute(
-                text(
-                    "INSERT INTO bundles (challenge_id, digest, kind, owner, token_id, state, "
-                    "reason, receipt, submitted_at) VALUES ('c', :d, 'predictions', 'x', 1, :s, "
-                    "'', '{}', :t)"
-                ),
-                {"d": digest * 64, "s": state, "t": now},
-            )
+            _insert_bundle(conn, digest * 64, state, now)
         for rid in ("c:r1:x:noise:0", "d:r1:x:noise:0", "d:r1:x:validity"):
             conn.execute(
                 text(
@@ -208,3 +218,40 @@ def test_release_states_migrate_both_ways(app: Flask) -> None:
         command.downgrade(config, "0003_pads")
     assert states() == old
     migrate(engine)
+
+
+def test_unsigned_contributions_are_asked_again_or_their_round_is_closed(app: Flask) -> None:
+    """0006: an unsigned contribution of a bundle still awaiting contributions is dropped (its
+    trustee is asked again and signs); a bundle whose round 1 was under way on unsigned
+    contributions becomes invalid with a reason; decided bundles keep their history."""
+    engine = get_engine(app)
+    config = _config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0005_log_nodes")
+    _seed_challenge(app)
+    states = {"b": "awaiting-contributions", "c": "noise-check", "d": "validity", "e": "valid"}
+    now = datetime(2030, 1, 1, tzinfo=UTC)
+    with engine.begin() as conn:
+        for digest, state in states.items():
+            _insert_bundle(conn, digest * 64, state, now)
+            conn.execute(
+                text(
+                    "INSERT INTO contributions (challenge_id, bundle, trustee, randomness, "
+                    "created_at) VALUES ('c', :d, 't1', :r, :t)"
+                ),
+                {"d": digest * 64, "r": "ab" * 32, "t": now},
+            )
+    migrate(engine)
+    with engine.connect() as conn:
+        after = dict(conn.execute(text("SELECT digest, state FROM bundles")).all())
+        reasons = dict(conn.execute(text("SELECT digest, reason FROM bundles")).all())
+        kept = {row[0][0] for row in conn.execute(text("SELECT bundle FROM contributions"))}
+    assert {d[0]: s for d, s in after.items()} == {
+        "b": "awaiting-contributions",
+        "c": "invalid",
+        "d": "invalid",
+        "e": "valid",
+    }
+    assert "unsigned contributions" in reasons["c" * 64] and reasons["e" * 64] == ""
+    assert kept == {"c", "d", "e"}  # b's is dropped: its trustee is asked again

@@ -17,6 +17,7 @@ from flask import Flask
 
 from cryptoscore import encrypt_predictions
 from cryptoscore.protocol.answer import answer_pad_request
+from cryptoscore.protocol.contributions import Contribution
 from cryptoscore.scoring.bundle import EncryptedBundle
 from cryptoscore.threshold.active_set import ActiveSet
 from cryptoscore.threshold.journal import PartialJournal
@@ -392,21 +393,37 @@ def test_bad_trustee_messages(
     labels = _fresh(app, client, tokens, committee, "organizer", "labels", bundles["y"], tmp_path)
     digest = upload(client, tokens["organizer"], "labels", labels).get_json()["bundle"]
     before = snapshot(app)
-    body = {"challenge": CHALLENGE, "bundle": digest, "randomness": "ab" * 32}
     url = f"{API}/trustee/contributions"
-    assert_problem(client.post(url, json=body, headers=bearer(stranger)), 403)
-    assert_problem(
-        client.post(url, json={**body, "bundle": "0" * 64}, headers=bearer(tokens["t0"])), 404
-    )
-    assert_problem(
-        client.post(url, json={**body, "randomness": "ab"}, headers=bearer(tokens["t0"])), 422
-    )
+
+    def signed(tid: str, randomness: bytes, **changes: str) -> bytes:
+        fields = {"challenge": CHALLENGE, "bundle": digest, "trustee": tid, **changes}
+        return Contribution.sign(
+            committee.identities[tid],
+            fields["challenge"],
+            fields["bundle"],
+            fields["trustee"],
+            randomness,
+        ).to_bytes()
+
+    def post(token: str, data: bytes) -> Any:
+        return client.post(url, data=data, content_type=OCTETS, headers=bearer(token))
+
+    good = signed("t0", b"\xab" * 32)
+    assert_problem(post(stranger, good), 403)
+    assert_problem(post(tokens["t1"], good), 403)  # t0's contribution, posted by t1
+    assert_problem(post(tokens["t0"], signed("t0", bytes(32), bundle="0" * 64)), 404)
+    assert_problem(post(tokens["t0"], b"garbage"), 400)
+    assert_problem(post(tokens["t0"], good[:-10]), 400)
+    forged = Contribution.sign(
+        committee.identities["t1"], CHALLENGE, digest, "t0", b"\xab" * 32
+    )  # t0's name, t1's key: what a service making up t0's contribution could do at best
+    refused = assert_problem(post(tokens["t0"], forged.to_bytes()), 400)
+    assert "signature does not verify" in refused["detail"]
     assert_problem(
         client.post(url, data="x", content_type="text/plain", headers=bearer(tokens["t0"])), 415
     )
     assert_problem(
-        client.post(url, data="{", content_type="application/json", headers=bearer(tokens["t0"])),
-        400,
+        client.post(url, json={"challenge": CHALLENGE}, headers=bearer(tokens["t0"])), 415
     )
     partials = f"{API}/trustee/partials"
     assert_problem(
@@ -419,21 +436,17 @@ def test_bad_trustee_messages(
     )
     assert snapshot(app) == before
     # a contribution, then the same again (200, nothing new), then a different one (409)
-    assert client.post(url, json=body, headers=bearer(tokens["t0"])).status_code == 201
+    assert post(tokens["t0"], good).status_code == 201
     before = snapshot(app)
-    assert client.post(url, json=body, headers=bearer(tokens["t0"])).status_code == 200
-    assert_problem(
-        client.post(url, json={**body, "randomness": "cd" * 32}, headers=bearer(tokens["t0"])), 409
-    )
+    assert post(tokens["t0"], good).status_code == 200
+    assert_problem(post(tokens["t0"], signed("t0", b"\xcd" * 32)), 409)
     # a roster trustee outside the bundle's pad set (t0, t1) may not contribute: round 1 is
     # the pad set's (lineage.py), and it is not even offered the task
     outsider = make_tokens(app, {"t2": "trustee"})["t2"]
     offered = client.get(f"{API}/trustee/tasks", headers=bearer(outsider)).get_json()
     assert all(task["bundle"] != digest for task in offered["contributions"])
     before = snapshot(app)
-    refused = assert_problem(
-        client.post(url, json={**body, "randomness": "ef" * 32}, headers=bearer(outsider)), 409
-    )
+    refused = assert_problem(post(outsider, signed("t2", b"\xef" * 32)), 409)
     assert refused["title"] == "Contribution not accepted"
     assert snapshot(app) == before
 

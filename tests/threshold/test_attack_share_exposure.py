@@ -28,14 +28,12 @@ import pytest
 from cryptoscore import BFV8192, RefusedError, encrypt_labels, encrypt_predictions
 from cryptoscore.hazmat.modmath import addmod
 from cryptoscore.protocol.answer import answer_pad_request, answer_request
-from cryptoscore.protocol.contributions import contribute
 from cryptoscore.protocol.recompute import recompute
 from cryptoscore.protocol.release import BundleRelease, SubmissionRelease
 from cryptoscore.protocol.requests import DecryptionRequest
 from cryptoscore.scoring.noise_check import noise_check
 from cryptoscore.scoring.policy import ReleasePolicy
 from cryptoscore.threshold.active_set import ActiveSet
-from cryptoscore.threshold.ceremony import KeyShare
 from cryptoscore.threshold.combine import rerandomize
 from cryptoscore.threshold.journal import PartialJournal
 from cryptoscore.threshold.pad_shares import PadKey, open_pads
@@ -107,7 +105,9 @@ class Challenge:
     def round1(self, bundle) -> BundleRelease:
         release = BundleRelease(self.context, bundle)
         for tid in self.ids(release.active.indices):
-            release.add_contribution(contribute(self.context, tid))
+            release.add_contribution(
+                self.committee.contribute(tid, self.context, bundle.digest, self.journal_dir)
+            )
         requests = release.start(f"r1-{bundle.digest[:8]}")
         while requests:
             evidence = {bundle.digest: release.evidence()}
@@ -119,26 +119,6 @@ class Challenge:
             requests = release.advance()
         assert release.state == "valid"
         return release
-
-
-@pytest.fixture
-def share_reads(monkeypatch):
-    """Counts every read of any key share (its residues, or a key derived from it): a
-    refused request must read none."""
-    reads = []
-    residues, derive_key = KeyShare.residues, KeyShare.derive_key
-
-    def counted_residues(self, level):
-        reads.append(self.trustee_id)
-        return residues(self, level)
-
-    def counted_derive(self, info):
-        reads.append(self.trustee_id)
-        return derive_key(self, info)
-
-    monkeypatch.setattr(KeyShare, "residues", counted_residues)
-    monkeypatch.setattr(KeyShare, "derive_key", counted_derive)
-    return reads
 
 
 def _values(rng, n):

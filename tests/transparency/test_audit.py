@@ -14,6 +14,7 @@ from cryptoscore import ReleasePolicy, encrypt_labels, encrypt_predictions, raw_
 from cryptoscore.envelope import canonical_json
 from cryptoscore.identity import TrusteeIdentity
 from cryptoscore.local import LocalChallenge
+from cryptoscore.protocol.contributions import Contribution
 from cryptoscore.threshold.active_set import ActiveSet
 from cryptoscore.threshold.journal import PartialJournal
 from cryptoscore.threshold.partial import PartialDecryption, partial_decrypt, standalone_lineage
@@ -183,6 +184,30 @@ def test_forged_partial_signature(challenge, tmp_path):
     members[f"blobs/{forged.digest}"] = raw
     entry["partial"] = forged.digest
     assert _failed(_write(tmp_path / "f.zip", _resign(members, entries))) == "partials-valid"
+
+
+@pytest.mark.parametrize("change", ["randomness", "signature", "trustee", "dropped"])
+def test_tampered_contribution(challenge, tmp_path, change):
+    """A service that changes a logged contribution (to steer V's seed), signs it with a key
+    of its own, credits it to another trustee, or drops one fails contributions-signed."""
+    _, _, path, _ = challenge
+    members = _members(path)
+    entries = _entries(members)
+    index, entry = next((i, e) for i, e in enumerate(entries) if e["type"] == "contribution")
+    if change == "randomness":
+        entry["randomness"] = bytes(32).hex()
+    elif change == "signature":
+        message = Contribution(
+            "x", entry["bundle"], entry["trustee"], bytes(32), bytes(64)
+        ).signed_message()
+        entry["signature"] = TrusteeIdentity.generate().sign(message).hex()
+    elif change == "trustee":
+        others = {e["trustee"] for e in entries if e["type"] == "contribution"}
+        entry["trustee"] = next(t for t in sorted(others) if t != entry["trustee"])
+    else:
+        del entries[index]
+    report = verify_bundle(_write(tmp_path / "c.zip", _resign(members, entries)))
+    assert report.first_failure.name == "contributions-signed", report.first_failure
 
 
 def test_trustee_swapped_in_roster(challenge, tmp_path):
@@ -369,7 +394,13 @@ def test_validity_asked_although_a_noise_check_failed(challenge, tmp_path):
     bundles = _bundles(members, entries)
     nora = next(e["bundle"] for e in entries if e["type"] == "bundle" and e["owner"] == "nora")
     contributions = [
-        Contribution(e["trustee"], bytes.fromhex(e["randomness"]))
+        Contribution(
+            local.context.challenge_id,
+            nora,
+            e["trustee"],
+            bytes.fromhex(e["randomness"]),
+            bytes.fromhex(e["signature"]),
+        )
         for e in entries
         if e["type"] == "contribution" and e["bundle"] == nora
     ]
@@ -516,13 +547,22 @@ def test_pads_reused_for_a_second_bundle(challenge, tmp_path):
         {"type": "bundle", "kind": "predictions", "bundle": reused.digest, "owner": "eve"}
     )
     pad_set = ActiveSet(reused.header.pad_request.active_set)
-    for i in pad_set.indices:
+    for i in pad_set.indices:  # the pad set colludes: its contributions are genuinely signed
+        tid = committee.record.entry_by_index(i).trustee_id
+        signed = Contribution.sign(
+            committee.identity(tid),
+            local.context.challenge_id,
+            reused.digest,
+            tid,
+            bytes(range(32)),
+        )
         entries.append(
             {
                 "type": "contribution",
                 "bundle": reused.digest,
-                "trustee": committee.record.entry_by_index(i).trustee_id,
-                "randomness": bytes(range(32)).hex(),
+                "trustee": tid,
+                "randomness": signed.randomness.hex(),
+                "signature": signed.signature.hex(),
             }
         )
     bundles[reused.digest] = reused

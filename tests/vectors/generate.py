@@ -4,8 +4,8 @@
 
 Vectors pin the wire formats and the seed expansions an independent implementation must
 reproduce: the canonical ciphertext encoding, the expansion of a seeded bundle's c1, the
-validity weights, the round-1 seed, the Lagrange coefficients, and the RFC 9162 tree hashes
-of canonical log entries.
+validity weights, the signed round-1 contribution records and the round-1 seed, the Lagrange
+coefficients, and the RFC 9162 tree hashes of canonical log entries.
 """
 
 from __future__ import annotations
@@ -15,11 +15,13 @@ import json
 from pathlib import Path
 
 import numpy as np
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cryptoscore.envelope import canonical_json
 from cryptoscore.hazmat.c1 import expand_c1
 from cryptoscore.hazmat.ciphertext import encode_ciphertext
 from cryptoscore.hazmat.shamir import lagrange_at_zero
+from cryptoscore.identity import TrusteeIdentity
 from cryptoscore.params import BFV8192, BFV16384
 from cryptoscore.protocol.contributions import Contribution, derive_seed, round1_seed
 from cryptoscore.scoring.encoding import Layout
@@ -83,12 +85,25 @@ def vectors() -> dict[str, object]:
             }
         )
     digest = hashlib.sha256(b"bundle").hexdigest()
-    contribs = [Contribution("t1", bytes([1]) * 32), Contribution("t2", bytes([2]) * 32)]
+    identities = {  # fixed Ed25519 keys (RFC 8032 signatures are deterministic)
+        tid: TrusteeIdentity(Ed25519PrivateKey.from_private_bytes(bytes([i]) * 32))
+        for i, tid in ((1, "t1"), (2, "t2"))
+    }
+    contribs = [
+        Contribution.sign(identities[tid], "vectors", digest, tid, bytes([i]) * 32)
+        for i, tid in ((1, "t1"), (2, "t2"))
+    ]
     r1 = round1_seed(digest, contribs)
     out["round1_seed"] = {
         "bundle": digest,
         "contributions": [
-            {"trustee": c.trustee_id, "randomness": c.randomness.hex()} for c in contribs
+            {
+                "trustee": c.trustee_id,
+                "randomness": c.randomness.hex(),
+                "public_key": identities[c.trustee_id].public_key.hex(),
+                "record": c.to_bytes().hex(),
+            }
+            for c in contribs
         ],
         "seed": r1.hex(),
         "validity_seed": derive_seed(r1, b"validity").hex(),

@@ -1,0 +1,341 @@
+"""The trustee agent: the one code path by which a trustee answers anything.
+
+A :class:`TrusteeAgent` holds one trustee's key share, identity, journal and outbox, and
+answers three kinds of task, each checked by the challenge's rules before the share or the
+journal is touched (docs/design.md, "The trustee agent"):
+
+* a **pad request** (:meth:`TrusteeAgent.answer_pads`): its share of each pad, encrypted to
+  the submitter, once per seed (``threshold/pad_shares.py``);
+* a **contribution** (:meth:`TrusteeAgent.contribute`): its signed round-1 randomness for a
+  bundle, drawn once and kept in the journal, so the same bytes every time it is asked
+  (``protocol/contributions.py``);
+* a **decryption request** (:meth:`TrusteeAgent.answer`): the inputs recomputed with the
+  published circuit, round 1 checked from the signed partials, its own contribution found in
+  V's seed, then one smudged, signed partial per ciphertext (``protocol/answer.py``).
+
+In-process callers (``cryptoscore.local``, tests) call those three directly. A trustee serving
+a remote service calls :meth:`TrusteeAgent.run_once` with a :class:`TrusteePort`: it fetches the
+pending tasks and their inputs, answers each, and delivers every answer through the outbox
+(``protocol/outbox.py``), so one lost in transit is re-sent as the same bytes. A task the rules
+refuse, or one the service refuses, is reported and skipped; nothing else stops a pass except
+the port failing (the caller retries).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from cryptoscore.errors import CryptoScoreError, FormatError, MismatchError, RefusedError
+from cryptoscore.identity import TrusteeIdentity
+from cryptoscore.protocol.answer import answer_pad_request, answer_request
+from cryptoscore.protocol.challenge import ChallengeContext
+from cryptoscore.protocol.contributions import Contribution, contribute
+from cryptoscore.protocol.outbox import Outbox
+from cryptoscore.protocol.requests import DecryptionRequest, Round1Evidence, evidence_needed
+from cryptoscore.scoring.bundle import EncryptedBundle
+from cryptoscore.scoring.keys import EvaluationKeys, PublicContext
+from cryptoscore.scoring.pad_request import PadRequest
+from cryptoscore.scoring.policy import ReleasePolicy
+from cryptoscore.threshold.ceremony import CeremonyRecord, KeyShare
+from cryptoscore.threshold.journal import PartialJournal
+from cryptoscore.threshold.pad_shares import PadShare
+from cryptoscore.threshold.partial import PartialDecryption
+
+__all__ = [
+    "Progress",
+    "TrusteeAgent",
+    "TrusteePort",
+    "challenge_context",
+    "no_progress",
+]
+
+
+class TrusteePort(Protocol):
+    """What a trustee needs from the service it serves (``cryptoscore_cli.api.ProtocolClient``
+    over HTTP; a test client in tests). Every method may raise; the agent's ``skippable``
+    predicate tells a refusal of one call (skip the task) from a lost service (end the pass).
+    """
+
+    def trustee_tasks(self) -> Any: ...
+    def challenge(self, challenge_id: str) -> Any: ...
+    def ceremony_record(self, challenge_id: str) -> bytes: ...
+    def public_context(self, challenge_id: str) -> bytes: ...
+    def evaluation_keys(self, challenge_id: str) -> bytes: ...
+    def bundle(self, challenge_id: str, digest: str) -> bytes: ...
+    def round1_evidence(self, challenge_id: str, digest: str) -> Any: ...
+    def post_pad_share(self, share: bytes) -> Any: ...
+    def post_contribution(self, contribution: bytes) -> Any: ...
+    def post_partial(self, partial: bytes) -> Any: ...
+
+
+Progress = Callable[[int, str, str], AbstractContextManager[Callable[[int], None]]]
+"""``progress(total, description, unit)`` → a context giving ``update(done so far)``."""
+
+
+@contextlib.contextmanager
+def no_progress(_total: int, _desc: str, _unit: str) -> Iterator[Callable[[int], None]]:
+    yield lambda _done: None
+
+
+def challenge_context(port: TrusteePort, challenge_id: str) -> ChallengeContext:
+    """The challenge as the service publishes it: its description, ceremony record, public
+    context and evaluation keys, each parsed and cross-checked (``ChallengeContext``)."""
+    info = port.challenge(challenge_id)
+    try:
+        policy = ReleasePolicy.from_json({k: info["policy"][k] for k in ("classes", "metrics")})
+        n_items = int(info["n_items"])
+    except (KeyError, TypeError, ValueError):
+        raise FormatError(f"the service's description of {challenge_id} is malformed") from None
+    return ChallengeContext(
+        challenge_id,
+        CeremonyRecord.from_bytes(port.ceremony_record(challenge_id)),
+        PublicContext.from_bytes(port.public_context(challenge_id)),
+        EvaluationKeys.from_bytes(port.evaluation_keys(challenge_id)),
+        policy,
+        n_items,
+    )
+
+
+_Serve = Callable[[TrusteePort, Mapping[str, Any], Callable[[Exception], bool]], int]
+
+
+def _b64(task: Mapping[str, Any], key: str, what: str) -> bytes:
+    try:
+        return base64.b64decode(str(task[key]), validate=True)
+    except (ValueError, KeyError, TypeError):
+        raise FormatError(f"the {what} task is malformed") from None
+
+
+@dataclass
+class TrusteeAgent:
+    """One trustee: its share, identity, journal and outbox, and the rules it answers by."""
+
+    share: KeyShare
+    identity: TrusteeIdentity
+    journal_path: Path
+    say: Callable[[str], None] = print
+    progress: Progress = no_progress
+    randomness: Callable[[int], bytes] = os.urandom
+    """Where fresh contributions come from (the OS CSPRNG; fixed bytes for known answers)."""
+    _contexts: dict[str, ChallengeContext] = field(default_factory=dict, repr=False)
+    _bundles: dict[str, EncryptedBundle] = field(default_factory=dict, repr=False)
+    _verified: set[tuple[str, bool]] = field(default_factory=set, repr=False)
+    """(bundle digest, validity too) pairs whose round 1 this trustee has checked."""
+    _journal: PartialJournal | None = field(default=None, repr=False)
+    _outbox: Outbox | None = field(default=None, repr=False)
+
+    @property
+    def trustee_id(self) -> str:
+        return self.share.trustee_id
+
+    @property
+    def journal(self) -> PartialJournal:
+        """Opened once: each check then reads only the lines appended since."""
+        if self._journal is None:
+            self._journal = PartialJournal(self.journal_path)
+        return self._journal
+
+    @property
+    def outbox(self) -> Outbox:
+        """Answers not yet acknowledged, beside the journal (``protocol/outbox.py``)."""
+        if self._outbox is None:
+            self._outbox = Outbox(Path(f"{self.journal_path}.outbox"))
+        return self._outbox
+
+    def close(self) -> None:
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
+
+    # -- the rules, task by task -----------------------------------------------------------
+    def check_context(self, context: ChallengeContext) -> ChallengeContext:
+        """Refuse a challenge of another key than this trustee's share."""
+        if context.record.key_id != self.share.key_id:
+            raise RefusedError(
+                f"challenge {context.challenge_id} uses another key than this trustee's share"
+            )
+        context.record.entry(self.trustee_id)
+        return context
+
+    def answer_pads(
+        self, request: PadRequest, context: ChallengeContext, *, progress: Progress | None = None
+    ) -> PadShare:
+        """This trustee's share of the pads ``request`` asks for, once per seed."""
+        self.check_context(context)
+        with (progress or self.progress)(
+            request.count, f"pads {request.digest[:16]}", "pad"
+        ) as bar:
+            return answer_pad_request(
+                request, context, self.share, self.identity, self.journal, progress=bar
+            )
+
+    def contribute(self, context: ChallengeContext, bundle_digest: str) -> Contribution:
+        """This trustee's signed round-1 contribution to ``bundle_digest``: the randomness is
+        drawn once and kept in the journal, so asking again gives the same record."""
+        self.check_context(context)
+        return contribute(
+            context,
+            bundle_digest,
+            self.trustee_id,
+            self.identity,
+            lambda n: self.journal.contribution(bundle_digest, lambda: self.randomness(n)),
+        )
+
+    def answer(
+        self,
+        request: DecryptionRequest,
+        context: ChallengeContext,
+        bundles: Mapping[str, EncryptedBundle],
+        evidence: Mapping[str, Round1Evidence],
+        *,
+        progress: Progress | None = None,
+    ) -> PartialDecryption:
+        """This trustee's partial for ``request``: every rule of ``protocol/answer.py``."""
+        self.check_context(context)
+        chunks = bundles[request.inputs[0]].layout.chunks if request.inputs[0] in bundles else 0
+        with (progress or self.progress)(
+            chunks, f"recomputing {request.request_id}", "chunk"
+        ) as bar:
+            return answer_request(
+                request,
+                context,
+                bundles,
+                self.share,
+                self.identity,
+                self.journal,
+                evidence=evidence,
+                verified=self._verified,
+                progress=bar,
+            )
+
+    # -- serving a remote service ----------------------------------------------------------
+    def context(self, port: TrusteePort, challenge_id: str) -> ChallengeContext:
+        if challenge_id not in self._contexts:
+            self._contexts[challenge_id] = self.check_context(challenge_context(port, challenge_id))
+        return self._contexts[challenge_id]
+
+    def bundle(self, port: TrusteePort, challenge_id: str, digest: str) -> EncryptedBundle:
+        if digest not in self._bundles:
+            found = EncryptedBundle.from_bytes(port.bundle(challenge_id, digest))
+            if found.digest != digest:
+                raise MismatchError("the service sent a bundle that does not match its hash")
+            self._bundles[digest] = found
+        return self._bundles[digest]
+
+    def run_once(self, port: TrusteePort, skippable: Callable[[Exception], bool]) -> int:
+        """One pass over the tasks ``port`` has for this trustee; returns how many were
+        answered. A task the rules refuse is reported ("refused …") and skipped; so is one
+        the service refuses (``skippable(exc)``: "skipped …"). Anything else ends the pass."""
+        tasks = port.trustee_tasks()
+        if not isinstance(tasks, Mapping):
+            raise FormatError("the service's task list is not an object")
+        kinds: list[tuple[str, _Serve, Callable[[Mapping[str, Any]], str]]] = [
+            ("pads", self._serve_pads, lambda t: f"pads {str(t.get('request', '?'))[:16]}"),
+            (
+                "contributions",
+                self._serve_contribution,
+                lambda t: f"contribution {str(t.get('bundle', '?'))[:16]}",
+            ),
+            ("requests", self._serve_request, lambda t: str(t.get("request_id", "?"))[:40]),
+        ]
+        done = 0
+        for kind, serve, name_of in kinds:
+            for task in tasks.get(kind) or []:
+                if not isinstance(task, Mapping):
+                    self.say(f"refused {kind} task: not an object")
+                    continue
+                label = name_of(task)
+                try:
+                    done += serve(port, task, skippable)
+                except CryptoScoreError as exc:
+                    self.say(f"refused {label}: {exc}")
+                except Exception as exc:
+                    if not skippable(exc):
+                        raise
+                    self.say(f"skipped {label}: {exc}")
+        return done
+
+    def _deliver(
+        self,
+        key: str,
+        data: bytes,
+        post: Callable[[bytes], Any],
+        skippable: Callable[[Exception], bool],
+    ) -> None:
+        """Keep the answer, send it, forget it once the service has it. A lost connection
+        keeps it for the next pass (re-sent as the same bytes); a refusal drops it."""
+        if self.outbox.get(key) != data:
+            self.outbox.put(key, data)
+        try:
+            post(data)
+        except Exception as exc:
+            if skippable(exc):
+                self.outbox.remove(key)
+            raise
+        self.outbox.remove(key)
+
+    def _serve_pads(
+        self, port: TrusteePort, task: Mapping[str, Any], skippable: Callable[[Exception], bool]
+    ) -> int:
+        request = PadRequest.from_bytes(_b64(task, "record", "pad request"))
+        if request.digest != task.get("request"):
+            raise MismatchError("the pad request does not match its digest")
+        label = f"pads {request.digest[:16]}"
+        key = f"pad:{request.digest}"
+        kept = self.outbox.get(key)
+        if kept is None:
+            share = self.answer_pads(request, self.context(port, request.challenge_id))
+            kept = share.to_bytes()
+            verb = "answered"
+        else:  # answered before, but the service never acknowledged it
+            if PadShare.from_bytes(kept).request_digest != request.digest:
+                raise MismatchError("the kept pad share answers another request")
+            verb = "re-sent"
+        self._deliver(key, kept, port.post_pad_share, skippable)
+        self.say(f"{verb} {label}")
+        return 1
+
+    def _serve_contribution(
+        self, port: TrusteePort, task: Mapping[str, Any], skippable: Callable[[Exception], bool]
+    ) -> int:
+        context = self.context(port, str(task.get("challenge")))
+        contribution = self.contribute(context, str(task.get("bundle")))
+        port.post_contribution(contribution.to_bytes())  # the same bytes if re-sent
+        return 1
+
+    def _serve_request(
+        self, port: TrusteePort, task: Mapping[str, Any], skippable: Callable[[Exception], bool]
+    ) -> int:
+        request = DecryptionRequest.from_bytes(_b64(task, "request", "decryption request"))
+        key = f"partial:{request.request_id}"
+        kept = self.outbox.get(key)
+        if kept is not None:  # answered before, but the service never acknowledged it
+            earlier = PartialDecryption.from_bytes(kept)
+            if (earlier.ciphertext_digest, earlier.active_set) != (
+                request.ciphertext_digest,
+                request.active_set,
+            ):
+                raise RefusedError(
+                    "the service now asks this request for another ciphertext or active set "
+                    "than the one this trustee answered"
+                )
+            self._deliver(key, kept, port.post_partial, skippable)
+            self.say(f"re-sent {request.request_id}")
+            return 1
+        context = self.context(port, request.challenge_id)
+        bundles = {d: self.bundle(port, request.challenge_id, d) for d in request.inputs}
+        evidence = {
+            d: Round1Evidence.from_json(port.round1_evidence(request.challenge_id, d))
+            for d in evidence_needed(request)
+        }
+        partial = self.answer(request, context, bundles, evidence)
+        self._deliver(key, partial.to_bytes(), port.post_partial, skippable)
+        self.say(f"answered {request.request_id}")
+        return 1
