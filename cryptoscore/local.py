@@ -1,7 +1,7 @@
 """A whole challenge in one process: the roles' steps in order, every event logged.
 
 :class:`LocalChallenge` plays the service (computing, logging, combining) and drives the
-trustees it is given (their agents, ``protocol/agent.py``) through both rounds, exactly as
+trustees it is given (their agents, ``trustee/agent.py``) through both rounds, exactly as
 the networked service and ``trustee run`` do, but without HTTP or a database. It is what the
 demo, the audit tests and the release benchmarks use, and a readable map of the protocol.
 """
@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from cryptoscore.errors import StepError
 from cryptoscore.identity import TrusteeIdentity
-from cryptoscore.protocol.agent import TrusteeAgent
 from cryptoscore.protocol.challenge import ChallengeContext
 from cryptoscore.protocol.release import BundleRelease, SubmissionRelease
 from cryptoscore.protocol.requests import DecryptionRequest, Round1Evidence
@@ -27,14 +27,16 @@ from cryptoscore.threshold.active_set import ActiveSet
 from cryptoscore.threshold.ceremony import KeyShare
 from cryptoscore.threshold.pad_shares import PadKey, open_pads
 from cryptoscore.threshold.partial import PartialDecryption
+from cryptoscore.transparency.replica import LogReplica
 from cryptoscore.transparency.transcript import Transcript
+from cryptoscore.trustee.agent import TrusteeAgent
 
 __all__ = ["LocalChallenge", "LocalTrustee", "local_trustees"]
 
 
 @dataclass
 class LocalTrustee:
-    """A trustee in this process: its agent (``protocol/agent.py``: every rule it answers
+    """A trustee in this process: its agent (``trustee/agent.py``: every rule it answers
     by), and whether it is online."""
 
     agent: TrusteeAgent
@@ -70,6 +72,12 @@ class LocalChallenge:
     def sign_head(self) -> None:
         self.transcript.sign_head(int(time.time() * 1000))
 
+    def _log(self, tid: str) -> LogReplica:
+        """Trustee ``tid``'s copy of the log, brought up to the latest signed head: what it
+        decides by (``trustee/log_rules.py``), as over the network."""
+        key = self.service_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        return self.trustees[tid].agent.follow(self.transcript, self.context.challenge_id, key)
+
     def active_set(self) -> ActiveSet:
         """The first t online trustees, in roster order."""
         online = [
@@ -92,13 +100,16 @@ class LocalChallenge:
         release = BundleRelease(self.context, bundle)  # answered by the bundle's pad set
         active = release.active
         for tid in self._ids(active):
-            contribution = self.trustees[tid].agent.contribute(self.context, bundle.digest)
+            contribution = self.trustees[tid].agent.contribute(
+                self.context, bundle.digest, self._log(tid)
+            )
             release.add_contribution(contribution)
             self.transcript.record_contribution(bundle.digest, contribution)
         requests = release.start(self._next_id("round1"))  # the noise checks, then V
         while requests:
             for request in requests:
                 self.transcript.record_request(request, 1)
+                self.sign_head()  # trustees answer only what a signed head covers
                 evidence = {bundle.digest: release.evidence()}  # V: trustees check noise
                 for tid in self._ids(active):
                     partial = self._answer(tid, request, {bundle.digest: bundle}, evidence)
@@ -114,7 +125,9 @@ class LocalChallenge:
         bundles: Mapping[str, EncryptedBundle],
         evidence: Mapping[str, Round1Evidence],
     ) -> PartialDecryption:
-        partial = self.trustees[tid].agent.answer(request, self.context, bundles, evidence)
+        partial = self.trustees[tid].agent.answer(
+            request, self.context, bundles, evidence, self._log(tid)
+        )
         self.transcript.record_partial(partial)
         return partial
 
@@ -134,6 +147,7 @@ class LocalChallenge:
         """Organizer uploads labels; round 1 runs at once."""
         self.context.check_bundle(labels, "labels")
         self.transcript.record_bundle(labels, "organizer")
+        self.sign_head()
         self.labels = self._round1(labels)
         self.sign_head()
         return self.labels
@@ -144,6 +158,7 @@ class LocalChallenge:
             raise StepError("the challenge has no valid labels yet")
         self.context.check_bundle(predictions, "predictions")
         self.transcript.record_bundle(predictions, participant)
+        self.sign_head()
         r1 = self._round1(predictions)
         if r1.state != "valid":
             self.submissions[participant] = r1
@@ -153,6 +168,7 @@ class LocalChallenge:
         active = self.active_set()
         request = sub.start(self._next_id("round2"), active)
         self.transcript.record_request(request, 2)
+        self.sign_head()
         bundles = {predictions.digest: predictions, self.labels.bundle.digest: self.labels.bundle}
         for tid in self._ids(active):
             evidence = {

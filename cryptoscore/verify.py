@@ -251,6 +251,17 @@ class _Verifier:
             for digest in named:  # each entry type's blobs, named once (transparency/entries)
                 self._blob(digest, "blobs-present")
                 count += 1
+            if e.get("type") == "request":  # what followers read without the blob
+                try:
+                    req = DecryptionRequest.from_bytes(self.b.blobs[e["request"]])
+                except CryptoScoreError as exc:
+                    raise _Failed("blobs-present", f"a request record: {exc}") from None
+                if (req.circuit, list(req.inputs)) != (e["circuit"], e["inputs"]):
+                    raise _Failed(
+                        "blobs-present",
+                        f"the request entry of {req.request_id} names another circuit or inputs "
+                        "than its record",
+                    )
         return f"{count} logged objects present and matching their hashes"
 
     def _bundles(self) -> dict[str, EncryptedBundle]:

@@ -201,5 +201,8 @@ class ProtocolClient(Client):
     def audit_bundle(self, challenge_id: str) -> bytes:
         return self.get_bytes(f"/challenges/{challenge_id}/audit-bundle")
 
+    def log_entries(self, challenge_id: str, start: int) -> Any:
+        return self.get_json(f"/challenges/{challenge_id}/log/entries?from={start}")
+
     def consistency(self, challenge_id: str, old_size: int) -> Any:
         return self.get_json(f"/challenges/{challenge_id}/log/consistency?from={old_size}")

@@ -1,7 +1,7 @@
 """``cryptoscore trustee run``: a trustee's loop against the service.
 
 The rules a trustee answers by all live in the library's trustee agent
-(``cryptoscore.protocol.agent.TrusteeAgent``): this module only gives it the service
+(``cryptoscore.trustee.agent.TrusteeAgent``): this module only gives it the service
 (``ProtocolClient`` is its port), progress bars, and a loop that retries with backoff when
 the service cannot be reached. The key share and identity never leave this process.
 """
@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptoscore.identity import TrusteeIdentity
-from cryptoscore.protocol.agent import TrusteeAgent
 from cryptoscore.threshold.ceremony import KeyShare
+from cryptoscore.trustee.agent import TrusteeAgent
 from cryptoscore_cli.api import ApiError, ProtocolClient
 
 

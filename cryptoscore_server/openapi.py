@@ -66,6 +66,7 @@ _COMPONENTS: tuple[type[Schema], ...] = (
     schemas.PadRequestSchema,
     schemas.AcceptedSchema,
     schemas.LogHeadSchema,
+    schemas.LogEntriesSchema,
     schemas.ConsistencySchema,
 )
 _STATUS_TEXT = {

@@ -389,6 +389,17 @@ class LogHeadSchema(Schema):
     signature = fields.String()
 
 
+class LogEntriesSchema(Schema):
+    """A page of the log: entries from index ``from`` on, and the latest signed head."""
+
+    tree_head = fields.Dict(required=True)
+    entries = fields.List(
+        fields.String(),
+        required=True,
+        metadata={"description": "canonical JSON entries, in log order, at most 5000"},
+    )
+
+
 class ConsistencySchema(Schema):
     """The latest signed head and a proof that it extends the head of size ``from``."""
 

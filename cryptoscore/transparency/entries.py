@@ -11,7 +11,7 @@ an entry's shape: the transcript builds entries here, the service stores the blo
     challenge     challenge, definition                     definition
     bundle        kind, bundle, owner                       bundle
     contribution  bundle, trustee, randomness, signature    —
-    request       request, round                            request
+    request       request, round, circuit, inputs           request
     partial       request_id, partial, trustee              partial
     round1        bundle, verdict, reason                   —
     release       predictions, labels, request_id, values   —
@@ -73,7 +73,7 @@ ENTRY_TYPES: dict[str, EntryType] = {
         EntryType("challenge", ("challenge", "definition"), ("definition",)),
         EntryType("bundle", ("kind", "bundle", "owner"), ("bundle",)),
         EntryType("contribution", ("bundle", "trustee", "randomness", "signature")),
-        EntryType("request", ("request", "round"), ("request",)),
+        EntryType("request", ("request", "round", "circuit", "inputs"), ("request",)),
         EntryType("partial", ("request_id", "partial", "trustee"), ("partial",)),
         EntryType("round1", ("bundle", "verdict", "reason")),
         EntryType("release", ("predictions", "labels", "request_id", "values")),

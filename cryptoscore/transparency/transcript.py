@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cryptoscore.envelope import canonical_json
+from cryptoscore.errors import FormatError, MismatchError
 from cryptoscore.protocol.challenge import ChallengeContext
 from cryptoscore.protocol.contributions import Contribution
 from cryptoscore.protocol.requests import DecryptionRequest
@@ -188,6 +189,21 @@ class Transcript:
     def tree_heads(self) -> list[SignedTreeHead]:
         return self.store.tree_heads()
 
+    def log_entries(self, challenge_id: str, start: int, limit: int = 5000) -> dict[str, Any]:
+        """A page for followers (``transparency/replica.py``), as the service's
+        ``GET /challenges/{id}/log/entries`` gives it: the latest signed head and up to
+        ``limit`` entries from index ``start`` on."""
+        head = self.store.latest_head()
+        if challenge_id != self.challenge_id or head is None:
+            raise MismatchError(f"no signed log of {challenge_id!r} here")
+        if not 0 <= start <= head.size:
+            raise FormatError(f"a page starts at 0..{head.size}")
+        end = min(head.size, start + limit)
+        return {
+            "tree_head": head.to_json(),
+            "entries": [self.store.entry(i).decode() for i in range(start, end)],
+        }
+
     # -- appending -----------------------------------------------------------------------
     def append(self, entry: Mapping[str, Any], key: str | None = None) -> int:
         """Log ``entry`` (idempotent by event ``key``, default: the entry itself); return
@@ -252,7 +268,12 @@ class Transcript:
     def record_request(
         self, request: DecryptionRequest, round_: int, key: str | None = None
     ) -> int:
-        entry = ENTRY_TYPES["request"].make(request=self._blob(request.to_bytes()), round=round_)
+        entry = ENTRY_TYPES["request"].make(
+            request=self._blob(request.to_bytes()),
+            round=round_,
+            circuit=request.circuit,
+            inputs=list(request.inputs),
+        )
         return self.append(entry, key)
 
     def record_partial(self, partial: PartialDecryption, key: str | None = None) -> int:

@@ -29,11 +29,17 @@ from cryptoscore_server.blobs import get_blob_store
 from cryptoscore_server.cors import public_read
 from cryptoscore_server.db import get_session
 from cryptoscore_server.ledger import challenge_lock, latest_head, sign_head, transcript
-from cryptoscore_server.models import Role, UploadedBundle
+from cryptoscore_server.models import LogEntry, Role, UploadedBundle
 from cryptoscore_server.openapi import binary_response, doc
 from cryptoscore_server.problems import Problem, library_problem
 from cryptoscore_server.routes.challenges import get_challenge
-from cryptoscore_server.schemas import ConsistencySchema, LeaderboardRowSchema, LogHeadSchema, dump
+from cryptoscore_server.schemas import (
+    ConsistencySchema,
+    LeaderboardRowSchema,
+    LogEntriesSchema,
+    LogHeadSchema,
+    dump,
+)
 
 __all__ = ["bp"]
 
@@ -89,6 +95,45 @@ def log_head(challenge_id: str) -> dict[str, Any]:
     if head is None:
         raise Problem(404, f"The log of {challenge_id!r} has no signed head yet.")
     return head.to_json()
+
+
+LOG_PAGE = 5000
+"""Entries per page of ``GET /challenges/{id}/log/entries``."""
+
+
+@bp.get("/<challenge_id>/log/entries")
+@doc(
+    summary="Log entries from index `from` on (a page), with the latest signed head (public)",
+    tags=["records"],
+    parameters=[
+        {"name": "from", "in": "query", "required": True, "schema": {"type": "integer"}},
+    ],
+    responses={200: LogEntriesSchema},
+    problems=[400, 404],
+)
+@public_read
+def log_entries(challenge_id: str) -> dict[str, Any]:
+    """What followers (trustees) keep their own copy of the log from: they check every head
+    against the entries themselves (``cryptoscore.transparency.replica``)."""
+    get_challenge(challenge_id)
+    session = get_session()
+    head = latest_head(session, challenge_id)
+    if head is None:
+        raise Problem(404, f"The log of {challenge_id!r} has no signed head yet.")
+    try:
+        start = int(request.args.get("from", ""))
+    except ValueError:
+        raise Problem(400, "Give the first entry's index as ?from=N.") from None
+    if not 0 <= start <= head.size:
+        raise Problem(400, f"from must be 0..{head.size}.")
+    rows = session.scalars(
+        select(LogEntry.entry)
+        .where(LogEntry.challenge_id == challenge_id)
+        .where(LogEntry.index >= start, LogEntry.index < min(head.size, start + LOG_PAGE))
+        .order_by(LogEntry.index)
+    )
+    entries = [bytes(raw).decode() for raw in rows]
+    return dump(LogEntriesSchema(), {"tree_head": head.to_json(), "entries": entries})
 
 
 @bp.get("/<challenge_id>/log/consistency")

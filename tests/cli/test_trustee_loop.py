@@ -104,7 +104,8 @@ def _loop_with_contexts(service, said, tmp_path) -> TrusteeLoop:
         return None
 
     loop.agent.context = context  # type: ignore[method-assign]
-    loop.agent.contribute = lambda _context, bundle: _Signed(bundle)  # type: ignore[method-assign,assignment,return-value]
+    loop.agent._followed = lambda _port, _challenge: None  # type: ignore[method-assign,assignment,return-value]
+    loop.agent.contribute = lambda _context, bundle, _log=None: _Signed(bundle)  # type: ignore[method-assign,assignment,return-value]
     return loop
 
 

@@ -7,7 +7,6 @@ from cryptoscore import BFV8192, KeySet, generate_keys
 from cryptoscore.hazmat.shamir import share
 from cryptoscore.identity import TrusteeIdentity
 from cryptoscore.local import LocalTrustee, local_trustees
-from cryptoscore.protocol.agent import TrusteeAgent
 from cryptoscore.protocol.answer import answer_pad_request
 from cryptoscore.protocol.challenge import ChallengeContext
 from cryptoscore.protocol.contributions import Contribution
@@ -23,6 +22,7 @@ from cryptoscore.threshold.ceremony import (
 from cryptoscore.threshold.journal import PartialJournal
 from cryptoscore.threshold.pad_shares import PadKey, open_pads
 from cryptoscore.threshold.partial import PartialDecryption, partial_decrypt, standalone_lineage
+from cryptoscore.trustee.agent import TrusteeAgent
 
 
 class Committee:
@@ -79,9 +79,15 @@ class Committee:
         )
 
     def agent(self, tid, journal_dir) -> TrusteeAgent:
-        """Trustee ``tid``'s agent (``protocol/agent.py``), journal in ``journal_dir``."""
+        """Trustee ``tid``'s agent (``trustee/agent.py``), journal in ``journal_dir``: the
+        cryptographic rules alone, no log to follow (``LocalChallenge`` and the service's
+        tests run the log rules too)."""
         return TrusteeAgent(
-            self.shares[tid], self.identity(tid), journal_dir / f"{tid}.journal", say=_quiet
+            self.shares[tid],
+            self.identity(tid),
+            journal_dir / f"{tid}.journal",
+            say=_quiet,
+            follows_log=False,
         )
 
     def answer(

@@ -22,12 +22,12 @@ from cryptoscore import (
     raw_encrypt_vectors,
 )
 from cryptoscore.identity import TrusteeIdentity
-from cryptoscore.protocol.agent import TrusteeAgent
 from cryptoscore.protocol.challenge import ChallengeContext
 from cryptoscore.scoring.bundle import EncryptedBundle
 from cryptoscore.scoring.pad_request import PadRequest, Pads
 from cryptoscore.threshold.ceremony import KeyShare, RosterEntry, open_share_file, run_ceremony
 from cryptoscore.threshold.pad_shares import PadKey, PadShare, open_pads
+from cryptoscore.trustee.agent import TrusteeAgent
 from cryptoscore_server.auth import create_token
 from cryptoscore_server.db import get_session
 from cryptoscore_server.jobs import drain
@@ -101,7 +101,7 @@ def upload(client: FlaskClient, token: str, what: str, bundle: EncryptedBundle |
 
 
 class FlaskPort:
-    """``protocol.agent.TrusteePort`` over the Flask test client, as one trustee's token."""
+    """``trustee.agent.TrusteePort`` over the Flask test client, as one trustee's token."""
 
     def __init__(self, client: FlaskClient, token: str) -> None:
         self.client, self.headers = client, bearer(token)
@@ -141,6 +141,9 @@ class FlaskPort:
     def round1_evidence(self, challenge_id: str, digest: str) -> Any:
         return self._get(f"/trustee/evidence/{challenge_id}/{digest}").get_json()
 
+    def log_entries(self, challenge_id: str, start: int) -> Any:
+        return self._get(f"/challenges/{challenge_id}/log/entries?from={start}").get_json()
+
     def post_pad_share(self, share: bytes) -> Any:
         return self._post("/trustee/pads", share)
 
@@ -162,7 +165,7 @@ class ServiceRefusal(Exception):
 @dataclass
 class Trustees:
     """The online trustees of a committee, acting over HTTP through their agents
-    (``protocol/agent.py``), exactly as ``trustee run`` does."""
+    (``trustee/agent.py``), exactly as ``trustee run`` does."""
 
     client: FlaskClient
     committee: Committee

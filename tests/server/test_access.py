@@ -101,6 +101,12 @@ MATRIX: list[tuple[str, str, str, frozenset[str]]] = [
     ),
     (
         "GET",
+        "/challenges/<challenge_id>/log/entries",
+        "/challenges/nope/log/entries?from=0",
+        PUBLIC,
+    ),
+    (
+        "GET",
         "/challenges/<challenge_id>/audit-bundle",
         "/challenges/nope/audit-bundle",
         frozenset({"auditor", "admin"}),

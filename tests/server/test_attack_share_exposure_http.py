@@ -64,7 +64,7 @@ from cryptoscore_server.blobs import get_blob_store, record_blob
 from cryptoscore_server.db import dispose, get_session
 from cryptoscore_server.jobs import drain
 from cryptoscore_server.launch import serving_in_thread
-from cryptoscore_server.ledger import challenge_context
+from cryptoscore_server.ledger import append_event, challenge_context, sign_head
 from cryptoscore_server.models import Challenge, StoredPartial, StoredRequest
 from tests.helpers.exposure import (
     lagrange,
@@ -337,7 +337,8 @@ def test_round1_is_answered_by_the_pad_set_and_recovers_nothing(story, tmp_path)
 def _offer(s: Story, request: DecryptionRequest, aggregate: AggregateCiphertext) -> None:
     """Store a round-1 request of the bundle as the service stores one (``jobs._store_request``:
     request and aggregate as blobs, an open ``StoredRequest`` naming its active set), so
-    ``GET /trustee/tasks`` offers it; a malicious service does not log it."""
+    ``GET /trustee/tasks`` offers it — and log it under a signed head, so the trustees' log
+    rules (``trustee/log_rules.py``) let it through and the lineage rules are what refuse it."""
     with s.app.app_context():
         session, store = get_session(), get_blob_store()
         blobs = [store.put_bytes(data) for data in (request.to_bytes(), aggregate.to_bytes())]
@@ -355,6 +356,15 @@ def _offer(s: Story, request: DecryptionRequest, aggregate: AggregateCiphertext)
                 trustees=_ids(request.active_set.indices),
             )
         )
+        session.flush()
+        append_event(
+            session,
+            store,
+            CHALLENGE,
+            f"request:{request.request_id}",
+            lambda t, k: t.record_request(request, 1, key=k),
+        )
+        sign_head(session, CHALLENGE)
         session.commit()
 
 

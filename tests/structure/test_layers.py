@@ -25,6 +25,7 @@ LAYERS: dict[str, int] = {
     "threshold": 3,
     "protocol": 4,
     "transparency": 5,
+    "trustee": 6,
     "verify": 6,
     "local": 7,
     "__init__": 7,

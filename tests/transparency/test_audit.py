@@ -87,6 +87,17 @@ def _with_c0_offset(bundle, offset: int):
     return EncryptedBundle.from_bytes(out.getvalue())
 
 
+def _request_entry(request, round_) -> dict:
+    """A log entry for ``request``, as ``Transcript.record_request`` writes it."""
+    return {
+        "type": "request",
+        "request": request.digest,
+        "round": round_,
+        "circuit": request.circuit,
+        "inputs": list(request.inputs),
+    }
+
+
 def test_bundle_from_a_whole_challenge_verifies(challenge):
     local, _, path, truth = challenge
     report = verify_bundle(path)
@@ -253,7 +264,7 @@ def test_partial_reused_across_two_requests(challenge, tmp_path):
         active_set=ActiveSet.of(committee.record, ["trustee-1", "trustee-2"]),
     )
     members[f"blobs/{second.digest}"] = second.to_bytes()
-    entries.append({"type": "request", "request": second.digest, "round": 2})
+    entries.append(_request_entry(second, 2))
     # the journals were wiped
     entries += _forged_partials(committee, aggregate, second, members, tmp_path / "fresh")
     assert _failed(_write(tmp_path / "u.zip", _resign(members, entries))) == "single-use"
@@ -331,7 +342,7 @@ def test_receipts_verify_and_detect_a_rewritten_log(challenge):
     index = next(
         i for i, raw in enumerate(transcript.entries) if json.loads(raw).get("owner") == "alice"
     )
-    early_head = transcript.tree_heads[2]  # a head signed right after alice's upload
+    early_head = next(h for h in transcript.tree_heads if h.size > index)  # right after it
     from cryptoscore.transparency.receipts import issue_receipt
 
     receipt = issue_receipt(transcript.log, transcript.entries[index], index, early_head)
@@ -427,7 +438,7 @@ def test_validity_asked_although_a_noise_check_failed(challenge, tmp_path):
     verdict_at = next(
         i for i, e in enumerate(entries) if e["type"] == "round1" and e["bundle"] == nora
     )
-    added: list[dict] = [{"type": "request", "request": request.digest, "round": 1}]
+    added: list[dict] = [_request_entry(request, 1)]
     added += _forged_partials(committee, v, request, members, tmp_path / "v")
     entries[verdict_at:verdict_at] = added
     report = verify_bundle(_write(tmp_path / "n.zip", _resign(members, entries)))
@@ -489,7 +500,7 @@ def test_score_reissued_rerandomized(challenge, tmp_path, same_set):
         None if same_set else other,
     )
     members[f"blobs/{again.digest}"] = again.to_bytes()
-    entries.append({"type": "request", "request": again.digest, "round": 2})
+    entries.append(_request_entry(again, 2))
     entries += _forged_partials(committee, aggregate, again, members, tmp_path / "j")
     failure = _failure(_write(tmp_path / "s.zip", _resign(members, entries)))
     assert failure.name == "share-exposure"
@@ -521,7 +532,7 @@ def test_validity_reissued_rerandomized_fails_round1_recomputed(challenge, tmp_p
         for i, e in enumerate(entries)
         if e["type"] == "partial" and e["request_id"] == request.request_id
     )
-    added = [{"type": "request", "request": again.digest, "round": 1}]
+    added = [_request_entry(again, 1)]
     added += _forged_partials(committee, aggregate, again, members, tmp_path / "j")
     entries[after_v + 1 : after_v + 1] = added  # after V was answered, before the verdict
     failure = _failure(_write(tmp_path / "v.zip", _resign(members, entries)))
@@ -580,7 +591,7 @@ def test_pads_reused_for_a_second_bundle(challenge, tmp_path):
         )
         request, aggregate = _reissued(plain, local.context, bundles, plain.request_id)
         members[f"blobs/{request.digest}"] = request.to_bytes()
-        entries.append({"type": "request", "request": request.digest, "round": 1})
+        entries.append(_request_entry(request, 1))
         entries += _forged_partials(committee, aggregate, request, members, tmp_path / str(index))
     failure = _failure(_write(tmp_path / "p.zip", _resign(members, entries)))
     assert failure.name == "share-exposure"
@@ -617,7 +628,7 @@ def test_noise_check_under_another_set_than_the_pads(challenge, tmp_path):
     from cryptoscore.protocol.recompute import recompute
 
     aggregate = recompute(moved, local.context, bundles)
-    entries[at] = {"type": "request", "request": moved.digest, "round": 1}
+    entries[at] = _request_entry(moved, 1)
     entries[at + 1 : at + 1] = _forged_partials(
         committee, aggregate, moved, members, tmp_path / "j"
     )

@@ -47,6 +47,9 @@ from cryptoscore.threshold.ceremony import CeremonyRecord, KeyShare
 from cryptoscore.threshold.journal import PartialJournal
 from cryptoscore.threshold.pad_shares import PadShare
 from cryptoscore.threshold.partial import PartialDecryption
+from cryptoscore.transparency.log import SignedTreeHead
+from cryptoscore.transparency.replica import LogReplica, replica_directory
+from cryptoscore.trustee.log_rules import check_contribution_logged, check_request_logged
 
 __all__ = [
     "Progress",
@@ -73,6 +76,14 @@ class TrusteePort(Protocol):
     def post_pad_share(self, share: bytes) -> Any: ...
     def post_contribution(self, contribution: bytes) -> Any: ...
     def post_partial(self, partial: bytes) -> Any: ...
+    def log_entries(self, challenge_id: str, start: int) -> Any: ...
+
+
+class LogSource(Protocol):
+    """Where a trustee reads a challenge's log from: ``{"tree_head": head JSON, "entries":
+    [canonical entry text, from index ``start`` on, up to the head's size or a page]}``."""
+
+    def log_entries(self, challenge_id: str, start: int) -> Any: ...
 
 
 Progress = Callable[[int, str, str], AbstractContextManager[Callable[[int], None]]]
@@ -84,16 +95,18 @@ def no_progress(_total: int, _desc: str, _unit: str) -> Iterator[Callable[[int],
     yield lambda _done: None
 
 
-def challenge_context(port: TrusteePort, challenge_id: str) -> ChallengeContext:
-    """The challenge as the service publishes it: its description, ceremony record, public
-    context and evaluation keys, each parsed and cross-checked (``ChallengeContext``)."""
+def challenge_context(port: TrusteePort, challenge_id: str) -> tuple[ChallengeContext, bytes]:
+    """The challenge as the service publishes it — its description, ceremony record, public
+    context and evaluation keys, each parsed and cross-checked (``ChallengeContext``) — and
+    the public key its log is signed with."""
     info = port.challenge(challenge_id)
     try:
         policy = ReleasePolicy.from_json({k: info["policy"][k] for k in ("classes", "metrics")})
         n_items = int(info["n_items"])
+        log_key = bytes.fromhex(str(info["log_key"]))
     except (KeyError, TypeError, ValueError):
         raise FormatError(f"the service's description of {challenge_id} is malformed") from None
-    return ChallengeContext(
+    context = ChallengeContext(
         challenge_id,
         CeremonyRecord.from_bytes(port.ceremony_record(challenge_id)),
         PublicContext.from_bytes(port.public_context(challenge_id)),
@@ -101,6 +114,17 @@ def challenge_context(port: TrusteePort, challenge_id: str) -> ChallengeContext:
         policy,
         n_items,
     )
+    return context, log_key
+
+
+def _log_page(page: Any) -> tuple[SignedTreeHead, list[bytes]]:
+    if not isinstance(page, Mapping) or not isinstance(page.get("entries"), list):
+        raise FormatError("a log page is {tree_head, entries}")
+    head = SignedTreeHead.from_json(page.get("tree_head"))
+    entries = page["entries"]
+    if not all(isinstance(e, str) for e in entries):
+        raise FormatError("log entries are canonical JSON text")
+    return head, [e.encode() for e in entries]
 
 
 _Serve = Callable[[TrusteePort, Mapping[str, Any], Callable[[Exception], bool]], int]
@@ -124,7 +148,11 @@ class TrusteeAgent:
     progress: Progress = no_progress
     randomness: Callable[[int], bytes] = os.urandom
     """Where fresh contributions come from (the OS CSPRNG; fixed bytes for known answers)."""
-    _contexts: dict[str, ChallengeContext] = field(default_factory=dict, repr=False)
+    follows_log: bool = True
+    """Answer contributions and decryption requests only as the challenge's log allows
+    (``trustee/log_rules.py``). Off only for unit tests of the cryptographic rules alone."""
+    _contexts: dict[str, tuple[ChallengeContext, bytes]] = field(default_factory=dict, repr=False)
+    _logs: dict[str, LogReplica] = field(default_factory=dict, repr=False)
     _bundles: dict[str, EncryptedBundle] = field(default_factory=dict, repr=False)
     _verified: set[tuple[str, bool]] = field(default_factory=set, repr=False)
     """(bundle digest, validity too) pairs whose round 1 this trustee has checked."""
@@ -176,10 +204,21 @@ class TrusteeAgent:
                 request, context, self.share, self.identity, self.journal, progress=bar
             )
 
-    def contribute(self, context: ChallengeContext, bundle_digest: str) -> Contribution:
-        """This trustee's signed round-1 contribution to ``bundle_digest``: the randomness is
-        drawn once and kept in the journal, so asking again gives the same record."""
+    def _check_log(self, log: LogReplica | None) -> LogReplica | None:
+        if log is None and self.follows_log:
+            raise RefusedError("this trustee answers only what it finds in the challenge's log")
+        return log
+
+    def contribute(
+        self, context: ChallengeContext, bundle_digest: str, log: LogReplica | None = None
+    ) -> Contribution:
+        """This trustee's signed round-1 contribution to ``bundle_digest``, a bundle ``log``
+        holds: the randomness is drawn once and kept in the journal, so asking again gives
+        the same record."""
         self.check_context(context)
+        followed = self._check_log(log)
+        if followed is not None:
+            check_contribution_logged(followed, bundle_digest)
         return contribute(
             context,
             bundle_digest,
@@ -194,11 +233,16 @@ class TrusteeAgent:
         context: ChallengeContext,
         bundles: Mapping[str, EncryptedBundle],
         evidence: Mapping[str, Round1Evidence],
+        log: LogReplica | None = None,
         *,
         progress: Progress | None = None,
     ) -> PartialDecryption:
-        """This trustee's partial for ``request``: every rule of ``protocol/answer.py``."""
+        """This trustee's partial for ``request``: the log's rules (``trustee/log_rules.py``),
+        then every rule of ``protocol/answer.py``."""
         self.check_context(context)
+        followed = self._check_log(log)
+        if followed is not None:
+            check_request_logged(followed, request)
         chunks = bundles[request.inputs[0]].layout.chunks if request.inputs[0] in bundles else 0
         with (progress or self.progress)(
             chunks, f"recomputing {request.request_id}", "chunk"
@@ -215,11 +259,41 @@ class TrusteeAgent:
                 progress=bar,
             )
 
+    # -- following the log -----------------------------------------------------------------
+    def follow(self, source: LogSource, challenge_id: str, log_key: bytes) -> LogReplica:
+        """This trustee's copy of ``challenge_id``'s log, brought up to the service's latest
+        head (``transparency/replica.py``: a head that does not extend it is refused)."""
+        replica = self._logs.get(challenge_id)
+        pending: list[bytes] = []
+        while True:
+            start = (replica.size if replica is not None else 0) + len(pending)
+            head, entries = _log_page(source.log_entries(challenge_id, start))
+            if replica is None:
+                replica = LogReplica(
+                    replica_directory(Path(f"{self.journal_path}.logs"), challenge_id),
+                    head.log_id,
+                    log_key,
+                )
+                if replica.size:  # opened from disk: ask again from where it stands
+                    continue
+            pending += entries
+            if not entries or replica.size + len(pending) >= head.size:
+                break
+        pending = pending[: max(0, head.size - replica.size)]
+        replica.accept(head, pending)
+        self._logs[challenge_id] = replica
+        return replica
+
     # -- serving a remote service ----------------------------------------------------------
     def context(self, port: TrusteePort, challenge_id: str) -> ChallengeContext:
         if challenge_id not in self._contexts:
-            self._contexts[challenge_id] = self.check_context(challenge_context(port, challenge_id))
-        return self._contexts[challenge_id]
+            context, log_key = challenge_context(port, challenge_id)
+            self._contexts[challenge_id] = (self.check_context(context), log_key)
+        return self._contexts[challenge_id][0]
+
+    def _followed(self, port: TrusteePort, challenge_id: str) -> LogReplica:
+        self.context(port, challenge_id)
+        return self.follow(port, challenge_id, self._contexts[challenge_id][1])
 
     def bundle(self, port: TrusteePort, challenge_id: str, digest: str) -> EncryptedBundle:
         if digest not in self._bundles:
@@ -305,8 +379,10 @@ class TrusteeAgent:
     def _serve_contribution(
         self, port: TrusteePort, task: Mapping[str, Any], skippable: Callable[[Exception], bool]
     ) -> int:
-        context = self.context(port, str(task.get("challenge")))
-        contribution = self.contribute(context, str(task.get("bundle")))
+        challenge_id = str(task.get("challenge"))
+        context = self.context(port, challenge_id)
+        log = self._followed(port, challenge_id)
+        contribution = self.contribute(context, str(task.get("bundle")), log)
         port.post_contribution(contribution.to_bytes())  # the same bytes if re-sent
         return 1
 
@@ -330,12 +406,14 @@ class TrusteeAgent:
             self.say(f"re-sent {request.request_id}")
             return 1
         context = self.context(port, request.challenge_id)
+        log = self._followed(port, request.challenge_id)
+        check_request_logged(log, request)  # before downloading anything
         bundles = {d: self.bundle(port, request.challenge_id, d) for d in request.inputs}
         evidence = {
             d: Round1Evidence.from_json(port.round1_evidence(request.challenge_id, d))
             for d in evidence_needed(request)
         }
-        partial = self.answer(request, context, bundles, evidence)
+        partial = self.answer(request, context, bundles, evidence, log)
         self._deliver(key, partial.to_bytes(), port.post_partial, skippable)
         self.say(f"answered {request.request_id}")
         return 1

@@ -1,0 +1,218 @@
+"""A follower's own verified copy of one challenge's log (what a trustee decides by).
+
+A trustee does not take the service's word for what happened in a challenge: it keeps every
+entry of the challenge's log itself, append-only on disk, and accepts a new signed tree head
+only if the head's signature verifies under the challenge's log key and the root of its own
+copy, at the head's size, is the head's root (RFC 9162 §2.1.1, ``transparency/log.py``). The
+copy only grows, so every head it ever accepted is a prefix of every later one: a service that
+shows it a forked log (a head no extension of what it already holds can reach) is refused, and
+it needs no consistency proof — it has the entries (docs/design.md, "Following the log").
+
+Why entries rather than inclusion proofs: the trustee's rules are about what the log does
+*not* hold as much as what it holds (no second labels bundle, no other score request for a
+submission), and inclusion proofs cannot show absence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from cryptoscore.durable import fsync_dir
+from cryptoscore.errors import FormatError, RefusedError
+from cryptoscore.transparency.entries import parse_entry
+from cryptoscore.transparency.log import MerkleLog, SignedTreeHead, verify_tree_head
+
+__all__ = ["ForkedLogError", "LogReplica"]
+
+
+class ForkedLogError(RefusedError):
+    """The service showed a log head that is not an extension of the log this follower holds."""
+
+
+class LogReplica:
+    """One challenge's log as this follower verified it: entries, the last head accepted.
+
+    Stored in ``directory``: ``entries.jsonl`` (one canonical entry per line, appended and
+    synced) and ``head.json`` (the last accepted head, replaced atomically after the entries
+    it covers are on disk). Opening re-verifies the stored entries against the stored head.
+    """
+
+    def __init__(self, directory: Path, log_id: str, log_key: bytes) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.log_id = log_id
+        try:
+            self._key = Ed25519PublicKey.from_public_bytes(log_key)
+        except ValueError:
+            raise FormatError("a log key is a 32-byte Ed25519 public key") from None
+        self._pin(log_key)
+        self._tree = MerkleLog()
+        self._head: SignedTreeHead | None = None
+        # what followers look up, kept as entries arrive (so a rule costs O(1), not O(n))
+        self._bundle_kinds: dict[str, str] = {}
+        self._bundles_by_kind: dict[str, list[str]] = {}
+        self._requests: dict[str, list[tuple[int, str, tuple[str, ...]]]] = {}
+        self._scores_of: dict[str, set[str]] = {}
+        self._load()
+
+    # -- storage ---------------------------------------------------------------------------
+    def _pin(self, log_key: bytes) -> None:
+        """The log id and key are fixed on first use: a later change is a forked log."""
+        pinned = self.directory / "log.json"
+        want = {"log_id": self.log_id, "log_key": log_key.hex()}
+        if pinned.exists():
+            if json.loads(pinned.read_text()) != want:
+                raise ForkedLogError(
+                    f"the service now names another log id or log key for {self.log_id!r} than "
+                    "the one this trustee has followed"
+                )
+            return
+        _write_atomically(pinned, json.dumps(want, sort_keys=True).encode())
+
+    def _load(self) -> None:
+        head_path, entries_path = self.directory / "head.json", self.directory / "entries.jsonl"
+        head = None
+        if head_path.exists():
+            head = SignedTreeHead.from_json(json.loads(head_path.read_text()))
+        kept = 0  # bytes of entries.jsonl the head covers
+        if entries_path.exists():
+            with open(entries_path, "rb") as f:
+                for line in f:
+                    if head is None or self.size >= head.size or not line.endswith(b"\n"):
+                        break  # appended, but the head covering them was never written
+                    self._add(line[:-1])
+                    kept += len(line)
+            if entries_path.stat().st_size > kept:
+                os.truncate(entries_path, kept)
+        if head is not None and (self.size != head.size or self._tree.root() != head.root):
+            raise FormatError(f"the stored copy of {self.log_id!r} does not match its head")
+        self._head = head
+
+    def _add(self, raw: bytes) -> None:
+        self._tree.append(raw)
+        self._index(parse_entry(raw))
+
+    def _index(self, entry: dict[str, Any]) -> None:
+        kind = entry["type"]
+        if kind == "bundle" and entry["bundle"] not in self._bundle_kinds:
+            self._bundle_kinds[entry["bundle"]] = entry["kind"]
+            self._bundles_by_kind.setdefault(entry["kind"], []).append(entry["bundle"])
+        elif kind == "request":
+            inputs = tuple(entry["inputs"])
+            found = (int(entry["round"]), str(entry["circuit"]), inputs)
+            self._requests.setdefault(entry["request"], []).append(found)
+            if entry["circuit"] == "score/v1" and inputs:
+                self._scores_of.setdefault(inputs[0], set()).add(entry["request"])
+
+    # -- reading ---------------------------------------------------------------------------
+    @property
+    def size(self) -> int:
+        return self._tree.size
+
+    @property
+    def head(self) -> SignedTreeHead | None:
+        """The last head accepted (None before the first)."""
+        return self._head
+
+    def entries(self, entry_type: str | None = None) -> Iterator[dict[str, Any]]:
+        """Entries in log order (of one type, if given), read from disk: the copy keeps only
+        its indexes in memory."""
+        path = self.directory / "entries.jsonl"
+        if not self.size:
+            return
+        with open(path, "rb") as f:
+            for _, line in zip(range(self.size), f, strict=False):
+                entry = parse_entry(line.rstrip(b"\n"))
+                if entry_type is None or entry["type"] == entry_type:
+                    yield entry
+
+    def bundle_kind(self, digest: str) -> str | None:
+        """The kind of the bundle logged under ``digest`` (its first entry), if logged."""
+        return self._bundle_kinds.get(digest)
+
+    def bundles_of_kind(self, kind: str) -> list[str]:
+        """Digests of the logged bundles of ``kind``, in log order."""
+        return list(self._bundles_by_kind.get(kind, ()))
+
+    def request_logged(self, digest: str, round_: int, circuit: str, inputs: Sequence[str]) -> bool:
+        """The log holds a ``request`` entry for the record ``digest`` with these members."""
+        return (round_, circuit, tuple(inputs)) in self._requests.get(digest, [])
+
+    def score_requests_of(self, predictions: str) -> set[str]:
+        """Digests of every logged score request whose predictions are ``predictions``."""
+        return set(self._scores_of.get(predictions, ()))
+
+    # -- growing ---------------------------------------------------------------------------
+    def accept(self, head: SignedTreeHead, new_entries: Sequence[bytes]) -> None:
+        """Accept ``head`` with the entries between this copy's size and the head's.
+
+        Refused (nothing stored) unless the head is this log's, signed by its key, and the
+        copy extended by exactly ``new_entries`` has the head's root at its size. A head
+        older than the copy must match the copy's root at that size (and is not stored)."""
+        if head.log_id != self.log_id:
+            raise ForkedLogError(f"a tree head of log {head.log_id!r}, not {self.log_id!r}")
+        verify_tree_head(head, self._key)
+        if head.size < self.size:
+            if new_entries or self._tree.root(head.size) != head.root:
+                raise ForkedLogError(
+                    f"the service's head at size {head.size} is not a prefix of the log this "
+                    f"trustee holds (size {self.size}): a forked log"
+                )
+            return
+        if len(new_entries) != head.size - self.size:
+            raise FormatError(
+                f"a head of size {head.size} over a copy of {self.size} needs "
+                f"{head.size - self.size} new entries, not {len(new_entries)}"
+            )
+        parsed = [parse_entry(raw) for raw in new_entries]  # all well-formed, or nothing
+        old_size = self.size
+        for raw in new_entries:
+            self._tree.append(raw)
+        if self._tree.root() != head.root:
+            # put the tree back as it was (only ever on a refused head: O(n) is fine)
+            self._tree = MerkleLog([self._tree.leaf_hash(i) for i in range(old_size)])
+            raise ForkedLogError(
+                f"the service's head at size {head.size} does not extend the log this trustee "
+                f"holds (size {self.size}): a forked log, refused"
+            )
+        try:
+            if new_entries:
+                path = self.directory / "entries.jsonl"
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                try:
+                    os.write(fd, b"".join(bytes(raw) + b"\n" for raw in new_entries))
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            _write_atomically(self.directory / "head.json", json.dumps(head.to_json()).encode())
+        except OSError:
+            # not on disk: not accepted (reopening drops entries no stored head covers)
+            self._tree = MerkleLog([self._tree.leaf_hash(i) for i in range(old_size)])
+            raise
+        for entry in parsed:
+            self._index(entry)
+        self._head = head
+
+
+def replica_directory(base: Path, challenge_id: str) -> Path:
+    """Where a follower keeps the copy of ``challenge_id``'s log under ``base``."""
+    return base / hashlib.sha256(challenge_id.encode()).hexdigest()[:32]
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
