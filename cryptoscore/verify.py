@@ -6,7 +6,8 @@ report (ElectionGuard-verifier style): ``manifest``, ``ceremony-record``, ``log-
 ``blobs-present``, ``contributions-signed``, ``round1-recomputed``, ``release-recomputed``,
 ``partials-valid``, ``single-use``, ``share-exposure``, ``round1-verdicts`` (which also checks
 that each validity request came after its bundle's noise checks were answered and passed),
-``release-values``, ``released-passed-round1``, ``leaderboard``. What each check means:
+``release-values``, ``released-passed-round1``, ``leaderboard``, ``log-views``. What each
+check means:
 docs/audit.md and docs/design.md, "Verifier".
 """
 
@@ -68,6 +69,7 @@ CHECKS = (
     "release-values",
     "released-passed-round1",
     "leaderboard",
+    "log-views",
 )
 
 
@@ -219,6 +221,7 @@ class _Verifier:
             except FormatError as exc:
                 raise _Failed("log-integrity", f"entry {index}: {exc}") from None
             log.append(raw)
+        self.s["log"] = log
         heads: list[SignedTreeHead] = self.s["heads"]
         previous = 0
         for sth in heads:
@@ -557,6 +560,36 @@ class _Verifier:
                         f"bundle {digest[:16]}… was released without passing round 1",
                     )
         return "every released submission and its labels passed round 1"
+
+    def check_log_views(self) -> str:
+        """Every partial names the log head its trustee followed, and that head is a head of
+        this log that already held the partial's request: no trustee answered on a log the
+        service showed it alone (docs/design.md, "Following the log")."""
+        log: MerkleLog = self.s["log"]
+        requested: dict[str, int] = {}
+        for index, e in enumerate(self.b.entries):
+            if e.get("type") == "request":
+                rid = DecryptionRequest.from_bytes(self.b.blobs[e["request"]]).request_id
+                requested.setdefault(rid, index)
+        count = 0
+        for request_id, parts in self._partials().items():
+            for p in parts:
+                view = p.log_view
+                where = f"{p.trustee_id}, {request_id}"
+                if view is None:
+                    raise _Failed("log-views", f"{where}: the partial names no log head")
+                if view.size > log.size or log.root(view.size) != view.root:
+                    raise _Failed(
+                        "log-views",
+                        f"{where}: answered on a log head (size {view.size}) that is not this "
+                        "log's: the trustee was shown another log",
+                    )
+                if requested.get(request_id, log.size) >= view.size:
+                    raise _Failed(
+                        "log-views", f"{where}: answered on a log that did not hold the request"
+                    )
+                count += 1
+        return f"{count} partials answered on heads of this log"
 
     def check_leaderboard(self) -> str:
         context: ChallengeContext = self.s["context"]

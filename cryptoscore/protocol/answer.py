@@ -34,7 +34,12 @@ from cryptoscore.threshold.journal import PartialJournal
 from cryptoscore.threshold.lineage import LineageClaim, bundle_claim, bundle_lineage, score_claim
 from cryptoscore.threshold.pad_shares import PadErrors, PadShare
 from cryptoscore.threshold.pad_shares import answer_pad_request as _answer_pad_request
-from cryptoscore.threshold.partial import PadComplement, PartialDecryption, partial_decrypt
+from cryptoscore.threshold.partial import (
+    LogView,
+    PadComplement,
+    PartialDecryption,
+    partial_decrypt,
+)
 
 
 def lineage_claim(
@@ -79,6 +84,7 @@ def answer_request(
     evidence: Mapping[str, Round1Evidence] | None = None,
     verified: MutableSet[tuple[str, bool]] | None = None,
     progress: Callable[[int], None] | None = None,
+    log_view: LogView | None = None,
 ) -> PartialDecryption:
     """Trustee: check round 1 where needed, recompute, compare, then (once per ciphertext)
     partially decrypt.
@@ -88,6 +94,7 @@ def answer_request(
     ``verified`` remembers (bundle digest, validity too) pairs already checked, so a trustee
     checks the labels' round 1 once, not for every submission.
     ``progress`` is called with the number of chunks recomputed so far (for a progress bar).
+    ``log_view`` is the log head the trustee followed, signed into the partial.
 
     The lineage rules (``threshold/lineage.py``) are checked first, against the journal, read-only:
     a request on a lineage this trustee answered under another active set, or for a slot it already
@@ -136,6 +143,7 @@ def answer_request(
         lineage=claim,
         mask=request.circuit == "noise/v1",
         pad=_noise_pad(request, bundles, share),
+        log_view=log_view,
     )
 
 

@@ -47,7 +47,25 @@ from cryptoscore.threshold.lineage import LineageClaim, aggregate_claim
 MAGIC = b"CSPARTIA"
 
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""2 adds the trustee's log view (:class:`LogView`); version 1 records are still read."""
+
+_READABLE_VERSIONS = (1, 2)
+
+
+@dataclass(frozen=True, slots=True)
+class LogView:
+    """The head of the challenge's log a trustee had verified when it answered: its size and
+    root (``transparency/replica.py``). Signed into the partial, so an auditor can check every
+    trustee saw the one public log, not a fork shown to it alone (docs/design.md, "Following
+    the log")."""
+
+    size: int
+    root: bytes
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.size < 1 << 62 or len(self.root) != 32:
+            raise FormatError("a log view is a tree size of at least 1 and a 32-byte root")
 
 
 _SIGN_DOMAIN = b"cryptoscore/partial-decryption/v1\x00"
@@ -74,6 +92,15 @@ class PartialDecryption:
     partial: bytes = field(repr=False)
     """Canonical encoding of h_j (one polynomial over the level's primes)."""
     signature: bytes = field(repr=False)
+    log_view: LogView | None = None
+    """The log head the trustee followed (None: answered outside a followed log)."""
+    format_version: int = FORMAT_VERSION
+
+    def __post_init__(self) -> None:
+        if self.format_version not in _READABLE_VERSIONS:
+            raise FormatError(f"partial decryption: no format version {self.format_version}")
+        if self.format_version == 1 and self.log_view is not None:
+            raise FormatError("a version 1 partial decryption carries no log view")
 
     @property
     def partial_digest(self) -> str:
@@ -87,10 +114,20 @@ class PartialDecryption:
             self.active_set,
             self.trustee_id,
             self.key_id,
+            self.log_view,
+            self.format_version,
         )
 
     def header(self) -> dict[str, Any]:
-        return {
+        if self.format_version >= 2:
+            view = self.log_view
+            extra: dict[str, Any] = {
+                "log_size": view.size if view else 0,
+                "log_root": view.root.hex() if view else "",
+            }
+        else:
+            extra = {}
+        return extra | {
             "params": self.params.ID,
             "key_id": self.key_id,
             "request_id": self.request_id,
@@ -103,7 +140,7 @@ class PartialDecryption:
         }
 
     def to_bytes(self) -> bytes:
-        return pack_record(MAGIC, FORMAT_VERSION, self.header(), self.partial)
+        return pack_record(MAGIC, self.format_version, self.header(), self.partial)
 
     @property
     def digest(self) -> str:
@@ -116,22 +153,35 @@ class PartialDecryption:
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> PartialDecryption:
-        header, body = unpack_record(raw, MAGIC, FORMAT_VERSION, "partial decryption")
+        version = int.from_bytes(bytes(raw[8:10]), "little") if len(raw) >= 10 else 0
+        if version not in _READABLE_VERSIONS:
+            version = FORMAT_VERSION  # unpack_record names what is wrong
+        header, body = unpack_record(raw, MAGIC, version, "partial decryption")
+        keys = {
+            "params",
+            "key_id",
+            "request_id",
+            "trustee_id",
+            "index",
+            "active_set",
+            "ciphertext",
+            "level",
+            "signature",
+        }
         f = Fields(
             header,
             "partial decryption",
-            {
-                "params",
-                "key_id",
-                "request_id",
-                "trustee_id",
-                "index",
-                "active_set",
-                "ciphertext",
-                "level",
-                "signature",
-            },
+            keys | ({"log_size", "log_root"} if version >= 2 else set()),
         )
+        view = None
+        if version >= 2:
+            size = f.integer("log_size", 0, (1 << 62) - 1)
+            root = f.string("log_root", 64)
+            if bool(size) != bool(root):
+                raise FormatError(
+                    "partial decryption: a log view has a size and a root, or neither"
+                )
+            view = LogView(size, f.hex("log_root", 32)) if size else None
         params = get_parameter_set(f.string("params"))
         level = f.integer("level", 1, len(params.DATA_PRIMES))
         expected = ciphertext_nbytes(params.moduli(level), params.POLY_MODULUS_DEGREE, 1)
@@ -150,6 +200,8 @@ class PartialDecryption:
             level=level,
             partial=bytes(body),
             signature=f.hex("signature", 64),
+            log_view=view,
+            format_version=version,
         )
         partial.data()  # coefficients reduced
         return partial
@@ -162,17 +214,20 @@ def _signed_message(
     active: ActiveSet,
     trustee_id: str,
     key_id: str,
+    view: LogView | None,
+    version: int,
 ) -> bytes:
-    return _SIGN_DOMAIN + canonical_json(
-        {
-            "request_id": request_id,
-            "ciphertext": ciphertext_digest,
-            "partial": partial_digest,
-            "active_set": list(active.indices),
-            "trustee_id": trustee_id,
-            "key_id": key_id,
-        }
-    )
+    signed: dict[str, Any] = {
+        "request_id": request_id,
+        "ciphertext": ciphertext_digest,
+        "partial": partial_digest,
+        "active_set": list(active.indices),
+        "trustee_id": trustee_id,
+        "key_id": key_id,
+    }
+    if version >= 2:  # version 1 signed exactly the fields above
+        signed["log"] = [view.size, view.root.hex()] if view else None
+    return _SIGN_DOMAIN + canonical_json(signed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,8 +299,10 @@ def partial_decrypt(
     lineage: LineageClaim,
     mask: bool = False,
     pad: PadComplement | None = None,
+    log_view: LogView | None = None,
 ) -> PartialDecryption:
-    """Trustee: one smudged, signed partial decryption of ``aggregate`` for ``active_set``.
+    """Trustee: one smudged, signed partial decryption of ``aggregate`` for ``active_set``,
+    naming the log head it followed (``log_view``, signed with the rest).
 
     With ``mask`` (required for, and only allowed on, the round-1 noise check of ciphertext i
     of a bundle; ``pad`` names its pad request, :class:`PadComplement`) the trustee answers
@@ -332,6 +389,8 @@ def partial_decrypt(
         active,
         share.trustee_id,
         share.key_id,
+        log_view,
+        FORMAT_VERSION,
     )
     return PartialDecryption(
         params=params,
@@ -344,4 +403,5 @@ def partial_decrypt(
         level=level,
         partial=partial,
         signature=identity.sign(message),
+        log_view=log_view,
     )

@@ -46,7 +46,7 @@ from cryptoscore.scoring.policy import ReleasePolicy
 from cryptoscore.threshold.ceremony import CeremonyRecord, KeyShare
 from cryptoscore.threshold.journal import PartialJournal
 from cryptoscore.threshold.pad_shares import PadShare
-from cryptoscore.threshold.partial import PartialDecryption
+from cryptoscore.threshold.partial import LogView, PartialDecryption
 from cryptoscore.transparency.log import SignedTreeHead
 from cryptoscore.transparency.replica import LogReplica, replica_directory
 from cryptoscore.trustee.log_rules import check_contribution_logged, check_request_logged
@@ -128,6 +128,14 @@ def _log_page(page: Any) -> tuple[SignedTreeHead, list[bytes]]:
 
 
 _Serve = Callable[[TrusteePort, Mapping[str, Any], Callable[[Exception], bool]], int]
+
+
+def _view(log: LogReplica | None) -> LogView | None:
+    """The head a partial names: the one this trustee verified last (docs/design.md,
+    "Following the log")."""
+    if log is None or log.head is None:
+        return None
+    return LogView(log.head.size, log.head.root)
 
 
 def _b64(task: Mapping[str, Any], key: str, what: str) -> bytes:
@@ -257,6 +265,7 @@ class TrusteeAgent:
                 evidence=evidence,
                 verified=self._verified,
                 progress=bar,
+                log_view=_view(followed),
             )
 
     # -- following the log -----------------------------------------------------------------

@@ -33,7 +33,12 @@ from cryptoscore.hazmat.seal_engine import engine_for
 from cryptoscore.hazmat.shamir import lagrange_at_zero
 from cryptoscore.scoring.noise import pad_noise_bound
 from cryptoscore.threshold.pad_shares import PadErrors
-from cryptoscore.threshold.partial import PartialDecryption, _signed_message, times_share
+from cryptoscore.threshold.partial import (
+    FORMAT_VERSION,
+    PartialDecryption,
+    _signed_message,
+    times_share,
+)
 
 __all__ = [
     "forged_noise_partial",
@@ -179,6 +184,8 @@ def forged_noise_partial(committee: Any, tid: str, aggregate: Any, request: Any)
         request.active_set,
         tid,
         share.key_id,
+        None,
+        FORMAT_VERSION,
     )
     return PartialDecryption(
         params=BFV8192,

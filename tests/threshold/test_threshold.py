@@ -192,6 +192,44 @@ def test_partial_record_roundtrip(small, aggregate, tmp_path):
         PartialDecryption.from_bytes(raw[:-1])
 
 
+def test_partial_record_log_views_and_version_1(small, aggregate, tmp_path):
+    """Version 2 signs the trustee's log view in; version 1 records (no view) still parse,
+    verify and combine; a view has both a size and a root."""
+    from cryptoscore.envelope import pack_record, unpack_record
+    from cryptoscore.threshold.combine import verify_partials
+    from cryptoscore.threshold.partial import MAGIC, LogView
+
+    fresh = rerandomize(aggregate, small.keys.public, os.urandom(32))
+    _, parts = small.partials(fresh, ["trustee-1", "trustee-3"], "views", tmp_path)
+    assert all(p.format_version == 2 and p.log_view is None for p in parts)
+    active = parts[0].active_set
+    # the same answers as version 1 records, signed over the version 1 message
+    old = []
+    for p in parts:
+        v1 = PartialDecryption(**_fields(p) | {"format_version": 1})
+        signed = small.identity(p.trustee_id).sign(v1.signed_message())
+        old.append(PartialDecryption(**_fields(v1) | {"signature": signed}))
+    for p in old:
+        raw = p.to_bytes()
+        assert raw[8:10] == (1).to_bytes(2, "little") and b"log_size" not in raw
+        assert PartialDecryption.from_bytes(raw) == p
+    verify_partials(fresh, old, small.record, "views", active)
+    # a view changes the signed message: a view added afterwards breaks the signature
+    viewed = PartialDecryption(**_fields(parts[0]) | {"log_view": LogView(7, b"\x01" * 32)})
+    assert PartialDecryption.from_bytes(viewed.to_bytes()).log_view == LogView(7, b"\x01" * 32)
+    with pytest.raises(VerificationError):
+        verify_partials(fresh, [viewed, parts[1]], small.record, "views", active)
+    header, body = unpack_record(parts[0].to_bytes(), MAGIC, 2, "partial")
+    for bad in ({"log_size": 3}, {"log_root": "ab" * 32}, {"log_size": -1}):
+        raw = pack_record(MAGIC, 2, header | bad, bytes(body))
+        with pytest.raises(FormatError):
+            PartialDecryption.from_bytes(raw)
+    with pytest.raises(FormatError, match="no log view"):
+        PartialDecryption(
+            **_fields(parts[0]) | {"format_version": 1, "log_view": LogView(1, bytes(32))}
+        )
+
+
 def _fields(p: PartialDecryption) -> dict:
     return {name: getattr(p, name) for name in PartialDecryption.__dataclass_fields__}
 

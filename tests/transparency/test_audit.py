@@ -197,6 +197,42 @@ def test_forged_partial_signature(challenge, tmp_path):
     assert _failed(_write(tmp_path / "f.zip", _resign(members, entries))) == "partials-valid"
 
 
+@pytest.mark.parametrize("view", ["forked", "none", "before-the-request", "beyond-the-log"])
+def test_partial_answered_on_another_log(challenge, tmp_path, view):
+    """A trustee shown a log of the service's making (a split view) signs that head into its
+    partial: the auditor finds the head is not this log's. So do a partial without a view, one
+    on a head that did not yet hold its request, and one beyond the log."""
+    from cryptoscore.threshold.partial import LogView
+
+    _, committee, path, _ = challenge
+    members = _members(path)
+    entries = _entries(members)
+    at, entry = next((i, e) for i, e in enumerate(entries) if e["type"] == "partial")
+    partial = PartialDecryption.from_bytes(members[f"blobs/{entry['partial']}"])
+    assert partial.log_view is not None and partial.log_view.size <= at
+    log = MerkleLog()
+    for e in entries:
+        log.append(canonical_json(e))
+    assert log.root(partial.log_view.size) == partial.log_view.root  # the honest view
+    changed = {
+        "forked": LogView(partial.log_view.size, bytes(32)),
+        "none": None,
+        "before-the-request": LogView(3, log.root(3)),
+        "beyond-the-log": LogView(len(entries) + 5, bytes(32)),
+    }[view]
+    fields = {name: getattr(partial, name) for name in PartialDecryption.__dataclass_fields__}
+    unsigned = PartialDecryption(**fields | {"log_view": changed})
+    identity = committee.identity(partial.trustee_id)  # the trustee signs what it was shown
+    forged = PartialDecryption(
+        **fields | {"log_view": changed, "signature": identity.sign(unsigned.signed_message())}
+    )
+    members[f"blobs/{forged.digest}"] = forged.to_bytes()
+    entry["partial"] = forged.digest
+    report = verify_bundle(_write(tmp_path / "v.zip", _resign(members, entries)))
+    assert report.first_failure.name == "log-views", report.first_failure
+    assert partial.trustee_id in report.first_failure.detail
+
+
 @pytest.mark.parametrize("change", ["randomness", "signature", "trustee", "dropped"])
 def test_tampered_contribution(challenge, tmp_path, change):
     """A service that changes a logged contribution (to steer V's seed), signs it with a key
