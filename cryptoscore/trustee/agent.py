@@ -161,6 +161,9 @@ class TrusteeAgent:
     (``trustee/log_rules.py``). Off only for unit tests of the cryptographic rules alone."""
     _contexts: dict[str, tuple[ChallengeContext, bytes]] = field(default_factory=dict, repr=False)
     _logs: dict[str, LogReplica] = field(default_factory=dict, repr=False)
+    _followed_this_pass: set[str] = field(default_factory=set, repr=False)
+    """Challenges whose log this pass already caught up on (tasks are fetched first, and the
+    service logs and signs what it offers before offering it, so once per pass suffices)."""
     _bundles: dict[str, EncryptedBundle] = field(default_factory=dict, repr=False)
     _verified: set[tuple[str, bool]] = field(default_factory=set, repr=False)
     """(bundle digest, validity too) pairs whose round 1 this trustee has checked."""
@@ -302,7 +305,11 @@ class TrusteeAgent:
 
     def _followed(self, port: TrusteePort, challenge_id: str) -> LogReplica:
         self.context(port, challenge_id)
-        return self.follow(port, challenge_id, self._contexts[challenge_id][1])
+        if challenge_id in self._followed_this_pass:
+            return self._logs[challenge_id]
+        replica = self.follow(port, challenge_id, self._contexts[challenge_id][1])
+        self._followed_this_pass.add(challenge_id)
+        return replica
 
     def bundle(self, port: TrusteePort, challenge_id: str, digest: str) -> EncryptedBundle:
         if digest not in self._bundles:
@@ -316,6 +323,7 @@ class TrusteeAgent:
         """One pass over the tasks ``port`` has for this trustee; returns how many were
         answered. A task the rules refuse is reported ("refused …") and skipped; so is one
         the service refuses (``skippable(exc)``: "skipped …"). Anything else ends the pass."""
+        self._followed_this_pass.clear()
         tasks = port.trustee_tasks()
         if not isinstance(tasks, Mapping):
             raise FormatError("the service's task list is not an object")

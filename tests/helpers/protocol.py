@@ -106,6 +106,7 @@ class FlaskPort:
     def __init__(self, client: FlaskClient, token: str) -> None:
         self.client, self.headers = client, bearer(token)
         self.posted = 0
+        self.log_reads: list[str] = []
 
     def _get(self, path: str) -> Any:
         got = self.client.get(f"{API}{path}", headers=self.headers)
@@ -142,6 +143,7 @@ class FlaskPort:
         return self._get(f"/trustee/evidence/{challenge_id}/{digest}").get_json()
 
     def log_entries(self, challenge_id: str, start: int) -> Any:
+        self.log_reads.append(challenge_id)
         return self._get(f"/challenges/{challenge_id}/log/entries?from={start}").get_json()
 
     def post_pad_share(self, share: bytes) -> Any:
@@ -195,6 +197,8 @@ class Trustees:
             self.agent(tid).run_once(port, lambda exc: isinstance(exc, ServiceRefusal))
             refused = [line for line in self.said[heard:] if " refused " in line]
             assert not refused, refused
+            # the log is caught up on once per challenge per pass, however many tasks
+            assert len(port.log_reads) == len(set(port.log_reads)), port.log_reads
             posted += port.posted
         return posted
 
