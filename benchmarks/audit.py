@@ -20,7 +20,6 @@ import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cryptoscore import ReleasePolicy, encrypt_labels, encrypt_predictions
-from cryptoscore.local import LocalChallenge
 from cryptoscore.verify import verify_bundle
 from tests.helpers.committee import Committee
 
@@ -28,7 +27,12 @@ from tests.helpers.committee import Committee
 def challenge_bundle(submissions: int, n: int, tmp: Path) -> tuple[Path, float]:
     committee = Committee(2, 3)
     context = committee.context("bench", ReleasePolicy(2, ("correct", "errors")), n)
-    local = LocalChallenge(context, committee.local_trustees(tmp), Ed25519PrivateKey.generate())
+    local = committee.local_challenge(
+        context,
+        tmp,
+        Ed25519PrivateKey.generate(),
+        participants=[f"p{i}" for i in range(submissions)],
+    )
     data = np.random.default_rng(3)  # benchmark data, not key material
     y = data.integers(0, 2, n)
     start = time.perf_counter()
@@ -38,7 +42,7 @@ def challenge_bundle(submissions: int, n: int, tmp: Path) -> tuple[Path, float]:
     local.upload_labels(labels)
     for i in range(submissions):
         p = np.where(data.random(n) < 0.5 + i / (2 * submissions), y, 1 - y)
-        pads = local.pads("predictions")
+        pads = local.pads("predictions", f"p{i}")
         preds = encrypt_predictions(p, context.public, classes=2, challenge="bench", pads=pads)
         local.submit(f"p{i}", preds)
     run_seconds = time.perf_counter() - start

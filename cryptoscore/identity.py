@@ -1,8 +1,11 @@
-"""Trustee identities: Ed25519 key pairs that sign partial decryptions.
+"""Signing identities: Ed25519 key pairs of trustees, organizers and participants.
 
-Each trustee creates its own key pair (``TrusteeIdentity.generate``) and hands the dealer
-only the public half (32 bytes, hex). The private half stays with the trustee, stored as a
-PKCS#8 PEM encrypted with the trustee's passphrase (``cryptography``'s
+A trustee signs its partial decryptions, contributions and pad shares; an organizer signs its
+labels; a participant signs its enrolment, pad requests and submissions
+(``protocol/signed_inputs.py``). Each party creates its own key pair (``Identity.generate``)
+and hands out only the public half (32 bytes, hex): a trustee to the dealer, an organizer in
+its challenge's rules, a participant in its enrolment. The private half stays with its owner,
+stored as a PKCS#8 PEM encrypted with the owner's passphrase (``cryptography``'s
 ``BestAvailableEncryption``). Signatures are Ed25519 (RFC 8032) from ``cryptography``.
 """
 
@@ -19,12 +22,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 
 from cryptoscore.errors import FormatError, VerificationError
 
-__all__ = ["TrusteeIdentity", "TrusteePublicKey"]
+__all__ = ["Identity", "PublicKey", "TrusteeIdentity", "TrusteePublicKey"]
 
 
 @dataclass(frozen=True, slots=True)
-class TrusteePublicKey:
-    """The public half of a trustee identity (what the roster holds)."""
+class PublicKey:
+    """The public half of an identity (what a roster, a challenge's rules or an enrolment
+    holds)."""
 
     raw: bytes
 
@@ -33,13 +37,13 @@ class TrusteePublicKey:
             raise FormatError("an Ed25519 public key is 32 bytes")
 
     @classmethod
-    def from_hex(cls, text: str) -> TrusteePublicKey:
+    def from_hex(cls, text: str) -> PublicKey:
         try:
             raw = bytes.fromhex(text)
         except ValueError:
-            raise FormatError("trustee public key is not hex") from None
+            raise FormatError("an Ed25519 public key is not hex") from None
         if raw.hex() != text:
-            raise FormatError("trustee public key must be lower-case hex")
+            raise FormatError("an Ed25519 public key must be lower-case hex")
         return cls(raw)
 
     def hex(self) -> str:
@@ -53,8 +57,8 @@ class TrusteePublicKey:
             raise VerificationError(f"{what}: signature does not verify") from None
 
 
-class TrusteeIdentity:
-    """A trustee's signing key. No ``repr`` of key material, no equality."""
+class Identity:
+    """A party's signing key. No ``repr`` of key material, no equality."""
 
     __slots__ = ("_key",)
 
@@ -62,24 +66,24 @@ class TrusteeIdentity:
         self._key = key
 
     @classmethod
-    def generate(cls) -> TrusteeIdentity:
+    def generate(cls) -> Identity:
         return cls(Ed25519PrivateKey.generate())
 
     def __repr__(self) -> str:
-        return f"TrusteeIdentity(public={self.public_key.hex()[:16]}…)"
+        return f"Identity(public={self.public_key.hex()[:16]}…)"
 
     @property
-    def public_key(self) -> TrusteePublicKey:
+    def public_key(self) -> PublicKey:
         raw = self._key.public_key().public_bytes(
             serialization.Encoding.Raw, serialization.PublicFormat.Raw
         )
-        return TrusteePublicKey(raw)
+        return PublicKey(raw)
 
     def sign(self, message: bytes) -> bytes:
         return self._key.sign(message)
 
     def to_pem(self, passphrase: bytes) -> bytes:
-        """Encrypted PKCS#8 PEM (the trustee's own file; never sent anywhere)."""
+        """Encrypted PKCS#8 PEM (the party's own file; never sent anywhere)."""
         if len(passphrase) < 8:
             raise FormatError("the identity passphrase must have at least 8 bytes")
         return self._key.private_bytes(
@@ -89,7 +93,7 @@ class TrusteeIdentity:
         )
 
     @classmethod
-    def from_pem(cls, pem: bytes, passphrase: bytes) -> TrusteeIdentity:
+    def from_pem(cls, pem: bytes, passphrase: bytes) -> Identity:
         try:
             key = serialization.load_pem_private_key(pem, password=passphrase)
         except (ValueError, TypeError):
@@ -99,3 +103,8 @@ class TrusteeIdentity:
         if not isinstance(key, Ed25519PrivateKey):
             raise FormatError("the identity file does not hold an Ed25519 key")
         return cls(key)
+
+
+TrusteeIdentity = Identity
+"""A trustee's identity (the roster names its public key)."""
+TrusteePublicKey = PublicKey

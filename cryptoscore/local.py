@@ -9,18 +9,19 @@ demo, the audit tests and the release benchmarks use, and a readable map of the 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from cryptoscore.errors import StepError
-from cryptoscore.identity import TrusteeIdentity
+from cryptoscore.errors import MismatchError, RefusedError, StepError
+from cryptoscore.identity import Identity, TrusteeIdentity
 from cryptoscore.protocol.challenge import ChallengeContext
 from cryptoscore.protocol.release import BundleRelease, SubmissionRelease
 from cryptoscore.protocol.requests import DecryptionRequest, Round1Evidence
+from cryptoscore.protocol.signed_inputs import Enrolment, sign_pad_request, sign_upload
 from cryptoscore.scoring.bundle import EncryptedBundle
 from cryptoscore.scoring.pad_request import Pads
 from cryptoscore.threshold.active_set import ActiveSet
@@ -47,11 +48,24 @@ class LocalTrustee:
         return self.agent.trustee_id
 
 
+def wall_clock_ms() -> int:
+    return int(time.time() * 1000)
+
+
 @dataclass
 class LocalChallenge:
+    """One challenge: ``context`` (with its rules), the trustees, the service's log key, and
+    the organizer's identity (it signs the labels; ``context.rules.organizer`` is its key).
+    Participants :meth:`enrol` with their own identities; each upload and pad request is
+    signed by its owner (``protocol/signed_inputs.py``), as the CLI does over the network."""
+
     context: ChallengeContext
     trustees: Mapping[str, LocalTrustee]
     service_key: Ed25519PrivateKey
+    organizer: Identity
+    clock: Callable[[], int] = wall_clock_ms
+    """The service's clock (Unix ms) for the log's times and heads."""
+    participants: dict[str, Identity] = field(default_factory=dict, init=False)
     transcript: Transcript = field(init=False)
     labels: BundleRelease | None = field(default=None, init=False)
     submissions: dict[str, SubmissionRelease | BundleRelease] = field(
@@ -60,6 +74,9 @@ class LocalChallenge:
     _requests: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
+        rules = self.context.rules
+        if rules is None or rules.organizer.raw != self.organizer.public_key.raw:
+            raise MismatchError("the challenge's rules must name this organizer's key")
         self.transcript = Transcript(
             self.context.challenge_id, self.service_key, f"cryptoscore/{self.context.challenge_id}"
         )
@@ -70,7 +87,27 @@ class LocalChallenge:
         self.sign_head()
 
     def sign_head(self) -> None:
-        self.transcript.sign_head(int(time.time() * 1000))
+        self.transcript.sign_head(self.clock())
+
+    def enrol(self, name: str, identity: Identity) -> None:
+        """A participant enrols ``identity`` under ``name`` (signed by that identity)."""
+        rules = self.context.rules
+        assert rules is not None  # checked when this challenge was made
+        if not rules.may_enrol(identity.public_key):
+            raise RefusedError(f"{name}'s identity is not invited to this challenge")
+        if name in self.participants:
+            raise StepError(f"{name} is enrolled already")
+        enrolment = Enrolment.sign(identity, self.context.challenge_id, name)
+        self.transcript.record_enrolment(enrolment)
+        self.participants[name] = identity
+        self.sign_head()
+
+    def _signer(self, kind: str, participant: str | None) -> Identity:
+        if kind == "labels":
+            return self.organizer
+        if participant not in self.participants:
+            raise StepError(f"{participant!r} is not enrolled in this challenge")
+        return self.participants[participant]
 
     def _log(self, tid: str) -> LogReplica:
         """Trustee ``tid``'s copy of the log, brought up to the latest signed head: what it
@@ -131,34 +168,50 @@ class LocalChallenge:
         self.transcript.record_partial(partial)
         return partial
 
-    def pads(self, kind: str, key: PadKey | None = None) -> Pads:
-        """A submitter's pads for one ``kind`` bundle: the active trustees answer the pad
-        request (each once per seed), the submitter opens their shares
-        (``threshold/pad_shares.py``)."""
+    def pads(self, kind: str, participant: str | None = None, key: PadKey | None = None) -> Pads:
+        """A submitter's pads for one ``kind`` bundle (the organizer's for labels, enrolled
+        ``participant``'s for predictions): it signs the request, the log holds it, the
+        active trustees answer it (each once per seed, within quota), the submitter opens
+        their shares (``threshold/pad_shares.py``)."""
+        signer = self._signer(kind, participant)
         key = key or PadKey.generate()
         active = self.active_set()
         request = self.context.pad_request(kind, key, active)
+        signature = sign_pad_request(
+            signer, request.challenge_id, kind, request.seed, request.recipient
+        )
+        self.transcript.record_pad_request(request, signer.public_key, signature, self.clock())
+        self.sign_head()
         shares = [
-            self.trustees[tid].agent.answer_pads(request, self.context) for tid in self._ids(active)
+            self.trustees[tid].agent.answer_pads(request, self.context, self._log(tid))
+            for tid in self._ids(active)
         ]
         return open_pads(request, shares, self.context.record, key)
 
-    def upload_labels(self, labels: EncryptedBundle) -> BundleRelease:
-        """Organizer uploads labels; round 1 runs at once."""
-        self.context.check_bundle(labels, "labels")
-        self.transcript.record_bundle(labels, "organizer")
+    def _record_upload(self, bundle: EncryptedBundle, owner: str, signer: Identity) -> None:
+        kind = bundle.header.kind
+        self.context.check_bundle(bundle, kind)
+        signature = sign_upload(signer, self.context.challenge_id, kind, bundle.digest)
+        self.transcript.record_bundle(bundle, owner, signer.public_key, signature, self.clock())
         self.sign_head()
+
+    def upload_labels(self, labels: EncryptedBundle) -> BundleRelease:
+        """Organizer uploads labels (signed with its key); round 1 runs at once."""
+        if labels.header.kind != "labels":
+            raise StepError("upload_labels takes a labels bundle")
+        self._record_upload(labels, "organizer", self.organizer)
         self.labels = self._round1(labels)
         self.sign_head()
         return self.labels
 
     def submit(self, participant: str, predictions: EncryptedBundle) -> str:
-        """A participant submits; round 1, then round 2 if valid. Returns the final state."""
+        """An enrolled participant submits (signed with its identity); round 1, then round 2
+        if valid. Returns the final state."""
         if self.labels is None or self.labels.state != "valid":
             raise StepError("the challenge has no valid labels yet")
-        self.context.check_bundle(predictions, "predictions")
-        self.transcript.record_bundle(predictions, participant)
-        self.sign_head()
+        if predictions.header.kind != "predictions":
+            raise StepError("submit takes a predictions bundle")
+        self._record_upload(predictions, participant, self._signer("predictions", participant))
         r1 = self._round1(predictions)
         if r1.state != "valid":
             self.submissions[participant] = r1

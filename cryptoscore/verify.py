@@ -3,7 +3,8 @@
 :func:`verify_bundle` needs no secret. It reads the bundle (the zip format of
 :mod:`cryptoscore.transparency.transcript`), runs the named checks in order and returns a
 report (ElectionGuard-verifier style): ``manifest``, ``ceremony-record``, ``log-integrity``,
-``blobs-present``, ``contributions-signed``, ``round1-recomputed``, ``release-recomputed``,
+``blobs-present``, ``contributions-signed``, ``enrolment``, ``inputs-signed``, ``scored-once``,
+``quotas``, ``round1-recomputed``, ``release-recomputed``,
 ``partials-valid``, ``single-use``, ``share-exposure``, ``round1-verdicts`` (which also checks
 that each validity request came after its bundle's noise checks were answered and passed),
 ``release-values``, ``released-passed-round1``, ``leaderboard``, ``log-views``. What each
@@ -13,6 +14,7 @@ docs/audit.md and docs/design.md, "Verifier".
 
 from __future__ import annotations
 
+import bisect
 import json
 import zipfile
 from collections.abc import Callable
@@ -23,6 +25,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from cryptoscore.errors import CryptoScoreError, FormatError, RefusedError, VerificationError
+from cryptoscore.identity import PublicKey
 from cryptoscore.protocol.answer import lineage_claim
 from cryptoscore.protocol.challenge import ChallengeContext
 from cryptoscore.protocol.contributions import (
@@ -38,8 +41,11 @@ from cryptoscore.protocol.recompute import (
     validity_passed,
 )
 from cryptoscore.protocol.requests import DecryptionRequest
+from cryptoscore.protocol.rules import DAY_MS, ChallengeRules
+from cryptoscore.protocol.signed_inputs import Enrolment, verify_pad_request, verify_upload
 from cryptoscore.scoring.bundle import EncryptedBundle
 from cryptoscore.scoring.keys import EvaluationKeys, PublicContext
+from cryptoscore.scoring.pad_request import PadRequest
 from cryptoscore.scoring.policy import ReleasePolicy
 from cryptoscore.threshold.ceremony import CeremonyRecord
 from cryptoscore.threshold.combine import combine, verify_partials
@@ -60,6 +66,10 @@ CHECKS = (
     "log-integrity",
     "blobs-present",
     "contributions-signed",
+    "enrolment",
+    "inputs-signed",
+    "scored-once",
+    "quotas",
     "round1-recomputed",
     "release-recomputed",
     "partials-valid",
@@ -199,13 +209,23 @@ class _Verifier:
                 self._blob(cer[0]["evaluation"], "ceremony-record")
             )
             record.check_keys(public, evaluation)
-            definition = json.loads(self._blob(chal[0]["definition"], "ceremony-record"))
+            raw_definition = self._blob(chal[0]["definition"], "ceremony-record")
+            definition = json.loads(raw_definition)
             if definition["ceremony"] != record.digest:
                 raise _Failed("ceremony-record", "the challenge names another ceremony record")
             policy = ReleasePolicy.from_json(definition["policy"])
+            rules = definition.get("rules")
             context = ChallengeContext(
-                definition["id"], record, public, evaluation, policy, int(definition["n"])
+                definition["id"],
+                record,
+                public,
+                evaluation,
+                policy,
+                int(definition["n"]),
+                None if rules is None else ChallengeRules.from_json(rules),
             )
+            if context.definition() != raw_definition:
+                raise _Failed("ceremony-record", "the challenge definition is not canonical")
         except CryptoScoreError as exc:
             raise _Failed("ceremony-record", str(exc)) from None
         except (KeyError, ValueError, TypeError) as exc:
@@ -318,6 +338,142 @@ class _Verifier:
             except CryptoScoreError as exc:
                 raise _Failed("contributions-signed", f"bundle {digest[:16]}…: {exc}") from None
         return f"{len(self._entries('contribution'))} contributions signed by their trustees"
+
+    def _rules(self, check: str) -> ChallengeRules:
+        context: ChallengeContext = self.s["context"]
+        if context.rules is None:
+            raise _Failed(
+                check,
+                "the challenge has no participation rules (created before signed inputs): "
+                "its inputs are unsigned",
+            )
+        return context.rules
+
+    def check_enrolment(self) -> str:
+        """Each enrolment is signed by its own identity, for this challenge, is allowed by the
+        challenge's rules (invited, if invite-only), and enrols an identity once."""
+        context: ChallengeContext = self.s["context"]
+        rules = self._rules("enrolment")
+        enrolled: dict[str, int] = {}
+        for index, e in enumerate(self.b.entries):
+            if e.get("type") != "enrolment":
+                continue
+            try:
+                enrolment = Enrolment(
+                    context.challenge_id,
+                    PublicKey.from_hex(e["identity"]),
+                    e["name"],
+                    bytes.fromhex(e["signature"]),
+                )
+                enrolment.verify()
+            except (CryptoScoreError, ValueError, TypeError) as exc:
+                raise _Failed("enrolment", f"entry {index}: {exc}") from None
+            if not rules.may_enrol(enrolment.identity):
+                raise _Failed("enrolment", f"entry {index}: an identity that was not invited")
+            if e["identity"] in enrolled:
+                raise _Failed("enrolment", f"entry {index}: identity enrolled twice")
+            enrolled[e["identity"]] = index
+        self.s["enrolled"] = enrolled
+        return f"{len(enrolled)} identities enrolled, each signed by itself ({rules.enrolment})"
+
+    def _owner(self, check: str, where: str, kind: str, signer: str, index: int) -> None:
+        rules = self._rules(check)
+        if kind == "labels":
+            if signer != rules.organizer.hex():
+                raise _Failed(check, f"{where}: labels not signed by the organizer key")
+        elif self.s["enrolled"].get(signer, index) >= index:
+            raise _Failed(check, f"{where}: signed by an identity not enrolled before it")
+
+    def check_inputs_signed(self) -> str:
+        """Every pad request and bundle is signed by its owner: labels by the organizer key,
+        predictions by an identity enrolled before it (so the service made none of them)."""
+        context: ChallengeContext = self.s["context"]
+        pads = bundles = 0
+        for index, e in enumerate(self.b.entries):
+            kind = e.get("type")
+            where = f"entry {index}"
+            try:
+                if kind == "pad_request":
+                    request = PadRequest.from_bytes(self.b.blobs[e["request"]])
+                    verify_pad_request(
+                        request, PublicKey.from_hex(e["requester"]), bytes.fromhex(e["signature"])
+                    )
+                    self._owner("inputs-signed", where, request.kind, e["requester"], index)
+                    pads += 1
+                elif kind == "bundle":
+                    if "signer" not in e:
+                        raise _Failed("inputs-signed", f"{where}: an unsigned bundle")
+                    verify_upload(
+                        PublicKey.from_hex(e["signer"]),
+                        bytes.fromhex(e["signature"]),
+                        context.challenge_id,
+                        e["kind"],
+                        e["bundle"],
+                    )
+                    self._owner("inputs-signed", where, e["kind"], e["signer"], index)
+                    bundles += 1
+            except (CryptoScoreError, ValueError, TypeError) as exc:
+                raise _Failed("inputs-signed", f"{where}: {exc}") from None
+        return f"{pads} pad requests and {bundles} bundles signed by their owners"
+
+    def check_scored_once(self) -> str:
+        """One labels bundle; every score request is against it, one per submission."""
+        labels = [e["bundle"] for e in self._entries("bundle") if e["kind"] == "labels"]
+        if len(set(labels)) > 1:
+            raise _Failed("scored-once", f"the log holds {len(set(labels))} labels bundles")
+        scored: set[str] = set()
+        for req, round_ in self._requests().values():
+            if req.circuit != "score/v1" or round_ != 2:
+                continue
+            if list(req.inputs[1:]) != labels[:1]:
+                raise _Failed(
+                    "scored-once", f"{req.request_id}: scored against another labels bundle"
+                )
+            if req.inputs[0] in scored:
+                raise _Failed(
+                    "scored-once", f"submission {req.inputs[0][:16]}… has a second score request"
+                )
+            scored.add(req.inputs[0])
+        return f"{len(scored)} submissions scored once each, against the one labels bundle"
+
+    def check_quotas(self) -> str:
+        """The log's times never decrease nor pass the first head covering them, and no
+        identity has more submissions or pad requests in any 24 hours than the rules allow."""
+        rules = self._rules("quotas")
+        heads: list[SignedTreeHead] = sorted(self.s["heads"], key=lambda h: h.size)
+        covering = 0
+        last = -1
+        windows: dict[tuple[str, str], list[int]] = {}
+        for index, e in enumerate(self.b.entries):
+            if "time" not in e:
+                continue
+            while covering < len(heads) - 1 and heads[covering].size <= index:
+                covering += 1
+            time_ms = int(e["time"])
+            if time_ms < last:
+                raise _Failed("quotas", f"entry {index}: logged before the entry ahead of it")
+            if time_ms > heads[covering].timestamp_ms:
+                raise _Failed(
+                    "quotas", f"entry {index}: logged after the head that covers it was signed"
+                )
+            last = time_ms
+            if e["type"] == "pad_request":
+                key, limit = ("pad requests", e["requester"]), rules.pad_requests_per_day
+            elif e["type"] == "bundle" and e["kind"] == "predictions":
+                key, limit = ("submissions", e["signer"]), rules.submissions_per_day
+            else:
+                continue
+            times = windows.setdefault(key, [])
+            times.append(time_ms)
+            within = len(times) - bisect.bisect_right(times, time_ms - DAY_MS)
+            if within > limit:
+                raise _Failed(
+                    "quotas",
+                    f"entry {index}: identity {key[1][:16]}… has {within} {key[0]} in 24 hours, "
+                    f"the rules allow {limit}",
+                )
+        counted = sum(len(t) for t in windows.values())
+        return f"{counted} submissions and pad requests within their identities' daily quotas"
 
     def check_round1_recomputed(self) -> str:
         context: ChallengeContext = self.s["context"]

@@ -15,9 +15,11 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["ApiError", "Client"]
+__all__ = ["SIGNATURE_HEADER", "ApiError", "Client", "ProtocolClient"]
 
 API = "/api/v1"
+SIGNATURE_HEADER = "X-CryptoScore-Signature"
+"""The header of a bundle upload that carries its owner's signature (hex; ``sign_upload``)."""
 
 
 class ApiError(Exception):
@@ -43,12 +45,15 @@ class Client:
         path: str,
         body: bytes | None = None,
         content_type: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> tuple[int, bytes, str]:
         req = urllib.request.Request(self.base + path, data=body, method=method)  # noqa: S310
         if self.token:
             req.add_header("Authorization", f"Bearer {self.token}")
         if content_type:
             req.add_header("Content-Type", content_type)
+        for name, value in (headers or {}).items():
+            req.add_header(name, value)
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310
                 return resp.status, resp.read(), resp.headers.get("Content-Type", "")
@@ -71,8 +76,8 @@ class Client:
         _, body, _ = self._request("POST", path, json.dumps(obj).encode(), "application/json")
         return json.loads(body) if body else None
 
-    def post_bytes(self, path: str, data: bytes) -> Any:
-        _, body, _ = self._request("POST", path, data, "application/octet-stream")
+    def post_bytes(self, path: str, data: bytes, headers: Mapping[str, str] | None = None) -> Any:
+        _, body, _ = self._request("POST", path, data, "application/octet-stream", headers)
         return json.loads(body) if body else None
 
     def post_multipart(
@@ -149,11 +154,27 @@ def _problem_text(body: bytes) -> str:
 class ProtocolClient(Client):
     """The endpoints of the networked protocol: uploads, trustee tasks, results, audit."""
 
-    def upload_labels(self, challenge_id: str, bundle: bytes) -> Any:
-        return self.post_bytes(f"/challenges/{challenge_id}/labels", bundle)
+    def enrol(self, challenge_id: str, record: bytes) -> Any:
+        """Post an enrolment record (``Enrolment.to_bytes()``) for the caller's token."""
+        return self.post_bytes(f"/challenges/{challenge_id}/enrolment", record)
 
-    def submit(self, challenge_id: str, bundle: bytes) -> Any:
-        return self.post_bytes(f"/challenges/{challenge_id}/submissions", bundle)
+    def enrolment(self, challenge_id: str) -> Any:
+        """The caller's enrolment in a challenge (:class:`ApiError` 404 if there is none)."""
+        return self.get_json(f"/challenges/{challenge_id}/enrolment")
+
+    def upload_labels(self, challenge_id: str, bundle: bytes, signature: bytes) -> Any:
+        """Upload a labels bundle with the organizer's ``sign_upload`` signature."""
+        return self.post_bytes(
+            f"/challenges/{challenge_id}/labels", bundle, {SIGNATURE_HEADER: signature.hex()}
+        )
+
+    def submit(self, challenge_id: str, bundle: bytes, signature: bytes) -> Any:
+        """Submit a predictions bundle with the enrolled identity's ``sign_upload`` signature."""
+        return self.post_bytes(
+            f"/challenges/{challenge_id}/submissions",
+            bundle,
+            {SIGNATURE_HEADER: signature.hex()},
+        )
 
     def submission(self, challenge_id: str, digest: str) -> Any:
         return self.get_json(f"/challenges/{challenge_id}/submissions/{digest}")
@@ -180,8 +201,18 @@ class ProtocolClient(Client):
         seed: bytes,
         recipient: bytes,
         trustees: list[str] | None = None,
+        *,
+        signature: bytes,
     ) -> Any:
-        body: dict[str, Any] = {"kind": kind, "seed": seed.hex(), "recipient": recipient.hex()}
+        """Ask for a pad request; ``signature`` is the requester's ``sign_pad_request`` over
+        (challenge, kind, seed, recipient): the organizer's for labels, the enrolled
+        identity's for predictions."""
+        body: dict[str, Any] = {
+            "kind": kind,
+            "seed": seed.hex(),
+            "recipient": recipient.hex(),
+            "signature": signature.hex(),
+        }
         if trustees:
             body["trustees"] = trustees
         return self.post_json(f"/challenges/{challenge_id}/pads", body)

@@ -21,9 +21,10 @@ import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 import cryptoscore as cs
-from cryptoscore.identity import TrusteeIdentity
+from cryptoscore.identity import Identity, TrusteeIdentity
 from cryptoscore.local import LocalChallenge, local_trustees
 from cryptoscore.protocol.challenge import ChallengeContext
+from cryptoscore.protocol.rules import ChallengeRules
 from cryptoscore.threshold.ceremony import RosterEntry, open_share_file, run_ceremony
 from cryptoscore.verify import verify_bundle
 
@@ -67,11 +68,19 @@ def run_demo(workdir: Path | None = None, say: Callable[[str], None] = print) ->
             tid: open_share_file(ceremony.share_files[tid], passphrases[tid]) for tid in identities
         }
         policy = cs.ReleasePolicy(CLASSES, ("correct", "errors"))
+        organizer = Identity.generate()
+        rules = ChallengeRules(organizer.public_key, "open")
         context = ChallengeContext(
-            "digits", ceremony.record, ceremony.public, ceremony.evaluation, policy, TEST_ITEMS
+            "digits",
+            ceremony.record,
+            ceremony.public,
+            ceremony.evaluation,
+            policy,
+            TEST_ITEMS,
+            rules,
         )
         trustees = local_trustees(shares, identities, work, offline=["trustee-2"])
-        challenge = LocalChallenge(context, trustees, Ed25519PrivateKey.generate())
+        challenge = LocalChallenge(context, trustees, Ed25519PrivateKey.generate(), organizer)
         say("organizer: asking the trustees for encryption pads, encrypting 600 test labels")
         challenge.upload_labels(
             cs.encrypt_labels(
@@ -88,16 +97,18 @@ def run_demo(workdir: Path | None = None, say: Callable[[str], None] = print) ->
             predicted = model.predict(x_test)
             correct = int(np.count_nonzero(predicted == y_test))
             plaintext[name] = {"correct": correct, "errors": TEST_ITEMS - correct}
-            say(f"{name}: encrypting and submitting 600 predictions")
+            say(f"{name}: enrolling, encrypting and submitting 600 predictions")
+            challenge.enrol(name, Identity.generate())
             bundle = cs.encrypt_predictions(
                 predicted,
                 context.public,
                 classes=CLASSES,
                 challenge="digits",
-                pads=challenge.pads("predictions"),
+                pads=challenge.pads("predictions", name),
             )
             challenge.submit(name, bundle)
         say("mallory: submitting a weighted encoding (entry i = 2^i) to extract labels")
+        challenge.enrol("mallory (weighted encoding)", Identity.generate())
         challenge.submit("mallory (weighted encoding)", _weighted_bundle(challenge))
         audit_path = work / "audit.zip"
         challenge.export_audit_bundle(audit_path)
@@ -138,7 +149,7 @@ def _weighted_bundle(challenge: LocalChallenge) -> cs.EncryptedBundle:
         classes=CLASSES,
         n=TEST_ITEMS,
         challenge="digits",
-        pads=challenge.pads("predictions"),
+        pads=challenge.pads("predictions", "mallory (weighted encoding)"),
     )
 
 

@@ -18,14 +18,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cryptoscore as cs
+from cryptoscore.errors import FormatError
 from cryptoscore.scoring.circuits import check_pair
 from cryptoscore.scoring.decryption import decrypt_aggregate
 from cryptoscore.scoring.encoding import Layout
 from cryptoscore_cli.api import ApiError
 from cryptoscore_cli.errors import CliError
+
+if TYPE_CHECKING:
+    from cryptoscore.identity import Identity
 
 COMMANDS_ENTRY_POINT = "cryptoscore.commands"
 """Entry-point group of functions ``add(subparsers)`` that add commands (the server's)."""
@@ -116,32 +120,102 @@ def cmd_keygen(args: argparse.Namespace) -> None:
     print("for tests and local trials only; a real challenge uses the trustees' key ceremony)")
 
 
-def _passphrase(env_var: str | None, prompt: str) -> bytes:
-    """A passphrase from the named environment variable, else typed (twice) at the terminal."""
+def _passphrase(env_var: str | None, prompt: str, *, confirm: bool = True) -> bytes:
+    """A passphrase from the named environment variable, else typed at the terminal: twice
+    for a new secret (``confirm``), once to open an existing one."""
     if env_var:
         value = os.environ.get(env_var)
         if not value:
             raise CliError(f"environment variable {env_var} is not set")
         return value.encode()
     first = getpass.getpass(prompt)
-    if getpass.getpass("again: ") != first:
+    if confirm and getpass.getpass("again: ") != first:
         raise CliError("the passphrases differ")
     return first.encode()
 
 
-def cmd_trustee_init(args: argparse.Namespace) -> None:
-    from cryptoscore.identity import TrusteeIdentity
+def _new_identity(out: Path, passphrase_env: str | None, what: str) -> Identity:
+    """Generate an Ed25519 identity into ``out``: identity.pem (PKCS#8, encrypted with a
+    passphrase typed twice or read from ``passphrase_env``) and identity.pub (hex). Never
+    overwrites one; ``what`` names it in that refusal."""
+    from cryptoscore.identity import Identity
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CliError(f"cannot create {out}: {exc.strerror}") from None
     if (out / "identity.pem").exists():
-        raise CliError(f"{out}/identity.pem exists: refusing to overwrite a trustee identity")
-    identity = TrusteeIdentity.generate()
-    pem = identity.to_pem(_passphrase(args.passphrase_env, "identity passphrase: "))
+        raise CliError(f"{out}/identity.pem exists: refusing to overwrite {what}")
+    identity = Identity.generate()
+    pem = identity.to_pem(_passphrase(passphrase_env, "identity passphrase: "))
     _write(str(out / "identity.pem"), pem, private=True)
     _write(str(out / "identity.pub"), (identity.public_key.hex() + "\n").encode())
+    return identity
+
+
+def _open_identity(home: str, passphrase_env: str | None) -> Identity:
+    """The identity in ``home``/identity.pem, opened with the passphrase from
+    ``passphrase_env`` or typed once at the terminal."""
+    from cryptoscore.identity import Identity
+
+    path = Path(home) / "identity.pem"
+    pem = _read(str(path))
+    passphrase = _passphrase(passphrase_env, "identity passphrase: ", confirm=False)
+    try:
+        return Identity.from_pem(pem, passphrase)
+    except FormatError as exc:
+        raise CliError(f"{path}: {exc}") from None
+
+
+def _public_key_hex(text: str, where: str) -> str:
+    """A hex Ed25519 public key (either case, surrounding space ignored), as lower-case hex."""
+    from cryptoscore.identity import PublicKey
+
+    try:
+        return PublicKey.from_hex(text.strip().lower()).hex()
+    except FormatError:
+        raise CliError(f"{where}: not an Ed25519 public key (64 hex digits)") from None
+
+
+def read_invited(path: str) -> list[str]:
+    """The public keys (hex) of an ``--invite`` file: one a line; blank lines and ``#``
+    comments (whole lines or after a key) are ignored. At least one key, none twice."""
+    from cryptoscore.protocol.rules import MAX_INVITED
+
+    try:
+        text = _read(path).decode()
+    except UnicodeDecodeError:
+        raise CliError(f"{path}: not a text file of hex public keys") from None
+    keys: list[str] = []
+    lines: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        entry = line.split("#", 1)[0].strip()
+        if not entry:
+            continue
+        key = _public_key_hex(entry, f"{path}:{number}")
+        if key in lines:
+            raise CliError(f"{path}:{number}: {key[:16]}… is already invited on line {lines[key]}")
+        lines[key] = number
+        keys.append(key)
+    if not keys:
+        raise CliError(f"{path}: no public keys to invite")
+    if len(keys) > MAX_INVITED:
+        raise CliError(f"{path}: {len(keys)} keys; a challenge invites at most {MAX_INVITED}")
+    return keys
+
+
+def cmd_trustee_init(args: argparse.Namespace) -> None:
+    out = Path(args.out)
+    identity = _new_identity(out, args.passphrase_env, "a trustee identity")
     print(f"trustee identity written to {out}/identity.pem (encrypted)")
     print(f"give the dealer your public key: {identity.public_key.hex()}")
+
+
+def cmd_identity_init(args: argparse.Namespace) -> None:
+    out = Path(args.out)
+    identity = _new_identity(out, args.passphrase_env, "an identity")
+    print(f"identity written to {out}/identity.pem (encrypted) and {out}/identity.pub")
+    print(f"public key: {identity.public_key.hex()}")
 
 
 def cmd_ceremony(args: argparse.Namespace) -> None:
@@ -309,7 +383,17 @@ def _client(args: argparse.Namespace) -> Any:
 
 def cmd_challenge_create(args: argparse.Namespace) -> None:
     ceremony = Path(args.ceremony)
-    definition = {
+    organizer_pub = str(Path(args.organizer) / "identity.pub")
+    organizer = _public_key_hex(_read(organizer_pub).decode("utf-8", "replace"), organizer_pub)
+    if args.enrolment == "invite":
+        if not args.invite:
+            raise CliError("--enrolment invite needs --invite FILE (the invited public keys)")
+        invited = read_invited(args.invite)
+    elif args.invite:
+        raise CliError("--invite is only for --enrolment invite")
+    else:
+        invited = []
+    definition: dict[str, Any] = {
         "id": args.id,
         "name": args.name or args.id,
         "classes": args.classes,
@@ -318,7 +402,12 @@ def cmd_challenge_create(args: argparse.Namespace) -> None:
         "submission_limit_per_day": args.limit_per_day,
         "opens_at": args.opens,
         "closes_at": args.closes,
+        "organizer_key": organizer,
+        "enrolment": args.enrolment,
+        "invited": invited,
     }
+    if args.pad_requests_per_day is not None:
+        definition["pad_requests_per_day"] = args.pad_requests_per_day
     created = _client(args).create_challenge(
         definition,
         _read(str(ceremony / "ceremony.record")),
@@ -340,14 +429,15 @@ def _protocol(args: argparse.Namespace) -> Any:
     return ProtocolClient(args.server, args.token)
 
 
-def _encrypt_for(args: argparse.Namespace, kind: str) -> bytes:
-    """Encrypt a file of class indices for a challenge on the server, with pads the trustees
-    make for it (progress bars while waiting and encrypting)."""
+def _encrypt_for(
+    args: argparse.Namespace, client: Any, info: Any, kind: str, identity: Identity
+) -> tuple[bytes, str]:
+    """Encrypt a file of class indices for a challenge on the server (``info``: its
+    definition), with pads the trustees make for a pad request ``identity`` signs (progress
+    bars while waiting and encrypting). Returns the bundle's bytes and digest."""
     from cryptoscore.threshold.ceremony import CeremonyRecord
     from cryptoscore_cli.pad_client import fetch_pads
 
-    client = _protocol(args)
-    info = client.challenge(args.challenge)
     public = cs.PublicContext.from_bytes(client.public_context(args.challenge))
     record = CeremonyRecord.from_bytes(client.ceremony_record(args.challenge))
     if public.key_id != info["key_id"] or record.key_id != info["key_id"]:
@@ -363,6 +453,7 @@ def _encrypt_for(args: argparse.Namespace, kind: str) -> bytes:
             record,
             public,
             layout.ciphertexts,
+            identity=identity,
             trustees=trustees,
             timeout=args.pad_timeout,
             on_answer=lambda done, _t: answered(done),
@@ -381,16 +472,65 @@ def _encrypt_for(args: argparse.Namespace, kind: str) -> bytes:
             progress=progress,
             pads=pads,
         )
-        return bundle.to_bytes()
+        return bundle.to_bytes(), bundle.digest
+
+
+def cmd_enrol(args: argparse.Namespace) -> None:
+    from cryptoscore.protocol.signed_inputs import Enrolment
+
+    client = _protocol(args)
+    identity = _open_identity(args.identity, args.passphrase_env)
+    record = Enrolment.sign(identity, args.challenge, args.name)
+    client.enrol(args.challenge, record.to_bytes())
+    print(f"enrolled {args.name} in {args.challenge} as {identity.public_key.hex()[:16]}…")
 
 
 def cmd_labels_upload(args: argparse.Namespace) -> None:
-    result = _protocol(args).upload_labels(args.challenge, _encrypt_for(args, "labels"))
+    from cryptoscore.protocol.signed_inputs import sign_upload
+
+    client = _protocol(args)
+    info = client.challenge(args.challenge)
+    rules = info.get("rules")
+    if not rules:
+        raise CliError(
+            f"challenge {args.challenge} predates signed inputs: it names no organizer key"
+        )
+    identity = _open_identity(args.identity, args.passphrase_env)
+    if rules.get("organizer") != identity.public_key.hex():
+        raise CliError("this identity is not the challenge's organizer key")
+    bundle, digest = _encrypt_for(args, client, info, "labels", identity)
+    signature = sign_upload(identity, args.challenge, "labels", digest)
+    result = client.upload_labels(args.challenge, bundle, signature)
     print(json.dumps(result, indent=2, sort_keys=True))
 
 
+def _enrolled_identity(client: Any, challenge_id: str) -> str:
+    """The public key (hex) the caller's token enrolled in the challenge."""
+    try:
+        enrolment = client.enrolment(challenge_id)
+    except ApiError as exc:
+        if exc.status == 404:
+            raise CliError(
+                f"not enrolled in {challenge_id}: run `cryptoscore enrol` first"
+            ) from None
+        raise
+    return str(enrolment["identity"])
+
+
 def cmd_submit(args: argparse.Namespace) -> None:
-    result = _protocol(args).submit(args.challenge, _encrypt_for(args, "predictions"))
+    from cryptoscore.protocol.signed_inputs import sign_upload
+
+    client = _protocol(args)
+    info = client.challenge(args.challenge)  # first: an unknown challenge is not "not enrolled"
+    enrolled = _enrolled_identity(client, args.challenge)
+    identity = _open_identity(args.identity, args.passphrase_env)
+    if identity.public_key.hex() != enrolled:
+        raise CliError(
+            f"this identity is not the one enrolled in {args.challenge} ({enrolled[:16]}…)"
+        )
+    bundle, digest = _encrypt_for(args, client, info, "predictions", identity)
+    signature = sign_upload(identity, args.challenge, "predictions", digest)
+    result = client.submit(args.challenge, bundle, signature)
     if args.receipt:
         _write(args.receipt, json.dumps(result["receipt"], sort_keys=True).encode())
     print(f"submission {result['submission']}: {result['state']}")
@@ -413,16 +553,14 @@ def cmd_leaderboard(args: argparse.Namespace) -> None:
 
 
 def cmd_trustee_run(args: argparse.Namespace) -> None:
-    from cryptoscore.identity import TrusteeIdentity
     from cryptoscore.threshold.ceremony import open_share_file
     from cryptoscore_cli.trustee_loop import TrusteeLoop
 
     home = Path(args.home)
-    identity = TrusteeIdentity.from_pem(
-        _read(str(home / "identity.pem")), _passphrase(args.passphrase_env, "identity passphrase: ")
-    )
+    identity = _open_identity(args.home, args.passphrase_env)
     share = open_share_file(
-        _read(args.share), _passphrase(args.share_passphrase_env, "share-file passphrase: ")
+        _read(args.share),
+        _passphrase(args.share_passphrase_env, "share-file passphrase: ", confirm=False),
     )
     loop = TrusteeLoop(_protocol(args), share, identity, home / "partials.journal")
     loop.run(once=args.once, interval=args.interval)
@@ -475,6 +613,29 @@ def build_parser() -> argparse.ArgumentParser:
             help="seconds to wait for the trustees' pads (default 600)",
         )
 
+    def identity_options(p: argparse.ArgumentParser, identity_help: str) -> None:
+        p.add_argument("--identity", required=True, metavar="DIR", help=identity_help)
+        p.add_argument(
+            "--passphrase-env",
+            metavar="VAR",
+            help="read the identity passphrase from this variable (default: type it once)",
+        )
+
+    p = sub.add_parser("identity", help="organizer and participant identities")
+    identity_sub = p.add_subparsers(dest="identity_command", required=True, metavar="ACTION")
+    p = identity_sub.add_parser(
+        "init", help="create an organizer's or participant's Ed25519 identity"
+    )
+    p.add_argument(
+        "--out", required=True, metavar="DIR", help="directory for identity.pem / identity.pub"
+    )
+    p.add_argument(
+        "--passphrase-env",
+        metavar="VAR",
+        help="read the passphrase from this variable (default: type it twice)",
+    )
+    p.set_defaults(func=cmd_identity_init)
+
     p = sub.add_parser("challenge", help="challenges on a server")
     challenge_sub = p.add_subparsers(dest="challenge_command", required=True, metavar="ACTION")
     p = challenge_sub.add_parser("create", help="create a challenge from a ceremony directory")
@@ -488,11 +649,46 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--opens", required=True, help="ISO 8601 with offset")
     p.add_argument("--closes", required=True, help="ISO 8601 with offset")
     p.add_argument("--ceremony", required=True, help="directory written by `ceremony`")
+    p.add_argument(
+        "--organizer",
+        required=True,
+        metavar="DIR",
+        help="directory with the organizer's identity.pub (from `identity init`): the key "
+        "that must sign the labels",
+    )
+    p.add_argument(
+        "--enrolment",
+        choices=("open", "invite"),
+        default="open",
+        help="who may enrol: open (any identity) or invite (only the --invite keys); default open",
+    )
+    p.add_argument(
+        "--invite",
+        metavar="FILE",
+        help="with --enrolment invite: the invited public keys, one hex key a line "
+        "(blank lines and # comments ignored)",
+    )
+    p.add_argument(
+        "--pad-requests-per-day",
+        type=int,
+        metavar="N",
+        help="pad requests each enrolled identity may make in any 24 hours "
+        "(default: twice --limit-per-day)",
+    )
     p.set_defaults(func=cmd_challenge_create)
     p = challenge_sub.add_parser("show", help="a challenge's public definition")
     server_options(p)
     p.add_argument("id")
     p.set_defaults(func=cmd_challenge_show)
+
+    p = sub.add_parser("enrol", help="enrol an identity in a challenge (before submitting)")
+    server_options(p)
+    p.add_argument("--challenge", required=True, help="the challenge to enrol in")
+    identity_options(p, "directory with the identity.pem to enrol (from `identity init`)")
+    p.add_argument(
+        "--name", required=True, help="the name to enrol under (1..64 printable characters)"
+    )
+    p.set_defaults(func=cmd_enrol)
 
     p = sub.add_parser("labels", help="the organizer's labels")
     labels_sub = p.add_subparsers(dest="labels_command", required=True, metavar="ACTION")
@@ -500,6 +696,11 @@ def build_parser() -> argparse.ArgumentParser:
     server_options(p)
     p.add_argument("input", help="CSV with one column, or .npy")
     p.add_argument("--challenge", required=True)
+    identity_options(
+        p,
+        "directory with the organizer's identity.pem (its identity.pub went to `challenge "
+        "create --organizer`): signs the pad request and the labels",
+    )
     pad_options(p)
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_labels_upload)
@@ -509,6 +710,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", help="CSV with one column, or .npy")
     p.add_argument("--challenge", required=True)
     p.add_argument("--receipt", help="write the submission receipt (JSON) here")
+    identity_options(
+        p,
+        "directory with the identity.pem you enrolled (`enrol`): signs the pad request and "
+        "the predictions",
+    )
     pad_options(p)
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_submit)

@@ -1,10 +1,12 @@
 """A submitter's side of trustee-assisted encryption over the service.
 
 :func:`fetch_pads` asks the service for a pad request (a fresh seed, a fresh X25519 key that
-never leaves this process), checks that the request the service built is the one asked for,
-waits until every trustee of its active set has answered, downloads the shares and opens
-them (``cryptoscore.threshold.pad_shares.open_pads`` checks roster, active set and
-signatures). The result goes to ``encrypt_predictions(..., pads=...)`` / ``encrypt_labels``.
+never leaves this process), signed by the requester's identity (``sign_pad_request``: the
+organizer's for labels, the enrolled participant's for predictions), checks that the request
+the service built is the one asked for, waits until every trustee of its active set has
+answered, downloads the shares and opens them (``cryptoscore.threshold.pad_shares.open_pads``
+checks roster, active set and signatures). The result goes to
+``encrypt_predictions(..., pads=...)`` / ``encrypt_labels``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from collections.abc import Callable
 
 from cryptoscore.errors import CryptoScoreError, MismatchError
 from cryptoscore.hazmat.c1 import SEED_BYTES
+from cryptoscore.identity import Identity
+from cryptoscore.protocol.signed_inputs import sign_pad_request
 from cryptoscore.scoring.keys import PublicContext
 from cryptoscore.scoring.pad_request import PadRequest, Pads
 from cryptoscore.threshold.active_set import ActiveSet
@@ -38,18 +42,22 @@ def fetch_pads(
     public: PublicContext,
     count: int,
     *,
+    identity: Identity,
     trustees: list[str] | None = None,
     timeout: float = 600.0,
     interval: float = 1.0,
     on_answer: Callable[[int, int], None] | None = None,
 ) -> Pads:
-    """Ask, wait (at most ``timeout`` seconds), check and open; ``on_answer(done, t)``
-    reports progress."""
+    """Ask (signed by ``identity``), wait (at most ``timeout`` seconds), check and open;
+    ``on_answer(done, t)`` reports progress."""
     if record.key_id != public.key_id:
         raise MismatchError("the ceremony record and the public context are for different keys")
     key = PadKey.generate()
     seed = os.urandom(SEED_BYTES)
-    created = client.request_pads(challenge_id, kind, seed, key.public_bytes, trustees)
+    signature = sign_pad_request(identity, challenge_id, kind, seed, key.public_bytes)
+    created = client.request_pads(
+        challenge_id, kind, seed, key.public_bytes, trustees, signature=signature
+    )
     request = PadRequest.from_bytes(base64.b64decode(created["record"]))
     expected = [
         (request.challenge_id == challenge_id, "challenge"),

@@ -24,6 +24,7 @@ from cryptoscore_server.problems import Problem
 from cryptoscore_server.routes import (
     bundles,
     challenges,
+    enrolment,
     health,
     pad_requests,
     public_record,
@@ -38,6 +39,7 @@ BLUEPRINTS = (
     health.bp,
     tokens.bp,
     challenges.bp,
+    enrolment.bp,
     bundles.bp,
     pad_requests.bp,
     trustee_tasks.bp,

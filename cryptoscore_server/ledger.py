@@ -34,6 +34,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from cryptoscore.protocol.challenge import ChallengeContext
+from cryptoscore.protocol.rules import ChallengeRules
 from cryptoscore.scoring.keys import EvaluationKeys, PublicContext
 from cryptoscore.scoring.policy import ReleasePolicy
 from cryptoscore.threshold.ceremony import CeremonyRecord
@@ -42,7 +43,14 @@ from cryptoscore.transparency.log import SignedTreeHead
 from cryptoscore.transparency.receipts import Receipt
 from cryptoscore.transparency.transcript import Transcript
 from cryptoscore_server.blobs import BlobStore, StoredBlob, get_blob_store, record_blob
-from cryptoscore_server.models import Challenge, LogEntry, LogNode, TreeHead, UploadedBundle
+from cryptoscore_server.models import (
+    Challenge,
+    LogEntry,
+    LogNode,
+    PadRequestRow,
+    TreeHead,
+    UploadedBundle,
+)
 
 __all__ = [
     "SqlNodes",
@@ -54,6 +62,7 @@ __all__ = [
     "log_id",
     "log_key",
     "log_public_hex",
+    "log_time_ms",
     "receipt_for",
     "sign_head",
     "transcript",
@@ -140,6 +149,7 @@ def challenge_context(
         EvaluationKeys.from_bytes(store.read(row.evaluation_keys_hash)),
         ReleasePolicy.from_json(row.policy),
         row.n_items,
+        None if row.rules is None else ChallengeRules.from_json(row.rules),
     )
     with _LOCK:
         cache[key] = context
@@ -381,10 +391,32 @@ def latest_head(session: Session, challenge_id: str) -> SignedTreeHead | None:
     return None if sth is None else SignedTreeHead.from_json(sth)
 
 
+def log_time_ms(session: Session, challenge_id: str) -> int:
+    """The ``time`` for the next timed entry of ``challenge_id``'s log (call under the lock):
+    the clock, but never before an entry already logged, so the log's times never decrease
+    (followers refuse a log whose times do, ``transparency/replica.py``)."""
+    last = max(
+        session.scalar(
+            select(func.max(PadRequestRow.logged_ms)).where(
+                PadRequestRow.challenge_id == challenge_id
+            )
+        )
+        or 0,
+        session.scalar(
+            select(func.max(UploadedBundle.logged_ms)).where(
+                UploadedBundle.challenge_id == challenge_id
+            )
+        )
+        or 0,
+    )
+    return max(time.time_ns() // 1_000_000, last)
+
+
 def sign_head(session: Session, challenge_id: str) -> SignedTreeHead:
-    """Sign the log's current size (once per size); call under the lock, then commit."""
+    """Sign the log's current size (once per size); call under the lock, then commit. The
+    timestamp is never before an entry it covers."""
     record = transcript(session, get_blob_store(), challenge_id)
-    return record.sign_head(time.time_ns() // 1_000_000)
+    return record.sign_head(log_time_ms(session, challenge_id))
 
 
 def receipt_for(session: Session, store: BlobStore, challenge_id: str, index: int) -> Receipt:

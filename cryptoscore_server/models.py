@@ -60,6 +60,7 @@ __all__ = [
     "LogNode",
     "PadRequestRow",
     "PadShareRow",
+    "Participant",
     "Role",
     "StoredPartial",
     "StoredRequest",
@@ -198,7 +199,10 @@ class Challenge(Base):
     evaluation_keys_hash: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
     ceremony_record_hash: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
     submission_limit_per_day: Mapped[int] = mapped_column(Integer)
-    """Submissions one participant may make per UTC day."""
+    """Submissions one enrolled identity may make in any 24 hours (``rules`` repeats it)."""
+    rules: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    """``ChallengeRules.to_json()`` (organizer key, enrolment, quotas); ``None`` for challenges
+    created before signed inputs (revision 0007), which take no more uploads."""
     opens_at: Mapped[datetime]
     closes_at: Mapped[datetime]
     created_by: Mapped[int] = mapped_column(ForeignKey("tokens.id"))
@@ -287,6 +291,11 @@ class UploadedBundle(Base):
     """Log index of the release entry: the leaderboard's projection and tie-break."""
     receipt: Mapped[dict[str, Any]] = mapped_column(JSON)
     submitted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    signer: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
+    """The Ed25519 key (hex) that signed the upload (``None`` before revision 0007)."""
+    signature: Mapped[str | None] = mapped_column(String(128), default=None)
+    logged_ms: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    """The ``time`` of its log entry (Unix ms): what quotas are counted in."""
 
 
 class TrusteeContribution(Base):
@@ -361,6 +370,26 @@ class PadRequestRow(Base):
     bundle: Mapped[str | None] = mapped_column(SHA256_HEX, default=None)
     """The uploaded bundle encrypted with these pads (at most one)."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    requester: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
+    """The Ed25519 key (hex) that signed the request (``None`` before revision 0007)."""
+    signature: Mapped[str | None] = mapped_column(String(128), default=None)
+    logged_ms: Mapped[int | None] = mapped_column(BigInteger, default=None)
+
+
+class Participant(Base):
+    """An identity enrolled in a challenge (``Enrolment``, logged) and the token that did it."""
+
+    __tablename__ = "participants"
+    __table_args__ = (UniqueConstraint("challenge_id", "token_id"),)  # one identity per token
+
+    challenge_id: Mapped[str] = mapped_column(ForeignKey("challenges.id"), primary_key=True)
+    identity: Mapped[str] = mapped_column(String(64), primary_key=True)
+    """Ed25519 public key, hex."""
+    name: Mapped[str] = mapped_column(String(64))
+    token_id: Mapped[int] = mapped_column(ForeignKey("tokens.id"))
+    record: Mapped[bytes] = mapped_column(LargeBinary)
+    """``Enrolment.to_bytes()``."""
+    enrolled_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class PadShareRow(Base):

@@ -53,6 +53,7 @@ _COMPONENTS: tuple[type[Schema], ...] = (
     schemas.ChallengeBlobsSchema,
     schemas.ChallengeSchema,
     schemas.ChallengeListSchema,
+    schemas.EnrolmentSchema,
     schemas.LabelsUploadedSchema,
     schemas.SubmissionUploadedSchema,
     schemas.SubmissionStatusSchema,

@@ -154,7 +154,31 @@ class ChallengeCreateSchema(Schema):
         metadata={"description": "what the release policy lets trustees decrypt"},
     )
     submission_limit_per_day = fields.Integer(
-        required=True, strict=True, validate=validate.Range(1, 10_000)
+        required=True,
+        strict=True,
+        validate=validate.Range(1, 1000),
+        metadata={"description": "submissions per enrolled identity in any 24 hours"},
+    )
+    pad_requests_per_day = fields.Integer(
+        strict=True,
+        validate=validate.Range(1, 1000),
+        metadata={"description": "pad requests per identity in any 24 hours (default 2x)"},
+    )
+    organizer_key = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[0-9a-f]{64}$", error="64 lower-case hex digits"),
+        metadata={"description": "the organizer's Ed25519 public key (hex): signs the labels"},
+    )
+    enrolment = fields.String(
+        load_default="open",
+        validate=validate.OneOf(["open", "invite"]),
+        metadata={"description": "open: any identity may enrol; invite: the invited only"},
+    )
+    invited = fields.List(
+        fields.String(validate=validate.Regexp(r"^[0-9a-f]{64}$", error="64 lower-case hex")),
+        load_default=list,
+        validate=validate.Length(max=10_000),
+        metadata={"description": "Ed25519 public keys (hex) that may enrol (invite only)"},
     )
     opens_at = fields.AwareDateTime(required=True, metadata={"description": "ISO 8601 with offset"})
     closes_at = fields.AwareDateTime(
@@ -175,6 +199,13 @@ class ChallengeCreateSchema(Schema):
             raise ValidationError("must be later than opens_at", "closes_at")
         if closes is not None and closes <= utcnow():
             raise ValidationError("must be in the future", "closes_at")
+        invited = data.get("invited") or []
+        if data.get("enrolment") == "invite" and not invited:
+            raise ValidationError("an invite-only challenge invites at least one key", "invited")
+        if data.get("enrolment") == "open" and invited:
+            raise ValidationError("an open challenge invites nobody in particular", "invited")
+        if len(set(invited)) != len(invited):
+            raise ValidationError("a key is invited twice", "invited")
 
 
 class PolicySchema(Schema):
@@ -224,6 +255,14 @@ class ChallengeSchema(Schema):
     trustees = fields.List(fields.Nested(TrusteeSchema), required=True)
     blobs = fields.Nested(ChallengeBlobsSchema, required=True)
     submission_limit_per_day = fields.Integer(required=True)
+    rules = fields.Dict(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "ChallengeRules JSON: organizer key, enrolment, invited keys, "
+            "submissions_per_day, pad_requests_per_day (null: created before signed inputs)"
+        },
+    )
     opens_at = fields.AwareDateTime(required=True)
     closes_at = fields.AwareDateTime(required=True)
     state = fields.String(required=True, validate=validate.OneOf(["upcoming", "open", "closed"]))
@@ -337,6 +376,14 @@ class Round1EvidenceSchema(Schema):
     )
 
 
+class EnrolmentSchema(Schema):
+    """An identity enrolled in a challenge."""
+
+    challenge = fields.String(required=True)
+    identity = fields.String(required=True, metadata={"description": "Ed25519 public key, hex"})
+    name = fields.String(required=True)
+
+
 class PadRequestCreateSchema(Schema):
     """A submitter asks the trustees for encryption pads for one bundle."""
 
@@ -354,6 +401,15 @@ class PadRequestCreateSchema(Schema):
     trustees = fields.List(
         fields.String(validate=validate.Length(1, 64)),
         metadata={"description": "t roster ids to ask (default: the t seen most recently)"},
+    )
+    signature = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[0-9a-f]{128}$"),
+        metadata={
+            "description": "Ed25519 signature (hex) of the organizer (labels) or of the "
+            "caller's enrolled identity (predictions) over challenge, kind, seed and recipient "
+            "(cryptoscore.protocol.signed_inputs.sign_pad_request)"
+        },
     )
 
 

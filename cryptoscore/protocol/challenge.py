@@ -1,16 +1,22 @@
 """The challenge context: everything the roles share about one challenge.
 
-The ceremony record, public context, evaluation keys, policy, layout and the challenge's
-published circuits, fixed when the challenge is created (docs/design.md, "Two-round release").
+The ceremony record, public context, evaluation keys, policy, layout, participation rules
+and the challenge's published circuits, fixed when the challenge is created (docs/design.md,
+"Two-round release", "Signed inputs and enrolment"). :meth:`ChallengeContext.definition` is
+what the log's ``challenge`` entry names, so followers check the rules they were given are
+the logged ones.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 
+from cryptoscore.envelope import canonical_json
 from cryptoscore.errors import MismatchError
 from cryptoscore.hazmat.c1 import SEED_BYTES
+from cryptoscore.protocol.rules import ChallengeRules
 from cryptoscore.scoring.bundle import EncryptedBundle
 from cryptoscore.scoring.encoding import Layout
 from cryptoscore.scoring.keys import EvaluationKeys, PublicContext
@@ -31,10 +37,30 @@ class ChallengeContext:
     evaluation: EvaluationKeys
     policy: ReleasePolicy
     n: int
+    rules: ChallengeRules | None = None
+    """Who signs the labels, who may enrol, the quotas. ``None`` only for challenges created
+    before signed inputs: trustees that follow the log answer nothing for those."""
 
     def __post_init__(self) -> None:
         self.record.check_keys(self.public, self.evaluation)
         self.public.params.check_count(self.n, "number of items")
+
+    def definition(self) -> bytes:
+        """The challenge's definition as its ``challenge`` log entry names it (canonical JSON):
+        id, policy, item count, ceremony and, when it has them, its rules."""
+        body = {
+            "id": self.challenge_id,
+            "policy": self.policy.to_json(),
+            "n": self.n,
+            "ceremony": self.record.digest,
+        }
+        if self.rules is not None:
+            body["rules"] = self.rules.to_json()
+        return canonical_json(body)
+
+    @property
+    def definition_digest(self) -> str:
+        return hashlib.sha256(self.definition()).hexdigest()
 
     @property
     def layout(self) -> Layout:

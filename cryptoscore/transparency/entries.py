@@ -9,12 +9,22 @@ an entry's shape: the transcript builds entries here, the service stores the blo
     type          members                                   blobs named (SHA-256 hex)
     ceremony      record, public, evaluation                record, public, evaluation
     challenge     challenge, definition                     definition
-    bundle        kind, bundle, owner                       bundle
+    enrolment     identity, name, signature                 —
+    pad_request   request, requester, signature, time       request
+    bundle        kind, bundle, owner, signer, signature,   bundle
+                  time
     contribution  bundle, trustee, randomness, signature    —
     request       request, round, circuit, inputs           request
     partial       request_id, partial, trustee              partial
     round1        bundle, verdict, reason                   —
     release       predictions, labels, request_id, values   —
+
+``time`` is the service's clock when it logged the entry (Unix milliseconds): the log's times
+never decrease and never pass the head that first covers them, and the quotas are counted in
+them (``trustee/input_rules.py``). Signatures are hex; what each signs is
+``protocol/signed_inputs.py``. Logs written before signed inputs hold ``bundle`` entries of
+kind, bundle and owner only: they still parse, and every rule that needs a signature refuses
+them.
 
 A contribution, a round-1 verdict and a release name bundles that their own ``bundle``
 entries already carry; ``request_id`` names a request by its id, not by a blob.
@@ -45,6 +55,9 @@ class EntryType:
     name: str
     members: tuple[str, ...]
     blobs: tuple[str, ...] = ()
+    legacy: tuple[str, ...] | None = None
+    """The members of this type's entries in logs written before it gained its others
+    (parsed, never made)."""
 
     def make(self, **members: Any) -> dict[str, Any]:
         """An entry of this type; every member given, nothing else."""
@@ -57,9 +70,16 @@ class EntryType:
         self.check(entry)
         return entry
 
-    def check(self, entry: Mapping[str, Any]) -> None:
-        if set(entry) != {"type", *self.members}:
+    def check(self, entry: Mapping[str, Any], *, legacy: bool = False) -> None:
+        shapes = [self.members] + ([self.legacy] if legacy and self.legacy else [])
+        if not any(set(entry) == {"type", *shape} for shape in shapes):
             raise FormatError(f"a {self.name} entry has exactly type, {', '.join(self.members)}")
+        if "time" in entry and (
+            not isinstance(entry["time"], int)
+            or isinstance(entry["time"], bool)
+            or not 0 <= entry["time"] < 1 << 53
+        ):
+            raise FormatError(f"{self.name} entry: time is Unix milliseconds")
         for member in self.blobs:
             value = entry[member]
             if not isinstance(value, str) or not _SHA256.fullmatch(value):
@@ -71,7 +91,14 @@ ENTRY_TYPES: dict[str, EntryType] = {
     for t in (
         EntryType("ceremony", _CEREMONY_BLOBS, _CEREMONY_BLOBS),
         EntryType("challenge", ("challenge", "definition"), ("definition",)),
-        EntryType("bundle", ("kind", "bundle", "owner"), ("bundle",)),
+        EntryType("enrolment", ("identity", "name", "signature")),
+        EntryType("pad_request", ("request", "requester", "signature", "time"), ("request",)),
+        EntryType(
+            "bundle",
+            ("kind", "bundle", "owner", "signer", "signature", "time"),
+            ("bundle",),
+            legacy=("kind", "bundle", "owner"),
+        ),
         EntryType("contribution", ("bundle", "trustee", "randomness", "signature")),
         EntryType("request", ("request", "round", "circuit", "inputs"), ("request",)),
         EntryType("partial", ("request_id", "partial", "trustee"), ("partial",)),
@@ -82,12 +109,13 @@ ENTRY_TYPES: dict[str, EntryType] = {
 """Every entry type, by name."""
 
 
-def entry_bytes(entry: Mapping[str, Any]) -> bytes:
-    """The entry as the log stores it (canonical JSON), after checking its shape."""
+def entry_bytes(entry: Mapping[str, Any], *, legacy: bool = False) -> bytes:
+    """The entry as the log stores it (canonical JSON), after checking its shape (``legacy``:
+    a shape older logs hold is allowed too)."""
     kind = ENTRY_TYPES.get(str(entry.get("type")))
     if kind is None:
         raise FormatError(f"no log entry type {entry.get('type')!r}")
-    kind.check(entry)
+    kind.check(entry, legacy=legacy)
     return canonical_json(dict(entry))
 
 
@@ -99,7 +127,7 @@ def parse_entry(raw: bytes) -> dict[str, Any]:
         raise FormatError("a log entry is not JSON") from None
     if not isinstance(entry, dict):
         raise FormatError("a log entry is a JSON object")
-    if entry_bytes(entry) != bytes(raw):
+    if entry_bytes(entry, legacy=True) != bytes(raw):
         raise FormatError("a log entry is not canonical JSON")
     return entry
 

@@ -8,6 +8,11 @@ copy only grows, so every head it ever accepted is a prefix of every later one: 
 shows it a forked log (a head no extension of what it already holds can reach) is refused, and
 it needs no consistency proof — it has the entries (docs/design.md, "Following the log").
 
+The log's times (``time`` of pad requests and bundles, ``transparency/entries.py``) must never
+decrease and never pass the timestamp of the head that first covers them, and that head must not
+be from the follower's future: so a service cannot spread one identity's submissions over
+invented days to get past its quota (``trustee/input_rules.py``).
+
 Why entries rather than inclusion proofs: the trustee's rules are about what the log does
 *not* hold as much as what it holds (no second labels bundle, no other score request for a
 submission), and inclusion proofs cannot show absence.
@@ -15,10 +20,12 @@ submission), and inclusion proofs cannot show absence.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import os
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +36,32 @@ from cryptoscore.errors import FormatError, RefusedError
 from cryptoscore.transparency.entries import parse_entry
 from cryptoscore.transparency.log import MerkleLog, SignedTreeHead, verify_tree_head
 
-__all__ = ["ForkedLogError", "LogReplica"]
+__all__ = ["CLOCK_SKEW_MS", "ForkedLogError", "LogReplica", "LoggedBundle", "LoggedPadRequest"]
+
+CLOCK_SKEW_MS = 10 * 60 * 1000
+"""How far a head's timestamp may run ahead of the follower's own clock."""
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedBundle:
+    """A bundle's first ``bundle`` entry: its owner's signature and the log's time
+    (``signer``/``signature`` empty, ``time`` -1, for a bundle logged before signed inputs)."""
+
+    index: int
+    kind: str
+    signer: str
+    signature: str
+    time: int
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedPadRequest:
+    """A pad request's first ``pad_request`` entry."""
+
+    index: int
+    requester: str
+    signature: str
+    time: int
 
 
 class ForkedLogError(RefusedError):
@@ -57,7 +89,14 @@ class LogReplica:
         self._head: SignedTreeHead | None = None
         # what followers look up, kept as entries arrive (so a rule costs O(1), not O(n))
         self._bundle_kinds: dict[str, str] = {}
+        self._bundles: dict[str, LoggedBundle] = {}
         self._bundles_by_kind: dict[str, list[str]] = {}
+        self._submission_times: dict[str, list[tuple[int, int]]] = {}
+        self._pad_requests: dict[str, LoggedPadRequest] = {}
+        self._pad_request_times: dict[str, list[tuple[int, int]]] = {}
+        self._enrolled: dict[str, int] = {}
+        self._definition: str | None = None
+        self._last_time = -1
         self._requests: dict[str, list[tuple[int, str, tuple[str, ...]]]] = {}
         self._scores_of: dict[str, set[str]] = {}
         self._load()
@@ -97,13 +136,35 @@ class LogReplica:
 
     def _add(self, raw: bytes) -> None:
         self._tree.append(raw)
-        self._index(parse_entry(raw))
+        self._index(parse_entry(raw), self.size - 1)
 
-    def _index(self, entry: dict[str, Any]) -> None:
+    def _index(self, entry: dict[str, Any], index: int) -> None:
         kind = entry["type"]
-        if kind == "bundle" and entry["bundle"] not in self._bundle_kinds:
+        if "time" in entry:
+            self._last_time = max(self._last_time, int(entry["time"]))
+        if kind == "challenge" and self._definition is None:
+            self._definition = str(entry["definition"])
+        elif kind == "enrolment":
+            self._enrolled.setdefault(str(entry["identity"]), index)
+        elif kind == "pad_request" and entry["request"] not in self._pad_requests:
+            pad = LoggedPadRequest(
+                index, str(entry["requester"]), str(entry["signature"]), int(entry["time"])
+            )
+            self._pad_requests[entry["request"]] = pad
+            self._pad_request_times.setdefault(pad.requester, []).append((index, pad.time))
+        elif kind == "bundle" and entry["bundle"] not in self._bundle_kinds:
             self._bundle_kinds[entry["bundle"]] = entry["kind"]
             self._bundles_by_kind.setdefault(entry["kind"], []).append(entry["bundle"])
+            logged = LoggedBundle(
+                index,
+                str(entry["kind"]),
+                str(entry.get("signer", "")),
+                str(entry.get("signature", "")),
+                int(entry.get("time", -1)),
+            )
+            self._bundles[entry["bundle"]] = logged
+            if logged.kind == "predictions" and logged.signer:
+                self._submission_times.setdefault(logged.signer, []).append((index, logged.time))
         elif kind == "request":
             inputs = tuple(entry["inputs"])
             found = (int(entry["round"]), str(entry["circuit"]), inputs)
@@ -137,6 +198,33 @@ class LogReplica:
         """The kind of the bundle logged under ``digest`` (its first entry), if logged."""
         return self._bundle_kinds.get(digest)
 
+    def bundle(self, digest: str) -> LoggedBundle | None:
+        """The first ``bundle`` entry of ``digest``, if logged."""
+        return self._bundles.get(digest)
+
+    def pad_request(self, digest: str) -> LoggedPadRequest | None:
+        """The first ``pad_request`` entry of the request record ``digest``, if logged."""
+        return self._pad_requests.get(digest)
+
+    @property
+    def definition(self) -> str | None:
+        """The digest of the challenge definition the log's first ``challenge`` entry names."""
+        return self._definition
+
+    def enrolled(self, identity: str) -> bool:
+        """Whether the log holds an enrolment of ``identity`` (hex Ed25519 key)."""
+        return identity in self._enrolled
+
+    def submissions_by(self, signer: str, since: int, upto: int) -> int:
+        """Predictions bundles ``signer`` signed, logged after time ``since`` and at index
+        ``upto`` or before."""
+        return _count_since(self._submission_times.get(signer, []), since, upto)
+
+    def pad_requests_by(self, requester: str, since: int, upto: int) -> int:
+        """Pad requests ``requester`` signed, logged after time ``since`` and at index
+        ``upto`` or before."""
+        return _count_since(self._pad_request_times.get(requester, []), since, upto)
+
     def bundles_of_kind(self, kind: str) -> list[str]:
         """Digests of the logged bundles of ``kind``, in log order."""
         return list(self._bundles_by_kind.get(kind, ()))
@@ -150,15 +238,24 @@ class LogReplica:
         return set(self._scores_of.get(predictions, ()))
 
     # -- growing ---------------------------------------------------------------------------
-    def accept(self, head: SignedTreeHead, new_entries: Sequence[bytes]) -> None:
+    def accept(
+        self, head: SignedTreeHead, new_entries: Sequence[bytes], now_ms: int | None = None
+    ) -> None:
         """Accept ``head`` with the entries between this copy's size and the head's.
 
-        Refused (nothing stored) unless the head is this log's, signed by its key, and the
-        copy extended by exactly ``new_entries`` has the head's root at its size. A head
-        older than the copy must match the copy's root at that size (and is not stored)."""
+        Refused (nothing stored) unless the head is this log's, signed by its key, not from
+        more than :data:`CLOCK_SKEW_MS` after ``now_ms`` (the follower's clock, if given), and
+        the copy extended by exactly ``new_entries`` has the head's root at its size, with
+        times that never decrease nor pass the head's. A head older than the copy must match
+        the copy's root at that size (and is not stored)."""
         if head.log_id != self.log_id:
             raise ForkedLogError(f"a tree head of log {head.log_id!r}, not {self.log_id!r}")
         verify_tree_head(head, self._key)
+        if now_ms is not None and head.timestamp_ms > now_ms + CLOCK_SKEW_MS:
+            raise ForkedLogError(
+                f"the service's head is signed {head.timestamp_ms - now_ms} ms in this "
+                "follower's future: refused"
+            )
         if head.size < self.size:
             if new_entries or self._tree.root(head.size) != head.root:
                 raise ForkedLogError(
@@ -172,6 +269,7 @@ class LogReplica:
                 f"{head.size - self.size} new entries, not {len(new_entries)}"
             )
         parsed = [parse_entry(raw) for raw in new_entries]  # all well-formed, or nothing
+        _check_times(parsed, self._last_time, head)
         old_size = self.size
         for raw in new_entries:
             self._tree.append(raw)
@@ -196,9 +294,36 @@ class LogReplica:
             # not on disk: not accepted (reopening drops entries no stored head covers)
             self._tree = MerkleLog([self._tree.leaf_hash(i) for i in range(old_size)])
             raise
-        for entry in parsed:
-            self._index(entry)
+        for offset, entry in enumerate(parsed):
+            self._index(entry, old_size + offset)
         self._head = head
+
+
+def _count_since(logged: list[tuple[int, int]], since: int, upto: int) -> int:
+    """How many ``(index, time)`` pairs (in log order, so times non-decreasing) have
+    ``index <= upto`` and ``time > since``: O(log n)."""
+    end = bisect.bisect_right(logged, upto, key=lambda pair: pair[0])
+    start = bisect.bisect_right(logged, since, hi=end, key=lambda pair: pair[1])
+    return end - start
+
+
+def _check_times(entries: Sequence[dict[str, Any]], last: int, head: SignedTreeHead) -> None:
+    """New entries' times never decrease and never pass the head that covers them."""
+    for entry in entries:
+        if "time" not in entry:
+            continue
+        time_ms = int(entry["time"])
+        if time_ms < last:
+            raise ForkedLogError(
+                f"a {entry['type']} entry is logged at {time_ms} ms, before an earlier entry "
+                f"({last} ms): the log's times never decrease"
+            )
+        if time_ms > head.timestamp_ms:
+            raise ForkedLogError(
+                f"a {entry['type']} entry is logged at {time_ms} ms, after the head that covers "
+                f"it was signed ({head.timestamp_ms} ms)"
+            )
+        last = time_ms
 
 
 def replica_directory(base: Path, challenge_id: str) -> Path:

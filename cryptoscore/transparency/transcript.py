@@ -33,11 +33,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cryptoscore.envelope import canonical_json
 from cryptoscore.errors import FormatError, MismatchError
+from cryptoscore.identity import PublicKey
 from cryptoscore.protocol.challenge import ChallengeContext
 from cryptoscore.protocol.contributions import Contribution
 from cryptoscore.protocol.requests import DecryptionRequest
+from cryptoscore.protocol.signed_inputs import Enrolment
 from cryptoscore.scoring.bundle import EncryptedBundle
 from cryptoscore.scoring.keys import EvaluationKeys, PublicContext
+from cryptoscore.scoring.pad_request import PadRequest
 from cryptoscore.scoring.policy import ReleasePolicy
 from cryptoscore.threshold.ceremony import CeremonyRecord
 from cryptoscore.threshold.partial import PartialDecryption
@@ -236,22 +239,53 @@ class Transcript:
         return self.append(entry, key)
 
     def record_challenge(self, context: ChallengeContext, key: str | None = None) -> int:
-        definition = canonical_json(
-            {
-                "id": context.challenge_id,
-                "policy": context.policy.to_json(),
-                "n": context.n,
-                "ceremony": context.record.digest,
-            }
-        )
         entry = ENTRY_TYPES["challenge"].make(
-            challenge=context.challenge_id, definition=self._blob(definition)
+            challenge=context.challenge_id, definition=self._blob(context.definition())
         )
         return self.append(entry, key)
 
-    def record_bundle(self, bundle: EncryptedBundle, owner: str, key: str | None = None) -> int:
+    def record_enrolment(self, enrolment: Enrolment, key: str | None = None) -> int:
+        entry = ENTRY_TYPES["enrolment"].make(
+            identity=enrolment.identity.hex(),
+            name=enrolment.name,
+            signature=enrolment.signature.hex(),
+        )
+        return self.append(entry, key)
+
+    def record_pad_request(
+        self,
+        request: PadRequest,
+        requester: PublicKey,
+        signature: bytes,
+        time_ms: int,
+        key: str | None = None,
+    ) -> int:
+        entry = ENTRY_TYPES["pad_request"].make(
+            request=self._blob(request.to_bytes()),
+            requester=requester.hex(),
+            signature=signature.hex(),
+            time=time_ms,
+        )
+        return self.append(entry, key)
+
+    def record_bundle(
+        self,
+        bundle: EncryptedBundle,
+        owner: str,
+        signer: PublicKey,
+        signature: bytes,
+        time_ms: int,
+        key: str | None = None,
+    ) -> int:
         digest = self._blob(bundle.to_bytes())
-        entry = ENTRY_TYPES["bundle"].make(kind=bundle.header.kind, bundle=digest, owner=owner)
+        entry = ENTRY_TYPES["bundle"].make(
+            kind=bundle.header.kind,
+            bundle=digest,
+            owner=owner,
+            signer=signer.hex(),
+            signature=signature.hex(),
+            time=time_ms,
+        )
         return self.append(entry, key)
 
     def record_contribution(

@@ -5,7 +5,8 @@ answers three kinds of task, each checked by the challenge's rules before the sh
 journal is touched (docs/design.md, "The trustee agent"):
 
 * a **pad request** (:meth:`TrusteeAgent.answer_pads`): its share of each pad, encrypted to
-  the submitter, once per seed (``threshold/pad_shares.py``);
+  the submitter, once per seed (``threshold/pad_shares.py``), only for a logged request its
+  requester signed, within quota (``trustee/input_rules.py``);
 * a **contribution** (:meth:`TrusteeAgent.contribute`): its signed round-1 randomness for a
   bundle, drawn once and kept in the journal, so the same bytes every time it is asked
   (``protocol/contributions.py``);
@@ -26,6 +27,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -39,6 +41,7 @@ from cryptoscore.protocol.challenge import ChallengeContext
 from cryptoscore.protocol.contributions import Contribution, contribute
 from cryptoscore.protocol.outbox import Outbox
 from cryptoscore.protocol.requests import DecryptionRequest, Round1Evidence, evidence_needed
+from cryptoscore.protocol.rules import ChallengeRules
 from cryptoscore.scoring.bundle import EncryptedBundle
 from cryptoscore.scoring.keys import EvaluationKeys, PublicContext
 from cryptoscore.scoring.pad_request import PadRequest
@@ -49,6 +52,7 @@ from cryptoscore.threshold.pad_shares import PadShare
 from cryptoscore.threshold.partial import LogView, PartialDecryption
 from cryptoscore.transparency.log import SignedTreeHead
 from cryptoscore.transparency.replica import LogReplica, replica_directory
+from cryptoscore.trustee.input_rules import check_bundle_signed, check_pad_request_signed
 from cryptoscore.trustee.log_rules import check_contribution_logged, check_request_logged
 
 __all__ = [
@@ -104,7 +108,8 @@ def challenge_context(port: TrusteePort, challenge_id: str) -> tuple[ChallengeCo
         policy = ReleasePolicy.from_json({k: info["policy"][k] for k in ("classes", "metrics")})
         n_items = int(info["n_items"])
         log_key = bytes.fromhex(str(info["log_key"]))
-    except (KeyError, TypeError, ValueError):
+        rules = None if info.get("rules") is None else ChallengeRules.from_json(info["rules"])
+    except (KeyError, TypeError, ValueError, AttributeError):
         raise FormatError(f"the service's description of {challenge_id} is malformed") from None
     context = ChallengeContext(
         challenge_id,
@@ -113,6 +118,7 @@ def challenge_context(port: TrusteePort, challenge_id: str) -> tuple[ChallengeCo
         EvaluationKeys.from_bytes(port.evaluation_keys(challenge_id)),
         policy,
         n_items,
+        rules,
     )
     return context, log_key
 
@@ -204,10 +210,19 @@ class TrusteeAgent:
         return context
 
     def answer_pads(
-        self, request: PadRequest, context: ChallengeContext, *, progress: Progress | None = None
+        self,
+        request: PadRequest,
+        context: ChallengeContext,
+        log: LogReplica | None = None,
+        *,
+        progress: Progress | None = None,
     ) -> PadShare:
-        """This trustee's share of the pads ``request`` asks for, once per seed."""
+        """This trustee's share of the pads ``request`` asks for, once per seed, if ``log``
+        holds the request signed by an identity allowed to ask, within its quota."""
         self.check_context(context)
+        followed = self._check_log(log)
+        if followed is not None:
+            check_pad_request_signed(followed, context, request)
         with (progress or self.progress)(
             request.count, f"pads {request.digest[:16]}", "pad"
         ) as bar:
@@ -230,6 +245,7 @@ class TrusteeAgent:
         followed = self._check_log(log)
         if followed is not None:
             check_contribution_logged(followed, bundle_digest)
+            check_bundle_signed(followed, context, bundle_digest)
         return contribute(
             context,
             bundle_digest,
@@ -254,6 +270,8 @@ class TrusteeAgent:
         followed = self._check_log(log)
         if followed is not None:
             check_request_logged(followed, request)
+            for digest in request.inputs:
+                check_bundle_signed(followed, context, digest)
         chunks = bundles[request.inputs[0]].layout.chunks if request.inputs[0] in bundles else 0
         with (progress or self.progress)(
             chunks, f"recomputing {request.request_id}", "chunk"
@@ -292,7 +310,7 @@ class TrusteeAgent:
             if not entries or replica.size + len(pending) >= head.size:
                 break
         pending = pending[: max(0, head.size - replica.size)]
-        replica.accept(head, pending)
+        replica.accept(head, pending, now_ms=int(time.time() * 1000))
         self._logs[challenge_id] = replica
         return replica
 
@@ -382,7 +400,8 @@ class TrusteeAgent:
         key = f"pad:{request.digest}"
         kept = self.outbox.get(key)
         if kept is None:
-            share = self.answer_pads(request, self.context(port, request.challenge_id))
+            context = self.context(port, request.challenge_id)
+            share = self.answer_pads(request, context, self._followed(port, request.challenge_id))
             kept = share.to_bytes()
             verb = "answered"
         else:  # answered before, but the service never acknowledged it
@@ -425,6 +444,8 @@ class TrusteeAgent:
         context = self.context(port, request.challenge_id)
         log = self._followed(port, request.challenge_id)
         check_request_logged(log, request)  # before downloading anything
+        for digest in request.inputs:
+            check_bundle_signed(log, context, digest)
         bundles = {d: self.bundle(port, request.challenge_id, d) for d in request.inputs}
         evidence = {
             d: Round1Evidence.from_json(port.round1_evidence(request.challenge_id, d))

@@ -1,17 +1,22 @@
 """Encrypted bundles: the organizer's labels and participants' submissions; status; download.
 
-An upload is the bundle's bytes (``application/octet-stream``, ``EncryptedBundle.to_bytes()``).
-It is parsed, every ciphertext validated and the header checked against the challenge
+An upload is the bundle's bytes (``application/octet-stream``, ``EncryptedBundle.to_bytes()``)
+with its owner's signature in the ``X-CryptoScore-Signature`` header (hex Ed25519 over the
+challenge, kind and the bundle's SHA-256, ``signed_inputs.sign_upload``): the labels by the
+challenge's organizer key, a submission by the caller's enrolled identity. It is parsed, every
+ciphertext validated and the header checked against the challenge
 (``ChallengeContext.check_bundle``) before anything is stored. Then, under the challenge's
 log lock, the bundle is written to the blob store, logged (``{"type": "bundle", ...}``), a
 new tree head signed, and the uploader's receipt (inclusion proof under that head) issued and
 kept, so the same bytes uploaded again get the same answer (200) and nothing new is stored.
 
-Refusals store nothing: not octet-stream 415; too large 413; malformed 400; for another
+Refusals store nothing: not octet-stream 415; too large 413; malformed 400; no signature, or
+one that does not verify, 400; not enrolled 403; a challenge without rules 409; for another
 challenge, key, kind or size 409 (mismatch); labels a second time 409; a submission outside
 the challenge's open window 409 ("challenge closed"); more than ``submission_limit_per_day``
-submissions by one token in 24 hours 429; not encrypted with trustee pads the uploader
-requested for this kind, or with pads another bundle used, 409 (``pads.py``).
+submissions by one identity in 24 hours of log time 429 (as the trustees count them); not
+encrypted with trustee pads the uploader requested for this kind, or with pads another bundle
+used, 409 (``pads.py``).
 
 Round 1 of a bundle starts when t trustees have contributed (``trustee.py``), round 2 when
 the submission and the labels are both valid (``jobs.py``).
@@ -19,14 +24,17 @@ the submission and the labels are both valid (``jobs.py``).
 
 from __future__ import annotations
 
-from datetime import timedelta
+import re
 from typing import Any
 
-from flask import Blueprint, Response, current_app, send_file
+from flask import Blueprint, Response, current_app, request, send_file
 from sqlalchemy import func, select
 
 from cryptoscore.errors import CryptoScoreError
+from cryptoscore.identity import PublicKey
 from cryptoscore.protocol.release import ReleaseState
+from cryptoscore.protocol.rules import DAY_MS
+from cryptoscore.protocol.signed_inputs import verify_upload
 from cryptoscore.scoring.bundle import EncryptedBundle
 from cryptoscore_server.auth import current_token, require_roles
 from cryptoscore_server.blobs import get_blob_store
@@ -36,6 +44,7 @@ from cryptoscore_server.ledger import (
     append_event,
     challenge_context,
     challenge_lock,
+    log_time_ms,
     receipt_for,
     sign_head,
 )
@@ -43,6 +52,7 @@ from cryptoscore_server.models import Challenge, Role, Token, UploadedBundle, ut
 from cryptoscore_server.openapi import binary_body, binary_response, doc
 from cryptoscore_server.problems import Problem, library_problem
 from cryptoscore_server.routes.challenges import get_challenge
+from cryptoscore_server.routes.enrolment import challenge_rules, enrolled_identity
 from cryptoscore_server.routes.pad_requests import require_open_for, use_pads
 from cryptoscore_server.schemas import (
     LabelsUploadedSchema,
@@ -56,6 +66,22 @@ __all__ = ["bp", "require_roster_trustee"]
 bp = Blueprint("bundles", __name__, url_prefix="/challenges")
 _BUNDLE_BODY = binary_body("EncryptedBundle.to_bytes()")
 _OCTETS = binary_response("The bundle's bytes")
+SIGNATURE_HEADER = "X-CryptoScore-Signature"
+_SIGNATURE = re.compile(r"[0-9a-f]{128}")
+
+
+def _signature() -> bytes:
+    """The upload's signature header (400 if missing or not 128 lower-case hex digits)."""
+    value = request.headers.get(SIGNATURE_HEADER, "")
+    if not _SIGNATURE.fullmatch(value):
+        raise Problem(
+            400,
+            f"Sign the upload: header {SIGNATURE_HEADER} carries the owner's Ed25519 signature "
+            "(128 hex digits) over the challenge, kind and the bundle's SHA-256.",
+            title="unsigned upload",
+            type="urn:cryptoscore:problem:unsigned",
+        )
+    return bytes.fromhex(value)
 
 
 def require_roster_trustee(challenge: Challenge, token: Token) -> str:
@@ -83,9 +109,13 @@ def _upload(challenge_id: str, kind: str) -> tuple[dict[str, Any], int]:
     challenge = get_challenge(challenge_id)
     token = current_token()
     now = utcnow()
+    rules = challenge_rules(challenge)
+    signature = _signature()
     require_open_for(challenge, kind)
+    signer = rules.organizer.hex() if kind == "labels" else enrolled_identity(challenge, token)
     try:
         bundle = EncryptedBundle.from_bytes(raw)
+        verify_upload(PublicKey.from_hex(signer), signature, challenge.id, kind, bundle.digest)
         bundle.validate()
         challenge_context(challenge, store).check_bundle(bundle, kind)
     except CryptoScoreError as exc:
@@ -99,25 +129,29 @@ def _upload(challenge_id: str, kind: str) -> tuple[dict[str, Any], int]:
             existing = session.get(UploadedBundle, (challenge_id, digest))
             if existing is not None:
                 return _replay_or_conflict(existing, kind, token), 200
-            if kind == "labels":
-                if session.scalars(
+            if (
+                kind == "labels"
+                and session.scalars(
                     select(UploadedBundle.digest)
                     .where(UploadedBundle.challenge_id == challenge_id)
                     .where(UploadedBundle.kind == "labels")
-                ).first():
-                    raise Problem(409, f"Challenge {challenge_id!r} has its labels already.")
-            else:
+                ).first()
+            ):
+                raise Problem(409, f"Challenge {challenge_id!r} has its labels already.")
+            now_ms = log_time_ms(session, challenge_id)
+            if kind == "predictions":
                 recent = session.scalar(
                     select(func.count())
                     .select_from(UploadedBundle)
                     .where(UploadedBundle.challenge_id == challenge_id)
-                    .where(UploadedBundle.token_id == token.id)
-                    .where(UploadedBundle.submitted_at > now - timedelta(days=1))
+                    .where(UploadedBundle.signer == signer)
+                    .where(UploadedBundle.logged_ms > now_ms - DAY_MS)
                 )
-                if (recent or 0) >= challenge.submission_limit_per_day:
+                if (recent or 0) >= rules.submissions_per_day:
                     raise Problem(
                         429,
-                        f"At most {challenge.submission_limit_per_day} submissions per 24 hours.",
+                        f"At most {rules.submissions_per_day} submissions per identity in 24 "
+                        "hours.",
                         headers={"Retry-After": "3600"},
                     )
             use_pads(challenge_id, bundle.header.c1_seed, kind, token, digest)
@@ -126,7 +160,9 @@ def _upload(challenge_id: str, kind: str) -> tuple[dict[str, Any], int]:
                 store,
                 challenge_id,
                 f"bundle:{digest}",
-                lambda t, k: t.record_bundle(bundle, token.name, key=k),
+                lambda t, k: t.record_bundle(
+                    bundle, token.name, PublicKey.from_hex(signer), signature, now_ms, key=k
+                ),
             )
             sign_head(session, challenge_id)
             receipt = receipt_for(session, store, challenge_id, index)
@@ -140,6 +176,9 @@ def _upload(challenge_id: str, kind: str) -> tuple[dict[str, Any], int]:
                 reason="",
                 receipt=receipt.to_json(),
                 submitted_at=now,
+                signer=signer,
+                signature=signature.hex(),
+                logged_ms=now_ms,
             )
             session.add(created)
             session.commit()

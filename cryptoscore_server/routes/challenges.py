@@ -3,7 +3,10 @@
 A challenge is created with one ``multipart/form-data`` request:
 
 * ``challenge``        — JSON (:class:`~cryptoscore_server.schemas.ChallengeCreateSchema`): id,
-  name, classes, n_items, metrics, submission_limit_per_day, opens_at, closes_at;
+  name, classes, n_items, metrics, submission_limit_per_day, opens_at, closes_at, and the
+  participation rules (``protocol/rules.py``): organizer_key (it signs the labels), enrolment
+  (``open`` or ``invite`` with ``invited`` keys), pad_requests_per_day (default twice the
+  submission limit);
 * ``ceremony_record``  — the public record of the key ceremony (``CeremonyRecord``);
 * ``public_context``   — the public key participants encrypt with (``PublicContext``);
 * ``evaluation_keys``  — relinearization and Galois keys for scoring (``EvaluationKeys``).
@@ -30,7 +33,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from cryptoscore.errors import CryptoScoreError
+from cryptoscore.identity import PublicKey
 from cryptoscore.protocol.challenge import ChallengeContext
+from cryptoscore.protocol.rules import ChallengeRules
 from cryptoscore.scoring.keys import EvaluationKeys, PublicContext
 from cryptoscore.scoring.policy import ReleasePolicy
 from cryptoscore.threshold.ceremony import CeremonyRecord
@@ -113,6 +118,7 @@ def _challenge_json(row: Challenge, sizes: dict[str, int]) -> dict[str, Any]:
             )
         },
         "submission_limit_per_day": row.submission_limit_per_day,
+        "rules": row.rules,
         "opens_at": row.opens_at,
         "closes_at": row.closes_at,
         "state": row.state(),
@@ -168,10 +174,21 @@ def create() -> tuple[dict[str, Any], int, dict[str, str]]:
     try:
         public.params.check_count(meta["n_items"], "n_items")
         policy = ReleasePolicy(meta["classes"], tuple(meta["metrics"]))
+        rules = ChallengeRules(
+            organizer=PublicKey.from_hex(meta["organizer_key"]),
+            enrolment=meta["enrolment"],
+            invited=tuple(PublicKey.from_hex(k) for k in meta["invited"]),
+            submissions_per_day=meta["submission_limit_per_day"],
+            pad_requests_per_day=meta.get(
+                "pad_requests_per_day", min(1000, 2 * meta["submission_limit_per_day"])
+            ),
+        )
     except CryptoScoreError as exc:
         raise library_problem(exc) from None
     try:
-        context = ChallengeContext(meta["id"], record, public, evaluation, policy, meta["n_items"])
+        context = ChallengeContext(
+            meta["id"], record, public, evaluation, policy, meta["n_items"], rules
+        )
     except CryptoScoreError as exc:
         raise library_problem(exc) from None
     del evaluation  # ~30 MB; the context keeps what logging needs
@@ -197,6 +214,7 @@ def create() -> tuple[dict[str, Any], int, dict[str, str]]:
             evaluation_keys_hash=stored["evaluation_keys"].sha256,
             ceremony_record_hash=stored["ceremony_record"].sha256,
             submission_limit_per_day=meta["submission_limit_per_day"],
+            rules=rules.to_json(),
             opens_at=meta["opens_at"],
             closes_at=meta["closes_at"],
             created_by=current_token().id,

@@ -7,12 +7,17 @@ pads to make c0. The service only relays: it never sees a pad (each trustee's sh
 encrypted to the submitter's X25519 key) and cannot make one.
 
 * ``POST /challenges/{id}/pads`` (participant: predictions; organizer: labels): JSON with the
-  bundle kind, a fresh 32-byte seed and the submitter's X25519 public key (and optionally the
-  t trustees to ask; default: the t roster trustees that polled most recently). The service
-  builds and stores the :class:`~cryptoscore.scoring.pad_request.PadRequest` (its size is the
-  challenge's bundle size) and returns it; the trustees find it in their tasks. A seed is used once,
-  ever (409 otherwise); at most twice the daily submission limit of requests per token per 24
-  hours (429); predictions only while the challenge is open, labels until it closes.
+  bundle kind, a fresh 32-byte seed, the submitter's X25519 public key and its signature over
+  them (``signed_inputs.sign_pad_request``: by the organizer key for labels, by the caller's
+  enrolled identity for predictions; 403 if not enrolled or not the organizer, 400 if the
+  signature does not verify), and optionally the t trustees to ask (default: the t roster
+  trustees that polled most recently). The service builds and stores the
+  :class:`~cryptoscore.scoring.pad_request.PadRequest` (its size is the challenge's bundle
+  size), logs it with the signature (``{"type": "pad_request", ...}``) and returns it; the
+  trustees find it in their tasks and check the log's copy. A seed is used once, ever (409
+  otherwise); at most the rules' ``pad_requests_per_day`` per identity in any 24 hours of log
+  time (429), as the trustees count; predictions only while the challenge is open, labels
+  until it closes.
 * ``GET /challenges/{id}/pads/{request}``: the request and which trustees answered (its
   submitter only: 404 for everyone else).
 * ``GET /challenges/{id}/pads/{request}/shares/{trustee}``: one trustee's encrypted share.
@@ -25,20 +30,28 @@ another bundle (``bundles.py``); that keeps a seed, and so a pad, to one bundle.
 from __future__ import annotations
 
 import base64
-from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, Response, send_file
 from sqlalchemy import func, select
 
 from cryptoscore.errors import CryptoScoreError
+from cryptoscore.identity import PublicKey
+from cryptoscore.protocol.rules import DAY_MS
+from cryptoscore.protocol.signed_inputs import verify_pad_request
 from cryptoscore.scoring.pad_request import PadRequest
 from cryptoscore.threshold.active_set import ActiveSet
 from cryptoscore_server.auth import current_token, require_roles
 from cryptoscore_server.blobs import get_blob_store
 from cryptoscore_server.bodies import OCTET_STREAM, json_body
 from cryptoscore_server.db import get_session
-from cryptoscore_server.ledger import challenge_context, challenge_lock
+from cryptoscore_server.ledger import (
+    append_event,
+    challenge_context,
+    challenge_lock,
+    log_time_ms,
+    sign_head,
+)
 from cryptoscore_server.models import (
     Challenge,
     PadRequestRow,
@@ -51,6 +64,7 @@ from cryptoscore_server.models import (
 from cryptoscore_server.openapi import binary_response, doc
 from cryptoscore_server.problems import Problem, library_problem
 from cryptoscore_server.routes.challenges import get_challenge
+from cryptoscore_server.routes.enrolment import challenge_rules, enrolled_identity
 from cryptoscore_server.schemas import PadRequestCreateSchema, PadRequestSchema, dump
 
 __all__ = ["bp", "pad_request_body", "require_open_for", "use_pads"]
@@ -139,7 +153,9 @@ def create(challenge_id: str) -> tuple[dict[str, Any], int]:
     token = current_token()
     kind = body["kind"]
     _kind_for(token, kind)
+    rules = challenge_rules(challenge)
     require_open_for(challenge, kind)
+    requester = rules.organizer.hex() if kind == "labels" else enrolled_identity(challenge, token)
     context = challenge_context(challenge, store)
     trustees = _active_set(challenge, body.get("trustees"))
     try:
@@ -154,6 +170,8 @@ def create(challenge_id: str) -> tuple[dict[str, Any], int]:
             recipient=bytes.fromhex(body["recipient"]),
         )
         context.check_pad_request(request)
+        signature = bytes.fromhex(body["signature"])
+        verify_pad_request(request, PublicKey.from_hex(requester), signature)
     except CryptoScoreError as exc:
         raise library_problem(exc) from None
     with challenge_lock(session, challenge.id):
@@ -164,18 +182,31 @@ def create(challenge_id: str) -> tuple[dict[str, Any], int]:
             if same_seed.token_id == token.id and same_seed.digest == request.digest:
                 return dump(PadRequestSchema(), pad_request_body(same_seed)), 200
             raise Problem(409, "This seed was used already: make a fresh one for every bundle.")
+        now_ms = log_time_ms(session, challenge.id)
         recent = session.scalar(
             select(func.count())
             .select_from(PadRequestRow)
             .where(PadRequestRow.challenge_id == challenge.id)
-            .where(PadRequestRow.token_id == token.id)
-            .where(PadRequestRow.created_at > utcnow() - timedelta(days=1))
+            .where(PadRequestRow.requester == requester)
+            .where(PadRequestRow.logged_ms > now_ms - DAY_MS)
         )
-        limit = 2 * challenge.submission_limit_per_day
+        limit = rules.pad_requests_per_day
         if (recent or 0) >= limit:
             raise Problem(
-                429, f"At most {limit} pad requests per 24 hours.", headers={"Retry-After": "3600"}
+                429,
+                f"At most {limit} pad requests per identity in 24 hours.",
+                headers={"Retry-After": "3600"},
             )
+        append_event(
+            session,
+            store,
+            challenge.id,
+            f"pad_request:{request.digest}",
+            lambda t, k: t.record_pad_request(
+                request, PublicKey.from_hex(requester), signature, now_ms, key=k
+            ),
+        )
+        sign_head(session, challenge.id)
         row = PadRequestRow(
             digest=request.digest,
             challenge_id=challenge.id,
@@ -185,6 +216,9 @@ def create(challenge_id: str) -> tuple[dict[str, Any], int]:
             c1_seed=request.c1_seed.hex(),
             record=request.to_bytes(),
             trustees=trustees,
+            requester=requester,
+            signature=body["signature"],
+            logged_ms=now_ms,
         )
         session.add(row)
         session.commit()

@@ -105,6 +105,7 @@ def tasks() -> dict[str, Any]:
             select(PadRequestRow)
             .where(PadRequestRow.challenge_id == challenge.id)
             .where(PadRequestRow.bundle.is_(None))
+            .where(PadRequestRow.requester.is_not(None))  # signed and logged (revision 0007)
             .where(PadRequestRow.created_at > utcnow() - PAD_REQUEST_TTL)
             .order_by(PadRequestRow.created_at, PadRequestRow.digest)
         ):

@@ -1,5 +1,6 @@
-"""The whole story over real HTTP, with the CLI: ceremony -> challenge -> labels -> three
-submissions (one malicious) -> trustees (2 of 3, one offline) -> leaderboard -> audit."""
+"""The whole story over real HTTP, with the CLI: ceremony -> identities -> challenge ->
+enrolments -> signed labels -> three signed submissions (one malicious) -> trustees (2 of 3,
+one offline) -> leaderboard -> audit."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from cryptoscore import PublicContext, raw_encrypt_vectors
-from cryptoscore.identity import TrusteeIdentity
+from cryptoscore.identity import Identity, TrusteeIdentity
+from cryptoscore.protocol.signed_inputs import Enrolment, sign_upload
 from cryptoscore.scoring.encoding import Layout
 from cryptoscore.threshold.ceremony import CeremonyRecord, open_share_file
 from cryptoscore_cli.api import ProtocolClient
@@ -30,6 +32,14 @@ def _token(role: str, name: str, capsys) -> str:
     capsys.readouterr()
     assert main(["token", "create", "--role", role, "--name", name]) == 0
     return capsys.readouterr().out.strip()
+
+
+def _identity(tmp_path, name: str, capsys) -> str:
+    """`identity init` into tmp_path/name (passphrase in $ID_PASS); its public key."""
+    out = tmp_path / name
+    assert main(["identity", "init", "--out", str(out), "--passphrase-env", "ID_PASS"]) == 0
+    capsys.readouterr()
+    return (out / "identity.pub").read_text().strip()
 
 
 def _trustees_pass(tmp_path, server, tokens, online, share_envs) -> None:
@@ -113,6 +123,7 @@ def test_whole_story_over_http(server, cli_committee, tmp_path, capsys):
     organizer = _token("organizer", "org", capsys)
     tokens = {tid: _token("trustee", tid, capsys) for tid in trustees}
     people = {name: _token("participant", name, capsys) for name in ("ann", "bob", "eve")}
+    organizer_key = _identity(tmp_path, "org", capsys)
     now = datetime.now(UTC)
     assert (
         main(
@@ -135,10 +146,20 @@ def test_whole_story_over_http(server, cli_committee, tmp_path, capsys):
                 (now + timedelta(days=1)).isoformat(),
                 "--ceremony",
                 str(tmp_path / "ceremony"),
+                "--organizer",
+                str(tmp_path / "org"),
             ]
         )
         == 0
     )
+    rules = ProtocolClient(server).challenge("e2e")["rules"]
+    assert rules["organizer"] == organizer_key and rules["enrolment"] == "open"
+    for name in ("ann", "bob"):  # each participant enrols an identity of their own
+        key = _identity(tmp_path, name, capsys)
+        enrol = ["enrol", "--challenge", "e2e", "--identity", str(tmp_path / name)]
+        enrol += ["--name", name, "--passphrase-env", "ID_PASS"]
+        assert main([*enrol, "--server", server, "--token", people[name]]) == 0
+        assert capsys.readouterr().out == f"enrolled {name} in e2e as {key[:16]}…\n"
     gen = np.random.default_rng(11)
     y = gen.integers(0, CLASSES, N_ITEMS)
     np.save(tmp_path / "labels.npy", y)
@@ -156,6 +177,10 @@ def test_whole_story_over_http(server, cli_committee, tmp_path, capsys):
                     server,
                     "--token",
                     organizer,
+                    "--identity",
+                    str(tmp_path / "org"),
+                    "--passphrase-env",
+                    "ID_PASS",
                     "-q",
                 ]
             )
@@ -179,6 +204,10 @@ def test_whole_story_over_http(server, cli_committee, tmp_path, capsys):
                         server,
                         "--token",
                         people[name],
+                        "--identity",
+                        str(tmp_path / name),
+                        "--passphrase-env",
+                        "ID_PASS",
                         "-q",
                         "--receipt",
                         str(tmp_path / f"{name}.receipt"),
@@ -188,16 +217,22 @@ def test_whole_story_over_http(server, cli_committee, tmp_path, capsys):
             )
             digests[name] = capsys.readouterr().out.split()[1].rstrip(":")
         # eve submits a weighted encoding with her own client code (the CLI never would)
+        # (enrolled and signing like anyone else: the trustees' validity check catches her)
         eve = ProtocolClient(server, people["eve"])
+        eve_identity = Identity.generate()
+        eve.enrol("e2e", Enrolment.sign(eve_identity, "e2e", "eve").to_bytes())
         public = PublicContext.from_bytes(eve.public_context("e2e"))
         record = CeremonyRecord.from_bytes(eve.ceremony_record("e2e"))
         count = Layout.for_params(public.params, N_ITEMS, CLASSES).ciphertexts
-        pads = fetch_pads(eve, "e2e", "predictions", record, public, count, timeout=120)
+        pads = fetch_pads(
+            eve, "e2e", "predictions", record, public, count, identity=eve_identity, timeout=120
+        )
         weighted = [np.array([pow(2, i % 19, 1032193) for i in range(N_ITEMS)])] * CLASSES
         bundle = raw_encrypt_vectors(
             "predictions", weighted, public, classes=CLASSES, n=N_ITEMS, challenge="e2e", pads=pads
         )
-        digests["eve"] = eve.submit("e2e", bundle.to_bytes())["submission"]
+        signature = sign_upload(eve_identity, "e2e", "predictions", bundle.digest)
+        digests["eve"] = eve.submit("e2e", bundle.to_bytes(), signature)["submission"]
 
     def state(name: str) -> str:
         return ProtocolClient(server, people[name]).submission("e2e", digests[name])["state"]

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from cryptoscore import BFV8192, KeySet, generate_keys
 from cryptoscore.hazmat.shamir import share
-from cryptoscore.identity import TrusteeIdentity
-from cryptoscore.local import LocalTrustee, local_trustees
+from cryptoscore.identity import Identity, TrusteeIdentity
+from cryptoscore.local import LocalChallenge, LocalTrustee, local_trustees
 from cryptoscore.protocol.answer import answer_pad_request
 from cryptoscore.protocol.challenge import ChallengeContext
 from cryptoscore.protocol.contributions import Contribution
+from cryptoscore.protocol.rules import ChallengeRules
 from cryptoscore.scoring.pad_request import Pads
 from cryptoscore.scoring.policy import ReleasePolicy
 from cryptoscore.threshold.active_set import ActiveSet
@@ -30,6 +31,7 @@ class Committee:
 
     def __init__(self, t: int, n: int, keys: KeySet | None = None) -> None:
         self.keys = keys or generate_keys(BFV8192)
+        self.organizer = Identity.generate()
         self.identities = [TrusteeIdentity.generate() for _ in range(n)]
         self.roster = [
             RosterEntry(f"trustee-{i + 1}", i + 1, self.identities[i].public_key) for i in range(n)
@@ -72,11 +74,46 @@ class Committee:
                 )
         return active, out
 
-    def context(self, challenge_id: str, policy: ReleasePolicy, n: int) -> ChallengeContext:
-        """A challenge published under this committee's key."""
+    def rules(self, **overrides) -> ChallengeRules:
+        """Open enrolment, labels signed by this committee's organizer, roomy quotas."""
+        fields = {
+            "organizer": self.organizer.public_key,
+            "enrolment": "open",
+            "submissions_per_day": 20,
+            "pad_requests_per_day": 40,
+        }
+        fields.update(overrides)
+        return ChallengeRules(**fields)
+
+    def context(
+        self, challenge_id: str, policy: ReleasePolicy, n: int, rules=None
+    ) -> ChallengeContext:
+        """A challenge published under this committee's key (default rules: :meth:`rules`)."""
         return ChallengeContext(
-            challenge_id, self.record, self.keys.public, self.keys.evaluation, policy, n
+            challenge_id,
+            self.record,
+            self.keys.public,
+            self.keys.evaluation,
+            policy,
+            n,
+            rules or self.rules(),
         )
+
+    def local_challenge(
+        self, context, journal_dir, service_key, offline=(), participants=(), **kwargs
+    ) -> LocalChallenge:
+        """``context`` in one process, its organizer this committee's; each name in
+        ``participants`` enrolled with a fresh identity."""
+        local = LocalChallenge(
+            context,
+            self.local_trustees(journal_dir, offline),
+            service_key,
+            self.organizer,
+            **kwargs,
+        )
+        for name in participants:
+            local.enrol(name, Identity.generate())
+        return local
 
     def agent(self, tid, journal_dir) -> TrusteeAgent:
         """Trustee ``tid``'s agent (``trustee/agent.py``), journal in ``journal_dir``: the

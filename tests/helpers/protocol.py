@@ -4,6 +4,7 @@ exactly as ``trustee run`` does (poll tasks, contribute, download, recompute, an
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from cryptoscore import (
 )
 from cryptoscore.identity import TrusteeIdentity
 from cryptoscore.protocol.challenge import ChallengeContext
+from cryptoscore.protocol.signed_inputs import Enrolment, sign_pad_request, sign_upload
 from cryptoscore.scoring.bundle import EncryptedBundle
 from cryptoscore.scoring.pad_request import PadRequest, Pads
 from cryptoscore.threshold.ceremony import KeyShare, RosterEntry, open_share_file, run_ceremony
@@ -31,7 +33,15 @@ from cryptoscore.trustee.agent import TrusteeAgent
 from cryptoscore_server.auth import create_token
 from cryptoscore_server.db import get_session
 from cryptoscore_server.jobs import drain
-from tests.helpers.service import API, CeremonyFiles, bearer, challenge_meta, post_challenge
+from tests.helpers.service import (
+    API,
+    ORGANIZER,
+    CeremonyFiles,
+    bearer,
+    challenge_meta,
+    identity_of,
+    post_challenge,
+)
 
 CHALLENGE = "e2e-binary"
 N_ITEMS = 300
@@ -90,13 +100,42 @@ def create_challenge(
     assert response.status_code == 201, response.get_json()
 
 
-def upload(client: FlaskClient, token: str, what: str, bundle: EncryptedBundle | bytes) -> Any:
-    data = bundle.to_bytes() if isinstance(bundle, EncryptedBundle) else bundle
-    return client.post(
-        f"{API}/challenges/{CHALLENGE}/{what}",
-        data=data,
+def enrol(client: FlaskClient, token: str, challenge: str = CHALLENGE) -> None:
+    """The participant of ``token`` enrols its identity (``identity_of``); again is a no-op."""
+    record = Enrolment.sign(identity_of(token), challenge, f"p-{token[:8]}").to_bytes()
+    response = client.post(
+        f"{API}/challenges/{challenge}/enrolment",
+        data=record,
         content_type=OCTETS,
         headers=bearer(token),
+    )
+    assert response.status_code in (200, 201), response.get_json()
+
+
+def signer_of(token: str, kind: str) -> Any:
+    """Who signs a ``kind`` input of ``token``'s: the organizer, or the participant."""
+    return ORGANIZER if kind == "labels" else identity_of(token)
+
+
+def upload(
+    client: FlaskClient,
+    token: str,
+    what: str,
+    bundle: EncryptedBundle | bytes,
+    challenge: str = CHALLENGE,
+    signature: bytes | None = None,
+) -> Any:
+    """Upload ``bundle`` signed by its owner (``signature`` overrides; b"" sends none)."""
+    data = bundle.to_bytes() if isinstance(bundle, EncryptedBundle) else bundle
+    kind = "labels" if what == "labels" else "predictions"
+    if signature is None:
+        digest = hashlib.sha256(data).hexdigest()
+        signature = sign_upload(signer_of(token, kind), challenge, kind, digest)
+    headers = bearer(token)
+    if signature:
+        headers["X-CryptoScore-Signature"] = signature.hex()
+    return client.post(
+        f"{API}/challenges/{challenge}/{what}", data=data, content_type=OCTETS, headers=headers
     )
 
 
@@ -229,12 +268,15 @@ def post_pad_share(
     token: str,
     journal_dir: Path,
 ) -> None:
-    """Trustee ``tid`` answers a pad request (through its agent) and posts its share."""
+    """Trustee ``tid`` answers a pad request (through its agent, following the service's
+    log as ``trustee run`` does) and posts its share."""
     agent = TrusteeAgent(
         committee.shares[tid], committee.identities[tid], journal_dir / f"{tid}.journal"
     )
+    port = FlaskPort(client, token)
     try:
-        share = agent.answer_pads(request, committee.context)
+        context = agent.context(port, request.challenge_id)
+        share = agent.answer_pads(request, context, agent._followed(port, request.challenge_id))
     finally:
         agent.close()
     response = client.post(
@@ -246,13 +288,47 @@ def post_pad_share(
 def request_pads(
     client: FlaskClient, token: str, kind: str, challenge: str = CHALLENGE
 ) -> tuple[PadRequest, PadKey, dict[str, Any]]:
-    """A submitter asks the service for pads (fresh seed and key)."""
-    key = PadKey.generate()
-    body = {"kind": kind, "seed": os.urandom(32).hex(), "recipient": key.public_bytes.hex()}
+    """A submitter asks the service for pads (fresh seed and key, signed; a participant
+    enrols first)."""
+    if kind == "predictions":
+        enrol(client, token, challenge)
+    body = pad_request_body(token, kind, challenge)
+    key = body.pop("_key")
     response = client.post(f"{API}/challenges/{challenge}/pads", json=body, headers=bearer(token))
     assert response.status_code == 201, response.get_json()
     created = response.get_json()
     return PadRequest.from_bytes(base64.b64decode(created["record"])), key, created
+
+
+def pad_request_body(token: str, kind: str, challenge: str = CHALLENGE) -> dict[str, Any]:
+    """A signed pad request body (and, under ``_key``, the X25519 key it names)."""
+    key = PadKey.generate()
+    body = signed_pad_body(token, kind, os.urandom(32), key.public_bytes, challenge)
+    body["_key"] = key
+    return body
+
+
+def signed_pad_body(
+    token: str, kind: str, seed: bytes, recipient: bytes, challenge: str = CHALLENGE
+) -> dict[str, Any]:
+    """A pad request body for these fields, signed by ``token``'s signer of ``kind``."""
+    signature = sign_pad_request(signer_of(token, kind), challenge, kind, seed, recipient)
+    return {
+        "kind": kind,
+        "seed": seed.hex(),
+        "recipient": recipient.hex(),
+        "signature": signature.hex(),
+    }
+
+
+def signed_upload_headers(
+    token: str, kind: str, data: bytes, challenge: str = CHALLENGE
+) -> dict[str, str]:
+    """Bearer and signature headers of an upload of ``data`` by ``token``."""
+    signature = sign_upload(
+        signer_of(token, kind), challenge, kind, hashlib.sha256(data).hexdigest()
+    )
+    return {**bearer(token), "X-CryptoScore-Signature": signature.hex()}
 
 
 def collect_pads(

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import TestResponse, encode_multipart
 
+from cryptoscore.identity import Identity
 from cryptoscore_server.db import get_session
 from cryptoscore_server.models import Base
 
@@ -40,9 +41,20 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+ORGANIZER = Identity.generate()
+"""The organizer identity of every test challenge (unless a test names another key)."""
+_PARTICIPANTS: dict[str, Identity] = {}
+
+
+def identity_of(token: str) -> Identity:
+    """The participant identity a test token signs with (one per token, made on first use)."""
+    return _PARTICIPANTS.setdefault(token, Identity.generate())
+
+
 def challenge_meta(**overrides: Any) -> dict[str, Any]:
     now = datetime.now(UTC)
     meta: dict[str, Any] = {
+        "organizer_key": ORGANIZER.public_key.hex(),
         "id": "digits-2025",
         "name": "Digits, ten classes",
         "classes": 10,

@@ -123,3 +123,67 @@ def test_round1_evidence_roundtrip_and_malformed_json():
     ):
         with pytest.raises(FormatError):
             Round1Evidence.from_json(bad)
+
+
+def _enrolment_with(enrolment, **changes) -> bytes:
+    from cryptoscore.envelope import pack_record
+    from cryptoscore.protocol.signed_inputs import ENROLMENT_MAGIC, FORMAT_VERSION
+
+    header = {
+        "challenge": enrolment.challenge_id,
+        "identity": enrolment.identity.hex(),
+        "name": enrolment.name,
+        "signature": enrolment.signature.hex(),
+    }
+    header.update(changes)
+    return pack_record(ENROLMENT_MAGIC, FORMAT_VERSION, header)
+
+
+def test_enrolment_record_roundtrip_and_malformed():
+    from cryptoscore.errors import VerificationError
+    from cryptoscore.protocol.signed_inputs import Enrolment
+
+    identity = TrusteeIdentity.generate()
+    e = Enrolment.sign(identity, "ch", "alice")
+    assert Enrolment.from_bytes(e.to_bytes()) == e
+    e.verify()
+    for raw in (
+        e.to_bytes() + b"x",
+        _enrolment_with(e, identity="00" * 31),
+        _enrolment_with(e, identity="AB" * 32),
+        _enrolment_with(e, name=""),
+        _enrolment_with(e, name="a\nb"),
+        _enrolment_with(e, name="x" * 65),
+        _enrolment_with(e, signature="00" * 63),
+        _enrolment_with(e, challenge=""),
+        _enrolment_with(e, extra=1),
+        e.to_bytes()[:12],
+    ):
+        with pytest.raises(FormatError):
+            Enrolment.from_bytes(raw)
+    with pytest.raises(VerificationError):  # another name than the identity signed
+        Enrolment.from_bytes(_enrolment_with(e, name="mallory")).verify()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"organizer": "zz"},
+        {"organizer": "AB" * 32},
+        {"enrolment": "closed"},
+        {"enrolment": "invite"},  # and nobody invited
+        {"invited": ["ab" * 32]},  # open, yet someone invited
+        {"invited": "ab"},
+        {"submissions_per_day": 0},
+        {"submissions_per_day": True},
+        {"pad_requests_per_day": 1001},
+        {"extra": 1},
+    ],
+)
+def test_malformed_challenge_rules(change):
+    from cryptoscore.protocol.rules import ChallengeRules
+
+    good = ChallengeRules(TrusteeIdentity.generate().public_key, "open").to_json()
+    assert ChallengeRules.from_json(good).to_json() == good
+    with pytest.raises(FormatError):
+        ChallengeRules.from_json({**good, **change})

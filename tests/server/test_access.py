@@ -65,6 +65,18 @@ MATRIX: list[tuple[str, str, str, frozenset[str]]] = [
     ),
     (
         "POST",
+        "/challenges/<challenge_id>/enrolment",
+        "/challenges/nope/enrolment",
+        frozenset({"participant"}),
+    ),
+    (
+        "GET",
+        "/challenges/<challenge_id>/enrolment",
+        "/challenges/nope/enrolment",
+        frozenset({"participant"}),
+    ),
+    (
+        "POST",
         "/challenges/<challenge_id>/pads",
         "/challenges/nope/pads",
         frozenset({"participant", "organizer", "admin"}),

@@ -39,9 +39,10 @@ import pytest
 from sqlalchemy import select
 
 from cryptoscore import BFV8192, encrypt_labels, encrypt_predictions
-from cryptoscore.identity import TrusteeIdentity
+from cryptoscore.identity import Identity, TrusteeIdentity
 from cryptoscore.protocol.recompute import recompute
 from cryptoscore.protocol.requests import DecryptionRequest, Round1Evidence
+from cryptoscore.protocol.signed_inputs import Enrolment, sign_pad_request, sign_upload
 from cryptoscore.scoring.aggregate import AggregateCiphertext
 from cryptoscore.scoring.bundle import EncryptedBundle
 from cryptoscore.scoring.pad_request import PadRequest
@@ -77,6 +78,8 @@ from tests.helpers.exposure import (
 
 pytestmark = pytest.mark.slow
 
+SIGNERS = {"organizer": Identity.generate(), "ann": Identity.generate()}
+"""The organizer's and the participant's signing identities."""
 CHALLENGE = "exposure-http"
 N_ITEMS = 64
 T, N = 3, 5
@@ -132,11 +135,27 @@ class Story:
                 loop.run_once()
             assert not drain(self.app)
 
+    def request_pads(self, who: str, kind: str, trustees: list[str] | None = None):
+        """``who`` asks for pads for a ``kind`` bundle, signing the request; (created, key)."""
+        key, seed = PadKey.generate(), os.urandom(32)
+        signature = sign_pad_request(SIGNERS[who], CHALLENGE, kind, seed, key.public_bytes)
+        created = self.client(who).request_pads(
+            CHALLENGE, kind, seed, key.public_bytes, trustees, signature=signature
+        )
+        return created, key
+
+    def upload(self, who: str, bundle: Any) -> Any:
+        """``who`` uploads ``bundle`` (labels or a submission), signed."""
+        kind = bundle.header.kind
+        signature = sign_upload(SIGNERS[who], CHALLENGE, kind, bundle.digest)
+        client = self.client(who)
+        send = client.upload_labels if kind == "labels" else client.submit
+        return send(CHALLENGE, bundle.to_bytes(), signature)
+
     def pads(self, who: str, kind: str, trustees: list[str] | None = None):
         """A submitter asks for pads, the loops answer, it downloads and opens every share."""
         client = self.client(who)
-        key = PadKey.generate()
-        created = client.request_pads(CHALLENGE, kind, os.urandom(32), key.public_bytes, trustees)
+        created, key = self.request_pads(who, kind, trustees)
         request = PadRequest.from_bytes(base64.b64decode(created["record"]))
         self.passes(lambda: client.pad_request(CHALLENGE, request.digest)["ready"], "pads")
         status = client.pad_request(CHALLENGE, request.digest)
@@ -212,6 +231,7 @@ def _run_story(s: Story) -> None:
             "n_items": N_ITEMS,
             "metrics": ["correct"],
             "submission_limit_per_day": 5,
+            "organizer_key": SIGNERS["organizer"].public_key.hex(),
             "opens_at": (now - timedelta(minutes=1)).isoformat(),
             "closes_at": (now + timedelta(days=1)).isoformat(),
         },
@@ -221,18 +241,19 @@ def _run_story(s: Story) -> None:
     )
     for loop in s.loops.values():  # one pass: the service sees all five trustees online
         assert loop.run_once() == 0
+    s.client("ann").enrol(CHALLENGE, Enrolment.sign(SIGNERS["ann"], CHALLENGE, "ann").to_bytes())
     gen = np.random.default_rng(2026)
     y = gen.integers(0, 2, N_ITEMS)
     p = np.where(gen.random(N_ITEMS) < 0.8, y, 1 - y)
     public = s.ceremony.public
     _, _, _, label_pads = s.pads("organizer", "labels")
     labels = encrypt_labels(y, public, classes=2, challenge=CHALLENGE, pads=label_pads)
-    s.client("organizer").upload_labels(CHALLENGE, labels.to_bytes())
+    s.upload("organizer", labels)
     # the participant names S0: trustee j's pad share is one it opens itself
     request, key, shares, pads = s.pads("ann", "predictions", _ids(S0))
     assert request.active_set == S0 and sorted(shares) == _ids(S0)
     bundle = encrypt_predictions(p, public, classes=2, challenge=CHALLENGE, pads=pads)
-    digest = s.client("ann").submit(CHALLENGE, bundle.to_bytes())["submission"]
+    digest = s.upload("ann", bundle)["submission"]
     assert digest == bundle.digest
     ann = s.client("ann")
     s.passes(lambda: ann.submission(CHALLENGE, digest)["state"] == "released", "the release")
@@ -471,11 +492,7 @@ def test_rerouted_noise_checks_are_refused_by_the_real_loop(story, monkeypatch):
     # while the re-routed requests are refused again
     heard = len(s.said[J_ID])
     reads.clear()
-    client = s.client("ann")
-    key = PadKey.generate()
-    created = client.request_pads(
-        CHALLENGE, "predictions", os.urandom(32), key.public_bytes, _ids(S1)
-    )
+    created, _key = s.request_pads("ann", "predictions", _ids(S1))
     assert s.loops[J_ID].run_once() == 1
     new = s.said[J_ID][heard:]
     assert new[0] == f"answered pads {created['request'][:16]}"
@@ -527,8 +544,7 @@ def test_lost_answers_are_re_sent_and_the_submission_is_released(story):
             assert not drain(s.app)
 
     client = s.client("ann")
-    key = PadKey.generate()
-    created = client.request_pads(CHALLENGE, "predictions", os.urandom(32), key.public_bytes, in_s0)
+    created, key = s.request_pads("ann", "predictions", in_s0)
     request = PadRequest.from_bytes(base64.b64decode(created["record"]))
     passes(lambda: client.pad_request(CHALLENGE, request.digest)["ready"], "the pads")
     shares = [
@@ -539,7 +555,7 @@ def test_lost_answers_are_re_sent_and_the_submission_is_released(story):
     bundle = encrypt_predictions(
         predictions, s.ceremony.public, classes=2, challenge=CHALLENGE, pads=pads
     )
-    digest = client.submit(CHALLENGE, bundle.to_bytes())["submission"]
+    digest = s.upload("ann", bundle)["submission"]
     passes(lambda: client.submission(CHALLENGE, digest)["state"] == "released", "the release")
     released = client.submission(CHALLENGE, digest)
     assert released["values"] == {"correct": int(np.count_nonzero(s.labels == 1))}

@@ -27,7 +27,7 @@ def _config() -> Config:
 
 def test_single_head_named_revision() -> None:
     heads = ScriptDirectory.from_config(_config()).get_heads()
-    assert heads == ["0006_signed_contributions"]
+    assert heads == ["0007_signed_inputs"]
 
 
 def test_migrated_schema_matches_the_models(app: Flask) -> None:
@@ -35,7 +35,7 @@ def test_migrated_schema_matches_the_models(app: Flask) -> None:
     with engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(context, Base.metadata) == []
-        assert context.get_current_revision() == "0006_signed_contributions"
+        assert context.get_current_revision() == "0007_signed_inputs"
     assert set(inspect(engine).get_table_names()) == {
         "alembic_version",
         "tokens",
@@ -43,6 +43,7 @@ def test_migrated_schema_matches_the_models(app: Flask) -> None:
         "challenges",
         "log_entries",
         "log_nodes",
+        "participants",
         "tree_heads",
         "bundles",
         "contributions",
@@ -255,3 +256,30 @@ def test_unsigned_contributions_are_asked_again_or_their_round_is_closed(app: Fl
     }
     assert "unsigned contributions" in reasons["c" * 64] and reasons["e" * 64] == ""
     assert kept == {"c", "d", "e"}  # b's is dropped: its trustee is asked again
+
+
+def test_signed_inputs_migration_keeps_history_and_refuses_new_uploads(app: Flask) -> None:
+    """0007: a challenge created before signed inputs keeps its bundles (unsigned: no signer,
+    no logged time) and gets no rules, so the service takes no more uploads for it; the
+    downgrade removes the new columns and table again."""
+    engine = get_engine(app)
+    config = _config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0006_signed_contributions")
+    _seed_challenge(app)
+    now = datetime(2030, 1, 1, tzinfo=UTC)
+    with engine.begin() as conn:
+        _insert_bundle(conn, "a" * 64, "valid", now)
+    migrate(engine)
+    with engine.connect() as conn:
+        rules = conn.execute(text("SELECT rules FROM challenges")).scalar_one()
+        signer = conn.execute(text("SELECT signer, signature, logged_ms FROM bundles")).one()
+        participants = conn.execute(text("SELECT count(*) FROM participants")).scalar_one()
+    assert rules is None and tuple(signer) == (None, None, None) and participants == 0
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0006_signed_contributions")
+    assert "participants" not in inspect(engine).get_table_names()
+    assert "rules" not in {c["name"] for c in inspect(engine).get_columns("challenges")}
+    migrate(engine)

@@ -29,13 +29,21 @@ from tests.helpers.protocol import (
     Committee,
     create_challenge,
     encrypt_for,
+    enrol,
     make_tokens,
     post_pad_share,
     request_pads,
     service_pads,
+    signed_pad_body,
+    signed_upload_headers,
     upload,
 )
 from tests.helpers.service import API, assert_problem, bearer, snapshot
+
+
+def _signature(headers: dict[str, str]) -> dict[str, str]:
+    return {"X-CryptoScore-Signature": headers["X-CryptoScore-Signature"]}
+
 
 PARTIES = {
     "organizer": "organizer",
@@ -116,7 +124,23 @@ def test_bad_bundle_uploads(
 ) -> None:
     app, client, tokens = setup
     good = bundles["p0"].to_bytes()
+    enrol(client, tokens["alice"])
     before = snapshot(app)
+    # unsigned, signed over other bytes, signed by another key, not enrolled
+    url = f"{API}/challenges/{CHALLENGE}/submissions"
+    unsigned = client.post(url, data=good, content_type=OCTETS, headers=bearer(tokens["alice"]))
+    assert assert_problem(unsigned, 400)["type"] == "urn:cryptoscore:problem:unsigned"
+    other_bytes = signed_upload_headers(tokens["alice"], "predictions", good + b"x")
+    moved = client.post(url, data=good, content_type=OCTETS, headers=other_bytes)
+    assert assert_problem(moved, 400)["type"] == "urn:cryptoscore:problem:verification-error"
+    by_bob = {
+        **bearer(tokens["alice"]),
+        **_signature(signed_upload_headers(tokens["bob"], "predictions", good)),
+    }
+    assert_problem(client.post(url, data=good, content_type=OCTETS, headers=by_bob), 400)
+    stranger = signed_upload_headers(tokens["bob"], "predictions", good)
+    body = assert_problem(client.post(url, data=good, content_type=OCTETS, headers=stranger), 403)
+    assert body["title"] == "not enrolled"
     cases: list[tuple[bytes, str, int, str]] = [
         (good[: len(good) // 2], OCTETS, 400, "format-error"),  # truncated
         (good[:-1], OCTETS, 400, "format-error"),
@@ -132,7 +156,7 @@ def test_bad_bundle_uploads(
             f"{API}/challenges/{CHALLENGE}/submissions",
             data=data,
             content_type=content_type,
-            headers=bearer(tokens["alice"]),
+            headers=signed_upload_headers(tokens["alice"], "predictions", data),
         )
         body = assert_problem(response, status)
         if kind:
@@ -176,6 +200,7 @@ def test_replay_limit_and_labels_once(
     assert snapshot(app) == before
 
     p0, p1, p2 = (fresh("alice", "predictions") for _ in range(3))
+    enrol(client, tokens["bob"])
     one = upload(client, tokens["alice"], "submissions", p0)
     assert one.status_code == 201
     before = snapshot(app)
@@ -206,6 +231,7 @@ def test_uploads_need_pads_the_uploader_requested(
     tmp_path: Path,
 ) -> None:
     app, client, tokens = setup
+    enrol(client, tokens["alice"])
     before = snapshot(app)
     # made by the trustees, but never requested through the service by alice
     body = assert_problem(upload(client, tokens["alice"], "submissions", bundles["p0"]), 409)
@@ -236,10 +262,21 @@ def test_bad_pad_requests_and_shares(
 ) -> None:
     app, client, tokens = setup
     url = f"{API}/challenges/{CHALLENGE}/pads"
-    key = PadKey.generate().public_bytes.hex()
-    good = {"kind": "predictions", "seed": "11" * 32, "recipient": key}
+    key = PadKey.generate().public_bytes
+    good = signed_pad_body(tokens["alice"], "predictions", b"\x11" * 32, key)
+    enrol(client, tokens["alice"])
+    enrol(client, tokens["bob"])
     before = snapshot(app)
     alice = bearer(tokens["alice"])
+    # unsigned, signed by someone else, by a participant who did not enrol
+    unsigned = {k: v for k, v in good.items() if k != "signature"}
+    assert_problem(client.post(url, json=unsigned, headers=alice), 422)
+    bobs = signed_pad_body(tokens["bob"], "predictions", b"\x11" * 32, key)
+    assert_problem(client.post(url, json=bobs, headers=alice), 400)
+    carol = make_tokens(app, {"carol": "participant"})["carol"]
+    body = assert_problem(client.post(url, json=good, headers=bearer(carol)), 403)
+    assert body["title"] == "not enrolled"
+    before = snapshot(app)
     assert_problem(client.post(url, json={**good, "kind": "labels"}, headers=alice), 403)
     assert_problem(client.post(url, json={**good, "seed": "zz"}, headers=alice), 422)
     assert_problem(client.post(url, json={**good, "recipient": "00"}, headers=alice), 422)
@@ -261,8 +298,10 @@ def test_bad_pad_requests_and_shares(
     # the same request again: the same answer, nothing new; the same seed otherwise: 409
     again = client.post(url, json=good, headers=alice)
     assert again.status_code == 200 and again.get_json() == created.get_json()
-    assert_problem(client.post(url, json=good, headers=bearer(tokens["bob"])), 409)
-    other_key = {**good, "recipient": PadKey.generate().public_bytes.hex()}
+    assert_problem(client.post(url, json=bobs, headers=bearer(tokens["bob"])), 409)
+    other_key = signed_pad_body(
+        tokens["alice"], "predictions", b"\x11" * 32, PadKey.generate().public_bytes
+    )
     assert_problem(client.post(url, json=other_key, headers=alice), 409)
     digest = created.get_json()["request"]
     # only its requester sees it
@@ -315,13 +354,15 @@ def test_pad_requests_are_limited_per_day(
 ) -> None:
     app, client, tokens = setup
     url = f"{API}/challenges/{CHALLENGE}/pads"
-    key = PadKey.generate().public_bytes.hex()
+    key = PadKey.generate().public_bytes
+    enrol(client, tokens["alice"])
     for i in range(4):  # twice the daily submission limit of 2
-        body = {"kind": "predictions", "seed": f"{i:02x}" * 32, "recipient": key}
+        body = signed_pad_body(tokens["alice"], "predictions", bytes([i]) * 32, key)
         assert client.post(url, json=body, headers=bearer(tokens["alice"])).status_code == 201
     before = snapshot(app)
-    body = {"kind": "predictions", "seed": "ff" * 32, "recipient": key}
-    assert_problem(client.post(url, json=body, headers=bearer(tokens["alice"])), 429)
+    body = signed_pad_body(tokens["alice"], "predictions", b"\xff" * 32, key)
+    problem = assert_problem(client.post(url, json=body, headers=bearer(tokens["alice"])), 429)
+    assert "4 pad requests per identity" in problem["detail"]
     assert snapshot(app) == before
 
 
@@ -455,7 +496,9 @@ def test_stale_pad_requests_are_not_offered_to_trustees(
     setup: tuple[Flask, Any, dict[str, str]],
 ) -> None:
     app, client, tokens = setup
-    body = {"kind": "predictions", "seed": "22" * 32, "recipient": "33" * 32}
+    enrol(client, tokens["alice"])
+    recipient = PadKey.generate().public_bytes
+    body = signed_pad_body(tokens["alice"], "predictions", b"\x22" * 32, recipient)
     created = client.post(
         f"{API}/challenges/{CHALLENGE}/pads", json=body, headers=bearer(tokens["alice"])
     )

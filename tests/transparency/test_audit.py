@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
+import time
 import zipfile
 from pathlib import Path
 
@@ -12,14 +15,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cryptoscore import ReleasePolicy, encrypt_labels, encrypt_predictions, raw_encrypt_vectors
 from cryptoscore.envelope import canonical_json
-from cryptoscore.identity import TrusteeIdentity
-from cryptoscore.local import LocalChallenge
+from cryptoscore.identity import Identity, TrusteeIdentity
 from cryptoscore.protocol.contributions import Contribution
+from cryptoscore.protocol.rules import DAY_MS
+from cryptoscore.protocol.signed_inputs import sign_upload
 from cryptoscore.threshold.active_set import ActiveSet
 from cryptoscore.threshold.journal import PartialJournal
 from cryptoscore.threshold.partial import PartialDecryption, partial_decrypt, standalone_lineage
 from cryptoscore.transparency.log import MerkleLog, sign_tree_head
-from cryptoscore.verify import CHECKS, verify_bundle
+from cryptoscore.verify import CHECKS, _Verifier, verify_bundle
 from tests.helpers.committee import Committee
 from tests.helpers.exposure import forged_noise_partial
 
@@ -32,7 +36,9 @@ def challenge(tmp_path_factory):
     committee = Committee(2, 3)
     context = committee.context("audit-demo", ReleasePolicy(2, ("correct", "errors")), N_ITEMS)
     tmp = tmp_path_factory.mktemp("audit")
-    local = LocalChallenge(context, committee.local_trustees(tmp, ["trustee-2"]), SERVICE_KEY)
+    local = committee.local_challenge(
+        context, tmp, SERVICE_KEY, ["trustee-2"], participants=("alice", "bob", "mallory", "nora")
+    )
     gen = np.random.default_rng(5)
     y = gen.integers(0, 2, N_ITEMS)
     labels = encrypt_labels(
@@ -44,7 +50,11 @@ def challenge(tmp_path_factory):
         p = np.where(gen.random(N_ITEMS) < accuracy, y, 1 - y)
         truth[name] = int(np.count_nonzero(p == y))
         bundle = encrypt_predictions(
-            p, context.public, classes=2, challenge="audit-demo", pads=local.pads("predictions")
+            p,
+            context.public,
+            classes=2,
+            challenge="audit-demo",
+            pads=local.pads("predictions", name),
         )
         assert local.submit(name, bundle) == "released"
     weighted = [np.array([pow(2, i % 20, 1032193) for i in range(N_ITEMS)])]
@@ -55,12 +65,12 @@ def challenge(tmp_path_factory):
         classes=2,
         n=N_ITEMS,
         challenge="audit-demo",
-        pads=local.pads("predictions"),
+        pads=local.pads("predictions", "mallory"),
     )
     assert local.submit("mallory", evil) == "invalid"
     # nora adds 2^70 to c0 of every ciphertext: same plaintext, noise far above the bound
     honest = encrypt_predictions(
-        y, context.public, classes=2, challenge="audit-demo", pads=local.pads("predictions")
+        y, context.public, classes=2, challenge="audit-demo", pads=local.pads("predictions", "nora")
     )
     assert local.submit("nora", _with_c0_offset(honest, 1 << 70)) == "invalid"
     path = tmp / "audit.zip"
@@ -135,7 +145,8 @@ def _resign(members: dict[str, bytes], entries: list[dict]) -> dict[str, bytes]:
     for r in raw:
         log.append(r)
     manifest = json.loads(members["manifest.json"])
-    sth = sign_tree_head(SERVICE_KEY, manifest["log_id"], log.size, log.root(), 1)
+    now_ms = int(time.time() * 1000)  # after every entry's time, as a real head is
+    sth = sign_tree_head(SERVICE_KEY, manifest["log_id"], log.size, log.root(), now_ms)
     manifest["tree_heads"] = [sth.to_json()]
     members["manifest.json"] = canonical_json(manifest)
     return members
@@ -281,7 +292,7 @@ def test_trustee_swapped_in_roster(challenge, tmp_path):
     assert _failed(_write(tmp_path / "s.zip", _resign(members, entries))) == "ceremony-record"
 
 
-def test_partial_reused_across_two_requests(challenge, tmp_path):
+def test_partial_reused_across_two_requests(challenge, tmp_path, monkeypatch):
     local, committee, path, _ = challenge
     from dataclasses import replace
 
@@ -303,7 +314,11 @@ def test_partial_reused_across_two_requests(challenge, tmp_path):
     entries.append(_request_entry(second, 2))
     # the journals were wiped
     entries += _forged_partials(committee, aggregate, second, members, tmp_path / "fresh")
-    assert _failed(_write(tmp_path / "u.zip", _resign(members, entries))) == "single-use"
+    forged = _write(tmp_path / "u.zip", _resign(members, entries))
+    assert _failed(forged) == "scored-once"  # a second score request of one submission
+    # and the single-use rule alone catches the reused partials too
+    monkeypatch.setattr(_Verifier, "check_scored_once", lambda self: "skipped")
+    assert _failed(forged) == "single-use"
 
 
 def test_release_with_another_circuit(challenge, tmp_path):
@@ -328,6 +343,34 @@ def test_release_with_another_circuit(challenge, tmp_path):
     members[f"blobs/{evil.digest}"] = evil.to_bytes()
     entries[idx]["request"] = evil.digest
     assert _failed(_write(tmp_path / "c.zip", _resign(members, entries))) == "release-recomputed"
+
+
+def _enrolled_upload(context, name: str, bundle) -> list[dict]:
+    """What an (open) challenge lets anyone log: ``name`` enrols a fresh identity and uploads
+    ``bundle`` signed with it, now."""
+    from cryptoscore.identity import Identity
+    from cryptoscore.protocol.signed_inputs import Enrolment, sign_upload
+
+    who = Identity.generate()
+    enrolment = Enrolment.sign(who, context.challenge_id, name)
+    kind = bundle.header.kind
+    return [
+        {
+            "type": "enrolment",
+            "identity": enrolment.identity.hex(),
+            "name": name,
+            "signature": enrolment.signature.hex(),
+        },
+        {
+            "type": "bundle",
+            "kind": kind,
+            "bundle": bundle.digest,
+            "owner": name,
+            "signer": who.public_key.hex(),
+            "signature": sign_upload(who, context.challenge_id, kind, bundle.digest).hex(),
+            "time": int(time.time() * 1000),
+        },
+    ]
 
 
 def _forged_partials(committee, aggregate, request, members, journal_dir) -> list[dict]:
@@ -516,10 +559,11 @@ def _failure(path: Path):
 
 
 @pytest.mark.parametrize("same_set", [False, True], ids=["another-set", "same-set"])
-def test_score_reissued_rerandomized(challenge, tmp_path, same_set):
+def test_score_reissued_rerandomized(challenge, tmp_path, same_set, monkeypatch):
     """A released submission scored again under a fresh re-randomization seed: under another
     active set, the common trustee holds two Lagrange coefficients on one score lineage (its
-    share leaks); under the same set, the score slot is answered twice."""
+    share leaks); under the same set, the score slot is answered twice. ``scored-once`` (a
+    second score request of one submission) fails first; without it, ``share-exposure``."""
     local, committee, path, _ = challenge
     members = _members(path)
     entries = _entries(members)
@@ -538,7 +582,10 @@ def test_score_reissued_rerandomized(challenge, tmp_path, same_set):
     members[f"blobs/{again.digest}"] = again.to_bytes()
     entries.append(_request_entry(again, 2))
     entries += _forged_partials(committee, aggregate, again, members, tmp_path / "j")
-    failure = _failure(_write(tmp_path / "s.zip", _resign(members, entries)))
+    forged = _write(tmp_path / "s.zip", _resign(members, entries))
+    assert _failure(forged).name == "scored-once"
+    monkeypatch.setattr(_Verifier, "check_scored_once", lambda self: "skipped")
+    failure = _failure(forged)
     assert failure.name == "share-exposure"
     assert "round2-again" in failure.detail
     want = "already answered score" if same_set else "under another set"
@@ -590,9 +637,7 @@ def test_pads_reused_for_a_second_bundle(challenge, tmp_path):
     reused = _with_c0_offset(bundles[alice], 1)  # same header, pad request and plaintext
     assert reused.header.pad_request == bundles[alice].header.pad_request
     members[f"blobs/{reused.digest}"] = reused.to_bytes()
-    entries.append(
-        {"type": "bundle", "kind": "predictions", "bundle": reused.digest, "owner": "eve"}
-    )
+    entries += _enrolled_upload(local.context, "eve", reused)
     pad_set = ActiveSet(reused.header.pad_request.active_set)
     for i in pad_set.indices:  # the pad set colludes: its contributions are genuinely signed
         tid = committee.record.entry_by_index(i).trustee_id
@@ -671,3 +716,111 @@ def test_noise_check_under_another_set_than_the_pads(challenge, tmp_path):
     failure = _failure(_write(tmp_path / "d.zip", _resign(members, entries)))
     assert failure.name == "share-exposure"
     assert request.request_id in failure.detail and "pads' own active set" in failure.detail
+
+
+# -- signed inputs, enrolment, quotas (issue 11) ---------------------------------------------
+def _with_rules(local, members: dict[str, bytes], entries: list[dict], **changes) -> None:
+    """Rewrite the logged challenge definition with other rules (the service re-signs)."""
+    rules = dataclasses.replace(local.context.rules, **changes)
+    definition = dataclasses.replace(local.context, rules=rules).definition()
+    digest = hashlib.sha256(definition).hexdigest()
+    members[f"blobs/{digest}"] = definition
+    next(e for e in entries if e["type"] == "challenge")["definition"] = digest
+
+
+@pytest.mark.parametrize("change", ["name", "signature", "twice"])
+def test_tampered_enrolment(challenge, tmp_path, change):
+    """An enrolment the service edited, one it signed itself, or an identity enrolled twice."""
+    _, _, path, _ = challenge
+    members = _members(path)
+    entries = _entries(members)
+    index, entry = next((i, e) for i, e in enumerate(entries) if e["type"] == "enrolment")
+    if change == "name":
+        entry["name"] = "someone-else"
+    elif change == "signature":
+        entry["signature"] = Identity.generate().sign(b"enrol").hex()
+    else:
+        entries.insert(index + 1, dict(entry))
+    assert _failed(_write(tmp_path / "e.zip", _resign(members, entries))) == "enrolment"
+
+
+def test_uninvited_enrolment(challenge, tmp_path):
+    """The log says invite-only, inviting one identity; the others enrolled anyway."""
+    local, _, path, _ = challenge
+    members = _members(path)
+    entries = _entries(members)
+    _with_rules(
+        local,
+        members,
+        entries,
+        enrolment="invite",
+        invited=(local.participants["alice"].public_key,),
+    )
+    assert _failed(_write(tmp_path / "i.zip", _resign(members, entries))) == "enrolment"
+
+
+@pytest.mark.parametrize(
+    "change", ["unsigned", "labels-by-another-key", "moved-signature", "unenrolled-signer"]
+)
+def test_unsigned_or_wrongly_signed_bundle(challenge, tmp_path, change):
+    """A bundle logged without its owner's signature, labels signed by a key that is not the
+    organizer's, a participant's signature moved to another bundle, predictions signed by an
+    identity that never enrolled: each is an input the service could have made itself."""
+    local, _, path, _ = challenge
+    members = _members(path)
+    entries = _entries(members)
+    bundles = [e for e in entries if e["type"] == "bundle"]
+    labels = next(e for e in bundles if e["kind"] == "labels")
+    alice, bob = (next(e for e in bundles if e["owner"] == n) for n in ("alice", "bob"))
+    if change == "unsigned":
+        for member in ("signer", "signature", "time"):
+            del alice[member]
+    elif change == "labels-by-another-key":
+        other = Identity.generate()
+        labels["signer"] = other.public_key.hex()
+        labels["signature"] = sign_upload(
+            other, local.context.challenge_id, "labels", labels["bundle"]
+        ).hex()
+    elif change == "moved-signature":
+        alice["signature"] = bob["signature"]
+    else:
+        stranger = Identity.generate()
+        alice["signer"] = stranger.public_key.hex()
+        alice["signature"] = sign_upload(
+            stranger, local.context.challenge_id, "predictions", alice["bundle"]
+        ).hex()
+    assert _failed(_write(tmp_path / "s.zip", _resign(members, entries))) == "inputs-signed"
+
+
+def test_pad_request_signature_changed(challenge, tmp_path):
+    _, _, path, _ = challenge
+    members = _members(path)
+    entries = _entries(members)
+    entry = next(e for e in entries if e["type"] == "pad_request")
+    entry["signature"] = Identity.generate().sign(b"pads").hex()
+    assert _failed(_write(tmp_path / "p.zip", _resign(members, entries))) == "inputs-signed"
+
+
+@pytest.mark.parametrize("what", ["submissions", "pad-requests", "backwards", "after-head"])
+def test_quota_and_time_tampering(challenge, tmp_path, what):
+    """The logged rules allow fewer submissions or pad requests a day than the log holds for
+    one identity; or the log's times go backwards, or run past the head that covers them."""
+    local, _, path, _ = challenge
+    members = _members(path)
+    entries = _entries(members)
+    timed = [e for e in entries if "time" in e]
+    if what == "submissions":  # alice's pad request and submission, twice: 2 > 1
+        alice_bundle = next(e for e in entries if e.get("owner") == "alice")
+        entries.append(dict(alice_bundle, time=timed[-1]["time"]))
+        _with_rules(local, members, entries, submissions_per_day=1)
+        # the second entry of one bundle is not another submission to the trustees, but it is
+        # a second signed upload in the log: counted
+    elif what == "pad-requests":
+        _with_rules(local, members, entries, pad_requests_per_day=1)
+        first = next(e for e in entries if e["type"] == "pad_request")
+        entries.append(dict(first, time=timed[-1]["time"]))
+    elif what == "backwards":
+        timed[-1]["time"] = timed[0]["time"] - 1
+    else:
+        timed[-1]["time"] = int(time.time() * 1000) + DAY_MS
+    assert _failed(_write(tmp_path / "q.zip", _resign(members, entries))) == "quotas"

@@ -58,7 +58,7 @@ class Story:
 @pytest.fixture
 def story(committee, tmp_path) -> Story:
     context = committee.context(CHALLENGE, POLICY, N_ITEMS)
-    local = LocalChallenge(context, committee.local_trustees(tmp_path), SERVICE_KEY)
+    local = committee.local_challenge(context, tmp_path, SERVICE_KEY, participants=("alice",))
     gen = np.random.default_rng(3)
     y = gen.integers(0, 2, N_ITEMS)
     p = np.where(gen.random(N_ITEMS) < 0.8, y, 1 - y)
@@ -66,7 +66,7 @@ def story(committee, tmp_path) -> Story:
         encrypt_labels(y, context.public, classes=2, challenge=CHALLENGE, pads=local.pads("labels"))
     )
     alice = encrypt_predictions(
-        p, context.public, classes=2, challenge=CHALLENGE, pads=local.pads("predictions")
+        p, context.public, classes=2, challenge=CHALLENGE, pads=local.pads("predictions", "alice")
     )
     assert local.submit("alice", alice) == "released"
     assert local.released()["alice"] == {"correct": int(np.count_nonzero(p == y))}
@@ -126,15 +126,16 @@ def test_a_request_the_log_does_not_hold_is_refused(committee, tmp_path, share_r
 def test_self_made_labels_are_never_scored_against(story, share_reads):
     """Issue 11's oracle: the service makes its own "labels" (a unit vector e_k), runs an
     honest round 1 on them — it must log them for that — and asks the score of the victim's
-    predictions against them, one bit of the victim's predictions per query."""
+    predictions against them, one bit of the victim's predictions per query. Even signed with
+    the organizer's own key (``test_attack_inputs.py`` refuses any other signer), a second
+    labels bundle is never scored against."""
     local = story.local
     e_k = np.zeros(N_ITEMS, dtype=np.int64)
     e_k[7] = 1
     fake = encrypt_labels(
         e_k, local.context.public, classes=2, challenge=CHALLENGE, pads=local.pads("labels")
     )
-    local.transcript.record_bundle(fake, "organizer")
-    local.sign_head()
+    local._record_upload(fake, "organizer", local.organizer)
     fake_r1 = local._round1(fake)
     assert fake_r1.state == "valid"
     _, request = _score_request(story, fake_r1, "oracle-1")
@@ -169,7 +170,7 @@ def test_an_input_the_log_does_not_hold_is_refused(story, share_reads):
         local.context.public,
         classes=2,
         challenge=CHALLENGE,
-        pads=local.pads("predictions"),
+        pads=local.pads("predictions", "alice"),
     )
     agent = local.trustees["trustee-1"].agent
     with pytest.raises(RefusedError, match="not in the challenge's log"):
@@ -231,14 +232,16 @@ def committee_4(_committee: Committee) -> Committee:
 
 def _story_with(committee: Committee, tmp_path) -> Story:
     context = committee.context(CHALLENGE, POLICY, N_ITEMS)
-    local = LocalChallenge(context, committee.local_trustees(tmp_path / "j4"), SERVICE_KEY)
+    local = committee.local_challenge(
+        context, tmp_path / "j4", SERVICE_KEY, participants=("alice",)
+    )
     gen = np.random.default_rng(4)
     y = gen.integers(0, 2, N_ITEMS)
     local.upload_labels(
         encrypt_labels(y, context.public, classes=2, challenge=CHALLENGE, pads=local.pads("labels"))
     )
     alice = encrypt_predictions(
-        y, context.public, classes=2, challenge=CHALLENGE, pads=local.pads("predictions")
+        y, context.public, classes=2, challenge=CHALLENGE, pads=local.pads("predictions", "alice")
     )
     assert local.submit("alice", alice) == "released"
     return Story(local, alice.digest, tmp_path / "j4", y)

@@ -4,8 +4,10 @@
 
 Vectors pin the wire formats and the seed expansions an independent implementation must
 reproduce: the canonical ciphertext encoding, the expansion of a seeded bundle's c1, the
-validity weights, the signed round-1 contribution records and the round-1 seed, the Lagrange
-coefficients, and the RFC 9162 tree hashes of canonical log entries.
+validity weights, the signed round-1 contribution records and the round-1 seed, the signed
+inputs (an enrolment record, the messages a pad request and an upload are signed over, and
+their signatures under fixed keys), the Lagrange coefficients, and the RFC 9162 tree hashes of
+canonical log entries.
 """
 
 from __future__ import annotations
@@ -16,14 +18,24 @@ from pathlib import Path
 
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from cryptoscore.envelope import canonical_json
 from cryptoscore.hazmat.c1 import expand_c1
 from cryptoscore.hazmat.ciphertext import encode_ciphertext
 from cryptoscore.hazmat.shamir import lagrange_at_zero
-from cryptoscore.identity import TrusteeIdentity
+from cryptoscore.identity import Identity, TrusteeIdentity
 from cryptoscore.params import BFV8192, BFV16384
 from cryptoscore.protocol.contributions import Contribution, derive_seed, round1_seed
+from cryptoscore.protocol.rules import ChallengeRules
+from cryptoscore.protocol.signed_inputs import (
+    Enrolment,
+    pad_request_message,
+    sign_pad_request,
+    sign_upload,
+    upload_message,
+)
 from cryptoscore.scoring.encoding import Layout
 from cryptoscore.scoring.validity import validity_weights
 from cryptoscore.transparency.log import MerkleLog
@@ -107,6 +119,26 @@ def vectors() -> dict[str, object]:
         ],
         "seed": r1.hex(),
         "validity_seed": derive_seed(r1, b"validity").hex(),
+    }
+    participant = Identity(Ed25519PrivateKey.from_private_bytes(bytes([9]) * 32))
+    organizer = Identity(Ed25519PrivateKey.from_private_bytes(bytes([8]) * 32))
+    enrolment = Enrolment.sign(participant, "vectors", "alice")
+    rules = ChallengeRules(organizer.public_key, "invite", (participant.public_key,), 3, 6)
+    recipient = X25519PrivateKey.from_private_bytes(bytes([7]) * 32).public_key()
+    recipient_raw = recipient.public_bytes(Encoding.Raw, PublicFormat.Raw)
+    out["signed_inputs"] = {
+        "participant_key": participant.public_key.hex(),
+        "organizer_key": organizer.public_key.hex(),
+        "rules": rules.to_json(),
+        "enrolment_record": enrolment.to_bytes().hex(),
+        "pad_request_message": pad_request_message(
+            "vectors", "predictions", seed, recipient_raw
+        ).hex(),
+        "pad_request_signature": sign_pad_request(
+            participant, "vectors", "predictions", seed, recipient_raw
+        ).hex(),
+        "upload_message": upload_message("vectors", "labels", digest).hex(),
+        "upload_signature": sign_upload(organizer, "vectors", "labels", digest).hex(),
     }
     q = BFV8192.DATA_PRIMES[0]
     out["lagrange"] = {

@@ -1,0 +1,99 @@
+"""A challenge's participation rules: who signs the labels, who may submit, and how often.
+
+Fixed when the challenge is created and part of its logged definition
+(``ChallengeContext.definition``), so every trustee and auditor reads the same rules from the
+log (docs/design.md, "Signed inputs and enrolment"):
+
+* ``organizer`` — the Ed25519 key that signs the labels bundle and its pad requests;
+* ``enrolment`` — ``"invite"`` (only the ``invited`` keys may enrol) or ``"open"`` (any key
+  may enrol; each is held to the quotas);
+* ``submissions_per_day`` and ``pad_requests_per_day`` — per enrolled identity, over any
+  24 hours of the log's own times (``trustee/input_rules.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from cryptoscore.envelope import Fields
+from cryptoscore.errors import FormatError
+from cryptoscore.identity import PublicKey
+
+__all__ = ["DAY_MS", "MAX_INVITED", "ChallengeRules", "EnrolmentMode"]
+
+EnrolmentMode = Literal["invite", "open"]
+MAX_INVITED = 10_000
+"""Invited identities one challenge may list (its definition stays a small record)."""
+MAX_PER_DAY = 1_000
+DAY_MS = 24 * 3600 * 1000
+"""The quota window: any 24 hours of the log's times, in milliseconds."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChallengeRules:
+    """Who signs the labels, who may enrol, and each enrolled identity's daily quotas."""
+
+    organizer: PublicKey
+    enrolment: EnrolmentMode
+    invited: tuple[PublicKey, ...] = ()
+    submissions_per_day: int = 5
+    pad_requests_per_day: int = 10
+
+    def __post_init__(self) -> None:
+        if self.enrolment not in ("invite", "open"):
+            raise FormatError(f"enrolment is 'invite' or 'open', not {self.enrolment!r}")
+        if self.enrolment == "open" and self.invited:
+            raise FormatError("an open challenge lists no invited identities")
+        if self.enrolment == "invite" and not self.invited:
+            raise FormatError("an invite-only challenge lists at least one invited identity")
+        if len(self.invited) > MAX_INVITED:
+            raise FormatError(f"at most {MAX_INVITED} invited identities")
+        if len({k.raw for k in self.invited}) != len(self.invited):
+            raise FormatError("an identity is invited twice")
+        for name, value in (
+            ("submissions_per_day", self.submissions_per_day),
+            ("pad_requests_per_day", self.pad_requests_per_day),
+        ):
+            if isinstance(value, bool) or not 1 <= value <= MAX_PER_DAY:
+                raise FormatError(f"{name} must be in 1..{MAX_PER_DAY}, got {value!r}")
+
+    def may_enrol(self, identity: PublicKey) -> bool:
+        """Whether ``identity`` may enrol: anyone in an open challenge, the invited otherwise."""
+        return self.enrolment == "open" or any(k.raw == identity.raw for k in self.invited)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "organizer": self.organizer.hex(),
+            "enrolment": self.enrolment,
+            "invited": [k.hex() for k in self.invited],
+            "submissions_per_day": self.submissions_per_day,
+            "pad_requests_per_day": self.pad_requests_per_day,
+        }
+
+    @classmethod
+    def from_json(cls, obj: Any) -> ChallengeRules:
+        """Parse :meth:`to_json`'s object; every member checked."""
+        if not isinstance(obj, Mapping):
+            raise FormatError("challenge rules: expected an object")
+        f = Fields(
+            obj,
+            "challenge rules",
+            {"organizer", "enrolment", "invited", "submissions_per_day", "pad_requests_per_day"},
+        )
+        invited = obj["invited"]
+        if not isinstance(invited, list) or not all(isinstance(k, str) for k in invited):
+            raise FormatError("challenge rules: invited is a list of hex keys")
+        if len(invited) > MAX_INVITED:
+            raise FormatError(f"challenge rules: at most {MAX_INVITED} invited identities")
+        enrolment = f.string("enrolment", 8)
+        if enrolment not in ("invite", "open"):
+            raise FormatError(f"challenge rules: enrolment {enrolment!r} is not invite or open")
+        return cls(
+            organizer=PublicKey.from_hex(f.string("organizer", 64)),
+            enrolment=enrolment,  # type: ignore[arg-type]
+            invited=tuple(PublicKey.from_hex(k) for k in invited),
+            submissions_per_day=f.integer("submissions_per_day", 1, MAX_PER_DAY),
+            pad_requests_per_day=f.integer("pad_requests_per_day", 1, MAX_PER_DAY),
+        )
