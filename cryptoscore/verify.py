@@ -24,7 +24,13 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from cryptoscore.errors import CryptoScoreError, FormatError, RefusedError, VerificationError
+from cryptoscore.errors import (
+    CryptoScoreError,
+    FormatError,
+    MismatchError,
+    RefusedError,
+    VerificationError,
+)
 from cryptoscore.identity import PublicKey
 from cryptoscore.protocol.answer import lineage_claim
 from cryptoscore.protocol.challenge import ChallengeContext
@@ -47,8 +53,9 @@ from cryptoscore.scoring.bundle import EncryptedBundle
 from cryptoscore.scoring.keys import EvaluationKeys, PublicContext
 from cryptoscore.scoring.pad_request import PadRequest
 from cryptoscore.scoring.policy import ReleasePolicy
+from cryptoscore.threshold.active_set import ActiveSet
 from cryptoscore.threshold.ceremony import CeremonyRecord
-from cryptoscore.threshold.combine import combine, verify_partials
+from cryptoscore.threshold.combine import combine, verify_partial, verify_partials
 from cryptoscore.threshold.lineage import LineageClaim, LineageRecord, check_claim
 from cryptoscore.threshold.partial import PartialDecryption, c1_digest
 from cryptoscore.transparency.entries import blob_digests, parse_entry
@@ -93,11 +100,25 @@ class CheckResult:
 
 @dataclass
 class AuditReport:
+    """Each check's result, and the work a live challenge has not finished yet.
+
+    ``ok``: every check passed — nothing in the record is wrong. ``in_progress`` lists what is
+    still under way (a bundle whose round 1 has no verdict yet, a request short of partials
+    that nothing logged depends on, a valid submission not yet released); ``complete``: ok and
+    nothing under way. Completeness is relaxed only where nothing logged depends on the
+    missing work: every entry present is checked in full, and whatever a logged verdict or
+    release rests on must be complete (docs/audit.md, "Work in progress")."""
+
     checks: list[CheckResult] = field(default_factory=list)
+    in_progress: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return bool(self.checks) and all(c.passed for c in self.checks)
+
+    @property
+    def complete(self) -> bool:
+        return self.ok and not self.in_progress
 
     @property
     def first_failure(self) -> CheckResult | None:
@@ -118,6 +139,23 @@ class _Bundle:
     raw_entries: list[bytes]
     blobs: dict[str, bytes]
     leaderboard: list[dict[str, Any]]
+
+
+def _check_each_contribution(
+    context: ChallengeContext, digest: str, contributions: list[Contribution], pads: ActiveSet
+) -> None:
+    """Contributions of a bundle still short of some: each from a distinct trustee of its pad
+    set, for this challenge and bundle, signed by its roster key."""
+    seen: set[str] = set()
+    for c in contributions:
+        if c.trustee_id in seen:
+            raise RefusedError(f"two contributions from {c.trustee_id!r}")
+        seen.add(c.trustee_id)
+        if context.record.entry(c.trustee_id).index not in pads.indices:
+            raise RefusedError(f"{c.trustee_id!r} is not in the bundle's pad set")
+        if (c.challenge_id, c.bundle_digest) != (context.challenge_id, digest):
+            raise MismatchError(f"the contribution from {c.trustee_id!r} is for another bundle")
+        c.verify(context.record)
 
 
 def _read_zip(path: str | Path) -> _Bundle:
@@ -163,6 +201,7 @@ def verify_bundle(path: str | Path) -> AuditReport:
             report.checks.append(CheckResult(name, False, str(exc)))
             return report
         report.checks.append(CheckResult(name, True, detail))
+    report.in_progress = list(dict.fromkeys(v.in_progress))
     return report
 
 
@@ -172,6 +211,22 @@ class _Verifier:
     def __init__(self, bundle: _Bundle, state: dict[str, Any]) -> None:
         self.b = bundle
         self.s = state
+        self.in_progress: list[str] = []
+
+    def _decided(self) -> dict[str, str]:
+        """Bundles with a logged round-1 verdict (their round 1 must be complete)."""
+        return {e["bundle"]: e["verdict"] for e in self._entries("round1")}
+
+    def _released(self) -> set[str]:
+        """Requests with a logged release (their partials must be complete)."""
+        return {e["request_id"] for e in self._entries("release")}
+
+    def _settled(self, req: DecryptionRequest, round_: int) -> bool:
+        """Whether something logged rests on ``req``'s answers: a round-1 request of a bundle
+        with a verdict, a round-2 request with a release."""
+        if round_ == 1:
+            return req.inputs[0] in self._decided()
+        return req.request_id in self._released()
 
     def _entries(self, kind: str) -> list[dict[str, Any]]:
         return [e for e in self.b.entries if e.get("type") == kind]
@@ -324,17 +379,28 @@ class _Verifier:
 
     def check_contributions_signed(self) -> str:
         """Every bundle's round-1 contributions: one per pad-set trustee, each signed by its
-        roster key for this challenge and bundle (so the service made none of them up)."""
+        roster key for this challenge and bundle (so the service made none of them up). A
+        bundle still short of contributions, with no verdict and no request, is in progress:
+        the contributions it has are checked one by one."""
         context: ChallengeContext = self.s["context"]
         bundles = self._bundles()
+        started = {req.inputs[0] for req, rnd in self._requests().values() if rnd == 1}
         for digest, bundle in bundles.items():
             contribs = self._contributions(digest)
-            if not contribs:
-                continue  # round1-recomputed names a bundle without a round 1
+            pads = pad_set(bundle)
             try:
-                check_contributions(
-                    context.record, context.challenge_id, digest, contribs, pad_set(bundle)
-                )
+                if (
+                    len(contribs) < len(pads.indices)
+                    and digest not in self._decided()
+                    and digest not in started
+                ):
+                    _check_each_contribution(context, digest, contribs, pads)
+                    self.in_progress.append(
+                        f"bundle {digest[:16]}…: {len(contribs)} of {len(pads.indices)} "
+                        "round-1 contributions"
+                    )
+                    continue
+                check_contributions(context.record, context.challenge_id, digest, contribs, pads)
             except CryptoScoreError as exc:
                 raise _Failed("contributions-signed", f"bundle {digest[:16]}…: {exc}") from None
         return f"{len(self._entries('contribution'))} contributions signed by their trustees"
@@ -481,8 +547,8 @@ class _Verifier:
         recomputed = {}
         for digest, bundle in bundles.items():
             contribs = self._contributions(digest)
-            if not contribs:
-                raise _Failed("round1-recomputed", f"bundle {digest[:16]}… has no round 1")
+            if len(contribs) < len(pad_set(bundle).indices):
+                continue  # in progress (contributions-signed said so, or failed)
             seed = round1_seed(digest, contribs)
             r1 = [
                 (req, rnd)
@@ -491,7 +557,19 @@ class _Verifier:
             ]
             checked = sorted(req.index for req, _ in r1 if req.circuit == "noise/v1")
             validity_requests = [req for req, _ in r1 if req.circuit == "validity/v1"]
-            if len(validity_requests) > 1 or checked != list(range(bundle.layout.ciphertexts)):
+            every = list(range(bundle.layout.ciphertexts))
+            if (
+                digest not in self._decided()
+                and len(validity_requests) <= 1
+                and len(set(checked)) == len(checked)
+                and set(checked) < set(every)
+                and not validity_requests
+            ):
+                self.in_progress.append(
+                    f"bundle {digest[:16]}…: round 1 has asked {len(checked)} of "
+                    f"{len(every)} noise checks"
+                )
+            elif len(validity_requests) > 1 or checked != every:
                 raise _Failed(
                     "round1-recomputed",
                     f"bundle {digest[:16]}… lacks a noise check of every ciphertext or has "
@@ -555,10 +633,20 @@ class _Verifier:
         for request_id, parts in self._partials().items():
             if request_id not in self._requests():
                 raise _Failed("partials-valid", f"partials for an unlogged request {request_id}")
-            req, _ = self._requests()[request_id]
+            req, rnd = self._requests()[request_id]
             agg = self.s["recomputed"][request_id]
             try:
-                verify_partials(agg, parts, context.record, request_id, req.active_set)
+                if len(parts) < context.record.threshold and not self._settled(req, rnd):
+                    req.active_set.check(context.record)
+                    if len({p.index for p in parts}) != len(parts):
+                        raise MismatchError("two partials of one trustee")
+                    for p in parts:  # each checked as it will be in the full set
+                        verify_partial(agg, p, context.record, request_id, req.active_set)
+                    self.in_progress.append(
+                        f"{request_id}: {len(parts)} of {context.record.threshold} partials"
+                    )
+                else:
+                    verify_partials(agg, parts, context.record, request_id, req.active_set)
             except CryptoScoreError as exc:
                 raise _Failed("partials-valid", f"{request_id}: {exc}") from None
             count += len(parts)
@@ -637,10 +725,12 @@ class _Verifier:
                 for r, n in self._requests().values()
                 if n == 1 and r.circuit == "noise/v1" and r.inputs == req.inputs
             ]
+            threshold = self.s["context"].record.threshold
             late = [
                 r
                 for r in checks
                 if answered_at.get(r.request_id, 1 << 62) > requested_at[req.request_id]
+                or len(self._partials().get(r.request_id, [])) < threshold
             ]
             if late:
                 raise _Failed(
@@ -681,6 +771,9 @@ class _Verifier:
                 )
             verdicts[e["bundle"]] = verdict
         self.s["verdicts"] = verdicts
+        for digest in self._bundles():
+            if digest not in verdicts:
+                self.in_progress.append(f"bundle {digest[:16]}…: round 1 has no verdict yet")
         return f"{len(verdicts)} round-1 verdicts reproduced from the partials"
 
     def _passed(self, req: DecryptionRequest, decide: Callable[..., bool]) -> bool:
@@ -705,6 +798,19 @@ class _Verifier:
             req, _ = self._requests()[e["request_id"]]
             if req.inputs != (e["predictions"], e["labels"]):
                 raise _Failed("release-values", f"{e['request_id']}: release names other inputs")
+        released = {e["predictions"] for e in self._entries("release")}
+        scoring = {
+            req.inputs[0]: req.request_id for req, rnd in self._requests().values() if rnd == 2
+        }
+        for e in self._entries("bundle"):
+            digest = e["bundle"]
+            if e["kind"] != "predictions" or digest in released:
+                continue
+            if self._decided().get(digest) == "valid":
+                where = f"score request {scoring[digest]}" if digest in scoring else "no score"
+                self.in_progress.append(
+                    f"submission {digest[:16]}…: valid, not yet released ({where})"
+                )
         return f"{len(self._entries('release'))} releases equal the combined partials"
 
     def check_released_passed_round1(self) -> str:

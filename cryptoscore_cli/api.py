@@ -223,6 +223,10 @@ class ProtocolClient(Client):
     def pad_share(self, challenge_id: str, digest: str, trustee: str) -> bytes:
         return self.get_bytes(f"/challenges/{challenge_id}/pads/{digest}/shares/{trustee}")
 
+    def report_refusal(self, report: Mapping[str, str]) -> Any:
+        """Tell the service why this trustee refused a task (``POST /trustee/refusals``)."""
+        return self.post_json("/trustee/refusals", report)
+
     def post_pad_share(self, share: bytes) -> Any:
         return self.post_bytes("/trustee/pads", share)
 

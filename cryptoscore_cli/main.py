@@ -31,6 +31,10 @@ from cryptoscore_cli.errors import CliError
 if TYPE_CHECKING:
     from cryptoscore.identity import Identity
 
+AUDIT_IN_PROGRESS = 3
+"""``audit``'s exit status when every check passed but the challenge's rounds are not done
+(0: passed and complete; 2: a check failed)."""
+
 COMMANDS_ENTRY_POINT = "cryptoscore.commands"
 """Entry-point group of functions ``add(subparsers)`` that add commands (the server's)."""
 
@@ -341,6 +345,16 @@ def cmd_audit(args: argparse.Namespace) -> None:
     if not report.ok:
         failed = report.first_failure
         raise CliError(f"audit failed at check {failed.name if failed else '?'}")
+    for item in report.in_progress:
+        print(f"WAIT  {item}")
+    if report.in_progress:
+        # not a failure: nothing logged is wrong, but the challenge's rounds are not done
+        print(
+            f"audit passed so far; {len(report.in_progress)} item(s) in progress: "
+            "audit again when the rounds are done",
+            file=sys.stderr,
+        )
+        raise SystemExit(AUDIT_IN_PROGRESS)
 
 
 def cmd_receipt_verify(args: argparse.Namespace) -> None:
@@ -806,7 +820,9 @@ def build_parser() -> argparse.ArgumentParser:
         "audit",
         help="verify an audit bundle (named checks); `audit export` downloads one",
         description="audit BUNDLE | audit --server URL --challenge ID | "
-        "audit export --server URL --challenge ID -o FILE",
+        "audit export --server URL --challenge ID -o FILE. Exit status 0: every check passed "
+        "and the challenge's rounds are done; 3: every check passed, some work is still in "
+        "progress (listed as WAIT); 2: a check failed.",
     )
     p.add_argument("bundle", nargs="?", help="an audit bundle file, or the word export")
     server_options(p)

@@ -28,6 +28,7 @@ from cryptoscore_server.routes import (
     health,
     pad_requests,
     public_record,
+    refusals,
     tokens,
     trustee_tasks,
 )
@@ -43,6 +44,7 @@ BLUEPRINTS = (
     bundles.bp,
     pad_requests.bp,
     trustee_tasks.bp,
+    refusals.bp,
     public_record.bp,
     openapi.bp,
 )

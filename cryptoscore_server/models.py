@@ -68,6 +68,7 @@ __all__ = [
     "TreeHead",
     "TrusteeContribution",
     "TrusteePresence",
+    "TrusteeRefusal",
     "UTCDateTime",
     "UploadedBundle",
     "utcnow",
@@ -390,6 +391,22 @@ class Participant(Base):
     record: Mapped[bytes] = mapped_column(LargeBinary)
     """``Enrolment.to_bytes()``."""
     enrolled_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TrusteeRefusal(Base):
+    """A task a trustee refused, and why (its own words): one row per trustee and task, the
+    reason of its latest refusal. Shown to the task's owner and the organizer."""
+
+    __tablename__ = "trustee_refusals"
+    __table_args__ = (CheckConstraint("task IN ('pads', 'contributions', 'requests')", "task"),)
+
+    challenge_id: Mapped[str] = mapped_column(ForeignKey("challenges.id"), primary_key=True)
+    trustee: Mapped[str] = mapped_column(String(64), primary_key=True)
+    task: Mapped[str] = mapped_column(String(16), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(128), primary_key=True)
+    """The pad request digest, the bundle digest, or the decryption request id."""
+    reason: Mapped[str] = mapped_column(String(REASON_LENGTH))
+    refused_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class PadShareRow(Base):

@@ -423,6 +423,52 @@ class PadRequestSchema(Schema):
     answered = fields.List(fields.String(), required=True)
     ready = fields.Boolean(required=True, metadata={"description": "every share is in"})
     bundle = fields.String(allow_none=True, metadata={"description": "the bundle that used it"})
+    refused = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        required=True,
+        metadata={"description": "trustee id: why it refused this request (its own words)"},
+    )
+
+
+class RefusalReportSchema(Schema):
+    """A trustee says it refused a task, and why."""
+
+    challenge = fields.String(required=True, validate=validate.Length(1, 64))
+    task = fields.String(
+        required=True, validate=validate.OneOf(["pads", "contributions", "requests"])
+    )
+    subject = fields.String(
+        required=True,
+        validate=[
+            validate.Length(1, 128),
+            validate.Predicate("isprintable", error="must be printable characters only"),
+        ],
+        metadata={"description": "pad request digest, bundle digest, or request id"},
+    )
+    reason = fields.String(
+        required=True,
+        validate=[
+            validate.Length(1, 500),
+            validate.Predicate("isprintable", error="must be printable characters only"),
+        ],
+    )
+
+
+class RefusalSchema(Schema):
+    """A task a trustee refused, and why."""
+
+    trustee = fields.String(required=True)
+    task = fields.String(required=True)
+    subject = fields.String(required=True)
+    reason = fields.String(required=True)
+    refused_at = fields.AwareDateTime(required=True)
+
+
+class RefusalListSchema(Schema):
+    """Every refusal of a challenge's tasks, latest first."""
+
+    refusals = fields.List(fields.Nested(RefusalSchema), required=True)
 
 
 class AcceptedSchema(Schema):

@@ -41,6 +41,32 @@ class CombinedDecryption:
         return None if self.max_noise is None else math.log2(max(self.max_noise, 1))
 
 
+def verify_partial(
+    aggregate: AggregateCiphertext,
+    partial: PartialDecryption,
+    record: CeremonyRecord,
+    request_id: str,
+    active_set: ActiveSet,
+) -> None:
+    """One partial: from a roster trustee of ``active_set`` with its own index, for this
+    request, ciphertext, key and level, signed by that trustee's roster key."""
+    p = partial
+    entry = record.entry(p.trustee_id)  # refuses trustees outside the roster
+    if entry.index != p.index:
+        raise MismatchError(f"partial from {p.trustee_id!r} carries the wrong index")
+    if p.active_set != active_set:
+        raise MismatchError(f"partial from {p.trustee_id!r} was made for another active set")
+    if p.index not in active_set.indices:
+        raise MismatchError(f"{p.trustee_id!r} is not in the active set")
+    if p.request_id != request_id:
+        raise MismatchError(f"partial from {p.trustee_id!r} answers another request")
+    if p.ciphertext_digest != aggregate.ciphertext_digest:
+        raise MismatchError(f"partial from {p.trustee_id!r} is for another ciphertext")
+    if p.key_id != record.key_id or p.level != aggregate.level:
+        raise MismatchError(f"partial from {p.trustee_id!r} is for another key or level")
+    entry.public_key.verify(p.signature, p.signed_message(), f"partial from {p.trustee_id!r}")
+
+
 def verify_partials(
     aggregate: AggregateCiphertext,
     partials: Sequence[PartialDecryption],
@@ -58,23 +84,10 @@ def verify_partials(
         raise MismatchError("more partials than the threshold: combine exactly the active set")
     seen: set[int] = set()
     for p in partials:
-        entry = record.entry(p.trustee_id)  # refuses trustees outside the roster
-        if entry.index != p.index:
-            raise MismatchError(f"partial from {p.trustee_id!r} carries the wrong index")
-        if p.active_set != active_set:
-            raise MismatchError(f"partial from {p.trustee_id!r} was made for another active set")
-        if p.index not in active_set.indices:
-            raise MismatchError(f"{p.trustee_id!r} is not in the active set")
         if p.index in seen:
             raise MismatchError(f"two partials from {p.trustee_id!r}")
         seen.add(p.index)
-        if p.request_id != request_id:
-            raise MismatchError(f"partial from {p.trustee_id!r} answers another request")
-        if p.ciphertext_digest != aggregate.ciphertext_digest:
-            raise MismatchError(f"partial from {p.trustee_id!r} is for another ciphertext")
-        if p.key_id != record.key_id or p.level != aggregate.level:
-            raise MismatchError(f"partial from {p.trustee_id!r} is for another key or level")
-        entry.public_key.verify(p.signature, p.signed_message(), f"partial from {p.trustee_id!r}")
+        verify_partial(aggregate, p, record, request_id, active_set)
 
 
 def combine(

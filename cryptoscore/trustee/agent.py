@@ -18,8 +18,9 @@ In-process callers (``cryptoscore.local``, tests) call those three directly. A t
 a remote service calls :meth:`TrusteeAgent.run_once` with a :class:`TrusteePort`: it fetches the
 pending tasks and their inputs, answers each, and delivers every answer through the outbox
 (``protocol/outbox.py``), so one lost in transit is re-sent as the same bytes. A task the rules
-refuse, or one the service refuses, is reported and skipped; nothing else stops a pass except
-the port failing (the caller retries).
+refuse is reported (``say``, and to the service: ``TrusteePort.report_refusal``, so its owner
+sees why) and skipped; so is one the service refuses; nothing else stops a pass except the
+port failing (the caller retries).
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ class TrusteePort(Protocol):
     def post_contribution(self, contribution: bytes) -> Any: ...
     def post_partial(self, partial: bytes) -> Any: ...
     def log_entries(self, challenge_id: str, start: int) -> Any: ...
+    def report_refusal(self, report: Mapping[str, str]) -> Any: ...
 
 
 class LogSource(Protocol):
@@ -354,6 +356,7 @@ class TrusteeAgent:
             ),
             ("requests", self._serve_request, lambda t: str(t.get("request_id", "?"))[:40]),
         ]
+        subject_of = {"pads": "request", "contributions": "bundle", "requests": "request_id"}
         done = 0
         for kind, serve, name_of in kinds:
             for task in tasks.get(kind) or []:
@@ -365,11 +368,35 @@ class TrusteeAgent:
                     done += serve(port, task, skippable)
                 except CryptoScoreError as exc:
                     self.say(f"refused {label}: {exc}")
+                    self._report(port, kind, task, subject_of[kind], exc, skippable)
                 except Exception as exc:
                     if not skippable(exc):
                         raise
                     self.say(f"skipped {label}: {exc}")
         return done
+
+    def _report(
+        self,
+        port: TrusteePort,
+        kind: str,
+        task: Mapping[str, Any],
+        subject_key: str,
+        refusal: CryptoScoreError,
+        skippable: Callable[[Exception], bool],
+    ) -> None:
+        """Tell the service why a task was refused (best effort: a service that refuses the
+        report, or a malformed task, leaves the refusal in this trustee's own output)."""
+        challenge, subject = task.get("challenge"), task.get(subject_key)
+        if not isinstance(challenge, str) or not isinstance(subject, str):
+            return
+        reason = " ".join(str(refusal).split())[:500] or type(refusal).__name__
+        report = {"challenge": challenge, "task": kind, "subject": subject[:128], "reason": reason}
+        try:
+            port.report_refusal(report)
+        except Exception as exc:
+            if not skippable(exc):
+                raise
+            self.say(f"could not report the refusal of {kind} {subject[:16]}: {exc}")
 
     def _deliver(
         self,

@@ -59,6 +59,7 @@ from cryptoscore_server.models import (
     Role,
     Token,
     TrusteePresence,
+    TrusteeRefusal,
     utcnow,
 )
 from cryptoscore_server.openapi import binary_response, doc
@@ -123,6 +124,12 @@ def pad_request_body(row: PadRequestRow) -> dict[str, Any]:
         .scalars(select(PadShareRow.trustee).where(PadShareRow.request == row.digest))
         .all()
     )
+    refused = get_session().scalars(
+        select(TrusteeRefusal)
+        .where(TrusteeRefusal.challenge_id == row.challenge_id)
+        .where(TrusteeRefusal.task == "pads")
+        .where(TrusteeRefusal.subject == row.digest)
+    )
     return {
         "request": row.digest,
         "record": base64.b64encode(row.record).decode(),
@@ -131,6 +138,7 @@ def pad_request_body(row: PadRequestRow) -> dict[str, Any]:
         "answered": sorted(answered),
         "ready": set(answered) == set(row.trustees),
         "bundle": row.bundle,
+        "refused": {r.trustee: r.reason for r in refused if r.trustee not in answered},
     }
 
 

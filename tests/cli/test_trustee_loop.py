@@ -17,9 +17,13 @@ class _Service:
     def __init__(self, tasks: dict[str, Any]) -> None:
         self.tasks = tasks
         self.posted: list[bytes] = []
+        self.reports: list[dict[str, str]] = []
 
     def trustee_tasks(self) -> dict[str, Any]:
         return self.tasks
+
+    def report_refusal(self, report: dict[str, str]) -> None:
+        self.reports.append(dict(report))
 
     def post_pad_share(self, share: bytes) -> None:  # pragma: no cover - must not happen
         self.posted.append(share)
@@ -43,6 +47,15 @@ def test_malformed_tasks_are_refused_not_fatal(tmp_path):
     assert loop.run_once() == 0
     assert len(said) == 5 and all(line.startswith("refused") for line in said)
     assert service.posted == []
+    # each refusal is told to the service, with the task it names and the reason said
+    assert [(r["task"], r["subject"]) for r in service.reports] == [
+        ("pads", "ab" * 32),
+        ("pads", "ab" * 32),
+        ("pads", "ab" * 32),
+        ("requests", "r1"),
+        ("requests", "r2"),
+    ]
+    assert all(r["reason"] and r["challenge"] == "c" for r in service.reports)
 
 
 class _FlakyService:
@@ -53,6 +66,10 @@ class _FlakyService:
         self.failures = failures
         self.contributed: list[str] = []
         self.asked = 0
+        self.reports: list[dict[str, str]] = []
+
+    def report_refusal(self, report: dict[str, str]) -> None:
+        self.reports.append(dict(report))
 
     def trustee_tasks(self) -> dict[str, Any]:
         self.asked += 1
@@ -119,6 +136,14 @@ def test_a_refused_or_conflicting_task_skips_only_itself(tmp_path):
     assert service.contributed == ["b2", "b3"]
     assert said[0].startswith("refused contribution b0") and "another key" in said[0]
     assert said[1].startswith("skipped contribution b1") and "409" in said[1]
+    assert service.reports == [
+        {
+            "challenge": "other-key",
+            "task": "contributions",
+            "subject": "b0",
+            "reason": "challenge other-key uses another key than my share",
+        }
+    ]
 
 
 def test_a_lost_connection_ends_the_pass_and_is_retried_with_backoff(tmp_path, monkeypatch):

@@ -185,6 +185,12 @@ class FlaskPort:
         self.log_reads.append(challenge_id)
         return self._get(f"/challenges/{challenge_id}/log/entries?from={start}").get_json()
 
+    def report_refusal(self, report: Any) -> Any:
+        response = self.client.post(f"{API}/trustee/refusals", json=report, headers=self.headers)
+        if response.status_code >= 400:
+            raise ServiceRefusal(response.status_code, response.get_json())
+        return response.get_json()
+
     def post_pad_share(self, share: bytes) -> Any:
         return self._post("/trustee/pads", share)
 

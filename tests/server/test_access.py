@@ -94,6 +94,13 @@ MATRIX: list[tuple[str, str, str, frozenset[str]]] = [
         frozenset({"participant", "organizer", "admin"}),
     ),
     ("POST", "/trustee/pads", "/trustee/pads", frozenset({"trustee"})),
+    ("POST", "/trustee/refusals", "/trustee/refusals", frozenset({"trustee"})),
+    (
+        "GET",
+        "/challenges/<challenge_id>/refusals",
+        "/challenges/nope/refusals",
+        frozenset({"organizer", "admin", "auditor"}),
+    ),
     (
         "GET",
         "/trustee/evidence/<challenge_id>/<digest>",

@@ -1,4 +1,5 @@
-"""Owners sign what they upload (challenges.rules, participants, signer columns).
+"""Owners sign what they upload (challenges.rules, participants, signer columns); trustees
+report what they refuse (trustee_refusals).
 
 A challenge now carries its participation rules — the organizer's key, who may enrol, the
 daily quotas — in its logged definition, and every pad request and bundle is signed by its
@@ -55,11 +56,32 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("challenge_id", "identity", name=op.f("pk_participants")),
         sa.UniqueConstraint("challenge_id", "token_id", name=op.f("uq_participants_challenge_id")),
     )
+    op.create_table(
+        "trustee_refusals",
+        sa.Column("challenge_id", sa.String(length=64), nullable=False),
+        sa.Column("trustee", sa.String(length=64), nullable=False),
+        sa.Column("task", sa.String(length=16), nullable=False),
+        sa.Column("subject", sa.String(length=128), nullable=False),
+        sa.Column("reason", sa.String(length=500), nullable=False),
+        sa.Column("refused_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "task IN ('pads', 'contributions', 'requests')", name=op.f("ck_trustee_refusals_task")
+        ),
+        sa.ForeignKeyConstraint(
+            ["challenge_id"],
+            ["challenges.id"],
+            name=op.f("fk_trustee_refusals_challenge_id_challenges"),
+        ),
+        sa.PrimaryKeyConstraint(
+            "challenge_id", "trustee", "task", "subject", name=op.f("pk_trustee_refusals")
+        ),
+    )
 
 
 def downgrade() -> None:
     # plain ALTER TABLE ... DROP COLUMN (SQLite >= 3.35 has it): a batch copy of challenges or
     # pad_requests would drop a table other tables' foreign keys name
+    op.drop_table("trustee_refusals")
     op.drop_table("participants")
     for table in ("bundles", "pad_requests"):
         owner = "signer" if table == "bundles" else "requester"
