@@ -7,6 +7,9 @@
 | largest upload     | ``MAX_UPLOAD_BYTES`` | 512 MiB                                    |
 | CORS origins       | ``CORS_ORIGINS``     | none (comma-separated list; ``*`` = any)   |
 | job queue          | ``REDIS_URL``        | unset: jobs run in-process                 |
+| queue name         | ``RQ_QUEUE``         | ``cryptoscore``                            |
+| outbox sweep       | ``OUTBOX_INTERVAL``  | 10 (seconds between hand-overs)            |
+| re-queue sweep     | ``REQUEUE_INTERVAL`` | 300 (seconds between re-queues of unfinished work) |
 
 The same names are the Flask config keys, so ``create_app({"DATA_DIR": ...})`` overrides the
 environment in tests. ``DATABASE_URL`` defaults from the *resolved* ``DATA_DIR``, so a test that
@@ -35,7 +38,16 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MAX_UPLOAD_BYTES = 512 << 20
 
 #: The settings names (environment variables and Flask config keys alike).
-SETTING_KEYS = ("DATA_DIR", "DATABASE_URL", "MAX_UPLOAD_BYTES", "CORS_ORIGINS", "REDIS_URL")
+SETTING_KEYS = (
+    "DATA_DIR",
+    "DATABASE_URL",
+    "MAX_UPLOAD_BYTES",
+    "CORS_ORIGINS",
+    "REDIS_URL",
+    "RQ_QUEUE",
+    "OUTBOX_INTERVAL",
+    "REQUEUE_INTERVAL",
+)
 
 
 class ConfigError(ValueError):
@@ -51,6 +63,9 @@ class Settings:
     max_upload_bytes: int
     cors_origins: tuple[str, ...]
     redis_url: str | None
+    rq_queue: str | None = None
+    outbox_interval: int = 10
+    requeue_interval: int = 300
 
     @property
     def blob_dir(self) -> Path:
@@ -63,6 +78,9 @@ class Settings:
             "MAX_UPLOAD_BYTES": self.max_upload_bytes,
             "CORS_ORIGINS": self.cors_origins,
             "REDIS_URL": self.redis_url,
+            "RQ_QUEUE": self.rq_queue,
+            "OUTBOX_INTERVAL": self.outbox_interval,
+            "REQUEUE_INTERVAL": self.requeue_interval,
             # Werkzeug refuses a larger body with 413 before the form parser stores any of it.
             "MAX_CONTENT_LENGTH": self.max_upload_bytes,
         }
@@ -84,7 +102,7 @@ def _positive_int(name: str, value: object) -> int:
     try:
         number = int(str(value).strip()) if not isinstance(value, int) else value
     except ValueError:
-        raise ConfigError(f"{name} must be an integer number of bytes, got {value!r}") from None
+        raise ConfigError(f"{name} must be a positive integer, got {value!r}") from None
     if number <= 0:
         raise ConfigError(f"{name} must be positive, got {number}")
     return number
@@ -110,4 +128,7 @@ def load_settings(
         max_upload_bytes=max_upload,
         cors_origins=_origins(raw.get("CORS_ORIGINS")),
         redis_url=str(redis_url) if redis_url else None,
+        rq_queue=str(raw["RQ_QUEUE"]) if raw.get("RQ_QUEUE") else None,
+        outbox_interval=_positive_int("OUTBOX_INTERVAL", raw.get("OUTBOX_INTERVAL", 10)),
+        requeue_interval=_positive_int("REQUEUE_INTERVAL", raw.get("REQUEUE_INTERVAL", 300)),
     )

@@ -29,6 +29,11 @@ lock before anything is written; log entries are keyed by event (``ledger.append
 requests and partials have primary keys, so a job that crashed and is retried, or runs twice,
 never duplicates a log entry, a request or a release.
 
+Queueing goes through the outbox (``job_outbox.py``): a job is written in the transaction of
+the state that needs it and handed to the queue after the commit, so a crash or a Redis outage
+in between loses nothing; the sweep schedules every unfinished bundle's next job again now and
+then, for jobs lost after they were handed over.
+
 Runners: by default an in-process worker thread consumes a queue (HTTP requests return at
 once; :func:`drain` waits for, or with ``JOB_THREAD=False`` runs, everything queued). With
 ``REDIS_URL`` set, jobs go to the RQ queue ``RQ_QUEUE`` (default ``cryptoscore``), consumed
@@ -62,6 +67,8 @@ from cryptoscore.scoring.bundle import EncryptedBundle
 from cryptoscore.threshold.partial import PartialDecryption
 from cryptoscore_server.blobs import BlobStore, get_blob_store, record_blob
 from cryptoscore_server.db import get_session
+from cryptoscore_server.failpoints import arm_for_job
+from cryptoscore_server.job_outbox import dispatch, schedule
 from cryptoscore_server.ledger import append_event, challenge_context, challenge_lock, sign_head
 from cryptoscore_server.models import (
     REASON_LENGTH,
@@ -80,6 +87,7 @@ __all__ = [
     "enqueue",
     "resume_unfinished",
     "run_job",
+    "schedule_unfinished",
 ]
 
 _ASKING = (ReleaseState.NOISE_CHECK, ReleaseState.VALIDITY)
@@ -88,6 +96,8 @@ _ASKING = (ReleaseState.NOISE_CHECK, ReleaseState.VALIDITY)
 JobName = Literal["round1_start", "round1_finish", "round2_start", "round2_finish"]
 _RUNNER_EXT = "cryptoscore.jobs"
 _ATTEMPTS = 3
+_RETRY_BACKOFF = (5, 30)
+"""Seconds before an RQ job's second and third attempts."""
 DEFAULT_QUEUE = "cryptoscore"
 RQ_ENTRY_POINT = "cryptoscore_server.worker.rq_run"
 """What an RQ job calls, by name: the worker module builds the application the job runs in
@@ -373,14 +383,20 @@ JOBS: dict[str, Callable[[str, str], Any]] = {
 
 
 def run_job(name: str, challenge_id: str, digest: str) -> None:
-    """Run one job (inside an application context) and enqueue the jobs it leads to."""
+    """Run one job (inside an application context) and queue the jobs it leads to, through
+    the outbox (``job_outbox.py``). A crash between the job's commit and this is covered by
+    the sweep of unfinished work (:func:`schedule_unfinished`)."""
+    arm_for_job(name, get_session())  # inert unless a crash test armed it
     try:
         follow_ups = JOBS[name](challenge_id, digest) or []
     finally:
         session = get_session()
         session.rollback()
-    for next_name, next_digest in follow_ups:
-        enqueue(next_name, challenge_id, next_digest)
+    if follow_ups:
+        for next_name, next_digest in follow_ups:
+            schedule(session, next_name, challenge_id, next_digest)
+        session.commit()
+        dispatch(current_app._get_current_object(), enqueue)  # type: ignore[attr-defined]
 
 
 # -- runners -----------------------------------------------------------------------------------
@@ -460,7 +476,9 @@ def enqueue(name: JobName, challenge_id: str, digest: str, app: Flask | None = N
 
         connection = Redis.from_url(app.config["REDIS_URL"])
         rq_queue = Queue(app.config.get("RQ_QUEUE") or DEFAULT_QUEUE, connection=connection)
-        rq_queue.enqueue(RQ_ENTRY_POINT, name, challenge_id, digest, retry=Retry(max=_ATTEMPTS - 1))
+        # retried with backoff (the worker's scheduler runs the delayed retries)
+        retry = Retry(max=_ATTEMPTS - 1, interval=list(_RETRY_BACKOFF[: _ATTEMPTS - 1]))
+        rq_queue.enqueue(RQ_ENTRY_POINT, name, challenge_id, digest, retry=retry)
         return
     _runner(app).submit((name, challenge_id, digest))
 
@@ -476,13 +494,22 @@ _NEXT_JOB: dict[str, JobName] = {
 
 
 def resume_unfinished(app: Flask) -> list[tuple[JobName, str, str]]:
-    """Queue the next job of every unfinished bundle; return what was queued.
+    """Schedule the next job of every unfinished bundle and hand the outbox to the queue;
+    return what was scheduled (``cryptoscore serve`` calls this on start; with the queue
+    down the jobs wait in the outbox)."""
+    queued = schedule_unfinished(app)
+    dispatch(app, enqueue)
+    return queued
 
-    The in-process queue lives in memory: a server that stops after a trustee's post was
-    stored but before the job it queued ran would otherwise leave the bundle waiting for an
-    event that never comes (and an RQ job that failed for good leaves it the same way).
-    ``cryptoscore serve`` calls this on start. Safe at any time: jobs are idempotent and do
-    nothing until their step can run.
+
+def schedule_unfinished(app: Flask) -> list[tuple[JobName, str, str]]:
+    """Write the next job of every unfinished bundle into the outbox; return them.
+
+    The in-process queue lives in memory, and an RQ job can be lost after it left the
+    outbox (a worker killed mid-job, a job that failed for good): without this a bundle would
+    wait for an event that never comes. The sweep (``job_outbox.Sweeper``) calls it every
+    ``REQUEUE_INTERVAL`` seconds. Safe at any time: jobs are idempotent and do nothing until
+    their step can run.
     """
     with app.app_context():
         session = get_session()
@@ -499,11 +526,14 @@ def resume_unfinished(app: Flask) -> list[tuple[JobName, str, str]]:
                 )
                 .order_by(UploadedBundle.submitted_at)
             ).all()
+            queued = [
+                (_NEXT_JOB[state], challenge_id, digest) for challenge_id, digest, state in rows
+            ]
+            for name, challenge_id, digest in queued:
+                schedule(session, name, challenge_id, digest)
+            session.commit()
         finally:
             session.rollback()
-        queued = [(_NEXT_JOB[state], challenge_id, digest) for challenge_id, digest, state in rows]
-        for name, challenge_id, digest in queued:
-            enqueue(name, challenge_id, digest, app)
     return queued
 
 

@@ -6,6 +6,7 @@ These functions do the work and return results; printing and argument parsing ar
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,7 +20,8 @@ from cryptoscore_server.app import create_app
 from cryptoscore_server.auth import create_token
 from cryptoscore_server.config import load_settings
 from cryptoscore_server.db import dispose, get_session
-from cryptoscore_server.jobs import resume_unfinished
+from cryptoscore_server.job_outbox import Sweeper
+from cryptoscore_server.jobs import enqueue, resume_unfinished, schedule_unfinished
 from cryptoscore_server.models import Role
 
 __all__ = [
@@ -30,6 +32,7 @@ __all__ = [
     "open_app",
     "serve",
     "serving_in_thread",
+    "start_sweeper",
 ]
 
 # Slack over MAX_UPLOAD_BYTES for multipart boundaries and the JSON part, so that the app,
@@ -50,7 +53,7 @@ def make_server(
     import waitress.server  # type: ignore[import-untyped]
 
     app = app or create_app()
-    return waitress.server.create_server(
+    server = waitress.server.create_server(
         app,
         host=host,
         port=port,
@@ -58,6 +61,45 @@ def make_server(
         max_request_body_size=app.config["MAX_UPLOAD_BYTES"] + _BODY_SLACK,
         ident="cryptoscore",
     )
+    server.channel_class = _problem_channel()
+    return server
+
+
+_WAITRESS_DETAIL = {
+    413: "The request body is larger than this service accepts (MAX_UPLOAD_BYTES).",
+    431: "The request's header fields (or its URL) are too large.",
+}
+
+
+def _problem_channel() -> Any:
+    """waitress's channel, answering waitress's own refusals — a body beyond its limit, headers
+    or a URL too large, a malformed request, an application crash — as RFC 9457 problem
+    details like every answer of the app, instead of waitress's text/plain."""
+    import waitress.channel  # type: ignore[import-untyped]
+    import waitress.task  # type: ignore[import-untyped]
+
+    class ProblemErrorTask(waitress.task.ErrorTask):  # type: ignore[misc]
+        def execute(self) -> None:
+            error = self.request.error
+            detail = _WAITRESS_DETAIL.get(error.code) or " ".join(str(error.body).split())
+            body = json.dumps(
+                {
+                    "type": "about:blank",
+                    "title": error.reason,
+                    "status": error.code,
+                    "detail": detail or error.reason,
+                }
+            ).encode()
+            self.status = f"{error.code} {error.reason}"
+            self.response_headers.append(("Content-Type", "application/problem+json"))
+            self.set_close_on_finish()
+            self.content_length = len(body)
+            self.write(body)
+
+    class ProblemChannel(waitress.channel.HTTPChannel):  # type: ignore[misc]
+        error_task_class = ProblemErrorTask
+
+    return ProblemChannel
 
 
 @contextmanager
@@ -128,20 +170,36 @@ def serve(
 
     Before serving, the next job of every unfinished bundle is queued again
     (:func:`cryptoscore_server.jobs.resume_unfinished`): work queued in memory by an earlier
-    run that stopped is not lost.
+    run that stopped is not lost; with Redis down it waits in the outbox, and the sweep
+    (:func:`start_sweeper`) hands it over when Redis is back.
     """
     app = app or create_app()
     server = server or bind(host, port, app, threads=threads)
     resumed = resume_unfinished(app)
     if resumed:
         app.logger.warning("resumed %d unfinished release job(s)", len(resumed))
+    sweeper = start_sweeper(app)
     try:
         server.run()
     except KeyboardInterrupt:
         pass
     finally:
+        sweeper.stop()
         server.close()
         dispose(app)
+
+
+def start_sweeper(app: Flask) -> Sweeper:
+    """The outbox sweep of this process (``job_outbox.Sweeper``): every ``OUTBOX_INTERVAL``
+    seconds (default 10) the outbox is handed to the queue, every ``REQUEUE_INTERVAL`` (default
+    300) every unfinished bundle's next job is scheduled again."""
+    return Sweeper(
+        app,
+        enqueue,
+        schedule_unfinished,
+        interval=float(app.config.get("OUTBOX_INTERVAL", 10)),
+        requeue_every=float(app.config.get("REQUEUE_INTERVAL", 300)),
+    ).start()
 
 
 def create_token_command(role: Role | str, name: str, *, app: Flask | None = None) -> str:

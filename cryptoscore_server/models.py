@@ -58,6 +58,7 @@ __all__ = [
     "Challenge",
     "LogEntry",
     "LogNode",
+    "OutboxJob",
     "PadRequestRow",
     "PadShareRow",
     "Participant",
@@ -391,6 +392,19 @@ class Participant(Base):
     record: Mapped[bytes] = mapped_column(LargeBinary)
     """``Enrolment.to_bytes()``."""
     enrolled_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OutboxJob(Base):
+    """A job written in the same transaction as the state that needs it, until it is handed
+    to the queue (``job_outbox.py``)."""
+
+    __tablename__ = "job_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(32))
+    challenge_id: Mapped[str] = mapped_column(ForeignKey("challenges.id"))
+    digest: Mapped[str] = mapped_column(SHA256_HEX)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class TrusteeRefusal(Base):

@@ -22,6 +22,8 @@ How exceptions map to problems (``urn:`` is short for ``urn:cryptoscore:problem:
 | ``StepError``                             | 409      | ``urn:out-of-order``           |
 | any other ``CryptoScoreError``            | 400      | ``urn:cryptoscore-error``      |
 | :class:`Problem` (raised by views)        | chosen   | chosen (default about:blank)   |
+| the database unreachable                  | 503      | ``urn:database-unavailable``   |
+| no space left (disk, or the database)     | 507      | ``urn:storage-full``           |
 | anything else                             | 500      | ``about:blank`` + ``incident`` |
 
 A mismatch (a public context another ceremony produced, a bundle for another challenge) is a
@@ -30,11 +32,14 @@ well-formed but unacceptable request, hence 422, and so is a request a protocol 
 a step asked before its turn (a partial for a round not open) conflicts with the state, 409.
 Library messages describe the input, never secret material (``cryptoscore/errors.py``), so
 they are safe to return as ``detail``.
-Unexpected exceptions are logged with an incident id; the response carries only that id.
+Unexpected exceptions are logged with an incident id; the response carries only that id (503
+adds ``Retry-After``). waitress's own refusals — a body beyond its limit, oversized headers or
+URL, a malformed request — are problem details too (``launch.py``).
 """
 
 from __future__ import annotations
 
+import errno
 import uuid
 from collections.abc import Mapping
 from http import HTTPStatus
@@ -190,7 +195,48 @@ def _from_library(exc: CryptoScoreError) -> Response:
     return _from_problem(library_problem(exc))
 
 
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def _unavailable(exc: Exception) -> Response | None:
+    """503 for a database that cannot be reached, 507 for a full disk (the data folder, or a
+    database that says so); ``None`` for anything else. Logged with an incident id either way:
+    the operator must act, the client can only retry later."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    text = " ".join(str(getattr(exc, "orig", exc)).split()).lower()
+    full = (isinstance(exc, OSError) and exc.errno in _DISK_FULL) or (
+        isinstance(exc, OperationalError) and ("disk is full" in text or "no space" in text)
+    )
+    down = isinstance(exc, OperationalError) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    )
+    if not full and not down:
+        return None
+    incident = uuid.uuid4().hex
+    what = "storage is full" if full else "database is unavailable"
+    current_app.logger.error("%s, incident %s: %s", what, incident, text[:300])
+    if full:
+        return problem_response(
+            507,
+            f"The service's storage is full; nothing was stored (incident {incident}).",
+            type=_URN + "storage-full",
+            incident=incident,
+        )
+    return problem_response(
+        503,
+        f"The service's database is unavailable; nothing was stored, try again later "
+        f"(incident {incident}).",
+        type=_URN + "database-unavailable",
+        headers={"Retry-After": "5"},
+        incident=incident,
+    )
+
+
 def _from_unexpected(exc: Exception) -> Response:
+    unavailable = _unavailable(exc)
+    if unavailable is not None:
+        return unavailable
     incident = uuid.uuid4().hex
     current_app.logger.exception("unhandled error, incident %s", incident)
     return problem_response(

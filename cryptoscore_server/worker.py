@@ -46,5 +46,16 @@ def main(*, burst: bool = False, app: Flask | None = None, queue_name: str | Non
     connection = Redis.from_url(url)
     name = queue_name or app.config.get("RQ_QUEUE") or DEFAULT_QUEUE
     worker = SimpleWorker([Queue(name, connection=connection)], connection=connection)
-    worker.work(burst=burst, with_scheduler=False)
+    if burst:
+        worker.work(burst=True, with_scheduler=False)
+        return 0
+    # a long-running worker also sweeps the outbox (the server may be down) and runs the
+    # scheduler that starts RQ's delayed retries
+    from cryptoscore_server.launch import start_sweeper
+
+    sweeper = start_sweeper(app)
+    try:
+        worker.work(with_scheduler=True)
+    finally:
+        sweeper.stop()
     return 0

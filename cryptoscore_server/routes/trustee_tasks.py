@@ -32,7 +32,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from flask import Blueprint
+from flask import Blueprint, current_app
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -46,6 +46,7 @@ from cryptoscore_server.auth import current_token, require_roles
 from cryptoscore_server.blobs import get_blob_store, record_blob
 from cryptoscore_server.bodies import octet_body
 from cryptoscore_server.db import get_session
+from cryptoscore_server.job_outbox import dispatch, schedule
 from cryptoscore_server.jobs import JobName, enqueue, rebuild_round1
 from cryptoscore_server.ledger import append_event, challenge_context, challenge_lock
 from cryptoscore_server.models import (
@@ -332,10 +333,10 @@ def contribute() -> tuple[dict[str, Any], int]:
             f"contribution:{digest}:{trustee}",
             lambda t, k: t.record_contribution(digest, contribution, key=k),
         )
+        if not release.needs_contributions():  # the t-th: round 1 can start
+            schedule(session, "round1_start", challenge.id, digest)
         session.commit()
-        ready = not release.needs_contributions()
-    if ready:
-        enqueue("round1_start", challenge.id, digest)
+    dispatch(current_app._get_current_object(), enqueue)  # type: ignore[attr-defined]
     return dump(AcceptedSchema(), accepted), 201
 
 
@@ -401,14 +402,16 @@ def partial() -> tuple[dict[str, Any], int]:
             session.add(
                 StoredPartial(request_id=part.request_id, trustee=trustee, blob=part.digest)
             )
+            session.flush()
+            job = _round_complete(challenge.id, stored_request)
+            if job is not None:  # the round's last partial: its finishing job
+                schedule(session, job, challenge.id, stored_request.bundle)
             session.commit()
         except BaseException:
             if not blob_existed:
                 store.discard(part.digest)
             raise
-        job = _round_complete(challenge.id, stored_request)
-    if job is not None:
-        enqueue(job, challenge.id, stored_request.bundle)
+    dispatch(current_app._get_current_object(), enqueue)  # type: ignore[attr-defined]
     return dump(AcceptedSchema(), accepted), 201
 
 

@@ -44,6 +44,7 @@ def test_migrated_schema_matches_the_models(app: Flask) -> None:
         "log_entries",
         "log_nodes",
         "participants",
+        "job_outbox",
         "trustee_refusals",
         "tree_heads",
         "bundles",

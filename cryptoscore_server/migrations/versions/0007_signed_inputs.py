@@ -1,5 +1,5 @@
 """Owners sign what they upload (challenges.rules, participants, signer columns); trustees
-report what they refuse (trustee_refusals).
+report what they refuse (trustee_refusals); jobs go through an outbox (job_outbox).
 
 A challenge now carries its participation rules — the organizer's key, who may enrol, the
 daily quotas — in its logged definition, and every pad request and bundle is signed by its
@@ -57,6 +57,18 @@ def upgrade() -> None:
         sa.UniqueConstraint("challenge_id", "token_id", name=op.f("uq_participants_challenge_id")),
     )
     op.create_table(
+        "job_outbox",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=32), nullable=False),
+        sa.Column("challenge_id", sa.String(length=64), nullable=False),
+        sa.Column("digest", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["challenge_id"], ["challenges.id"], name=op.f("fk_job_outbox_challenge_id_challenges")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_job_outbox")),
+    )
+    op.create_table(
         "trustee_refusals",
         sa.Column("challenge_id", sa.String(length=64), nullable=False),
         sa.Column("trustee", sa.String(length=64), nullable=False),
@@ -82,6 +94,7 @@ def downgrade() -> None:
     # plain ALTER TABLE ... DROP COLUMN (SQLite >= 3.35 has it): a batch copy of challenges or
     # pad_requests would drop a table other tables' foreign keys name
     op.drop_table("trustee_refusals")
+    op.drop_table("job_outbox")
     op.drop_table("participants")
     for table in ("bundles", "pad_requests"):
         owner = "signer" if table == "bundles" else "requester"
