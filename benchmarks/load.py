@@ -38,6 +38,7 @@ from cryptoscore.threshold.ceremony import RosterEntry, open_share_file, run_cer
 from cryptoscore_cli.api import ApiError, ProtocolClient
 from cryptoscore_cli.pad_client import fetch_pads
 from cryptoscore_cli.trustee_loop import TrusteeLoop
+from tests.helpers.protocol import make_tokens
 
 N_ITEMS = 300
 CHALLENGE = "load"
@@ -109,19 +110,6 @@ def _service(database: str, tmp: Path) -> Iterator[tuple[str, Any]]:
             admin.dispose()
 
 
-def _tokens(app: Any, names: dict[str, str]) -> dict[str, str]:
-    from cryptoscore_server.auth import create_token
-    from cryptoscore_server.db import get_session
-
-    out = {}
-    with app.app_context():
-        session = get_session()
-        for name, role in names.items():
-            _row, out[name] = create_token(session, role, name)
-        session.commit()
-    return out
-
-
 def run(participants: int, database: str) -> dict[str, Any]:
     """One load run; returns its figures."""
     timings = Timings()
@@ -134,7 +122,7 @@ def run(participants: int, database: str) -> dict[str, Any]:
         shares = {t: open_share_file(ceremony.share_files[t], phrases[t]) for t in ids}
         names = {f"p{i}": "participant" for i in range(participants)}
         with _service(database, tmp) as (base, app):
-            tokens = _tokens(app, {"org": "organizer", **{t: "trustee" for t in ids}, **names})
+            tokens = make_tokens(app, {"org": "organizer", **{t: "trustee" for t in ids}, **names})
             organizer = Identity.generate()
             now = datetime.now(UTC)
             TimedClient(base, tokens["org"], timings).create_challenge(
