@@ -1,15 +1,19 @@
 """A whole challenge in one process: the roles' steps in order, every event logged.
 
-:class:`LocalChallenge` plays the service (computing, logging, combining) and drives the
-trustees it is given (their agents, ``trustee/agent.py``) through both rounds, exactly as
-the networked service and ``trustee run`` do, but without HTTP or a database. It is what the
-demo, the audit tests and the release benchmarks use, and a readable map of the protocol.
+:class:`LocalChallenge` plays the service and drives the trustees it is given (their agents,
+``trustee/agent.py``) through both rounds. The service's steps are the protocol driver's
+(``protocol/driver.py``), the same the networked service runs as jobs, here over a ledger in
+memory (:class:`MemoryLedger`); the trustees answer each request as soon as it is logged, as
+``trustee run`` does over the network, but without HTTP or a database. It is what the demo,
+the audit tests and the release benchmarks use, and a readable map of the protocol.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +23,8 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptoscore.errors import MismatchError, RefusedError, StepError
 from cryptoscore.identity import Identity, TrusteeIdentity
 from cryptoscore.protocol.challenge import ChallengeContext
-from cryptoscore.protocol.release import BundleRelease, SubmissionRelease
+from cryptoscore.protocol.driver import ASKING, BundleStatus, ReleaseDriver, Step
+from cryptoscore.protocol.release import BundleRelease, ReleaseState, SubmissionRelease
 from cryptoscore.protocol.requests import DecryptionRequest, Round1Evidence
 from cryptoscore.protocol.signed_inputs import Enrolment, sign_pad_request, sign_upload
 from cryptoscore.scoring.bundle import EncryptedBundle
@@ -32,7 +37,7 @@ from cryptoscore.transparency.replica import LogReplica
 from cryptoscore.transparency.transcript import Transcript
 from cryptoscore.trustee.agent import TrusteeAgent
 
-__all__ = ["LocalChallenge", "LocalTrustee", "local_trustees"]
+__all__ = ["LocalChallenge", "LocalTrustee", "MemoryLedger", "local_trustees"]
 
 
 @dataclass
@@ -53,6 +58,119 @@ def wall_clock_ms() -> int:
 
 
 @dataclass
+class _Uploaded:
+    """One uploaded bundle in memory: its state (moved only by the driver's writes) and its
+    live state machines."""
+
+    owner: str
+    round1: BundleRelease
+    state: ReleaseState = ReleaseState.AWAITING_CONTRIBUTIONS
+    round2: SubmissionRelease | None = None
+
+
+class MemoryLedger:
+    """The driver's ledger (``protocol/driver.py``, :class:`ReleaseLedger`) in one process:
+    the live state machines, logged to ``transcript``, each step's writes ended by a signed
+    head (trustees answer only what a signed head covers)."""
+
+    def __init__(
+        self, context: ChallengeContext, transcript: Transcript, sign_head: Callable[[], None]
+    ) -> None:
+        self._context, self.transcript, self._sign_head = context, transcript, sign_head
+        self.uploads: dict[str, _Uploaded] = {}
+        """By digest, in upload order."""
+        self._asked: set[str] = set()
+
+    @property
+    def context(self) -> ChallengeContext:
+        return self._context
+
+    def add(self, bundle: EncryptedBundle, owner: str) -> BundleRelease:
+        """An uploaded bundle (answered by its pad set: its own active set)."""
+        if bundle.digest in self.uploads:
+            raise StepError("this bundle was uploaded already")
+        release = BundleRelease(self._context, bundle)
+        self.uploads[bundle.digest] = _Uploaded(owner, release)
+        return release
+
+    def status(self, digest: str) -> BundleStatus | None:
+        found = self.uploads.get(digest)
+        if found is None:
+            return None
+        return BundleStatus(digest, found.round1.bundle.header.kind, found.state)
+
+    def labels(self) -> BundleStatus | None:
+        for digest, found in self.uploads.items():
+            if found.round1.bundle.header.kind == "labels":
+                return self.status(digest)
+        return None
+
+    def waiting(self) -> list[str]:
+        return [
+            digest
+            for digest, found in self.uploads.items()
+            if found.round1.bundle.header.kind == "predictions"
+            and found.state == ReleaseState.VALID
+        ]
+
+    def round1(self, digest: str) -> BundleRelease:
+        return self.uploads[digest].round1
+
+    def round2(self, digest: str) -> SubmissionRelease | None:
+        return self.uploads[digest].round2
+
+    @contextmanager
+    def update(
+        self, digest: str, expect: Collection[ReleaseState]
+    ) -> Iterator[_MemoryUpdate | None]:
+        found = self.uploads.get(digest)
+        if found is None or found.state not in expect:
+            yield None
+            return
+        yield _MemoryUpdate(self, digest, found)
+        self._sign_head()
+
+
+class _MemoryUpdate:
+    def __init__(self, ledger: MemoryLedger, digest: str, uploaded: _Uploaded) -> None:
+        self.ledger, self.digest, self.uploaded = ledger, digest, uploaded
+
+    def asked_already(self, request_id: str) -> bool:
+        return request_id in self.ledger._asked
+
+    def _ask(self, request: DecryptionRequest, round_: int) -> None:
+        self.ledger.transcript.record_request(request, round_)
+        self.ledger._asked.add(request.request_id)
+
+    def ask_round1(self, release: BundleRelease, requests: Sequence[DecryptionRequest]) -> None:
+        for request in requests:
+            self._ask(request, 1)
+        self.uploaded.state = release.state
+
+    def decide_round1(self, release: BundleRelease) -> None:
+        self.ledger.transcript.record_round1(self.digest, release.state, release.reason)
+        self.uploaded.state = release.state
+
+    def ask_round2(self, submission: SubmissionRelease) -> None:
+        if submission.request is None:
+            raise StepError("round 2 has not started: nothing to ask")
+        self._ask(submission.request, 2)
+        self.uploaded.round2 = submission
+        self.uploaded.state = submission.state
+
+    def release(self, submission: SubmissionRelease) -> None:
+        if submission.request is None:
+            raise StepError("round 2 has not started: nothing to release")
+        self.ledger.transcript.record_release(
+            self.digest,
+            submission.labels.bundle.digest,
+            submission.request.request_id,
+            submission.released,
+        )
+        self.uploaded.state = submission.state
+
+
+@dataclass
 class LocalChallenge:
     """One challenge: ``context`` (with its rules), the trustees, the service's log key, and
     the organizer's identity (it signs the labels; ``context.rules.organizer`` is its key).
@@ -67,11 +185,10 @@ class LocalChallenge:
     """The service's clock (Unix ms) for the log's times and heads."""
     participants: dict[str, Identity] = field(default_factory=dict, init=False)
     transcript: Transcript = field(init=False)
-    labels: BundleRelease | None = field(default=None, init=False)
-    submissions: dict[str, SubmissionRelease | BundleRelease] = field(
-        default_factory=dict, init=False
-    )
-    _requests: int = field(default=0, init=False)
+    ledger: MemoryLedger = field(init=False)
+    driver: ReleaseDriver = field(init=False)
+    _latest: dict[str, str] = field(default_factory=dict, init=False)
+    """Each participant's latest submission (digest)."""
 
     def __post_init__(self) -> None:
         rules = self.context.rules
@@ -84,10 +201,27 @@ class LocalChallenge:
             self.context.record, self.context.public, self.context.evaluation
         )
         self.transcript.record_challenge(self.context)
+        self.ledger = MemoryLedger(self.context, self.transcript, self.sign_head)
+        self.driver = ReleaseDriver(self.ledger)
         self.sign_head()
 
     def sign_head(self) -> None:
         self.transcript.sign_head(self.clock())
+
+    @property
+    def labels(self) -> BundleRelease | None:
+        """Round 1 of the challenge's labels, once uploaded."""
+        labels = self.ledger.labels()
+        return None if labels is None else self.ledger.round1(labels.digest)
+
+    @property
+    def submissions(self) -> dict[str, SubmissionRelease | BundleRelease]:
+        """Each participant's latest submission: its round 2 once started, else its round 1."""
+        out: dict[str, SubmissionRelease | BundleRelease] = {}
+        for name, digest in self._latest.items():
+            uploaded = self.ledger.uploads[digest]
+            out[name] = uploaded.round2 or uploaded.round1
+        return out
 
     def enrol(self, name: str, identity: Identity) -> None:
         """A participant enrols ``identity`` under ``name`` (signed by that identity)."""
@@ -126,48 +260,72 @@ class LocalChallenge:
             raise StepError("fewer than t trustees are online")
         return ActiveSet.of(self.context.record, online[: self.context.record.threshold])
 
-    def _ids(self, active: ActiveSet) -> list[str]:
-        return [self.context.record.entry_by_index(i).trustee_id for i in active.indices]
+    def _agents(self, active: ActiveSet) -> list[TrusteeAgent]:
+        """The agents of ``active``'s trustees, all online (in-process, nobody waits)."""
+        ids = [self.context.record.entry_by_index(i).trustee_id for i in active.indices]
+        offline = [tid for tid in ids if tid not in self.trustees or not self.trustees[tid].online]
+        if offline:
+            raise StepError(f"trustees {offline} are offline: the release waits for them")
+        return [self.trustees[tid].agent for tid in ids]
 
-    def _next_id(self, prefix: str) -> str:
-        self._requests += 1
-        return f"{prefix}-{self._requests}"
-
-    def _round1(self, bundle: EncryptedBundle) -> BundleRelease:
-        release = BundleRelease(self.context, bundle)  # answered by the bundle's pad set
-        active = release.active
-        for tid in self._ids(active):
-            contribution = self.trustees[tid].agent.contribute(
-                self.context, bundle.digest, self._log(tid)
-            )
+    # -- the trustees' side: what `trustee run` does when it finds a task -----------------
+    def _contribute(self, release: BundleRelease) -> None:
+        digest = release.bundle.digest
+        for agent in self._agents(release.active):
+            contribution = agent.contribute(self.context, digest, self._log(agent.trustee_id))
             release.add_contribution(contribution)
-            self.transcript.record_contribution(bundle.digest, contribution)
-        requests = release.start(self._next_id("round1"))  # the noise checks, then V
-        while requests:
-            for request in requests:
-                self.transcript.record_request(request, 1)
-                self.sign_head()  # trustees answer only what a signed head covers
-                evidence = {bundle.digest: release.evidence()}  # V: trustees check noise
-                for tid in self._ids(active):
-                    partial = self._answer(tid, request, {bundle.digest: bundle}, evidence)
-                    release.add_partial(partial)
-            requests = release.advance()
-        self.transcript.record_round1(bundle.digest, release.state, release.reason)
-        return release
+            self.transcript.record_contribution(digest, contribution)
 
     def _answer(
         self,
-        tid: str,
+        agent: TrusteeAgent,
         request: DecryptionRequest,
         bundles: Mapping[str, EncryptedBundle],
         evidence: Mapping[str, Round1Evidence],
     ) -> PartialDecryption:
-        partial = self.trustees[tid].agent.answer(
-            request, self.context, bundles, evidence, self._log(tid)
+        partial = agent.answer(
+            request, self.context, bundles, evidence, self._log(agent.trustee_id)
         )
         self.transcript.record_partial(partial)
         return partial
 
+    def _answer_open(self, digest: str) -> Step | None:
+        """The active trustees answer the bundle's open requests; returns the step that
+        decides them (as the service's routes queue it once the last partial is in)."""
+        status = self.ledger.status(digest)
+        if status is not None and status.state in ASKING:
+            r1 = self.ledger.round1(digest)
+            bundles = {digest: r1.bundle}
+            for request_id, request in r1.requests.items():
+                evidence = {digest: r1.evidence()}  # V: trustees check the noise checks
+                for agent in self._agents(r1.active):
+                    if agent.trustee_id not in r1.partials[request_id]:
+                        r1.add_partial(self._answer(agent, request, bundles, evidence))
+            return ("round1_finish", digest)
+        r2 = self.ledger.round2(digest)
+        if status is None or status.state != ReleaseState.SCORING or r2 is None:
+            return None
+        assert r2.request is not None  # scoring: the request is asked
+        both = (r2.predictions, r2.labels)
+        bundles = {r.bundle.digest: r.bundle for r in both}
+        evidence = {r.bundle.digest: r.evidence() for r in both}
+        for agent in self._agents(r2.request.active_set):
+            if agent.trustee_id not in r2.partials:
+                r2.add_partial(self._answer(agent, r2.request, bundles, evidence))
+        return ("round2_finish", digest)
+
+    def _drive(self, digest: str) -> None:
+        """Round 1 of an uploaded bundle and everything it leads to, to the end."""
+        self._contribute(self.ledger.round1(digest))
+        steps: deque[Step] = deque([("round1_start", digest)])
+        while steps:
+            step, on = steps.popleft()
+            steps.extend(self.driver.run(step, on))
+            answered = self._answer_open(on)
+            if answered is not None:
+                steps.append(answered)
+
+    # -- the submitters' side -------------------------------------------------------------
     def pads(self, kind: str, participant: str | None = None, key: PadKey | None = None) -> Pads:
         """A submitter's pads for one ``kind`` bundle (the organizer's for labels, enrolled
         ``participant``'s for predictions): it signs the request, the log holds it, the
@@ -183,15 +341,16 @@ class LocalChallenge:
         self.transcript.record_pad_request(request, signer.public_key, signature, self.clock())
         self.sign_head()
         shares = [
-            self.trustees[tid].agent.answer_pads(request, self.context, self._log(tid))
-            for tid in self._ids(active)
+            agent.answer_pads(request, self.context, self._log(agent.trustee_id))
+            for agent in self._agents(active)
         ]
         return open_pads(request, shares, self.context.record, key)
 
-    def _record_upload(self, bundle: EncryptedBundle, owner: str, signer: Identity) -> None:
+    def _upload(self, bundle: EncryptedBundle, owner: str, signer: Identity) -> None:
         kind = bundle.header.kind
         self.context.check_bundle(bundle, kind)
         signature = sign_upload(signer, self.context.challenge_id, kind, bundle.digest)
+        self.ledger.add(bundle, owner)
         self.transcript.record_bundle(bundle, owner, signer.public_key, signature, self.clock())
         self.sign_head()
 
@@ -199,43 +358,26 @@ class LocalChallenge:
         """Organizer uploads labels (signed with its key); round 1 runs at once."""
         if labels.header.kind != "labels":
             raise StepError("upload_labels takes a labels bundle")
-        self._record_upload(labels, "organizer", self.organizer)
-        self.labels = self._round1(labels)
-        self.sign_head()
-        return self.labels
+        if self.ledger.labels() is not None:
+            raise StepError("the challenge has its labels already")
+        self._upload(labels, "organizer", self.organizer)
+        self._drive(labels.digest)
+        return self.ledger.round1(labels.digest)
 
     def submit(self, participant: str, predictions: EncryptedBundle) -> str:
         """An enrolled participant submits (signed with its identity); round 1, then round 2
         if valid. Returns the final state."""
-        if self.labels is None or self.labels.state != "valid":
+        labels = self.ledger.labels()
+        if labels is None or labels.state != ReleaseState.VALID:
             raise StepError("the challenge has no valid labels yet")
         if predictions.header.kind != "predictions":
             raise StepError("submit takes a predictions bundle")
-        self._record_upload(predictions, participant, self._signer("predictions", participant))
-        r1 = self._round1(predictions)
-        if r1.state != "valid":
-            self.submissions[participant] = r1
-            self.sign_head()
-            return r1.state
-        sub = SubmissionRelease(self.context, r1, self.labels)
-        active = self.active_set()
-        request = sub.start(self._next_id("round2"), active)
-        self.transcript.record_request(request, 2)
-        self.sign_head()
-        bundles = {predictions.digest: predictions, self.labels.bundle.digest: self.labels.bundle}
-        for tid in self._ids(active):
-            evidence = {
-                predictions.digest: r1.evidence(),
-                self.labels.bundle.digest: self.labels.evidence(),
-            }
-            sub.add_partial(self._answer(tid, request, bundles, evidence))
-        values = sub.finish()
-        self.transcript.record_release(
-            predictions.digest, self.labels.bundle.digest, request.request_id, values
-        )
-        self.submissions[participant] = sub
-        self.sign_head()
-        return sub.state
+        self._upload(predictions, participant, self._signer("predictions", participant))
+        self._latest[participant] = predictions.digest
+        self._drive(predictions.digest)
+        status = self.ledger.status(predictions.digest)
+        assert status is not None  # uploaded above
+        return status.state.value
 
     def released(self) -> dict[str, dict[str, int]]:
         return {

@@ -47,7 +47,7 @@ from cryptoscore_server.blobs import get_blob_store, record_blob
 from cryptoscore_server.bodies import octet_body
 from cryptoscore_server.db import get_session
 from cryptoscore_server.job_outbox import dispatch, schedule
-from cryptoscore_server.jobs import JobName, enqueue, rebuild_round1
+from cryptoscore_server.jobs import JobName, enqueue
 from cryptoscore_server.ledger import append_event, challenge_context, challenge_lock
 from cryptoscore_server.models import (
     Challenge,
@@ -63,6 +63,7 @@ from cryptoscore_server.models import (
 )
 from cryptoscore_server.openapi import binary_body, doc
 from cryptoscore_server.problems import Problem, library_problem
+from cryptoscore_server.release_ledger import rebuild_round1
 from cryptoscore_server.routes.bundles import require_roster_trustee
 from cryptoscore_server.routes.challenges import get_challenge
 from cryptoscore_server.schemas import (

@@ -356,8 +356,9 @@ def test_round1_is_answered_by_the_pad_set_and_recovers_nothing(story, tmp_path)
 
 # -- 2. a malicious service re-routes the noise check: every trustee refuses ----------------------
 def _offer(s: Story, request: DecryptionRequest, aggregate: AggregateCiphertext) -> None:
-    """Store a round-1 request of the bundle as the service stores one (``jobs._store_request``:
-    request and aggregate as blobs, an open ``StoredRequest`` naming its active set), so
+    """Store a round-1 request of the bundle as the service stores one
+    (``release_ledger.SqlReleaseUpdate``: request and aggregate as blobs, an open
+    ``StoredRequest`` naming its active set), so
     ``GET /trustee/tasks`` offers it — and log it under a signed head, so the trustees' log
     rules (``trustee/log_rules.py``) let it through and the lineage rules are what refuse it."""
     with s.app.app_context():

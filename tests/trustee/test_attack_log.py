@@ -135,8 +135,9 @@ def test_self_made_labels_are_never_scored_against(story, share_reads):
     fake = encrypt_labels(
         e_k, local.context.public, classes=2, challenge=CHALLENGE, pads=local.pads("labels")
     )
-    local._record_upload(fake, "organizer", local.organizer)
-    fake_r1 = local._round1(fake)
+    local._upload(fake, "organizer", local.organizer)  # logged, signed by the organizer
+    local._drive(fake.digest)  # an honest round 1 on it
+    fake_r1 = local.ledger.round1(fake.digest)
     assert fake_r1.state == "valid"
     _, request = _score_request(story, fake_r1, "oracle-1")
     local.transcript.record_request(request, 2)

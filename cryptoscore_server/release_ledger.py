@@ -1,0 +1,292 @@
+"""The release's state in the database: the :class:`~cryptoscore.protocol.driver.ReleaseLedger`
+the jobs drive (``jobs.py``).
+
+Reading restores the library's state machines from the stored records
+(:meth:`BundleRelease.restore`, :meth:`SubmissionRelease.restore`: each record checked, each
+decided verdict re-derived from its partials). Writing happens under the challenge's lock
+(``ledger.challenge_lock``) after the bundle's state was re-read: log entries are keyed by
+event (``ledger.append_event``) and requests have primary keys, so a step that crashed and is
+retried, or runs twice, never duplicates a log entry, a request or a release.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cryptoscore.protocol.challenge import ChallengeContext
+from cryptoscore.protocol.contributions import Contribution
+from cryptoscore.protocol.driver import BundleStatus
+from cryptoscore.protocol.release import (
+    BundleRelease,
+    ReleaseState,
+    Round1Snapshot,
+    Round2Snapshot,
+    SubmissionRelease,
+)
+from cryptoscore.protocol.requests import DecryptionRequest
+from cryptoscore.scoring.aggregate import AggregateCiphertext
+from cryptoscore.scoring.bundle import EncryptedBundle
+from cryptoscore.threshold.partial import PartialDecryption
+from cryptoscore_server.blobs import BlobStore, record_blob
+from cryptoscore_server.ledger import append_event, challenge_lock, sign_head
+from cryptoscore_server.models import (
+    REASON_LENGTH,
+    StoredPartial,
+    StoredRequest,
+    TrusteeContribution,
+    UploadedBundle,
+)
+
+__all__ = ["SqlReleaseLedger", "SqlReleaseUpdate", "rebuild_round1"]
+
+
+def _contributions(session: Session, challenge_id: str, digest: str) -> list[Contribution]:
+    rows = session.scalars(
+        select(TrusteeContribution)
+        .where(TrusteeContribution.challenge_id == challenge_id)
+        .where(TrusteeContribution.bundle == digest)
+        .order_by(TrusteeContribution.created_at, TrusteeContribution.trustee)
+    )
+    return [r.contribution() for r in rows]
+
+
+def _requests(session: Session, challenge_id: str, digest: str, round_: int) -> list[StoredRequest]:
+    return list(
+        session.scalars(
+            select(StoredRequest)
+            .where(StoredRequest.challenge_id == challenge_id)
+            .where(StoredRequest.bundle == digest, StoredRequest.round == round_)
+            .order_by(StoredRequest.request_id)
+        )
+    )
+
+
+def _partials(session: Session, store: BlobStore, request_id: str) -> dict[str, PartialDecryption]:
+    rows = session.scalars(select(StoredPartial).where(StoredPartial.request_id == request_id))
+    return {r.trustee: PartialDecryption.from_bytes(store.read(r.blob)) for r in rows}
+
+
+def _round1_snapshot(
+    session: Session, store: BlobStore, row: UploadedBundle, *, deciding_only: bool = False
+) -> Round1Snapshot:
+    """Round 1 of ``row`` as the database holds it; with ``deciding_only``, of a bundle that
+    passed, only V's request, ciphertext and partials (what re-derives the verdict)."""
+    stored = _requests(session, row.challenge_id, row.digest, 1)
+    if deciding_only:
+        stored = [r for r in stored if r.request_id.endswith(":validity")]
+    return Round1Snapshot(
+        state=ReleaseState(row.state),
+        contributions=tuple(_contributions(session, row.challenge_id, row.digest)),
+        requests=tuple(DecryptionRequest.from_bytes(store.read(r.request_blob)) for r in stored),
+        ciphertexts={
+            r.request_id: AggregateCiphertext.from_bytes(store.read(r.aggregate_blob))
+            for r in stored
+        },
+        partials=tuple(p for r in stored for p in _partials(session, store, r.request_id).values()),
+        reason=row.reason,
+    )
+
+
+def rebuild_round1(
+    session: Session, store: BlobStore, context: ChallengeContext, row: UploadedBundle
+) -> BundleRelease:
+    """Round 1 of ``row`` as the library's state machine, restored from the database."""
+    passed = row.state in (ReleaseState.VALID, ReleaseState.SCORING, ReleaseState.RELEASED)
+    snapshot = _round1_snapshot(session, store, row, deciding_only=passed)
+    if passed:  # round 2's states are the submission's; its round 1 ended valid
+        snapshot = dataclasses.replace(snapshot, state=ReleaseState.VALID)
+    bundle = EncryptedBundle.from_bytes(store.read(row.digest))
+    return BundleRelease.restore(context, bundle, snapshot)
+
+
+def _status(row: UploadedBundle | None) -> BundleStatus | None:
+    return None if row is None else BundleStatus(row.digest, row.kind, ReleaseState(row.state))
+
+
+class SqlReleaseLedger:
+    """One challenge's release state in ``session`` and ``store``."""
+
+    def __init__(self, session: Session, store: BlobStore, context: ChallengeContext) -> None:
+        self.session, self.store, self._context = session, store, context
+
+    @property
+    def context(self) -> ChallengeContext:
+        return self._context
+
+    @property
+    def challenge_id(self) -> str:
+        return self._context.challenge_id
+
+    def _row(self, digest: str) -> UploadedBundle | None:
+        return self.session.get(UploadedBundle, (self.challenge_id, digest))
+
+    def _labels_row(self) -> UploadedBundle | None:
+        return self.session.scalars(
+            select(UploadedBundle)
+            .where(UploadedBundle.challenge_id == self.challenge_id)
+            .where(UploadedBundle.kind == "labels")
+        ).one_or_none()
+
+    def status(self, digest: str) -> BundleStatus | None:
+        return _status(self._row(digest))
+
+    def labels(self) -> BundleStatus | None:
+        return _status(self._labels_row())
+
+    def waiting(self) -> list[str]:
+        return list(
+            self.session.scalars(
+                select(UploadedBundle.digest)
+                .where(UploadedBundle.challenge_id == self.challenge_id)
+                .where(
+                    UploadedBundle.kind == "predictions",
+                    UploadedBundle.state == ReleaseState.VALID,
+                )
+                .order_by(UploadedBundle.submitted_at)
+            )
+        )
+
+    def round1(self, digest: str) -> BundleRelease:
+        row = self._row(digest)
+        if row is None:
+            raise LookupError(f"no bundle {digest} in {self.challenge_id}")
+        return rebuild_round1(self.session, self.store, self._context, row)
+
+    def round2(self, digest: str) -> SubmissionRelease | None:
+        row, labels = self._row(digest), self._labels_row()
+        if row is None or labels is None:
+            return None
+        stored = _requests(self.session, self.challenge_id, digest, 2)
+        if len(stored) != 1:
+            return None
+        snapshot = Round2Snapshot(
+            state=ReleaseState(row.state),
+            request=DecryptionRequest.from_bytes(self.store.read(stored[0].request_blob)),
+            aggregate=AggregateCiphertext.from_bytes(self.store.read(stored[0].aggregate_blob)),
+            partials=tuple(_partials(self.session, self.store, stored[0].request_id).values()),
+            released=row.values or {},
+        )
+        return SubmissionRelease.restore(
+            self._context,
+            rebuild_round1(self.session, self.store, self._context, row),
+            rebuild_round1(self.session, self.store, self._context, labels),
+            snapshot,
+        )
+
+    @contextmanager
+    def update(
+        self, digest: str, expect: Collection[ReleaseState]
+    ) -> Iterator[SqlReleaseUpdate | None]:
+        with challenge_lock(self.session, self.challenge_id):
+            row = self._row(digest)
+            if row is not None:
+                self.session.refresh(row)
+            if row is None or row.state not in expect:
+                yield None
+                return
+            update = SqlReleaseUpdate(self, row)
+            yield update
+            if update.wrote:
+                sign_head(self.session, self.challenge_id)
+                self.session.commit()
+
+
+class SqlReleaseUpdate:
+    """The writes of one step on one bundle row (under the challenge's lock)."""
+
+    def __init__(self, ledger: SqlReleaseLedger, row: UploadedBundle) -> None:
+        self.ledger, self.row = ledger, row
+        self.wrote = False
+
+    @property
+    def _session(self) -> Session:
+        return self.ledger.session
+
+    def asked_already(self, request_id: str) -> bool:
+        return self._session.get(StoredRequest, request_id) is not None
+
+    def _store_request(
+        self, request: DecryptionRequest, aggregate: AggregateCiphertext, round_: int
+    ) -> None:
+        """Log ``request`` and store it with its aggregate ciphertext (idempotent)."""
+        context, store = self.ledger.context, self.ledger.store
+        append_event(
+            self._session,
+            store,
+            context.challenge_id,
+            f"request:{request.request_id}",
+            lambda t, k: t.record_request(request, round_, key=k),
+        )
+        self.wrote = True
+        if self.asked_already(request.request_id):
+            return
+        stored = store.put_bytes(aggregate.to_bytes())
+        record_blob(self._session, stored)
+        self._session.add(
+            StoredRequest(
+                request_id=request.request_id,
+                challenge_id=context.challenge_id,
+                bundle=self.row.digest,
+                round=round_,
+                request_blob=request.digest,
+                aggregate_blob=stored.sha256,
+                trustees=[
+                    context.record.entry_by_index(i).trustee_id for i in request.active_set.indices
+                ],
+            )
+        )
+        self._session.flush()
+
+    def _close(self, round_: int) -> None:
+        for stored in _requests(self._session, self.ledger.challenge_id, self.row.digest, round_):
+            stored.open = False
+
+    def ask_round1(self, release: BundleRelease, requests: Sequence[DecryptionRequest]) -> None:
+        for request in requests:
+            self._store_request(request, release.ciphertexts[request.request_id], 1)
+        self.row.state = release.state
+        self.row.active_set = list(release.active.indices)
+        self.wrote = True
+
+    def decide_round1(self, release: BundleRelease) -> None:
+        digest = self.row.digest
+        append_event(
+            self._session,
+            self.ledger.store,
+            self.ledger.challenge_id,
+            f"round1:{digest}",
+            lambda t, k: t.record_round1(digest, release.state, release.reason, key=k),
+        )
+        self.row.state = release.state
+        self.row.reason = release.reason[:REASON_LENGTH]
+        self._close(1)
+        self.wrote = True
+
+    def ask_round2(self, submission: SubmissionRelease) -> None:
+        if submission.request is None or submission.aggregate is None:
+            raise ValueError("round 2 has not started: nothing to ask")
+        self._store_request(submission.request, submission.aggregate, 2)
+        self.row.state = submission.state
+        self.wrote = True
+
+    def release(self, submission: SubmissionRelease) -> None:
+        if submission.request is None:
+            raise ValueError("round 2 has not started: nothing to release")
+        digest, request_id = self.row.digest, submission.request.request_id
+        labels, values = submission.labels.bundle.digest, submission.released
+        append_event(
+            self._session,
+            self.ledger.store,
+            self.ledger.challenge_id,
+            f"release:{request_id}",
+            lambda t, k: t.record_release(digest, labels, request_id, values, key=k),
+        )
+        self.row.values = values
+        self.row.state = submission.state
+        self._close(2)
+        self.wrote = True
