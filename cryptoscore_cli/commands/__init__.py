@@ -1,0 +1,17 @@
+"""The ``cryptoscore`` commands, a module a role; ``cryptoscore_cli.main`` adds them.
+
+- ``local``: single-key mode on local files (``keygen``, ``encrypt``, ``validity``, ``score``,
+  ``decrypt``);
+- ``dealer``: the key ceremony (``ceremony``);
+- ``trustee``: ``trustee init``, ``trustee run``;
+- ``organizer``: ``challenge create | show``, ``labels upload``;
+- ``participant``: ``identity init``, ``enrol``, ``submit``, ``status``, ``leaderboard``;
+- ``auditor``: ``audit``, ``audit export``, ``receipt verify``;
+- ``about``: ``params``, ``demo``;
+- ``common``: what several of them share (files, progress bars, passphrases, identities, the
+  server's clients and options, encrypting an upload with the trustees' pads).
+
+Each role module has one ``add_<command>(subparsers)`` a top-level command. The server's
+commands (``serve``, ``worker``, ``token create``) are added by ``cryptoscore_server.commands``
+through the ``cryptoscore.commands`` entry point.
+"""

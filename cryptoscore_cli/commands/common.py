@@ -1,0 +1,247 @@
+"""What several roles' commands share: files, progress bars, passphrases, identities, the
+server's clients, the options that name them, and encrypting an upload for a challenge.
+
+``tqdm`` (the ``[cli]`` extra) is imported only when a progress bar starts: ``main`` says in
+one line that the extra is missing before any command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import cryptoscore as cs
+from cryptoscore.errors import FormatError
+from cryptoscore.scoring.encoding import Layout
+from cryptoscore_cli.errors import CliError
+
+if TYPE_CHECKING:
+    from cryptoscore.identity import Identity
+    from cryptoscore_cli.api import Client, ProtocolClient
+
+    Subparsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
+    """What ``add_subparsers`` returns: each command module adds its commands to it."""
+
+__all__ = [
+    "ask_passphrase",
+    "client",
+    "encrypt_for",
+    "identity_options",
+    "new_identity",
+    "open_identity",
+    "progress_bar",
+    "protocol_client",
+    "read_file",
+    "server_options",
+    "signer_options",
+    "upload_options",
+    "write_file",
+]
+
+
+# -- files and progress -----------------------------------------------------------------------
+def read_file(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def write_file(path: str, data: bytes, *, private: bool = False) -> None:
+    target = Path(path)
+    tmp = target.with_name(target.name + ".partial")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+    try:
+        fd = os.open(tmp, flags, 0o600 if private else 0o644)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise CliError(f"cannot write {path}: {exc.strerror}") from None
+
+
+@contextmanager
+def progress_bar(
+    total: int, desc: str, quiet: bool, unit: str = "ct"
+) -> Iterator[Callable[[int], None]]:
+    from tqdm import tqdm  # the [cli] extra; main() says so in one line if it is missing
+
+    # the delay keeps input errors (raised before any work) to one line on stderr
+    bar = tqdm(
+        total=total, desc=desc, unit=unit, disable=quiet, file=sys.stderr, leave=False, delay=0.5
+    )
+
+    def advance(done: int) -> None:
+        bar.update(done - bar.n)
+
+    try:
+        yield advance
+    finally:
+        bar.close()
+
+
+# -- passphrases and identities ---------------------------------------------------------------
+def ask_passphrase(env_var: str | None, prompt: str, *, confirm: bool = True) -> bytes:
+    """A passphrase from the named environment variable, else typed at the terminal: twice
+    for a new secret (``confirm``), once to open an existing one."""
+    if env_var:
+        value = os.environ.get(env_var)
+        if not value:
+            raise CliError(f"environment variable {env_var} is not set")
+        return value.encode()
+    first = getpass.getpass(prompt)
+    if confirm and getpass.getpass("again: ") != first:
+        raise CliError("the passphrases differ")
+    return first.encode()
+
+
+def new_identity(args: argparse.Namespace, what: str) -> tuple[Path, str]:
+    """Generate an Ed25519 identity into ``--out``: identity.pem (PKCS#8, encrypted with a
+    passphrase typed twice or read from ``--passphrase-env``) and identity.pub (hex). Never
+    overwrites one; ``what`` names it in that refusal. Returns the directory and the public
+    key (hex), for ``identity init`` and ``trustee init`` to tell the user."""
+    from cryptoscore.identity import Identity
+
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CliError(f"cannot create {out}: {exc.strerror}") from None
+    if (out / "identity.pem").exists():
+        raise CliError(f"{out}/identity.pem exists: refusing to overwrite {what}")
+    identity = Identity.generate()
+    pem = identity.to_pem(ask_passphrase(args.passphrase_env, "identity passphrase: "))
+    write_file(str(out / "identity.pem"), pem, private=True)
+    write_file(str(out / "identity.pub"), (identity.public_key.hex() + "\n").encode())
+    return out, identity.public_key.hex()
+
+
+def open_identity(home: str, passphrase_env: str | None) -> Identity:
+    """The identity in ``home``/identity.pem, opened with the passphrase from
+    ``passphrase_env`` or typed once at the terminal."""
+    from cryptoscore.identity import Identity
+
+    path = Path(home) / "identity.pem"
+    pem = read_file(str(path))
+    passphrase = ask_passphrase(passphrase_env, "identity passphrase: ", confirm=False)
+    try:
+        return Identity.from_pem(pem, passphrase)
+    except FormatError as exc:
+        raise CliError(f"{path}: {exc}") from None
+
+
+# -- the server ---------------------------------------------------------------------------------
+def _server(args: argparse.Namespace) -> str:
+    server: str | None = args.server
+    if not server:
+        raise CliError("no server: pass --server URL or set CRYPTOSCORE_SERVER")
+    return server
+
+
+def client(args: argparse.Namespace) -> Client:
+    """The REST client of ``--server`` with ``--token`` (challenges)."""
+    from cryptoscore_cli.api import Client
+
+    return Client(_server(args), args.token)
+
+
+def protocol_client(args: argparse.Namespace) -> ProtocolClient:
+    """The protocol client of ``--server`` with ``--token`` (enrolments, uploads, trustees,
+    audits)."""
+    from cryptoscore_cli.api import ProtocolClient
+
+    return ProtocolClient(_server(args), args.token)
+
+
+def encrypt_for(
+    args: argparse.Namespace, client: ProtocolClient, info: Any, kind: str, identity: Identity
+) -> tuple[bytes, str]:
+    """Encrypt a file of class indices for a challenge on the server (``info``: its
+    definition), with pads the trustees make for a pad request ``identity`` signs (progress
+    bars while waiting and encrypting). Returns the bundle's bytes and digest."""
+    from cryptoscore.threshold.ceremony import CeremonyRecord
+    from cryptoscore_cli.pad_client import fetch_pads
+
+    public = cs.PublicContext.from_bytes(client.public_context(args.challenge))
+    record = CeremonyRecord.from_bytes(client.ceremony_record(args.challenge))
+    if public.key_id != info["key_id"] or record.key_id != info["key_id"]:
+        raise CliError("the server's public files do not match the challenge's key id")
+    indices = cs.load_class_indices(args.input)
+    layout = Layout.for_params(public.params, int(indices.size), info["classes"])
+    trustees = [t.strip() for t in args.trustees.split(",") if t.strip()] if args.trustees else None
+    with progress_bar(record.threshold, "trustee pads", args.quiet, "trustee") as answered:
+        pads = fetch_pads(
+            client,
+            args.challenge,
+            kind,
+            record,
+            public,
+            layout.ciphertexts,
+            identity=identity,
+            trustees=trustees,
+            timeout=args.pad_timeout,
+            on_answer=lambda done, _t: answered(done),
+        )
+    encrypt = cs.encrypt_labels if kind == "labels" else cs.encrypt_predictions
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        progress_bar(layout.ciphertexts, f"encrypting {kind}", args.quiet) as progress,
+    ):
+        bundle = encrypt(
+            indices,
+            public,
+            classes=info["classes"],
+            challenge=args.challenge,
+            out=Path(tmp) / "bundle",
+            progress=progress,
+            pads=pads,
+        )
+        return bundle.to_bytes(), bundle.digest
+
+
+# -- options several commands take --------------------------------------------------------------
+def server_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--server", default=os.environ.get("CRYPTOSCORE_SERVER"))
+    p.add_argument("--token", default=os.environ.get("CRYPTOSCORE_TOKEN"))
+
+
+def upload_options(p: argparse.ArgumentParser) -> None:
+    """What ``encrypt_for`` encrypts and for which challenge on which server."""
+    server_options(p)
+    p.add_argument("input", help="CSV with one column, or .npy")
+    p.add_argument("--challenge", required=True)
+
+
+def signer_options(p: argparse.ArgumentParser, identity_help: str) -> None:
+    """Who signs an upload and its pad request, which trustees make its pads, and -q."""
+    identity_options(p, identity_help)
+    p.add_argument(
+        "--trustees",
+        help="comma-separated roster ids of the t trustees to ask for encryption pads "
+        "(default: the service picks the t seen most recently)",
+    )
+    p.add_argument(
+        "--pad-timeout",
+        type=float,
+        default=600.0,
+        help="seconds to wait for the trustees' pads (default 600)",
+    )
+    p.add_argument("-q", "--quiet", action="store_true")
+
+
+def identity_options(p: argparse.ArgumentParser, identity_help: str) -> None:
+    p.add_argument("--identity", required=True, metavar="DIR", help=identity_help)
+    p.add_argument(
+        "--passphrase-env",
+        metavar="VAR",
+        help="read the identity passphrase from this variable (default: type it once)",
+    )

@@ -1,0 +1,88 @@
+"""The dealer's command: ``ceremony``, key ceremony v1 (a trusted dealer, run offline). From
+the trustees' public keys it writes the ceremony record, the public context, the evaluation
+keys and one passphrase-encrypted share file per trustee, then erases the key."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import cryptoscore as cs
+from cryptoscore_cli.commands.common import ask_passphrase, read_file, write_file
+from cryptoscore_cli.errors import CliError
+
+if TYPE_CHECKING:
+    from cryptoscore_cli.commands.common import Subparsers
+
+__all__ = ["add_ceremony"]
+
+
+def cmd_ceremony(args: argparse.Namespace) -> None:
+    from cryptoscore.identity import TrusteePublicKey
+    from cryptoscore.threshold.ceremony import RosterEntry, run_ceremony
+
+    try:
+        roster_json = json.loads(read_file(args.roster))
+        if not isinstance(roster_json, list):
+            raise TypeError("not a list")
+        roster = [
+            RosterEntry(str(e["id"]), i + 1, TrusteePublicKey.from_hex(str(e["public_key"])))
+            for i, e in enumerate(roster_json)
+        ]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CliError(
+            f"{args.roster}: expected a JSON list of {{id, public_key}} ({exc})"
+        ) from None
+    passphrases = {}
+    for entry in roster:
+        env = (
+            f"{args.passphrase_env_prefix}{entry.trustee_id.upper().replace('-', '_')}"
+            if (args.passphrase_env_prefix)
+            else None
+        )
+        passphrases[entry.trustee_id] = ask_passphrase(
+            env, f"share-file passphrase for {entry.trustee_id} (typed by that trustee): "
+        )
+    params = cs.get_parameter_set(args.params)
+    from cryptoscore.scoring.noise import smudging_is_proven
+
+    if not smudging_is_proven(params):
+        print(
+            f"cryptoscore: note: {params.ID}: decryption smudging rests on a heuristic noise "
+            "estimate, not a proof (SECURITY.md); bfv-16384 has a proven one",
+            file=sys.stderr,
+        )
+    result = run_ceremony(params, roster, args.threshold, passphrases)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_file(str(out / "ceremony.record"), result.record.to_bytes())
+    write_file(str(out / "public.ctx"), result.public.to_bytes())
+    write_file(str(out / "evaluation.keys"), result.evaluation.to_bytes())
+    for tid, blob in result.share_files.items():
+        write_file(str(out / f"share-{tid}.bin"), blob, private=True)
+    print(f"ceremony {result.record.digest[:16]}…: {args.threshold} of {len(roster)} trustees")
+    print(
+        f"wrote {out}/ceremony.record, public.ctx, evaluation.keys and one share file per "
+        "trustee; the dealer erased the key (see SECURITY.md)"
+    )
+
+
+def add_ceremony(sub: Subparsers) -> None:
+    p = sub.add_parser("ceremony", help="key ceremony v1 (trusted dealer, run offline)")
+    p.add_argument("--roster", required=True, help='JSON: [{"id": ..., "public_key": hex}]')
+    p.add_argument("--threshold", type=int, required=True)
+    p.add_argument(
+        "--params",
+        default=cs.BFV16384.ID,
+        help="parameter set (default bfv-16384, whose decryption smudging is proven; "
+        "bfv-8192 is faster and rests on a heuristic noise estimate: see `params`)",
+    )
+    p.add_argument("--out", required=True)
+    p.add_argument(
+        "--passphrase-env-prefix",
+        help="read each trustee's passphrase from PREFIX<ID> (id upper-cased, - as _)",
+    )
+    p.set_defaults(func=cmd_ceremony)

@@ -1,0 +1,184 @@
+"""The organizer's commands: ``challenge create`` (from a ceremony directory, naming the
+organizer's key and who may enrol), ``challenge show`` (a challenge's public definition, for
+anyone) and ``labels upload`` (labels encrypted locally with the trustees' pads, signed)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cryptoscore.errors import FormatError
+from cryptoscore_cli.commands.common import (
+    client,
+    encrypt_for,
+    open_identity,
+    protocol_client,
+    read_file,
+    server_options,
+    signer_options,
+    upload_options,
+)
+from cryptoscore_cli.errors import CliError
+
+if TYPE_CHECKING:
+    from cryptoscore_cli.commands.common import Subparsers
+
+__all__ = ["add_challenge", "add_labels", "read_invited"]
+
+
+def _public_key_hex(text: str, where: str) -> str:
+    """A hex Ed25519 public key (either case, surrounding space ignored), as lower-case hex."""
+    from cryptoscore.identity import PublicKey
+
+    try:
+        return PublicKey.from_hex(text.strip().lower()).hex()
+    except FormatError:
+        raise CliError(f"{where}: not an Ed25519 public key (64 hex digits)") from None
+
+
+def read_invited(path: str) -> list[str]:
+    """The public keys (hex) of an ``--invite`` file: one a line; blank lines and ``#``
+    comments (whole lines or after a key) are ignored. At least one key, none twice."""
+    from cryptoscore.protocol.rules import MAX_INVITED
+
+    try:
+        text = read_file(path).decode()
+    except UnicodeDecodeError:
+        raise CliError(f"{path}: not a text file of hex public keys") from None
+    keys: list[str] = []
+    lines: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        entry = line.split("#", 1)[0].strip()
+        if not entry:
+            continue
+        key = _public_key_hex(entry, f"{path}:{number}")
+        if key in lines:
+            raise CliError(f"{path}:{number}: {key[:16]}… is already invited on line {lines[key]}")
+        lines[key] = number
+        keys.append(key)
+    if not keys:
+        raise CliError(f"{path}: no public keys to invite")
+    if len(keys) > MAX_INVITED:
+        raise CliError(f"{path}: {len(keys)} keys; a challenge invites at most {MAX_INVITED}")
+    return keys
+
+
+def cmd_challenge_create(args: argparse.Namespace) -> None:
+    ceremony = Path(args.ceremony)
+    organizer_pub = str(Path(args.organizer) / "identity.pub")
+    organizer = _public_key_hex(read_file(organizer_pub).decode("utf-8", "replace"), organizer_pub)
+    if args.enrolment == "invite":
+        if not args.invite:
+            raise CliError("--enrolment invite needs --invite FILE (the invited public keys)")
+        invited = read_invited(args.invite)
+    elif args.invite:
+        raise CliError("--invite is only for --enrolment invite")
+    else:
+        invited = []
+    definition: dict[str, Any] = {
+        "id": args.id,
+        "name": args.name or args.id,
+        "classes": args.classes,
+        "n_items": args.n_items,
+        "metrics": [m.strip() for m in args.metrics.split(",") if m.strip()],
+        "submission_limit_per_day": args.limit_per_day,
+        "opens_at": args.opens,
+        "closes_at": args.closes,
+        "organizer_key": organizer,
+        "enrolment": args.enrolment,
+        "invited": invited,
+    }
+    if args.pad_requests_per_day is not None:
+        definition["pad_requests_per_day"] = args.pad_requests_per_day
+    created = client(args).create_challenge(
+        definition,
+        read_file(str(ceremony / "ceremony.record")),
+        read_file(str(ceremony / "public.ctx")),
+        read_file(str(ceremony / "evaluation.keys")),
+    )
+    print(json.dumps(created, indent=2, sort_keys=True))
+
+
+def cmd_challenge_show(args: argparse.Namespace) -> None:
+    print(json.dumps(client(args).challenge(args.id), indent=2, sort_keys=True))
+
+
+def cmd_labels_upload(args: argparse.Namespace) -> None:
+    from cryptoscore.protocol.signed_inputs import sign_upload
+
+    client = protocol_client(args)
+    info = client.challenge(args.challenge)
+    rules = info.get("rules")
+    if not rules:
+        raise CliError(
+            f"challenge {args.challenge} predates signed inputs: it names no organizer key"
+        )
+    identity = open_identity(args.identity, args.passphrase_env)
+    if rules.get("organizer") != identity.public_key.hex():
+        raise CliError("this identity is not the challenge's organizer key")
+    bundle, digest = encrypt_for(args, client, info, "labels", identity)
+    signature = sign_upload(identity, args.challenge, "labels", digest)
+    result = client.upload_labels(args.challenge, bundle, signature)
+    print(json.dumps(result, indent=2, sort_keys=True))
+
+
+def add_challenge(sub: Subparsers) -> None:
+    p = sub.add_parser("challenge", help="challenges on a server")
+    challenge_sub = p.add_subparsers(dest="challenge_command", required=True, metavar="ACTION")
+    p = challenge_sub.add_parser("create", help="create a challenge from a ceremony directory")
+    server_options(p)
+    p.add_argument("--id", required=True)
+    p.add_argument("--name")
+    p.add_argument("--classes", type=int, required=True)
+    p.add_argument("--n-items", type=int, required=True)
+    p.add_argument("--metrics", default="correct,errors")
+    p.add_argument("--limit-per-day", type=int, default=5)
+    p.add_argument("--opens", required=True, help="ISO 8601 with offset")
+    p.add_argument("--closes", required=True, help="ISO 8601 with offset")
+    p.add_argument("--ceremony", required=True, help="directory written by `ceremony`")
+    p.add_argument(
+        "--organizer",
+        required=True,
+        metavar="DIR",
+        help="directory with the organizer's identity.pub (from `identity init`): the key "
+        "that must sign the labels",
+    )
+    p.add_argument(
+        "--enrolment",
+        choices=("open", "invite"),
+        default="open",
+        help="who may enrol: open (any identity) or invite (only the --invite keys); default open",
+    )
+    p.add_argument(
+        "--invite",
+        metavar="FILE",
+        help="with --enrolment invite: the invited public keys, one hex key a line "
+        "(blank lines and # comments ignored)",
+    )
+    p.add_argument(
+        "--pad-requests-per-day",
+        type=int,
+        metavar="N",
+        help="pad requests each enrolled identity may make in any 24 hours "
+        "(default: twice --limit-per-day)",
+    )
+    p.set_defaults(func=cmd_challenge_create)
+    p = challenge_sub.add_parser("show", help="a challenge's public definition")
+    server_options(p)
+    p.add_argument("id")
+    p.set_defaults(func=cmd_challenge_show)
+
+
+def add_labels(sub: Subparsers) -> None:
+    p = sub.add_parser("labels", help="the organizer's labels")
+    labels_sub = p.add_subparsers(dest="labels_command", required=True, metavar="ACTION")
+    p = labels_sub.add_parser("upload", help="encrypt labels locally and upload them")
+    upload_options(p)
+    signer_options(
+        p,
+        "directory with the organizer's identity.pem (its identity.pub went to `challenge "
+        "create --organizer`): signs the pad request and the labels",
+    )
+    p.set_defaults(func=cmd_labels_upload)

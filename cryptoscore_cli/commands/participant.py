@@ -1,0 +1,149 @@
+"""A participant's commands: ``identity init`` (an Ed25519 identity, the organizer's too),
+``enrol``, ``submit`` (predictions encrypted locally with the trustees' pads, signed),
+``status`` (a submission's state and released scores) and ``leaderboard``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import TYPE_CHECKING
+
+from cryptoscore_cli.api import ApiError
+from cryptoscore_cli.commands.common import (
+    encrypt_for,
+    identity_options,
+    new_identity,
+    open_identity,
+    protocol_client,
+    server_options,
+    signer_options,
+    upload_options,
+    write_file,
+)
+from cryptoscore_cli.errors import CliError
+
+if TYPE_CHECKING:
+    from cryptoscore_cli.api import ProtocolClient
+    from cryptoscore_cli.commands.common import Subparsers
+
+__all__ = ["add_enrol", "add_identity", "add_leaderboard", "add_status", "add_submit"]
+
+
+def cmd_identity_init(args: argparse.Namespace) -> None:
+    out, key = new_identity(args, "an identity")
+    print(f"identity written to {out}/identity.pem (encrypted) and {out}/identity.pub")
+    print(f"public key: {key}")
+
+
+def cmd_enrol(args: argparse.Namespace) -> None:
+    from cryptoscore.protocol.signed_inputs import Enrolment
+
+    client = protocol_client(args)
+    identity = open_identity(args.identity, args.passphrase_env)
+    record = Enrolment.sign(identity, args.challenge, args.name)
+    client.enrol(args.challenge, record.to_bytes())
+    print(f"enrolled {args.name} in {args.challenge} as {identity.public_key.hex()[:16]}…")
+
+
+def _enrolled_identity(client: ProtocolClient, challenge_id: str) -> str:
+    """The public key (hex) the caller's token enrolled in the challenge."""
+    try:
+        enrolment = client.enrolment(challenge_id)
+    except ApiError as exc:
+        if exc.status == 404:
+            raise CliError(
+                f"not enrolled in {challenge_id}: run `cryptoscore enrol` first"
+            ) from None
+        raise
+    return str(enrolment["identity"])
+
+
+def cmd_submit(args: argparse.Namespace) -> None:
+    from cryptoscore.protocol.signed_inputs import sign_upload
+
+    client = protocol_client(args)
+    info = client.challenge(args.challenge)  # first: an unknown challenge is not "not enrolled"
+    enrolled = _enrolled_identity(client, args.challenge)
+    identity = open_identity(args.identity, args.passphrase_env)
+    if identity.public_key.hex() != enrolled:
+        raise CliError(
+            f"this identity is not the one enrolled in {args.challenge} ({enrolled[:16]}…)"
+        )
+    bundle, digest = encrypt_for(args, client, info, "predictions", identity)
+    signature = sign_upload(identity, args.challenge, "predictions", digest)
+    result = client.submit(args.challenge, bundle, signature)
+    if args.receipt:
+        write_file(args.receipt, json.dumps(result["receipt"], sort_keys=True).encode())
+    print(f"submission {result['submission']}: {result['state']}")
+    if args.receipt:
+        print(f"receipt written to {args.receipt}")
+
+
+def cmd_status(args: argparse.Namespace) -> None:
+    print(json.dumps(protocol_client(args).submission(args.challenge, args.submission), indent=2))
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> None:
+    rows = protocol_client(args).leaderboard(args.challenge)
+    if args.json:
+        print(json.dumps(rows, indent=2, sort_keys=True))
+        return
+    for row in rows:
+        values = ", ".join(f"{k} {v}" for k, v in sorted(row["values"].items()))
+        print(f"{row['rank']:>4}  {row['participant']:24} {values}")
+
+
+def add_identity(sub: Subparsers) -> None:
+    p = sub.add_parser("identity", help="organizer and participant identities")
+    identity_sub = p.add_subparsers(dest="identity_command", required=True, metavar="ACTION")
+    p = identity_sub.add_parser(
+        "init", help="create an organizer's or participant's Ed25519 identity"
+    )
+    p.add_argument(
+        "--out", required=True, metavar="DIR", help="directory for identity.pem / identity.pub"
+    )
+    p.add_argument(
+        "--passphrase-env",
+        metavar="VAR",
+        help="read the passphrase from this variable (default: type it twice)",
+    )
+    p.set_defaults(func=cmd_identity_init)
+
+
+def add_enrol(sub: Subparsers) -> None:
+    p = sub.add_parser("enrol", help="enrol an identity in a challenge (before submitting)")
+    server_options(p)
+    p.add_argument("--challenge", required=True, help="the challenge to enrol in")
+    identity_options(p, "directory with the identity.pem to enrol (from `identity init`)")
+    p.add_argument(
+        "--name", required=True, help="the name to enrol under (1..64 printable characters)"
+    )
+    p.set_defaults(func=cmd_enrol)
+
+
+def add_submit(sub: Subparsers) -> None:
+    p = sub.add_parser("submit", help="encrypt predictions locally and submit them")
+    upload_options(p)
+    p.add_argument("--receipt", help="write the submission receipt (JSON) here")
+    signer_options(
+        p,
+        "directory with the identity.pem you enrolled (`enrol`): signs the pad request and "
+        "the predictions",
+    )
+    p.set_defaults(func=cmd_submit)
+
+
+def add_status(sub: Subparsers) -> None:
+    p = sub.add_parser("status", help="a submission's state and released scores")
+    server_options(p)
+    p.add_argument("submission")
+    p.add_argument("--challenge", required=True)
+    p.set_defaults(func=cmd_status)
+
+
+def add_leaderboard(sub: Subparsers) -> None:
+    p = sub.add_parser("leaderboard", help="released scores, ranked")
+    server_options(p)
+    p.add_argument("challenge")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_leaderboard)
