@@ -11,6 +11,7 @@ stored as a PKCS#8 PEM encrypted with the owner's passphrase (``cryptography``'s
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
@@ -21,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 from cryptoscore.errors import FormatError, VerificationError
+from cryptoscore.randomness import Rng
 
 __all__ = ["Identity", "PublicKey", "TrusteeIdentity", "TrusteePublicKey"]
 
@@ -66,8 +68,9 @@ class Identity:
         self._key = key
 
     @classmethod
-    def generate(cls) -> Identity:
-        return cls(Ed25519PrivateKey.generate())
+    def generate(cls, *, rng: Rng = os.urandom) -> Identity:
+        """A fresh key pair: the 32-byte Ed25519 seed (RFC 8032 §5.1.5) from ``rng``."""
+        return cls(Ed25519PrivateKey.from_private_bytes(rng(32)))
 
     def __repr__(self) -> str:
         return f"Identity(public={self.public_key.hex()[:16]}…)"

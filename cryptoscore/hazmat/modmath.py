@@ -5,8 +5,9 @@
 few units, so a·b − ⌊a·b/q⌉·q computed in wrapping uint64 arithmetic is the true remainder
 plus a small multiple of q, which fits an int64 and is reduced exactly.
 
-Sampling draws from ``os.urandom`` (the operating system's CSPRNG) with rejection, so values
-are exactly uniform; numpy's generators are never used for secrets.
+Sampling draws bytes from ``rng`` (``cryptoscore/randomness.py``; by default ``os.urandom``,
+the operating system's CSPRNG) with rejection, so values are exactly uniform; numpy's
+generators are never used for secrets.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import os
 
 import numpy as np
 import numpy.typing as npt
+
+from cryptoscore.randomness import Rng
 
 U64 = npt.NDArray[np.uint64]
 MAX_MODULUS_BITS = 50
@@ -44,15 +47,15 @@ def submod(a: U64, b: U64, q: int) -> U64:
     return out
 
 
-def uniform_below(bound: int, count: int) -> U64:
-    """``count`` integers uniform in [0, bound), bound <= 2^63, from os.urandom."""
+def uniform_below(bound: int, count: int, *, rng: Rng = os.urandom) -> U64:
+    """``count`` integers uniform in [0, bound), bound <= 2^63, from ``rng``."""
     if not 1 <= bound <= 1 << 63:
         raise ValueError("bound out of range")
     limit = ((1 << 64) // bound) * bound  # accept v < limit: v mod bound is uniform
     out = np.empty(0, dtype=np.uint64)
     while out.size < count:
         need = count - out.size
-        raw = np.frombuffer(os.urandom(8 * (need + need // 8 + 8)), dtype="<u8").astype(np.uint64)
+        raw = np.frombuffer(rng(8 * (need + need // 8 + 8)), dtype="<u8").astype(np.uint64)
         if limit < 1 << 64:
             raw = raw[raw < np.uint64(limit)]
         out = np.concatenate([out, raw % np.uint64(bound)])
@@ -60,9 +63,9 @@ def uniform_below(bound: int, count: int) -> U64:
     return result
 
 
-def uniform_centered(bound: int, count: int) -> npt.NDArray[np.int64]:
-    """``count`` integers uniform in [-bound, bound], from os.urandom."""
-    vals = uniform_below(2 * bound + 1, count).astype(np.int64)
+def uniform_centered(bound: int, count: int, *, rng: Rng = os.urandom) -> npt.NDArray[np.int64]:
+    """``count`` integers uniform in [-bound, bound], from ``rng``."""
+    vals = uniform_below(2 * bound + 1, count, rng=rng).astype(np.int64)
     out: npt.NDArray[np.int64] = vals - np.int64(bound)
     return out
 
@@ -70,8 +73,10 @@ def uniform_centered(bound: int, count: int) -> npt.NDArray[np.int64]:
 _LIMB_BITS = 48
 
 
-def uniform_centered_residues(bound: int, moduli: tuple[int, ...], count: int) -> list[U64]:
-    """``count`` integers e uniform in [-bound, bound] (any size), from os.urandom, returned
+def uniform_centered_residues(
+    bound: int, moduli: tuple[int, ...], count: int, *, rng: Rng = os.urandom
+) -> list[U64]:
+    """``count`` integers e uniform in [-bound, bound] (any size), from ``rng``, returned
     as their residues e mod q for each q in ``moduli``: vectorized, no Python integer per
     value (E at bfv-16384's release level is ≈ 2^121).
 
@@ -89,7 +94,7 @@ def uniform_centered_residues(bound: int, moduli: tuple[int, ...], count: int) -
     have = 0
     while have < count:
         need = int((count - have) * 1.05 / accept) + 64
-        raw = np.frombuffer(os.urandom(8 * need * limbs), dtype="<u8").reshape(limbs, need)
+        raw = np.frombuffer(rng(8 * need * limbs), dtype="<u8").reshape(limbs, need)
         draw = raw >> np.uint64(64 - _LIMB_BITS)
         draw[limbs - 1] >>= np.uint64(_LIMB_BITS - top_bits)
         below = np.zeros(need, dtype=bool)
@@ -117,9 +122,11 @@ CBD_K = 21
 """SEAL's error distribution: centered binomial with k = 21 (σ ≈ 3.24, |e| ≤ 21)."""
 
 
-def centered_binomial(count: int, k: int = CBD_K) -> npt.NDArray[np.int64]:
-    """``count`` samples of Σ_{i<k} b_i − Σ_{i<k} b'_i for bits from os.urandom (|e| ≤ k)."""
-    return centered_binomial_from(os.urandom(cbd_bytes(count, k)), count, k)
+def centered_binomial(
+    count: int, k: int = CBD_K, *, rng: Rng = os.urandom
+) -> npt.NDArray[np.int64]:
+    """``count`` samples of Σ_{i<k} b_i − Σ_{i<k} b'_i for bits from ``rng`` (|e| ≤ k)."""
+    return centered_binomial_from(rng(cbd_bytes(count, k)), count, k)
 
 
 def cbd_bytes(count: int, k: int = CBD_K) -> int:
@@ -128,7 +135,7 @@ def cbd_bytes(count: int, k: int = CBD_K) -> int:
 
 
 def centered_binomial_from(stream: bytes, count: int, k: int = CBD_K) -> npt.NDArray[np.int64]:
-    """Centered binomial samples from the given random bytes (os.urandom, or a keyed XOF
+    """Centered binomial samples from the given random bytes (``rng``, or a keyed XOF
     where the error must be re-derivable: ``threshold/pad_shares.PadErrors``)."""
     if len(stream) != cbd_bytes(count, k):
         raise ValueError("wrong number of random bytes for the centered binomial")

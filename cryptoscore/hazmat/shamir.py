@@ -6,17 +6,22 @@ shared t-of-n by sampling, independently for every prime and coefficient, a rand
 f(x) = s + a_1·x + ... + a_{t−1}·x^{t−1} over Z_{q_i} and giving trustee j the value f(j)
 (A. Shamir, "How to share a secret", CACM 1979). Any t shares recover s by Lagrange
 interpolation at 0; any t − 1 are uniformly distributed and independent of s. The
-coefficients a_k come from the operating system's CSPRNG.
+coefficients a_k come from ``rng`` (by default ``os.urandom``, the operating system's CSPRNG).
 """
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from cryptoscore.hazmat.modmath import U64, addmod, mulmod, uniform_below
+from cryptoscore.randomness import Rng
 
 
-def share(secret: U64, moduli: tuple[int, ...], threshold: int, xs: list[int]) -> list[U64]:
+def share(
+    secret: U64, moduli: tuple[int, ...], threshold: int, xs: list[int], *, rng: Rng = os.urandom
+) -> list[U64]:
     """Shares ``[prime][coeff]`` of ``secret[prime][coeff]`` for evaluation points ``xs``."""
     if not 1 <= threshold <= len(xs):
         raise ValueError("threshold must be between 1 and the number of trustees")
@@ -27,7 +32,7 @@ def share(secret: U64, moduli: tuple[int, ...], threshold: int, xs: list[int]) -
     for i, q in enumerate(moduli[:levels]):
         if max(xs) >= q:
             raise ValueError("evaluation point not below the prime")
-        coeffs = [uniform_below(q, n) for _ in range(threshold - 1)]
+        coeffs = [uniform_below(q, n, rng=rng) for _ in range(threshold - 1)]
         for j, x in enumerate(xs):
             # Horner: ((a_{t-1}·x + a_{t-2})·x + ... + a_1)·x + s
             acc = np.zeros(n, dtype=np.uint64)

@@ -8,6 +8,7 @@ decryption; :func:`answer_pad_request` checks the pad request against the challe
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, MutableSet
 
 from cryptoscore.errors import FormatError, MismatchError, RefusedError
@@ -27,6 +28,7 @@ from cryptoscore.protocol.requests import (
     Round1Evidence,
     evidence_needed,
 )
+from cryptoscore.randomness import Rng
 from cryptoscore.scoring.bundle import EncryptedBundle
 from cryptoscore.scoring.pad_request import PadRequest
 from cryptoscore.threshold.ceremony import KeyShare
@@ -85,6 +87,7 @@ def answer_request(
     verified: MutableSet[tuple[str, bool]] | None = None,
     progress: Callable[[int], None] | None = None,
     log_view: LogView | None = None,
+    rng: Rng = os.urandom,
 ) -> PartialDecryption:
     """Trustee: check round 1 where needed, recompute, compare, then (once per ciphertext)
     partially decrypt.
@@ -95,6 +98,7 @@ def answer_request(
     checks the labels' round 1 once, not for every submission.
     ``progress`` is called with the number of chunks recomputed so far (for a progress bar).
     ``log_view`` is the log head the trustee followed, signed into the partial.
+    ``rng`` draws the smudging noise and noise-check masks (``os.urandom`` by default).
 
     The lineage rules (``threshold/lineage.py``) are checked first, against the journal, read-only:
     a request on a lineage this trustee answered under another active set, or for a slot it already
@@ -144,6 +148,7 @@ def answer_request(
         mask=request.circuit == "noise/v1",
         pad=_noise_pad(request, bundles, share),
         log_view=log_view,
+        rng=rng,
     )
 
 
@@ -174,8 +179,11 @@ def answer_pad_request(
     journal: PartialJournal,
     *,
     progress: Callable[[int], None] | None = None,
+    rng: Rng = os.urandom,
 ) -> PadShare:
     """Trustee: answer a pad request for this challenge (``threshold/pad_shares.py``), once
-    per seed."""
+    per seed; ``rng`` seals the answer."""
     context.check_pad_request(request)
-    return _answer_pad_request(request, context.record, share, identity, journal, progress=progress)
+    return _answer_pad_request(
+        request, context.record, share, identity, journal, progress=progress, rng=rng
+    )

@@ -17,6 +17,7 @@ from cryptoscore.envelope import canonical_json
 from cryptoscore.errors import MismatchError
 from cryptoscore.hazmat.c1 import SEED_BYTES
 from cryptoscore.protocol.rules import ChallengeRules
+from cryptoscore.randomness import Rng
 from cryptoscore.scoring.bundle import EncryptedBundle
 from cryptoscore.scoring.encoding import Layout
 from cryptoscore.scoring.keys import EvaluationKeys, PublicContext
@@ -85,15 +86,22 @@ class ChallengeContext:
             )
 
     def pad_request(
-        self, kind: str, key: PadKey, active_set: ActiveSet, seed: bytes | None = None
+        self,
+        kind: str,
+        key: PadKey,
+        active_set: ActiveSet,
+        seed: bytes | None = None,
+        *,
+        rng: Rng = os.urandom,
     ) -> PadRequest:
-        """Submitter: the pad request for a ``kind`` bundle of this challenge (fresh seed)."""
+        """Submitter: the pad request for a ``kind`` bundle of this challenge (a fresh seed
+        from ``rng`` unless ``seed`` is given)."""
         request = PadRequest(
             challenge_id=self.challenge_id,
             kind=kind,
             params=self.public.params,
             key_id=self.public.key_id,
-            seed=seed if seed is not None else os.urandom(SEED_BYTES),
+            seed=seed if seed is not None else rng(SEED_BYTES),
             count=self.layout.ciphertexts,
             active_set=active_set.indices,
             recipient=key.public_bytes,

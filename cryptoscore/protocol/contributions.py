@@ -14,13 +14,14 @@ out (docs/design.md, "Signed contributions").
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from cryptoscore.envelope import Fields, canonical_json, pack_record, unpack_record
 from cryptoscore.errors import FormatError, MismatchError, RefusedError
 from cryptoscore.identity import TrusteeIdentity
 from cryptoscore.protocol.challenge import ChallengeContext
+from cryptoscore.randomness import Rng
 from cryptoscore.threshold.active_set import ActiveSet
 from cryptoscore.threshold.ceremony import CeremonyRecord
 
@@ -145,13 +146,14 @@ def contribute(
     bundle_digest: str,
     trustee_id: str,
     identity: TrusteeIdentity,
-    randomness: Callable[[int], bytes],
+    randomness: Rng,
 ) -> Contribution:
     """Trustee: sign ``randomness(CONTRIBUTION_BYTES)`` for ``bundle_digest``.
 
     ``randomness`` is where the bytes come from: the trustee agent passes its journal's
-    once-per-bundle store (fresh ``os.urandom`` bytes the first time, the same bytes ever
-    after), tests a fixed source for known-answer vectors."""
+    once-per-bundle store (fresh bytes of its own ``randomness``, ``os.urandom`` by default,
+    the first time; the same bytes ever after), tests a fixed source for known-answer
+    vectors."""
     context.record.entry(trustee_id)
     return Contribution.sign(
         identity,

@@ -8,10 +8,11 @@ encrypt:
 * with ``pads=`` (threshold challenges; required there): trustee-assisted encryption
   (``scoring/pad_request.py``, ``threshold/pad_shares.py``). Ciphertext i is
   (pad_i + ⌊Q·m_i/t⌉ + e_i, a_i) with a_i expanded from the pad request's public seed and e_i
-  centered binomial from ``os.urandom``; the bundle stores c0 and the pad request (whose
-  digest seeds c1). The submitter never chooses c1.
-* without: SEAL's BFV public-key encryption (fresh randomness per ciphertext) — for
-  single-key use (examples, benchmarks, tests of the circuits).
+  centered binomial from ``rng`` (``os.urandom`` by default); the bundle stores c0 and the pad
+  request (whose digest seeds c1). The submitter never chooses c1.
+* without: SEAL's BFV public-key encryption (fresh randomness per ciphertext, from SEAL's own
+  PRNG: ``rng`` does not reach it) — for single-key use (examples, benchmarks, tests of the
+  circuits).
 
 :func:`raw_encrypt_vectors` encrypts arbitrary slot values. You probably want one of the
 recipes: the raw function exists so tests can act as a malicious participant (non-binary or
@@ -35,6 +36,7 @@ from cryptoscore.errors import InputError, MismatchError
 from cryptoscore.hazmat.ciphertext import encode_ciphertext
 from cryptoscore.hazmat.modmath import addmod, centered_binomial, mulmod, reduce_signed
 from cryptoscore.hazmat.seal_engine import SealEngine, engine_for
+from cryptoscore.randomness import Rng
 from cryptoscore.scoring.bundle import BundleHeader, BundleKind, BundleWriter, EncryptedBundle
 from cryptoscore.scoring.encoding import Layout, slot_vectors
 from cryptoscore.scoring.keys import PublicContext
@@ -83,7 +85,9 @@ def encrypt_slots(public: PublicContext, values: npt.NDArray[np.uint64]) -> byte
 class _PadEncryptor:
     """Trustee-assisted encryption of slot vector ``index`` with that pad: c0 only."""
 
-    def __init__(self, public: PublicContext, pads: Pads, kind: BundleKind, challenge: str):
+    def __init__(
+        self, public: PublicContext, pads: Pads, kind: BundleKind, challenge: str, rng: Rng
+    ):
         request = pads.request
         if request.params is not public.params or request.key_id != public.key_id:
             raise MismatchError("the pads were made for another key or parameter set")
@@ -101,12 +105,13 @@ class _PadEncryptor:
         self._delta = [((q_full - 1) // t) % q for q in self._moduli]  # Q ≡ 1 (mod t)
         self._half = (t + 1) // 2
         self._pads = pads.take()
+        self._rng = rng
 
     def encrypt(self, index: int, values: npt.NDArray[np.uint64]) -> bytes:
         m = self.engine.plaintext_coefficients(self.engine.batch_plaintext(values))
         # ⌊Q·m/t⌉ = Δ·m + [m ≥ t/2] because Q = Δ·t + 1 (what SEAL's encryptor adds)
         carry = (m >= np.uint64(self._half)).astype(np.uint64)
-        error = centered_binomial(m.size)
+        error = centered_binomial(m.size, rng=self._rng)
         c0 = np.empty((1, len(self._moduli), m.size), dtype=np.uint64)
         for i, q in enumerate(self._moduli):
             scaled = addmod(mulmod(m % np.uint64(q), self._delta[i], q), carry, q)
@@ -120,7 +125,12 @@ _AnyEncryptor = _Encryptor | _PadEncryptor
 
 
 def _encryptor_for(
-    public: PublicContext, pads: Pads | None, kind: BundleKind, challenge: str, count: int
+    public: PublicContext,
+    pads: Pads | None,
+    kind: BundleKind,
+    challenge: str,
+    count: int,
+    rng: Rng,
 ) -> _AnyEncryptor:
     if pads is None:
         return _encryptor(public)
@@ -128,7 +138,7 @@ def _encryptor_for(
         raise MismatchError(
             f"the pads are for {pads.request.count} ciphertexts, this bundle has {count}"
         )
-    return _PadEncryptor(public, pads, kind, challenge)
+    return _PadEncryptor(public, pads, kind, challenge, rng)
 
 
 def _write(
@@ -177,9 +187,10 @@ def _encrypt(
     out: str | os.PathLike[str] | None,
     progress: Progress | None,
     pads: Pads | None,
+    rng: Rng,
 ) -> EncryptedBundle:
     layout, vectors = slot_vectors(indices, public.params, classes)
-    enc = _encryptor_for(public, pads, kind, challenge, layout.ciphertexts)
+    enc = _encryptor_for(public, pads, kind, challenge, layout.ciphertexts, rng)
     header = BundleHeader(
         kind, public.params, public.key_id, challenge, classes, layout.n, enc.pad_request
     )
@@ -195,13 +206,15 @@ def encrypt_predictions(
     out: str | os.PathLike[str] | None = None,
     progress: Progress | None = None,
     pads: Pads | None = None,
+    rng: Rng = os.urandom,
 ) -> EncryptedBundle:
     """Participant: encrypt predicted class indices (``0..classes-1``) for ``challenge``.
 
     With ``out`` the bundle is streamed to that file (written atomically) and returned
     memory-mapped; otherwise it is built in memory. ``pads`` (from
     :func:`cryptoscore.threshold.pad_shares.open_pads`) selects trustee-assisted encryption,
-    which threshold challenges require; they are used up.
+    which threshold challenges require; they are used up. ``rng`` draws the errors e_i of
+    trustee-assisted encryption (without pads SEAL draws its own).
     """
     return _encrypt(
         "predictions",
@@ -212,6 +225,7 @@ def encrypt_predictions(
         out=out,
         progress=progress,
         pads=pads,
+        rng=rng,
     )
 
 
@@ -224,9 +238,10 @@ def encrypt_labels(
     out: str | os.PathLike[str] | None = None,
     progress: Progress | None = None,
     pads: Pads | None = None,
+    rng: Rng = os.urandom,
 ) -> EncryptedBundle:
     """Organizer: encrypt the true class indices of the test set for ``challenge``
-    (``pads`` as for :func:`encrypt_predictions`)."""
+    (``pads`` and ``rng`` as for :func:`encrypt_predictions`)."""
     return _encrypt(
         "labels",
         labels,
@@ -236,6 +251,7 @@ def encrypt_labels(
         out=out,
         progress=progress,
         pads=pads,
+        rng=rng,
     )
 
 
@@ -248,6 +264,7 @@ def raw_encrypt_vectors(
     n: int,
     challenge: str,
     pads: Pads | None = None,
+    rng: Rng = os.urandom,
 ) -> EncryptedBundle:
     """Hazmat: encrypt arbitrary slot vectors (values taken mod t) in bundle order.
 
@@ -264,7 +281,7 @@ def raw_encrypt_vectors(
         items.append((i, full))
     if len(items) != layout.ciphertexts:
         raise InputError(f"expected {layout.ciphertexts} vectors, got {len(items)}")
-    enc = _encryptor_for(public, pads, kind, challenge, layout.ciphertexts)
+    enc = _encryptor_for(public, pads, kind, challenge, layout.ciphertexts, rng)
     header = BundleHeader(
         kind, public.params, public.key_id, challenge, classes, n, enc.pad_request
     )

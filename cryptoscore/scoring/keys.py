@@ -12,7 +12,9 @@
   examples and benchmarks.
 
 Key generation is SEAL's (``KeyGenerator``: ternary secret, Blake2xb PRNG seeded by SEAL from
-the operating system's random source).
+the operating system's random source). It is the one draw of the protocol that takes no ``rng``
+(``cryptoscore/randomness.py``): SEAL samples from its own PRNG, so known-answer vectors fix a
+stand-in key instead.
 """
 
 from __future__ import annotations
@@ -196,7 +198,7 @@ class KeySet:
 def generate_keys(params: type[ParameterSet]) -> KeySet:
     """Fresh secret, public and evaluation keys (single-key mode; see the module docstring)."""
     engine = engine_for(params)
-    keygen = seal.KeyGenerator(engine.bfv)
+    keygen = seal.KeyGenerator(engine.bfv)  # SEAL's own PRNG: cannot take an ``rng``
     pk = seal.PublicKey()
     keygen.create_public_key(pk)
     parsed = parse_ciphertext(engine.save_bytes(pk))

@@ -10,7 +10,7 @@ so round 1 also checks **every input ciphertext on its own**, at the full level:
 * each trustee j of the bundle's pad set answers with the **exact complement of its pad
   share** (``threshold/partial.partial_decrypt``): λ_j·s_j·a_i − e_ij + Δ·M_j, its pad error
   e_ij re-derived from its share (``threshold/pad_shares.PadErrors``) in place of smudging,
-  and M_j uniform in Z_t^N from ``os.urandom``, never kept;
+  and M_j uniform in Z_t^N from the trustee's ``rng`` (``os.urandom`` by default), never kept;
 * the combiner gets c0_i + Σ_j (λ_j·s_j·a_i − e_ij + Δ·M_j) = Δ·(m_i + Σ_j M_j) + v_i − Σ_j e_ij:
   a uniformly masked message, and the residual v_i − Σ_j e_ij − k (k ≤ T wraps of the
   masked message past t, as Δ·t ≡ −1 mod Q) — for an honest bundle the submitter's own error

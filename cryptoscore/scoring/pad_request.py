@@ -23,7 +23,9 @@ from cryptoscore.errors import FormatError, RefusedError
 from cryptoscore.hazmat.c1 import SEED_BYTES
 from cryptoscore.params import ParameterSet, get_parameter_set
 
-_X25519_PROBE = X25519PrivateKey.generate()  # only ever used to test public keys
+_X25519_PROBE = X25519PrivateKey.generate()
+"""Only ever used to test public keys: its shared secrets are thrown away, so no output
+depends on it and it takes no ``rng``."""
 
 
 REQUEST_MAGIC = b"CSPADREQ"

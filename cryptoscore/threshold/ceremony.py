@@ -7,7 +7,7 @@ It:
 
 1. generates the BFV key set with SEAL (secret, public, relinearization and Galois keys);
 2. Shamir-shares the secret key t-of-n, independently per RNS prime and coefficient, in
-   SEAL's NTT form (``hazmat/shamir.py``; coefficients from the OS CSPRNG);
+   SEAL's NTT form (``hazmat/shamir.py``; coefficients from ``rng``, the OS CSPRNG by default);
 3. writes one share file per trustee, encrypted at rest: scrypt (RFC 7914; n = 2^15, r = 8,
    p = 1, 16-byte random salt) derives a 256-bit key from the passphrase, AES-256-GCM
    encrypts the share with the file header as associated data (so no header field can be
@@ -46,6 +46,7 @@ from cryptoscore.hazmat.seal_format import U64Array, parse_plaintext
 from cryptoscore.hazmat.shamir import share
 from cryptoscore.identity import TrusteePublicKey
 from cryptoscore.params import ParameterSet, get_parameter_set
+from cryptoscore.randomness import Rng
 from cryptoscore.scoring.keys import EvaluationKeys, PublicContext, SecretKey, generate_keys
 
 __all__ = [
@@ -53,6 +54,7 @@ __all__ = [
     "CeremonyResult",
     "KeyShare",
     "RosterEntry",
+    "deal",
     "open_share_file",
     "run_ceremony",
     "secret_key_residues",
@@ -320,15 +322,12 @@ def _seal_share(header: dict[str, Any], passphrase: bytes, data: U64Array) -> by
     return aad + body
 
 
-def run_ceremony(
+def _check_dealing(
     params: type[ParameterSet],
     roster: Sequence[RosterEntry],
     threshold: int,
     passphrases: Mapping[str, bytes],
-    *,
-    created_at: str | None = None,
-) -> CeremonyResult:
-    """Dealer: generate and share the key; return the public record, keys and share files."""
+) -> None:
     _check_roster(roster, threshold)
     if len(roster) > params.MAX_TRUSTEES:
         raise ParameterError(f"at most {params.MAX_TRUSTEES} trustees are supported")
@@ -338,33 +337,81 @@ def run_ceremony(
             raise ParameterError(
                 f"trustee {entry.trustee_id!r} needs a share-file passphrase of 8+ bytes"
             )
+
+
+def run_ceremony(
+    params: type[ParameterSet],
+    roster: Sequence[RosterEntry],
+    threshold: int,
+    passphrases: Mapping[str, bytes],
+    *,
+    created_at: str | None = None,
+    rng: Rng = os.urandom,
+) -> CeremonyResult:
+    """Dealer: generate and share the key; return the public record, keys and share files.
+
+    ``rng`` draws the Shamir coefficients and each share file's salt and nonce
+    (:func:`deal`); the keys themselves come from SEAL's ``KeyGenerator`` and PRNG, which
+    cannot take it."""
+    _check_dealing(params, roster, threshold, passphrases)
     keys = generate_keys(params)
     public, evaluation = keys.public, keys.evaluation
     secret = secret_key_residues(keys.secret)
     del keys  # drop the only reference to the SEAL secret key serialization
+    record, files = deal(
+        params,
+        public.key_id,
+        evaluation.digest,
+        secret,
+        roster,
+        threshold,
+        passphrases,
+        created_at=created_at,
+        rng=rng,
+    )
+    return CeremonyResult(record, public, evaluation, files)
+
+
+def deal(
+    params: type[ParameterSet],
+    key_id: str,
+    evaluation_keys: str,
+    secret: U64Array,
+    roster: Sequence[RosterEntry],
+    threshold: int,
+    passphrases: Mapping[str, bytes],
+    *,
+    created_at: str | None = None,
+    rng: Rng = os.urandom,
+) -> tuple[CeremonyRecord, dict[str, bytes]]:
+    """Dealer, after key generation: Shamir-share ``secret`` (the key's residues,
+    :func:`secret_key_residues`; overwritten) among ``roster``, seal one share file per
+    trustee, and make the public record committing to them.
+
+    Draws from ``rng``, in this order: the Shamir coefficients (``hazmat/shamir.py``), then
+    each trustee's scrypt salt (16 bytes) and AES-GCM nonce (12 bytes), in roster order."""
+    _check_dealing(params, roster, threshold, passphrases)
     xs = [e.index for e in roster]
-    shares = share(secret, params.DATA_PRIMES, threshold, xs)
+    shares = share(secret, params.DATA_PRIMES, threshold, xs, rng=rng)
     secret.fill(0)
     files: dict[str, bytes] = {}
     try:
         for entry, data in zip(roster, shares, strict=True):
-            header = _share_header(
-                params, public.key_id, entry, threshold, len(roster), os.urandom(16), os.urandom(12)
-            )
+            header = _share_header(params, key_id, entry, threshold, len(roster), rng(16), rng(12))
             files[entry.trustee_id] = _seal_share(header, passphrases[entry.trustee_id], data)
     finally:
         for data in shares:
             data.fill(0)
     record = CeremonyRecord(
         params=params,
-        key_id=public.key_id,
-        evaluation_keys=evaluation.digest,
+        key_id=key_id,
+        evaluation_keys=evaluation_keys,
         threshold=threshold,
         roster=tuple(sorted(roster, key=lambda e: e.index)),
         share_commitments={k: hashlib.sha256(v).hexdigest() for k, v in files.items()},
         created_at=created_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     )
-    return CeremonyResult(record, public, evaluation, files)
+    return record, files
 
 
 def open_share_file(raw: bytes, passphrase: bytes) -> KeyShare:

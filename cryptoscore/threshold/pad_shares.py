@@ -39,6 +39,7 @@ from cryptoscore.hazmat.modmath import (
 from cryptoscore.hazmat.seal_engine import engine_for
 from cryptoscore.hazmat.shamir import lagrange_at_zero
 from cryptoscore.identity import TrusteeIdentity
+from cryptoscore.randomness import Rng
 from cryptoscore.scoring.pad_request import X25519_BYTES, PadRequest, Pads, Progress
 from cryptoscore.threshold.active_set import ActiveSet
 from cryptoscore.threshold.ceremony import CeremonyRecord, KeyShare
@@ -128,8 +129,9 @@ class PadKey:
         self._private = private
 
     @classmethod
-    def generate(cls) -> PadKey:
-        return cls(X25519PrivateKey.generate())
+    def generate(cls, *, rng: Rng = os.urandom) -> PadKey:
+        """A fresh key: the 32-byte X25519 scalar (RFC 7748 §5, clamped on use) from ``rng``."""
+        return cls(X25519PrivateKey.from_private_bytes(rng(X25519_BYTES)))
 
     @property
     def public_bytes(self) -> bytes:
@@ -155,14 +157,17 @@ class PadKey:
             ) from None
 
 
-def _seal_to(recipient: bytes, request_digest: str, trustee_id: str, payload: bytes) -> bytes:
-    eph = X25519PrivateKey.generate()
+def _seal_to(
+    recipient: bytes, request_digest: str, trustee_id: str, payload: bytes, rng: Rng
+) -> bytes:
+    """The ephemeral key, then the nonce, from ``rng``: the order known answers pin."""
+    eph = X25519PrivateKey.from_private_bytes(rng(X25519_BYTES))
     eph_pub = eph.public_key().public_bytes(
         serialization.Encoding.Raw, serialization.PublicFormat.Raw
     )
     shared = eph.exchange(X25519PublicKey.from_public_bytes(recipient))
     key = _aead_key(shared, request_digest, trustee_id, eph_pub, recipient)
-    nonce = os.urandom(_NONCE_BYTES)
+    nonce = rng(_NONCE_BYTES)
     return eph_pub + nonce + AESGCM(key).encrypt(nonce, payload, request_digest.encode())
 
 
@@ -203,6 +208,7 @@ def answer_pad_request(
     journal: PartialJournal,
     *,
     progress: Progress | None = None,
+    rng: Rng = os.urandom,
 ) -> PadShare:
     """Trustee: its share h_ij of every pad of ``request``, encrypted to the submitter, signed.
 
@@ -212,6 +218,8 @@ def answer_pad_request(
     :class:`~cryptoscore.identity.TrusteeIdentity`, ``journal`` its
     :class:`~cryptoscore.threshold.journal.PartialJournal`: the seed is claimed there (written and
     synced) before anything leaves, and a second request with the same seed is refused.
+    ``rng`` seals the answer (ephemeral X25519 key, AES-GCM nonce); the pad errors are
+    derived from the share, not drawn (:class:`PadErrors`).
     """
     params = request.params
     if params.ID != record.params.ID or request.key_id != record.key_id:
@@ -256,7 +264,7 @@ def answer_pad_request(
     scaled.fill(0)
     h.fill(0)
     digest = request.digest
-    sealed = _seal_to(request.recipient, digest, share.trustee_id, b"".join(parts))
+    sealed = _seal_to(request.recipient, digest, share.trustee_id, b"".join(parts), rng)
     parts.clear()
     signature = identity.sign(_share_message(digest, share.trustee_id, sealed))
     return PadShare(digest, share.trustee_id, share.index, sealed, signature)

@@ -1,8 +1,8 @@
 """Partial decryption: a trustee's single-use, smudged, signed answer for one aggregate.
 
 Trustee j computes h_j = c1·λ_j s_j + e_j, with λ_j its Lagrange coefficient in the
-request's active set and e_j uniform smudging noise in [−E, E] from the OS CSPRNG
-(E = :func:`cryptoscore.scoring.noise.smudging_bound`), after claiming the ciphertext and
+request's active set and e_j uniform smudging noise in [−E, E] from ``rng`` (the OS CSPRNG;
+E = :func:`cryptoscore.scoring.noise.smudging_bound`), after claiming the ciphertext and
 its lineage slot in its :class:`~cryptoscore.threshold.journal.PartialJournal`; a round-1
 noise check is answered with the exact complement of the trustee's pad error instead
 (:class:`PadComplement`). Threshold BFV with Shamir-shared keys and noise flooding: Asharov
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,7 @@ from cryptoscore.hazmat.seal_format import build_ciphertext, build_plaintext
 from cryptoscore.hazmat.shamir import lagrange_at_zero
 from cryptoscore.identity import TrusteeIdentity
 from cryptoscore.params import ParameterSet, get_parameter_set
+from cryptoscore.randomness import Rng
 from cryptoscore.scoring.aggregate import AggregateCiphertext
 from cryptoscore.scoring.noise import smudging_bound
 from cryptoscore.threshold.active_set import ActiveSet
@@ -262,14 +264,14 @@ def _aggregate_smudging(aggregate: AggregateCiphertext, trustees: int) -> int:
     return bound.smudging_bound
 
 
-def _smudging_residues(bound: int, moduli: tuple[int, ...], n: int) -> list[U64]:
-    """Fresh e uniform in [−bound, bound], as residues per prime."""
+def _smudging_residues(bound: int, moduli: tuple[int, ...], n: int, rng: Rng) -> list[U64]:
+    """Fresh e uniform in [−bound, bound] from ``rng``, as residues per prime."""
     if 2 * bound + 1 <= 1 << 63:
-        noise = uniform_centered(bound, n)
+        noise = uniform_centered(bound, n, rng=rng)
         out = [reduce_signed(noise, q) for q in moduli]
         noise.fill(0)
         return out
-    return uniform_centered_residues(bound, moduli, n)
+    return uniform_centered_residues(bound, moduli, n, rng=rng)
 
 
 def times_share(engine: SealEngine, c1: U64, share: U64) -> U64:
@@ -300,6 +302,7 @@ def partial_decrypt(
     mask: bool = False,
     pad: PadComplement | None = None,
     log_view: LogView | None = None,
+    rng: Rng = os.urandom,
 ) -> PartialDecryption:
     """Trustee: one smudged, signed partial decryption of ``aggregate`` for ``active_set``,
     naming the log head it followed (``log_view``, signed with the rest).
@@ -310,7 +313,8 @@ def partial_decrypt(
     e_ij re-derived (``threshold/pad_shares.PadErrors``) in place of smudging, and M ∈ Z_t^N
     fresh uniform, never kept. Only under the pad's own active set (so the same λ_j): then it
     adds nothing to what the pad share gave (h_ij + answer = Δ·M), and the combined residual
-    is the submitter's own noise (``scoring/noise_check.py``).
+    is the submitter's own noise (``scoring/noise_check.py``). The smudging noise and M are
+    drawn from ``rng`` (by default ``os.urandom``), in that order: smudging, then M.
 
     Preconditions the caller (``protocol/answer.answer_request``) establishes first: the
     trustee recomputed ``aggregate`` itself from the logged inputs with the published circuit.
@@ -368,11 +372,11 @@ def partial_decrypt(
         noise = [reduce_signed(-errors, q) for q in moduli]
         errors.fill(0)
     else:
-        noise = _smudging_residues(smudge, moduli, n)
+        noise = _smudging_residues(smudge, moduli, n, rng)
     if mask:
         # Δ·M with M uniform in Z_t^N: an exact message offset, no noise
         delta = (math.prod(moduli) - 1) // params.PLAIN_MODULUS
-        mask_values = uniform_below(params.PLAIN_MODULUS, n)
+        mask_values = uniform_below(params.PLAIN_MODULUS, n, rng=rng)
         for i, q in enumerate(moduli):
             noise[i] = addmod(noise[i], mulmod(mask_values, delta % q, q), q)
         mask_values.fill(0)

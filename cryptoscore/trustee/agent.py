@@ -43,6 +43,7 @@ from cryptoscore.protocol.contributions import Contribution, contribute
 from cryptoscore.protocol.outbox import Outbox
 from cryptoscore.protocol.requests import DecryptionRequest, Round1Evidence, evidence_needed
 from cryptoscore.protocol.rules import ChallengeRules
+from cryptoscore.randomness import Rng
 from cryptoscore.scoring.bundle import EncryptedBundle
 from cryptoscore.scoring.keys import EvaluationKeys, PublicContext
 from cryptoscore.scoring.pad_request import PadRequest
@@ -162,8 +163,9 @@ class TrusteeAgent:
     journal_path: Path
     say: Callable[[str], None] = print
     progress: Progress = no_progress
-    randomness: Callable[[int], bytes] = os.urandom
-    """Where fresh contributions come from (the OS CSPRNG; fixed bytes for known answers)."""
+    randomness: Rng = os.urandom
+    """Where every draw of this trustee comes from — fresh contributions, pad-share sealing,
+    smudging and noise-check masks (the OS CSPRNG; a fixed stream for known answers)."""
     follows_log: bool = True
     """Answer contributions and decryption requests only as the challenge's log allows
     (``trustee/log_rules.py``). Off only for unit tests of the cryptographic rules alone."""
@@ -229,7 +231,13 @@ class TrusteeAgent:
             request.count, f"pads {request.digest[:16]}", "pad"
         ) as bar:
             return answer_pad_request(
-                request, context, self.share, self.identity, self.journal, progress=bar
+                request,
+                context,
+                self.share,
+                self.identity,
+                self.journal,
+                progress=bar,
+                rng=self.randomness,
             )
 
     def _check_log(self, log: LogReplica | None) -> LogReplica | None:
@@ -289,6 +297,7 @@ class TrusteeAgent:
                 verified=self._verified,
                 progress=bar,
                 log_view=_view(followed),
+                rng=self.randomness,
             )
 
     # -- following the log -----------------------------------------------------------------

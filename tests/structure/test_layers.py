@@ -20,6 +20,7 @@ LAYERS: dict[str, int] = {
     "envelope": 0,
     "identity": 0,
     "durable": 0,
+    "randomness": 0,
     "hazmat": 1,
     "scoring": 2,
     "threshold": 3,
