@@ -1,0 +1,184 @@
+"""The checks of what the log says was decided and released: ``round1-verdicts``,
+``release-values``, ``released-passed-round1`` and ``leaderboard`` — each reproduced from the
+logged partials, combined over the recomputed ciphertexts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from cryptoscore.protocol.challenge import ChallengeContext
+from cryptoscore.protocol.recompute import noise_check_passed, validity_passed
+from cryptoscore.protocol.requests import DecryptionRequest
+from cryptoscore.scoring.aggregate import AggregateCiphertext
+from cryptoscore.threshold.combine import combine
+from cryptoscore.transparency.leaderboard import rank, rows_from_entries
+from cryptoscore.verify.bundle import AuditBundle
+from cryptoscore.verify.report import CheckFailed
+
+
+class _Decisions:
+    """The combiner's own decisions on the logged partials of a request, over its recomputed
+    ciphertext."""
+
+    def __init__(
+        self,
+        bundle: AuditBundle,
+        context: ChallengeContext,
+        recomputed: Mapping[str, AggregateCiphertext],
+    ) -> None:
+        self.bundle = bundle
+        self.context = context
+        self.recomputed = recomputed
+
+    def passed(self, req: DecryptionRequest, decide: Callable[..., bool]) -> bool:
+        """``protocol/recompute.noise_check_passed`` / ``validity_passed`` on ``req``."""
+        parts = self.bundle.partials.get(req.request_id, [])
+        agg = self.recomputed[req.request_id]
+        return decide(agg, parts, self.context.record, req.request_id, req.active_set)
+
+    def noisy(self, req: DecryptionRequest) -> bool:
+        return not self.passed(req, noise_check_passed)
+
+    def values(self, request_id: str) -> dict[str, int]:
+        """The released values the partials of ``request_id`` combine to."""
+        req, _ = self.bundle.requests[request_id]
+        return combine(
+            self.recomputed[request_id],
+            self.bundle.partials.get(request_id, []),
+            self.context.record,
+            request_id,
+            req.active_set,
+        ).values
+
+
+def _log_positions(bundle: AuditBundle) -> tuple[dict[str, int], dict[str, int]]:
+    """Log index of each request, and of the last partial answering each request."""
+    requests: dict[str, int] = {}
+    last_partial: dict[str, int] = {}
+    for i, e in enumerate(bundle.entries):
+        if e.get("type") == "request":
+            requests[DecryptionRequest.from_bytes(bundle.blobs[e["request"]]).request_id] = i
+        elif e.get("type") == "partial":
+            last_partial[e["request_id"]] = i
+    return requests, last_partial
+
+
+def _check_validity_asked_after_noise(bundle: AuditBundle, decisions: _Decisions) -> None:
+    # V multiplies the inputs: it may be asked for only after every noise check of its
+    # bundle was answered and passed (protocol/release.py; SECURITY.md, "The two-round release")
+    requested_at, answered_at = _log_positions(bundle)
+    threshold = decisions.context.record.threshold
+    for req, rnd in bundle.requests.values():
+        if rnd != 1 or req.circuit != "validity/v1":
+            continue
+        checks = [
+            r
+            for r, n in bundle.requests.values()
+            if n == 1 and r.circuit == "noise/v1" and r.inputs == req.inputs
+        ]
+        late = [
+            r
+            for r in checks
+            if answered_at.get(r.request_id, 1 << 62) > requested_at[req.request_id]
+            or len(bundle.partials.get(r.request_id, [])) < threshold
+        ]
+        if late:
+            raise CheckFailed(
+                "round1-verdicts",
+                f"{req.request_id}: the validity aggregate was asked for before every noise "
+                "check of its bundle was answered",
+            )
+        if any(decisions.noisy(r) for r in checks):
+            raise CheckFailed(
+                "round1-verdicts",
+                f"{req.request_id}: the validity aggregate was asked for although a noise "
+                "check failed",
+            )
+
+
+def check_round1_verdicts(
+    bundle: AuditBundle,
+    context: ChallengeContext,
+    recomputed: Mapping[str, AggregateCiphertext],
+    in_progress: list[str],
+) -> tuple[str, dict[str, str]]:
+    """V asked for only after every noise check of its bundle was answered and passed; each
+    logged verdict reproduced from the partials. Gives the verdicts by bundle."""
+    decisions = _Decisions(bundle, context, recomputed)
+    _check_validity_asked_after_noise(bundle, decisions)
+    verdicts = {}
+    for e in bundle.of_type("round1"):
+        reasons = []
+        asked_v = False
+        for req, rnd in bundle.requests.values():
+            if rnd != 1 or req.inputs[0] != e["bundle"]:
+                continue
+            if req.circuit == "validity/v1":
+                asked_v = True
+                if not decisions.passed(req, validity_passed):
+                    reasons.append("validity")
+            elif decisions.noisy(req):
+                reasons.append("noise")
+        if not reasons and not asked_v:
+            raise CheckFailed(
+                "round1-verdicts",
+                f"bundle {e['bundle'][:16]}… passed its noise checks but has no validity request",
+            )
+        verdict = "invalid" if reasons else "valid"
+        if verdict != e["verdict"]:
+            raise CheckFailed(
+                "round1-verdicts",
+                f"bundle {e['bundle'][:16]}… logged {e['verdict']}, partials give {verdict}",
+            )
+        verdicts[e["bundle"]] = verdict
+    for digest in bundle.bundles:
+        if digest not in verdicts:
+            in_progress.append(f"bundle {digest[:16]}…: round 1 has no verdict yet")
+    return f"{len(verdicts)} round-1 verdicts reproduced from the partials", verdicts
+
+
+def check_release_values(
+    bundle: AuditBundle,
+    context: ChallengeContext,
+    recomputed: Mapping[str, AggregateCiphertext],
+    in_progress: list[str],
+) -> str:
+    """Each release equals its partials' combination and names its request's inputs."""
+    decisions = _Decisions(bundle, context, recomputed)
+    for e in bundle.of_type("release"):
+        if decisions.values(e["request_id"]) != e["values"]:
+            raise CheckFailed(
+                "release-values",
+                f"{e['request_id']}: released values differ from the partials' combination",
+            )
+        req, _ = bundle.requests[e["request_id"]]
+        if req.inputs != (e["predictions"], e["labels"]):
+            raise CheckFailed("release-values", f"{e['request_id']}: release names other inputs")
+    released = {e["predictions"] for e in bundle.of_type("release")}
+    scoring = {req.inputs[0]: req.request_id for req, rnd in bundle.requests.values() if rnd == 2}
+    for e in bundle.of_type("bundle"):
+        digest = e["bundle"]
+        if e["kind"] != "predictions" or digest in released:
+            continue
+        if bundle.decided().get(digest) == "valid":
+            where = f"score request {scoring[digest]}" if digest in scoring else "no score"
+            in_progress.append(f"submission {digest[:16]}…: valid, not yet released ({where})")
+    return f"{len(bundle.of_type('release'))} releases equal the combined partials"
+
+
+def check_released_passed_round1(bundle: AuditBundle, verdicts: Mapping[str, str]) -> str:
+    for e in bundle.of_type("release"):
+        for digest in (e["predictions"], e["labels"]):
+            if verdicts.get(digest) != "valid":
+                raise CheckFailed(
+                    "released-passed-round1",
+                    f"bundle {digest[:16]}… was released without passing round 1",
+                )
+    return "every released submission and its labels passed round 1"
+
+
+def check_leaderboard(bundle: AuditBundle, context: ChallengeContext) -> str:
+    want = rank(rows_from_entries(bundle.entries), context.policy)
+    if want != bundle.leaderboard:
+        raise CheckFailed("leaderboard", "the leaderboard does not equal the releases")
+    return f"{len(want)} leaderboard rows equal the releases"
