@@ -1,4 +1,4 @@
-"""Shared fixtures: one BFV key set per test session (key generation takes ~0.5 s), and a
+"""Shared fixtures: one BFV key set per test session (key generation takes ~1 s), and a
 counter of key-share reads for the adversarial tests."""
 
 from __future__ import annotations

@@ -9,6 +9,13 @@ Layout (SEAL 4.x, little endian), see SEAL ``serialization.h`` / ``ciphertext.cp
 * Plaintext payload: parms_id 4×u64 | u64 coeff_count | f64 scale | DynArray.
 * DynArray: a nested SEAL object (its own header, compression 0) whose payload is
   u64 count then count×u64.
+* PublicKey / SecretKey: exactly a Ciphertext / Plaintext object (SEAL saves the wrapped one).
+* KSwitchKeys payload (``kswitchkeys.cpp``, ``save_members``; RelinKeys and GaloisKeys are
+  KSwitchKeys): parms_id 4×u64 | u64 dim1 | dim1 × (u64 dim2 | dim2 × a whole PublicKey
+  object, each with its own header and compression 0). RelinKeys: dim1 = 1 (the key of s²,
+  ``RelinKeys::get_index(2) = 0``). GaloisKeys: dim1 = N, the key of Galois element g at
+  index g >> 1 (``GaloisKeys::get_index``), every other entry empty (dim2 = 0). Each key
+  has one PublicKey per data prime (the decomposition), at the key level (all primes), NTT.
 
 Compressed payloads are zstd frames without a content size, so they are decompressed with a
 streaming decompressor and a hard output limit (a decompression bomb cannot exhaust memory).
@@ -17,7 +24,9 @@ streaming decompressor and a hard output limit (a decompression bomb cannot exha
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -100,6 +109,16 @@ def _read_dynarray(body: bytes, offset: int, expected: int) -> U64Array:
     return np.frombuffer(nested, dtype="<u8", count=count, offset=HEADER.size + 8).astype(np.uint64)
 
 
+def _open(
+    raw: bytes, meta: struct.Struct, what: str, max_payload: int
+) -> tuple[SealHeader, bytes, tuple[Any, ...]]:
+    """Header, payload and unpacked leading metadata of a SEAL object of kind ``what``."""
+    header, body = payload(raw, max_payload)
+    if len(body) < meta.size:
+        raise FormatError(f"SEAL {what}: truncated metadata")
+    return header, body, meta.unpack_from(body)
+
+
 @dataclass(frozen=True, slots=True)
 class SealCiphertext:
     """A SEAL ciphertext as numpy data: ``data[poly, prime, coefficient]``."""
@@ -114,10 +133,9 @@ class SealCiphertext:
 
 def parse_ciphertext(raw: bytes, max_payload: int = 1 << 30) -> SealCiphertext:
     """Parse ``Ciphertext.save`` output (also the payload of a SEAL ``PublicKey``)."""
-    header, body = payload(raw, max_payload)
-    if len(body) < _CT_META.size:
-        raise FormatError("SEAL ciphertext: truncated metadata")
-    *pid, ntt, size, n, level, scale, corr = _CT_META.unpack_from(body)
+    header, body, (*pid, ntt, size, n, level, scale, corr) = _open(
+        raw, _CT_META, "ciphertext", max_payload
+    )
     if ntt not in (0, 1):
         raise FormatError("SEAL ciphertext: bad NTT flag")
     if not (1 <= size <= 16 and n in (1024, 2048, 4096, 8192, 16384, 32768) and 1 <= level <= 64):
@@ -158,10 +176,7 @@ class SealPlaintext:
 
 def parse_plaintext(raw: bytes, max_payload: int = 1 << 30) -> SealPlaintext:
     """Parse ``Plaintext.save`` / ``SecretKey.save`` output."""
-    header, body = payload(raw, max_payload)
-    if len(body) < _PT_META.size:
-        raise FormatError("SEAL plaintext: truncated metadata")
-    *pid, count, scale = _PT_META.unpack_from(body)
+    header, body, (*pid, count, scale) = _open(raw, _PT_META, "plaintext", max_payload)
     if count > 1 << 26:
         raise FormatError("SEAL plaintext: implausible coefficient count")
     data = _read_dynarray(body, _PT_META.size, count)
@@ -176,3 +191,55 @@ def build_plaintext(
     meta = _PT_META.pack(*parms_id, flat.size, 1.0)
     body = meta + _dynarray_bytes(flat, version)
     return _build_header(version, HEADER.size + len(body)) + body
+
+
+_KSK_META = struct.Struct("<4QQ")  # parms_id, dim1
+
+
+def build_kswitch_keys(
+    parms_id: tuple[int, ...], keys: Sequence[Sequence[bytes]], version: tuple[int, int]
+) -> bytes:
+    """Uncompressed SEAL ``KSwitchKeys`` (``RelinKeys``, ``GaloisKeys``) bytes: ``keys[i]``
+    is entry i's list of saved ``PublicKey`` objects (:func:`build_ciphertext` output)."""
+    parts = [_KSK_META.pack(*parms_id, len(keys))]
+    for entry in keys:
+        parts.append(_U64.pack(len(entry)))
+        parts.extend(entry)
+    body = b"".join(parts)
+    return _build_header(version, HEADER.size + len(body)) + body
+
+
+@dataclass(frozen=True, slots=True)
+class SealKSwitchKeys:
+    """A SEAL ``KSwitchKeys``: ``keys[i][j]`` is decomposition component j of entry i."""
+
+    parms_id: tuple[int, int, int, int]
+    keys: list[list[SealCiphertext]]
+    version: tuple[int, int]
+
+
+def parse_kswitch_keys(raw: bytes, max_payload: int = 1 << 30) -> SealKSwitchKeys:
+    """Parse ``RelinKeys.save`` / ``GaloisKeys.save`` output (:func:`build_kswitch_keys`)."""
+    header, body, (*pid, dim1) = _open(raw, _KSK_META, "key-switching keys", max_payload)
+    if dim1 > 1 << 16:
+        raise FormatError("SEAL key-switching keys: implausible entry count")
+    offset = _KSK_META.size
+    keys: list[list[SealCiphertext]] = []
+    for _ in range(dim1):
+        if len(body) < offset + 8:
+            raise FormatError("SEAL key-switching keys: truncated entry")
+        (dim2,) = _U64.unpack_from(body, offset)
+        offset += 8
+        if dim2 > 64:
+            raise FormatError("SEAL key-switching keys: implausible decomposition count")
+        entry = []
+        for _ in range(dim2):
+            if len(body) < offset + HEADER.size:
+                raise FormatError("SEAL key-switching keys: truncated key")
+            total = HEADER.unpack_from(body, offset)[-1]
+            entry.append(parse_ciphertext(body[offset : offset + total], max_payload))
+            offset += total
+        keys.append(entry)
+    if offset != len(body):
+        raise FormatError("SEAL key-switching keys: trailing bytes")
+    return SealKSwitchKeys((pid[0], pid[1], pid[2], pid[3]), keys, header.version)

@@ -11,26 +11,30 @@
   ceremony, which shares it among trustees and erases it; the single-key form is for tests,
   examples and benchmarks.
 
-Key generation is SEAL's (``KeyGenerator``: ternary secret, Blake2xb PRNG seeded by SEAL from
-the operating system's random source). It is the one draw of the protocol that takes no ``rng``
-(``cryptoscore/randomness.py``): SEAL samples from its own PRNG, so known-answer vectors fix a
-stand-in key instead.
+Key generation is ours (``hazmat/keygen.py``), in SEAL's exact layout: ternary secret,
+centered-binomial errors, uniform common polynomials, SEAL's gadget and key-switching
+decomposition, each drawn from the caller's ``rng`` (``cryptoscore/randomness.py``; default
+``os.urandom``), so a fixed stream gives the same keys byte for byte. SEAL's ``KeyGenerator`` is
+not used: it samples from its own PRNG, and seeding that PRNG would reuse one stream for every
+key-switching component (``hazmat/keygen.py``). SEAL loads and validates every key made here;
+the evaluation keys are stored as SEAL re-serializes them (zstd).
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
-import tenseal.sealapi as seal
-
 from cryptoscore.envelope import Fields, pack_record, unpack_record
-from cryptoscore.errors import FormatError, ParameterError
+from cryptoscore.errors import FormatError
 from cryptoscore.hazmat.ciphertext import decode_ciphertext, encode_ciphertext
+from cryptoscore.hazmat.keygen import generate_key_material
 from cryptoscore.hazmat.seal_engine import engine_for
-from cryptoscore.hazmat.seal_format import build_ciphertext, parse_ciphertext
+from cryptoscore.hazmat.seal_format import build_ciphertext
 from cryptoscore.params import ParameterSet, get_parameter_set
+from cryptoscore.randomness import Rng
 
 __all__ = [
     "EvaluationKeys",
@@ -195,20 +199,22 @@ class KeySet:
     evaluation: EvaluationKeys
 
 
-def generate_keys(params: type[ParameterSet]) -> KeySet:
-    """Fresh secret, public and evaluation keys (single-key mode; see the module docstring)."""
+def generate_keys(params: type[ParameterSet], *, rng: Rng = os.urandom) -> KeySet:
+    """Fresh secret, public and evaluation keys (single-key mode; see the module docstring).
+
+    Every draw comes from ``rng``, in the order ``keygen.generate_key_material`` documents."""
     engine = engine_for(params)
-    keygen = seal.KeyGenerator(engine.bfv)  # SEAL's own PRNG: cannot take an ``rng``
-    pk = seal.PublicKey()
-    keygen.create_public_key(pk)
-    parsed = parse_ciphertext(engine.save_bytes(pk))
-    if tuple(parsed.data.shape) != (2, len(_all_primes(params)), params.POLY_MODULUS_DEGREE):
-        raise ParameterError("SEAL produced a public key of unexpected shape")
-    public = PublicContext(params, encode_ciphertext(parsed.data, _all_primes(params)))
-    rk = seal.RelinKeys()
-    keygen.create_relin_keys(rk)
-    gk = seal.GaloisKeys()
-    keygen.create_galois_keys(galois_elements(params), gk)
-    evaluation = EvaluationKeys(params, public.key_id, engine.save_bytes(rk), engine.save_bytes(gk))
-    secret = SecretKey(params, public.key_id, engine.secret_key_bytes(keygen.secret_key()))
+    material = generate_key_material(
+        params,
+        galois_elements(params),
+        parms_id=engine.key_parms_id,
+        version=engine.version,
+        rng=rng,
+    )
+    public = PublicContext(params, encode_ciphertext(material.public_key, _all_primes(params)))
+    # SEAL validates each key on load; its re-serialization (zstd) is the stored record
+    relin = engine.save_bytes(engine.load_relin_keys(material.relin_keys))
+    galois = engine.save_bytes(engine.load_galois_keys(material.galois_keys))
+    evaluation = EvaluationKeys(params, public.key_id, relin, galois)
+    secret = SecretKey(params, public.key_id, material.secret_key)
     return KeySet(secret, public, evaluation)

@@ -5,7 +5,8 @@ the roster — each trustee's id, index and Ed25519 *public* key, created by the
 (``identity.py``) — the threshold t and one passphrase per trustee, typed by that trustee.
 It:
 
-1. generates the BFV key set with SEAL (secret, public, relinearization and Galois keys);
+1. generates the BFV key set (secret, public, relinearization and Galois keys) in SEAL's
+   layout with ``hazmat/keygen.py``, every draw from ``rng``;
 2. Shamir-shares the secret key t-of-n, independently per RNS prime and coefficient, in
    SEAL's NTT form (``hazmat/shamir.py``; coefficients from ``rng``, the OS CSPRNG by default);
 3. writes one share file per trustee, encrypted at rest: scrypt (RFC 7914; n = 2^15, r = 8,
@@ -16,8 +17,8 @@ It:
    digest of the evaluation keys, roster, t and n, a SHA-256 commitment to each share file,
    and the dealer's statement that it erased the secret key;
 5. overwrites the numpy buffers that held the secret key and its shares and drops every
-   reference. Python cannot guarantee erasure: SEAL's own copy is freed, and copies made by
-   the interpreter (bytes objects) may linger in freed memory until reused (``SECURITY.md``).
+   reference. Python cannot guarantee erasure: copies made by the interpreter (bytes objects,
+   such as the key's SEAL serialization) may linger in freed memory until reused (``SECURITY.md``).
 
 Participants and organizers need only the public context (``scoring/keys.PublicContext``,
 ≈ 0.45 MB at bfv-8192); the service additionally needs the evaluation keys (≈ 30 MB).
@@ -350,11 +351,11 @@ def run_ceremony(
 ) -> CeremonyResult:
     """Dealer: generate and share the key; return the public record, keys and share files.
 
-    ``rng`` draws the Shamir coefficients and each share file's salt and nonce
-    (:func:`deal`); the keys themselves come from SEAL's ``KeyGenerator`` and PRNG, which
-    cannot take it."""
+    ``rng`` draws first the keys (``scoring/keys.generate_keys``, in the order
+    ``hazmat/keygen.generate_key_material`` documents), then the Shamir coefficients and each
+    share file's salt and nonce (:func:`deal`)."""
     _check_dealing(params, roster, threshold, passphrases)
-    keys = generate_keys(params)
+    keys = generate_keys(params, rng=rng)
     public, evaluation = keys.public, keys.evaluation
     secret = secret_key_residues(keys.secret)
     del keys  # drop the only reference to the SEAL secret key serialization

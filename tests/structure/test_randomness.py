@@ -91,3 +91,25 @@ def test_public_rng_parameters_default_to_the_os_csprng():
             if default is None or not _is_urandom(default):
                 missing.append(f"{path.relative_to(ROOT.parent)}:{function.name}({arg.arg})")
     assert missing == sorted(_REQUIRED)
+
+
+_SEEDED_SEAL = {"cryptoscore/hazmat/seal_engine.py"}
+"""``encrypt_zero_seeded``: one public encryption of zero per seeded context, re-derivable by
+anyone with the seed; never a key."""
+
+
+def test_bfv_keys_are_never_made_by_seal():
+    """Key generation is ``hazmat/keygen.py`` (every draw from an ``rng``): SEAL's
+    ``KeyGenerator`` is not used by the library, and SEAL's PRNG is seeded only where no key
+    is made (a seeded ``KeyGenerator`` would reuse one stream for every key-switching
+    component, revealing the secret)."""
+    found = []
+    for path in sorted(ROOT.rglob("*.py")):
+        rel = str(path.relative_to(ROOT.parent))
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and (
+                node.attr == "KeyGenerator"
+                or (node.attr == "set_random_generator" and rel not in _SEEDED_SEAL)
+            ):
+                found.append(f"{rel}:{node.lineno}")
+    assert found == []

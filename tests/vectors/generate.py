@@ -14,7 +14,7 @@ And every wire record a protocol run draws randomness for, each made with its dr
 used by the library) and fixed keys (:func:`protocol_records`): the samplers themselves
 (uniform, centered, wide centered residues, centered binomial, Shamir shares, keys made from
 bytes); the ceremony record and its share files (Shamir coefficients, scrypt salts, AES-GCM
-nonces; the secret is fixed, since SEAL's key generation takes no ``rng``); a pad request
+nonces; the secret is a fixed stand-in); a pad request
 (seed, the submitter's X25519 key) and each trustee's pad share (ephemeral X25519 key,
 nonce, the sealed pad shares); decryption requests; partial decryptions of V (wide smudging)
 and of a noise check (the pad's own errors, the uniform mask); and a submission receipt.
@@ -181,8 +181,8 @@ def _uniform(label: str, polys: int, primes: tuple[int, ...]) -> np.ndarray:
 
 
 def _public() -> PublicContext:
-    """A stand-in public key (SEAL's key generation takes no ``rng``). Pad encryption never
-    reads it, only its key id."""
+    """A stand-in public key (fixed before ``generate_keys`` took an ``rng``; kept so the
+    vectors stay put). Pad encryption never reads it, only its key id."""
     primes = (*BFV8192.DATA_PRIMES, BFV8192.SPECIAL_PRIME)
     return PublicContext(BFV8192, encode_ciphertext(_uniform("public", 2, primes), primes))
 
@@ -192,7 +192,7 @@ KEY_ID = _public().key_id
 
 def _validity() -> AggregateCiphertext:
     """A stand-in V of the round-1 vector's bundle, with its seed: the validity circuit needs
-    SEAL's evaluation keys, which take no ``rng``."""
+    evaluation keys, which the vectors do not pin (30 MB)."""
     level = BFV8192.RELEASE_LEVEL
     names = validity_names(BFV8192)
     return AggregateCiphertext(
