@@ -10,6 +10,7 @@ the audit tests and the release benchmarks use, and a readable map of the protoc
 
 from __future__ import annotations
 
+import os
 import time
 from collections import deque
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
@@ -27,6 +28,7 @@ from cryptoscore.protocol.driver import ASKING, BundleStatus, ReleaseDriver, Ste
 from cryptoscore.protocol.release import BundleRelease, ReleaseState, SubmissionRelease
 from cryptoscore.protocol.requests import DecryptionRequest, Round1Evidence
 from cryptoscore.protocol.signed_inputs import Enrolment, sign_pad_request, sign_upload
+from cryptoscore.randomness import Rng
 from cryptoscore.scoring.bundle import EncryptedBundle
 from cryptoscore.scoring.pad_request import Pads
 from cryptoscore.threshold.active_set import ActiveSet
@@ -183,6 +185,9 @@ class LocalChallenge:
     organizer: Identity
     clock: Callable[[], int] = wall_clock_ms
     """The service's clock (Unix ms) for the log's times and heads."""
+    rng: Rng = os.urandom
+    """The submitters' draws here: pad keys and pad-request seeds (a fixed stream only for
+    known-answer vectors; the trustees' draws are their agents')."""
     participants: dict[str, Identity] = field(default_factory=dict, init=False)
     transcript: Transcript = field(init=False)
     ledger: MemoryLedger = field(init=False)
@@ -332,9 +337,9 @@ class LocalChallenge:
         active trustees answer it (each once per seed, within quota), the submitter opens
         their shares (``threshold/pad_shares.py``)."""
         signer = self._signer(kind, participant)
-        key = key or PadKey.generate()
+        key = key or PadKey.generate(rng=self.rng)
         active = self.active_set()
-        request = self.context.pad_request(kind, key, active)
+        request = self.context.pad_request(kind, key, active, rng=self.rng)
         signature = sign_pad_request(
             signer, request.challenge_id, kind, request.seed, request.recipient
         )

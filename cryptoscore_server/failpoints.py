@@ -13,30 +13,41 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-__all__ = ["arm_for_job"]
+__all__ = ["failpoint"]
 
 _NAMES = "CRYPTOSCORE_FAILPOINTS"
 _DIR = "CRYPTOSCORE_FAILPOINT_DIR"
 
 
-def arm_for_job(name: str, session: Session) -> None:
-    """If job ``name`` is armed and has not fired yet: mark it fired, and kill this process
-    when ``session`` next commits."""
+@contextmanager
+def failpoint(name: str, session: Session) -> Iterator[None]:
+    """Around job ``name``: if it is armed and has not fired yet, kill this process when
+    ``session`` commits inside the block.
+
+    It counts as fired only when it kills (the marker is written just before): a job that
+    commits nothing (its step was not ready, or ran already) leaves it armed for the job's
+    next run, and nothing of it outlives the block, so it never kills another job's commit.
+    """
     armed = os.environ.get(_NAMES)
-    if not armed or name not in armed.split(","):
-        return
     marker = Path(os.environ.get(_DIR, ".")) / f"failpoint-{name}"
-    try:
-        marker.touch(exist_ok=False)  # once: a restarted server runs the job to the end
-    except FileExistsError:
+    if not armed or name not in armed.split(",") or marker.exists():
+        yield
         return
 
     def die(_session: Session) -> None:
+        marker.touch()  # once: a restarted server runs the job to the end
         os.kill(os.getpid(), signal.SIGKILL)
 
-    event.listen(session, "before_commit", die, once=True)
+    event.listen(session, "before_commit", die)
+    try:
+        yield
+    finally:
+        if event.contains(session, "before_commit", die):
+            event.remove(session, "before_commit", die)

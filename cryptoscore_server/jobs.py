@@ -36,7 +36,7 @@ from cryptoscore.protocol.driver import NEXT_STEP, ReleaseDriver, Step, StepName
 from cryptoscore.protocol.release import ReleaseState
 from cryptoscore_server.blobs import get_blob_store
 from cryptoscore_server.db import get_session
-from cryptoscore_server.failpoints import arm_for_job
+from cryptoscore_server.failpoints import failpoint
 from cryptoscore_server.job_outbox import dispatch, schedule
 from cryptoscore_server.ledger import challenge_context
 from cryptoscore_server.models import Challenge, UploadedBundle
@@ -93,9 +93,9 @@ def run_job(name: str, challenge_id: str, digest: str) -> None:
     the outbox (``job_outbox.py``). A crash between the job's commit and this is covered by
     the sweep of unfinished work (:func:`schedule_unfinished`)."""
     step = job_name(name)
-    arm_for_job(step, get_session())  # inert unless a crash test armed it
     try:
-        follow_ups = run_step(step, challenge_id, digest)
+        with failpoint(step, get_session()):  # inert unless a crash test armed it
+            follow_ups = run_step(step, challenge_id, digest)
     finally:
         session = get_session()
         session.rollback()

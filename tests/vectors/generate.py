@@ -1,6 +1,6 @@
 """Generate the known-answer vectors in this folder (fixed seeds; run from the repo root):
 
-    python tests/vectors/generate.py
+    python -m tests.vectors.generate
 
 Vectors pin the wire formats and the seed expansions an independent implementation must
 reproduce: the canonical ciphertext encoding, the expansion of a seeded bundle's c1, the
@@ -19,6 +19,10 @@ nonces; the secret is a fixed stand-in); a pad request
 nonce, the sealed pad shares); decryption requests; partial decryptions of V (wide smudging)
 and of a noise check (the pad's own errors, the uniform mask); and a submission receipt.
 Small records are stored whole (hex), large ones by length, SHA-256 and their header.
+
+And one whole small challenge (``challenge.py``, written to ``challenge.json``): ceremony,
+labels, an honest and an invalid submission through both rounds, every draw fixed, the log
+pinned entry by entry.
 """
 
 from __future__ import annotations
@@ -84,6 +88,8 @@ from cryptoscore.threshold.partial import (
 )
 from cryptoscore.transparency.log import MerkleLog
 from cryptoscore.transparency.receipts import Receipt, issue_receipt
+from tests.vectors.challenge import whole_challenge
+from tests.vectors.streams import Stream
 
 HERE = Path(__file__).resolve().parent
 
@@ -98,25 +104,6 @@ def ciphertext_data(params, level: int, seed: int) -> np.ndarray:
     data = words % np.array(moduli, dtype=np.uint64).reshape(1, -1, 1)
     data[0, 0, 0] = moduli[0] - 1  # the largest canonical value
     return data
-
-
-class Stream:
-    """Deterministic, test-only randomness: the SHAKE-256 (FIPS 202) output of a fixed label,
-    read in order, so the bytes depend only on how many came before (not on how a draw is
-    split into calls). What ``rng=`` gets for a known answer; never a library default."""
-
-    def __init__(self, label: str) -> None:
-        self._xof = hashlib.shake_256(b"cryptoscore/vectors/rng/" + label.encode())
-        self._buffer = b""
-        self._used = 0
-
-    def __call__(self, n: int) -> bytes:
-        end = self._used + n
-        if end > len(self._buffer):
-            self._buffer = self._xof.digest(max(end, 2 * len(self._buffer)))
-        out = self._buffer[self._used : end]
-        self._used = end
-        return out
 
 
 BUNDLE = hashlib.sha256(b"bundle").hexdigest()
@@ -478,6 +465,11 @@ def vectors() -> dict[str, object]:
     return out
 
 
+def write(name: str, data: dict[str, object]) -> None:
+    (HERE / name).write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    print(f"wrote {HERE / name}")
+
+
 if __name__ == "__main__":
-    (HERE / "vectors.json").write_text(json.dumps(vectors(), indent=1, sort_keys=True) + "\n")
-    print(f"wrote {HERE / 'vectors.json'}")
+    write("vectors.json", vectors())
+    write("challenge.json", whole_challenge())

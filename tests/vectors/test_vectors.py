@@ -171,3 +171,23 @@ def test_the_stream_depends_only_on_position():
     stream = _generator().Stream
     whole, split = stream("x"), stream("x")
     assert whole(100) == split(7) + split(60) + split(33)
+
+
+@pytest.mark.slow
+def test_a_whole_challenge_is_reproduced():
+    """The whole small challenge (``challenge.py``): the same draws give the same log, entry
+    by entry, the same signed head and the same released and rejected outcomes."""
+    from tests.vectors.challenge import whole_challenge
+
+    committed = json.loads((HERE / "challenge.json").read_text())
+    run = whole_challenge()
+    assert run["released"] == {
+        "ann": {
+            "correct": committed["expected"]["correct"],
+            "errors": committed["expected"]["n"] - committed["expected"]["correct"],
+        }
+    }
+    assert set(run["rejected"]) == {"bob"}
+    for index, (got, pinned) in enumerate(zip(run["leaves"], committed["leaves"], strict=True)):
+        assert got == pinned, f"log entry {index} differs"
+    assert run == committed
