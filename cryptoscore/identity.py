@@ -24,7 +24,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from cryptoscore.errors import FormatError, VerificationError
 from cryptoscore.randomness import Rng
 
-__all__ = ["Identity", "PublicKey", "TrusteeIdentity", "TrusteePublicKey"]
+__all__ = ["ED25519_SEED_BYTES", "Identity", "PublicKey", "TrusteeIdentity", "TrusteePublicKey"]
+
+ED25519_SEED_BYTES = 32
+"""An Ed25519 private key is a 32-byte seed (RFC 8032 §5.1.5)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +73,7 @@ class Identity:
     @classmethod
     def generate(cls, *, rng: Rng = os.urandom) -> Identity:
         """A fresh key pair: the 32-byte Ed25519 seed (RFC 8032 §5.1.5) from ``rng``."""
-        return cls(Ed25519PrivateKey.from_private_bytes(rng(32)))
+        return cls(Ed25519PrivateKey.from_private_bytes(rng(ED25519_SEED_BYTES)))
 
     def __repr__(self) -> str:
         return f"Identity(public={self.public_key.hex()[:16]}…)"
