@@ -32,6 +32,7 @@ from typing import Any
 
 from flask import Flask
 from sqlalchemy import create_engine, insert, select, text
+from sqlalchemy.orm import Session
 
 from cryptoscore.envelope import canonical_json
 from cryptoscore.protocol.contributions import Contribution
@@ -61,6 +62,76 @@ def make_app(data_dir: Path, database_url: str | None = None) -> Flask:
     return create_app(config)
 
 
+def add_challenge(
+    session: Session,
+    challenge_id: str,
+    token_id: int,
+    *,
+    n_items: int = 2000,
+    policy: dict[str, Any] | None = None,
+) -> None:
+    """A challenge row and its owner's token, with placeholder key digests: no ceremony, no
+    log — enough to read its leaderboard (and, with entries and nodes added, its log)."""
+    now = datetime.now(UTC)
+    policy = policy or {"classes": 2, "metrics": ["correct"]}
+    placeholder = f"{token_id:08x}{0:056x}"
+    session.add(Token(id=token_id, name="owner", role="admin", token_hash=f"{token_id:064x}"))
+    session.add(Blob(sha256=placeholder, size=1))
+    session.flush()
+    session.add(
+        Challenge(
+            id=challenge_id,
+            name=challenge_id,
+            classes=policy["classes"],
+            n_items=n_items,
+            policy=policy,
+            params_id="bfv-8192",
+            key_id="0" * 64,
+            threshold=2,
+            roster=[],
+            public_context_hash=placeholder,
+            evaluation_keys_hash=placeholder,
+            ceremony_record_hash=placeholder,
+            submission_limit_per_day=1,
+            opens_at=now - timedelta(days=1),
+            closes_at=now + timedelta(days=1),
+            created_by=token_id,
+        )
+    )
+    session.flush()
+
+
+def add_release(
+    session: Session,
+    challenge_id: str,
+    token_id: int,
+    digest: str,
+    owner: str,
+    values: dict[str, int],
+    index: int,
+    submitted_at: datetime | None = None,
+) -> None:
+    """A released submission as the leaderboard's projection keeps it: its bundle row, marked
+    with the log index of its release entry (the entry itself is the caller's)."""
+    session.add(Blob(sha256=digest, size=1))
+    session.flush()
+    session.add(
+        UploadedBundle(
+            challenge_id=challenge_id,
+            digest=digest,
+            kind="predictions",
+            owner=owner,
+            token_id=token_id,
+            state="released",
+            reason="",
+            values=values,
+            released_index=index,
+            receipt={},
+            submitted_at=submitted_at or datetime.now(UTC),
+        )
+    )
+
+
 def prefill(app: Flask, size: int, challenge_id: str = CHALLENGE, token_id: int = 1) -> None:
     """A challenge whose log holds ``size`` entries, ``RELEASES`` of them releases."""
     now = datetime.now(UTC)
@@ -68,30 +139,7 @@ def prefill(app: Flask, size: int, challenge_id: str = CHALLENGE, token_id: int 
     release_at = {size * (r + 1) // (RELEASES + 1): r for r in range(RELEASES)}
     with app.app_context():
         session = get_session()
-        session.add(Token(id=token_id, name="owner", role="admin", token_hash=f"{token_id:064x}"))
-        session.add_all(Blob(sha256=digest(i), size=1) for i in range(RELEASES + 1))
-        session.flush()
-        session.add(
-            Challenge(
-                id=challenge_id,
-                name=challenge_id,
-                classes=2,
-                n_items=10,
-                policy={"classes": 2, "metrics": ["correct"]},
-                params_id="bfv-8192",
-                key_id="0" * 64,
-                threshold=2,
-                roster=[],
-                public_context_hash=digest(0),
-                evaluation_keys_hash=digest(0),
-                ceremony_record_hash=digest(0),
-                submission_limit_per_day=1,
-                opens_at=now - timedelta(days=1),
-                closes_at=now + timedelta(days=1),
-                created_by=token_id,
-            )
-        )
-        session.flush()
+        add_challenge(session, challenge_id, token_id)
         nodes = CollectingNodes()
         log = MerkleLog(nodes=nodes)
         entries = []
@@ -105,20 +153,15 @@ def prefill(app: Flask, size: int, challenge_id: str = CHALLENGE, token_id: int 
                     "request_id": f"r2-{r}",
                     "values": {"correct": 1000 + r},
                 }
-                session.add(
-                    UploadedBundle(
-                        challenge_id=challenge_id,
-                        digest=digest(r + 1),
-                        kind="predictions",
-                        owner=f"participant-{r}",
-                        token_id=token_id,
-                        state="released",
-                        reason="",
-                        values=entry["values"],
-                        released_index=i,
-                        receipt={},
-                        submitted_at=now,
-                    )
+                add_release(
+                    session,
+                    challenge_id,
+                    token_id,
+                    digest(r + 1),
+                    f"participant-{r}",
+                    entry["values"],
+                    i,
+                    now,
                 )
             else:
                 entry = {
@@ -176,7 +219,7 @@ def upload_log_work(app: Flask, challenge_id: str = CHALLENGE) -> None:
 
 def leaderboard(app: Flask) -> None:
     response = app.test_client().get(f"/api/v1/challenges/{CHALLENGE}/leaderboard")
-    if response.status_code != 200 or len(response.get_json()) != RELEASES:
+    if response.status_code != 200 or response.get_json()["total"] != RELEASES:
         raise RuntimeError(f"leaderboard: {response.status_code} {response.data[:200]!r}")
 
 

@@ -61,6 +61,8 @@ _COMPONENTS: tuple[type[Schema], ...] = (
     schemas.SubmissionUploadedSchema,
     schemas.SubmissionStatusSchema,
     schemas.LeaderboardRowSchema,
+    schemas.IntervalSchema,
+    schemas.LeaderboardSchema,
     schemas.ContributionTaskSchema,
     schemas.RequestTaskSchema,
     schemas.PadTaskSchema,

@@ -15,6 +15,7 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 
 from cryptoscore.protocol.release import ReleaseState
 from cryptoscore.scoring.policy import METRICS
+from cryptoscore.transparency.leaderboard import RANKING_RULE, VIEWS, Z_95
 from cryptoscore_server.models import Role, utcnow
 
 __all__ = [
@@ -313,15 +314,83 @@ class SubmissionStatusSchema(Schema):
     )
 
 
-class LeaderboardRowSchema(Schema):
-    """One released submission, best first
-    (``cryptoscore.transparency.leaderboard.leaderboard_from_entries``)."""
+LEADERBOARD_DEFAULT_LIMIT = 100
+LEADERBOARD_MAX_LIMIT = 500
 
-    rank = fields.Integer(required=True)
+
+class LeaderboardQuerySchema(Schema):
+    """The query of ``GET /challenges/{id}/leaderboard`` (unknown parameters are refused)."""
+
+    view = fields.String(
+        load_default="best",
+        validate=validate.OneOf(VIEWS),
+        metadata={"description": "best: each participant's best submission; all: every one"},
+    )
+    limit = fields.Integer(
+        load_default=LEADERBOARD_DEFAULT_LIMIT,
+        validate=validate.Range(1, LEADERBOARD_MAX_LIMIT),
+        metadata={"description": f"rows per page, 1..{LEADERBOARD_MAX_LIMIT}"},
+    )
+    offset = fields.Integer(
+        load_default=0,
+        validate=validate.Range(min=0),
+        metadata={"description": "rows to skip (0-based); past the end gives no rows"},
+    )
+
+
+class LeaderboardRowSchema(Schema):
+    """One released submission, ranked (``cryptoscore.transparency.leaderboard``)."""
+
+    rank = fields.Integer(required=True, metadata={"description": "ties share a rank"})
     participant = fields.String(required=True)
-    submission = fields.String(required=True)
-    values = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    submission = fields.String(required=True, metadata={"description": "the bundle's SHA-256"})
+    values = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(),
+        required=True,
+        metadata={"description": "the released aggregates (exact counts), as logged"},
+    )
+    n = fields.Integer(required=True, metadata={"description": "items scored (n_items)"})
+    correct = fields.Integer(
+        required=True,
+        allow_none=True,
+        metadata={"description": "released correct, else n - errors, else the confusion diagonal"},
+    )
+    accuracy = fields.Float(required=True, allow_none=True, metadata={"description": "correct / n"})
+    accuracy_low = fields.Float(
+        required=True, allow_none=True, metadata={"description": "Wilson score 95% lower bound"}
+    )
+    accuracy_high = fields.Float(
+        required=True, allow_none=True, metadata={"description": "Wilson score 95% upper bound"}
+    )
     submitted_at = fields.AwareDateTime(required=True)
+
+
+class IntervalSchema(Schema):
+    """How ``accuracy_low`` / ``accuracy_high`` are computed."""
+
+    method = fields.String(required=True, metadata={"example": "wilson"})
+    level = fields.Float(required=True, metadata={"example": 0.95})
+    z = fields.Float(required=True, metadata={"example": Z_95})
+
+
+class LeaderboardSchema(Schema):
+    """A page of the leaderboard, with the rule that ranks it and the policy behind the
+    numbers."""
+
+    challenge = fields.String(required=True)
+    view = fields.String(required=True, validate=validate.OneOf(VIEWS))
+    policy = fields.Nested(PolicySchema, required=True)
+    n_items = fields.Integer(required=True)
+    ranking_rule = fields.String(required=True, metadata={"example": RANKING_RULE})
+    interval = fields.Nested(IntervalSchema, required=True)
+    total = fields.Integer(required=True, metadata={"description": "rows in the whole view"})
+    offset = fields.Integer(required=True)
+    limit = fields.Integer(required=True)
+    next_offset = fields.Integer(
+        required=True, allow_none=True, metadata={"description": "the next page; null: last"}
+    )
+    rows = fields.List(fields.Nested(LeaderboardRowSchema), required=True)
 
 
 class ContributionTaskSchema(Schema):

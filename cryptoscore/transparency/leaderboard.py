@@ -1,21 +1,52 @@
 """The leaderboard: released submissions ranked, as the service, the audit bundle and the
 auditor compute it.
 
-Best first by the policy's primary aggregate, ties broken by log order (docs/design.md,
-"Leaderboard"). The rows are a projection of the log kept as it grows (one row per release
-entry, :func:`rows_from_entries`); :func:`rank` orders them. The verifier rebuilds the rows
-from the log it was given and compares.
+The rows are a projection of the log kept as it grows (one row per release entry,
+:func:`rows_from_entries`); :func:`rank` orders them by :data:`RANKING_RULE` (docs/design.md,
+"Leaderboard"): every release for the audit bundle and the verifier, or each participant's
+best one. :func:`with_accuracy` adds what a reader wants beside the exact counts: the
+accuracy over the challenge's ``n`` items and its Wilson score 95% interval
+(:func:`wilson_interval`). The verifier rebuilds the rows from the log it was given and
+compares.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from cryptoscore.scoring.policy import ReleasePolicy
+from cryptoscore.scoring.policy import ReleasePolicy, confusion_cell_name
 
-__all__ = ["LeaderboardRow", "rank", "rows_from_entries"]
+__all__ = [
+    "RANKING_RULE",
+    "VIEWS",
+    "Z_95",
+    "LeaderboardRow",
+    "View",
+    "correct_count",
+    "rank",
+    "rows_from_entries",
+    "wilson_interval",
+    "with_accuracy",
+]
+
+Z_95 = 1.959963984540054
+"""The standard normal quantile for a two-sided 95% interval, Φ⁻¹(0.975)."""
+
+View = Literal["best", "all"]
+VIEWS: tuple[View, ...] = ("best", "all")
+"""``best``: each participant's best submission; ``all``: every released submission."""
+
+RANKING_RULE = (
+    "standard competition ranking (1224) by accuracy = correct / n, highest first: "
+    "submissions with equal accuracy share a rank and the next rank skips as many places; "
+    "within a rank, rows are in log order (earliest release first). correct is the released "
+    "count, else n - errors, else the sum of the confusion matrix's diagonal. view=best keeps "
+    "each participant's best submission (the earliest released among equals)"
+)
+"""How :func:`rank` orders and numbers rows (stated in the service's response and docs)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,18 +86,106 @@ def rows_from_entries(
     return rows
 
 
-def rank(rows: Iterable[LeaderboardRow], policy: ReleasePolicy) -> list[dict[str, Any]]:
-    """``[{"rank", "participant", "submission", "values"}]``, best first: most correct, else
-    fewest errors (a policy of confusion cells only ranks by log order); ties by log order."""
-    metric = "correct" if "correct" in policy.metrics else "errors"
-    sign = -1 if metric == "correct" else 1
-    ordered = sorted(rows, key=lambda r: (sign * int(r.values.get(metric, 0)), r.order))
-    return [
-        {
-            "rank": place,
-            "participant": row.participant,
-            "submission": row.submission,
-            "values": dict(row.values),
-        }
-        for place, row in enumerate(ordered, 1)
-    ]
+def correct_count(values: Mapping[str, int], policy: ReleasePolicy, n: int) -> int | None:
+    """The number of correctly predicted items among ``n``: ``correct`` where the policy
+    releases it, else ``n − errors``, else the confusion matrix's diagonal; ``None`` when
+    ``values`` lack what the policy releases."""
+    try:
+        if "correct" in policy.metrics:
+            return int(values["correct"])
+        if "errors" in policy.metrics:
+            return n - int(values["errors"])
+        return sum(int(values[confusion_cell_name(k, k)]) for k in range(policy.classes))
+    except KeyError:
+        return None
+
+
+def wilson_interval(successes: int, n: int, z: float = Z_95) -> tuple[float, float]:
+    """The Wilson score interval for a binomial proportion: ``successes`` of ``n`` trials.
+
+    With p̂ = successes / n, the bounds are
+
+        (p̂ + z²/2n ± z·√(p̂(1 − p̂)/n + z²/4n²)) / (1 + z²/n),
+
+    the p where the score test of p̂ against p is at the edge of significance (E. B. Wilson,
+    "Probable inference, the law of succession, and statistical inference", JASA 22, 1927).
+    Unlike the Wald interval p̂ ± z·√(p̂(1 − p̂)/n) it stays inside [0, 1] and keeps close to
+    its nominal coverage for small n and for p̂ near 0 or 1 (L. D. Brown, T. T. Cai and
+    A. DasGupta, "Interval estimation for a binomial proportion", Statistical Science 16,
+    2001). ``z`` = :data:`Z_95` gives 95%. The bound at 0 (no successes) or 1 (all) is exact.
+    """
+    if n <= 0 or not 0 <= successes <= n:
+        raise ValueError(f"a proportion needs 0 <= successes <= n and n >= 1, got {successes}/{n}")
+    p = successes / n
+    zz = z * z / n
+    centre = (p + zz / 2) / (1 + zz)
+    half = z / (1 + zz) * math.sqrt(p * (1 - p) / n + zz / (4 * n))
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == n else min(1.0, centre + half)
+    return low, high
+
+
+def _ranked_count(row: LeaderboardRow, policy: ReleasePolicy) -> int | None:
+    # n is the same for every row of a challenge: counting with n = 0 (−errors where the policy
+    # releases only errors) orders and ties the rows exactly as correct / n does
+    return correct_count(row.values, policy, 0)
+
+
+def _sort_key(row: LeaderboardRow, policy: ReleasePolicy) -> tuple[bool, int, int]:
+    count = _ranked_count(row, policy)
+    return (count is None, -(count or 0), row.order)
+
+
+def rank(
+    rows: Iterable[LeaderboardRow], policy: ReleasePolicy, *, view: View = "all"
+) -> list[dict[str, Any]]:
+    """``[{"rank", "participant", "submission", "values"}]``, best first, numbered by
+    :data:`RANKING_RULE`: every row (``view="all"``, the audit bundle's leaderboard) or each
+    participant's best (``view="best"``)."""
+    if view not in VIEWS:
+        raise ValueError(f"unknown leaderboard view {view!r} (known: {', '.join(VIEWS)})")
+    ordered = sorted(rows, key=lambda r: _sort_key(r, policy))
+    if view == "best":
+        best: dict[str, LeaderboardRow] = {}
+        for row in ordered:
+            best.setdefault(row.participant, row)  # the first seen is the best
+        ordered = list(best.values())  # in insertion order: still best first
+    board: list[dict[str, Any]] = []
+    previous: int | None = None
+    for place, row in enumerate(ordered, 1):
+        count = _ranked_count(row, policy)
+        # a tie shares the rank above it; the next row's rank skips (its place in the list)
+        shared = bool(board) and count == previous
+        previous = count
+        board.append(
+            {
+                "rank": board[-1]["rank"] if shared else place,
+                "participant": row.participant,
+                "submission": row.submission,
+                "values": dict(row.values),
+            }
+        )
+    return board
+
+
+def with_accuracy(
+    board: Iterable[Mapping[str, Any]], policy: ReleasePolicy, n: int
+) -> list[dict[str, Any]]:
+    """Each ranked row of :func:`rank` with ``n``, ``correct`` (:func:`correct_count`),
+    ``accuracy`` = correct / n and its Wilson 95% interval ``accuracy_low``,
+    ``accuracy_high`` (``None`` where the values do not give ``correct``)."""
+    out = []
+    for row in board:
+        correct = correct_count(row["values"], policy, n)
+        low, high = (None, None) if correct is None else wilson_interval(correct, n)
+        out.append(
+            {
+                **row,
+                "n": n,
+                "correct": correct,
+                "accuracy": None if correct is None else correct / n,
+                "accuracy_low": low,
+                "accuracy_high": high,
+            }
+        )
+    return out

@@ -10,7 +10,8 @@ Audit bundle, format ``cryptoscore-audit-bundle`` version 1 — a zip file with:
                         Ed25519), "tree_heads": [signed tree heads, oldest first]}
     log.jsonl          the log entries, one canonical JSON object per line, in log order
     blobs/<sha256>     every object a log entry names, under the SHA-256 of its bytes
-    leaderboard.json   [{"rank", "participant", "submission", "values"}], best first
+    leaderboard.json   [{"rank", "participant", "submission", "values"}]: every release,
+                        best first, ties sharing a rank (``leaderboard.RANKING_RULE``)
 
 Log entries: ``transparency/entries.py`` names each type's members and blobs once.
 
@@ -45,7 +46,7 @@ from cryptoscore.scoring.policy import ReleasePolicy
 from cryptoscore.threshold.ceremony import CeremonyRecord
 from cryptoscore.threshold.partial import PartialDecryption
 from cryptoscore.transparency.entries import ENTRY_TYPES, blob_digests, entry_bytes, parse_entry
-from cryptoscore.transparency.leaderboard import LeaderboardRow, rank, rows_from_entries
+from cryptoscore.transparency.leaderboard import LeaderboardRow, View, rank, rows_from_entries
 from cryptoscore.transparency.log import (
     ConsistencyProof,
     MemoryNodes,
@@ -367,8 +368,10 @@ class Transcript:
         path = tuple(self.log.consistency_proof(old_size, head.size))
         return head, ConsistencyProof(old_size, head.size, path)
 
-    def leaderboard(self, policy: ReleasePolicy) -> list[dict[str, Any]]:
-        return rank(self.store.leaderboard_rows(), policy)
+    def leaderboard(self, policy: ReleasePolicy, *, view: View = "all") -> list[dict[str, Any]]:
+        """The releases ranked (``leaderboard.rank``): every one (the audit bundle's), or
+        each participant's best."""
+        return rank(self.store.leaderboard_rows(), policy, view=view)
 
     def export(self, path: str | Path | BinaryIO, policy: ReleasePolicy) -> None:
         """Write the audit bundle (layout in the module docstring), entry by entry and blob

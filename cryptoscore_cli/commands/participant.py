@@ -84,13 +84,13 @@ def cmd_status(args: argparse.Namespace) -> None:
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> None:
-    rows = protocol_client(args).leaderboard(args.challenge)
+    from cryptoscore_cli.leaderboard_table import fetch_leaderboard, format_leaderboard
+
+    board = fetch_leaderboard(protocol_client(args), args.challenge, "all" if args.all else "best")
     if args.json:
-        print(json.dumps(rows, indent=2, sort_keys=True))
-        return
-    for row in rows:
-        values = ", ".join(f"{k} {v}" for k, v in sorted(row["values"].items()))
-        print(f"{row['rank']:>4}  {row['participant']:24} {values}")
+        print(json.dumps(board, indent=2, sort_keys=True))
+    else:
+        print(format_leaderboard(board, confusion=args.confusion))
 
 
 def add_identity(sub: Subparsers) -> None:
@@ -145,5 +145,17 @@ def add_leaderboard(sub: Subparsers) -> None:
     p = sub.add_parser("leaderboard", help="released scores, ranked")
     server_options(p)
     p.add_argument("challenge")
-    p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--all",
+        action="store_true",
+        help="every released submission (default: each participant's best)",
+    )
+    p.add_argument(
+        "--confusion",
+        action="store_true",
+        help="print each row's confusion matrix (predicted × label) under it, if released",
+    )
+    p.add_argument(
+        "--json", action="store_true", help="print the API response (every page's rows joined)"
+    )
     p.set_defaults(func=cmd_leaderboard)

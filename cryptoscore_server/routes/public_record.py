@@ -1,9 +1,10 @@
 """The public record of a challenge: leaderboard, signed tree heads, consistency, audit bundle.
 
-* ``GET /challenges/<id>/leaderboard`` (public, CORS): released submissions ranked exactly
-  as the auditor ranks them (``cryptoscore.transparency.leaderboard.rank`` over the rows the
-  log's release entries keep in the bundles table: no re-parse of the log), with each
-  submission's upload time.
+* ``GET /challenges/<id>/leaderboard`` (public, CORS, ETag): released submissions ranked
+  exactly as the auditor ranks them (``cryptoscore.transparency.leaderboard.rank`` over the
+  rows the log's release entries keep in the bundles table: no re-parse of the log) — each
+  participant's best, or every one — a page at a time, with accuracy, its Wilson interval
+  (``with_accuracy``) and each submission's upload time.
 * ``GET /challenges/<id>/log/head`` (public): the latest signed tree head.
 * ``GET /challenges/<id>/log/consistency?from=N`` (public): the latest head and a proof that
   it extends the head of size N (a participant holding a receipt checks nothing was dropped).
@@ -15,6 +16,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import tempfile
 from typing import Any
@@ -24,6 +26,7 @@ from sqlalchemy import select
 
 from cryptoscore.errors import CryptoScoreError
 from cryptoscore.scoring.policy import ReleasePolicy
+from cryptoscore.transparency.leaderboard import RANKING_RULE, Z_95, with_accuracy
 from cryptoscore_server.auth import require_roles
 from cryptoscore_server.blobs import get_blob_store
 from cryptoscore_server.cors import public_read
@@ -35,7 +38,8 @@ from cryptoscore_server.problems import Problem, library_problem
 from cryptoscore_server.routes.challenges import get_challenge
 from cryptoscore_server.schemas import (
     ConsistencySchema,
-    LeaderboardRowSchema,
+    LeaderboardQuerySchema,
+    LeaderboardSchema,
     LogEntriesSchema,
     LogHeadSchema,
     dump,
@@ -46,39 +50,81 @@ __all__ = ["bp"]
 bp = Blueprint("records", __name__, url_prefix="/challenges")
 
 
+LEADERBOARD_MAX_AGE = 10
+"""Seconds a reader (or a shared cache) may reuse a leaderboard page without asking again."""
+
+
 @bp.get("/<challenge_id>/leaderboard")
 @doc(
-    summary="The leaderboard (public): released values, rank and submission time",
+    summary="The leaderboard (public): ranked released values, accuracy and its 95% interval",
+    description=(
+        "Released submissions ranked by `ranking_rule`: " + RANKING_RULE + ". Each row has "
+        "the released values (exact counts, as logged), `n` (the challenge's n_items), "
+        "`correct`, `accuracy` = correct / n and its Wilson score 95% interval "
+        "(`accuracy_low`, `accuracy_high`). Pages by `limit` and `offset`; `total` counts "
+        "the whole view. The response carries a strong `ETag` (the SHA-256 of the body) and "
+        f"`Cache-Control: public, max-age={LEADERBOARD_MAX_AGE}`; a request whose "
+        "`If-None-Match` holds the current ETag gets 304 with no body. Cross-origin reads are "
+        "allowed from the origins in the `CORS_ORIGINS` setting."
+    ),
     tags=["records"],
+    parameters=[{"in": "query", "schema": LeaderboardQuerySchema}],
     responses={
         200: {
-            "description": "Released submissions, best first",
-            "content": {
-                "application/json": {"schema": {"type": "array", "items": "LeaderboardRow"}}
+            "description": "A page of the leaderboard",
+            "headers": {
+                "ETag": {"schema": {"type": "string"}, "description": "strong validator"},
+                "Cache-Control": {"schema": {"type": "string"}},
             },
-        }
+            "content": {"application/json": {"schema": "Leaderboard"}},
+        },
+        304: {"description": "Not modified: `If-None-Match` holds the current ETag"},
     },
-    problems=[404],
+    problems=[404, 422],
 )
 @public_read
 def leaderboard(challenge_id: str) -> Response:
+    query = LeaderboardQuerySchema().load(request.args)
     challenge = get_challenge(challenge_id)
     session = get_session()
-    board = transcript(session, get_blob_store(), challenge_id).leaderboard(
-        ReleasePolicy.from_json(challenge.policy)
+    policy = ReleasePolicy.from_json(challenge.policy)
+    ranked = transcript(session, get_blob_store(), challenge_id).leaderboard(
+        policy, view=query["view"]
     )
+    page = ranked[query["offset"] : query["offset"] + query["limit"]]
     times = {
         digest: submitted_at
         for digest, submitted_at in session.execute(
             select(UploadedBundle.digest, UploadedBundle.submitted_at).where(
                 UploadedBundle.challenge_id == challenge_id,
-                UploadedBundle.released_index.is_not(None),
+                UploadedBundle.digest.in_([row["submission"] for row in page]),
             )
         )
     }
-    rows = [{**row, "submitted_at": times[row["submission"]]} for row in board]
-    schema = LeaderboardRowSchema(many=True)
-    return Response(json.dumps(schema.dump(rows)), mimetype="application/json")
+    end = query["offset"] + len(page)
+    board = {
+        "challenge": challenge_id,
+        "view": query["view"],
+        "policy": {**policy.to_json(), "aggregates": list(policy.aggregate_names())},
+        "n_items": challenge.n_items,
+        "ranking_rule": RANKING_RULE,
+        "interval": {"method": "wilson", "level": 0.95, "z": Z_95},
+        "total": len(ranked),
+        "offset": query["offset"],
+        "limit": query["limit"],
+        "next_offset": end if end < len(ranked) else None,
+        "rows": [
+            {**row, "submitted_at": times[row["submission"]]}
+            for row in with_accuracy(page, policy, challenge.n_items)
+        ],
+    }
+    body = json.dumps(dump(LeaderboardSchema(), board)).encode()
+    response = Response(body, mimetype="application/json")
+    response.set_etag(hashlib.sha256(body).hexdigest())
+    response.cache_control.public = True
+    response.cache_control.max_age = LEADERBOARD_MAX_AGE
+    response.make_conditional(request)  # 304 without the body if If-None-Match matches
+    return response
 
 
 @bp.get("/<challenge_id>/log/head")

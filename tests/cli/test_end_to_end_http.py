@@ -250,7 +250,7 @@ def test_whole_story_over_http(server, cli_committee, tmp_path, capsys):
     assert eve_status["state"] == "invalid" and eve_status["values"] is None
     capsys.readouterr()
     assert main(["leaderboard", "e2e", "--server", server, "--json"]) == 0
-    board = json.loads(capsys.readouterr().out)
+    board = json.loads(capsys.readouterr().out)["rows"]
     assert [row["participant"] for row in board] == ["ann", "bob"]
     auditor = _token("auditor", "aud", capsys)
     assert main(["audit", "--server", server, "--token", auditor, "--challenge", "e2e"]) == 0

@@ -47,7 +47,7 @@ def test_upload_and_leaderboard_cost_does_not_grow_with_the_log(app: Flask) -> N
             app, lambda c=challenge: client.get(f"/api/v1/challenges/{c}/leaderboard")
         )
         assert not [s for s in reads if "log_entries" in s]
-        board = client.get(f"/api/v1/challenges/{challenge}/leaderboard").get_json()
+        board = client.get(f"/api/v1/challenges/{challenge}/leaderboard").get_json()["rows"]
         assert len(board) == RELEASES
         assert [row["values"]["correct"] for row in board] == sorted(
             (1000 + r for r in range(RELEASES)), reverse=True

@@ -109,10 +109,11 @@ def test_whole_challenge(
     assert other.status_code == 404
 
     # leaderboard (public), ranked as the auditor ranks
-    board = client.get(f"{API}/challenges/{CHALLENGE}/leaderboard").get_json()
+    board = client.get(f"{API}/challenges/{CHALLENGE}/leaderboard").get_json()["rows"]
     assert [row["participant"] for row in board] == ["alice", "bob"]
     assert [row["rank"] for row in board] == [1, 2]
     assert board[0]["submission"] == digests["alice"] and board[0]["submitted_at"]
+    assert board[0]["accuracy"] == data["truth"]["alice"] / N_ITEMS
 
     # receipts verify against the published log key, and later heads extend them
     challenge = client.get(f"{API}/challenges/{CHALLENGE}").get_json()

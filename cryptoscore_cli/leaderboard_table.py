@@ -1,0 +1,95 @@
+"""``cryptoscore leaderboard``: the service's leaderboard fetched page by page and printed as
+a table — rank (ties equal), participant, accuracy with its 95% interval, correct and errors,
+and with ``--confusion`` each row's confusion matrix as a K×K grid under it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlencode
+
+if TYPE_CHECKING:
+    from cryptoscore_cli.api import Client
+
+__all__ = ["fetch_leaderboard", "format_leaderboard"]
+
+PAGE = 500
+"""Rows asked per request: the service's largest page (``LEADERBOARD_MAX_LIMIT``)."""
+
+_VIEW_TEXT = {
+    "best": "each participant's best submission",
+    "all": "every released submission",
+}
+
+
+def fetch_leaderboard(client: Client, challenge: str, view: str) -> dict[str, Any]:
+    """The response of ``GET /challenges/{challenge}/leaderboard?view=…`` with the rows of
+    every page joined (``next_offset`` then null)."""
+    path = f"/challenges/{quote(challenge, safe='')}/leaderboard?"
+    offset: int | None = 0
+    board: dict[str, Any] = {}
+    while offset is not None:
+        page = client.get_json(path + urlencode({"view": view, "limit": PAGE, "offset": offset}))
+        if board:
+            board["rows"] += page["rows"]
+        else:
+            board = page
+        offset = page["next_offset"]
+    board["next_offset"] = None
+    return board
+
+
+def _accuracy(row: dict[str, Any]) -> str:
+    if row["accuracy"] is None:
+        return "-"
+    return f"{row['accuracy']:.3f} [{row['accuracy_low']:.3f}, {row['accuracy_high']:.3f}]"
+
+
+def _confusion(row: dict[str, Any], classes: int, indent: str) -> list[str]:
+    """The confusion cells of ``row`` as a grid: one line per predicted class, one column per
+    label."""
+    cells = [
+        [row["values"].get(f"confusion:{a}:{b}") for b in range(classes)] for a in range(classes)
+    ]
+    width = max(len(str(classes - 1)), *(len(str(c)) for line in cells for c in line))
+    lines = [f"{indent}confusion (rows: predicted class, columns: label)"]
+    lines.append(f"{indent}{'':>{width}}  " + " ".join(f"{b:>{width}}" for b in range(classes)))
+    for a, line in enumerate(cells):
+        lines.append(
+            f"{indent}{a:>{width}}  "
+            + " ".join(f"{'-' if c is None else c:>{width}}" for c in line)
+        )
+    return lines
+
+
+def format_leaderboard(board: dict[str, Any], *, confusion: bool = False) -> str:
+    """The table of a leaderboard response (``fetch_leaderboard``)."""
+    policy = board["policy"]
+    n = board["n_items"]
+    rows = board["rows"]
+    lines = [
+        f"{board['challenge']}: {_VIEW_TEXT.get(board['view'], board['view'])} "
+        f"({board['total']}), {n} items; policy: {', '.join(policy['metrics'])}"
+    ]
+    if not rows:
+        lines.append("no released scores yet")
+        return "\n".join(lines)
+    name = max(len("participant"), *(len(r["participant"]) for r in rows))
+    count = max(len("correct"), len(str(n)))
+    accuracy = max(len("accuracy [95% interval]"), *(len(_accuracy(r)) for r in rows))
+    lines.append(
+        f"{'rank':>4}  {'participant':<{name}}  {'accuracy [95% interval]':<{accuracy}}  "
+        f"{'correct':>{count}}  {'errors':>{count}}"
+    )
+    show_grid = confusion and "confusion" in policy["metrics"]
+    for row in rows:
+        correct = row["correct"]
+        errors = "-" if correct is None else n - correct
+        lines.append(
+            f"{row['rank']:>4}  {row['participant']:<{name}}  {_accuracy(row):<{accuracy}}  "
+            f"{'-' if correct is None else correct:>{count}}  {errors:>{count}}"
+        )
+        if show_grid:
+            lines += _confusion(row, policy["classes"], " " * 6)
+    if confusion and not show_grid:
+        lines.append("(no confusion matrix: the policy does not release one)")
+    return "\n".join(lines)
