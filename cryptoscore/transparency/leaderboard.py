@@ -173,17 +173,23 @@ def with_accuracy(
 ) -> list[dict[str, Any]]:
     """Each ranked row of :func:`rank` with ``n``, ``correct`` (:func:`correct_count`),
     ``accuracy`` = correct / n and its Wilson 95% interval ``accuracy_low``,
-    ``accuracy_high`` (``None`` where the values do not give ``correct``)."""
+    ``accuracy_high`` (``None`` where the values do not give ``correct``, or give a count
+    outside [0, n])."""
     out = []
     for row in board:
         correct = correct_count(row["values"], policy, n)
-        low, high = (None, None) if correct is None else wilson_interval(correct, n)
+        # a count outside [0, n] is no proportion: released values are residues mod t, so a
+        # wrong partial can release one; show the count, claim no accuracy for it
+        possible = correct is not None and 0 <= correct <= n
+        low, high = (
+            wilson_interval(correct, n) if possible and correct is not None else (None, None)
+        )
         out.append(
             {
                 **row,
                 "n": n,
                 "correct": correct,
-                "accuracy": None if correct is None else correct / n,
+                "accuracy": correct / n if possible and correct is not None else None,
                 "accuracy_low": low,
                 "accuracy_high": high,
             }

@@ -148,3 +148,18 @@ def test_with_accuracy_adds_n_accuracy_and_interval():
     }
     [blank] = with_accuracy([{"values": {}}], CORRECT, 100)
     assert blank["accuracy"] is blank["accuracy_low"] is blank["correct"] is None
+
+
+def test_an_impossible_count_is_shown_as_such_not_a_crash():
+    """A released count outside [0, n] (what a lying trustee's partial can produce: released
+    values are residues mod t) gets no accuracy rather than breaking the public board."""
+    policy = ReleasePolicy(2, ("correct", "errors"))
+    board = [
+        {"rank": 1, "participant": "liar", "submission": "a" * 64, "values": {"correct": 1100}},
+        {"rank": 2, "participant": "ann", "submission": "b" * 64, "values": {"correct": -3}},
+    ]
+    rows = with_accuracy(board, policy, 1000)
+    assert [(r["correct"], r["accuracy"], r["accuracy_low"]) for r in rows] == [
+        (1100, None, None),
+        (-3, None, None),
+    ]
