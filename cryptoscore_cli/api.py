@@ -76,6 +76,9 @@ class Client:
         _, body, _ = self._request("POST", path, json.dumps(obj).encode(), "application/json")
         return json.loads(body) if body else None
 
+    def delete_json(self, path: str) -> Any:
+        return json.loads(self._request("DELETE", path)[1])
+
     def post_bytes(self, path: str, data: bytes, headers: Mapping[str, str] | None = None) -> Any:
         _, body, _ = self._request("POST", path, data, "application/octet-stream", headers)
         return json.loads(body) if body else None
@@ -125,6 +128,18 @@ class Client:
                 "evaluation_keys": evaluation_keys,
             },
         )
+
+    def create_token(self, role: str, name: str) -> Any:
+        """Mint a token (admin): its metadata, and the token itself in ``token`` (once)."""
+        return self.post_json("/tokens", {"role": role, "name": name})
+
+    def tokens(self) -> Any:
+        """Every token's metadata (admin), never the tokens."""
+        return self.get_json("/tokens")["tokens"]
+
+    def revoke_token(self, token_id: int) -> Any:
+        """Revoke token ``token_id`` (admin; idempotent); its metadata."""
+        return self.delete_json(f"/tokens/{token_id}")
 
     def challenge(self, challenge_id: str) -> Any:
         return self.get_json(f"/challenges/{challenge_id}")

@@ -12,6 +12,6 @@
   server's clients and options, encrypting an upload with the trustees' pads).
 
 Each role module has one ``add_<command>(subparsers)`` a top-level command. The server's
-commands (``serve``, ``worker``, ``token create``) are added by ``cryptoscore_server.commands``
+commands (``serve``, ``worker``, ``token``) are added by ``cryptoscore_server.commands``
 through the ``cryptoscore.commands`` entry point.
 """

@@ -30,7 +30,7 @@ CLASSES = 3
 
 def _token(role: str, name: str, capsys) -> str:
     capsys.readouterr()
-    assert main(["token", "create", "--role", role, "--name", name]) == 0
+    assert main(["token", "create", "--local", "--role", role, "--name", name]) == 0
     return capsys.readouterr().out.strip()
 
 
