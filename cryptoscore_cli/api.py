@@ -163,7 +163,38 @@ def _problem_text(body: bytes) -> str:
         return "error"
     title = str(problem.get("title", "error"))
     detail = problem.get("detail")
+    errors = _error_lines(problem.get("errors"), "")
+    if errors:  # a 422: what is wrong with which field, instead of "see 'errors'"
+        shown = errors[:_MAX_ERRORS]
+        more = f"; and {len(errors) - len(shown)} more" if len(errors) > len(shown) else ""
+        return f"{title}: " + "; ".join(shown) + more
     return f"{title}: {detail}" if detail else title
+
+
+_MAX_ERRORS = 5
+
+
+def _error_lines(errors: Any, where: str) -> list[str]:
+    """A problem's ``errors`` (field → messages, nested for nested fields and lists) as
+    ``"field: message"`` strings; list positions are said as items counted from 1."""
+    if isinstance(errors, dict):
+        lines: list[str] = []
+        for key, value in errors.items():
+            name = str(key)
+            if name.isdigit():
+                name = f"item {int(name) + 1}"
+            elif name == "_schema":
+                name = ""
+            lines.extend(_error_lines(value, " ".join(p for p in (where, name) if p)))
+        return lines
+    if isinstance(errors, list):
+        if all(isinstance(e, str) for e in errors):
+            text = " ".join(e.strip() for e in errors)
+            return [f"{where}: {text}" if where else text] if text else []
+        return [line for e in errors for line in _error_lines(e, where)]
+    if errors is None:
+        return []
+    return [f"{where}: {errors}" if where else str(errors)]
 
 
 class ProtocolClient(Client):

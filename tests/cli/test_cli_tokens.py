@@ -66,3 +66,38 @@ def test_token_commands_say_what_is_missing_in_one_line(server, monkeypatch, cap
     ]
     code, _, err = _run(["token", "revoke", "1", "--server", server, "--token", "cs_x"], capsys)
     assert code == 2 and len(err) == 1 and err[0].startswith("cryptoscore: error: HTTP 401")
+
+
+def test_a_422_says_which_field_is_wrong_in_its_one_line(server, monkeypatch, capsys):
+    from cryptoscore_server.app import create_app
+    from cryptoscore_server.launch import create_token_command
+
+    admin = create_token_command("admin", "root", app=create_app())
+    argv = ["token", "create", "--server", server, "--token", admin, "--role", "auditor"]
+    code, out, err = _run([*argv, "--name", "x" * 101], capsys)
+    assert code == 2 and out == ""
+    assert err == [
+        "cryptoscore: error: HTTP 422: Invalid request: name: Length must be between 1 and 100."
+    ]
+
+
+def test_nested_errors_name_list_items_from_1() -> None:
+    from cryptoscore_cli.api import _problem_text
+
+    body = {
+        "title": "Invalid request",
+        "detail": "The request does not match the schema; see 'errors'.",
+        "errors": {
+            "challenge": {
+                "invited": {"0": ["64 lower-case hex"]},
+                "classes": ["Must be greater than or equal to 2 and less than or equal to 64."],
+            },
+            "_schema": ["Unknown field."],
+        },
+    }
+    assert _problem_text(json.dumps(body).encode()) == (
+        "Invalid request: challenge invited item 1: 64 lower-case hex; challenge classes: Must "
+        "be greater than or equal to 2 and less than or equal to 64.; Unknown field."
+    )
+    many = {"title": "Invalid request", "errors": {f"f{i}": ["bad."] for i in range(7)}}
+    assert _problem_text(json.dumps(many).encode()).endswith("f4: bad.; and 2 more")
