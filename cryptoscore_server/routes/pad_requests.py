@@ -41,7 +41,7 @@ from cryptoscore.protocol.rules import DAY_MS
 from cryptoscore.protocol.signed_inputs import verify_pad_request
 from cryptoscore.scoring.pad_request import PadRequest
 from cryptoscore.threshold.active_set import ActiveSet
-from cryptoscore_server.auth import current_token, require_roles
+from cryptoscore_server.auth import a_role_token, current_token, require_roles
 from cryptoscore_server.blobs import get_blob_store
 from cryptoscore_server.bodies import OCTET_STREAM, json_body
 from cryptoscore_server.db import get_session
@@ -89,7 +89,7 @@ def require_open_for(challenge: Challenge, kind: str) -> None:
 def _kind_for(token: Token, kind: str) -> None:
     allowed = {"predictions": {Role.PARTICIPANT}, "labels": {Role.ORGANIZER, Role.ADMIN}}
     if token.role not in allowed[kind]:
-        raise Problem(403, f"A {token.role} token may not ask for pads for {kind}.")
+        raise Problem(403, f"{a_role_token(token.role)} may not ask for pads for {kind}.")
 
 
 def _active_set(challenge: Challenge, asked: list[str] | None) -> list[str]:
