@@ -46,6 +46,12 @@ MATRIX: list[tuple[str, str, str, frozenset[str]]] = [
         frozenset({"organizer", "admin"}),
     ),
     (
+        "GET",
+        "/challenges/<challenge_id>/labels",
+        "/challenges/nope/labels",
+        frozenset({"organizer", "admin"}),
+    ),
+    (
         "POST",
         "/challenges/<challenge_id>/submissions",
         "/challenges/nope/submissions",
