@@ -222,6 +222,10 @@ class ProtocolClient(Client):
             {SIGNATURE_HEADER: signature.hex()},
         )
 
+    def labels_status(self, challenge_id: str) -> Any:
+        """The labels' state, reason, what they wait for, and the organizer's pad quota use."""
+        return self.get_json(f"/challenges/{challenge_id}/labels")
+
     def submission(self, challenge_id: str, digest: str) -> Any:
         return self.get_json(f"/challenges/{challenge_id}/submissions/{digest}")
 
