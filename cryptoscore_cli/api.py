@@ -76,6 +76,9 @@ class Client:
         _, body, _ = self._request("POST", path, json.dumps(obj).encode(), "application/json")
         return json.loads(body) if body else None
 
+    def delete_json(self, path: str) -> Any:
+        return json.loads(self._request("DELETE", path)[1])
+
     def post_bytes(self, path: str, data: bytes, headers: Mapping[str, str] | None = None) -> Any:
         _, body, _ = self._request("POST", path, data, "application/octet-stream", headers)
         return json.loads(body) if body else None
@@ -126,6 +129,18 @@ class Client:
             },
         )
 
+    def create_token(self, role: str, name: str) -> Any:
+        """Mint a token (admin): its metadata, and the token itself in ``token`` (once)."""
+        return self.post_json("/tokens", {"role": role, "name": name})
+
+    def tokens(self) -> Any:
+        """Every token's metadata (admin), never the tokens."""
+        return self.get_json("/tokens")["tokens"]
+
+    def revoke_token(self, token_id: int) -> Any:
+        """Revoke token ``token_id`` (admin; idempotent); its metadata."""
+        return self.delete_json(f"/tokens/{token_id}")
+
     def challenge(self, challenge_id: str) -> Any:
         return self.get_json(f"/challenges/{challenge_id}")
 
@@ -148,7 +163,38 @@ def _problem_text(body: bytes) -> str:
         return "error"
     title = str(problem.get("title", "error"))
     detail = problem.get("detail")
+    errors = _error_lines(problem.get("errors"), "")
+    if errors:  # a 422: what is wrong with which field, instead of "see 'errors'"
+        shown = errors[:_MAX_ERRORS]
+        more = f"; and {len(errors) - len(shown)} more" if len(errors) > len(shown) else ""
+        return f"{title}: " + "; ".join(shown) + more
     return f"{title}: {detail}" if detail else title
+
+
+_MAX_ERRORS = 5
+
+
+def _error_lines(errors: Any, where: str) -> list[str]:
+    """A problem's ``errors`` (field → messages, nested for nested fields and lists) as
+    ``"field: message"`` strings; list positions are said as items counted from 1."""
+    if isinstance(errors, dict):
+        lines: list[str] = []
+        for key, value in errors.items():
+            name = str(key)
+            if name.isdigit():
+                name = f"item {int(name) + 1}"
+            elif name == "_schema":
+                name = ""
+            lines.extend(_error_lines(value, " ".join(p for p in (where, name) if p)))
+        return lines
+    if isinstance(errors, list):
+        if all(isinstance(e, str) for e in errors):
+            text = " ".join(e.strip() for e in errors)
+            return [f"{where}: {text}" if where else text] if text else []
+        return [line for e in errors for line in _error_lines(e, where)]
+    if errors is None:
+        return []
+    return [f"{where}: {errors}" if where else str(errors)]
 
 
 class ProtocolClient(Client):
@@ -175,6 +221,10 @@ class ProtocolClient(Client):
             bundle,
             {SIGNATURE_HEADER: signature.hex()},
         )
+
+    def labels_status(self, challenge_id: str) -> Any:
+        """The labels' state, reason, what they wait for, and the organizer's pad quota use."""
+        return self.get_json(f"/challenges/{challenge_id}/labels")
 
     def submission(self, challenge_id: str, digest: str) -> Any:
         return self.get_json(f"/challenges/{challenge_id}/submissions/{digest}")

@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in COMMANDS:
         add(sub)
-    # commands other packages add (the server's serve, worker and token create), found by
+    # commands other packages add (the server's serve, worker and token), found by
     # entry point so that this command line never imports them itself
     for command_set in entry_points(group=COMMANDS_ENTRY_POINT):
         command_set.load()(sub)

@@ -21,7 +21,7 @@ of its own. Installed with the ``[server]`` extra; start with
 * ``jobs``       the two-round release as idempotent jobs; in-process runner and RQ
 * ``worker``     ``cryptoscore worker``: consume the RQ queue
 * ``launch``     opening, binding and serving the app; minting a token in its database
-* ``commands``   the ``serve``, ``worker`` and ``token create`` commands, which the
+* ``commands``   the ``serve``, ``worker`` and ``token`` commands, which the
   ``cryptoscore`` command line finds through the ``cryptoscore.commands`` entry point
 
 Importing this package imports nothing else: ``commands`` must load where Flask is absent.

@@ -2,8 +2,8 @@
 
 ``create_app()`` reads the settings (``config.py``), opens the database and migrates it to the
 newest schema (``db.py``), opens the blob store (``blobs.py``), installs the problem-details
-error handlers (``problems.py``) and CORS (``cors.py``), and registers one blueprint per
-resource under ``/api/v1``.
+error handlers (``problems.py``), CORS (``cors.py``) and the JSON request log (``logs.py``),
+and registers one blueprint per resource under ``/api/v1``.
 
 Adding a resource: write ``routes/<resource>.py`` with ``bp = Blueprint("<resource>",
 __name__, url_prefix="/<resource>")``, decorate each view with ``@doc(...)`` (OpenAPI) and either
@@ -18,7 +18,7 @@ from typing import Any
 
 from flask import Flask, Response, request
 
-from cryptoscore_server import blobs, cors, db, openapi, problems
+from cryptoscore_server import blobs, cors, db, logs, openapi, problems
 from cryptoscore_server.config import SETTING_KEYS, load_settings
 from cryptoscore_server.problems import Problem
 from cryptoscore_server.routes import (
@@ -64,6 +64,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     blobs.init_app(app)
     cors.init_app(app)
+    logs.init_app(app)  # first: every request is timed and logged, refused ones too
     app.before_request(_refuse_unstorable_text)
     app.after_request(_security_headers)
     for blueprint in BLUEPRINTS:

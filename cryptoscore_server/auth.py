@@ -40,6 +40,7 @@ from cryptoscore_server.problems import Problem
 
 __all__ = [
     "Role",
+    "a_role_token",
     "authenticate",
     "create_token",
     "current_token",
@@ -54,6 +55,11 @@ R = TypeVar("R")
 _TOKEN_BYTES = 32
 TOKEN_PREFIX = "cs_"  # noqa: S105 - a public prefix, not a secret
 _REALM = 'Bearer realm="cryptoscore"'
+
+
+def a_role_token(role: str) -> str:
+    """``"A participant token"``, ``"An admin token"``: a role's token, with its article."""
+    return f"{'An' if role[:1] in 'aeiou' else 'A'} {role} token"
 
 
 def hash_token(token: str) -> str:
@@ -125,7 +131,7 @@ def require_roles(*roles: Role) -> Callable[[Callable[P, R]], Callable[P, R]]:
             if Role(token.role) not in allowed:
                 raise Problem(
                     403,
-                    f"A {token.role} token may not do this; it needs one of: "
+                    f"{a_role_token(token.role)} may not do this; it needs one of: "
                     + ", ".join(sorted(allowed)),
                 )
             g.token = token

@@ -10,6 +10,7 @@
 | queue name         | ``RQ_QUEUE``         | ``cryptoscore``                            |
 | outbox sweep       | ``OUTBOX_INTERVAL``  | 10 (seconds between hand-overs)            |
 | re-queue sweep     | ``REQUEUE_INTERVAL`` | 300 (seconds between re-queues of unfinished work) |
+| JSON logs (stderr) | ``LOG_REQUESTS``     | 1: a line per request and job run; 0: none |
 
 The same names are the Flask config keys, so ``create_app({"DATA_DIR": ...})`` overrides the
 environment in tests. ``DATABASE_URL`` defaults from the *resolved* ``DATA_DIR``, so a test that
@@ -47,6 +48,7 @@ SETTING_KEYS = (
     "RQ_QUEUE",
     "OUTBOX_INTERVAL",
     "REQUEUE_INTERVAL",
+    "LOG_REQUESTS",
 )
 
 
@@ -66,6 +68,7 @@ class Settings:
     rq_queue: str | None = None
     outbox_interval: int = 10
     requeue_interval: int = 300
+    log_requests: bool = True
 
     @property
     def blob_dir(self) -> Path:
@@ -81,6 +84,7 @@ class Settings:
             "RQ_QUEUE": self.rq_queue,
             "OUTBOX_INTERVAL": self.outbox_interval,
             "REQUEUE_INTERVAL": self.requeue_interval,
+            "LOG_REQUESTS": self.log_requests,
             # Werkzeug refuses a larger body with 413 before the form parser stores any of it.
             "MAX_CONTENT_LENGTH": self.max_upload_bytes,
         }
@@ -108,6 +112,17 @@ def _positive_int(name: str, value: object) -> int:
     return number
 
 
+def _switch(name: str, value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be 1 or 0, got {value!r}")
+
+
 def load_settings(
     environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
 ) -> Settings:
@@ -131,4 +146,5 @@ def load_settings(
         rq_queue=str(raw["RQ_QUEUE"]) if raw.get("RQ_QUEUE") else None,
         outbox_interval=_positive_int("OUTBOX_INTERVAL", raw.get("OUTBOX_INTERVAL", 10)),
         requeue_interval=_positive_int("REQUEUE_INTERVAL", raw.get("REQUEUE_INTERVAL", 300)),
+        log_requests=_switch("LOG_REQUESTS", raw.get("LOG_REQUESTS", True)),
     )

@@ -39,6 +39,7 @@ from cryptoscore_server.db import get_session
 from cryptoscore_server.failpoints import failpoint
 from cryptoscore_server.job_outbox import dispatch, schedule
 from cryptoscore_server.ledger import challenge_context
+from cryptoscore_server.logs import job_run
 from cryptoscore_server.models import Challenge, UploadedBundle
 from cryptoscore_server.release_ledger import SqlReleaseLedger
 
@@ -131,7 +132,7 @@ class InProcessRunner:
     def _run(self, job: tuple[str, str, str]) -> None:
         for attempt in range(1, _ATTEMPTS + 1):
             try:
-                with self.app.app_context():
+                with self.app.app_context(), job_run(self.app, *job, attempt=attempt):
                     run_job(*job)
                 return
             except Exception as exc:

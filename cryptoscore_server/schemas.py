@@ -301,13 +301,21 @@ SUBMISSION_STATES = [state.value for state in ReleaseState]
 """The library's spelling (``ReleaseState``), as the database keeps it."""
 
 
+_REASON = "why it is stuck or invalid, where known (a trustee's refusal, a failed check)"
+_WAITING_FOR = (
+    "what an undecided bundle waits for, e.g. 'round 1: 1 of 2 trustee contributions' "
+    "(empty once decided)"
+)
+
+
 class SubmissionStatusSchema(Schema):
     """A submission's place in the release, and its released values once released."""
 
     submission = fields.String(required=True)
     participant = fields.String(required=True)
     state = fields.String(required=True, validate=validate.OneOf(SUBMISSION_STATES))
-    reason = fields.String(required=True)
+    reason = fields.String(required=True, metadata={"description": _REASON})
+    waiting_for = fields.String(required=True, metadata={"description": _WAITING_FOR})
     submitted_at = fields.AwareDateTime(required=True)
     values = fields.Dict(
         keys=fields.String(), values=fields.Integer(), allow_none=True, required=True
@@ -445,12 +453,51 @@ class Round1EvidenceSchema(Schema):
     )
 
 
+class QuotaUseSchema(Schema):
+    """How much of a daily limit one identity used (in the last 24 hours of log time)."""
+
+    used = fields.Integer(required=True)
+    per_day = fields.Integer(required=True)
+
+
+class QuotaSchema(Schema):
+    """An enrolled identity's use of the challenge's daily limits."""
+
+    submissions = fields.Nested(QuotaUseSchema, required=True)
+    pad_requests = fields.Nested(QuotaUseSchema, required=True)
+
+
 class EnrolmentSchema(Schema):
     """An identity enrolled in a challenge."""
 
     challenge = fields.String(required=True)
     identity = fields.String(required=True, metadata={"description": "Ed25519 public key, hex"})
     name = fields.String(required=True)
+    quota = fields.Nested(
+        QuotaSchema,
+        metadata={
+            "description": "GET only: submissions and pad requests this identity made in the "
+            "last 24 hours of log time, and the limits (a client checks before asking for pads)"
+        },
+    )
+
+
+class LabelsStatusSchema(Schema):
+    """The challenge's labels: uploaded or not, and where they are in round 1."""
+
+    uploaded = fields.Boolean(required=True)
+    bundle = fields.String(required=True, allow_none=True, validate=SHA256)
+    state = fields.String(
+        required=True, allow_none=True, validate=validate.OneOf(SUBMISSION_STATES)
+    )
+    reason = fields.String(required=True, metadata={"description": _REASON})
+    waiting_for = fields.String(required=True, metadata={"description": _WAITING_FOR})
+    submitted_at = fields.AwareDateTime(required=True, allow_none=True)
+    pad_requests = fields.Nested(
+        QuotaUseSchema,
+        required=True,
+        metadata={"description": "pad requests the organizer key made in the last 24 hours"},
+    )
 
 
 class PadRequestCreateSchema(Schema):

@@ -12,6 +12,7 @@ from flask import Flask
 
 from cryptoscore_server.app import create_app
 from cryptoscore_server.jobs import DEFAULT_QUEUE, run_job
+from cryptoscore_server.logs import job_run, rq_attempt
 
 __all__ = ["main", "rq_run", "set_worker_app"]
 
@@ -29,7 +30,8 @@ def rq_run(name: str, challenge_id: str, digest: str) -> None:
     global _WORKER_APP
     if _WORKER_APP is None:
         _WORKER_APP = create_app()
-    with _WORKER_APP.app_context():
+    app = _WORKER_APP
+    with app.app_context(), job_run(app, name, challenge_id, digest, rq_attempt()):
         run_job(name, challenge_id, digest)
 
 

@@ -98,7 +98,9 @@ def _as_indices(values: object, classes: int) -> IntArray:
     lo, hi = int(arr.min()), int(arr.max())
     if lo < 0 or hi >= classes:
         bad = int(np.argmax((arr < 0) | (arr >= classes)))
-        raise InputError(f"class index {int(arr[bad])} at item {bad} is outside 0..{classes - 1}")
+        raise InputError(  # items counted from 1, as a CSV's lines are
+            f"class index {int(arr[bad])} at item {bad + 1} is outside 0..{classes - 1}"
+        )
     return arr
 
 

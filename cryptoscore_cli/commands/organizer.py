@@ -1,6 +1,7 @@
 """The organizer's commands: ``challenge create`` (from a ceremony directory, naming the
 organizer's key and who may enrol), ``challenge show`` (a challenge's public definition, for
-anyone) and ``labels upload`` (labels encrypted locally with the trustees' pads, signed)."""
+anyone), ``labels upload`` (labels encrypted locally with the trustees' pads, signed, after
+every check that can come before the pads: ``prechecks.py``) and ``labels status``."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from cryptoscore_cli.commands.common import (
     signer_options,
     upload_options,
 )
+from cryptoscore_cli.commands.prechecks import check_input, check_open, check_quota
+from cryptoscore_cli.commands.watch import print_progress
 from cryptoscore_cli.errors import CliError
 
 if TYPE_CHECKING:
@@ -118,10 +121,35 @@ def cmd_labels_upload(args: argparse.Namespace) -> None:
     identity = open_identity(args.identity, args.passphrase_env)
     if rules.get("organizer") != identity.public_key.hex():
         raise CliError("this identity is not the challenge's organizer key")
+    # everything the service would refuse after the trustees made pads, checked before
+    check_open(info, "labels")
+    status = client.labels_status(args.challenge)
+    if status["uploaded"]:
+        raise CliError(
+            f"challenge {args.challenge} has its labels already ({status['bundle'][:16]}…, "
+            f"{status['state']}): `cryptoscore labels status` shows them"
+        )
+    check_quota({"pad_requests": status["pad_requests"]})
+    check_input(args.input, info)
     bundle, digest = encrypt_for(args, client, info, "labels", identity)
     signature = sign_upload(identity, args.challenge, "labels", digest)
     result = client.upload_labels(args.challenge, bundle, signature)
     print(json.dumps(result, indent=2, sort_keys=True))
+
+
+def cmd_labels_status(args: argparse.Namespace) -> None:
+    status = protocol_client(args).labels_status(args.challenge)
+    if args.json:
+        print(json.dumps(status, indent=2, sort_keys=True))
+        return
+    if not status["uploaded"]:
+        print(f"labels of {args.challenge}: not uploaded")
+    else:
+        print(f"labels {status['bundle']}: {status['state']}")
+        print(f"  uploaded at {status['submitted_at']}")
+    print_progress(status)
+    quota = status["pad_requests"]
+    print(f"  pad requests: {quota['used']} of {quota['per_day']} in the last 24 hours")
 
 
 def add_challenge(sub: Subparsers) -> None:
@@ -182,3 +210,10 @@ def add_labels(sub: Subparsers) -> None:
         "create --organizer`): signs the pad request and the labels",
     )
     p.set_defaults(func=cmd_labels_upload)
+    p = labels_sub.add_parser(
+        "status", help="the labels' round-1 state, why they are stuck, what they wait for"
+    )
+    server_options(p)
+    p.add_argument("--challenge", required=True)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_labels_status)

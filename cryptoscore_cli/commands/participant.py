@@ -1,12 +1,14 @@
 """A participant's commands: ``identity init`` (an Ed25519 identity, the organizer's too),
-``enrol``, ``submit`` (predictions encrypted locally with the trustees' pads, signed),
-``status`` (a submission's state and released scores) and ``leaderboard``."""
+``enrol``, ``submit`` (predictions encrypted locally with the trustees' pads, signed, after
+every check that can come before the pads, ``prechecks.py``; ``--wait`` follows it until it is
+decided), ``status`` (a submission's state, why it is stuck or what it waits for, its released
+scores) and ``leaderboard``."""
 
 from __future__ import annotations
 
 import argparse
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cryptoscore_cli.api import ApiError
 from cryptoscore_cli.commands.common import (
@@ -20,6 +22,8 @@ from cryptoscore_cli.commands.common import (
     upload_options,
     write_file,
 )
+from cryptoscore_cli.commands.prechecks import check_input, check_open, check_quota
+from cryptoscore_cli.commands.watch import print_progress, print_released, wait_for_decision
 from cryptoscore_cli.errors import CliError
 
 if TYPE_CHECKING:
@@ -45,17 +49,16 @@ def cmd_enrol(args: argparse.Namespace) -> None:
     print(f"enrolled {args.name} in {args.challenge} as {identity.public_key.hex()[:16]}…")
 
 
-def _enrolled_identity(client: ProtocolClient, challenge_id: str) -> str:
-    """The public key (hex) the caller's token enrolled in the challenge."""
+def _enrolment(client: ProtocolClient, challenge_id: str) -> Any:
+    """The caller's enrolment in the challenge: its identity (hex key) and quota use."""
     try:
-        enrolment = client.enrolment(challenge_id)
+        return client.enrolment(challenge_id)
     except ApiError as exc:
         if exc.status == 404:
             raise CliError(
                 f"not enrolled in {challenge_id}: run `cryptoscore enrol` first"
             ) from None
         raise
-    return str(enrolment["identity"])
 
 
 def cmd_submit(args: argparse.Namespace) -> None:
@@ -63,24 +66,43 @@ def cmd_submit(args: argparse.Namespace) -> None:
 
     client = protocol_client(args)
     info = client.challenge(args.challenge)  # first: an unknown challenge is not "not enrolled"
-    enrolled = _enrolled_identity(client, args.challenge)
+    enrolment = _enrolment(client, args.challenge)
+    enrolled = str(enrolment["identity"])
     identity = open_identity(args.identity, args.passphrase_env)
     if identity.public_key.hex() != enrolled:
         raise CliError(
             f"this identity is not the one enrolled in {args.challenge} ({enrolled[:16]}…)"
         )
+    # everything the service would refuse after the trustees made pads, checked before
+    check_open(info, "predictions")
+    check_quota(enrolment.get("quota") or {})
+    check_input(args.input, info)
     bundle, digest = encrypt_for(args, client, info, "predictions", identity)
     signature = sign_upload(identity, args.challenge, "predictions", digest)
     result = client.submit(args.challenge, bundle, signature)
     if args.receipt:
         write_file(args.receipt, json.dumps(result["receipt"], sort_keys=True).encode())
-    print(f"submission {result['submission']}: {result['state']}")
+    print(f"submission {result['submission']}: {result['state']}", flush=True)
     if args.receipt:
-        print(f"receipt written to {args.receipt}")
+        print(f"receipt written to {args.receipt}", flush=True)
+    if args.wait:
+        status = wait_for_decision(
+            client, args.challenge, result["submission"], timeout=args.timeout, quiet=args.quiet
+        )
+        print(f"submission {result['submission']}: released")
+        print_released(status["values"])
 
 
 def cmd_status(args: argparse.Namespace) -> None:
-    print(json.dumps(protocol_client(args).submission(args.challenge, args.submission), indent=2))
+    status = protocol_client(args).submission(args.challenge, args.submission)
+    if args.json:
+        print(json.dumps(status, indent=2))
+        return
+    print(f"submission {status['submission']}: {status['state']}")
+    print(f"  by {status['participant']}, uploaded at {status['submitted_at']}")
+    print_progress(status)
+    if status.get("values") is not None:
+        print_released(status["values"])
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> None:
@@ -125,6 +147,19 @@ def add_submit(sub: Subparsers) -> None:
     p = sub.add_parser("submit", help="encrypt predictions locally and submit them")
     upload_options(p)
     p.add_argument("--receipt", help="write the submission receipt (JSON) here")
+    p.add_argument(
+        "--wait",
+        action="store_true",
+        help="after the upload, follow the submission until it is decided: exit 0 and print "
+        "the scores once released, 2 with the reason if invalid, 3 if --timeout ends the wait",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=3600.0,
+        metavar="SECONDS",
+        help="with --wait: how long to follow it (default 3600)",
+    )
     signer_options(
         p,
         "directory with the identity.pem you enrolled (`enrol`): signs the pad request and "
@@ -134,10 +169,13 @@ def add_submit(sub: Subparsers) -> None:
 
 
 def add_status(sub: Subparsers) -> None:
-    p = sub.add_parser("status", help="a submission's state and released scores")
+    p = sub.add_parser(
+        "status", help="a submission's state, why it is stuck or what it waits for, its scores"
+    )
     server_options(p)
     p.add_argument("submission")
     p.add_argument("--challenge", required=True)
+    p.add_argument("--json", action="store_true", help="the service's status object as JSON")
     p.set_defaults(func=cmd_status)
 
 

@@ -18,6 +18,10 @@ submissions by one identity in 24 hours of log time 429 (as the trustees count t
 encrypted with trustee pads the uploader requested for this kind, or with pads another bundle
 used, 409 (``pads.py``).
 
+``GET /challenges/{id}/labels`` (organizer, admin) says whether the labels are uploaded, their
+state, reason and what they wait for, and the organizer key's pad requests of the last 24
+hours; a submission's status says what it waits for too (``progress.py``).
+
 Round 1 of a bundle starts when t trustees have contributed (``trustee.py``), round 2 when
 the submission and the labels are both valid (``jobs.py``).
 """
@@ -28,12 +32,11 @@ import re
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request, send_file
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from cryptoscore.errors import CryptoScoreError
 from cryptoscore.identity import PublicKey
 from cryptoscore.protocol.release import ReleaseState
-from cryptoscore.protocol.rules import DAY_MS
 from cryptoscore.protocol.signed_inputs import verify_upload
 from cryptoscore.scoring.bundle import EncryptedBundle
 from cryptoscore_server.auth import current_token, require_roles
@@ -51,10 +54,12 @@ from cryptoscore_server.ledger import (
 from cryptoscore_server.models import Challenge, Role, Token, UploadedBundle, utcnow
 from cryptoscore_server.openapi import binary_body, binary_response, doc
 from cryptoscore_server.problems import Problem, library_problem
+from cryptoscore_server.progress import quota_json, used_in_day, waiting_for
 from cryptoscore_server.routes.challenges import get_challenge
 from cryptoscore_server.routes.enrolment import challenge_rules, enrolled_identity
 from cryptoscore_server.routes.pad_requests import require_open_for, use_pads
 from cryptoscore_server.schemas import (
+    LabelsStatusSchema,
     LabelsUploadedSchema,
     SubmissionStatusSchema,
     SubmissionUploadedSchema,
@@ -140,14 +145,8 @@ def _upload(challenge_id: str, kind: str) -> tuple[dict[str, Any], int]:
                 raise Problem(409, f"Challenge {challenge_id!r} has its labels already.")
             now_ms = log_time_ms(session, challenge_id)
             if kind == "predictions":
-                recent = session.scalar(
-                    select(func.count())
-                    .select_from(UploadedBundle)
-                    .where(UploadedBundle.challenge_id == challenge_id)
-                    .where(UploadedBundle.signer == signer)
-                    .where(UploadedBundle.logged_ms > now_ms - DAY_MS)
-                )
-                if (recent or 0) >= rules.submissions_per_day:
+                recent = used_in_day(session, challenge_id, signer, "submissions", now_ms)
+                if recent >= rules.submissions_per_day:
                     raise Problem(
                         429,
                         f"At most {rules.submissions_per_day} submissions per identity in 24 "
@@ -227,7 +226,7 @@ def submit(challenge_id: str) -> tuple[dict[str, Any], int]:
 )
 @require_roles(Role.PARTICIPANT, Role.ORGANIZER, Role.ADMIN, Role.AUDITOR)
 def submission_status(challenge_id: str, digest: str) -> dict[str, Any]:
-    get_challenge(challenge_id)
+    challenge = get_challenge(challenge_id)
     row = get_session().get(UploadedBundle, (challenge_id, digest))
     token = current_token()
     if (
@@ -243,8 +242,42 @@ def submission_status(challenge_id: str, digest: str) -> dict[str, Any]:
             "participant": row.owner,
             "state": row.state,
             "reason": row.reason,
+            "waiting_for": waiting_for(get_session(), challenge, row),
             "submitted_at": row.submitted_at,
             "values": row.values if row.state == ReleaseState.RELEASED else None,
+        },
+    )
+
+
+@bp.get("/<challenge_id>/labels")
+@doc(
+    summary="The labels: uploaded or not, their round-1 state and what they wait for",
+    description="Also the organizer key's pad requests in the last 24 hours, and the limit.",
+    tags=["bundles"],
+    responses={200: LabelsStatusSchema},
+    problems=[404, 409],
+)
+@require_roles(Role.ORGANIZER, Role.ADMIN)
+def labels_status(challenge_id: str) -> dict[str, Any]:
+    challenge = get_challenge(challenge_id)
+    rules = challenge_rules(challenge)
+    session = get_session()
+    row = session.scalars(
+        select(UploadedBundle)
+        .where(UploadedBundle.challenge_id == challenge_id)
+        .where(UploadedBundle.kind == "labels")
+    ).first()
+    quota = quota_json(session, challenge_id, rules.organizer.hex(), rules, "pad_requests")
+    return dump(
+        LabelsStatusSchema(),
+        {
+            "uploaded": row is not None,
+            "bundle": row.digest if row else None,
+            "state": row.state if row else None,
+            "reason": row.reason if row else "",
+            "waiting_for": waiting_for(session, challenge, row) if row else "the upload",
+            "submitted_at": row.submitted_at if row else None,
+            "pad_requests": quota["pad_requests"],
         },
     )
 

@@ -7,7 +7,9 @@
   is not another token's and this token has no other identity here (409), then logs it
   (``{"type": "enrolment", ...}``) and signs a head. Posting the same record again returns
   200 and changes nothing.
-* ``GET /challenges/{id}/enrolment``: the caller's enrolment (404 if none).
+* ``GET /challenges/{id}/enrolment``: the caller's enrolment (404 if none), with ``quota``:
+  the submissions and pad requests its identity made in the last 24 hours of log time and the
+  limits, so a client refuses what would be over quota before the trustees make pads.
 
 Pad requests and submissions for predictions are signed with the enrolled identity; trustees
 and auditors check it against the log (``cryptoscore/trustee/input_rules.py``).
@@ -31,6 +33,7 @@ from cryptoscore_server.ledger import append_event, challenge_lock, sign_head
 from cryptoscore_server.models import Challenge, Participant, Role, Token, utcnow
 from cryptoscore_server.openapi import binary_body, doc
 from cryptoscore_server.problems import Problem, library_problem
+from cryptoscore_server.progress import quota_json
 from cryptoscore_server.routes.challenges import get_challenge
 from cryptoscore_server.schemas import EnrolmentSchema, dump
 
@@ -142,14 +145,14 @@ def enrol(challenge_id: str) -> tuple[dict[str, Any], int]:
 
 @bp.get("/<challenge_id>/enrolment")
 @doc(
-    summary="Your enrolment in a challenge",
+    summary="Your enrolment in a challenge, and your use of its daily limits",
     tags=["enrolment"],
     responses={200: EnrolmentSchema},
     problems=[404],
 )
 @require_roles(Role.PARTICIPANT)
 def show(challenge_id: str) -> dict[str, Any]:
-    get_challenge(challenge_id)
+    challenge = get_challenge(challenge_id)
     row = (
         get_session()
         .scalars(
@@ -161,4 +164,12 @@ def show(challenge_id: str) -> dict[str, Any]:
     )
     if row is None:
         raise Problem(404, f"You are not enrolled in {challenge_id!r}.")
-    return dump(EnrolmentSchema(), _body(row))
+    quota = quota_json(
+        get_session(),
+        challenge_id,
+        row.identity,
+        challenge_rules(challenge),
+        "submissions",
+        "pad_requests",
+    )
+    return dump(EnrolmentSchema(), {**_body(row), "quota": quota})

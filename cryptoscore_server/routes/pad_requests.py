@@ -33,15 +33,14 @@ import base64
 from typing import Any
 
 from flask import Blueprint, Response, send_file
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from cryptoscore.errors import CryptoScoreError
 from cryptoscore.identity import PublicKey
-from cryptoscore.protocol.rules import DAY_MS
 from cryptoscore.protocol.signed_inputs import verify_pad_request
 from cryptoscore.scoring.pad_request import PadRequest
 from cryptoscore.threshold.active_set import ActiveSet
-from cryptoscore_server.auth import current_token, require_roles
+from cryptoscore_server.auth import a_role_token, current_token, require_roles
 from cryptoscore_server.blobs import get_blob_store
 from cryptoscore_server.bodies import OCTET_STREAM, json_body
 from cryptoscore_server.db import get_session
@@ -64,6 +63,7 @@ from cryptoscore_server.models import (
 )
 from cryptoscore_server.openapi import binary_response, doc
 from cryptoscore_server.problems import Problem, library_problem
+from cryptoscore_server.progress import used_in_day
 from cryptoscore_server.routes.challenges import get_challenge
 from cryptoscore_server.routes.enrolment import challenge_rules, enrolled_identity
 from cryptoscore_server.schemas import PadRequestCreateSchema, PadRequestSchema, dump
@@ -89,7 +89,7 @@ def require_open_for(challenge: Challenge, kind: str) -> None:
 def _kind_for(token: Token, kind: str) -> None:
     allowed = {"predictions": {Role.PARTICIPANT}, "labels": {Role.ORGANIZER, Role.ADMIN}}
     if token.role not in allowed[kind]:
-        raise Problem(403, f"A {token.role} token may not ask for pads for {kind}.")
+        raise Problem(403, f"{a_role_token(token.role)} may not ask for pads for {kind}.")
 
 
 def _active_set(challenge: Challenge, asked: list[str] | None) -> list[str]:
@@ -191,15 +191,9 @@ def create(challenge_id: str) -> tuple[dict[str, Any], int]:
                 return dump(PadRequestSchema(), pad_request_body(same_seed)), 200
             raise Problem(409, "This seed was used already: make a fresh one for every bundle.")
         now_ms = log_time_ms(session, challenge.id)
-        recent = session.scalar(
-            select(func.count())
-            .select_from(PadRequestRow)
-            .where(PadRequestRow.challenge_id == challenge.id)
-            .where(PadRequestRow.requester == requester)
-            .where(PadRequestRow.logged_ms > now_ms - DAY_MS)
-        )
+        recent = used_in_day(session, challenge.id, requester, "pad_requests", now_ms)
         limit = rules.pad_requests_per_day
-        if (recent or 0) >= limit:
+        if recent >= limit:
             raise Problem(
                 429,
                 f"At most {limit} pad requests per identity in 24 hours.",

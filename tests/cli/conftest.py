@@ -22,13 +22,15 @@ def share_passphrase_env(trustee_id: str) -> str:
 
 @pytest.fixture
 def server(tmp_path, monkeypatch) -> Iterator[str]:
-    """The service (SQLite and blobs under tmp_path, in-process jobs) served by waitress."""
+    """The service (SQLite and blobs under tmp_path, in-process jobs, no request log) served
+    by waitress."""
     from cryptoscore_server.app import create_app
     from cryptoscore_server.launch import serving_in_thread
 
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.setenv("LOG_REQUESTS", "0")  # its JSON lines would share the CLI's stderr
     with serving_in_thread(create_app(), threads=4) as url:
         yield url
 

@@ -109,7 +109,7 @@ def test_full_flow_matches_numpy(workdir, capsys):
                 "-o",
                 "x",
             ],
-            "class index 5 at item 1 is outside 0..1",
+            "class index 5 at item 2 is outside 0..1",
         ),
         (["decrypt", "{bundle}", "--secret-key", "{keys}/secret.key"], "wrong record type"),
     ],

@@ -19,7 +19,7 @@ def _identity(tmp_path, name: str, capsys) -> str:
 
 def _token(role: str, name: str, capsys) -> str:
     capsys.readouterr()
-    assert main(["token", "create", "--role", role, "--name", name]) == 0
+    assert main(["token", "create", "--local", "--role", role, "--name", name]) == 0
     return capsys.readouterr().out.strip()
 
 

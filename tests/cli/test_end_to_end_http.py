@@ -30,7 +30,7 @@ CLASSES = 3
 
 def _token(role: str, name: str, capsys) -> str:
     capsys.readouterr()
-    assert main(["token", "create", "--role", role, "--name", name]) == 0
+    assert main(["token", "create", "--local", "--role", role, "--name", name]) == 0
     return capsys.readouterr().out.strip()
 
 
@@ -164,28 +164,22 @@ def test_whole_story_over_http(server, cli_committee, tmp_path, capsys):
     y = gen.integers(0, CLASSES, N_ITEMS)
     np.save(tmp_path / "labels.npy", y)
     online = ["trustee-1", "trustee-3"]  # trustee-2 is offline throughout
+    labels_upload = ["labels", "upload", str(tmp_path / "labels.npy"), "--challenge", "e2e"]
+    labels_upload += ["--server", server, "--token", organizer, "--identity", str(tmp_path / "org")]
+    labels_upload += ["--passphrase-env", "ID_PASS"]
     with _trustees_in_background(tmp_path, server, tokens, online, cli_committee):
-        assert (
-            main(
-                [
-                    "labels",
-                    "upload",
-                    str(tmp_path / "labels.npy"),
-                    "--challenge",
-                    "e2e",
-                    "--server",
-                    server,
-                    "--token",
-                    organizer,
-                    "--identity",
-                    str(tmp_path / "org"),
-                    "--passphrase-env",
-                    "ID_PASS",
-                    "-q",
-                ]
-            )
-            == 0
-        )
+        assert main([*labels_upload, "-q"]) == 0
+        # the labels are there now: `labels status` shows them, a second upload is refused
+        # before any pad request
+        capsys.readouterr()
+        labels_status = ["labels", "status", "--challenge", "e2e", "--server", server]
+        assert main([*labels_status, "--token", organizer]) == 0
+        shown = capsys.readouterr().out.splitlines()
+        assert shown[0].startswith("labels ") and "pad requests: 1 of 10" in shown[-1], shown
+        assert main(labels_upload) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "has its labels already" in err[0], err
+        assert ProtocolClient(server, organizer).labels_status("e2e")["pad_requests"]["used"] == 1
         expected = {}
         digests = {}
         for name, accuracy in (("ann", 0.9), ("bob", 0.6)):
@@ -208,14 +202,24 @@ def test_whole_story_over_http(server, cli_committee, tmp_path, capsys):
                         str(tmp_path / name),
                         "--passphrase-env",
                         "ID_PASS",
-                        "-q",
                         "--receipt",
                         str(tmp_path / f"{name}.receipt"),
+                        # bob follows his submission until it is released (not -q: each
+                        # change of state is a line)
+                        *(["--wait", "--timeout", "300"] if name == "bob" else ["-q"]),
                     ]
                 )
                 == 0
             )
-            digests[name] = capsys.readouterr().out.split()[1].rstrip(":")
+            out = capsys.readouterr().out
+            digests[name] = out.split()[1].rstrip(":")
+            if name == "bob":
+                lines = out.splitlines()
+                assert any("awaiting-contributions" in line for line in lines[2:]), lines
+                assert lines[-2:] == [
+                    f"submission {digests[name]}: released",
+                    f"  correct {expected[name]}, errors {N_ITEMS - expected[name]}",
+                ], lines
         # eve submits a weighted encoding with her own client code (the CLI never would)
         # (enrolled and signing like anyone else: the trustees' validity check catches her)
         eve = ProtocolClient(server, people["eve"])
@@ -246,6 +250,12 @@ def test_whole_story_over_http(server, cli_committee, tmp_path, capsys):
         status = ProtocolClient(server, people[name]).submission("e2e", digests[name])
         assert status["state"] == "released"
         assert status["values"]["correct"] == expected[name]
+    capsys.readouterr()
+    status_argv = ["status", digests["ann"], "--challenge", "e2e", "--server", server]
+    assert main([*status_argv, "--token", people["ann"]]) == 0
+    shown = capsys.readouterr().out.splitlines()
+    assert shown[0] == f"submission {digests['ann']}: released"
+    assert shown[-1] == f"  correct {expected['ann']}, errors {N_ITEMS - expected['ann']}"
     eve_status = eve.submission("e2e", digests["eve"])
     assert eve_status["state"] == "invalid" and eve_status["values"] is None
     capsys.readouterr()

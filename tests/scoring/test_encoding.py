@@ -40,8 +40,8 @@ def test_one_hot_is_class_major_within_chunk_major_order():
 @pytest.mark.parametrize(
     ("values", "message"),
     [
-        ([0, 1, 2], "class index 2 at item 2 is outside 0..1"),
-        ([-1, 0], "class index -1 at item 0"),
+        ([0, 1, 2], "class index 2 at item 3 is outside 0..1"),
+        ([-1, 0], "class index -1 at item 1"),
         ([], "empty"),
         ([[0, 1], [1, 0]], "1-D"),
         ([0.5, 1.0], "whole numbers"),

@@ -90,7 +90,9 @@ def test_enrolment_rules(open_challenge: tuple[Flask, Any, dict[str, str]]) -> N
         in assert_problem(_post(client, tokens["bob"], record), 409)["detail"]
     )
     assert snapshot(app) == before
-    assert client.get(URL, headers=bearer(tokens["alice"])).get_json() == created.get_json()
+    shown = client.get(URL, headers=bearer(tokens["alice"])).get_json()
+    assert shown == {**created.get_json(), "quota": shown["quota"]}
+    assert shown["quota"]["submissions"]["used"] == 0
     # logged, signed by the identity itself
     audit = client.get(
         f"{API}/challenges/{CHALLENGE}/audit-bundle", headers=bearer(tokens["auditor"])

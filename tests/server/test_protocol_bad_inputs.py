@@ -277,7 +277,11 @@ def test_bad_pad_requests_and_shares(
     body = assert_problem(client.post(url, json=good, headers=bearer(carol)), 403)
     assert body["title"] == "not enrolled"
     before = snapshot(app)
-    assert_problem(client.post(url, json={**good, "kind": "labels"}, headers=alice), 403)
+    body = assert_problem(client.post(url, json={**good, "kind": "labels"}, headers=alice), 403)
+    assert body["detail"] == "A participant token may not ask for pads for labels."
+    organizer = bearer(tokens["organizer"])
+    body = assert_problem(client.post(url, json=good, headers=organizer), 403)
+    assert body["detail"] == "An organizer token may not ask for pads for predictions."
     assert_problem(client.post(url, json={**good, "seed": "zz"}, headers=alice), 422)
     assert_problem(client.post(url, json={**good, "recipient": "00"}, headers=alice), 422)
     low_order = {**good, "recipient": "00" * 32}  # would make every trustee's answer fail

@@ -41,7 +41,7 @@ def test_command_line_runs_without_the_web_stack() -> None:
 
 
 def test_server_commands_name_the_missing_extra_in_one_line() -> None:
-    for argv in (("serve",), ("token", "create", "--role", "admin", "--name", "a")):
+    for argv in (("serve",), ("token", "create", "--local", "--role", "admin", "--name", "a")):
         done = _cli_without_extras(*argv)
         assert done.returncode == 2
         lines = done.stderr.strip().splitlines()
