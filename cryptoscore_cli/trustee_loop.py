@@ -19,6 +19,10 @@ from cryptoscore.identity import TrusteeIdentity
 from cryptoscore.threshold.ceremony import KeyShare
 from cryptoscore.trustee.agent import TrusteeAgent
 from cryptoscore_cli.api import ApiError, ProtocolClient
+from cryptoscore_cli.errors import CliError
+
+IDLE_LINE_SECONDS = 60.0
+"""A running loop with nothing to say for this long says that it is idle (at most this often)."""
 
 
 @dataclass
@@ -29,12 +33,62 @@ class TrusteeLoop:
     journal_path: Path
     say: Callable[[str], None] = print
     show_progress: bool = True
+    clock: Callable[[], float] = time.monotonic
+    roster_checked_in: Path | None = None
+    """The ceremony record the identity was checked against before starting (``None``: each
+    challenge's roster is checked instead, by the agent)."""
     agent: TrusteeAgent = field(init=False)
+    _last_line: float = field(init=False)
+    """When this loop last said anything (``clock`` time): idle lines are spaced from it."""
+    _last_work: float = field(init=False)
+    """When this loop last said anything but an idle line."""
+    _token_checked: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
+        self._last_line = self._last_work = self.clock()
         self.agent = TrusteeAgent(
-            self.share, self.identity, self.journal_path, say=self.say, progress=self._bar
+            self.share, self.identity, self.journal_path, say=self._say, progress=self._bar
         )
+
+    def _say(self, line: str) -> None:
+        self._last_line = self._last_work = self.clock()
+        self.say(line)
+
+    def _say_if_idle(self) -> None:
+        now = self.clock()
+        if now - self._last_line >= IDLE_LINE_SECONDS:
+            self._last_line = now
+            self.say(f"idle: nothing to answer for {(now - self._last_work) / 60:.0f} min")
+
+    def start_line(self, interval: float) -> str:
+        """Who serves what, where: printed once when ``trustee run`` starts."""
+        share = self.share
+        roster = self.roster_checked_in or "each challenge's ceremony record"
+        return (
+            f"trustee {share.trustee_id} serving {self.client.base}: key "
+            f"{share.key_id[:16]}… ({share.params.ID}, {share.threshold} of n), polling every "
+            f"{interval:g} s, journal {self.journal_path}; identity checked against {roster}"
+        )
+
+    def check_token(self) -> None:
+        """Refuse to start unless the token is a trustee token named as the share's trustee
+        (``GET /whoami``): the service knows a trustee by its token's name. A service without
+        that endpoint (404) only gets a note."""
+        try:
+            me = self.client.get_json("/whoami")
+        except ApiError as exc:
+            if exc.status != 404:
+                raise
+            self._say("note: the service cannot say whose token this is (no /whoami)")
+            self._token_checked = True
+            return
+        role, name = str(me.get("role")), str(me.get("name"))
+        if role != "trustee" or name != self.share.trustee_id:
+            raise CliError(
+                f"the token is {role} {name}'s, but the share is trustee "
+                f"{self.share.trustee_id}'s: use the trustee token named {self.share.trustee_id}"
+            )
+        self._token_checked = True
 
     @contextlib.contextmanager
     def _bar(self, total: int, desc: str, unit: str) -> Iterator[Callable[[int], None]]:
@@ -68,24 +122,37 @@ class TrusteeLoop:
     def run(
         self, once: bool, interval: float = 2.0, *, max_backoff: float = 60.0, passes: int = 0
     ) -> None:
-        """Serve until interrupted (``once``: one pass, errors raised). After a pass the
-        service could not complete (:func:`unavailable`), wait twice as long as the last time,
-        up to ``max_backoff`` seconds; after a good pass, ``interval`` again. ``passes`` > 0
-        stops after that many passes (tests)."""
+        """Say what serves what (:meth:`start_line`), check the token (:meth:`check_token`),
+        then serve until interrupted (``once``: one pass, errors raised, then a summary line).
+        After a pass the service could not complete (:func:`unavailable`), wait twice as long
+        as the last time, up to ``max_backoff`` seconds; after a good pass, ``interval`` again.
+        With nothing said for :data:`IDLE_LINE_SECONDS`, say so. ``passes`` > 0 stops after
+        that many passes (tests)."""
+        self._say(self.start_line(interval))
         delay = interval
         done = 0
         while True:
             try:
+                if not self._token_checked:
+                    self.check_token()
                 self.run_once()
                 delay = interval
             except ApiError as exc:
                 if once or not unavailable(exc):
                     raise
                 delay = min(max_backoff, 2 * delay)
-                self.say(f"service unavailable ({exc}); retrying in {delay:g} s")
+                self._say(f"service unavailable ({exc}); retrying in {delay:g} s")
             done += 1
-            if once or (passes and done >= passes):
+            if once:
+                summary = self.agent.last_pass
+                self._say(
+                    f"one pass: {summary.answered} answered, {summary.refused} refused, "
+                    f"{summary.skipped} skipped by the service"
+                )
                 return
+            if passes and done >= passes:
+                return
+            self._say_if_idle()
             time.sleep(delay)
 
 

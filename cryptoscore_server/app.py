@@ -31,6 +31,7 @@ from cryptoscore_server.routes import (
     refusals,
     tokens,
     trustee_tasks,
+    whoami,
 )
 
 __all__ = ["BLUEPRINTS", "create_app"]
@@ -39,6 +40,7 @@ __all__ = ["BLUEPRINTS", "create_app"]
 BLUEPRINTS = (
     health.bp,
     tokens.bp,
+    whoami.bp,
     challenges.bp,
     enrolment.bp,
     bundles.bp,

@@ -58,6 +58,7 @@ from cryptoscore.trustee.input_rules import check_bundle_signed, check_pad_reque
 from cryptoscore.trustee.log_rules import check_contribution_logged, check_request_logged
 
 __all__ = [
+    "PassSummary",
     "Progress",
     "TrusteeAgent",
     "TrusteePort",
@@ -154,6 +155,17 @@ def _b64(task: Mapping[str, Any], key: str, what: str) -> bytes:
         raise FormatError(f"the {what} task is malformed") from None
 
 
+@dataclass(frozen=True)
+class PassSummary:
+    """What one :meth:`TrusteeAgent.run_once` pass did, task by task."""
+
+    answered: int = 0
+    refused: int = 0
+    """Refused by this trustee's rules (and reported to the service)."""
+    skipped: int = 0
+    """Refused by the service (a 4xx about that one task)."""
+
+
 @dataclass
 class TrusteeAgent:
     """One trustee: its share, identity, journal and outbox, and the rules it answers by."""
@@ -170,6 +182,11 @@ class TrusteeAgent:
     """Answer contributions and decryption requests only as the challenge's log allows
     (``trustee/log_rules.py``). Off only for unit tests of the cryptographic rules alone."""
     _contexts: dict[str, tuple[ChallengeContext, bytes]] = field(default_factory=dict, repr=False)
+    _foreign: dict[str, str] = field(default_factory=dict, repr=False)
+    """Challenges refused for their key, with the reason: a challenge's ceremony never
+    changes, so its files are not downloaded again each pass only to be refused again."""
+    last_pass: PassSummary = field(default_factory=PassSummary)
+    """What the latest :meth:`run_once` did (``trustee run --once`` prints it)."""
     _logs: dict[str, LogReplica] = field(default_factory=dict, repr=False)
     _followed_this_pass: set[str] = field(default_factory=set, repr=False)
     """Challenges whose log this pass already caught up on (tasks are fetched first, and the
@@ -205,12 +222,17 @@ class TrusteeAgent:
 
     # -- the rules, task by task -----------------------------------------------------------
     def check_context(self, context: ChallengeContext) -> ChallengeContext:
-        """Refuse a challenge of another key than this trustee's share."""
+        """Refuse a challenge of another key than this trustee's share, or whose roster names
+        another public key for this trustee than its identity's."""
         if context.record.key_id != self.share.key_id:
             raise RefusedError(
                 f"challenge {context.challenge_id} uses another key than this trustee's share"
             )
-        context.record.entry(self.trustee_id)
+        if context.record.entry(self.trustee_id).public_key != self.identity.public_key:
+            raise RefusedError(
+                f"this trustee's identity is not the one the roster of challenge "
+                f"{context.challenge_id} names for {self.trustee_id}"
+            )
         return context
 
     def answer_pads(
@@ -327,9 +349,18 @@ class TrusteeAgent:
 
     # -- serving a remote service ----------------------------------------------------------
     def context(self, port: TrusteePort, challenge_id: str) -> ChallengeContext:
+        """The challenge, fetched once and checked (:meth:`check_context`); one of another key
+        is refused, and remembered as refused."""
+        if challenge_id in self._foreign:
+            raise RefusedError(self._foreign[challenge_id])
         if challenge_id not in self._contexts:
             context, log_key = challenge_context(port, challenge_id)
-            self._contexts[challenge_id] = (self.check_context(context), log_key)
+            try:
+                self.check_context(context)
+            except RefusedError as exc:
+                self._foreign[challenge_id] = str(exc)
+                raise
+            self._contexts[challenge_id] = (context, log_key)
         return self._contexts[challenge_id][0]
 
     def _followed(self, port: TrusteePort, challenge_id: str) -> LogReplica:
@@ -366,22 +397,26 @@ class TrusteeAgent:
             ("requests", self._serve_request, lambda t: str(t.get("request_id", "?"))[:40]),
         ]
         subject_of = {"pads": "request", "contributions": "bundle", "requests": "request_id"}
-        done = 0
+        done = refused = skipped = 0
         for kind, serve, name_of in kinds:
             for task in tasks.get(kind) or []:
                 if not isinstance(task, Mapping):
                     self.say(f"refused {kind} task: not an object")
+                    refused += 1
                     continue
                 label = name_of(task)
                 try:
                     done += serve(port, task, skippable)
                 except CryptoScoreError as exc:
                     self.say(f"refused {label}: {exc}")
+                    refused += 1
                     self._report(port, kind, task, subject_of[kind], exc, skippable)
                 except Exception as exc:
                     if not skippable(exc):
                         raise
                     self.say(f"skipped {label}: {exc}")
+                    skipped += 1
+        self.last_pass = PassSummary(done, refused, skipped)
         return done
 
     def _report(

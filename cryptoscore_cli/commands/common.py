@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     """What ``add_subparsers`` returns: each command module adds its commands to it."""
 
 __all__ = [
+    "MIN_PASSPHRASE_BYTES",
     "ask_passphrase",
     "client",
     "encrypt_for",
@@ -90,36 +91,72 @@ def progress_bar(
 
 
 # -- passphrases and identities ---------------------------------------------------------------
-def ask_passphrase(env_var: str | None, prompt: str, *, confirm: bool = True) -> bytes:
-    """A passphrase from the named environment variable, else typed at the terminal: twice
-    for a new secret (``confirm``), once to open an existing one."""
+MIN_PASSPHRASE_BYTES = 8
+"""The shortest passphrase an identity or a share file is sealed with (``Identity.to_pem``,
+``run_ceremony``): a typed one shorter than this is asked again at once."""
+
+
+def stdin_is_terminal() -> bool:
+    """Whether a passphrase can be typed (tests replace this)."""
+    return sys.stdin is not None and sys.stdin.isatty()
+
+
+def ask_passphrase(
+    env_var: str | None, prompt: str, *, option: str, new: bool = False, minimum: int = 0
+) -> bytes:
+    """A passphrase from the named environment variable, else typed at the terminal: once to
+    open an existing secret; a ``new`` one twice, and asked again while shorter than
+    ``minimum`` bytes. Without a terminal, one line naming ``option`` (how to pass it instead).
+    """
     if env_var:
         value = os.environ.get(env_var)
         if not value:
             raise CliError(f"environment variable {env_var} is not set")
         return value.encode()
-    first = getpass.getpass(prompt)
-    if confirm and getpass.getpass("again: ") != first:
+    what = prompt.strip().rstrip(":")
+    if not stdin_is_terminal():
+        raise CliError(f"no terminal to type the {what}: pass {option} (not interactive)")
+    while True:
+        first = _typed(prompt, what, option)
+        if len(first) >= minimum:
+            break
+        print(f"cryptoscore: at least {minimum} bytes; type it again", file=sys.stderr)
+    if new and _typed("again: ", what, option) != first:
         raise CliError("the passphrases differ")
-    return first.encode()
+    return first
+
+
+def _typed(prompt: str, what: str, option: str) -> bytes:
+    try:
+        return getpass.getpass(prompt).encode()
+    except EOFError:  # the terminal closed mid-way
+        raise CliError(f"no {what} typed: pass {option} (not interactive)") from None
 
 
 def new_identity(args: argparse.Namespace, what: str) -> tuple[Path, str]:
     """Generate an Ed25519 identity into ``--out``: identity.pem (PKCS#8, encrypted with a
     passphrase typed twice or read from ``--passphrase-env``) and identity.pub (hex). Never
-    overwrites one; ``what`` names it in that refusal. Returns the directory and the public
-    key (hex), for ``identity init`` and ``trustee init`` to tell the user."""
+    overwrites one; ``what`` names it in that refusal. Nothing is written (not even the
+    directory) until the passphrase is had. Returns the directory and the public key (hex),
+    for ``identity init`` and ``trustee init`` to tell the user."""
     from cryptoscore.identity import Identity
 
     out = Path(args.out)
+    if (out / "identity.pem").exists():
+        raise CliError(f"{out}/identity.pem exists: refusing to overwrite {what}")
+    identity = Identity.generate()
+    passphrase = ask_passphrase(
+        args.passphrase_env,
+        "identity passphrase: ",
+        option="--passphrase-env VAR",
+        new=True,
+        minimum=MIN_PASSPHRASE_BYTES,
+    )
+    pem = identity.to_pem(passphrase)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise CliError(f"cannot create {out}: {exc.strerror}") from None
-    if (out / "identity.pem").exists():
-        raise CliError(f"{out}/identity.pem exists: refusing to overwrite {what}")
-    identity = Identity.generate()
-    pem = identity.to_pem(ask_passphrase(args.passphrase_env, "identity passphrase: "))
     write_file(str(out / "identity.pem"), pem, private=True)
     write_file(str(out / "identity.pub"), (identity.public_key.hex() + "\n").encode())
     return out, identity.public_key.hex()
@@ -132,7 +169,9 @@ def open_identity(home: str, passphrase_env: str | None) -> Identity:
 
     path = Path(home) / "identity.pem"
     pem = read_file(str(path))
-    passphrase = ask_passphrase(passphrase_env, "identity passphrase: ", confirm=False)
+    passphrase = ask_passphrase(
+        passphrase_env, "identity passphrase: ", option="--passphrase-env VAR"
+    )
     try:
         return Identity.from_pem(pem, passphrase)
     except FormatError as exc:
@@ -147,19 +186,33 @@ def _server(args: argparse.Namespace) -> str:
     return server
 
 
+def bearer_token(args: argparse.Namespace) -> str | None:
+    """The token of ``--token-file`` (its first line), else of ``--token``, else of
+    ``CRYPTOSCORE_TOKEN``; ``None`` for public reads. A file or the variable keeps the token
+    out of ``ps``; argparse refuses ``--token`` with ``--token-file``."""
+    token_file: str | None = getattr(args, "token_file", None)
+    if token_file is None:
+        token: str | None = args.token
+        return token
+    lines = read_file(token_file).decode("utf-8", "replace").splitlines()
+    if not lines or not lines[0].strip():
+        raise CliError(f"{token_file}: no token in its first line")
+    return lines[0].strip()
+
+
 def client(args: argparse.Namespace) -> Client:
-    """The REST client of ``--server`` with ``--token`` (challenges)."""
+    """The REST client of ``--server`` with the token (:func:`bearer_token`; challenges)."""
     from cryptoscore_cli.api import Client
 
-    return Client(_server(args), args.token)
+    return Client(_server(args), bearer_token(args))
 
 
 def protocol_client(args: argparse.Namespace) -> ProtocolClient:
-    """The protocol client of ``--server`` with ``--token`` (enrolments, uploads, trustees,
-    audits)."""
+    """The protocol client of ``--server`` with the token (:func:`bearer_token`; enrolments,
+    uploads, trustees, audits)."""
     from cryptoscore_cli.api import ProtocolClient
 
-    return ProtocolClient(_server(args), args.token)
+    return ProtocolClient(_server(args), bearer_token(args))
 
 
 def encrypt_for(
@@ -210,8 +263,23 @@ def encrypt_for(
 
 # -- options several commands take --------------------------------------------------------------
 def server_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--server", default=os.environ.get("CRYPTOSCORE_SERVER"))
-    p.add_argument("--token", default=os.environ.get("CRYPTOSCORE_TOKEN"))
+    p.add_argument(
+        "--server",
+        default=os.environ.get("CRYPTOSCORE_SERVER"),
+        help="the service's URL (default: $CRYPTOSCORE_SERVER)",
+    )
+    token = p.add_mutually_exclusive_group()
+    token.add_argument(
+        "--token",
+        default=os.environ.get("CRYPTOSCORE_TOKEN"),
+        help="bearer token (default: $CRYPTOSCORE_TOKEN); visible in `ps`: prefer the "
+        "variable or --token-file",
+    )
+    token.add_argument(
+        "--token-file",
+        metavar="PATH",
+        help="read the bearer token from this file's first line",
+    )
 
 
 def upload_options(p: argparse.ArgumentParser) -> None:

@@ -11,31 +11,44 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import cryptoscore as cs
-from cryptoscore_cli.commands.common import ask_passphrase, read_file, write_file
+from cryptoscore_cli.commands.common import (
+    MIN_PASSPHRASE_BYTES,
+    ask_passphrase,
+    read_file,
+    write_file,
+)
 from cryptoscore_cli.errors import CliError
 
 if TYPE_CHECKING:
+    from cryptoscore.threshold.ceremony import RosterEntry
     from cryptoscore_cli.commands.common import Subparsers
 
-__all__ = ["add_ceremony"]
+__all__ = ["add_ceremony", "read_roster"]
 
 
-def cmd_ceremony(args: argparse.Namespace) -> None:
+def read_roster(path: str) -> list[RosterEntry]:
+    """A roster file: a JSON list of ``{"id": roster id, "public_key": hex}``, one per trustee,
+    in Shamir order (the first is index 1); each key is what that trustee's ``trustee init``
+    printed (its identity.pub)."""
     from cryptoscore.identity import TrusteePublicKey
-    from cryptoscore.threshold.ceremony import RosterEntry, run_ceremony
+    from cryptoscore.threshold.ceremony import RosterEntry
 
     try:
-        roster_json = json.loads(read_file(args.roster))
+        roster_json = json.loads(read_file(path))
         if not isinstance(roster_json, list):
             raise TypeError("not a list")
-        roster = [
+        return [
             RosterEntry(str(e["id"]), i + 1, TrusteePublicKey.from_hex(str(e["public_key"])))
             for i, e in enumerate(roster_json)
         ]
     except (ValueError, KeyError, TypeError) as exc:
-        raise CliError(
-            f"{args.roster}: expected a JSON list of {{id, public_key}} ({exc})"
-        ) from None
+        raise CliError(f"{path}: expected a JSON list of {{id, public_key}} ({exc})") from None
+
+
+def cmd_ceremony(args: argparse.Namespace) -> None:
+    from cryptoscore.threshold.ceremony import run_ceremony
+
+    roster = read_roster(args.roster)
     passphrases = {}
     for entry in roster:
         env = (
@@ -44,7 +57,11 @@ def cmd_ceremony(args: argparse.Namespace) -> None:
             else None
         )
         passphrases[entry.trustee_id] = ask_passphrase(
-            env, f"share-file passphrase for {entry.trustee_id} (typed by that trustee): "
+            env,
+            f"share-file passphrase for {entry.trustee_id} (typed by that trustee): ",
+            option="--passphrase-env-prefix PREFIX",
+            new=True,
+            minimum=MIN_PASSPHRASE_BYTES,
         )
     params = cs.get_parameter_set(args.params)
     from cryptoscore.scoring.noise import smudging_is_proven

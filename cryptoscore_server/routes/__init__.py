@@ -2,6 +2,7 @@
 
 * ``health``         liveness and readiness
 * ``tokens``         API tokens (admin)
+* ``whoami``         the role and name of the request's token (any role)
 * ``challenges``     create, read, list; key downloads
 * ``bundles``        the organizer's labels and participants' submissions; status; download
 * ``pad_requests``   encryption pads: submitters ask, trustees answer, submitters fetch

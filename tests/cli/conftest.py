@@ -21,6 +21,13 @@ def share_passphrase_env(trustee_id: str) -> str:
 
 
 @pytest.fixture
+def terminal(monkeypatch) -> None:
+    """Standard input is a terminal: passphrases may be typed (``getpass``, patched by the
+    test)."""
+    monkeypatch.setattr("cryptoscore_cli.commands.common.stdin_is_terminal", lambda: True)
+
+
+@pytest.fixture
 def server(tmp_path, monkeypatch) -> Iterator[str]:
     """The service (SQLite and blobs under tmp_path, in-process jobs, no request log) served
     by waitress."""

@@ -30,8 +30,8 @@ def passphrase_env(monkeypatch) -> str:
 
 
 @pytest.fixture
-def prompts(monkeypatch) -> list[str]:
-    """Every passphrase prompt (getpass), each answered with PASSPHRASE."""
+def prompts(monkeypatch, terminal) -> list[str]:
+    """Every passphrase prompt (getpass, at a terminal), each answered with PASSPHRASE."""
     asked: list[str] = []
 
     def getpass(prompt: str = "") -> str:
@@ -85,7 +85,7 @@ def test_identity_init_types_the_passphrase_twice(tmp_path, prompts, capsys):
     Identity.from_pem((out / "identity.pem").read_bytes(), PASSPHRASE.encode())
 
 
-def test_identity_init_refusals(tmp_path, monkeypatch, capsys):
+def test_identity_init_refusals(tmp_path, monkeypatch, terminal, capsys):
     monkeypatch.delenv("NO_SUCH_VAR", raising=False)
     out = tmp_path / "a"
     assert main(["identity", "init", "--out", str(out), "--passphrase-env", "NO_SUCH_VAR"]) == 2

@@ -34,3 +34,71 @@ def test_readme_threshold_example(tmp_path, monkeypatch, capsys):
     y_true, y_pred = namespace["y_true"], namespace["y_pred"]
     correct = int(np.count_nonzero(y_true == y_pred))
     assert out[1] == str({"correct": correct, "errors": 10_000 - correct})
+
+
+def _flow() -> str:
+    """The service section's shell block: the whole flow a newcomer types."""
+    text = README.read_text()
+    start = text.index("## The service: the whole flow a newcomer types")
+    block = re.search(r"```sh\n(.*?)```", text[start:], re.S)
+    assert block is not None
+    return block.group(1)
+
+
+def _commands(flow: str) -> list[list[str]]:
+    """Each ``$C ...`` command of ``flow`` (continuations joined, comments, redirections and
+    placeholders dropped), as argv."""
+    import shlex
+
+    joined = flow.replace("\\\n", " ")
+    commands = []
+    for line in joined.splitlines():
+        if not line.startswith("$C "):
+            continue
+        line = re.sub(r"<[^>]*>", "PLACEHOLDER", line.split(" #", 1)[0])
+        line = re.sub(r">\s*\S+\s*$", "", line).replace("$CRYPTOSCORE_SERVER", "http://x")
+        commands.append(shlex.split(line)[1:])
+    return commands
+
+
+def test_readme_flow_parses_as_written():
+    """Every command of the flow, with every option it names, is one the command line has."""
+    from cryptoscore_cli.main import build_parser
+
+    commands = _commands(_flow())
+    assert len(commands) > 15
+    parser = build_parser()
+    for argv in commands:
+        parser.parse_args(argv)  # SystemExit (usage error) fails the test
+
+
+def test_readme_flow_keeps_tokens_off_command_lines():
+    flow = _flow()
+    assert not re.search(r"--token\s", flow), "a token on a command line shows in `ps`"
+    files = set(re.findall(r"--token-file (\S+)", flow))
+    assert files and files <= set(re.findall(r"token create .*> (\S+)", flow))
+
+
+def test_readme_flow_shares_are_where_the_ceremony_writes_them():
+    commands = _commands(_flow())
+    (ceremony,) = [argv for argv in commands if argv[0] == "ceremony"]
+    out = ceremony[ceremony.index("--out") + 1]
+    shares = [argv[argv.index("--share") + 1] for argv in commands if "--share" in argv]
+    assert shares and all(re.fullmatch(rf"{out}/share-t\d\.bin", s) for s in shares), shares
+
+
+def test_readme_roster_is_what_the_ceremony_reads(tmp_path):
+    """The roster.json the flow writes (its here-document, with the trustees' keys filled in)
+    is read by ``ceremony`` as written."""
+    from cryptoscore.identity import Identity
+    from cryptoscore_cli.commands.dealer import read_roster
+
+    heredoc = re.search(r"cat > roster.json <<EOF\n(.*?)\nEOF\n", _flow(), re.S)
+    assert heredoc is not None
+    keys = {tid: Identity.generate().public_key.hex() for tid in ("t1", "t2", "t3")}
+    text = re.sub(r"\$\(cat (t\d)/identity.pub\)", lambda m: keys[m.group(1)], heredoc.group(1))
+    (tmp_path / "roster.json").write_text(text)
+    roster = read_roster(str(tmp_path / "roster.json"))
+    assert [(e.trustee_id, e.index, e.public_key.hex()) for e in roster] == [
+        (tid, i + 1, key) for i, (tid, key) in enumerate(keys.items())
+    ]

@@ -23,6 +23,7 @@ MATRIX: list[tuple[str, str, str, frozenset[str]]] = [
     ("POST", "/tokens", "/tokens", frozenset({"admin"})),
     ("GET", "/tokens", "/tokens", frozenset({"admin"})),
     ("DELETE", "/tokens/<int:token_id>", "/tokens/999999", frozenset({"admin"})),
+    ("GET", "/whoami", "/whoami", frozenset(ROLES)),
     ("POST", "/challenges", "/challenges", frozenset({"organizer", "admin"})),
     ("GET", "/challenges", "/challenges", PUBLIC),
     ("GET", "/challenges/<challenge_id>", "/challenges/nope", PUBLIC),
