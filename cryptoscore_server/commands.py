@@ -72,17 +72,23 @@ def cmd_worker(args: argparse.Namespace) -> None:
 
 
 def _admin_client(args: argparse.Namespace) -> Any:
-    """The REST client of ``--server`` with the admin ``--token``."""
+    """The REST client of ``--server`` with the admin token (``--token-file``, ``--token`` or
+    ``CRYPTOSCORE_TOKEN``: ``cryptoscore_cli.commands.common.bearer_token``)."""
     from cryptoscore_cli.api import Client
+    from cryptoscore_cli.commands.common import bearer_token
 
     if not args.server:
         _fail(
             "no server: pass --server URL with an admin --token (or set CRYPTOSCORE_SERVER and "
             "CRYPTOSCORE_TOKEN); `token create --local` writes this machine's database instead"
         )
-    if not args.token:
-        _fail(f"token {args.token_command} needs an admin token: --token or CRYPTOSCORE_TOKEN")
-    return Client(args.server, args.token)
+    token = bearer_token(args)
+    if not token:
+        _fail(
+            f"token {args.token_command} needs an admin token: --token-file, --token or "
+            "CRYPTOSCORE_TOKEN"
+        )
+    return Client(args.server, token)
 
 
 def cmd_token_create(args: argparse.Namespace) -> None:

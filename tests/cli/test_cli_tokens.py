@@ -62,7 +62,8 @@ def test_token_commands_say_what_is_missing_in_one_line(server, monkeypatch, cap
     assert "--local" in err[0]
     code, _, err = _run(["token", "list", "--server", server], capsys)
     assert err == [
-        "cryptoscore: error: token list needs an admin token: --token or CRYPTOSCORE_TOKEN"
+        "cryptoscore: error: token list needs an admin token: --token-file, --token or "
+        "CRYPTOSCORE_TOKEN"
     ]
     code, _, err = _run(["token", "revoke", "1", "--server", server, "--token", "cs_x"], capsys)
     assert code == 2 and len(err) == 1 and err[0].startswith("cryptoscore: error: HTTP 401")
@@ -101,3 +102,17 @@ def test_nested_errors_name_list_items_from_1() -> None:
     )
     many = {"title": "Invalid request", "errors": {f"f{i}": ["bad."] for i in range(7)}}
     assert _problem_text(json.dumps(many).encode()).endswith("f4: bad.; and 2 more")
+
+
+def test_the_admin_token_can_come_from_a_file(server, tmp_path, monkeypatch, capsys):
+    """``--token-file`` (kept out of ``ps``) works for the admin's token commands too."""
+    code, out, _ = _run(["token", "create", "--local", "--role", "admin", "--name", "root"], capsys)
+    assert code == 0
+    token_file = tmp_path / "admin.token"
+    token_file.write_text(out.strip() + "\n")
+    monkeypatch.setenv("CRYPTOSCORE_SERVER", server)
+    monkeypatch.delenv("CRYPTOSCORE_TOKEN", raising=False)
+    argv = ["token", "create", "--token-file", str(token_file), "--role", "auditor", "--name", "a"]
+    code, out, errors = _run(argv, capsys)
+    assert (code, errors) == (0, [])
+    assert Client(server, out.strip()).get_json("/challenges") == {"challenges": []}
