@@ -115,8 +115,13 @@ def serving_in_thread(app: Flask, *, threads: int = 2) -> Iterator[str]:
         yield f"http://127.0.0.1:{server.effective_port}"
     finally:
         # close from inside the server's own loop (closing its sockets from this thread races
-        # with the poll call); the loop ends when it has no sockets left
-        server.trigger.pull_trigger(server.close)
+        # with the poll call); the loop ends when it has no sockets left. If the loop closed its
+        # wake-up pipe already (waitress closes a dispatcher whose callback failed), there is
+        # nothing left to race with: close here.
+        try:
+            server.trigger.pull_trigger(server.close)
+        except OSError:
+            server.close()
         thread.join(timeout=10)
         server.task_dispatcher.shutdown()
         if thread.is_alive():

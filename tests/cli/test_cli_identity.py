@@ -486,6 +486,15 @@ class _Uploads(_Service):
         super().__init__(key_id=PublicContext.from_bytes(self.public).key_id, **kwargs)
         self.uploads: list[tuple[str, bytes, bytes]] = []
 
+    def challenge(self, challenge_id: str) -> dict[str, Any]:
+        info = super().challenge(challenge_id)  # what the checks before any pad read too
+        params = PublicContext.from_bytes(self.public).params.ID
+        return {**info, "params": params, "n_items": 3, "state": "open"}
+
+    def labels_status(self, challenge_id: str) -> dict[str, Any]:
+        self.calls.append("labels_status")
+        return {"uploaded": False, "pad_requests": {"used": 0, "per_day": 10}}
+
     def public_context(self, challenge_id: str) -> bytes:
         self.calls.append("public_context")
         return self.public
@@ -521,7 +530,7 @@ def test_uploads_are_signed_by_the_identity(
     assert main(_upload(tmp_path, ["submit"], "ann")) == 0
     assert signers == [("labels", org), ("predictions", ann)]
     assert service.calls == [
-        *("challenge", "public_context", "ceremony_record"),
+        *("challenge", "labels_status", "public_context", "ceremony_record"),
         *("challenge", "enrolment", "public_context", "ceremony_record"),
     ]
     for (kind, bundle, signature), signer in zip(service.uploads, (org, ann), strict=True):
