@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 PORT   ?= 8000
 SRC_DIRS := $(wildcard cryptoscore cryptoscore_server cryptoscore_cli benchmarks tests)
 
-.PHONY: run test lint typecheck unit bench clean
+.PHONY: run test lint typecheck unit chromium bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,7 +25,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+# the browser the web page's tests drive (installed with apt-get as root when missing)
+chromium:
+	scripts/ensure-chromium
+
+unit: $(STAMP) chromium
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck unit

@@ -3,7 +3,8 @@
 ``create_app()`` reads the settings (``config.py``), opens the database and migrates it to the
 newest schema (``db.py``), opens the blob store (``blobs.py``), installs the problem-details
 error handlers (``problems.py``), CORS (``cors.py``) and the JSON request log (``logs.py``),
-and registers one blueprint per resource under ``/api/v1``.
+and registers one blueprint per resource under ``/api/v1``, and the web page at ``/``
+(``routes/web.py``).
 
 Adding a resource: write ``routes/<resource>.py`` with ``bp = Blueprint("<resource>",
 __name__, url_prefix="/<resource>")``, decorate each view with ``@doc(...)`` (OpenAPI) and either
@@ -31,6 +32,7 @@ from cryptoscore_server.routes import (
     refusals,
     tokens,
     trustee_tasks,
+    web,
     whoami,
 )
 
@@ -54,7 +56,7 @@ BLUEPRINTS = (
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the service. ``test_config`` overrides settings and Flask config keys."""
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # the web page serves its own (routes/web.py)
     settings = load_settings(overrides=test_config)
     app.config.update(settings.flask_config())
     if test_config:
@@ -73,6 +75,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.register_blueprint(
             blueprint, url_prefix=openapi.API_PREFIX + (blueprint.url_prefix or "")
         )
+    app.register_blueprint(web.bp)
     return app
 
 

@@ -77,6 +77,10 @@ _COMPONENTS: tuple[type[Schema], ...] = (
     schemas.LogHeadSchema,
     schemas.LogEntriesSchema,
     schemas.ConsistencySchema,
+    schemas.LoggedEventSchema,
+    schemas.LoggedSubmissionSchema,
+    schemas.TrusteePresenceSchema,
+    schemas.TrusteePresenceListSchema,
 )
 _STATUS_TEXT = {
     400: "Malformed request or input",

@@ -607,6 +607,70 @@ class LogHeadSchema(Schema):
     signature = fields.String()
 
 
+SUBMISSION_EVENTS = ("bundle", "contribution", "request", "partial", "round1", "release")
+"""The log entry types about a submission (``cryptoscore.transparency.entries``)."""
+
+
+class LoggedEventSchema(Schema):
+    """One log entry about a submission, as the log holds it (only the members shown)."""
+
+    index = fields.Integer(required=True, metadata={"description": "the entry's log index"})
+    type = fields.String(required=True, validate=validate.OneOf(SUBMISSION_EVENTS))
+    time_ms = fields.Integer(metadata={"description": "bundle: when it was logged (Unix ms)"})
+    trustee = fields.String(metadata={"description": "contribution, partial: whose"})
+    request_id = fields.String(metadata={"description": "request, partial, release"})
+    round = fields.Integer(metadata={"description": "request: 1 (validity) or 2 (score)"})
+    circuit = fields.String(metadata={"description": "request: noise/v1, validity/v1, score/v1"})
+    verdict = fields.String(metadata={"description": "round1: valid or invalid"})
+    reason = fields.String(metadata={"description": "round1: why invalid"})
+
+
+class LoggedSubmissionSchema(Schema):
+    """A submission as the public log shows it: its bundle entry and every entry about it
+    under the latest signed head, and the state they add up to."""
+
+    challenge = fields.String(required=True)
+    submission = fields.String(required=True)
+    participant = fields.String(required=True, metadata={"description": "the bundle's owner"})
+    logged_at = fields.AwareDateTime(
+        required=True, allow_none=True, metadata={"description": "the bundle entry's time"}
+    )
+    state = fields.String(required=True, validate=validate.OneOf(SUBMISSION_STATES))
+    reason = fields.String(required=True, metadata={"description": "the round-1 verdict's"})
+    values = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(),
+        allow_none=True,
+        required=True,
+        metadata={"description": "the release entry's values (null: not released)"},
+    )
+    bundle_index = fields.Integer(
+        required=True, metadata={"description": "the bundle entry's index: the receipt's"}
+    )
+    tree_head = fields.Dict(required=True, metadata={"description": "the latest signed head"})
+    events = fields.List(fields.Nested(LoggedEventSchema), required=True)
+
+
+class TrusteePresenceSchema(Schema):
+    """A roster trustee and when it last asked the service for its tasks."""
+
+    id = fields.String(required=True)
+    index = fields.Integer(required=True)
+    last_seen = fields.AwareDateTime(required=True, allow_none=True)
+    online = fields.Boolean(required=True)
+
+
+class TrusteePresenceListSchema(Schema):
+    """The challenge's trustees, t of them needed, and which are online."""
+
+    challenge = fields.String(required=True)
+    threshold = fields.Integer(required=True)
+    online_within = fields.Integer(
+        required=True, metadata={"description": "seconds since the last poll that count as online"}
+    )
+    trustees = fields.List(fields.Nested(TrusteePresenceSchema), required=True)
+
+
 class LogEntriesSchema(Schema):
     """A page of the log: entries from index ``from`` on, and the latest signed head."""
 

@@ -7,5 +7,7 @@
 * ``bundles``        the organizer's labels and participants' submissions; status; download
 * ``pad_requests``   encryption pads: submitters ask, trustees answer, submitters fetch
 * ``trustee_tasks``  what awaits a trustee: contributions, round-1 evidence, partials
-* ``public_record``  leaderboard, signed tree heads, consistency proofs, audit bundle
+* ``public_record``  leaderboard, signed tree heads, consistency proofs, a submission's log
+  entries, trustee presence, audit bundle
+* ``web``            the web page at ``/`` (not under ``/api/v1``; files in ``../web``)
 """

@@ -8,6 +8,12 @@
 * ``GET /challenges/<id>/log/head`` (public): the latest signed tree head.
 * ``GET /challenges/<id>/log/consistency?from=N`` (public): the latest head and a proof that
   it extends the head of size N (a participant holding a receipt checks nothing was dropped).
+* ``GET /challenges/<id>/log/submissions/<digest>`` (public): a submission as the log shows
+  it — its bundle entry and every contribution, request, partial, round-1 verdict and release
+  entry about it under the latest signed head, and the state they add up to. Nothing that
+  ``log/entries`` does not already give anyone (the web page's submission view reads it).
+* ``GET /challenges/<id>/trustees`` (public): the roster's trustee ids and when each last
+  polled for its tasks (``TrusteePresence``), ``online`` if within ``ONLINE_WITHIN`` seconds.
 * ``GET /challenges/<id>/audit-bundle`` (auditor, admin): ``Transcript.export`` of the
   persisted log, every blob it names and every signed tree head — what ``verify_bundle``
   checks — written to an anonymous temporary file entry by entry, blob by blob, and streamed
@@ -18,21 +24,27 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import tempfile
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, request, send_file
-from sqlalchemy import select
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
 from cryptoscore.errors import CryptoScoreError
+from cryptoscore.protocol.driver import round1_prefix, round2_request_id
+from cryptoscore.protocol.release import ReleaseState
 from cryptoscore.scoring.policy import ReleasePolicy
+from cryptoscore.transparency.entries import parse_entry
 from cryptoscore.transparency.leaderboard import RANKING_RULE, Z_95, with_accuracy
 from cryptoscore_server.auth import require_roles
 from cryptoscore_server.blobs import get_blob_store
 from cryptoscore_server.cors import public_read
 from cryptoscore_server.db import get_session
 from cryptoscore_server.ledger import challenge_lock, latest_head, sign_head, transcript
-from cryptoscore_server.models import LogEntry, Role, UploadedBundle
+from cryptoscore_server.models import LogEntry, Role, TrusteePresence, UploadedBundle, utcnow
 from cryptoscore_server.openapi import binary_response, doc
 from cryptoscore_server.problems import Problem, library_problem
 from cryptoscore_server.routes.challenges import get_challenge
@@ -41,7 +53,9 @@ from cryptoscore_server.schemas import (
     LeaderboardQuerySchema,
     LeaderboardSchema,
     LogEntriesSchema,
+    LoggedSubmissionSchema,
     LogHeadSchema,
+    TrusteePresenceListSchema,
     dump,
 )
 
@@ -209,6 +223,183 @@ def consistency(challenge_id: str) -> dict[str, Any]:
     except CryptoScoreError as exc:
         raise library_problem(exc) from None
     return dump(ConsistencySchema(), {"tree_head": head.to_json(), "consistency": proof.to_json()})
+
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+# what each entry type about a submission shows of itself (besides its index and type)
+_EVENT_MEMBERS = {
+    "bundle": {"time": "time_ms"},
+    "contribution": {"trustee": "trustee"},
+    "request": {"request_id": "request_id", "round": "round", "circuit": "circuit"},
+    "partial": {"request_id": "request_id", "trustee": "trustee"},
+    "round1": {"verdict": "verdict", "reason": "reason"},
+    "release": {"request_id": "request_id"},
+}
+
+
+def _submission_entries(
+    session: Session, challenge_id: str, digest: str, size: int
+) -> list[tuple[int, dict[str, Any]]]:
+    """The entries about submission ``digest`` below log index ``size``, found by the event
+    keys the service logs them under and kept only if they name it themselves. A request
+    entry names its inputs, not its id: the id (which the partials name) is its key's."""
+    r1, r2 = round1_prefix(challenge_id, digest), round2_request_id(challenge_id, digest)
+    key = LogEntry.key
+    rows = session.execute(
+        select(LogEntry.index, LogEntry.key, LogEntry.entry)
+        .where(LogEntry.challenge_id == challenge_id, LogEntry.index < size)
+        .where(
+            or_(
+                key.in_([f"bundle:{digest}", f"round1:{digest}", f"request:{r2}", f"release:{r2}"]),
+                key.startswith(f"contribution:{digest}:", autoescape=True),
+                key.startswith(f"request:{r1}:", autoescape=True),
+                key.startswith(f"partial:{r1}:", autoescape=True),
+                key.startswith(f"partial:{r2}:", autoescape=True),
+            )
+        )
+        .order_by(LogEntry.index)
+    )
+    found = []
+    for index, event_key, raw in rows:
+        entry = parse_entry(bytes(raw))
+        kind = entry["type"]
+        if kind == "request":
+            entry = {**entry, "request_id": event_key.removeprefix("request:")}
+        if (
+            (kind == "bundle" and entry["bundle"] == digest and entry["kind"] == "predictions")
+            or (kind in ("contribution", "round1") and entry["bundle"] == digest)
+            or (kind == "request" and digest in entry["inputs"])
+            or (kind == "partial" and _ours(entry["request_id"], r1, r2))
+            or (kind == "release" and entry["predictions"] == digest)
+        ):
+            found.append((index, entry))
+    return found
+
+
+def _ours(request_id: str, r1: str, r2: str) -> bool:
+    return request_id == r2 or request_id.startswith(f"{r1}:")
+
+
+def _state(entries: list[dict[str, Any]]) -> ReleaseState:
+    """The state the logged entries add up to (the service's own, which moves with them)."""
+    kinds = {e["type"]: e for e in entries}
+    circuits = {e["circuit"] for e in entries if e["type"] == "request"}
+    if "release" in kinds:
+        return ReleaseState.RELEASED
+    if "score/v1" in circuits:
+        return ReleaseState.SCORING
+    if "round1" in kinds:
+        return ReleaseState(kinds["round1"]["verdict"])
+    if "validity/v1" in circuits:
+        return ReleaseState.VALIDITY
+    if "noise/v1" in circuits:
+        return ReleaseState.NOISE_CHECK
+    return ReleaseState.AWAITING_CONTRIBUTIONS
+
+
+@bp.get("/<challenge_id>/log/submissions/<digest>")
+@doc(
+    summary="A submission as the public log shows it (public): its entries and their state",
+    description=(
+        "The submission's `bundle` entry (owner, time) and every `contribution`, `request`, "
+        "`partial`, `round1` and `release` entry about it under the latest signed head, each "
+        "with its log index, and the state they add up to: `released` with the release's "
+        "values, `invalid` with the round-1 reason, else the round-1/round-2 step reached. "
+        "Only what `log/entries` gives anyone; `bundle_index` is the index a receipt proves."
+    ),
+    tags=["records"],
+    responses={200: LoggedSubmissionSchema},
+    problems=[404],
+)
+@public_read
+def logged_submission(challenge_id: str, digest: str) -> dict[str, Any]:
+    get_challenge(challenge_id)
+    session = get_session()
+    head = latest_head(session, challenge_id)
+    found = (
+        _submission_entries(session, challenge_id, digest, head.size)
+        if head is not None and _HEX64.fullmatch(digest)
+        else []
+    )
+    if not found or found[0][1]["type"] != "bundle":
+        raise Problem(404, f"The log of {challenge_id!r} holds no submission {digest!r}.")
+    assert head is not None  # found is empty without one
+    bundle = found[0][1]
+    entries = [entry for _, entry in found]
+    release = next((e for e in entries if e["type"] == "release"), None)
+    verdict = next((e for e in entries if e["type"] == "round1"), None)
+    events = [
+        {
+            "index": index,
+            "type": entry["type"],
+            **{out: entry[member] for member, out in _EVENT_MEMBERS[entry["type"]].items()},
+        }
+        for index, entry in found
+    ]
+    time_ms = bundle.get("time")  # logs written before signed inputs have none
+    return dump(
+        LoggedSubmissionSchema(),
+        {
+            "challenge": challenge_id,
+            "submission": digest,
+            "participant": bundle["owner"],
+            "logged_at": None if time_ms is None else datetime.fromtimestamp(time_ms / 1000, UTC),
+            "state": _state(entries),
+            "reason": verdict["reason"] if verdict else "",
+            "values": release["values"] if release else None,
+            "bundle_index": found[0][0],
+            "tree_head": head.to_json(),
+            "events": events,
+        },
+    )
+
+
+ONLINE_WITHIN = 120
+"""Seconds since a trustee's last poll within which it counts as online (``trustee run``
+polls every 2 s, backing off to 60 s while the service does not answer)."""
+
+
+@bp.get("/<challenge_id>/trustees")
+@doc(
+    summary="The challenge's trustees and who is online (public)",
+    description=(
+        "Each roster trustee's id and index, when it last polled the service for its tasks "
+        f"(null: never), and `online`: polled within the last {ONLINE_WITHIN} seconds. "
+        "New pad requests go to the trustees seen most recently."
+    ),
+    tags=["records"],
+    responses={200: TrusteePresenceListSchema},
+    problems=[404],
+)
+@public_read
+def trustees(challenge_id: str) -> dict[str, Any]:
+    challenge = get_challenge(challenge_id)
+    ids = [str(entry["id"]) for entry in challenge.roster]
+    seen: dict[str, datetime] = {
+        row.trustee: row.last_seen
+        for row in get_session().scalars(
+            select(TrusteePresence).where(TrusteePresence.trustee.in_(ids))
+        )
+    }
+    now = utcnow()
+    return dump(
+        TrusteePresenceListSchema(),
+        {
+            "challenge": challenge_id,
+            "threshold": challenge.threshold,
+            "online_within": ONLINE_WITHIN,
+            "trustees": [
+                {
+                    "id": tid,
+                    "index": int(entry["index"]),
+                    "last_seen": seen.get(tid),
+                    "online": tid in seen and (now - seen[tid]).total_seconds() <= ONLINE_WITHIN,
+                }
+                for entry in sorted(challenge.roster, key=lambda e: int(e["index"]))
+                for tid in [str(entry["id"])]
+            ],
+        },
+    )
 
 
 @bp.get("/<challenge_id>/audit-bundle")

@@ -133,6 +133,13 @@ MATRIX: list[tuple[str, str, str, frozenset[str]]] = [
     ),
     (
         "GET",
+        "/challenges/<challenge_id>/log/submissions/<digest>",
+        "/challenges/nope/log/submissions/" + "0" * 64,
+        PUBLIC,
+    ),
+    ("GET", "/challenges/<challenge_id>/trustees", "/challenges/nope/trustees", PUBLIC),
+    (
+        "GET",
         "/challenges/<challenge_id>/audit-bundle",
         "/challenges/nope/audit-bundle",
         frozenset({"auditor", "admin"}),

@@ -108,6 +108,18 @@ def test_whole_challenge(
     )
     assert other.status_code == 404
 
+    # the public log's view of each submission agrees with the guarded status
+    for name, digest in digests.items():
+        logged = client.get(f"{API}/challenges/{CHALLENGE}/log/submissions/{digest}").get_json()
+        status = client.get(
+            f"{API}/challenges/{CHALLENGE}/submissions/{digest}",
+            headers=bearer(tokens["organizer"]),
+        ).get_json()
+        assert [logged[k] for k in ("participant", "state", "reason", "values")] == [
+            status[k] for k in ("participant", "state", "reason", "values")
+        ], name
+        assert logged["bundle_index"] == story["receipts"][name]["index"], name
+
     # leaderboard (public), ranked as the auditor ranks
     board = client.get(f"{API}/challenges/{CHALLENGE}/leaderboard").get_json()["rows"]
     assert [row["participant"] for row in board] == ["alice", "bob"]
