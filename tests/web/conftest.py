@@ -2,7 +2,8 @@
 
 The browser is Debian's Chromium (``/usr/bin/chromium``, or ``$CRYPTOSCORE_CHROMIUM``); ``make
 test`` and ``.ci/run`` install it (``scripts/ensure-chromium``). Without it, or without the
-``playwright`` package, these tests are skipped with the reason. Playwright launches Chromium
+``playwright`` package, these tests are skipped with the reason — except in CI
+(``CI=true``, as ``.ci/run`` runs), where that fails the run. Playwright launches Chromium
 with ``--no-sandbox`` by default (its ``chromium_sandbox=False``), which running as root needs.
 
 Screenshots go to ``test-artifacts/web/`` (gitignored): look at them.
@@ -32,16 +33,17 @@ try:
 except ImportError:  # pragma: no cover - dev extra not installed
     sync_playwright = None
 
-if sync_playwright is None:
-    pytest.skip(
-        "the playwright package is not installed (pip install -e '.[dev]')",
-        allow_module_level=True,
-    )
-if not CHROMIUM.exists():
-    pytest.skip(
-        f"no Chromium at {CHROMIUM}: `make test` installs it (apt-get install chromium, as root)",
-        allow_module_level=True,
-    )
+_MISSING = (
+    "the playwright package is not installed (pip install -e '.[dev]')"
+    if sync_playwright is None
+    else f"no Chromium at {CHROMIUM}: `make test` installs it (apt-get install chromium, as root)"
+    if not CHROMIUM.exists()
+    else None
+)
+if _MISSING is not None:
+    if os.environ.get("CI") == "true":  # CI must run them in a real browser, never skip
+        pytest.fail(f"the browser tests cannot run: {_MISSING}", pytrace=False)
+    pytest.skip(_MISSING, allow_module_level=True)
 
 
 @pytest.fixture(scope="module")
