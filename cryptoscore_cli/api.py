@@ -12,14 +12,51 @@ import json
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["SIGNATURE_HEADER", "ApiError", "Client", "ProtocolClient"]
+__all__ = [
+    "SIGNATURE_HEADER",
+    "ApiError",
+    "Client",
+    "ProgressBody",
+    "ProtocolClient",
+    "Transfer",
+]
 
 API = "/api/v1"
 SIGNATURE_HEADER = "X-CryptoScore-Signature"
 """The header of a bundle upload that carries its owner's signature (hex; ``sign_upload``)."""
+
+
+Transfer = Callable[[int, int], None]
+"""``transfer(done, total)``: the bytes of a request body sent, or of a response read, so far
+(``total`` 0 when a response does not say its length)."""
+
+DOWNLOAD_BLOCK = 1 << 20
+"""Bytes read from a response at a time when a download reports its progress."""
+
+
+class ProgressBody:
+    """A request body that urllib reads block by block (``http.client`` sends a body with a
+    ``read`` method so), telling ``transfer`` the bytes handed over so far; its length goes in
+    the Content-Length header, so the upload is not chunked."""
+
+    def __init__(self, data: bytes, transfer: Transfer) -> None:
+        self._data = memoryview(data)
+        self._sent = 0
+        self._transfer = transfer
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def read(self, size: int = -1) -> bytes:
+        end = len(self._data) if size is None or size < 0 else self._sent + size
+        block = bytes(self._data[self._sent : end])
+        if block:
+            self._sent += len(block)
+            self._transfer(self._sent, len(self._data))
+        return block
 
 
 class ApiError(Exception):
@@ -46,8 +83,18 @@ class Client:
         body: bytes | None = None,
         content_type: str | None = None,
         headers: Mapping[str, str] | None = None,
+        *,
+        upload: Transfer | None = None,
+        download: Transfer | None = None,
     ) -> tuple[int, bytes, str]:
-        req = urllib.request.Request(self.base + path, data=body, method=method)  # noqa: S310
+        """Send one request; its status, body and content type. ``upload`` is told the bytes of
+        ``body`` sent so far, ``download`` those of the response read so far."""
+        data: bytes | ProgressBody | None = body
+        if body is not None and upload is not None:
+            data = ProgressBody(body, upload)
+        req = urllib.request.Request(self.base + path, data=data, method=method)  # noqa: S310
+        if isinstance(data, ProgressBody):
+            req.add_header("Content-Length", str(len(data)))
         if self.token:
             req.add_header("Authorization", f"Bearer {self.token}")
         if content_type:
@@ -56,7 +103,8 @@ class Client:
             req.add_header(name, value)
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310
-                return resp.status, resp.read(), resp.headers.get("Content-Type", "")
+                content = resp.read() if download is None else _read_reporting(resp, download)
+                return resp.status, content, resp.headers.get("Content-Type", "")
         except urllib.error.HTTPError as exc:
             raise ApiError(exc.code, _problem_text(exc.read())) from None
         except urllib.error.URLError as exc:
@@ -69,8 +117,8 @@ class Client:
     def get_json(self, path: str) -> Any:
         return json.loads(self._request("GET", path)[1])
 
-    def get_bytes(self, path: str) -> bytes:
-        return self._request("GET", path)[1]
+    def get_bytes(self, path: str, download: Transfer | None = None) -> bytes:
+        return self._request("GET", path, download=download)[1]
 
     def post_json(self, path: str, obj: Mapping[str, Any]) -> Any:
         _, body, _ = self._request("POST", path, json.dumps(obj).encode(), "application/json")
@@ -79,12 +127,24 @@ class Client:
     def delete_json(self, path: str) -> Any:
         return json.loads(self._request("DELETE", path)[1])
 
-    def post_bytes(self, path: str, data: bytes, headers: Mapping[str, str] | None = None) -> Any:
-        _, body, _ = self._request("POST", path, data, "application/octet-stream", headers)
+    def post_bytes(
+        self,
+        path: str,
+        data: bytes,
+        headers: Mapping[str, str] | None = None,
+        upload: Transfer | None = None,
+    ) -> Any:
+        _, body, _ = self._request(
+            "POST", path, data, "application/octet-stream", headers, upload=upload
+        )
         return json.loads(body) if body else None
 
     def post_multipart(
-        self, path: str, json_parts: Mapping[str, Any], file_parts: Mapping[str, bytes]
+        self,
+        path: str,
+        json_parts: Mapping[str, Any],
+        file_parts: Mapping[str, bytes],
+        upload: Transfer | None = None,
     ) -> Any:
         boundary = uuid.uuid4().hex
         chunks: list[bytes] = []
@@ -104,7 +164,11 @@ class Client:
             )
         chunks.append(f"--{boundary}--\r\n".encode())
         _, body, _ = self._request(
-            "POST", path, b"".join(chunks), f"multipart/form-data; boundary={boundary}"
+            "POST",
+            path,
+            b"".join(chunks),
+            f"multipart/form-data; boundary={boundary}",
+            upload=upload,
         )
         return json.loads(body)
 
@@ -118,7 +182,9 @@ class Client:
         ceremony_record: bytes,
         public_context: bytes,
         evaluation_keys: bytes,
+        upload: Transfer | None = None,
     ) -> Any:
+        """Create a challenge (organizer or admin); ``upload`` reports the ~30–150 MB sent."""
         return self.post_multipart(
             "/challenges",
             {"challenge": definition},
@@ -127,6 +193,7 @@ class Client:
                 "public_context": public_context,
                 "evaluation_keys": evaluation_keys,
             },
+            upload,
         )
 
     def create_token(self, role: str, name: str) -> Any:
@@ -152,6 +219,18 @@ class Client:
 
     def evaluation_keys(self, challenge_id: str) -> bytes:
         return self.get_bytes(f"/challenges/{challenge_id}/evaluation-keys")
+
+
+def _read_reporting(resp: Any, download: Transfer) -> bytes:
+    """A response's body read a block at a time, each told to ``download``."""
+    total = int(resp.headers.get("Content-Length") or 0)
+    blocks: list[bytes] = []
+    done = 0
+    while block := resp.read(DOWNLOAD_BLOCK):
+        blocks.append(block)
+        done += len(block)
+        download(done, total)
+    return b"".join(blocks)
 
 
 def _problem_text(body: bytes) -> str:
@@ -208,18 +287,26 @@ class ProtocolClient(Client):
         """The caller's enrolment in a challenge (:class:`ApiError` 404 if there is none)."""
         return self.get_json(f"/challenges/{challenge_id}/enrolment")
 
-    def upload_labels(self, challenge_id: str, bundle: bytes, signature: bytes) -> Any:
+    def upload_labels(
+        self, challenge_id: str, bundle: bytes, signature: bytes, upload: Transfer | None = None
+    ) -> Any:
         """Upload a labels bundle with the organizer's ``sign_upload`` signature."""
         return self.post_bytes(
-            f"/challenges/{challenge_id}/labels", bundle, {SIGNATURE_HEADER: signature.hex()}
+            f"/challenges/{challenge_id}/labels",
+            bundle,
+            {SIGNATURE_HEADER: signature.hex()},
+            upload,
         )
 
-    def submit(self, challenge_id: str, bundle: bytes, signature: bytes) -> Any:
+    def submit(
+        self, challenge_id: str, bundle: bytes, signature: bytes, upload: Transfer | None = None
+    ) -> Any:
         """Submit a predictions bundle with the enrolled identity's ``sign_upload`` signature."""
         return self.post_bytes(
             f"/challenges/{challenge_id}/submissions",
             bundle,
             {SIGNATURE_HEADER: signature.hex()},
+            upload,
         )
 
     def labels_status(self, challenge_id: str) -> Any:
@@ -283,8 +370,8 @@ class ProtocolClient(Client):
     def round1_evidence(self, challenge_id: str, digest: str) -> Any:
         return self.get_json(f"/trustee/evidence/{challenge_id}/{digest}")
 
-    def audit_bundle(self, challenge_id: str) -> bytes:
-        return self.get_bytes(f"/challenges/{challenge_id}/audit-bundle")
+    def audit_bundle(self, challenge_id: str, download: Transfer | None = None) -> bytes:
+        return self.get_bytes(f"/challenges/{challenge_id}/audit-bundle", download)
 
     def log_entries(self, challenge_id: str, start: int) -> Any:
         return self.get_json(f"/challenges/{challenge_id}/log/entries?from={start}")

@@ -7,13 +7,15 @@ trustees hold a 2-of-3 shared key (one of them is offline); every bundle goes th
 valid submissions through round 2; the audit bundle is exported and verified.
 
 Everything cryptographic is a ``cryptoscore`` call; this module only arranges the story.
+The same story against a running service, over its REST API, is ``demo_serve.py``
+(``cryptoscore demo --serve``); the data, models and malicious encoding are shared from here.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,7 @@ from cryptoscore.local import LocalChallenge, local_trustees
 from cryptoscore.protocol.challenge import ChallengeContext
 from cryptoscore.protocol.rules import ChallengeRules
 from cryptoscore.threshold.ceremony import RosterEntry, open_share_file, run_ceremony
-from cryptoscore.verify import verify_bundle
+from cryptoscore.verify import AuditReport, verify_bundle
 
 CLASSES = 10
 TEST_ITEMS = 600
@@ -44,15 +46,45 @@ def _models() -> dict[str, Any]:
     }
 
 
-def run_demo(workdir: Path | None = None, say: Callable[[str], None] = print) -> dict[str, Any]:
-    """Run the demo; return the JSON report (per participant released vs plaintext scores)."""
+def digits_split(test_items: int = TEST_ITEMS) -> tuple[Any, Any, Any, Any]:
+    """scikit-learn's bundled digits (offline) split into training images, ``test_items`` test
+    images (stratified, always the same), their training labels and test labels."""
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
     digits = load_digits()
-    x_train, x_test, y_train, y_test = train_test_split(
-        digits.data, digits.target, test_size=TEST_ITEMS, random_state=0, stratify=digits.target
+    split: tuple[Any, Any, Any, Any] = train_test_split(
+        digits.data, digits.target, test_size=test_items, random_state=0, stratify=digits.target
     )
+    return split
+
+
+def model_predictions(x_train: Any, y_train: Any, x_test: Any) -> Iterator[tuple[str, Any]]:
+    """Each participant's name and its model's predictions on ``x_test`` (fitted when asked)."""
+    for name, model in _models().items():
+        model.fit(x_train, y_train)
+        yield name, model.predict(x_test)
+
+
+def plaintext_scores(predicted: Any, y_test: Any) -> dict[str, int]:
+    """What the release must equal: correct and errors, counted in the clear."""
+    correct = int(np.count_nonzero(predicted == y_test))
+    return {"correct": correct, "errors": int(y_test.size) - correct}
+
+
+def weighted_vectors(plain_modulus: int, n: int) -> list[Any]:
+    """Mallory's encoding: entry i = 2^(i mod 19) in every class's vector (not 0/1), which
+    would leak labels if it were ever scored; round 1 rejects it."""
+    weights = np.array([pow(2, i % 19, plain_modulus) for i in range(n)], dtype=np.int64)
+    return [weights.copy() for _ in range(CLASSES)]
+
+
+MALLORY = "mallory (weighted encoding)"
+
+
+def run_demo(workdir: Path | None = None, say: Callable[[str], None] = print) -> dict[str, Any]:
+    """Run the demo; return the JSON report (per participant released vs plaintext scores)."""
+    x_train, x_test, y_train, y_test = digits_split()
     with tempfile.TemporaryDirectory(prefix="cryptoscore-demo-") as tmp:
         work = Path(workdir or tmp)
         work.mkdir(parents=True, exist_ok=True)
@@ -92,11 +124,8 @@ def run_demo(workdir: Path | None = None, say: Callable[[str], None] = print) ->
             )
         )
         plaintext: dict[str, dict[str, int]] = {}
-        for name, model in _models().items():
-            model.fit(x_train, y_train)
-            predicted = model.predict(x_test)
-            correct = int(np.count_nonzero(predicted == y_test))
-            plaintext[name] = {"correct": correct, "errors": TEST_ITEMS - correct}
+        for name, predicted in model_predictions(x_train, y_train, x_test):
+            plaintext[name] = plaintext_scores(predicted, y_test)
             say(f"{name}: enrolling, encrypting and submitting 600 predictions")
             challenge.enrol(name, Identity.generate())
             bundle = cs.encrypt_predictions(
@@ -108,8 +137,8 @@ def run_demo(workdir: Path | None = None, say: Callable[[str], None] = print) ->
             )
             challenge.submit(name, bundle)
         say("mallory: submitting a weighted encoding (entry i = 2^i) to extract labels")
-        challenge.enrol("mallory (weighted encoding)", Identity.generate())
-        challenge.submit("mallory (weighted encoding)", _weighted_bundle(challenge))
+        challenge.enrol(MALLORY, Identity.generate())
+        challenge.submit(MALLORY, _weighted_bundle(challenge))
         audit_path = work / "audit.zip"
         challenge.export_audit_bundle(audit_path)
         report = verify_bundle(audit_path)
@@ -120,36 +149,46 @@ def run_demo(workdir: Path | None = None, say: Callable[[str], None] = print) ->
             "test_items": TEST_ITEMS,
             "trustees": {"threshold": 2, "n": 3, "offline": ["trustee-2"]},
             "leaderboard": board,
-            "participants": {
-                name: {
-                    "released": released.get(name),
-                    "plaintext": plaintext[name],
-                    "equal": released.get(name) == plaintext[name],
-                }
-                for name in plaintext
-            },
+            "participants": released_vs_plaintext(released, plaintext),
             "rejected": challenge.rejected(),
-            "audit": {
-                "ok": report.ok,
-                "checks": {c.name: c.passed for c in report.checks},
-                "first_failure": report.first_failure.name if report.first_failure else None,
-            },
+            "audit": audit_json(report),
         }
+
+
+def released_vs_plaintext(
+    released: dict[str, dict[str, int]], plaintext: dict[str, dict[str, int]]
+) -> dict[str, dict[str, Any]]:
+    """The report's ``participants``: each one's released and plaintext scores, and whether
+    they are equal (they must be)."""
+    return {
+        name: {
+            "released": released.get(name),
+            "plaintext": plaintext[name],
+            "equal": released.get(name) == plaintext[name],
+        }
+        for name in plaintext
+    }
+
+
+def audit_json(report: AuditReport) -> dict[str, Any]:
+    """The report's ``audit``: passed or not, each check, the first that failed."""
+    return {
+        "ok": report.ok,
+        "checks": {c.name: c.passed for c in report.checks},
+        "first_failure": report.first_failure.name if report.first_failure else None,
+    }
 
 
 def _weighted_bundle(challenge: LocalChallenge) -> cs.EncryptedBundle:
     context = challenge.context
-    t = context.public.params.PLAIN_MODULUS
-    weights = np.array([pow(2, i % 19, t) for i in range(TEST_ITEMS)], dtype=np.int64)
-    vectors = [weights.copy() for _ in range(CLASSES)]
     return cs.raw_encrypt_vectors(
         "predictions",
-        vectors,
+        weighted_vectors(context.public.params.PLAIN_MODULUS, TEST_ITEMS),
         context.public,
         classes=CLASSES,
         n=TEST_ITEMS,
         challenge="digits",
-        pads=challenge.pads("predictions", "mallory (weighted encoding)"),
+        pads=challenge.pads("predictions", MALLORY),
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -37,6 +38,9 @@ class TrusteeLoop:
     roster_checked_in: Path | None = None
     """The ceremony record the identity was checked against before starting (``None``: each
     challenge's roster is checked instead, by the agent)."""
+    stop: threading.Event = field(default_factory=threading.Event)
+    """Set, :meth:`run` returns before its next pass (``demo --serve`` runs trustees in
+    threads and stops them so)."""
     agent: TrusteeAgent = field(init=False)
     _last_line: float = field(init=False)
     """When this loop last said anything (``clock`` time): idle lines are spaced from it."""
@@ -127,11 +131,11 @@ class TrusteeLoop:
         After a pass the service could not complete (:func:`unavailable`), wait twice as long
         as the last time, up to ``max_backoff`` seconds; after a good pass, ``interval`` again.
         With nothing said for :data:`IDLE_LINE_SECONDS`, say so. ``passes`` > 0 stops after
-        that many passes (tests)."""
+        that many passes (tests); :attr:`stop`, once set, before the next one."""
         self._say(self.start_line(interval))
         delay = interval
         done = 0
-        while True:
+        while not self.stop.is_set():
             try:
                 if not self._token_checked:
                     self.check_token()

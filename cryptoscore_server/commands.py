@@ -55,6 +55,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         print(f"admin token (shown once): {token}")
         print("next, in another terminal:")
         print(f"  export CRYPTOSCORE_SERVER={url} CRYPTOSCORE_TOKEN={token}")
+        print("  .venv/bin/cryptoscore demo --serve     # a demo challenge, loaded over the API")
         print("  .venv/bin/cryptoscore token create --role organizer --name me")
         print("  .venv/bin/cryptoscore challenge create --help      # then see README.md")
         print(f"  curl {url}/api/v1/openapi.json")

@@ -29,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -348,14 +348,18 @@ def run_ceremony(
     *,
     created_at: str | None = None,
     rng: Rng = os.urandom,
+    progress: Callable[[int], None] | None = None,
 ) -> CeremonyResult:
     """Dealer: generate and share the key; return the public record, keys and share files.
 
     ``rng`` draws first the keys (``scoring/keys.generate_keys``, in the order
     ``hazmat/keygen.generate_key_material`` documents), then the Shamir coefficients and each
-    share file's salt and nonce (:func:`deal`)."""
+    share file's salt and nonce (:func:`deal`). ``progress(done)`` counts the steps done, of
+    ``1 + len(roster)``: the key generated, then each share file sealed."""
     _check_dealing(params, roster, threshold, passphrases)
     keys = generate_keys(params, rng=rng)
+    if progress is not None:
+        progress(1)
     public, evaluation = keys.public, keys.evaluation
     secret = secret_key_residues(keys.secret)
     del keys  # drop the only reference to the SEAL secret key serialization
@@ -369,6 +373,7 @@ def run_ceremony(
         passphrases,
         created_at=created_at,
         rng=rng,
+        sealed=None if progress is None else (lambda done: progress(1 + done)),
     )
     return CeremonyResult(record, public, evaluation, files)
 
@@ -384,13 +389,15 @@ def deal(
     *,
     created_at: str | None = None,
     rng: Rng = os.urandom,
+    sealed: Callable[[int], None] | None = None,
 ) -> tuple[CeremonyRecord, dict[str, bytes]]:
     """Dealer, after key generation: Shamir-share ``secret`` (the key's residues,
     :func:`secret_key_residues`; overwritten) among ``roster``, seal one share file per
     trustee, and make the public record committing to them.
 
     Draws from ``rng``, in this order: the Shamir coefficients (``hazmat/shamir.py``), then
-    each trustee's scrypt salt (16 bytes) and AES-GCM nonce (12 bytes), in roster order."""
+    each trustee's scrypt salt (16 bytes) and AES-GCM nonce (12 bytes), in roster order.
+    ``sealed(done)`` is told how many share files are sealed so far."""
     _check_dealing(params, roster, threshold, passphrases)
     xs = [e.index for e in roster]
     shares = share(secret, params.DATA_PRIMES, threshold, xs, rng=rng)
@@ -400,6 +407,8 @@ def deal(
         for entry, data in zip(roster, shares, strict=True):
             header = _share_header(params, key_id, entry, threshold, len(roster), rng(16), rng(12))
             files[entry.trustee_id] = _seal_share(header, passphrases[entry.trustee_id], data)
+            if sealed is not None:
+                sealed(len(files))
     finally:
         for data in shares:
             data.fill(0)

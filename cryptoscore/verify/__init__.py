@@ -20,6 +20,7 @@ read by :mod:`~cryptoscore.verify.bundle`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from cryptoscore.errors import CryptoScoreError
@@ -55,8 +56,9 @@ CHECKS = (
 )
 
 
-def verify_bundle(path: str | Path) -> AuditReport:
-    """Auditor: run every check on an audit bundle; stops at the first failed check."""
+def verify_bundle(path: str | Path, progress: Callable[[int], None] | None = None) -> AuditReport:
+    """Auditor: run every check on an audit bundle; stops at the first failed check.
+    ``progress(done)`` is told how many of :data:`CHECKS` have run."""
     report = AuditReport()
     try:
         bundle = read_bundle(path)
@@ -74,6 +76,8 @@ def verify_bundle(path: str | Path) -> AuditReport:
             report.checks.append(CheckResult(name, False, str(exc)))
             return report
         report.checks.append(CheckResult(name, True, detail))
+        if progress is not None:
+            progress(len(report.checks))
     report.in_progress = list(dict.fromkeys(v.in_progress))
     return report
 

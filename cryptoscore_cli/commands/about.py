@@ -7,6 +7,8 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import cryptoscore as cs
@@ -52,6 +54,12 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
     if importlib.util.find_spec("sklearn") is None:  # the demo's dataset and models
         raise CliError("the demo needs scikit-learn: pip install 'cryptoscore[demo]'")
+    if args.serve:
+        cmd_demo_serve(args)
+        return
+    served_only = [o for o, v in (("--out", args.out), ("--n-items", args.n_items)) if v]
+    if served_only:
+        raise CliError(f"{', '.join(served_only)}: only with --serve")
     report = run_demo(say=(lambda _msg: None) if args.json else print)
     if args.json:
         print(json.dumps(report, sort_keys=True))
@@ -61,12 +69,92 @@ def cmd_demo(args: argparse.Namespace) -> None:
         raise CliError(f"audit failed at {report['audit']['first_failure']}")
 
 
+def cmd_demo_serve(args: argparse.Namespace) -> None:
+    """``demo --serve``: the story loaded into the running service (``demo_serve.py``)."""
+    from cryptoscore_cli.commands.common import bearer_token
+    from cryptoscore_cli.demo_serve import ServedDemo, format_served, run_served_demo
+
+    n_items = args.n_items or DEMO_ITEMS
+    if not MIN_DEMO_ITEMS <= n_items <= MAX_DEMO_ITEMS:
+        raise CliError(f"--n-items: from {MIN_DEMO_ITEMS} to {MAX_DEMO_ITEMS} test images")
+    demo = ServedDemo(
+        server=args.server or DEFAULT_SERVER,
+        admin_token=bearer_token(args) or "",
+        out=Path(args.out) if args.out else None,
+        n_items=n_items,
+        params=args.params,
+        timeout=args.timeout,
+        quiet=args.quiet,
+    )
+    # with --json the progress lines go to stderr: stdout holds the one JSON object
+    report = run_served_demo(demo, say=_stderr_line if args.json else print)
+    if args.json:
+        print(json.dumps(report, sort_keys=True))
+    else:
+        print(format_served(report))
+    audit = report["audit"]
+    if not audit["ok"]:
+        where = audit["first_failure"] or "in progress: " + ", ".join(audit["in_progress"])
+        raise CliError(f"audit failed at {where}")
+
+
+def _stderr_line(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+DEFAULT_SERVER = "http://127.0.0.1:8000"
+"""Where ``make run`` serves (``demo --serve`` without --server or CRYPTOSCORE_SERVER)."""
+DEMO_ITEMS, MIN_DEMO_ITEMS, MAX_DEMO_ITEMS = 600, 20, 1500
+"""The test images of ``demo --serve`` (of the 1,797 digits; the rest train the models)."""
+
+
 def add_params(sub: Subparsers) -> None:
     p = sub.add_parser("params", help="list the parameter sets")
     p.set_defaults(func=cmd_params)
 
 
 def add_demo(sub: Subparsers) -> None:
-    p = sub.add_parser("demo", help="the whole story on scikit-learn's digits, locally")
+    from cryptoscore_cli.commands.common import server_options
+
+    p = sub.add_parser(
+        "demo",
+        help="the whole story on scikit-learn's digits, locally; --serve: into a running service",
+        description="Without --serve: the whole story in this process. With --serve: the same "
+        "story loaded into a running service over its REST API (trustees, ceremony, tokens, "
+        "challenge, labels, submissions, audit), with its admin token; nothing keeps running "
+        "after it exits.",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument(
+        "--serve",
+        action="store_true",
+        help="load the demo into the service at --server (default $CRYPTOSCORE_SERVER, else "
+        f"{DEFAULT_SERVER}) with the admin token",
+    )
+    server_options(p)
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="with --serve: the demo folder (new or empty; default ./cryptoscore-<challenge>)",
+    )
+    p.add_argument(
+        "--n-items",
+        type=int,
+        metavar="N",
+        help=f"with --serve: test images (default {DEMO_ITEMS})",
+    )
+    p.add_argument(
+        "--params",
+        default=cs.BFV8192.ID,
+        help="with --serve: the ceremony's parameter set (default bfv-8192, fast; bfv-16384 "
+        "has proven decryption smudging: see `params`)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=1800.0,
+        metavar="SECONDS",
+        help="with --serve: how long to wait for pads and for every decision (default 1800)",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_demo)

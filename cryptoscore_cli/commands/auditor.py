@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cryptoscore_cli.commands.common import (
+    progress_bar,
     protocol_client,
     read_file,
     server_options,
+    transfer_bar,
     write_file,
 )
 from cryptoscore_cli.errors import CliError
@@ -30,11 +32,12 @@ AUDIT_IN_PROGRESS = 3
 
 
 def cmd_audit(args: argparse.Namespace) -> None:
-    from cryptoscore.verify import verify_bundle
+    from cryptoscore.verify import CHECKS, verify_bundle
 
     if not args.bundle:
         raise CliError("give an audit bundle file, or --server URL and --challenge ID")
-    report = verify_bundle(args.bundle)
+    with progress_bar(len(CHECKS), "audit", args.quiet, "check") as progress:
+        report = verify_bundle(args.bundle, progress)
     for check in report.checks:
         print(f"{'PASS' if check.passed else 'FAIL'}  {check.name:24} {check.detail}")
     if not report.ok:
@@ -58,7 +61,7 @@ def cmd_audit_dispatch(args: argparse.Namespace) -> None:
     if args.bundle == "export":
         if not (args.challenge and args.output):
             raise CliError("audit export needs --server, --challenge and -o FILE")
-        data = protocol_client(args).audit_bundle(args.challenge)
+        data = download_audit_bundle(args)
         write_file(args.output, data)
         print(f"wrote {args.output} ({len(data)} bytes)")
     elif args.challenge and not args.bundle:
@@ -70,9 +73,15 @@ def cmd_audit_dispatch(args: argparse.Namespace) -> None:
 def cmd_audit_server(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "audit.zip"
-        path.write_bytes(protocol_client(args).audit_bundle(args.challenge))
+        path.write_bytes(download_audit_bundle(args))
         args.bundle = str(path)
         cmd_audit(args)
+
+
+def download_audit_bundle(args: argparse.Namespace) -> bytes:
+    """The server's audit bundle of ``--challenge`` (a bar while it downloads)."""
+    with transfer_bar("downloading the audit bundle", args.quiet) as received:
+        return protocol_client(args).audit_bundle(args.challenge, received)
 
 
 def cmd_receipt_verify(args: argparse.Namespace) -> None:
@@ -118,6 +127,7 @@ def add_audit(sub: Subparsers) -> None:
     server_options(p)
     p.add_argument("--challenge", help="the challenge on --server")
     p.add_argument("-o", "--output", help="with export: where to write the bundle")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_audit_dispatch)
 
 

@@ -24,7 +24,7 @@ from cryptoscore_cli.errors import CliError
 
 if TYPE_CHECKING:
     from cryptoscore.identity import Identity
-    from cryptoscore_cli.api import Client, ProtocolClient
+    from cryptoscore_cli.api import Client, ProtocolClient, Transfer
 
     Subparsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
     """What ``add_subparsers`` returns: each command module adds its commands to it."""
@@ -42,6 +42,7 @@ __all__ = [
     "read_file",
     "server_options",
     "signer_options",
+    "transfer_bar",
     "upload_options",
     "write_file",
 ]
@@ -74,18 +75,49 @@ def write_file(path: str, data: bytes, *, private: bool = False) -> None:
 def progress_bar(
     total: int, desc: str, quiet: bool, unit: str = "ct"
 ) -> Iterator[Callable[[int], None]]:
+    """A bar on stderr, told the work done so far; none with ``quiet`` or when stderr is not a
+    terminal (tqdm's ``disable=None``), so logs and pipes get no bar."""
+    with _bar(total, desc, quiet, unit) as bar:
+
+        def advance(done: int) -> None:
+            bar.update(done - bar.n)
+
+        yield advance
+
+
+@contextmanager
+def transfer_bar(desc: str, quiet: bool) -> Iterator[Transfer]:
+    """A bar in bytes for an upload or a download (``api.Transfer``: ``(done, total)``; its
+    total is learnt from the first report), as :func:`progress_bar` shows it."""
+    with _bar(None, desc, quiet, "B", scale=True) as bar:
+
+        def transferred(done: int, total: int) -> None:
+            if total and bar.total != total:
+                bar.total = total
+            bar.update(done - bar.n)
+
+        yield transferred
+
+
+@contextmanager
+def _bar(
+    total: int | None, desc: str, quiet: bool, unit: str, *, scale: bool = False
+) -> Iterator[Any]:
     from tqdm import tqdm  # the [cli] extra; main() says so in one line if it is missing
 
     # the delay keeps input errors (raised before any work) to one line on stderr
     bar = tqdm(
-        total=total, desc=desc, unit=unit, disable=quiet, file=sys.stderr, leave=False, delay=0.5
+        total=total,
+        desc=desc,
+        unit=unit,
+        unit_scale=scale,
+        disable=True if quiet else None,
+        file=sys.stderr,
+        leave=False,
+        delay=0.5,
     )
-
-    def advance(done: int) -> None:
-        bar.update(done - bar.n)
-
     try:
-        yield advance
+        yield bar
     finally:
         bar.close()
 

@@ -14,6 +14,7 @@ import cryptoscore as cs
 from cryptoscore_cli.commands.common import (
     MIN_PASSPHRASE_BYTES,
     ask_passphrase,
+    progress_bar,
     read_file,
     write_file,
 )
@@ -72,7 +73,9 @@ def cmd_ceremony(args: argparse.Namespace) -> None:
             "estimate, not a proof (SECURITY.md); bfv-16384 has a proven one",
             file=sys.stderr,
         )
-    result = run_ceremony(params, roster, args.threshold, passphrases)
+    # a step: the key generated, then each share file sealed (scrypt: a second or so each)
+    with progress_bar(1 + len(roster), "key ceremony", args.quiet, "step") as progress:
+        result = run_ceremony(params, roster, args.threshold, passphrases, progress=progress)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     write_file(str(out / "ceremony.record"), result.record.to_bytes())
@@ -102,4 +105,5 @@ def add_ceremony(sub: Subparsers) -> None:
         "--passphrase-env-prefix",
         help="read each trustee's passphrase from PREFIX<ID> (id upper-cased, - as _)",
     )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_ceremony)

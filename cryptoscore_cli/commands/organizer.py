@@ -19,6 +19,7 @@ from cryptoscore_cli.commands.common import (
     read_file,
     server_options,
     signer_options,
+    transfer_bar,
     upload_options,
 )
 from cryptoscore_cli.commands.prechecks import check_input, check_open, check_quota
@@ -26,6 +27,7 @@ from cryptoscore_cli.commands.watch import print_progress
 from cryptoscore_cli.errors import CliError
 
 if TYPE_CHECKING:
+    from cryptoscore_cli.api import Client
     from cryptoscore_cli.commands.common import Subparsers
 
 __all__ = ["add_challenge", "add_labels", "read_invited"]
@@ -95,13 +97,23 @@ def cmd_challenge_create(args: argparse.Namespace) -> None:
     }
     if args.pad_requests_per_day is not None:
         definition["pad_requests_per_day"] = args.pad_requests_per_day
-    created = client(args).create_challenge(
-        definition,
-        read_file(str(ceremony / "ceremony.record")),
-        read_file(str(ceremony / "public.ctx")),
-        read_file(str(ceremony / "evaluation.keys")),
-    )
+    created = create_challenge(client(args), definition, ceremony, args.quiet)
     print(json.dumps(created, indent=2, sort_keys=True))
+
+
+def create_challenge(
+    client: Client, definition: dict[str, Any], ceremony: Path, quiet: bool
+) -> Any:
+    """Create the challenge ``definition`` with the public files ``ceremony`` wrote (a bar for
+    the upload: the evaluation keys alone are ~30–150 MB); the service's answer."""
+    with transfer_bar("uploading the challenge's keys", quiet) as sent:
+        return client.create_challenge(
+            definition,
+            read_file(str(ceremony / "ceremony.record")),
+            read_file(str(ceremony / "public.ctx")),
+            read_file(str(ceremony / "evaluation.keys")),
+            upload=sent,
+        )
 
 
 def cmd_challenge_show(args: argparse.Namespace) -> None:
@@ -133,7 +145,8 @@ def cmd_labels_upload(args: argparse.Namespace) -> None:
     check_input(args.input, info)
     bundle, digest = encrypt_for(args, client, info, "labels", identity)
     signature = sign_upload(identity, args.challenge, "labels", digest)
-    result = client.upload_labels(args.challenge, bundle, signature)
+    with transfer_bar("uploading labels", args.quiet) as sent:
+        result = client.upload_labels(args.challenge, bundle, signature, upload=sent)
     print(json.dumps(result, indent=2, sort_keys=True))
 
 
@@ -192,6 +205,7 @@ def add_challenge(sub: Subparsers) -> None:
         help="pad requests each enrolled identity may make in any 24 hours "
         "(default: twice --limit-per-day)",
     )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_challenge_create)
     p = challenge_sub.add_parser("show", help="a challenge's public definition")
     server_options(p)

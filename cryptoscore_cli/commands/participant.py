@@ -19,6 +19,7 @@ from cryptoscore_cli.commands.common import (
     protocol_client,
     server_options,
     signer_options,
+    transfer_bar,
     upload_options,
     write_file,
 )
@@ -79,7 +80,8 @@ def cmd_submit(args: argparse.Namespace) -> None:
     check_input(args.input, info)
     bundle, digest = encrypt_for(args, client, info, "predictions", identity)
     signature = sign_upload(identity, args.challenge, "predictions", digest)
-    result = client.submit(args.challenge, bundle, signature)
+    with transfer_bar("uploading predictions", args.quiet) as sent:
+        result = client.submit(args.challenge, bundle, signature, upload=sent)
     if args.receipt:
         write_file(args.receipt, json.dumps(result["receipt"], sort_keys=True).encode())
     print(f"submission {result['submission']}: {result['state']}", flush=True)

@@ -163,7 +163,7 @@ class _Organizer:
     def __init__(self) -> None:
         self.definitions: list[dict[str, Any]] = []
 
-    def create_challenge(self, definition: dict[str, Any], *files: bytes) -> dict[str, Any]:
+    def create_challenge(self, definition: dict[str, Any], *files: bytes, upload=None) -> Any:
         assert list(files) == [b"record", b"public", b"evaluation"]
         self.definitions.append(definition)
         return {"id": definition["id"]}
@@ -503,11 +503,11 @@ class _Uploads(_Service):
         self.calls.append("ceremony_record")
         return self.record
 
-    def upload_labels(self, challenge_id: str, bundle: bytes, signature: bytes) -> Any:
+    def upload_labels(self, challenge_id: str, bundle: bytes, signature: bytes, upload=None) -> Any:
         self.uploads.append(("labels", bundle, signature))
         return {"labels": EncryptedBundle.from_bytes(bundle).digest}
 
-    def submit(self, challenge_id: str, bundle: bytes, signature: bytes) -> Any:
+    def submit(self, challenge_id: str, bundle: bytes, signature: bytes, upload=None) -> Any:
         self.uploads.append(("predictions", bundle, signature))
         digest = EncryptedBundle.from_bytes(bundle).digest
         return {"submission": digest, "state": "queued", "receipt": {}}
