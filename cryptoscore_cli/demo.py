@@ -152,6 +152,7 @@ def run_demo(workdir: Path | None = None, say: Callable[[str], None] = print) ->
             "participants": released_vs_plaintext(released, plaintext),
             "rejected": challenge.rejected(),
             "audit": audit_json(report),
+            "audit_bundle": str(audit_path) if workdir is not None else None,
         }
 
 

@@ -57,14 +57,18 @@ def cmd_demo(args: argparse.Namespace) -> None:
     if args.serve:
         cmd_demo_serve(args)
         return
-    served_only = [o for o, v in (("--out", args.out), ("--n-items", args.n_items)) if v]
-    if served_only:
-        raise CliError(f"{', '.join(served_only)}: only with --serve")
-    report = run_demo(say=(lambda _msg: None) if args.json else print)
+    if args.n_items:
+        raise CliError("--n-items: only with --serve")
+    out = Path(args.out) if args.out else None
+    if out is not None and out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise CliError(f"--out {out}: give a new or empty folder")
+    report = run_demo(out, say=(lambda _msg: None) if args.json else print)
     if args.json:
         print(json.dumps(report, sort_keys=True))
     else:
         print(format_leaderboard(report))
+        if out is not None:
+            print(f"audit bundle: {report['audit_bundle']}  (cryptoscore audit {out}/audit.zip)")
     if not report["audit"]["ok"]:
         raise CliError(f"audit failed at {report['audit']['first_failure']}")
 
@@ -135,7 +139,9 @@ def add_demo(sub: Subparsers) -> None:
     p.add_argument(
         "--out",
         metavar="DIR",
-        help="with --serve: the demo folder (new or empty; default ./cryptoscore-<challenge>)",
+        help="the demo's folder, kept (new or empty): journals and audit.zip; with --serve also "
+        "identities, ceremony, tokens (default: a temporary one; with --serve "
+        "./cryptoscore-<challenge>)",
     )
     p.add_argument(
         "--n-items",
