@@ -19,6 +19,7 @@ from flask.testing import FlaskClient
 
 from cryptoscore.transparency.entries import parse_entry
 from cryptoscore_server.db import get_session
+from cryptoscore_server.routes import public_record
 from cryptoscore_server.routes.public_record import ONLINE_WITHIN
 from cryptoscore_server.routes.web import CONTENT_SECURITY_POLICY, WEB_DIR
 from tests.helpers.public_story import (
@@ -151,7 +152,12 @@ def test_unknown_challenge(client: FlaskClient) -> None:
     assert_problem(client.get(f"{API}/challenges/nope/trustees"), 404)
 
 
-def test_trustees_and_who_is_online(story: Story, client: FlaskClient) -> None:
+def test_trustees_and_who_is_online(
+    story: Story, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the service's clock at the story's time: presence ages with the wall clock, and a full
+    # run reaches this test minutes after the story was written
+    monkeypatch.setattr(public_record, "utcnow", lambda: NOW)
     body = client.get(f"{API}/challenges/{BINARY}/trustees").get_json()
     assert (body["challenge"], body["threshold"], body["online_within"]) == (
         BINARY,
