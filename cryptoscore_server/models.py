@@ -51,6 +51,7 @@ from cryptoscore.protocol.contributions import Contribution
 from cryptoscore.protocol.release import ReleaseState
 
 __all__ = [
+    "DESCRIPTION_LENGTH",
     "REASON_LENGTH",
     "STATE_LENGTH",
     "Base",
@@ -116,6 +117,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 REASON_LENGTH = 500
+DESCRIPTION_LENGTH = 4000
+"""Characters of a challenge's description."""
 STATE_LENGTH = 32
 """Width of the bundles table's state column: the longest ``ReleaseState`` value fits."""
 """Characters of a round-1 verdict's reason the bundles table keeps (the column's width)."""
@@ -183,10 +186,17 @@ class Challenge(Base):
         CheckConstraint("submission_limit_per_day >= 1", "submission_limit"),
         CheckConstraint("closes_at > opens_at", "window"),
     )
+    # server defaults (the description's) are read when first used, not RETURNed on insert:
+    # an insert then names only the columns it sets (the migration tests insert into older
+    # revisions of this table)
+    __mapper_args__ = {"eager_defaults": False}  # noqa: RUF012 - SQLAlchemy's own mapping
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     """URL slug; also the ``challenge`` field every bundle for this challenge carries."""
     name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(String(DESCRIPTION_LENGTH), server_default="")
+    """The organizer's text for readers (the web page): service metadata, not part of the
+    logged definition, so nothing the trustees or the audit rely on."""
     classes: Mapped[int] = mapped_column(Integer)
     n_items: Mapped[int] = mapped_column(Integer)
     policy: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -16,7 +16,7 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 from cryptoscore.protocol.release import ReleaseState
 from cryptoscore.scoring.policy import METRICS
 from cryptoscore.transparency.leaderboard import RANKING_RULE, VIEWS, Z_95
-from cryptoscore_server.models import Role, utcnow
+from cryptoscore_server.models import DESCRIPTION_LENGTH, Role, utcnow
 
 __all__ = [
     "BlobRefSchema",
@@ -120,6 +120,12 @@ class TokenListSchema(Schema):
 
 
 # -- challenges -----------------------------------------------------------------------------
+def _printable_lines(text: str) -> None:
+    """Printable characters and line breaks (``\n``) only: no control characters."""
+    if not all(ch.isprintable() or ch == "\n" for ch in text):
+        raise ValidationError("must be printable characters and line breaks only")
+
+
 class ChallengeCreateSchema(Schema):
     """The JSON part ``challenge`` of a challenge upload."""
 
@@ -135,6 +141,11 @@ class ChallengeCreateSchema(Schema):
             validate.Length(1, 200),
             validate.Predicate("isprintable", error="must be printable characters only"),
         ],
+    )
+    description = fields.String(
+        load_default="",
+        validate=[validate.Length(0, DESCRIPTION_LENGTH), _printable_lines],
+        metadata={"description": "for readers (the web page); not part of the logged definition"},
     )
     classes = fields.Integer(
         required=True,
@@ -247,6 +258,7 @@ class ChallengeSchema(Schema):
 
     id = fields.String(required=True)
     name = fields.String(required=True)
+    description = fields.String(required=True, metadata={"description": "the organizer's text"})
     classes = fields.Integer(required=True)
     n_items = fields.Integer(required=True)
     policy = fields.Nested(PolicySchema, required=True)

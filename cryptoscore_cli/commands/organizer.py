@@ -97,6 +97,8 @@ def cmd_challenge_create(args: argparse.Namespace) -> None:
     }
     if args.pad_requests_per_day is not None:
         definition["pad_requests_per_day"] = args.pad_requests_per_day
+    if args.description is not None:
+        definition["description"] = args.description
     created = create_challenge(client(args), definition, ceremony, args.quiet)
     print(json.dumps(created, indent=2, sort_keys=True))
 
@@ -172,6 +174,11 @@ def add_challenge(sub: Subparsers) -> None:
     server_options(p)
     p.add_argument("--id", required=True)
     p.add_argument("--name")
+    p.add_argument(
+        "--description",
+        help="text for readers of the web page (up to 4000 characters; not part of the logged "
+        "definition)",
+    )
     p.add_argument("--classes", type=int, required=True)
     p.add_argument("--n-items", type=int, required=True)
     p.add_argument("--metrics", default="correct,errors")

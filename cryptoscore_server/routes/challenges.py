@@ -102,6 +102,7 @@ def _challenge_json(row: Challenge, sizes: dict[str, int]) -> dict[str, Any]:
     return {
         "id": row.id,
         "name": row.name,
+        "description": row.description,
         "classes": row.classes,
         "n_items": row.n_items,
         "policy": {**policy.to_json(), "aggregates": list(policy.aggregate_names())},
@@ -203,6 +204,7 @@ def create() -> tuple[dict[str, Any], int, dict[str, str]]:
         row = Challenge(
             id=meta["id"],
             name=meta["name"],
+            description=meta["description"],
             classes=meta["classes"],
             n_items=meta["n_items"],
             policy=policy.to_json(),

@@ -190,6 +190,7 @@ async function challengePage(id) {
     crumbs(["Challenges", "#/"], [c.name, null]),
     h("h1", {}, c.name),
     h("p", {}, badge(c.state), " ", h("code", {}, c.id)),
+    c.description ? h("p", { class: "description" }, c.description) : null,
     h("nav", { class: "actions", "aria-label": "Challenge" },
       h("a", { class: "button", href: challengeHref(id, "/leaderboard") }, "Leaderboard"),
       h("a", { class: "button secondary", href: challengeHref(id, "/audit") }, "Audit the log")),

@@ -187,6 +187,7 @@ def _challenge(
     add_challenge(session, challenge_id, token_id, n_items=n, policy=policy)
     row = session.get(Challenge, challenge_id)
     row.name = name
+    row.description = f"{name}: held-out test images.\nScored on ciphertexts; <b>no markup</b>."
     row.roster = [
         {"id": tid, "index": i + 1, "public_key": f"{i + 1:064x}"} for i, tid in enumerate(TRUSTEES)
     ]

@@ -281,3 +281,40 @@ def test_concurrent_creates_sharing_blobs(
     # three shared key files, one definition per challenge
     assert after.rows["blobs"] == 5 and len(after.files) == 5
     assert after.rows["challenges"] == 2
+
+
+def test_a_description_is_kept_and_shown(
+    client: FlaskClient, tokens: dict[str, str], ceremony: CeremonyFiles
+) -> None:
+    text = "Handwritten digits, 8×8 pixels.\nScored on 360 held-out images; <b>no</b> markup."
+    meta = challenge_meta(description=text)
+    assert post_challenge(client, tokens["organizer"], ceremony, meta).status_code == 201
+    assert client.get(f"{API}/challenges/digits-2025").get_json()["description"] == text
+    listed = client.get(f"{API}/challenges").get_json()["challenges"]
+    assert [c["description"] for c in listed] == [text]
+
+
+def test_without_a_description_it_is_empty(
+    client: FlaskClient, tokens: dict[str, str], ceremony: CeremonyFiles
+) -> None:
+    assert post_challenge(client, tokens["organizer"], ceremony).status_code == 201
+    assert client.get(f"{API}/challenges/digits-2025").get_json()["description"] == ""
+
+
+@pytest.mark.parametrize(
+    "description",
+    ["x" * 4001, "bell \x07", "tab\tor\rreturn", 42],
+    ids=["long", "bel", "ctl", "int"],
+)
+def test_a_bad_description_is_422_and_changes_nothing(
+    app: Flask,
+    client: FlaskClient,
+    tokens: dict[str, str],
+    ceremony: CeremonyFiles,
+    description: object,
+) -> None:
+    before = snapshot(app)
+    meta = challenge_meta(description=description)
+    body = assert_problem(post_challenge(client, tokens["organizer"], ceremony, meta), 422)
+    assert "description" in body["errors"]
+    assert snapshot(app) == before

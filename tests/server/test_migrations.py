@@ -27,7 +27,7 @@ def _config() -> Config:
 
 def test_single_head_named_revision() -> None:
     heads = ScriptDirectory.from_config(_config()).get_heads()
-    assert heads == ["0007_signed_inputs"]
+    assert heads == ["0008_challenge_description"]
 
 
 def test_migrated_schema_matches_the_models(app: Flask) -> None:
@@ -35,7 +35,7 @@ def test_migrated_schema_matches_the_models(app: Flask) -> None:
     with engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(context, Base.metadata) == []
-        assert context.get_current_revision() == "0007_signed_inputs"
+        assert context.get_current_revision() == "0008_challenge_description"
     assert set(inspect(engine).get_table_names()) == {
         "alembic_version",
         "tokens",
@@ -284,4 +284,22 @@ def test_signed_inputs_migration_keeps_history_and_refuses_new_uploads(app: Flas
         command.downgrade(config, "0006_signed_contributions")
     assert "participants" not in inspect(engine).get_table_names()
     assert "rules" not in {c["name"] for c in inspect(engine).get_columns("challenges")}
+    migrate(engine)
+
+
+def test_description_migration_gives_existing_challenges_an_empty_one(app: Flask) -> None:
+    """0008: challenges made before it get an empty description; the downgrade drops it."""
+    engine = get_engine(app)
+    config = _config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0007_signed_inputs")
+    _seed_challenge(app)
+    migrate(engine)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT description FROM challenges")).scalar_one() == ""
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0007_signed_inputs")
+    assert "description" not in {c["name"] for c in inspect(engine).get_columns("challenges")}
     migrate(engine)

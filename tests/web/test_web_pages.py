@@ -107,6 +107,9 @@ def test_click_through(page: Page, served: Served) -> None:
         )
     )
     c = get(url, f"/challenges/{CONFUSION}")
+    description = page.locator("p.description")
+    assert description.inner_text() == c["description"]  # line break kept
+    assert description.locator("b").count() == 0  # text, never markup
     assert facts["Test items (n)"] == "60" and facts["Classes"] == "3"
     assert facts["Released metrics"] == "correct, confusion"
     assert facts["Released aggregates"].startswith(f"{len(c['policy']['aggregates'])} (")
