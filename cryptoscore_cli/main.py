@@ -4,7 +4,7 @@ Thin: argument parsing, files, progress bars and error messages; every cryptogra
 a call into ``cryptoscore``. Errors print one line (``cryptoscore: error: ...``) and exit 2.
 
 This module builds the parser and runs a command; the commands live a module a role in
-``cryptoscore_cli/commands/`` (local, dealer, trustee, organizer, participant, auditor,
+``cryptoscore_cli/commands/`` (single_key, dealer, trustee, organizer, participant, auditor,
 about), their shared helpers in ``commands/common.py``.
 """
 
@@ -19,7 +19,15 @@ from typing import TYPE_CHECKING
 
 import cryptoscore as cs
 from cryptoscore_cli.api import ApiError
-from cryptoscore_cli.commands import about, auditor, dealer, local, organizer, participant, trustee
+from cryptoscore_cli.commands import (
+    about,
+    auditor,
+    dealer,
+    organizer,
+    participant,
+    single_key,
+    trustee,
+)
 from cryptoscore_cli.commands.auditor import AUDIT_IN_PROGRESS
 from cryptoscore_cli.commands.organizer import read_invited
 from cryptoscore_cli.errors import CliError
@@ -49,16 +57,16 @@ COMMANDS: tuple[Callable[[Subparsers], None], ...] = (
     participant.add_status,
     participant.add_leaderboard,
     about.add_params,
-    local.add_keygen,
+    single_key.add_keygen,
     trustee.add_trustee,
     dealer.add_ceremony,
-    local.add_encrypt,
-    local.add_validity,
-    local.add_score,
+    single_key.add_encrypt,
+    single_key.add_validity,
+    single_key.add_score,
     about.add_demo,
     auditor.add_audit,
     auditor.add_receipt,
-    local.add_decrypt,
+    single_key.add_decrypt,
 )
 """Each adds one top-level command (with its actions), in the order ``cryptoscore --help``
 lists them."""

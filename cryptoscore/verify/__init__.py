@@ -15,7 +15,7 @@ This module holds the order of the checks and the run; the checks live by concer
 :mod:`~cryptoscore.verify.integrity` (the record), :mod:`~cryptoscore.verify.inputs`,
 :mod:`~cryptoscore.verify.recomputation`, :mod:`~cryptoscore.verify.answers` (the partials)
 and :mod:`~cryptoscore.verify.outcomes` (verdicts, releases, leaderboard), over the bundle
-read by :mod:`~cryptoscore.verify.bundle`.
+read by :mod:`~cryptoscore.verify.audit_bundle`.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from cryptoscore.protocol.challenge import ChallengeContext
 from cryptoscore.scoring.aggregate import AggregateCiphertext
 from cryptoscore.transparency.log import MerkleLog
 from cryptoscore.verify import answers, inputs, integrity, outcomes, recomputation
-from cryptoscore.verify.bundle import AuditBundle, Manifest, established, read_bundle
+from cryptoscore.verify.audit_bundle import AuditBundle, Manifest, established, read_bundle
 from cryptoscore.verify.report import AuditReport, CheckFailed, CheckResult
 
 __all__ = ["CHECKS", "AuditReport", "CheckResult", "verify_bundle"]

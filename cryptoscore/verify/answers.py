@@ -16,7 +16,7 @@ from cryptoscore.threshold.combine import verify_partial, verify_partials
 from cryptoscore.threshold.lineage import LineageClaim, LineageRecord, check_claim
 from cryptoscore.threshold.partial import c1_digest
 from cryptoscore.transparency.log import MerkleLog
-from cryptoscore.verify.bundle import AuditBundle
+from cryptoscore.verify.audit_bundle import AuditBundle
 from cryptoscore.verify.report import CheckFailed
 
 

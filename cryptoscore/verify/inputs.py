@@ -16,7 +16,7 @@ from cryptoscore.protocol.signed_inputs import Enrolment, verify_pad_request, ve
 from cryptoscore.scoring.pad_request import PadRequest
 from cryptoscore.threshold.active_set import ActiveSet
 from cryptoscore.transparency.log import SignedTreeHead
-from cryptoscore.verify.bundle import AuditBundle
+from cryptoscore.verify.audit_bundle import AuditBundle
 from cryptoscore.verify.report import CheckFailed
 
 

@@ -18,7 +18,7 @@ from cryptoscore.threshold.ceremony import CeremonyRecord
 from cryptoscore.transparency.entries import blob_digests, parse_entry
 from cryptoscore.transparency.log import MerkleLog, SignedTreeHead, verify_tree_head
 from cryptoscore.transparency.transcript import BUNDLE_FORMAT, BUNDLE_VERSION
-from cryptoscore.verify.bundle import AuditBundle, Manifest
+from cryptoscore.verify.audit_bundle import AuditBundle, Manifest
 from cryptoscore.verify.report import CheckFailed
 
 

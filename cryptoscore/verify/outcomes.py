@@ -12,7 +12,7 @@ from cryptoscore.protocol.requests import DecryptionRequest
 from cryptoscore.scoring.aggregate import AggregateCiphertext
 from cryptoscore.threshold.combine import combine
 from cryptoscore.transparency.leaderboard import rank, rows_from_entries
-from cryptoscore.verify.bundle import AuditBundle
+from cryptoscore.verify.audit_bundle import AuditBundle
 from cryptoscore.verify.report import CheckFailed
 
 

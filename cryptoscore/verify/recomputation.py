@@ -9,7 +9,7 @@ from cryptoscore.protocol.challenge import ChallengeContext
 from cryptoscore.protocol.contributions import derive_seed, round1_seed
 from cryptoscore.protocol.recompute import pad_set, recompute
 from cryptoscore.scoring.aggregate import AggregateCiphertext
-from cryptoscore.verify.bundle import AuditBundle
+from cryptoscore.verify.audit_bundle import AuditBundle
 from cryptoscore.verify.report import CheckFailed
 
 

@@ -1,6 +1,6 @@
 """The ``cryptoscore`` commands, a module a role; ``cryptoscore_cli.main`` adds them.
 
-- ``local``: single-key mode on local files (``keygen``, ``encrypt``, ``validity``, ``score``,
+- ``single_key``: single-key mode on local files (``keygen``, ``encrypt``, ``validity``, ``score``,
   ``decrypt``);
 - ``dealer``: the key ceremony (``ceremony``);
 - ``trustee``: ``trustee init``, ``trustee run``;
