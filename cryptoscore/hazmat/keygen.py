@@ -39,7 +39,20 @@ otherwise, so a·s is the coefficient-wise product modulo each prime.
   Shares (:func:`kswitch_key_share`): b_{i,j} = −a_j·s_i + e_{i,j} + g_j·s'_i, which sum to a
   key for s' = Σ s'_i whenever s' is linear in s (Galois keys).
 * Relinearization key (``create_relin_keys``): the key-switching key for s' = s² (dyadic
-  square in NTT form, :func:`relin_target`); a ``RelinKeys`` with one entry.
+  square in NTT form, :func:`relin_target`); a ``RelinKeys`` with one entry. s² is not linear
+  in the parties' secrets, so collectively it takes Mouchet et al.'s two rounds (§4, RKG; as
+  Lattigo's ``RelinearizationKeyGenProtocol``), with ephemeral ternary u_i per party and the
+  same gadget g_j:
+      round 1 (:func:`relin_round1_share`):  h0_{i,j} = −u_i·a_j + g_j·s_i + e0_{i,j},
+                                              h1_{i,j} =  s_i·a_j + e1_{i,j};
+      h0_j = Σ_i h0_{i,j}, h1_j = Σ_i h1_{i,j} (:func:`sum_shares`);
+      round 2 (:func:`relin_round2_share`):  h0'_{i,j} = s_i·h0_j + e2_{i,j},
+                                              h1'_{i,j} = (u_i − s_i)·h1_j + e3_{i,j};
+      ksk_j = (Σ_i h0'_{i,j} + Σ_i h1'_{i,j}, h1_j).
+  Then b_j + s·h1_j = s·h0_j + u·h1_j + e2 + e3 = g_j·s² + (s·e0_j + u·e1_j + e2_j + e3_j)
+  with s = Σ s_i, u = Σ u_i: a key-switching key for s² in SEAL's layout whose second
+  polynomial is h1_j rather than a uniform a_j (pseudorandom under RLWE), and whose error
+  is larger than a single party's (``scoring/noise.py``).
 * Galois key for element g (``create_galois_keys``): s' = σ_g(s), σ_g(s)(X) = s(X^g) mod
   X^N + 1 (:func:`galois_automorphism`: coefficient i moves to i·g mod 2N, negated when that
   is ≥ N), then NTT; a ``GaloisKeys`` has N entries, the key of g at index g >> 1.
@@ -87,10 +100,13 @@ __all__ = [
     "key_primes",
     "kswitch_key_share",
     "public_key_share",
+    "relin_round1_share",
+    "relin_round2_share",
     "relin_target",
     "sample_error",
     "sample_secret",
     "secret_ntt",
+    "sum_shares",
     "to_ntt",
     "uniform_polys",
 ]
@@ -234,6 +250,81 @@ def combine_shares(params: type[ParameterSet], shares: Sequence[U64], a: U64) ->
         for i, q in enumerate(key_primes(params)):
             total[..., i, :] = addmod(total[..., i, :], share[..., i, :], q)
     return np.stack([total, a], axis=-3)
+
+
+def sum_shares(params: type[ParameterSet], shares: Sequence[U64]) -> U64:
+    """Σ_i shares_i, element by element modulo each key prime (``[..., prime, coeff]``)."""
+    if not shares:
+        raise ParameterError("nothing to sum")
+    total = shares[0].copy()
+    for share in shares[1:]:
+        if share.shape != total.shape:
+            raise ParameterError("shares to sum must have the same shape")
+        for i, q in enumerate(key_primes(params)):
+            total[..., i, :] = addmod(total[..., i, :], share[..., i, :], q)
+    return total
+
+
+def _times(params: type[ParameterSet], x: U64, polys: U64) -> U64:
+    """x·polys_j for every component j (x: ``[prime][coeff]``, polys ``[j][prime][coeff]``)."""
+    out = np.empty_like(polys)
+    for i, q in enumerate(key_primes(params)):
+        out[:, i, :] = mulmod(polys[:, i, :], x[i], q)
+    return out
+
+
+def _plus_error(params: type[ParameterSet], polys: U64, e: I64) -> U64:
+    """polys + e (e in coefficient form, one per component), in place; returns ``polys``."""
+    e_ntt = to_ntt(params, e)
+    for i, q in enumerate(key_primes(params)):
+        polys[:, i, :] = addmod(polys[:, i, :], e_ntt[:, i, :], q)
+    e_ntt.fill(0)
+    return polys
+
+
+def relin_round1_share(
+    params: type[ParameterSet], s: U64, u: U64, a: U64, *, rng: Rng = os.urandom
+) -> tuple[U64, U64]:
+    """Party i's first RKG round (module docstring): (h0_i, h1_i), each ``[j][prime][coeff]``.
+
+    ``s``, ``u``: the party's secret and its ephemeral ternary u_i (:func:`secret_ntt` of
+    :func:`sample_secret`); ``a``: the L common "relin-key" polynomials. Draws e0 (L errors),
+    then e1 (L errors), from ``rng``."""
+    levels = len(params.DATA_PRIMES)
+    if a.shape[0] != levels or u.shape != s.shape:
+        raise ParameterError("RKG round 1 needs one common polynomial per data prime")
+    e0 = sample_error(params, levels, rng=rng)
+    e1 = sample_error(params, levels, rng=rng)
+    h0 = _minus_as_plus_e(params, u, a, e0)  # −u_i·a_j + e0
+    special = params.SPECIAL_PRIME
+    for j, q in enumerate(params.DATA_PRIMES):
+        h0[j, j] = addmod(h0[j, j], mulmod(s[j], special % q, q), q)  # + g_j·s_i
+    h1 = _plus_error(params, _times(params, s, a), e1)  # s_i·a_j + e1
+    e0.fill(0)
+    e1.fill(0)
+    return h0, h1
+
+
+def relin_round2_share(
+    params: type[ParameterSet], s: U64, u: U64, h0: U64, h1: U64, *, rng: Rng = os.urandom
+) -> tuple[U64, U64]:
+    """Party i's second RKG round: (h0'_i, h1'_i) = (s_i·h0 + e2, (u_i − s_i)·h1 + e3), each
+    ``[j][prime][coeff]``, from the round-1 sums h0, h1 (:func:`sum_shares`). Draws e2, then
+    e3 (L errors each), from ``rng``."""
+    levels = len(params.DATA_PRIMES)
+    if h0.shape != h1.shape or h0.shape[0] != levels or u.shape != s.shape:
+        raise ParameterError("RKG round 2 needs the round-1 sums, one per data prime")
+    e2 = sample_error(params, levels, rng=rng)
+    e3 = sample_error(params, levels, rng=rng)
+    u_minus_s = np.empty_like(s)
+    for i, q in enumerate(key_primes(params)):
+        u_minus_s[i] = submod(u[i], s[i], q)
+    h0p = _plus_error(params, _times(params, s, h0), e2)
+    h1p = _plus_error(params, _times(params, u_minus_s, h1), e3)
+    u_minus_s.fill(0)
+    e2.fill(0)
+    e3.fill(0)
+    return h0p, h1p
 
 
 # -- targets of key switching -------------------------------------------------------------

@@ -25,9 +25,13 @@ from cryptoscore.hazmat.keygen import (
     key_primes,
     kswitch_key_share,
     public_key_share,
+    relin_round1_share,
+    relin_round2_share,
+    relin_target,
     sample_error,
     sample_secret,
     secret_ntt,
+    sum_shares,
     uniform_polys,
 )
 from cryptoscore.hazmat.modmath import CBD_K, mulmod, submod
@@ -44,6 +48,7 @@ from cryptoscore.hazmat.seal_format import (
     payload,
 )
 from cryptoscore.params import BFV8192, BFV16384
+from cryptoscore.randomness import seeded_stream
 from cryptoscore.scoring.keys import galois_elements, generate_keys
 
 PARAMS = [BFV8192, pytest.param(BFV16384, marks=pytest.mark.slow)]
@@ -384,6 +389,86 @@ def test_shares_of_two_parties_sum_to_keys_of_the_summed_secret():
     coeffs = engine.plaintext_coefficients(engine.batch_plaintext(values)).astype(np.int64)
     expected = galois_automorphism(coeffs, g) % params.PLAIN_MODULUS
     assert np.array_equal(engine.plaintext_coefficients(out), expected.astype(np.uint64))
+
+
+def _collective_relin_key(params, s_parts, seed):
+    """Mouchet et al.'s two-round RKG among len(s_parts) parties; returns (key, us)."""
+    levels = len(params.DATA_PRIMES)
+    a = expand_common(params, seed, "relin-key", 0, levels)
+    us = [secret_ntt(params, sample_secret(params)) for _ in s_parts]
+    round1 = [relin_round1_share(params, s, u, a) for s, u in zip(s_parts, us, strict=True)]
+    h0 = sum_shares(params, [r[0] for r in round1])
+    h1 = sum_shares(params, [r[1] for r in round1])
+    round2 = [relin_round2_share(params, s, u, h0, h1) for s, u in zip(s_parts, us, strict=True)]
+    b = sum_shares(params, [x for r in round2 for x in r])
+    return combine_shares(params, [b], h1), us
+
+
+def test_two_round_relinearization_key_of_three_parties_relinearizes_for_the_summed_secret():
+    """RKG (Mouchet et al. §4): the two rounds give a key-switching key for s² with
+    s = s_1 + s_2 + s_3, in SEAL's layout, whose error is exactly s·e0 + u·e1 + e2 + e3 —
+    within the collective bound 2·N·21·n² + 42·n — and SEAL relinearizes with it."""
+    params = BFV8192
+    engine = engine_for(params)
+    n_parties = 3
+    seed = b"\x07" * 32
+    s_coeffs = [sample_secret(params) for _ in range(n_parties)]
+    s_parts = [secret_ntt(params, c) for c in s_coeffs]
+    relin, _ = _collective_relin_key(params, s_parts, seed)
+    s_total = sum(s_coeffs)
+    s_sum = secret_ntt(params, s_total)
+    errors = _errors(params, relin, s_sum, relin_target(params, s_sum))
+    bound = 2 * params.POLY_MODULUS_DEGREE * CBD_K * n_parties**2 + 2 * CBD_K * n_parties
+    assert 2 * CBD_K < np.abs(errors).max() <= bound  # larger than one party's, and bounded
+    a_pk = expand_common(params, seed, "public-key", 0, 1)[0]
+    pk = combine_shares(params, [public_key_share(params, s, a_pk) for s in s_parts], a_pk)
+    pid, ver = engine.key_parms_id, engine.version
+    public = engine.load_public_key(build_ciphertext(pid, pk, ver, is_ntt_form=True))
+    secret = engine.load_secret_key(build_plaintext(pid, s_sum, ver))
+    relin_keys = engine.load_relin_keys(
+        build_kswitch_keys(
+            pid, [[build_ciphertext(pid, c, ver, is_ntt_form=True) for c in relin]], ver
+        )
+    )
+    values = (np.arange(params.POLY_MODULUS_DEGREE, dtype=np.int64) * 7919) % 1000
+    ct, prod, out = seal.Ciphertext(), seal.Ciphertext(), seal.Plaintext()
+    seal.Encryptor(engine.bfv, public).encrypt(engine.batch_plaintext(values), ct)
+    engine.evaluator.multiply(ct, ct, prod)
+    engine.evaluator.relinearize_inplace(prod, relin_keys)
+    assert prod.size() == 2
+    decryptor = seal.Decryptor(engine.bfv, secret)
+    decryptor.decrypt(prod, out)
+    assert np.array_equal(engine.batch_decode(out), (values * values) % params.PLAIN_MODULUS)
+    assert decryptor.invariant_noise_budget(prod) > 60
+
+
+def test_rkg_round_shares_depend_on_every_input_and_replay_from_a_seeded_stream():
+    """Each round's errors come from its rng, in the documented order: the same seeded
+    stream replays a share byte for byte; another label gives another share."""
+    params = BFV8192
+    levels = len(params.DATA_PRIMES)
+    a = expand_common(params, b"\x01" * 32, "relin-key", 0, levels)
+    s = secret_ntt(params, sample_secret(params, rng=seeded_stream(b"\x02" * 32, "secret")))
+    u = secret_ntt(params, sample_secret(params, rng=seeded_stream(b"\x02" * 32, "rkg-u")))
+    first = relin_round1_share(params, s, u, a, rng=seeded_stream(b"\x02" * 32, "rkg-round1"))
+    again = relin_round1_share(params, s, u, a, rng=seeded_stream(b"\x02" * 32, "rkg-round1"))
+    other = relin_round1_share(params, s, u, a, rng=seeded_stream(b"\x02" * 32, "rkg-round2"))
+    assert all(np.array_equal(x, y) for x, y in zip(first, again, strict=True))
+    assert not np.array_equal(first[0], other[0]) and not np.array_equal(first[1], other[1])
+    with pytest.raises(ParameterError):
+        relin_round1_share(params, s, u, a[:-1])
+    with pytest.raises(ParameterError):
+        relin_round2_share(params, s, u, first[0], first[1][:-1])
+
+
+def test_seeded_streams_are_deterministic_labelled_and_continue():
+    seed = bytes(range(32))
+    one, two = seeded_stream(seed, "a"), seeded_stream(seed, "a")
+    assert one(10) + one(22) == two(32)
+    assert seeded_stream(seed, "a")(32) != seeded_stream(seed, "b")(32)
+    assert seeded_stream(seed, "a")(32) != seeded_stream(bytes(32), "a")(32)
+    with pytest.raises(ParameterError):
+        seeded_stream(b"short", "a")
 
 
 def test_galois_automorphism_is_x_to_the_g():
