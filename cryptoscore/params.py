@@ -61,8 +61,9 @@ class ParameterSet:
     """Number of data primes kept in a released (to-be-decrypted) ciphertext. At bfv-8192: 2,
     the lowest level with room for 40-bit smudging over the noise bound with up to
     ``MAX_TRUSTEES`` partials. At bfv-16384: 3, the lowest level at which a whole challenge's
-    releases stay within 2^-40 of a noise-free transcript (≈ 2^-79.9 for 10,000 submissions
-    of 2^20 binary items; level 2 would give ≈ 2^-30); higher levels leave more room still,
+    releases stay within 2^-40 of a noise-free transcript (≈ 2^-78.3 for 10,000 submissions
+    of 2^20 binary items with 3 trustees, 2^-75.9 with a committee of 16; level 2 would give
+    ≈ 2^-28.4 and 2^-26.0); higher levels leave more room still,
     at larger release partials (SECURITY.md, "Share exposure"; ``noise.transcript_exposure``)."""
     MAX_TRUSTEES: ClassVar[int] = 16
     SECURITY_BITS: ClassVar[int] = 128

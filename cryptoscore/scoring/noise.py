@@ -13,40 +13,69 @@ Decryption stays correct when B_release + T·E < Δ_release / 2 for T partials; 
 parameter sets are chosen so that this holds for every circuit and size they admit with up
 to ``params.MAX_TRUSTEES`` trustees, and :func:`smudging_bound` re-checks it.
 
-How B_release is computed — in advance, from the parameter set and the circuit, never
+Which keys. Every bound holds for a secret key that is the **sum of n ternary contributions**,
+n = ``committee`` (the number of trustees in the ceremony record, ``CeremonyRecord.n``), with
+every error a sum of n centered binomial errors (|e| ≤ ``CBD_K`` = 21 each): the dealerless
+ceremony (Mouchet, Troncoso-Pastoriza, Bossuat, Hubaux, "Multiparty Homomorphic Encryption
+from Ring-Learning-with-Errors", PETS 2021), where s = Σ s_i, so ||s||∞ ≤ n and
+||s||_1 ≤ n·N, the public and Galois keys' errors are Σ e_i (≤ 21·n), and the two-round
+relinearization key's error per component is s·e0 + u·e1 + e2 + e3 with u = Σ u_i ternary
+and each e a sum of n errors, so ≤ 2·N·21n·n + 2·21n. Every key is bounded that way, the
+legacy dealer ceremony's single ternary key included (||s||_1 ≤ N ≤ n·N, and its errors,
+≤ 21, are within every bound above for any n ≥ 1): then no caller needs to know how the key
+was made, only the committee size, which every party holding the ceremony record has
+(``threshold/partial.py`` passes ``CeremonyRecord.n``). Not T, the partials of one
+decryption: n ≥ T contributions went into the key. Round 1's
+bounds (:func:`noise_check_bounds`, :func:`pad_noise_bound`) do not depend on the key at all.
+
+How B_release is computed — in advance, from the parameter set, the circuit and n, never
 measured with a key. A released ciphertext was mod-switched from the full modulus Q to
 Q_rel (``params.RELEASE_LEVEL`` primes), so
 
     B_release = B_switch + ⌈(Q_rel / Q) · B_circuit⌉
 
-* **B_switch = N + 3 (proven, worst case).** Each switch divides by a prime q with rounding:
-  the error is (δ0 + δ1·s)/q with δ centered mod q, so each coefficient is at most
-  (1 + ||s||_1)/2 ≤ (1 + N)/2 for a ternary secret, and because Q ≡ Q_rel ≡ 1 (mod t) the
+* **B_switch = n·N + 3 (proven, worst case)**, :func:`switch_noise_bound`. Each switch divides
+  by a prime q with rounding: the error is (δ0 + δ1·s)/q with δ centered mod q, so each
+  coefficient is at most (1 + ||s||_1)/2 ≤ (1 + n·N)/2, and because Q ≡ Q_rel ≡ 1 (mod t) the
   message term contributes less than 1 more. Each later switch scales the earlier errors down
   by its q ≥ 2^40, so however many switches there are (two at bfv-8192, 4 → 2 primes; three
   at bfv-16384, 6 → 3 primes) their sum is a geometric series below
-  2·((1 + N)/2 + 1) = N + 3.
+  2·((1 + n·N)/2 + 1) = n·N + 3 (N + 3 for n = 1, as for a single ternary key).
 * **B_circuit (heuristic).** The noise of the circuit's output before switching, estimated
   with the standard average-case rules of BFV noise analysis (coefficients of products and
-  sums of independent polynomials treated as independent; standard deviations multiply
-  through products by √N and add in quadrature through sums — Costache and Smart, "Which
-  ring based somewhat homomorphic encryption scheme is best?", CT-RSA 2016, §4; Kim, Polyakov,
-  Zucca, ASIACRYPT 2021) with a tail factor of ``TAIL`` standard deviations. The automorphism
-  sums of packing are bounded by the worst case N (automorphisms permute coefficients up to
-  sign). For every circuit and size CryptoScore admits, B_circuit · Q_rel/Q is below the
-  proven term: below 1 for score circuits at both sets and for validity circuits at bfv-16384,
-  at most ≈ 2^12.3 for validity circuits at bfv-8192 (≈ 2^9.3 with K = 2), so B_release is
-  N + 4 except for V at bfv-8192 (at most ≈ 2^13.7).
+  sums of independent polynomials treated as independent; variances add through sums, and a
+  coefficient of a product of independent polynomials has variance N·Var·Var — Costache and
+  Smart, "Which ring based somewhat homomorphic encryption scheme is best?", CT-RSA 2016, §4;
+  Kim, Polyakov, Zucca, ASIACRYPT 2021) with a tail factor of ``TAIL`` standard deviations.
+  With σ² the error variance and Var(ternary) = 2/3, a sum of n contributions has n times
+  the variance, so: fresh public-key encryption e_pk·u + e1 + e2·s has variance
+  N·(nσ²)(2/3) + σ² + N·σ²·(2n/3) = σ²·(1 + (4/3)·n·N); a Galois key's error Σ e_i has nσ²;
+  the relinearization key's s·e0 + u·e1 + e2 + e3 has
+  2·N·(2n/3)·(nσ²) + 2nσ² = σ²·((4/3)·N·n² + 2n) (s and u independent of the e's); a key
+  switch adds L digits uniform below q_max times that key error, over P, plus the rounding
+  (δ0 + δ1·s), variance (1 + N·(2n/3))/12. The automorphism sums of packing are bounded by
+  the worst case N (automorphisms permute coefficients up to sign). For every circuit, size
+  and n ≤ 16 CryptoScore admits, TAIL · (Q_rel/Q) · σ_circuit is below 1 for score circuits
+  at both sets and for validity circuits at bfv-16384, so the heuristic B_release is n·N + 4
+  there; for V at bfv-8192 it is ≈ 2^12.3 at n = 1 and grows about linearly in n with the
+  relinearization key's error (≈ 2^13.9 at n = 3, 2^15.1 at n = 7, 2^16.3 at n = 16; 2^9.3
+  to 2^13.3 with K = 2), so B_release there is at most ≈ 2^13.7, 2^15.3, 2^16.5, 2^17.7.
 * **B_circuit (proven worst case)**, :func:`worst_case_circuit_bound`: every operation of the
   circuits bounded in the ∞-norm, on inputs at the bound round 1 proves for every bundle that
-  passes (:func:`noise_check_bounds`). At bfv-16384 the resulting B_release is the switching
-  floor N + 4 = 16,388 ≈ 2^14.0 for every circuit, size and up to 16 trustees (B_circuit is at
-  most ≈ 2^127.3, times Q_rel/Q ≈ 2^-149.5), so :func:`smudging_bound` smudges against it and
-  the guarantee is proven (``NoiseBound.proven``). At bfv-8192 it fits under Δ/2 with 2^40
-  smudging for every score circuit (N + 4 ≈ 2^13.0, up to 16 trustees) and for V with up to 3
-  trustees at every size and K (≤ ≈ 2^25.3; up to 13 trustees with K = 2), and is used there;
-  beyond that (V with more trustees at the largest sizes) the heuristic bound applies
-  (SECURITY.md, "Threshold decryption").
+  passes (:func:`noise_check_bounds`), with the collective keys' error bounds above. At
+  bfv-16384 the resulting B_release is the switching floor n·N + 4 for every circuit, size,
+  up to 16 partials and every committee n ≤ 16 (16,388 ≈ 2^14.0 at n = 1, 49,156 ≈ 2^15.6 at
+  n = 3, 114,692 ≈ 2^16.8 at n = 7, 262,148 ≈ 2^18.0 at n = 16; B_circuit is at most
+  ≈ 2^127.3, times Q_rel/Q ≈ 2^-149.5), so :func:`smudging_bound` smudges against it and the
+  guarantee is proven (``NoiseBound.proven``; E ≥ 2^100.7 · B_release at T = n = 16) with
+  decryption correct (B_release + T·E < Δ_rel/2: E is half the room). At bfv-8192 it fits
+  under Δ/2 with 2^40 smudging, for every n ≤ 16, for every score circuit (n·N + 4: 2^13.0 at
+  n = 1, 2^14.6 at n = 3, 2^15.8 at n = 7, 2^17.0 at n = 16; up to 16 partials) and for V at
+  the largest size with up to 3 partials at every K (≤ ≈ 2^25.3), up to 9 with K = 3 and up
+  to 13 with K = 2 (≤ ≈ 2^19.6 at T = 3, n = 16) — the same numbers of partials as for a
+  single key: n moves V's bound by less than 2^0.3 — and is used there; beyond that (V with
+  more partials at the largest sizes) the heuristic bound applies (SECURITY.md, "Threshold
+  decryption").
 """
 
 from __future__ import annotations
@@ -66,11 +95,13 @@ __all__ = [
     "TranscriptExposure",
     "fresh_noise_bound",
     "fresh_noise_std",
+    "fresh_noise_worst_case",
     "noise_check_bounds",
     "pad_noise_bound",
     "release_noise_bound",
     "smudging_bound",
     "smudging_is_proven",
+    "switch_noise_bound",
     "transcript_exposure",
     "worst_case_circuit_bound",
     "worst_case_release_bound",
@@ -92,6 +123,9 @@ class NoiseBound:
     smudging_bound: int
     delta_half: int
     trustees: int
+    """T: the partials of one decryption."""
+    committee: int
+    """n: the contributions the key is the sum of (the ceremony's committee size)."""
     worst_case_bound: int = 0
     """The proven worst-case bound on the released noise (:func:`worst_case_release_bound`)."""
 
@@ -113,15 +147,43 @@ class NoiseBound:
         return math.log2(self.delta_half / used)
 
 
-def fresh_noise_std(params: type[ParameterSet]) -> float:
-    """Std of a coefficient of fresh public-key encryption noise e·u + e1 + e2·s."""
+def _check_committee(params: type[ParameterSet], committee: int) -> None:
+    if not 1 <= committee <= params.MAX_TRUSTEES:
+        raise ParameterError(
+            f"a key is the sum of 1 to {params.MAX_TRUSTEES} contributions, got {committee}"
+        )
+
+
+def switch_noise_bound(params: type[ParameterSet], *, committee: int) -> int:
+    """B_switch = n·N + 3 (proven): every mod-switch down to the release level, for a key that
+    is the sum of ``committee`` ternary contributions (module docstring)."""
+    _check_committee(params, committee)
+    return committee * params.POLY_MODULUS_DEGREE + 3
+
+
+def fresh_noise_std(params: type[ParameterSet], *, committee: int) -> float:
+    """Std of a coefficient of fresh public-key encryption noise e_pk·u + e1 + e2·s, with
+    e_pk = Σ e_i and s = Σ s_i over ``committee`` contributions: σ²·(1 + 2·(2/3)·n·N)."""
+    _check_committee(params, committee)
     n = params.POLY_MODULUS_DEGREE
-    return SEAL_NOISE_STD * math.sqrt(1 + 2 * TERNARY_VARIANCE * n)
+    return SEAL_NOISE_STD * math.sqrt(1 + 2 * TERNARY_VARIANCE * committee * n)
 
 
-def fresh_noise_bound(params: type[ParameterSet]) -> int:
-    """B_fresh: TAIL standard deviations of fresh noise, plus the rounding of round(Q·m/t)."""
-    return math.ceil(TAIL * fresh_noise_std(params)) + 2
+def fresh_noise_bound(params: type[ParameterSet], *, committee: int) -> int:
+    """B_fresh (heuristic): TAIL standard deviations of fresh noise, plus the rounding of
+    round(Q·m/t)."""
+    return math.ceil(TAIL * fresh_noise_std(params, committee=committee)) + 2
+
+
+def fresh_noise_worst_case(params: type[ParameterSet], *, committee: int) -> int:
+    """B_fresh (proven) of SEAL public-key encryption by one encryptor: e_pk·u + e1 + e2·s +
+    [rounding of ⌊Q·m/t⌉] with ||e_pk||∞ ≤ 21·n (n errors summed), u ternary, |e1|, |e2| ≤ 21
+    and ||s||∞ ≤ n: at most N·21·n + 21 + N·21·n + 1. (SEAL encrypts at the key level and
+    divides by P, which leaves less: at most that over P plus (1 + n·N)/2 + 1; measured
+    ||v||∞ ≈ 180 at bfv-8192 with n = 5, ``tests/scoring/test_noise_collective.py``.)"""
+    _check_committee(params, committee)
+    n = params.POLY_MODULUS_DEGREE
+    return 2 * n * CBD_K * committee + CBD_K + 1
 
 
 def pad_noise_bound(trustees: int) -> int:
@@ -144,23 +206,46 @@ def _product_std(params: type[ParameterSet], s1: float, s2: float) -> float:
     )
 
 
-def _key_switch_std(params: type[ParameterSet]) -> float:
+def _galois_key_error_std(committee: int) -> float:
+    """Std of a Galois key's error Σ_i e_i (n independent errors)."""
+    return SEAL_NOISE_STD * math.sqrt(committee)
+
+
+def _relin_key_error_std(params: type[ParameterSet], committee: int) -> float:
+    """Std of the two-round relinearization key's error s·e0 + u·e1 + e2 + e3 (module
+    docstring): σ²·(2·N·(2/3·n)·n + 2n) — each product of a sum of n ternaries (variance
+    2/3 each) and a sum of n errors (σ² each) has N terms per coefficient."""
+    n = params.POLY_MODULUS_DEGREE
+    variance = 2 * n * (TERNARY_VARIANCE * committee) * committee + 2 * committee
+    return SEAL_NOISE_STD * math.sqrt(variance)
+
+
+def _key_switch_std(params: type[ParameterSet], key_error_std: float, committee: int) -> float:
+    """Std of the noise one key switch adds: L digits uniform below q_max times the key's
+    error, divided by P, plus the rounding of that division, (δ0 + δ1·s) with s the sum of
+    ``committee`` ternaries."""
     n = params.POLY_MODULUS_DEGREE
     levels = len(params.DATA_PRIMES)
     q_max = max(params.DATA_PRIMES)
-    digits = math.sqrt(levels * n) * (q_max / math.sqrt(12)) * SEAL_NOISE_STD
-    rounding = math.sqrt(n * TERNARY_VARIANCE) / math.sqrt(12) + 1
+    digits = math.sqrt(levels * n) * (q_max / math.sqrt(12)) * key_error_std
+    rounding = math.sqrt(n * TERNARY_VARIANCE * committee) / math.sqrt(12) + 1
     return digits / params.SPECIAL_PRIME + rounding
 
 
 def _circuit_std(
-    params: type[ParameterSet], circuit: str, n_items: int, classes: int, aggregates: int
+    params: type[ParameterSet],
+    circuit: str,
+    n_items: int,
+    classes: int,
+    aggregates: int,
+    committee: int,
 ) -> float:
     n = params.POLY_MODULUS_DEGREE
     chunks = -(-n_items // n)
     vectors = 1 if classes == 2 else classes
-    fresh = fresh_noise_std(params)
-    ks = _key_switch_std(params)
+    fresh = fresh_noise_std(params, committee=committee)
+    ks = _key_switch_std(params, _relin_key_error_std(params, committee), committee)
+    ks_galois = _key_switch_std(params, _galois_key_error_std(committee), committee)
     if circuit == "score/v1":
         # binary errors square (P − Y): its noise std is √2·fresh
         prod = _product_std(params, math.sqrt(2) * fresh, math.sqrt(2) * fresh)
@@ -179,17 +264,25 @@ def _circuit_std(
     # key switch per automorphism carried along
     log_n = n.bit_length() - 1
     ell = (aggregates - 1).bit_length()
-    return n * (1 << ell) * (per_aggregate + ks * log_n) + 1
+    return n * (1 << ell) * (per_aggregate + ks_galois * log_n) + 1
 
 
 def release_noise_bound(
-    params: type[ParameterSet], circuit: str, n_items: int, classes: int, aggregates: int
+    params: type[ParameterSet],
+    circuit: str,
+    n_items: int,
+    classes: int,
+    aggregates: int,
+    *,
+    committee: int,
 ) -> tuple[int, float]:
-    """(B_release, heuristic circuit std after switching) — see the module docstring."""
+    """(B_release, heuristic circuit std after switching) for a key of ``committee``
+    contributions — see the module docstring."""
     q_full = math.prod(params.DATA_PRIMES)
     q_rel = math.prod(params.moduli(params.RELEASE_LEVEL))
-    std_after = _circuit_std(params, circuit, n_items, classes, aggregates) * q_rel / q_full
-    switch = params.POLY_MODULUS_DEGREE + 3
+    std = _circuit_std(params, circuit, n_items, classes, aggregates, committee)
+    std_after = std * q_rel / q_full
+    switch = switch_noise_bound(params, committee=committee)
     return switch + math.ceil(TAIL * std_after), std_after
 
 
@@ -203,6 +296,11 @@ def noise_check_bounds(trustees: int) -> tuple[int, int, int]:
     (Δ·t ≡ −1 mod Q). For an honest bundle that is the submitter's own error and rounding,
     less k: |·| ≤ 21 + 1 + T. A bundle passes if every residual is at most that, and
     |Σ_j e_ij| ≤ T·21, so every input that passes has |v| ≤ 21 + 1 + 2T + 21T.
+
+    None of this depends on the key: the pads sum to −s·a_i + Σ_j e_ij for whatever s the
+    shares reconstruct (a dealer's ternary key or a collective Σ s_i), and c0 + a_i·s cancels
+    s exactly, so the bound holds unchanged under a collective key, and it is the bound
+    :func:`worst_case_circuit_bound` starts from.
     """
     threshold = CBD_K + 1 + trustees
     return 0, threshold, threshold + trustees * (CBD_K + 1)
@@ -219,6 +317,8 @@ def worst_case_circuit_bound(
     classes: int,
     aggregates: int,
     trustees: int,
+    *,
+    committee: int,
 ) -> int:
     """A proven bound on ||v||∞ of a circuit's output before mod-switching, for inputs that
     passed round 1 (|v| ≤ the third value of :func:`noise_check_bounds`).
@@ -232,9 +332,12 @@ def worst_case_circuit_bound(
     * multiplying by an integer scales the noise; adding adds it, plus 1 for the wrap of the
       message mod t;
     * key switching (relinearization, automorphisms) adds
-      B_ks = L·N·q_max·B_e / P + (N + 1)/2 + 1: L digits below q_max times key errors
-      |e| ≤ B_e = 21 (SEAL's centered binomial or 6σ-clipped Gaussian), divided by the
-      special prime P, and the rounding of that division with a ternary secret;
+      B_ks = L·N·q_max·B_e / P + (n·N + 1)/2 + 1: L digits below q_max times the key's
+      errors |e| ≤ B_e, divided by the special prime P, and the rounding of that division
+      with a secret of ||s||_1 ≤ n·N (n = ``committee``). B_e is 21·n for Galois keys (n
+      centered binomial errors, |e| ≤ 21) and 2·N·21·n² + 2·21·n for the relinearization key
+      (s·e0 + u·e1 + e2 + e3, module docstring) — at n = 1 that is more than a dealer's
+      key's 21, so it covers both ceremonies;
     * multiplying by a plaintext with coefficients below c: noise times N·c, plus N·c/2 + 1
       for the message's wrap;
     * automorphisms permute coefficients up to sign; PackLWEs on 2^ℓ inputs gives
@@ -246,8 +349,14 @@ def worst_case_circuit_bound(
     chunks = _ceil_div(n_items, n)
     vectors = 1 if classes == 2 else classes
     _, _, b_in = noise_check_bounds(trustees)
-    ks = _ceil_div(level * n * max(params.DATA_PRIMES) * CBD_K, params.SPECIAL_PRIME)
-    ks += (n + 1) // 2 + 2
+    _check_committee(params, committee)
+
+    def key_switch(key_error: int) -> int:
+        digits = _ceil_div(level * n * max(params.DATA_PRIMES) * key_error, params.SPECIAL_PRIME)
+        return digits + (committee * n + 1) // 2 + 2
+
+    ks = key_switch(2 * n * CBD_K * committee * committee + 2 * CBD_K * committee)  # relin
+    ks_galois = key_switch(CBD_K * committee)
 
     def product(b1: int, b2: int) -> int:
         return n * t * b1 * b2 + _ceil_div(n * t * (b1 + b2), 2) + _ceil_div(n * t, 4) + 1
@@ -273,9 +382,9 @@ def worst_case_circuit_bound(
         raise ParameterError(f"unknown circuit {circuit!r}")
     ell = (aggregates - 1).bit_length()
     pack = 1 << (2 * ell)  # 4^ℓ (int, so the bound stays an exact integer)
-    bound: int = pack * per_aggregate + (pack - 1) // 3 * (ks + 2)
+    bound: int = pack * per_aggregate + (pack - 1) // 3 * (ks_galois + 2)
     for _ in range(ell, n.bit_length() - 1):
-        bound = 2 * bound + ks + 1
+        bound = 2 * bound + ks_galois + 1
     return bound + aggregates  # the public constants added to their coefficients
 
 
@@ -286,14 +395,18 @@ def worst_case_release_bound(
     classes: int,
     aggregates: int,
     trustees: int,
+    *,
+    committee: int,
 ) -> int:
-    """Proven ||v||∞ of the released ciphertext: ⌈B_circuit · Q_rel / Q⌉ + N + 3."""
+    """Proven ||v||∞ of the released ciphertext: ⌈B_circuit · Q_rel / Q⌉ + n·N + 3."""
     q_full = math.prod(params.DATA_PRIMES)
     q_rel = math.prod(params.moduli(params.RELEASE_LEVEL))
     circuit_bound = worst_case_circuit_bound(
-        params, circuit, n_items, classes, aggregates, trustees
+        params, circuit, n_items, classes, aggregates, trustees, committee=committee
     )
-    return _ceil_div(circuit_bound * q_rel, q_full) + params.POLY_MODULUS_DEGREE + 3
+    return _ceil_div(circuit_bound * q_rel, q_full) + switch_noise_bound(
+        params, committee=committee
+    )
 
 
 def smudging_bound(
@@ -303,6 +416,8 @@ def smudging_bound(
     classes: int,
     aggregates: int,
     trustees: int,
+    *,
+    committee: int,
 ) -> NoiseBound:
     """E for ``trustees`` partials of a released ciphertext: at least 2^40 · B_release, and
     as much more as decryption leaves room for.
@@ -312,12 +427,21 @@ def smudging_bound(
     sets E the released noise may exceed its bound twofold and still decrypt. E above 2^62 is
     drawn as 48-bit limbs, vectorized (``threshold/partial._smudging_residues``,
     ``hazmat/modmath.uniform_centered_residues``). At bfv-16384 (release level 3) with 3
-    trustees that is E ≈ 2^121.2 against B_release = N + 4 ≈ 2^14.0.
+    partials that is E ≈ 2^121.2 against B_release = n·N + 4 (≈ 2^15.6 for a committee of
+    n = 3, 2^18.0 for n = 16). ``committee`` (n ≥ ``trustees``) is the number of contributions
+    the key is bounded as the sum of (module docstring).
     """
     if not 1 <= trustees <= params.MAX_TRUSTEES:
         raise ParameterError(f"at most {params.MAX_TRUSTEES} partials per decryption")
-    release, std_after = release_noise_bound(params, circuit, n_items, classes, aggregates)
-    worst = worst_case_release_bound(params, circuit, n_items, classes, aggregates, trustees)
+    _check_committee(params, committee)
+    if trustees > committee:
+        raise ParameterError(f"{trustees} partials from a committee of {committee}")
+    release, std_after = release_noise_bound(
+        params, circuit, n_items, classes, aggregates, committee=committee
+    )
+    worst = worst_case_release_bound(
+        params, circuit, n_items, classes, aggregates, trustees, committee=committee
+    )
     q_rel = math.prod(params.moduli(params.RELEASE_LEVEL))
     delta_half = (q_rel - 1) // params.PLAIN_MODULUS // 2
     if worst + trustees * (worst << SMUDGING_BITS) < delta_half:
@@ -325,7 +449,14 @@ def smudging_bound(
     least = release << SMUDGING_BITS
     smudge = max(least, (delta_half - release) // (2 * trustees))
     bound = NoiseBound(
-        std_after, params.POLY_MODULUS_DEGREE + 3, release, smudge, delta_half, trustees, worst
+        std_after,
+        switch_noise_bound(params, committee=committee),
+        release,
+        smudge,
+        delta_half,
+        trustees,
+        committee,
+        worst,
     )
     if release + trustees * smudge >= delta_half:
         raise ParameterError(
@@ -335,10 +466,12 @@ def smudging_bound(
     return bound
 
 
-def smudging_is_proven(params: type[ParameterSet]) -> bool:
+def smudging_is_proven(params: type[ParameterSet], *, committee: int | None = None) -> bool:
     """Whether every threshold release at ``params`` is smudged against the proven worst-case
-    bound: checked at the largest size, classes, policy and number of trustees (the bound
-    grows with each)."""
+    bound, for a key of ``committee`` contributions (default: the largest committee,
+    ``MAX_TRUSTEES``): checked at the largest size, classes, policy and number of partials
+    (the bound grows with each, and with the committee)."""
+    committee = params.MAX_TRUSTEES if committee is None else committee
     corners = [
         ("score/v1", 2, 4),
         ("score/v1", 64, 64 * 64),
@@ -346,9 +479,11 @@ def smudging_is_proven(params: type[ParameterSet]) -> bool:
         ("validity/v1", 64, 4),
     ]
     return all(
-        smudging_bound(params, circuit, params.max_count(), classes, aggregates, trustees).proven
+        smudging_bound(
+            params, circuit, params.max_count(), classes, aggregates, trustees, committee=committee
+        ).proven
         for circuit, classes, aggregates in corners
-        for trustees in (1, params.MAX_TRUSTEES)
+        for trustees in (1, committee)
     )
 
 
@@ -408,6 +543,8 @@ def transcript_exposure(
     aggregates: int,
     trustees: int,
     validity_checks: int,
+    *,
+    committee: int,
 ) -> TranscriptExposure:
     """What every decryption of a challenge's lifetime reveals about the noise, summed over
     every coefficient: ``submissions`` valid submissions plus the labels, each with its noise
@@ -433,8 +570,12 @@ def transcript_exposure(
     chunks = _ceil_div(n_items, n)
     ciphertexts = chunks * (1 if classes == 2 else classes)
     bundles = submissions + 1
-    validity = smudging_bound(params, "validity/v1", n_items, classes, validity_checks, trustees)
-    score_bound = smudging_bound(params, "score/v1", n_items, classes, aggregates, trustees)
+    validity = smudging_bound(
+        params, "validity/v1", n_items, classes, validity_checks, trustees, committee=committee
+    )
+    score_bound = smudging_bound(
+        params, "score/v1", n_items, classes, aggregates, trustees, committee=committee
+    )
 
     def term(what: str, decryptions: int, bound: int, smudging: int) -> ExposureTerm:
         return ExposureTerm(what, decryptions, decryptions * n, bound, smudging)

@@ -253,13 +253,21 @@ def standalone_lineage(aggregate: AggregateCiphertext, active_set: ActiveSet) ->
     return aggregate_claim(aggregate.circuit, aggregate.inputs, aggregate.names, active_set.indices)
 
 
-def _aggregate_smudging(aggregate: AggregateCiphertext, trustees: int) -> int:
-    """E for this ciphertext: computed from its circuit, size and parameters (noise.py)."""
+def _aggregate_smudging(aggregate: AggregateCiphertext, trustees: int, committee: int) -> int:
+    """E for this ciphertext: computed from its circuit, size and parameters, the partials
+    and the committee size (the key is bounded as the sum of that many ternary contributions,
+    noise.py)."""
     if aggregate.circuit == "noise/v1":
         return 0  # answered with the pad's own errors (partial_decrypt), not smudged
     count = len(aggregate.names)
     bound = smudging_bound(
-        aggregate.params, aggregate.circuit, aggregate.n, aggregate.classes, count, trustees
+        aggregate.params,
+        aggregate.circuit,
+        aggregate.n,
+        aggregate.classes,
+        count,
+        trustees,
+        committee=committee,
     )
     return bound.smudging_bound
 
@@ -349,7 +357,7 @@ def partial_decrypt(
         if pad.key_id != share.key_id:
             raise MismatchError("the pad request is for another key")
     params = aggregate.params
-    smudge = _aggregate_smudging(aggregate, len(active_set.indices))
+    smudge = _aggregate_smudging(aggregate, len(active_set.indices), record.n)
     ciphertext_digest = aggregate.ciphertext_digest
     if lineage.active_set != active_set.indices:
         raise MismatchError("the lineage claim names another active set than the request")

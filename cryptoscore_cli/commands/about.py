@@ -30,7 +30,7 @@ def cmd_params(args: argparse.Namespace) -> None:
         proven = smudging_is_proven(p)
         basis = "proven worst case" if proven else "heuristic (average-case) noise estimate"
         n = min(1 << 20, p.max_count())
-        exposure = transcript_exposure(p, 10_000, n, 2, 1, 3, check_count(p))
+        exposure = transcript_exposure(p, 10_000, n, 2, 1, 3, check_count(p), committee=3)
         described.append(
             p.describe()
             | {

@@ -66,7 +66,9 @@ def test_bfv16384_smudges_against_the_proven_bound_for_every_size(
     circuit, classes, aggregates, trustees
 ):
     for n in (1, BFV16384.POLY_MODULUS_DEGREE + 1, BFV16384.max_count()):
-        bound = smudging_bound(BFV16384, circuit, n, classes, aggregates, trustees)
+        bound = smudging_bound(
+            BFV16384, circuit, n, classes, aggregates, trustees, committee=trustees
+        )
         assert bound.proven
         assert bound.smudging_bound >= bound.worst_case_bound << SMUDGING_BITS
         assert bound.worst_case_bound + trustees * bound.smudging_bound < bound.delta_half
@@ -75,7 +77,9 @@ def test_bfv16384_smudges_against_the_proven_bound_for_every_size(
 @pytest.mark.parametrize(("circuit", "classes", "aggregates"), CIRCUITS)
 def test_bfv8192_smudging_fits_and_is_proven_for_small_committees(circuit, classes, aggregates):
     for trustees in (2, 16):
-        bound = smudging_bound(BFV8192, circuit, BFV8192.max_count(), classes, aggregates, trustees)
+        bound = smudging_bound(
+            BFV8192, circuit, BFV8192.max_count(), classes, aggregates, trustees, committee=16
+        )
         # inputs that pass round 1 carry the honest noise bound, so the worst case fits at
         # N = 8192 for 2 trustees; with 16, V's worst case needs more room than Δ leaves
         assert bound.proven == (trustees == 2 or circuit == "score/v1")
@@ -87,28 +91,39 @@ def test_bfv8192_smudging_fits_and_is_proven_for_small_committees(circuit, class
 
 def test_whole_transcript_figures():
     """SECURITY.md, "Share exposure": 10,000 submissions of 2^20 binary items, 3 trustees."""
-    out = transcript_exposure(BFV16384, 10_000, 1 << 20, 2, 1, 3, check_count(BFV16384))
+    out = transcript_exposure(
+        BFV16384, 10_000, 1 << 20, 2, 1, 3, check_count(BFV16384), committee=3
+    )
     terms = {term.what: term for term in out.terms}
     assert terms["noise checks"].coefficients == 10_001 * 64 * 16384
     assert terms["validity"].coefficients == terms["scores"].coefficients + 16384
     # noise checks reveal no secret-dependent noise; every release is smudged ≥ 2^107-fold
     assert terms["noise checks"].bound == 0 and terms["noise checks"].distance_log2 == -math.inf
-    # the proven bound is the mod-switch floor N + 3 (plus the circuit's scaled noise, < 2)
-    assert terms["validity"].bound <= BFV16384.POLY_MODULUS_DEGREE + 4
-    assert terms["scores"].bound <= BFV16384.POLY_MODULUS_DEGREE + 4
-    assert terms["validity"].distance_log2 < -80 and terms["scores"].distance_log2 < -80
-    assert -80 < out.distance_log2 < -79.8  # the target is 2^-40
+    # the proven bound is the mod-switch floor n·N + 3 (plus the circuit's scaled noise, < 2)
+    assert terms["validity"].bound == 3 * BFV16384.POLY_MODULUS_DEGREE + 4
+    assert terms["scores"].bound == 3 * BFV16384.POLY_MODULUS_DEGREE + 4
+    assert terms["validity"].distance_log2 < -79.3 and terms["scores"].distance_log2 < -79.3
+    assert -78.4 < out.distance_log2 < -78.3  # the target is 2^-40
     assert out.renyi_factor - 1 < 1e-12
 
 
 def test_worst_case_grows_with_size_and_trustees():
-    small = worst_case_circuit_bound(BFV8192, "score/v1", 10_000, 2, 2, 2)
-    assert small < worst_case_circuit_bound(BFV8192, "score/v1", 1_000_000, 2, 2, 2)
-    assert small < worst_case_circuit_bound(BFV8192, "score/v1", 10_000, 2, 2, 3)
-    assert small < worst_case_circuit_bound(BFV8192, "score/v1", 10_000, 10, 100, 2)
-    # after mod-switching to the release level, the floor N + 3 dominates
-    released = worst_case_release_bound(BFV8192, "score/v1", 1_000_000, 2, 2, 2)
-    assert BFV8192.POLY_MODULUS_DEGREE + 3 <= released <= BFV8192.POLY_MODULUS_DEGREE + 4
+    def bound(n_items, classes, aggregates, trustees):
+        return worst_case_circuit_bound(
+            BFV8192, "score/v1", n_items, classes, aggregates, trustees, committee=3
+        )
+
+    small = bound(10_000, 2, 2, 2)
+    assert small < bound(1_000_000, 2, 2, 2)
+    assert small < bound(10_000, 2, 2, 3)
+    assert small < bound(10_000, 10, 100, 2)
+    # after mod-switching to the release level, the floor n·N + 3 dominates
+    for committee in (2, 3, 16):
+        released = worst_case_release_bound(
+            BFV8192, "score/v1", 1_000_000, 2, 2, 2, committee=committee
+        )
+        floor = committee * BFV8192.POLY_MODULUS_DEGREE + 3
+        assert floor <= released <= floor + 1
 
 
 def _with_noise(bundle: EncryptedBundle, bound: int, seed: int) -> EncryptedBundle:
@@ -166,11 +181,11 @@ def test_inputs_at_the_round1_bound_stay_under_the_worst_case(tmp_path):
         "correct": int(np.count_nonzero(p == y)),
         "errors": int(np.count_nonzero(p != y)),
     }
-    worst = worst_case_release_bound(BFV8192, "score/v1", n, 2, 2, 2)
+    worst = worst_case_release_bound(BFV8192, "score/v1", n, 2, 2, 2, committee=3)
     assert _noise_bits(committee, released) <= math.log2(worst)
     check = validity(preds, bytes(32), committee.keys.evaluation)
     assert _noise_bits(committee, check) <= math.log2(
-        worst_case_release_bound(BFV8192, "validity/v1", n, 2, 4, 2)
+        worst_case_release_bound(BFV8192, "validity/v1", n, 2, 4, 2, committee=3)
     )
 
 

@@ -81,7 +81,9 @@ def test_validity_aggregate_threshold_decrypts_to_zero(committee, tmp_path):
     from cryptoscore.scoring.noise import smudging_bound
 
     t = committee.record.threshold
-    e = smudging_bound(BFV8192, "validity/v1", 5000, 3, 4, t).smudging_bound
+    e = smudging_bound(
+        BFV8192, "validity/v1", 5000, 3, 4, t, committee=committee.record.n
+    ).smudging_bound
     assert out.max_noise is not None and e // 2 < out.max_noise < t * e + (1 << 20)
 
 
