@@ -236,6 +236,11 @@ class LocalChallenge:
             raise RefusedError(f"{name}'s identity is not invited to this challenge")
         if name in self.participants:
             raise StepError(f"{name} is enrolled already")
+        if rules.max_enrolled is not None and len(self.participants) >= rules.max_enrolled:
+            raise RefusedError(
+                f"{rules.max_enrolled} identities are enrolled: the challenge's cap; "
+                f"{name} may not enrol"
+            )
         enrolment = Enrolment.sign(identity, self.context.challenge_id, name)
         self.transcript.record_enrolment(enrolment)
         self.participants[name] = identity

@@ -14,6 +14,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from cryptoscore.protocol.release import ReleaseState
+from cryptoscore.protocol.rules import MAX_ENROLLED
 from cryptoscore.scoring.policy import METRICS
 from cryptoscore.transparency.leaderboard import RANKING_RULE, VIEWS, Z_95
 from cryptoscore_server.models import DESCRIPTION_LENGTH, Role, utcnow
@@ -192,6 +193,14 @@ class ChallengeCreateSchema(Schema):
         validate=validate.Length(max=10_000),
         metadata={"description": "Ed25519 public keys (hex) that may enrol (invite only)"},
     )
+    max_enrolled = fields.Integer(
+        strict=True,
+        validate=validate.Range(1, MAX_ENROLLED),
+        metadata={
+            "description": "open enrolment only: at most this many identities may enrol "
+            "(default: no cap)"
+        },
+    )
     opens_at = fields.AwareDateTime(required=True, metadata={"description": "ISO 8601 with offset"})
     closes_at = fields.AwareDateTime(
         required=True, metadata={"description": "ISO 8601 with offset"}
@@ -216,6 +225,8 @@ class ChallengeCreateSchema(Schema):
             raise ValidationError("an invite-only challenge invites at least one key", "invited")
         if data.get("enrolment") == "open" and invited:
             raise ValidationError("an open challenge invites nobody in particular", "invited")
+        if data.get("enrolment") == "invite" and data.get("max_enrolled") is not None:
+            raise ValidationError("an invite list is its own cap", "max_enrolled")
         if len(set(invited)) != len(invited):
             raise ValidationError("a key is invited twice", "invited")
 
@@ -273,7 +284,18 @@ class ChallengeSchema(Schema):
         allow_none=True,
         metadata={
             "description": "ChallengeRules JSON: organizer key, enrolment, invited keys, "
-            "submissions_per_day, pad_requests_per_day (null: created before signed inputs)"
+            "submissions_per_day, pad_requests_per_day, max_enrolled (open enrolment's cap, "
+            "absent if none) (null: created before signed inputs)"
+        },
+    )
+    leakage = fields.Dict(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "what the released counts can give away of the labels "
+            "(cryptoscore.protocol.leakage.LabelLeakage JSON: the information bound, the "
+            "demonstrated attack's rate, per identity and per enrolment; 'statement' says it "
+            "in words); null: created before signed inputs"
         },
     )
     opens_at = fields.AwareDateTime(required=True)

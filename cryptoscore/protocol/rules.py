@@ -7,6 +7,11 @@ log (docs/design.md, "Signed inputs and enrolment"):
 * ``organizer`` — the Ed25519 key that signs the labels bundle and its pad requests;
 * ``enrolment`` — ``"invite"`` (only the ``invited`` keys may enrol) or ``"open"`` (any key
   may enrol; each is held to the quotas);
+* ``max_enrolled`` — for an open challenge, at most this many identities, the first to enrol
+  in the log (``None``: no cap). Per-identity quotas bound what one identity learns of the
+  labels; the cap, like an invite list, bounds how many identities there are
+  (``protocol/leakage.py``). A definition without the member (written before the cap) means
+  no cap, and its JSON, and so its digest, are unchanged;
 * ``submissions_per_day`` and ``pad_requests_per_day`` — per enrolled identity, over any
   24 hours of the log's own times (``trustee/input_rules.py``).
 """
@@ -21,11 +26,13 @@ from cryptoscore.envelope import Fields
 from cryptoscore.errors import FormatError
 from cryptoscore.identity import PublicKey
 
-__all__ = ["DAY_MS", "MAX_INVITED", "ChallengeRules", "EnrolmentMode"]
+__all__ = ["DAY_MS", "MAX_ENROLLED", "MAX_INVITED", "ChallengeRules", "EnrolmentMode"]
 
 EnrolmentMode = Literal["invite", "open"]
 MAX_INVITED = 10_000
 """Invited identities one challenge may list (its definition stays a small record)."""
+MAX_ENROLLED = 1_000_000
+"""The largest cap an open challenge may set on its enrolled identities."""
 MAX_PER_DAY = 1_000
 DAY_MS = 24 * 3600 * 1000
 """The quota window: any 24 hours of the log's times, in milliseconds."""
@@ -40,6 +47,7 @@ class ChallengeRules:
     invited: tuple[PublicKey, ...] = ()
     submissions_per_day: int = 5
     pad_requests_per_day: int = 10
+    max_enrolled: int | None = None
 
     def __post_init__(self) -> None:
         if self.enrolment not in ("invite", "open"):
@@ -58,30 +66,48 @@ class ChallengeRules:
         ):
             if isinstance(value, bool) or not 1 <= value <= MAX_PER_DAY:
                 raise FormatError(f"{name} must be in 1..{MAX_PER_DAY}, got {value!r}")
+        if self.max_enrolled is not None:
+            if self.enrolment != "open":
+                raise FormatError(
+                    "max_enrolled caps an open challenge; an invite list is its own cap"
+                )
+            if isinstance(self.max_enrolled, bool) or not 1 <= self.max_enrolled <= MAX_ENROLLED:
+                raise FormatError(
+                    f"max_enrolled must be in 1..{MAX_ENROLLED}, got {self.max_enrolled!r}"
+                )
+
+    @property
+    def enrolment_limit(self) -> int | None:
+        """How many identities may ever enrol: the invite list's size, the open challenge's
+        cap, or ``None`` (open without a cap: unbounded)."""
+        return len(self.invited) if self.enrolment == "invite" else self.max_enrolled
 
     def may_enrol(self, identity: PublicKey) -> bool:
         """Whether ``identity`` may enrol: anyone in an open challenge, the invited otherwise."""
         return self.enrolment == "open" or any(k.raw == identity.raw for k in self.invited)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        """The rules as JSON; ``max_enrolled`` only when set, so a definition without a cap
+        reads (and digests) as it did before the cap existed."""
+        out: dict[str, Any] = {
             "organizer": self.organizer.hex(),
             "enrolment": self.enrolment,
             "invited": [k.hex() for k in self.invited],
             "submissions_per_day": self.submissions_per_day,
             "pad_requests_per_day": self.pad_requests_per_day,
         }
+        if self.max_enrolled is not None:
+            out["max_enrolled"] = self.max_enrolled
+        return out
 
     @classmethod
     def from_json(cls, obj: Any) -> ChallengeRules:
         """Parse :meth:`to_json`'s object; every member checked."""
         if not isinstance(obj, Mapping):
             raise FormatError("challenge rules: expected an object")
-        f = Fields(
-            obj,
-            "challenge rules",
-            {"organizer", "enrolment", "invited", "submissions_per_day", "pad_requests_per_day"},
-        )
+        members = {"organizer", "enrolment", "invited", "submissions_per_day"}
+        members |= {"pad_requests_per_day"} | ({"max_enrolled"} & set(obj))
+        f = Fields(obj, "challenge rules", members)
         invited = obj["invited"]
         if not isinstance(invited, list) or not all(isinstance(k, str) for k in invited):
             raise FormatError("challenge rules: invited is a list of hex keys")
@@ -96,4 +122,7 @@ class ChallengeRules:
             invited=tuple(PublicKey.from_hex(k) for k in invited),
             submissions_per_day=f.integer("submissions_per_day", 1, MAX_PER_DAY),
             pad_requests_per_day=f.integer("pad_requests_per_day", 1, MAX_PER_DAY),
+            max_enrolled=(
+                f.integer("max_enrolled", 1, MAX_ENROLLED) if "max_enrolled" in obj else None
+            ),
         )

@@ -95,6 +95,7 @@ class LogReplica:
         self._pad_requests: dict[str, LoggedPadRequest] = {}
         self._pad_request_times: dict[str, list[tuple[int, int]]] = {}
         self._enrolled: dict[str, int] = {}
+        """Each enrolled identity's rank: 1 for the first identity the log enrols, and so on."""
         self._definition: str | None = None
         self._last_time = -1
         self._requests: dict[str, list[tuple[int, str, tuple[str, ...]]]] = {}
@@ -145,7 +146,7 @@ class LogReplica:
         if kind == "challenge" and self._definition is None:
             self._definition = str(entry["definition"])
         elif kind == "enrolment":
-            self._enrolled.setdefault(str(entry["identity"]), index)
+            self._enrolled.setdefault(str(entry["identity"]), len(self._enrolled) + 1)
         elif kind == "pad_request" and entry["request"] not in self._pad_requests:
             pad = LoggedPadRequest(
                 index, str(entry["requester"]), str(entry["signature"]), int(entry["time"])
@@ -214,6 +215,11 @@ class LogReplica:
     def enrolled(self, identity: str) -> bool:
         """Whether the log holds an enrolment of ``identity`` (hex Ed25519 key)."""
         return identity in self._enrolled
+
+    def enrolment_rank(self, identity: str) -> int | None:
+        """``identity``'s place among the distinct identities the log enrols, in log order
+        (1 for the first), or ``None`` if the log holds no enrolment of it."""
+        return self._enrolled.get(identity)
 
     def submissions_by(self, signer: str, since: int, upto: int) -> int:
         """Predictions bundles ``signer`` signed, logged after time ``since`` and at index

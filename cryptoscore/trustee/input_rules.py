@@ -8,7 +8,10 @@ challenge's rules as its logged definition fixes them (``protocol/rules.py``):
 * a pad request is logged, signed by its requester, and the requester is the organizer (labels)
   or an enrolled identity (predictions) within its pad-request quota;
 * a bundle is logged, signed by its owner — labels by the organizer key, predictions by an
-  enrolled identity — and a submission is within its owner's daily quota.
+  enrolled identity — and a submission is within its owner's daily quota;
+* in an open challenge with a cap (``ChallengeRules.max_enrolled``), an identity is enrolled
+  only if it is among the first ``max_enrolled`` identities the log enrols: one the service
+  logged beyond the cap gets no pads and no computation.
 
 Quotas count the log's own entries over the 24 hours of log time before the one checked
 (``ChallengeRules.submissions_per_day``, ``pad_requests_per_day``), so every trustee, and
@@ -48,7 +51,7 @@ def check_logged_rules(log: LogReplica, context: ChallengeContext) -> ChallengeR
 
 def check_owner(log: LogReplica, rules: ChallengeRules, kind: str, signer: str) -> None:
     """Labels come from the organizer key; predictions from an identity enrolled in the log
-    (and invited, if the challenge is invite-only)."""
+    (and invited, if the challenge is invite-only; within the cap, if it has one)."""
     if kind == "labels":
         if signer != rules.organizer.hex():
             raise RefusedError(
@@ -58,6 +61,12 @@ def check_owner(log: LogReplica, rules: ChallengeRules, kind: str, signer: str) 
     if not signer or not log.enrolled(signer) or not rules.may_enrol(PublicKey.from_hex(signer)):
         raise RefusedError(
             f"identity {signer[:16]}… is not enrolled in this challenge: refusing its input"
+        )
+    rank = log.enrolment_rank(signer)
+    if rules.max_enrolled is not None and rank is not None and rank > rules.max_enrolled:
+        raise RefusedError(
+            f"identity {signer[:16]}… is enrolled as number {rank} in the log; the challenge "
+            f"caps enrolment at {rules.max_enrolled} identities: refusing its input"
         )
 
 

@@ -1,5 +1,8 @@
 """The organizer's commands: ``challenge create`` (from a ceremony directory, naming the
-organizer's key and who may enrol), ``challenge show`` (a challenge's public definition, for
+organizer's key and who may enrol; it states what the releases give away of the labels,
+``protocol/leakage.py``, and refuses, before anything is sent, a challenge where one identity
+recovers every label before the close or where open enrolment has no cap, unless
+``--accept-label-leakage``), ``challenge show`` (a challenge's public definition, for
 anyone), ``labels upload`` (labels encrypted locally with the trustees' pads, signed, after
 every check that can come before the pads: ``prechecks.py``) and ``labels status``."""
 
@@ -7,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +35,7 @@ if TYPE_CHECKING:
     from cryptoscore_cli.api import Client
     from cryptoscore_cli.commands.common import Subparsers
 
-__all__ = ["add_challenge", "add_labels", "read_invited"]
+__all__ = ["add_challenge", "add_labels", "check_label_leakage", "read_invited"]
 
 
 def _public_key_hex(text: str, where: str) -> str:
@@ -97,10 +102,51 @@ def cmd_challenge_create(args: argparse.Namespace) -> None:
     }
     if args.pad_requests_per_day is not None:
         definition["pad_requests_per_day"] = args.pad_requests_per_day
+    if args.max_enrolled is not None:
+        if args.enrolment != "open":
+            raise CliError("--max-enrolled caps open enrolment; an invite list is its own cap")
+        definition["max_enrolled"] = args.max_enrolled
     if args.description is not None:
         definition["description"] = args.description
+    check_label_leakage(definition, args.accept_label_leakage)
     created = create_challenge(client(args), definition, ceremony, args.quiet)
     print(json.dumps(created, indent=2, sort_keys=True))
+
+
+def _when(text: str, option: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise CliError(f"{option} {text!r}: not an ISO 8601 time") from None
+    if when.tzinfo is None:
+        raise CliError(f"{option} {text!r}: give the offset (e.g. Z or +01:00)")
+    return when
+
+
+def check_label_leakage(definition: dict[str, Any], accept: bool) -> None:
+    """Print what the challenge's releases give away of its labels (stderr); refuse, in one
+    line, what ``LabelLeakage.refusals`` names unless ``accept``."""
+    from cryptoscore.protocol.leakage import label_leakage
+    from cryptoscore.scoring.policy import ReleasePolicy
+
+    policy = ReleasePolicy(definition["classes"], tuple(definition["metrics"]))
+    if definition["enrolment"] == "invite":
+        limit: int | None = len(definition["invited"])
+    else:
+        limit = definition.get("max_enrolled")
+    leakage = label_leakage(
+        policy,
+        definition["n_items"],
+        definition["submission_limit_per_day"],
+        _when(definition["opens_at"], "--opens"),
+        _when(definition["closes_at"], "--closes"),
+        limit,
+    )
+    for line in leakage.statement():
+        print(line, file=sys.stderr)
+    refusals = leakage.refusals()
+    if refusals and not accept:
+        raise CliError("refusing to create the challenge: " + "; and ".join(refusals))
 
 
 def create_challenge(
@@ -211,6 +257,19 @@ def add_challenge(sub: Subparsers) -> None:
         metavar="N",
         help="pad requests each enrolled identity may make in any 24 hours "
         "(default: twice --limit-per-day)",
+    )
+    p.add_argument(
+        "--max-enrolled",
+        type=int,
+        metavar="N",
+        help="with --enrolment open: at most N identities may enrol (the first N in the log); "
+        "trustees refuse inputs of any later one",
+    )
+    p.add_argument(
+        "--accept-label-leakage",
+        action="store_true",
+        help="create the challenge even if one identity can recover every label before the "
+        "close, or open enrolment has no cap (the warning is printed all the same)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_challenge_create)

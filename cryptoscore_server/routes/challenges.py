@@ -5,8 +5,8 @@ A challenge is created with one ``multipart/form-data`` request:
 * ``challenge``        — JSON (:class:`~cryptoscore_server.schemas.ChallengeCreateSchema`): id,
   name, classes, n_items, metrics, submission_limit_per_day, opens_at, closes_at, and the
   participation rules (``protocol/rules.py``): organizer_key (it signs the labels), enrolment
-  (``open`` or ``invite`` with ``invited`` keys), pad_requests_per_day (default twice the
-  submission limit);
+  (``open`` or ``invite`` with ``invited`` keys), max_enrolled (open enrolment's cap; none if
+  absent), pad_requests_per_day (default twice the submission limit);
 * ``ceremony_record``  — the public record of the key ceremony (``CeremonyRecord``);
 * ``public_context``   — the public key participants encrypt with (``PublicContext``);
 * ``evaluation_keys``  — relinearization and Galois keys for scoring (``EvaluationKeys``).
@@ -17,6 +17,10 @@ set can hold every count over ``n_items`` items (``ParameterSet.check_count``), 
 is allowed for the task (``ReleasePolicy``). Only then are the three files written to the blob
 store and the row committed; if the commit fails, the blobs this request created are removed,
 so a refused upload leaves the database and the blob store as they were.
+
+The answer, and every read of a challenge, carries ``leakage``: what its released counts can
+give away of the labels (``cryptoscore/protocol/leakage.py``), for the leaderboard to show.
+The CLI refuses, before sending, what leaks every label to one identity; the service states it.
 
 Downloads: the public context and the ceremony record are public (participants and auditors
 verify keys against the record); the evaluation keys (~30 MB) are for trustees and auditors,
@@ -35,6 +39,7 @@ from sqlalchemy.exc import IntegrityError
 from cryptoscore.errors import CryptoScoreError
 from cryptoscore.identity import PublicKey
 from cryptoscore.protocol.challenge import ChallengeContext
+from cryptoscore.protocol.leakage import leakage_of_rules
 from cryptoscore.protocol.rules import ChallengeRules
 from cryptoscore.scoring.keys import EvaluationKeys, PublicContext
 from cryptoscore.scoring.policy import ReleasePolicy
@@ -99,6 +104,10 @@ def _parse(part: str, parser: Callable[[A], T], value: A) -> T:
 
 def _challenge_json(row: Challenge, sizes: dict[str, int]) -> dict[str, Any]:
     policy = ReleasePolicy.from_json(row.policy)
+    leakage = None
+    if row.rules is not None:
+        rules = ChallengeRules.from_json(row.rules)
+        leakage = leakage_of_rules(policy, row.n_items, rules, row.opens_at, row.closes_at)
     return {
         "id": row.id,
         "name": row.name,
@@ -120,6 +129,7 @@ def _challenge_json(row: Challenge, sizes: dict[str, int]) -> dict[str, Any]:
         },
         "submission_limit_per_day": row.submission_limit_per_day,
         "rules": row.rules,
+        "leakage": None if leakage is None else leakage.to_json(),
         "opens_at": row.opens_at,
         "closes_at": row.closes_at,
         "state": row.state(),
@@ -183,6 +193,7 @@ def create() -> tuple[dict[str, Any], int, dict[str, str]]:
             pad_requests_per_day=meta.get(
                 "pad_requests_per_day", min(1000, 2 * meta["submission_limit_per_day"])
             ),
+            max_enrolled=meta.get("max_enrolled"),
         )
     except CryptoScoreError as exc:
         raise library_problem(exc) from None

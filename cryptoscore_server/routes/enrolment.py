@@ -4,7 +4,9 @@
   (``cryptoscore/protocol/signed_inputs.py``), signed by the identity it enrols. The service
   checks the record (400), that it is for this challenge (409), that the challenge's rules let
   this identity enrol (an invite-only challenge: 403 for a key not invited), that the identity
-  is not another token's and this token has no other identity here (409), then logs it
+  is not another token's and this token has no other identity here (409), that an open
+  challenge with a cap (``max_enrolled``) has room for one more identity (409,
+  ``enrolment-full``: trustees would refuse the inputs of an identity beyond it), then logs it
   (``{"type": "enrolment", ...}``) and signs a head. Posting the same record again returns
   200 and changes nothing.
 * ``GET /challenges/{id}/enrolment``: the caller's enrolment (404 if none), with ``quota``:
@@ -20,7 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from cryptoscore.errors import CryptoScoreError
 from cryptoscore.protocol.rules import ChallengeRules
@@ -123,6 +125,20 @@ def enrol(challenge_id: str) -> tuple[dict[str, Any], int]:
             raise Problem(
                 409, f"You enrolled identity {mine.identity[:16]}… in this challenge already."
             )
+        if rules.max_enrolled is not None:
+            enrolled = session.scalar(
+                select(func.count())
+                .select_from(Participant)
+                .where(Participant.challenge_id == challenge.id)
+            )
+            if enrolled is not None and enrolled >= rules.max_enrolled:
+                raise Problem(
+                    409,
+                    f"Challenge {challenge.id!r} caps enrolment at {rules.max_enrolled} "
+                    "identities, and all are taken.",
+                    title="enrolment full",
+                    type="urn:cryptoscore:problem:enrolment-full",
+                )
         append_event(
             session,
             store,

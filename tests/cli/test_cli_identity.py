@@ -208,7 +208,8 @@ def _create(tmp_path, *extra: str) -> list[str]:
 def test_challenge_create_sends_the_rules(tmp_path, passphrase_env, organizer_service, capsys):
     org = _init(tmp_path, "org", capsys)
     ann, bob = _init(tmp_path, "ann", capsys), _init(tmp_path, "bob", capsys)
-    assert main(_create(tmp_path, "--organizer", str(tmp_path / "org"))) == 0
+    args = ("--organizer", str(tmp_path / "org"), "--max-enrolled", "50")
+    assert main(_create(tmp_path, *args)) == 0
     assert json.loads(capsys.readouterr().out) == {"id": "c1"}
     invited = tmp_path / "invited.txt"
     invited.write_text(f"{ann}  # ann\n\n{bob}\n")
@@ -241,7 +242,8 @@ def test_challenge_create_sends_the_rules(tmp_path, passphrase_env, organizer_se
         "organizer_key": org,
     }
     assert organizer_service.definitions == [
-        common | {"submission_limit_per_day": 5, "enrolment": "open", "invited": []},
+        common
+        | {"submission_limit_per_day": 5, "enrolment": "open", "invited": [], "max_enrolled": 50},
         common
         | {
             "submission_limit_per_day": 3,
@@ -284,6 +286,58 @@ def test_challenge_create_refusals(
     assert main(_create(tmp_path, *(a.format(tmp=tmp_path) for a in extra))) == 2
     assert _one_error(capsys).startswith(f"cryptoscore: error: {message.format(tmp=tmp_path)}")
     assert organizer_service.definitions == []
+
+
+def test_challenge_create_states_the_label_leakage(
+    tmp_path, passphrase_env, organizer_service, capsys
+):
+    """Before anything is sent: two warning lines (the leakage statement), then a refusal in
+    one line (exit 2, nothing sent) where one identity recovers every label before the close
+    or open enrolment has no cap — unless --accept-label-leakage."""
+    _init(tmp_path, "org", capsys)
+    org = ("--organizer", str(tmp_path / "org"))
+    capped = (*org, "--max-enrolled", "20")
+    assert main(_create(tmp_path, *capped)) == 0
+    warning = capsys.readouterr().err.strip().splitlines()
+    assert warning == [
+        "warning: policy correct,errors on 300 items, K=3, releases exact counts (at most 5.19 "
+        "labels' worth each): one identity can recover 1 label per submission, 34 of 300 "
+        "labels before the close at 5 a day (all in 61 days); the challenge is open 7 days",
+        "warning: 20 enrolled identities, pooling, recover all 300 labels in 4 days",
+    ]
+    assert len(organizer_service.definitions) == 1
+
+    assert main(_create(tmp_path, *org)) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[:-1] == [warning[0], err[1]] and err[1].startswith("warning: open enrolment")
+    assert err[-1] == (
+        "cryptoscore: error: refusing to create the challenge: open enrolment without a cap "
+        "lets any number of identities recover labels: give --max-enrolled N or --enrolment "
+        "invite, or pass --accept-label-leakage"
+    )
+    leaky = (*capped, "--metrics", "confusion", "--limit-per-day", "50")
+    assert main(_create(tmp_path, *leaky)) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "one identity can recover 2 labels per submission, all 300 labels in 3 days" in err[0]
+    assert err[-1] == (
+        "cryptoscore: error: refusing to create the challenge: one identity can recover all "
+        "300 labels before the close (3 of 7 days at 50 a day): lower --limit-per-day, close "
+        "earlier, release fewer aggregates, or pass --accept-label-leakage"
+    )
+    assert len(organizer_service.definitions) == 1  # nothing sent
+
+    assert main(_create(tmp_path, *leaky, "--accept-label-leakage")) == 0
+    assert main(_create(tmp_path, *org, "--accept-label-leakage")) == 0
+    assert len(organizer_service.definitions) == 3
+    assert "--accept" not in json.dumps(organizer_service.definitions)
+    invited = tmp_path / "invited.txt"
+    invited.write_text(Identity.generate().public_key.hex() + "\n")
+    capsys.readouterr()
+    invite = ("--enrolment", "invite", "--invite", str(invited), "--max-enrolled", "2")
+    assert main(_create(tmp_path, *org, *invite)) == 2
+    assert _one_error(capsys) == (
+        "cryptoscore: error: --max-enrolled caps open enrolment; an invite list is its own cap"
+    )
 
 
 def test_challenge_create_needs_an_organizer(tmp_path, organizer_service, capsys):

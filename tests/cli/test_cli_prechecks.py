@@ -43,6 +43,7 @@ def setup(server, cli_committee, tmp_path, monkeypatch, capsys):
         create += ["--n-items", str(N_ITEMS), "--opens", opens.isoformat()]
         create += ["--closes", (now + timedelta(days=7)).isoformat(), "--limit-per-day", "1"]
         create += ["--pad-requests-per-day", "1", "--ceremony", str(tmp_path / "ceremony")]
+        create += ["--max-enrolled", "10"]
         assert main([*create, "--organizer", str(tmp_path / "org"), "--token", tokens["org"]]) == 0
         enrol = ["enrol", "--challenge", challenge, "--identity", str(tmp_path / "ann")]
         enrol += ["--name", "ann", "--passphrase-env", "ID_PASS", "--token", tokens["ann"]]

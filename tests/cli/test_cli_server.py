@@ -51,7 +51,7 @@ def test_token_and_challenge_commands(server, cli_committee, tmp_path, monkeypat
     monkeypatch.setenv("CRYPTOSCORE_SERVER", server)
     monkeypatch.setenv("CRYPTOSCORE_TOKEN", token)
     organizer_key = _identity(tmp_path, "org", capsys)
-    args = _create("digits", tmp_path)
+    args = _create("digits", tmp_path, "--max-enrolled", "100")
     assert main(args) == 0
     created = json.loads(capsys.readouterr().out)
     assert created["id"] == "digits"
@@ -64,11 +64,16 @@ def test_token_and_challenge_commands(server, cli_committee, tmp_path, monkeypat
         "invited": [],
         "submissions_per_day": 5,
         "pad_requests_per_day": 10,
+        "max_enrolled": 100,
     }
-    # errors are one line with a non-zero exit: a duplicate id, a bad token, no server
+    # 100 identities, 5 a day for 8 quota days, pooling: one label per 8 submissions
+    assert shown["leakage"]["per_enrolment"]["labels"] == 499
+    # errors are one line with a non-zero exit (after the leakage warnings): a duplicate id,
+    # a bad token, no server
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("cryptoscore: error: HTTP 409")
+    assert [line[:8] for line in err[:-1]] == ["warning:", "warning:"]
+    assert err[-1].startswith("cryptoscore: error: HTTP 409")
     assert main([*args, "--token", "not-a-token"]) == 2
     assert "HTTP 401" in capsys.readouterr().err
     assert main(["challenge", "show", "digits", "--server", "http://127.0.0.1:9"]) == 2

@@ -148,6 +148,8 @@ def test_whole_story_over_http(server, cli_committee, tmp_path, capsys):
                 str(tmp_path / "ceremony"),
                 "--organizer",
                 str(tmp_path / "org"),
+                "--max-enrolled",
+                "10",
             ]
         )
         == 0

@@ -177,6 +177,12 @@ def test_enrolment_record_roundtrip_and_malformed():
         {"submissions_per_day": 0},
         {"submissions_per_day": True},
         {"pad_requests_per_day": 1001},
+        {"max_enrolled": 0},
+        {"max_enrolled": 1_000_001},
+        {"max_enrolled": True},
+        {"max_enrolled": "5"},
+        {"max_enrolled": None},
+        {"enrolment": "invite", "invited": ["ab" * 32], "max_enrolled": 3},  # the list caps
         {"extra": 1},
     ],
 )
@@ -187,3 +193,27 @@ def test_malformed_challenge_rules(change):
     assert ChallengeRules.from_json(good).to_json() == good
     with pytest.raises(FormatError):
         ChallengeRules.from_json({**good, **change})
+
+
+def test_challenge_rules_with_and_without_a_cap():
+    """``max_enrolled`` round-trips; a definition written before the cap (no such member)
+    still parses, means no cap, and serializes, and so digests, exactly as before."""
+    from cryptoscore.protocol.rules import ChallengeRules
+
+    organizer = TrusteeIdentity.generate().public_key
+    capped = ChallengeRules(organizer, "open", max_enrolled=40)
+    assert capped.to_json()["max_enrolled"] == 40
+    assert ChallengeRules.from_json(capped.to_json()) == capped
+    assert capped.enrolment_limit == 40
+    old = {
+        "organizer": organizer.hex(),
+        "enrolment": "open",
+        "invited": [],
+        "submissions_per_day": 5,
+        "pad_requests_per_day": 10,
+    }
+    parsed = ChallengeRules.from_json(old)
+    assert parsed.max_enrolled is None and parsed.enrolment_limit is None
+    assert parsed.to_json() == old
+    invited = ChallengeRules(organizer, "invite", (TrusteeIdentity.generate().public_key,))
+    assert invited.enrolment_limit == 1

@@ -135,9 +135,56 @@ def test_invite_only(app: Flask, committee: Committee) -> None:
     assert ok.status_code == 201
 
 
+def test_open_enrolment_with_a_cap(app: Flask, committee: Committee) -> None:
+    """``max_enrolled`` 1: the definition logs it, the answer states the leakage, and the
+    second identity's enrolment is a 409 problem that stores and logs nothing (trustees would
+    refuse its inputs anyway: tests/trustee/test_attack_inputs.py)."""
+    client = app.test_client()
+    tokens = make_tokens(app, PARTIES)
+    from tests.helpers.service import challenge_meta, post_challenge
+
+    meta = challenge_meta(id=CHALLENGE, classes=2, n_items=300, metrics=["correct"])
+    created = post_challenge(
+        client, tokens["organizer"], committee.files, {**meta, "max_enrolled": 1}
+    )
+    assert created.status_code == 201, created.get_json()
+    body = created.get_json()
+    assert body["rules"]["max_enrolled"] == 1
+    leakage = body["leakage"]
+    assert leakage["enrolment_limit"] == 1
+    assert leakage["attack"] == {
+        "labels": 1,
+        "per_submissions": 1,
+        "baseline_submissions": 1,
+        "submissions_for_all": 301,
+    }
+    assert leakage["per_identity"] == {
+        "submissions": 3 * 8,  # 3 a day, a window of 7 days and an hour: 8 quota days
+        "labels": 23,
+        "days_for_all": 101,
+        "recovers_all": False,
+    }
+    assert leakage["statement"][1] == (
+        "warning: 1 enrolled identity, pooling, recover 23 of 300 labels before the close"
+    )
+    assert client.get(f"{API}/challenges/{CHALLENGE}").get_json()["leakage"] == leakage
+    first = Enrolment.sign(Identity.generate(), CHALLENGE, "alice").to_bytes()
+    assert _post(client, tokens["alice"], first).status_code == 201
+    before = snapshot(app)
+    second = Enrolment.sign(Identity.generate(), CHALLENGE, "bob").to_bytes()
+    problem = assert_problem(_post(client, tokens["bob"], second), 409)
+    assert problem["type"] == "urn:cryptoscore:problem:enrolment-full"
+    assert "caps enrolment at 1 identities" in problem["detail"]
+    assert snapshot(app) == before
+    assert _post(client, tokens["alice"], first).status_code == 200  # again: no change
+
+
 @pytest.mark.parametrize(
     "meta",
     [
+        {"enrolment": "invite", "invited": ["ab" * 32], "max_enrolled": 2},
+        {"max_enrolled": 0},
+        {"max_enrolled": "3"},
         {"enrolment": "invite"},  # nobody invited
         {"enrolment": "open", "invited": ["ab" * 32]},
         {"enrolment": "invite", "invited": ["ab" * 32, "ab" * 32]},

@@ -6,7 +6,8 @@ attack is refused by the trustee agent before its share is read or its journal w
 
 * self-made labels (signed by a key of the service's, not the organizer's);
 * self-made predictions (signed by an identity that never enrolled; or, in an invite-only
-  challenge, by one the service enrolled without an invitation);
+  challenge, by one the service enrolled without an invitation; or, in an open challenge with
+  a cap, by one the service enrolled beyond it);
 * a pad request with no valid signature of its requester, and one in a participant's name;
 * a participant over its daily quota of submissions, or of pad requests, counted from the log;
 * a description of the challenge whose rules are not the logged definition's;
@@ -109,6 +110,23 @@ def _contribute(local: LocalChallenge, digest: str, tid: str = "trustee-1"):
     return local.trustees[tid].agent.contribute(local.context, digest, local._log(tid))
 
 
+def _enrol_anyway(local: LocalChallenge, name: str, identity: Identity) -> None:
+    """A malicious service logs ``identity``'s (valid, self-signed) enrolment all the same."""
+    local.transcript.record_enrolment(Enrolment.sign(identity, CHALLENGE, name))
+    local.participants[name] = identity
+    local.sign_head()
+
+
+def _submission_refused(
+    local: LocalChallenge, tmp_path: Path, share_reads, pads_of: str, name: str, match: str
+) -> None:
+    """Predictions encrypted with ``pads_of``'s pads, logged as signed by ``name``: no
+    trustee contributes to them."""
+    bundle = _predictions(local, pads_of)
+    _log_bundle(local, bundle, name, local.participants[name])
+    _refused(local, tmp_path, share_reads, match, lambda: _contribute(local, bundle.digest))
+
+
 def test_self_made_labels_are_refused(committee, tmp_path, share_reads):
     """Issue 11's oracle, before the organizer's upload: the service logs "labels" it made
     (a unit vector), signed with a key of its own, and starts their round 1. No trustee
@@ -185,19 +203,37 @@ def test_an_uninvited_enrolment_is_refused(committee, tmp_path, share_reads):
     intruder = Identity.generate()
     with pytest.raises(RefusedError, match="not invited"):
         strict.enrol("mallory", intruder)  # an honest service refuses; a malicious one logs it
-    enrolment = Enrolment.sign(intruder, CHALLENGE, "mallory")
-    strict.transcript.record_enrolment(enrolment)
-    strict.participants["mallory"] = intruder
-    strict.sign_head()
-    bundle = _predictions(strict, "carol")  # pads of an invited participant
-    _log_bundle(strict, bundle, "mallory", intruder)
+    _enrol_anyway(strict, "mallory", intruder)
+    # with pads of an invited participant
+    _submission_refused(strict, tmp2, share_reads, "carol", "mallory", "is not enrolled")
+
+
+def test_an_enrolment_beyond_the_cap_is_refused(committee, tmp_path, share_reads):
+    """Open enrolment capped at one identity (issue 16: identities are what quotas count):
+    alice is the first. An honest service refuses bob; a malicious one logs bob's enrolment
+    anyway (valid, self-signed). The trustees count the log's enrolments themselves: bob,
+    the second, gets no pads and no computation; alice is answered as before."""
+    local, _ = _challenge(committee, tmp_path, max_enrolled=1)
+    bob = Identity.generate()
+    with pytest.raises(RefusedError, match="cap"):
+        local.enrol("bob", bob)
+    _enrol_anyway(local, "bob", bob)
+    assert local._log("trustee-1").enrolment_rank(bob.public_key.hex()) == 2
+    agent = local.trustees["trustee-1"].agent
+    request = local.context.pad_request("predictions", PadKey.generate(), local.active_set())
+    signature = sign_pad_request(bob, CHALLENGE, "predictions", request.seed, request.recipient)
+    local.transcript.record_pad_request(request, bob.public_key, signature, local.clock())
+    local.sign_head()
     _refused(
-        strict,
-        tmp2,
+        local,
+        tmp_path,
         share_reads,
-        "is not enrolled",
-        lambda: _contribute(strict, bundle.digest),
+        "enrolled as number 2 in the log; the challenge caps enrolment at 1",
+        lambda: agent.answer_pads(request, local.context, local._log("trustee-1")),
     )
+    # with pads of the enrolled participant
+    _submission_refused(local, tmp_path, share_reads, "alice", "bob", "caps enrolment at 1")
+    assert local.submit("alice", _predictions(local)) == "released"
 
 
 def test_pad_requests_in_a_participants_name_are_refused(committee, tmp_path, share_reads):

@@ -1,0 +1,283 @@
+"""What a challenge's released counts can tell its participants about the labels.
+
+Released counts are exact functions of the hidden labels, so a participant who chooses its
+predictions adaptively learns labels from them (issue 16). For a challenge's release policy,
+item count, classes, daily quota, window and enrolment, :func:`label_leakage` states:
+
+* **the information bound** — one release is one of at most ``outcomes`` values, so it carries
+  at most ``log2(outcomes)`` bits, i.e. ``log2(outcomes) / log2(K)`` labels' worth. ``correct``
+  and ``errors`` (``errors = n − correct``) take n + 1 values. A confusion matrix is a K×K
+  table of counts whose row sums the submitter knows (it chose the predictions): row ``a`` is
+  one of ``C(r_a + K − 1, K − 1)`` splits of its ``r_a`` items, and the product over rows is
+  largest with the rows as equal as they can be (``log C(r + K − 1, K − 1)`` is concave in
+  ``r``). No attack recovers all n labels in fewer than ``n·log2(K) / bits`` releases.
+* **the demonstrated attack** — what ``tests/protocol/test_attack_label_extraction.py`` does
+  through a whole challenge:
+
+  - ``confusion``: predict class 0 everywhere but class k at one unknown item for each
+    k = 1..K−1; row k of the released matrix holds that one item, in the column of its label:
+    **K−1 labels per submission**, no baseline needed;
+  - ``correct``/``errors``: one baseline submission (class 0 everywhere), then each
+    submission changes one item's prediction to one class against that known baseline: the
+    count moves by +1 (the label is the new class), −1 (it was class 0) or 0 (neither). That
+    settles one item per submission when K ≤ 3; for K > 3 a label takes up to K−2 submissions
+    (the last class left is the label): **one label per max(1, K−2) submissions**, worst case.
+
+* **the consequences at the quota** — one identity may submit ``submissions_per_day`` times in
+  any 24 hours of the log (``trustee/input_rules.py``), so over the window it has
+  ``submissions_per_day · ⌈window / 24 h⌉`` submissions: how many labels the attack recovers
+  with them, whether that is all n before the close, and in how many days; the same for the
+  whole enrolment (the invite list, or an open challenge's cap; unbounded for open without
+  one), whose identities may pool their releases.
+
+No I/O: the CLI prints :meth:`LabelLeakage.statement` at ``challenge create`` and refuses on
+:meth:`LabelLeakage.refusals`; the service returns :meth:`LabelLeakage.to_json` with the
+challenge.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from cryptoscore.protocol.rules import DAY_MS, ChallengeRules
+from cryptoscore.scoring.policy import ReleasePolicy
+
+__all__ = [
+    "LabelLeakage",
+    "attack_rate",
+    "bits_per_release",
+    "label_leakage",
+    "leakage_of_rules",
+]
+
+
+def _days(count: int | None) -> str:
+    return f"{count} day" if count == 1 else f"{count} days"
+
+
+def bits_per_release(policy: ReleasePolicy, n_items: int) -> float:
+    """``log2`` of how many values one release of ``policy`` on ``n_items`` items can take."""
+    if "confusion" not in policy.metrics:
+        return math.log2(n_items + 1)  # correct, errors or both: one count in 0..n
+    k = policy.classes
+    base, extra = divmod(n_items, k)  # rows as equal as they can be: the largest product
+    return extra * math.log2(math.comb(base + 1 + k - 1, k - 1)) + (k - extra) * math.log2(
+        math.comb(base + k - 1, k - 1)
+    )
+
+
+def attack_rate(policy: ReleasePolicy) -> tuple[int, int, int]:
+    """The demonstrated attack's ``(labels, submissions, baseline)``: it recovers ``labels``
+    labels per ``submissions`` submissions, after ``baseline`` submissions of reference."""
+    if "confusion" in policy.metrics:
+        return policy.classes - 1, 1, 0
+    return 1, max(1, policy.classes - 2), 1
+
+
+@dataclass(frozen=True, slots=True)
+class LabelLeakage:
+    """How many labels a challenge's releases give away, by the bound and by the attack."""
+
+    metrics: tuple[str, ...]
+    n_items: int
+    classes: int
+    submissions_per_day: int
+    days_open: int
+    """24-hour quota windows from the opening to the close (the last one partial)."""
+    enrolment_limit: int | None
+    """Identities that may ever enrol: invite list size or cap; ``None`` is unbounded."""
+    bits_per_release: float
+    attack_labels: int
+    attack_submissions: int
+    attack_baseline: int
+
+    # -- the information bound -------------------------------------------------------------
+    @property
+    def labels_per_release_bound(self) -> float:
+        """At most this many labels' worth of information in one release."""
+        return self.bits_per_release / math.log2(self.classes)
+
+    @property
+    def releases_for_all_bound(self) -> int:
+        """No attack recovers every label with fewer releases than this."""
+        return max(1, math.ceil(self.n_items * math.log2(self.classes) / self.bits_per_release))
+
+    @property
+    def days_for_all_bound(self) -> int:
+        """…nor, for one identity at the quota, in fewer days than this."""
+        return math.ceil(self.releases_for_all_bound / self.submissions_per_day)
+
+    # -- the demonstrated attack, at the quota ---------------------------------------------
+    @property
+    def submissions_per_identity(self) -> int:
+        """Submissions one identity may make from the opening to the close."""
+        return self.submissions_per_day * self.days_open
+
+    @property
+    def submissions_for_all(self) -> int:
+        """Submissions the attack needs for every label."""
+        rounds = math.ceil(self.n_items / self.attack_labels)
+        return self.attack_baseline + rounds * self.attack_submissions
+
+    def _recovered(self, submissions: int) -> int:
+        usable = max(0, submissions - self.attack_baseline)
+        return min(self.n_items, usable // self.attack_submissions * self.attack_labels)
+
+    @property
+    def labels_per_identity(self) -> int:
+        """Labels one identity recovers before the close."""
+        return self._recovered(self.submissions_per_identity)
+
+    @property
+    def days_for_all(self) -> int:
+        """Days one identity needs for every label at the quota."""
+        return math.ceil(self.submissions_for_all / self.submissions_per_day)
+
+    @property
+    def one_identity_recovers_all(self) -> bool:
+        return self.labels_per_identity >= self.n_items
+
+    @property
+    def labels_per_enrolment(self) -> int | None:
+        """Labels the whole enrolment recovers before the close, pooling its releases
+        (``None``: unbounded, open enrolment without a cap)."""
+        if self.enrolment_limit is None:
+            return None
+        return self._recovered(self.enrolment_limit * self.submissions_per_identity)
+
+    @property
+    def enrolment_days_for_all(self) -> int | None:
+        """Days the whole enrolment needs for every label (``None``: unbounded enrolment)."""
+        if self.enrolment_limit is None:
+            return None
+        per_day = self.enrolment_limit * self.submissions_per_day
+        return math.ceil(self.submissions_for_all / per_day)
+
+    # -- in words ---------------------------------------------------------------------------
+    def _rate(self) -> str:
+        if self.attack_submissions == 1:
+            plural = "" if self.attack_labels == 1 else "s"
+            return f"{self.attack_labels} label{plural} per submission"
+        return f"1 label per {self.attack_submissions} submissions"
+
+    def statement(self) -> list[str]:
+        """The leakage in two lines (each starts ``warning:``)."""
+        n, q = self.n_items, self.submissions_per_day
+        first = (
+            f"warning: policy {','.join(self.metrics)} on {n} items, K={self.classes}, "
+            f"releases exact counts (at most {self.labels_per_release_bound:.2f} labels' "
+            f"worth each): one identity can recover {self._rate()}, "
+        )
+        if self.one_identity_recovers_all:
+            first += f"all {n} labels in {_days(self.days_for_all)} at {q} a day"
+        else:
+            first += (
+                f"{self.labels_per_identity} of {n} labels before the close at {q} a day "
+                f"(all in {_days(self.days_for_all)})"
+            )
+        first += f"; the challenge is open {_days(self.days_open)}"
+        if self.enrolment_limit is None:
+            second = (
+                "warning: open enrolment without a cap: every new identity recovers as many "
+                "again, so nothing bounds the labels recovered"
+            )
+        else:
+            days = self.enrolment_days_for_all
+            pooled = self.labels_per_enrolment
+            who = "identity" if self.enrolment_limit == 1 else "identities"
+            second = f"warning: {self.enrolment_limit} enrolled {who}, pooling, "
+            second += (
+                f"recover all {n} labels in {_days(days)}"
+                if pooled is not None and pooled >= n
+                else f"recover {pooled} of {n} labels before the close"
+            )
+        return [first, second]
+
+    def refusals(self) -> list[str]:
+        """Why ``challenge create`` refuses this challenge (empty: it need not)."""
+        out = []
+        if self.one_identity_recovers_all:
+            out.append(
+                f"one identity can recover all {self.n_items} labels before the close "
+                f"({self.days_for_all} of {_days(self.days_open)} at {self.submissions_per_day} "
+                "a day): lower --limit-per-day, close earlier, release fewer aggregates, or "
+                "pass --accept-label-leakage"
+            )
+        if self.enrolment_limit is None:
+            out.append(
+                "open enrolment without a cap lets any number of identities recover labels: "
+                "give --max-enrolled N or --enrolment invite, or pass --accept-label-leakage"
+            )
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "metrics": list(self.metrics),
+            "n_items": self.n_items,
+            "classes": self.classes,
+            "submissions_per_day": self.submissions_per_day,
+            "days_open": self.days_open,
+            "enrolment_limit": self.enrolment_limit,
+            "bound": {
+                "bits_per_release": round(self.bits_per_release, 4),
+                "labels_per_release": round(self.labels_per_release_bound, 4),
+                "releases_for_all": self.releases_for_all_bound,
+                "days_for_all": self.days_for_all_bound,
+            },
+            "attack": {
+                "labels": self.attack_labels,
+                "per_submissions": self.attack_submissions,
+                "baseline_submissions": self.attack_baseline,
+                "submissions_for_all": self.submissions_for_all,
+            },
+            "per_identity": {
+                "submissions": self.submissions_per_identity,
+                "labels": self.labels_per_identity,
+                "days_for_all": self.days_for_all,
+                "recovers_all": self.one_identity_recovers_all,
+            },
+            "per_enrolment": {
+                "labels": self.labels_per_enrolment,
+                "days_for_all": self.enrolment_days_for_all,
+            },
+            "statement": self.statement(),
+        }
+
+
+def label_leakage(
+    policy: ReleasePolicy,
+    n_items: int,
+    submissions_per_day: int,
+    opens: datetime,
+    closes: datetime,
+    enrolment_limit: int | None,
+) -> LabelLeakage:
+    """The leakage of a challenge releasing ``policy`` on ``n_items`` items, open from
+    ``opens`` to ``closes`` (aware datetimes), ``submissions_per_day`` per identity, at most
+    ``enrolment_limit`` identities (``None``: unbounded)."""
+    window_ms = max(0, int((closes - opens).total_seconds() * 1000))
+    labels, per, baseline = attack_rate(policy)
+    return LabelLeakage(
+        metrics=policy.metrics,
+        n_items=n_items,
+        classes=policy.classes,
+        submissions_per_day=submissions_per_day,
+        days_open=max(1, math.ceil(window_ms / DAY_MS)),
+        enrolment_limit=enrolment_limit,
+        bits_per_release=bits_per_release(policy, n_items),
+        attack_labels=labels,
+        attack_submissions=per,
+        attack_baseline=baseline,
+    )
+
+
+def leakage_of_rules(
+    policy: ReleasePolicy, n_items: int, rules: ChallengeRules, opens: datetime, closes: datetime
+) -> LabelLeakage:
+    """:func:`label_leakage` of a challenge with participation ``rules``."""
+    return label_leakage(
+        policy, n_items, rules.submissions_per_day, opens, closes, rules.enrolment_limit
+    )
