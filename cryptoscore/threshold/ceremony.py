@@ -438,6 +438,8 @@ class CeremonyResult:
     public: PublicContext
     evaluation: EvaluationKeys
     share_files: Mapping[str, bytes] = field(repr=False)
+    shares: Mapping[str, KeyShare] = field(default_factory=dict, repr=False)
+    """In-process only (``threshold/dkg/inprocess.py`` without passphrases): the shares."""
 
 
 def secret_key_residues(secret: SecretKey) -> U64Array:
