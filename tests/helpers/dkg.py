@@ -43,9 +43,12 @@ class DkgRun:
         self,
         deviants: dict[str, type[DkgTrustee]] | None = None,
         silent: dict[str, str] | None = None,
+        *,
+        reuse: bool = True,
     ) -> tuple[Transcript, dict[str, DkgTrustee]]:
         """Rounds 1-4 as far as they go: ``deviants`` play with their own class, ``silent``
-        trustees send nothing in the named round (and the rounds after it stall)."""
+        trustees send nothing in the named round (and the rounds after it stall). ``reuse``
+        False recomputes every message (a test that patches the protocol's checks)."""
         deviants, silent = deviants or {}, silent or {}
         transcript = Transcript(self.plan)
         trustees = {tid: self.trustee(tid, deviants.get(tid, DkgTrustee)) for tid in self.seeds}
@@ -56,7 +59,7 @@ class DkgRun:
                 if silent.get(tid) == kind:
                     continue
                 key = (tid, kind, transcript.expected_previous(kind))
-                honest = type(trustee) is DkgTrustee
+                honest = type(trustee) is DkgTrustee and reuse
                 if honest and key in self._honest:
                     transcript.add(self._honest[key])
                     continue
@@ -70,6 +73,9 @@ class DkgRun:
                     self._honest[key] = message
                 transcript.add(message)
         return transcript, trustees
+
+    def reveals(self, trustees: dict[str, DkgTrustee], withheld: tuple[str, ...] = ()):
+        return [t.reveal() for tid, t in trustees.items() if tid not in withheld]
 
 
 def accuracy_aggregate(public, evaluation, seed: int, n_items: int = 3000):
