@@ -21,6 +21,8 @@ J. Cryptology 2007, with one public challenge instead of commitments).
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from cryptoscore.errors import ParameterError
@@ -44,7 +46,9 @@ MASKS = 2
 _DOMAIN = b"cryptoscore/dkg/degree/v1"
 
 
-def shamir_polynomial(params: type[ParameterSet], secret: U64, threshold: int, *, rng: Rng) -> U64:
+def shamir_polynomial(
+    params: type[ParameterSet], secret: U64, threshold: int, *, rng: Rng = os.urandom
+) -> U64:
     """f's coefficients ``[t][prime][coeff]`` over the data primes, f(0) = ``secret``
     (``[prime][coeff]``, NTT form); a_1..a_{t−1} drawn prime by prime from ``rng``, in
     ``hazmat/shamir.share``'s order."""
@@ -60,7 +64,7 @@ def shamir_polynomial(params: type[ParameterSet], secret: U64, threshold: int, *
     return out
 
 
-def mask_polynomial(params: type[ParameterSet], threshold: int, *, rng: Rng) -> U64:
+def mask_polynomial(params: type[ParameterSet], threshold: int, *, rng: Rng = os.urandom) -> U64:
     """A masking polynomial: all t coefficients uniform, ``[t][prime][coeff]`` (prime by
     prime from ``rng``)."""
     primes = params.DATA_PRIMES

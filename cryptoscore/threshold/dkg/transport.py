@@ -13,6 +13,7 @@ deterministic, which blame by replay needs (``transcript.blame``).
 from __future__ import annotations
 
 import hashlib
+import os
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
@@ -45,9 +46,10 @@ discarded): X25519 with a small-order point gives the all-zero secret, which ``c
 refuses — a Hello with such a key is malformed."""
 
 
-def transport_key(stream: Rng) -> X25519PrivateKey:
-    """The trustee's X25519 key: 32 bytes of its ``"transport"`` stream (RFC 7748 §5 clamps)."""
-    return X25519PrivateKey.from_private_bytes(stream(X25519_BYTES))
+def transport_key(*, rng: Rng = os.urandom) -> X25519PrivateKey:
+    """An X25519 key from 32 bytes of ``rng`` (RFC 7748 §5 clamps): for a trustee, its
+    ``"transport"`` stream."""
+    return X25519PrivateKey.from_private_bytes(rng(X25519_BYTES))
 
 
 def transport_public(key: X25519PrivateKey) -> bytes:

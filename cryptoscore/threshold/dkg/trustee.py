@@ -130,7 +130,7 @@ class SeedReplay:
         return f, m0, m1
 
     def transport_key_public(self) -> bytes:
-        return transport_public(transport_key(self._stream("transport")))
+        return transport_public(transport_key(rng=self._stream("transport")))
 
     # -- round 1 ------------------------------------------------------------------------
     def hello_payload(self) -> Hello:
@@ -187,7 +187,7 @@ class SeedReplay:
             for idx, g in enumerate(elements):
                 galois[idx] = self._galois_share(s, s_coeff, g, transcript.common("galois-key", g))
                 step()
-            own = transport_key(self._stream("transport"))
+            own = transport_key(rng=self._stream("transport"))
             sealed = {}
             for entry in self.plan.roster:
                 if entry.trustee_id == self.trustee_id:
@@ -246,7 +246,7 @@ class SeedReplay:
         params = self.params
         levels = len(params.DATA_PRIMES)
         n = params.POLY_MODULUS_DEGREE
-        own = transport_key(self._stream("transport"))
+        own = transport_key(rng=self._stream("transport"))
         r = transcript.challenges()
         s_coeff, s = self._secret()
         f, m0, m1 = self._polynomials(s)

@@ -5,7 +5,6 @@ code never reconstructs the secret key."""
 from __future__ import annotations
 
 import ast
-import os
 from pathlib import Path
 
 import numpy as np
@@ -115,7 +114,7 @@ def test_contribution_before_all_hellos_is_refused(run):
 
 
 def test_sealed_share_opens_only_for_its_recipient_and_context():
-    a, b, c = (transport_key(lambda n: os.urandom(n)) for _ in range(3))
+    a, b, c = (transport_key() for _ in range(3))
     pub = {k: v.public_key().public_bytes_raw() for k, v in {"a": a, "b": b, "c": c}.items()}
     sealed = seal_share(a, pub["b"], plan="p" * 64, sender="a", recipient="b", plaintext=b"hi")
     assert open_share(b, pub["a"], plan="p" * 64, sender="a", recipient="b", sealed=sealed) == b"hi"
