@@ -51,19 +51,34 @@ from cryptoscore.randomness import Rng
 from cryptoscore.scoring.keys import EvaluationKeys, PublicContext, SecretKey, generate_keys
 
 __all__ = [
+    "DKG_SIGN_DOMAIN",
+    "MODES",
     "CeremonyRecord",
     "CeremonyResult",
     "KeyShare",
     "RosterEntry",
+    "TranscriptEntry",
+    "check_roster",
     "deal",
     "open_share_file",
     "run_ceremony",
     "secret_key_residues",
+    "write_share_file",
 ]
 
 RECORD_MAGIC = b"CSCEREMO"
 SHARE_MAGIC = b"CSKSHARE"
 FORMAT_VERSION = 1
+"""Share files, and the records of dealer ceremonies (byte for byte as before v2 existed)."""
+DEALERLESS_VERSION = 2
+"""Records of dealerless ceremonies (``threshold/dkg/``): mode, plan and message transcript."""
+MODES = ("dealer", "dealerless")
+DKG_ROUNDS = {1: "hello", 2: "contribution", 3: "response", 4: "confirmation"}
+"""The rounds whose messages a dealerless record lists, one message per trustee each."""
+DKG_SIGN_DOMAIN = b"cryptoscore/dkg/v1|"
+"""A dealerless ceremony message is signed as Ed25519(DKG_SIGN_DOMAIN | SHA-256 of the message
+without its signature) (``threshold/dkg/messages.py``), so the record's (digest, signature)
+pairs verify without the messages."""
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 1 << 15, 8, 1
 DEALER_STATEMENT = (
     "The dealer generated the BFV secret key, Shamir-shared it among the roster, wrote one "
@@ -103,7 +118,7 @@ class RosterEntry:
         )
 
 
-def _check_roster(roster: Sequence[RosterEntry], threshold: int) -> None:
+def check_roster(roster: Sequence[RosterEntry], threshold: int) -> None:
     n = len(roster)
     if n < 2:
         raise ParameterError("a committee needs at least 2 trustees")
@@ -118,8 +133,56 @@ def _check_roster(roster: Sequence[RosterEntry], threshold: int) -> None:
 
 
 @dataclass(frozen=True, slots=True)
+class TranscriptEntry:
+    """One signed message of a dealerless ceremony as its record keeps it: the round (1 hello,
+    2 contribution, 3 response, 4 confirmation), the sender, the SHA-256 of the message
+    without its signature (hex) and the sender's Ed25519 signature over
+    ``DKG_SIGN_DOMAIN | digest``."""
+
+    round: int
+    trustee_id: str
+    digest: str
+    signature: bytes = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if self.round not in DKG_ROUNDS:
+            raise FormatError(f"ceremony transcript: no round {self.round} (rounds 1..4)")
+        if len(self.signature) != 64:
+            raise FormatError("ceremony transcript: an Ed25519 signature has 64 bytes")
+        if len(self.digest) != 64 or bytes.fromhex(self.digest).hex() != self.digest:
+            raise FormatError("ceremony transcript: a message digest is 32 bytes of lower hex")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "round": self.round,
+            "trustee_id": self.trustee_id,
+            "digest": self.digest,
+            "signature": self.signature.hex(),
+        }
+
+    @classmethod
+    def from_json(cls, obj: object) -> TranscriptEntry:
+        if not isinstance(obj, dict):
+            raise FormatError("ceremony transcript entry must be an object")
+        f = Fields(obj, "ceremony transcript entry", {"round", "trustee_id", "digest", "signature"})
+        return cls(
+            f.integer("round", 1, 4),
+            f.string("trustee_id", 64),
+            f.hex("digest", 32).hex(),
+            f.hex("signature", 64),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class CeremonyRecord:
-    """The public record of a ceremony (canonical JSON record, magic ``CSCEREMO``)."""
+    """The public record of a ceremony (canonical JSON record, magic ``CSCEREMO``).
+
+    ``mode`` "dealer" (ceremony v1, format version 1, unchanged): a commitment to each share
+    file and the dealer's statement. ``mode`` "dealerless" (``threshold/dkg/``, format
+    version 2): no share commitments and no dealer statement, but the plan's digest (the
+    ceremony id) and every signed message of rounds 1-4 as (round, trustee, digest,
+    signature), which anyone verifies against the roster from the record alone
+    (:meth:`verify_signatures`)."""
 
     params: type[ParameterSet]
     key_id: str
@@ -129,13 +192,38 @@ class CeremonyRecord:
     share_commitments: Mapping[str, str]
     created_at: str
     dealer_statement: str = DEALER_STATEMENT
+    mode: str = "dealer"
+    plan: str = ""
+    """Dealerless: SHA-256 (hex) of the ceremony plan (``threshold/dkg/plan.py``)."""
+    transcript: tuple[TranscriptEntry, ...] = ()
 
     def __post_init__(self) -> None:
-        _check_roster(self.roster, self.threshold)
-        if set(self.share_commitments) != {e.trustee_id for e in self.roster}:
-            raise FormatError("ceremony record: one share commitment per trustee is required")
+        check_roster(self.roster, self.threshold)
         if len(self.roster) > self.params.MAX_TRUSTEES:
             raise ParameterError(f"at most {self.params.MAX_TRUSTEES} trustees are supported")
+        if self.mode == "dealer":
+            if set(self.share_commitments) != {e.trustee_id for e in self.roster}:
+                raise FormatError("ceremony record: one share commitment per trustee is required")
+            if self.plan or self.transcript:
+                raise FormatError("ceremony record: a dealer ceremony has no plan or transcript")
+        elif self.mode == "dealerless":
+            if self.share_commitments or self.dealer_statement:
+                raise FormatError(
+                    "ceremony record: a dealerless ceremony has no share commitments and no "
+                    "dealer statement"
+                )
+            if len(self.plan) != 64 or bytes.fromhex(self.plan).hex() != self.plan:
+                raise FormatError("ceremony record: the plan digest is 32 bytes of lower hex")
+            ids = {e.trustee_id for e in self.roster}
+            seen = [(m.round, m.trustee_id) for m in self.transcript]
+            want = [(r, e.trustee_id) for r in DKG_ROUNDS for e in self.roster]
+            if any(tid not in ids for _, tid in seen) or sorted(seen) != sorted(want):
+                raise FormatError(
+                    "ceremony record: a dealerless transcript lists exactly one message of "
+                    "each roster trustee in each of rounds 1-4"
+                )
+        else:
+            raise FormatError(f"ceremony record: mode must be one of {MODES}, not {self.mode!r}")
 
     @property
     def n(self) -> int:
@@ -154,20 +242,32 @@ class CeremonyRecord:
         raise MismatchError(f"no trustee with index {index} on the roster")
 
     def header(self) -> dict[str, Any]:
-        return {
+        common = {
             "params": self.params.ID,
             "key_id": self.key_id,
             "evaluation_keys": self.evaluation_keys,
             "threshold": self.threshold,
             "n": self.n,
             "roster": [e.to_json() for e in sorted(self.roster, key=lambda e: e.index)],
-            "share_commitments": dict(sorted(self.share_commitments.items())),
             "created_at": self.created_at,
-            "dealer_statement": self.dealer_statement,
+        }
+        if self.mode == "dealer":  # exactly the version 1 header
+            return common | {
+                "share_commitments": dict(sorted(self.share_commitments.items())),
+                "dealer_statement": self.dealer_statement,
+            }
+        return common | {
+            "mode": self.mode,
+            "plan": self.plan,
+            "transcript": [m.to_json() for m in self.transcript],
         }
 
+    @property
+    def format_version(self) -> int:
+        return FORMAT_VERSION if self.mode == "dealer" else DEALERLESS_VERSION
+
     def to_bytes(self) -> bytes:
-        return pack_record(RECORD_MAGIC, FORMAT_VERSION, self.header())
+        return pack_record(RECORD_MAGIC, self.format_version, self.header())
 
     @property
     def digest(self) -> str:
@@ -175,44 +275,79 @@ class CeremonyRecord:
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> CeremonyRecord:
-        header, body = unpack_record(raw, RECORD_MAGIC, FORMAT_VERSION, "ceremony record")
+        version = int.from_bytes(bytes(raw[8:10]), "little") if len(raw) >= 10 else 0
+        if version not in (FORMAT_VERSION, DEALERLESS_VERSION):
+            version = FORMAT_VERSION  # unpack_record names what is wrong
+        header, body = unpack_record(raw, RECORD_MAGIC, version, "ceremony record")
         if len(body):
             raise FormatError("ceremony record: unexpected bytes after the header")
-        f = Fields(
-            header,
-            "ceremony record",
-            {
-                "params",
-                "key_id",
-                "evaluation_keys",
-                "threshold",
-                "n",
-                "roster",
-                "share_commitments",
-                "created_at",
-                "dealer_statement",
-            },
-        )
+        common = {"params", "key_id", "evaluation_keys", "threshold", "n", "roster", "created_at"}
+        if version == FORMAT_VERSION:
+            f = Fields(
+                header, "ceremony record", common | {"share_commitments", "dealer_statement"}
+            )
+        else:
+            f = Fields(header, "ceremony record", common | {"mode", "plan", "transcript"})
         roster_json = header["roster"]
-        commitments = header["share_commitments"]
-        if not isinstance(roster_json, list) or not isinstance(commitments, dict):
-            raise FormatError("ceremony record: roster must be a list, commitments an object")
+        if not isinstance(roster_json, list) or len(roster_json) > 255:
+            raise FormatError("ceremony record: roster must be a list")
         roster = tuple(RosterEntry.from_json(e) for e in roster_json)
         if f.integer("n", 2, 255) != len(roster):
             raise FormatError("ceremony record: n differs from the roster size")
-        for v in commitments.values():
-            if not isinstance(v, str) or len(v) != 64:
-                raise FormatError("ceremony record: share commitments are SHA-256 hex digests")
+        params = get_parameter_set(f.string("params"))
+        key_id = f.hex("key_id", 32).hex()
+        evaluation_keys = f.hex("evaluation_keys", 32).hex()
+        threshold = f.integer("threshold", 2, 255)
+        created_at = f.string("created_at", 64)
+        if version == FORMAT_VERSION:
+            commitments = header["share_commitments"]
+            if not isinstance(commitments, dict):
+                raise FormatError("ceremony record: share commitments must be an object")
+            for v in commitments.values():
+                if not isinstance(v, str) or len(v) != 64:
+                    raise FormatError("ceremony record: share commitments are SHA-256 hex digests")
+            return cls(
+                params=params,
+                key_id=key_id,
+                evaluation_keys=evaluation_keys,
+                threshold=threshold,
+                roster=roster,
+                share_commitments=dict(commitments),
+                created_at=created_at,
+                dealer_statement=f.string("dealer_statement", 1024),
+            )
+        if f.string("mode", 16) != "dealerless":
+            raise FormatError("ceremony record: a version 2 record is a dealerless ceremony's")
+        entries = header["transcript"]
+        if not isinstance(entries, list) or len(entries) > 4 * 255:
+            raise FormatError("ceremony record: the transcript must be a list of messages")
         return cls(
-            params=get_parameter_set(f.string("params")),
-            key_id=f.hex("key_id", 32).hex(),
-            evaluation_keys=f.hex("evaluation_keys", 32).hex(),
-            threshold=f.integer("threshold", 2, 255),
+            params=params,
+            key_id=key_id,
+            evaluation_keys=evaluation_keys,
+            threshold=threshold,
             roster=roster,
-            share_commitments=dict(commitments),
-            created_at=f.string("created_at", 64),
-            dealer_statement=f.string("dealer_statement", 1024),
+            share_commitments={},
+            created_at=created_at,
+            dealer_statement="",
+            mode="dealerless",
+            plan=f.hex("plan", 32).hex(),
+            transcript=tuple(TranscriptEntry.from_json(m) for m in entries),
         )
+
+    def verify_signatures(self) -> int:
+        """Dealerless: check every message signature of the transcript against the signer's
+        roster key (``DKG_SIGN_DOMAIN | digest``); returns how many were checked (0 for a
+        dealer ceremony, which has none). Raises :class:`VerificationError` naming the first
+        message that does not verify."""
+        for m in self.transcript:
+            message = DKG_SIGN_DOMAIN + bytes.fromhex(m.digest)
+            self.entry(m.trustee_id).public_key.verify(
+                m.signature,
+                message,
+                f"ceremony record: {DKG_ROUNDS[m.round]} of {m.trustee_id!r} (round {m.round})",
+            )
+        return len(self.transcript)
 
     def check_keys(self, public: PublicContext, evaluation: EvaluationKeys | None = None) -> None:
         """Refuse a public context (and evaluation keys) that this ceremony did not produce."""
@@ -222,9 +357,37 @@ class CeremonyRecord:
             raise MismatchError("the evaluation keys are not the ones this ceremony produced")
 
     def check_share_file(self, trustee_id: str, share_file: bytes) -> None:
-        want = self.share_commitments.get(trustee_id)
-        if want is None or hashlib.sha256(share_file).hexdigest() != want:
-            raise MismatchError(f"share file does not match the commitment for {trustee_id!r}")
+        """Dealer: the file is the one the record commits to (SHA-256). Dealerless: each
+        trustee wrote its own file, so there is no commitment; only the file's header is
+        checked (parameter set, key id, trustee id, index, t, n) — its passphrase opens the
+        rest (:func:`open_share_file`)."""
+        if self.mode == "dealer":
+            want = self.share_commitments.get(trustee_id)
+            if want is None or hashlib.sha256(share_file).hexdigest() != want:
+                raise MismatchError(f"share file does not match the commitment for {trustee_id!r}")
+            return
+        entry = self.entry(trustee_id)
+        header = _share_file_header(share_file)
+        got = (
+            header["params"],
+            header["key_id"],
+            header["trustee_id"],
+            header["index"],
+            header["threshold"],
+            header["n"],
+        )
+        want_fields = (
+            self.params.ID,
+            self.key_id,
+            trustee_id,
+            entry.index,
+            self.threshold,
+            self.n,
+        )
+        if got != want_fields:
+            raise MismatchError(
+                f"share file header does not match this ceremony's record for {trustee_id!r}"
+            )
 
 
 class KeyShare:
@@ -275,6 +438,8 @@ class CeremonyResult:
     public: PublicContext
     evaluation: EvaluationKeys
     share_files: Mapping[str, bytes] = field(repr=False)
+    shares: Mapping[str, KeyShare] = field(default_factory=dict, repr=False)
+    """In-process only (``threshold/dkg/inprocess.py`` without passphrases): the shares."""
 
 
 def secret_key_residues(secret: SecretKey) -> U64Array:
@@ -297,7 +462,8 @@ def _kdf(passphrase: bytes, salt: bytes, n: int, r: int, p: int) -> bytes:
 def _share_header(
     params: type[ParameterSet],
     key_id: str,
-    entry: RosterEntry,
+    trustee_id: str,
+    index: int,
     threshold: int,
     n: int,
     salt: bytes,
@@ -306,8 +472,8 @@ def _share_header(
     return {
         "params": params.ID,
         "key_id": key_id,
-        "trustee_id": entry.trustee_id,
-        "index": entry.index,
+        "trustee_id": trustee_id,
+        "index": index,
         "threshold": threshold,
         "n": n,
         "kdf": {"name": "scrypt", "n": SCRYPT_N, "r": SCRYPT_R, "p": SCRYPT_P, "salt": salt.hex()},
@@ -329,7 +495,7 @@ def _check_dealing(
     threshold: int,
     passphrases: Mapping[str, bytes],
 ) -> None:
-    _check_roster(roster, threshold)
+    check_roster(roster, threshold)
     if len(roster) > params.MAX_TRUSTEES:
         raise ParameterError(f"at most {params.MAX_TRUSTEES} trustees are supported")
     for entry in roster:
@@ -405,7 +571,16 @@ def deal(
     files: dict[str, bytes] = {}
     try:
         for entry, data in zip(roster, shares, strict=True):
-            header = _share_header(params, key_id, entry, threshold, len(roster), rng(16), rng(12))
+            header = _share_header(
+                params,
+                key_id,
+                entry.trustee_id,
+                entry.index,
+                threshold,
+                len(roster),
+                rng(16),
+                rng(12),
+            )
             files[entry.trustee_id] = _seal_share(header, passphrases[entry.trustee_id], data)
             if sealed is not None:
                 sealed(len(files))
@@ -424,6 +599,55 @@ def deal(
     return record, files
 
 
+def write_share_file(share: KeyShare, n: int, passphrase: bytes, *, rng: Rng = os.urandom) -> bytes:
+    """A trustee's share file (``CSKSHARE``, exactly as :func:`deal` writes them) for a share
+    it holds itself — the dealerless ceremony's output (``threshold/dkg/trustee.py``). Draws
+    the scrypt salt (16 bytes), then the AES-GCM nonce (12 bytes), from ``rng``."""
+    if len(passphrase) < 8:
+        raise ParameterError(
+            f"trustee {share.trustee_id!r} needs a share-file passphrase of 8+ bytes"
+        )
+    header = _share_header(
+        share.params,
+        share.key_id,
+        share.trustee_id,
+        share.index,
+        share.threshold,
+        n,
+        rng(16),
+        rng(12),
+    )
+    return _seal_share(header, passphrase, share.residues(len(share.params.DATA_PRIMES)))
+
+
+def _share_file_header(raw: bytes) -> dict[str, Any]:
+    """The validated header of a share file (nothing is decrypted)."""
+    header, _ = unpack_record(raw, SHARE_MAGIC, FORMAT_VERSION, "share file")
+    f = Fields(
+        header,
+        "share file",
+        {"params", "key_id", "trustee_id", "index", "threshold", "n", "kdf", "nonce"},
+    )
+    get_parameter_set(f.string("params"))
+    f.hex("key_id", 32)
+    f.string("trustee_id", 64)
+    f.integer("index", 1, 255)
+    f.integer("threshold", 2, 255)
+    f.integer("n", 2, 255)
+    f.hex("nonce", 12)
+    kdf = header["kdf"]
+    if not isinstance(kdf, dict):
+        raise FormatError("share file: kdf must be an object")
+    kf = Fields(kdf, "share file kdf", {"name", "n", "r", "p", "salt"})
+    if kf.string("name") != "scrypt":
+        raise FormatError("share file: unsupported key derivation")
+    kf.integer("n", 1 << 14, 1 << 20)
+    kf.integer("r", 8, 32)
+    kf.integer("p", 1, 16)
+    kf.hex("salt", 16)
+    return header
+
+
 def open_share_file(raw: bytes, passphrase: bytes) -> KeyShare:
     """Trustee: decrypt and validate a share file.
 
@@ -431,29 +655,17 @@ def open_share_file(raw: bytes, passphrase: bytes) -> KeyShare:
     truncation — after the header parses raises the same :class:`FormatError`, whose message
     never contains share material.
     """
-    header, body = unpack_record(raw, SHARE_MAGIC, FORMAT_VERSION, "share file")
-    f = Fields(
-        header,
-        "share file",
-        {"params", "key_id", "trustee_id", "index", "threshold", "n", "kdf", "nonce"},
-    )
-    params = get_parameter_set(f.string("params"))
-    key_id = f.hex("key_id", 32).hex()
-    trustee_id = f.string("trustee_id", 64)
-    index = f.integer("index", 1, 255)
-    threshold = f.integer("threshold", 2, 255)
-    f.integer("n", 2, 255)
-    nonce = f.hex("nonce", 12)
+    header = _share_file_header(raw)
+    _, body = unpack_record(raw, SHARE_MAGIC, FORMAT_VERSION, "share file")
+    params = get_parameter_set(header["params"])
+    key_id: str = header["key_id"]
+    trustee_id: str = header["trustee_id"]
+    index: int = header["index"]
+    threshold: int = header["threshold"]
+    nonce = bytes.fromhex(header["nonce"])
     kdf = header["kdf"]
-    if not isinstance(kdf, dict):
-        raise FormatError("share file: kdf must be an object")
-    kf = Fields(kdf, "share file kdf", {"name", "n", "r", "p", "salt"})
-    if kf.string("name") != "scrypt":
-        raise FormatError("share file: unsupported key derivation")
-    n_cost = kf.integer("n", 1 << 14, 1 << 20)
-    r = kf.integer("r", 8, 32)
-    p = kf.integer("p", 1, 16)
-    salt = kf.hex("salt", 16)
+    salt = bytes.fromhex(kdf["salt"])
+    n_cost, r, p = kdf["n"], kdf["r"], kdf["p"]
     levels = len(params.DATA_PRIMES)
     nbytes = levels * params.POLY_MODULUS_DEGREE * 8
     aad = record_prefix(SHARE_MAGIC, FORMAT_VERSION, header)

@@ -1,0 +1,423 @@
+"""The dealerless ceremony's five signed wire records (docs/design.md, "Key ceremony v2").
+
+Every message is one record (``envelope.pack_record``, magic ``CSDKGMSG``, version 1) followed
+by a 64-byte trailer: the sender's Ed25519 signature over ``DKG_SIGN_DOMAIN`` | SHA-256 of the
+record (``threshold/ceremony.py``), so the ceremony record can keep just (digest, signature)
+per message and still be checked by anyone. The header always has ``kind``, ``plan`` (the
+plan's digest), ``trustee_id``, ``round`` (1 hello, 2 contribution, 3 response, 4
+confirmation, 5 reveal) and ``previous`` (the digest of the inputs of the round:
+``transcript.py``), then the kind's own fields; the body is the kind's polynomials, each
+``[..., prime, coeff]`` as little-endian 64-bit words, every one checked below its prime.
+
+* :class:`Hello` — the trustee's X25519 transport key (``transport.py``).
+* :class:`Contribution` — public-key share p_i, RKG round-1 shares (h0_i, h1_i), one Galois-key
+  share per element of ``scoring/keys.galois_elements``, and for each other trustee k the
+  sealed (f_i(k), m_{0,i}(k), m_{1,i}(k)) (``degree_check.py``).
+* :class:`Response` — the degree-check polynomials D_{0,i}, D_{1,i} and the RKG round-2
+  shares (h0'_i, h1'_i).
+* :class:`Confirmation` — "ack" with the key id and evaluation-keys digest the trustee
+  assembled (and, from the test set, its partial decryption of the ceremony test), or
+  "complaint" naming the dealers whose shares failed, with reasons.
+* :class:`Reveal` — the trustee's 32-byte seed, published only on abort.
+
+Parsing checks everything and raises :class:`FormatError` (malformed),
+:class:`MismatchError` (another ceremony, a trustee off the roster) or
+:class:`VerificationError` (signature).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from cryptoscore.envelope import Fields, pack_record, unpack_record
+from cryptoscore.errors import FormatError, MismatchError
+from cryptoscore.hazmat.keygen import key_primes
+from cryptoscore.hazmat.modmath import U64
+from cryptoscore.identity import Identity
+from cryptoscore.params import ParameterSet
+from cryptoscore.scoring.keys import galois_elements
+from cryptoscore.threshold.ceremony import DKG_SIGN_DOMAIN
+from cryptoscore.threshold.dkg.plan import CeremonyPlan
+from cryptoscore.threshold.dkg.transport import TAG_BYTES, check_transport_key
+
+__all__ = [
+    "KINDS",
+    "MESSAGE_MAGIC",
+    "Accusation",
+    "Confirmation",
+    "Contribution",
+    "Hello",
+    "Payload",
+    "Response",
+    "Reveal",
+    "SignedMessage",
+    "sealed_share_bytes",
+]
+
+MESSAGE_MAGIC = b"CSDKGMSG"
+MESSAGE_VERSION = 1
+SIGNATURE_BYTES = 64
+KINDS: dict[str, int] = {
+    "hello": 1,
+    "contribution": 2,
+    "response": 3,
+    "confirmation": 4,
+    "reveal": 5,
+}
+"""Each kind and its round."""
+MAX_REASON = 200
+
+
+# -- polynomial bodies -------------------------------------------------------------------
+def _encode(array: U64) -> bytes:
+    return np.ascontiguousarray(array, dtype="<u8").tobytes()
+
+
+def _decode(
+    view: memoryview, offset: int, shape: tuple[int, ...], primes: tuple[int, ...], what: str
+) -> tuple[U64, int]:
+    """A read-only ``shape`` array from ``view`` at ``offset``; every residue below its prime
+    (the second-to-last axis indexes ``primes``)."""
+    count = math.prod(shape)
+    end = offset + 8 * count
+    if end > len(view):
+        raise FormatError(f"{what}: body truncated")
+    array = np.frombuffer(view, dtype="<u8", count=count, offset=offset).reshape(shape)
+    for i, q in enumerate(primes):
+        if bool((array[..., i, :] >= np.uint64(q)).any()):
+            raise FormatError(f"{what}: a residue is not reduced modulo prime {i} ({q})")
+    out: U64 = array.view(np.uint64)
+    return out, end
+
+
+def sealed_share_bytes(params: type[ParameterSet]) -> int:
+    """Length of one sealed share: f(k), m0(k), m1(k) over the data primes, and the tag."""
+    return 3 * len(params.DATA_PRIMES) * params.POLY_MODULUS_DEGREE * 8 + TAG_BYTES
+
+
+# -- payloads -----------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Hello:
+    kind = "hello"
+    transport_key: bytes
+    """X25519 public key (32 bytes)."""
+
+    def parts(self, plan: CeremonyPlan, sender: str) -> tuple[dict[str, Any], bytes]:
+        return {"transport_key": self.transport_key.hex()}, b""
+
+    @classmethod
+    def parse(
+        cls, plan: CeremonyPlan, sender: str, f: Fields, header: Mapping[str, Any], body: memoryview
+    ) -> Hello:
+        if len(body):
+            raise FormatError("hello: unexpected body")
+        key = f.hex("transport_key", 32)
+        check_transport_key(key, f"hello of {sender!r}")
+        return cls(key)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Contribution:
+    kind = "contribution"
+    public_key_share: U64 = field(repr=False)
+    """p_i = −a·s_i + e_i, ``[key prime][coeff]``."""
+    relin_h0: U64 = field(repr=False)
+    """RKG round 1, ``[j][key prime][coeff]``."""
+    relin_h1: U64 = field(repr=False)
+    galois: U64 = field(repr=False)
+    """One key-switching share per Galois element (``galois_elements`` order),
+    ``[element][j][key prime][coeff]``."""
+    sealed: Mapping[str, bytes] = field(repr=False)
+    """Recipient id → sealed (f_i(k), m0(k), m1(k)), for every other trustee."""
+
+    def parts(self, plan: CeremonyPlan, sender: str) -> tuple[dict[str, Any], bytes]:
+        recipients = [e.trustee_id for e in plan.roster if e.trustee_id != sender]
+        if sorted(self.sealed) != sorted(recipients):
+            raise FormatError("contribution: one sealed share per other trustee")
+        header = {"galois": galois_elements(plan.params), "recipients": recipients}
+        body = b"".join(
+            [
+                _encode(self.public_key_share),
+                _encode(self.relin_h0),
+                _encode(self.relin_h1),
+                _encode(self.galois),
+                *(self.sealed[r] for r in recipients),
+            ]
+        )
+        return header, body
+
+    @classmethod
+    def parse(
+        cls, plan: CeremonyPlan, sender: str, f: Fields, header: Mapping[str, Any], body: memoryview
+    ) -> Contribution:
+        params = plan.params
+        primes = key_primes(params)
+        n = params.POLY_MODULUS_DEGREE
+        levels = len(params.DATA_PRIMES)
+        elements = galois_elements(params)
+        if f.int_list("galois", 1, 2 * n, 64) != elements:
+            raise FormatError(f"contribution: Galois elements must be {elements}")
+        recipients = [e.trustee_id for e in plan.roster if e.trustee_id != sender]
+        if f.str_list("recipients", 255) != recipients:
+            raise FormatError("contribution: recipients must be every other trustee, by index")
+        per_share = sealed_share_bytes(params)
+        polys = (1 + 2 * levels + len(elements) * levels) * len(primes) * n * 8
+        want = polys + per_share * len(recipients)
+        if len(body) != want:
+            raise FormatError(f"contribution: body has {len(body)} bytes, expected {want}")
+        what = f"contribution of {sender!r}"
+        pk, at = _decode(body, 0, (len(primes), n), primes, what)
+        h0, at = _decode(body, at, (levels, len(primes), n), primes, what)
+        h1, at = _decode(body, at, (levels, len(primes), n), primes, what)
+        galois, at = _decode(body, at, (len(elements), levels, len(primes), n), primes, what)
+        sealed = {}
+        for r in recipients:
+            sealed[r] = bytes(body[at : at + per_share])
+            at += per_share
+        return cls(pk, h0, h1, galois, sealed)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Response:
+    kind = "response"
+    degree: U64 = field(repr=False)
+    """D_{b,i} = m_{b,i} + r_b·f_i: ``[b][coefficient][data prime][coeff]``, b < 2."""
+    relin_h0: U64 = field(repr=False)
+    """RKG round 2 (h0'_i), ``[j][key prime][coeff]``."""
+    relin_h1: U64 = field(repr=False)
+
+    def parts(self, plan: CeremonyPlan, sender: str) -> tuple[dict[str, Any], bytes]:
+        header = {"degree_terms": plan.threshold}
+        body = _encode(self.degree) + _encode(self.relin_h0) + _encode(self.relin_h1)
+        return header, body
+
+    @classmethod
+    def parse(
+        cls, plan: CeremonyPlan, sender: str, f: Fields, header: Mapping[str, Any], body: memoryview
+    ) -> Response:
+        params = plan.params
+        primes = key_primes(params)
+        n = params.POLY_MODULUS_DEGREE
+        levels = len(params.DATA_PRIMES)
+        if f.integer("degree_terms", 1, 255) != plan.threshold:
+            raise FormatError("response: the degree-check polynomials have t coefficients")
+        want = (2 * plan.threshold * levels + 2 * levels * len(primes)) * n * 8
+        if len(body) != want:
+            raise FormatError(f"response: body has {len(body)} bytes, expected {want}")
+        what = f"response of {sender!r}"
+        degree, at = _decode(body, 0, (2, plan.threshold, levels, n), params.DATA_PRIMES, what)
+        h0, at = _decode(body, at, (levels, len(primes), n), primes, what)
+        h1, at = _decode(body, at, (levels, len(primes), n), primes, what)
+        return cls(degree, h0, h1)
+
+
+@dataclass(frozen=True, slots=True)
+class Accusation:
+    trustee_id: str
+    reason: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"trustee_id": self.trustee_id, "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Confirmation:
+    kind = "confirmation"
+    verdict: str
+    """"ack" or "complaint"."""
+    key_id: str = ""
+    evaluation_keys: str = ""
+    test_partial: U64 | None = field(default=None, repr=False)
+    """From the test set only: λ_k·c1·S_k + e_k at the release level, ``[prime][coeff]``."""
+    accused: tuple[Accusation, ...] = ()
+
+    def parts(self, plan: CeremonyPlan, sender: str) -> tuple[dict[str, Any], bytes]:
+        partial = self.test_partial
+        header = {
+            "verdict": self.verdict,
+            "key_id": self.key_id,
+            "evaluation_keys": self.evaluation_keys,
+            "test_level": 0 if partial is None else partial.shape[0],
+            "accused": [a.to_json() for a in self.accused],
+        }
+        return header, b"" if partial is None else _encode(partial)
+
+    @classmethod
+    def parse(
+        cls, plan: CeremonyPlan, sender: str, f: Fields, header: Mapping[str, Any], body: memoryview
+    ) -> Confirmation:
+        params = plan.params
+        verdict = f.string("verdict", 16)
+        level = f.integer("test_level", 0, len(params.DATA_PRIMES))
+        accused_json = header["accused"]
+        if not isinstance(accused_json, list) or len(accused_json) > plan.n:
+            raise FormatError("confirmation: accused must be a list")
+        accused = []
+        for obj in accused_json:
+            if not isinstance(obj, dict):
+                raise FormatError("confirmation: an accusation is an object")
+            af = Fields(obj, "confirmation accusation", {"trustee_id", "reason"})
+            who = af.string("trustee_id", 64)
+            plan.entry(who)
+            if who == sender:
+                raise FormatError("confirmation: a trustee does not accuse itself")
+            accused.append(Accusation(who, af.string("reason", MAX_REASON)))
+        if len({a.trustee_id for a in accused}) != len(accused):
+            raise FormatError("confirmation: each trustee is accused at most once")
+        in_test_set = plan.entry(sender).index in plan.test_set
+        if verdict == "ack":
+            if accused:
+                raise FormatError("confirmation: an ack accuses nobody")
+            key_id = f.hex("key_id", 32).hex()
+            evaluation = f.hex("evaluation_keys", 32).hex()
+            if level != (params.RELEASE_LEVEL if in_test_set else 0):
+                raise FormatError(
+                    "confirmation: the test set's acks carry a test partial at the release "
+                    "level, the others none"
+                )
+        elif verdict == "complaint":
+            if not accused or f.string("key_id") or f.string("evaluation_keys") or level:
+                raise FormatError(
+                    "confirmation: a complaint accuses someone and carries no keys or partial"
+                )
+            key_id = evaluation = ""
+        else:
+            raise FormatError(f"confirmation: verdict must be ack or complaint, not {verdict!r}")
+        partial = None
+        if level:
+            n = params.POLY_MODULUS_DEGREE
+            if len(body) != level * n * 8:
+                raise FormatError(f"confirmation: test partial has {len(body)} bytes")
+            partial, _ = _decode(body, 0, (level, n), params.moduli(level), "test partial")
+        elif len(body):
+            raise FormatError("confirmation: unexpected body")
+        return cls(verdict, key_id, evaluation, partial, tuple(accused))
+
+
+@dataclass(frozen=True, slots=True)
+class Reveal:
+    kind = "reveal"
+    seed: bytes = field(repr=False)
+
+    def parts(self, plan: CeremonyPlan, sender: str) -> tuple[dict[str, Any], bytes]:
+        return {"seed": self.seed.hex()}, b""
+
+    @classmethod
+    def parse(
+        cls, plan: CeremonyPlan, sender: str, f: Fields, header: Mapping[str, Any], body: memoryview
+    ) -> Reveal:
+        if len(body):
+            raise FormatError("reveal: unexpected body")
+        return cls(f.hex("seed", 32))
+
+
+Payload = Hello | Contribution | Response | Confirmation | Reveal
+_PAYLOADS: dict[str, type[Hello | Contribution | Response | Confirmation | Reveal]] = {
+    "hello": Hello,
+    "contribution": Contribution,
+    "response": Response,
+    "confirmation": Confirmation,
+    "reveal": Reveal,
+}
+_COMMON = {"kind", "plan", "trustee_id", "round", "previous"}
+_FIELDS = {
+    "hello": {"transport_key"},
+    "contribution": {"galois", "recipients"},
+    "response": {"degree_terms"},
+    "confirmation": {"verdict", "key_id", "evaluation_keys", "test_level", "accused"},
+    "reveal": {"seed"},
+}
+
+
+# -- the signed envelope ------------------------------------------------------------------
+@dataclass(frozen=True, slots=True, eq=False)
+class SignedMessage:
+    """One signed ceremony message. Build with :meth:`sign`, parse with :meth:`from_bytes`."""
+
+    plan: str
+    trustee_id: str
+    previous: str
+    payload: Payload
+    unsigned: bytes = field(repr=False)
+    """The record without its signature (what the digest names)."""
+    signature: bytes = field(repr=False)
+
+    @property
+    def kind(self) -> str:
+        return self.payload.kind
+
+    @property
+    def round(self) -> int:
+        return KINDS[self.payload.kind]
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 (hex) of the record without its signature."""
+        return hashlib.sha256(self.unsigned).hexdigest()
+
+    def signed_message(self) -> bytes:
+        return DKG_SIGN_DOMAIN + hashlib.sha256(self.unsigned).digest()
+
+    def to_bytes(self) -> bytes:
+        return self.unsigned + self.signature
+
+    @staticmethod
+    def unsigned_record(
+        plan: CeremonyPlan, trustee_id: str, previous: str, payload: Payload
+    ) -> bytes:
+        """The record of ``payload`` from ``trustee_id``, without the signature trailer."""
+        extra, body = payload.parts(plan, trustee_id)
+        header = extra | {
+            "kind": payload.kind,
+            "plan": plan.digest,
+            "trustee_id": trustee_id,
+            "round": KINDS[payload.kind],
+            "previous": previous,
+        }
+        return pack_record(MESSAGE_MAGIC, MESSAGE_VERSION, header, body)
+
+    @classmethod
+    def sign(
+        cls,
+        plan: CeremonyPlan,
+        trustee_id: str,
+        identity: Identity,
+        previous: str,
+        payload: Payload,
+    ) -> SignedMessage:
+        """The sender's message: ``identity`` must be its roster key."""
+        entry = plan.entry(trustee_id)
+        if entry.public_key != identity.public_key:
+            raise MismatchError(f"the identity is not {trustee_id!r}'s roster key")
+        unsigned = cls.unsigned_record(plan, trustee_id, previous, payload)
+        signature = identity.sign(DKG_SIGN_DOMAIN + hashlib.sha256(unsigned).digest())
+        return cls(plan.digest, trustee_id, previous, payload, unsigned, signature)
+
+    @classmethod
+    def from_bytes(cls, raw: bytes, plan: CeremonyPlan) -> SignedMessage:
+        """Parse and check a message of ``plan``'s ceremony, its signature included."""
+        if len(raw) < 14 + SIGNATURE_BYTES:
+            raise FormatError(f"ceremony message: truncated ({len(raw)} bytes)")
+        unsigned, signature = bytes(raw[:-SIGNATURE_BYTES]), bytes(raw[-SIGNATURE_BYTES:])
+        header, body = unpack_record(unsigned, MESSAGE_MAGIC, MESSAGE_VERSION, "ceremony message")
+        kind = header.get("kind")
+        if kind not in _PAYLOADS:
+            raise FormatError(f"ceremony message: unknown kind {kind!r}")
+        f = Fields(header, f"ceremony {kind}", _COMMON | _FIELDS[kind])
+        if f.hex("plan", 32).hex() != plan.digest:
+            raise MismatchError(f"ceremony {kind}: message of another ceremony plan")
+        trustee_id = f.string("trustee_id", 64)
+        entry = plan.entry(trustee_id)
+        if f.integer("round", 1, 5) != KINDS[kind]:
+            raise FormatError(f"ceremony {kind}: round must be {KINDS[kind]}")
+        previous = f.hex("previous", 32).hex()
+        payload = _PAYLOADS[kind].parse(plan, trustee_id, f, header, body)
+        message = cls(plan.digest, trustee_id, previous, payload, unsigned, signature)
+        entry.public_key.verify(signature, message.signed_message(), f"{kind} of {trustee_id!r}")
+        return message
