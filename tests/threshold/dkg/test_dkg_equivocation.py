@@ -8,7 +8,9 @@ its transcript while B reveals its seed on its own, the key is exposed while A u
 share: B's seed gives B's X25519 transport key, which opens f_A(B); M knows f_A(M); two
 points of f_A give s_A; B's seed gives s_B; M knows s_M; s = s_A + s_B + s_M. The test
 reconstructs s (test-side only) and decrypts a ciphertext encrypted under the ceremony's
-public key.
+public key: it works under the rule before the completion round (finish when rounds 1-4 pass).
+With the completion round A cannot finish: it needs B's completion over A's confirmations,
+which B — having seen the complaint and revealed — never sends; the key B's seed opens is void.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import math
 import numpy as np
 import pytest
 
+from cryptoscore.errors import MismatchError
 from cryptoscore.hazmat.modmath import U64, addmod, crt_lift, mulmod
 from cryptoscore.hazmat.seal_engine import engine_for
 from cryptoscore.hazmat.shamir import lagrange_at_zero
@@ -30,14 +33,17 @@ from cryptoscore.threshold.dkg import (
     CeremonyPlan,
     Confirmation,
     SeedReplay,
+    SeedStatus,
     SignedMessage,
     Transcript,
+    step,
 )
 from cryptoscore.threshold.dkg.transport import open_share, transport_key
 from cryptoscore.threshold.partial import times_share
 from tests.helpers.dkg import DkgRun
 
 A, B, M = "trustee-1", "trustee-2", "trustee-3"
+ACTIVE, COMPLETED = SeedStatus.ACTIVE, SeedStatus.COMPLETED
 
 
 @pytest.fixture(scope="module")
@@ -46,20 +52,19 @@ def setup() -> DkgRun:
 
 
 def _diverging_views(setup: DkgRun) -> tuple[Transcript, Transcript]:
-    """A's view (M acks) and B's view (M complains about A): same rounds 1-3."""
-    view_a, _ = setup.run()
-    earlier = [m for kind in ("hello", "contribution", "response") for m in view_a.messages(kind)]
+    """A's view (M acks) and B's view (M complains about A): rounds 1-4, the same 1-3."""
+    honest, _ = setup.run()
+    earlier = [m for kind in ("hello", "contribution", "response") for m in honest.messages(kind)]
     complaint = SignedMessage.sign(
         setup.plan,
         M,
         setup.identities[M],
-        view_a.expected_previous("confirmation"),
+        honest.expected_previous("confirmation"),
         Confirmation("complaint", accused=(Accusation(A, "its share fails the degree check"),)),
     )
-    view_b = Transcript.of(
-        setup.plan,
-        [*earlier, view_a.message("confirmation", A), view_a.message("confirmation", B), complaint],
-    )
+    confirmations = honest.messages("confirmation")
+    view_a = Transcript.of(setup.plan, [*earlier, *confirmations])
+    view_b = Transcript.of(setup.plan, [*earlier, *confirmations[:2], complaint])
     return view_a, view_b
 
 
@@ -121,19 +126,26 @@ def _decrypt(plan: CeremonyPlan, view: Transcript, key: U64) -> bool:
     return bool(np.array_equal(got, message))
 
 
-def test_equivocation_lets_one_trustee_finish_while_another_reveals_and_exposes_the_key(setup):
+def _finish_without_completions(setup: DkgRun, view: Transcript) -> KeyShare:
+    """The rule before the completion round: finish as soon as rounds 1-4 pass."""
+    trustee = setup.trustee(A)
+    public, _ = view.check_confirmations()
+    final_share, accused = trustee._received(view)
+    assert not accused
+    levels = len(setup.plan.params.DATA_PRIMES)
+    return KeyShare(setup.plan.params, public.key_id, A, 1, 2, final_share[:levels])
+
+
+def test_without_the_completion_round_equivocation_exposes_a_live_key(setup):
     view_a, view_b = _diverging_views(setup)
-    # A: every check passes on its view, it finishes and holds a live share
-    trustee_a = setup.trustee(A)
-    share_a = trustee_a.finish(view_a)
-    assert isinstance(share_a, KeyShare)
+    # A: every check of rounds 1-4 passes on its view; under the old rule it finishes
+    share_a = _finish_without_completions(setup, view_a)
+    assert share_a.key_id == view_a.assemble_keys()[0].key_id
     # B: its view shows a complaint: abort, it reveals its seed
-    with pytest.raises(CeremonyAbort) as caught:
-        view_b.check_transcript()
-    assert caught.value.needs_reveal
-    reveal = setup.trustee(B).reveal()
-    seed_b = SignedMessage.from_bytes(reveal.to_bytes(), setup.plan).payload.seed
-    # M and the relay: the whole key, while A's share is in use
+    outcome = step(setup.plan, B, setup.identities[B], setup.seeds[B], ACTIVE, view_b)
+    assert outcome.due == "reveal" and outcome.status is SeedStatus.REVEALED
+    seed_b = SignedMessage.from_bytes(outcome.message.to_bytes(), setup.plan).payload.seed
+    # M and the relay: the whole key, while A's share of it is in use
     key = _recover_key(setup.plan, view_a, seed_b, setup.seeds[M])
     assert _decrypt(setup.plan, view_a, key)
     # (the decryption is a real check: one trustee's secret short, it fails)
@@ -141,3 +153,35 @@ def test_equivocation_lets_one_trustee_finish_while_another_reveals_and_exposes_
     for i, q in enumerate(setup.plan.params.DATA_PRIMES):
         key[i] = addmod(key[i], q - s_m[i], q)
     assert not _decrypt(setup.plan, view_a, key)
+
+
+def test_with_the_completion_round_nobody_finishes_when_somebody_reveals(setup):
+    view_a, view_b = _diverging_views(setup)
+    # B sees the complaint: it has not completed, so it reveals
+    outcome_b = step(setup.plan, B, setup.identities[B], setup.seeds[B], ACTIVE, view_b)
+    assert outcome_b.due == "reveal"
+    # A sees only acks: it completes (and from now on never reveals); M completes on A's view
+    outcome_a = step(setup.plan, A, setup.identities[A], setup.seeds[A], ACTIVE, view_a)
+    assert (outcome_a.due, outcome_a.status) == ("completion", SeedStatus.COMPLETED)
+    view_a.add(outcome_a.message)
+    view_a.add(setup.trustee(M).complete(view_a))
+    # B's completion over A's confirmations does not exist: A waits, and cannot finish
+    waiting = step(setup.plan, A, setup.identities[A], setup.seeds[A], COMPLETED, view_a)
+    assert (waiting.due, waiting.waiting_kind, waiting.waiting_for) == ("wait", "completion", (B,))
+    with pytest.raises(CeremonyAbort, match="no completion from trustee-2"):
+        setup.trustee(A).finish(view_a)
+    # a completion B would send answers B's confirmations, not A's: A's transcript refuses it
+    with pytest.raises(MismatchError, match="previous digest differs"):
+        view_a.add(setup.forced_completion(B, view_b))
+    # the relay hands A B's reveal: the ceremony is void for A, which does not reveal
+    view_a.add(outcome_b.message)
+    aborted = step(setup.plan, A, setup.identities[A], setup.seeds[A], COMPLETED, view_a)
+    assert aborted.due == "aborted" and aborted.message is None and aborted.share is None
+    assert aborted.culprits == {B: "sent no completion"}
+    # the attacker still opens the void key with B's seed: harmless, as no trustee holds a
+    # share of it and no record of it exists, so nothing is ever encrypted under it
+    key = _recover_key(setup.plan, view_a, setup.seeds[B], setup.seeds[M])
+    assert _decrypt(setup.plan, view_a, key)
+    for view in (view_a, view_b):
+        with pytest.raises(CeremonyAbort):
+            view.check_transcript()
