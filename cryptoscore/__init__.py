@@ -13,7 +13,7 @@ Single key (trials, tests)::
 
 Threshold (a challenge: README.md walks through it)::
 
-    ceremony = run_ceremony(BFV16384, roster, 2, passphrases)        # dealer, offline
+    ceremony = run_dealerless_ceremony(BFV16384, roster, 2, passphrases, identities=ids)
     ctx = ChallengeContext("c1", ceremony.record, ceremony.public, ceremony.evaluation,
                            ReleasePolicy(2, ("correct",)), n=10_000)
     request = ctx.pad_request("predictions", PadKey.generate(), active)  # submitter
@@ -60,6 +60,7 @@ from cryptoscore.scoring.policy import ReleasePolicy
 from cryptoscore.scoring.validity import check_count, is_valid, validity
 from cryptoscore.threshold.active_set import ActiveSet
 from cryptoscore.threshold.ceremony import RosterEntry, open_share_file, run_ceremony
+from cryptoscore.threshold.dkg import run_dealerless_ceremony
 from cryptoscore.threshold.journal import PartialJournal
 from cryptoscore.threshold.pad_shares import PadKey, open_pads
 from cryptoscore.verify import verify_bundle
@@ -111,6 +112,7 @@ __all__ = [
     "open_share_file",
     "raw_encrypt_vectors",
     "run_ceremony",
+    "run_dealerless_ceremony",
     "score",
     "validity",
     "verify_bundle",

@@ -7,13 +7,16 @@ into :class:`ApiError` (one clear line). All cryptography is done by the caller 
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import json
 import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlencode
 
 __all__ = [
     "SIGNATURE_HEADER",
@@ -21,6 +24,7 @@ __all__ = [
     "Client",
     "ProgressBody",
     "ProtocolClient",
+    "ServiceCeremonyExchange",
     "Transfer",
 ]
 
@@ -378,3 +382,100 @@ class ProtocolClient(Client):
 
     def consistency(self, challenge_id: str, old_size: int) -> Any:
         return self.get_json(f"/challenges/{challenge_id}/log/consistency?from={old_size}")
+
+    # -- the ceremony relay (dealerless key ceremonies) --------------------------------------
+    def create_ceremony(self, plan_bytes: bytes) -> Any:
+        """Post a ceremony plan (organizer, admin): the ceremony (its id is the plan's
+        SHA-256); the same plan again answers the same."""
+        return self.post_bytes("/ceremonies", plan_bytes)
+
+    def list_ceremonies(self, trustee: str | None = None) -> Any:
+        """Every ceremony (oldest first), or those whose roster names ``trustee``."""
+        query = "" if trustee is None else "?" + urlencode({"trustee": trustee})
+        return self.get_json(f"/ceremonies{query}")["ceremonies"]
+
+    def ceremony(self, ceremony_id: str) -> Any:
+        """A ceremony: its plan's fields and, per kind, who posted and who has not."""
+        return self.get_json(f"/ceremonies/{_segment(ceremony_id)}")
+
+    def ceremony_plan(self, ceremony_id: str) -> bytes:
+        return self.get_bytes(f"/ceremonies/{_segment(ceremony_id)}/plan")
+
+    def post_ceremony_message(
+        self, ceremony_id: str, raw: bytes, upload: Transfer | None = None
+    ) -> Any:
+        """Post this trustee's signed message (``SignedMessage.to_bytes()``)."""
+        return self.post_bytes(f"/ceremonies/{_segment(ceremony_id)}/messages", raw, None, upload)
+
+    def ceremony_messages(self, ceremony_id: str) -> Any:
+        """Every posted message's kind, round, trustee_id, digest and size."""
+        return self.get_json(f"/ceremonies/{_segment(ceremony_id)}/messages")["messages"]
+
+    def ceremony_message(
+        self, ceremony_id: str, kind: str, trustee_id: str, download: Transfer | None = None
+    ) -> bytes:
+        path = f"/ceremonies/{_segment(ceremony_id)}/messages/{_segment(kind)}/"
+        return self.get_bytes(path + _segment(trustee_id), download)
+
+
+def _segment(value: str) -> str:
+    return quote(value, safe="")
+
+
+class ServiceCeremonyExchange:
+    """A trustee's exchange of one ceremony's messages over the relay: ``plan()`` the plan's
+    bytes (checked against the ceremony id, its SHA-256), ``messages()`` every message posted
+    so far in round order (each downloaded once; the bytes are checked against the listed
+    digest, and kept in memory and, with ``cache_dir``, on disk by digest), ``post(raw)`` one
+    of this trustee's messages. It checks nothing else: the caller parses every message with
+    the library against the plan (signature, sender, ``previous``)."""
+
+    def __init__(
+        self, client: ProtocolClient, ceremony_id: str, cache_dir: Path | None = None
+    ) -> None:
+        self.client = client
+        self.ceremony_id = ceremony_id
+        self.cache_dir = cache_dir
+        self._plan: bytes | None = None
+        self._cache: dict[str, bytes] = {}
+
+    def plan(self) -> bytes:
+        if self._plan is None:
+            raw = self.client.ceremony_plan(self.ceremony_id)
+            if hashlib.sha256(raw).hexdigest() != self.ceremony_id:
+                raise ApiError(0, f"the service sent a plan that is not {self.ceremony_id}")
+            self._plan = raw
+        return self._plan
+
+    def messages(self) -> list[bytes]:
+        listed = sorted(self.client.ceremony_messages(self.ceremony_id), key=lambda m: m["round"])
+        return [self._message(m["kind"], m["trustee_id"], m["digest"]) for m in listed]
+
+    def post(self, raw: bytes) -> None:
+        self.client.post_ceremony_message(self.ceremony_id, raw)
+
+    def _message(self, kind: str, trustee_id: str, digest: str) -> bytes:
+        raw = self._cache.get(digest)
+        if raw is None and self.cache_dir is not None:
+            path = self.cache_dir / f"{digest}.msg"
+            if path.is_file() and _message_digest(cached := path.read_bytes()) == digest:
+                raw = cached
+        if raw is None:
+            raw = self.client.ceremony_message(self.ceremony_id, kind, trustee_id)
+            if _message_digest(raw) != digest:
+                raise ApiError(
+                    0, f"the service sent a {kind} of {trustee_id!r} that is not {digest}"
+                )
+            if self.cache_dir is not None:
+                self.cache_dir.mkdir(parents=True, exist_ok=True)
+                (self.cache_dir / f"{digest}.msg").write_bytes(raw)
+        self._cache[digest] = raw
+        return raw
+
+
+_SIGNATURE_BYTES = 64
+
+
+def _message_digest(raw: bytes) -> str:
+    """A ceremony message's digest: SHA-256 of the record without its 64-byte signature."""
+    return hashlib.sha256(raw[:-_SIGNATURE_BYTES]).hexdigest()

@@ -13,7 +13,6 @@ The same story against a running service, over its REST API, is ``demo_serve.py`
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,7 +26,8 @@ from cryptoscore.identity import Identity, TrusteeIdentity
 from cryptoscore.local import LocalChallenge, local_trustees
 from cryptoscore.protocol.challenge import ChallengeContext
 from cryptoscore.protocol.rules import ChallengeRules
-from cryptoscore.threshold.ceremony import RosterEntry, open_share_file, run_ceremony
+from cryptoscore.threshold.ceremony import RosterEntry
+from cryptoscore.threshold.dkg import run_dealerless_ceremony
 from cryptoscore.verify import AuditReport, verify_bundle
 
 CLASSES = 10
@@ -88,17 +88,14 @@ def run_demo(workdir: Path | None = None, say: Callable[[str], None] = print) ->
     with tempfile.TemporaryDirectory(prefix="cryptoscore-demo-") as tmp:
         work = Path(workdir or tmp)
         work.mkdir(parents=True, exist_ok=True)
-        say("key ceremony: 3 trustees, any 2 decrypt")
+        say("dealerless key ceremony: 3 trustees, any 2 decrypt, nobody holds the key")
         identities = {f"trustee-{i}": TrusteeIdentity.generate() for i in (1, 2, 3)}
         roster = [
             RosterEntry(tid, i + 1, ident.public_key)
             for i, (tid, ident) in enumerate(identities.items())
         ]
-        passphrases = {tid: os.urandom(16).hex().encode() for tid in identities}
-        ceremony = run_ceremony(cs.BFV8192, roster, 2, passphrases)
-        shares = {
-            tid: open_share_file(ceremony.share_files[tid], passphrases[tid]) for tid in identities
-        }
+        ceremony = run_dealerless_ceremony(cs.BFV8192, roster, 2, None, identities=identities)
+        shares = dict(ceremony.shares)
         policy = cs.ReleasePolicy(CLASSES, ("correct", "errors"))
         organizer = Identity.generate()
         rules = ChallengeRules(organizer.public_key, "open")

@@ -188,14 +188,22 @@ def _env_name(trustee_id: str) -> str:
 def _ceremony(
     demo: ServedDemo, out: Path, trustees: list[_Party], shares: dict[str, bytes], say: SAY
 ) -> Path:
-    """The dealer's ceremony, as ``cryptoscore ceremony`` writes it into ``out``."""
-    from cryptoscore.threshold.ceremony import run_ceremony
+    """The dealerless ceremony, every trustee's rounds in this process, written into ``out``
+    as ``cryptoscore ceremony verify --out`` writes it (plus each trustee's share file)."""
+    from cryptoscore.scoring.keys import galois_elements
+    from cryptoscore.threshold.dkg import run_dealerless_ceremony
 
     params = cs.get_parameter_set(demo.params)
     roster = [RosterEntry(t.name, i + 1, t.identity.public_key) for i, t in enumerate(trustees)]
-    say(f"key ceremony ({params.ID}): {THRESHOLD} of {TRUSTEES} trustees decrypt")
-    with progress_bar(1 + len(roster), "key ceremony", demo.quiet, "step") as progress:
-        result = run_ceremony(params, roster, THRESHOLD, shares, progress=progress)
+    identities = {t.name: t.identity for t in trustees}
+    say(f"dealerless key ceremony ({params.ID}): {THRESHOLD} of {TRUSTEES} trustees decrypt")
+    # run_dealerless_ceremony's steps: each contribution (RKG share, each Galois share, each
+    # sealed share), then each trustee finished
+    steps = len(roster) * (len(galois_elements(params)) + len(roster) + 1)
+    with progress_bar(steps, "key ceremony", demo.quiet, "step") as progress:
+        result = run_dealerless_ceremony(
+            params, roster, THRESHOLD, shares, identities=identities, progress=progress
+        )
     out.mkdir()
     write_file(str(out / "ceremony.record"), result.record.to_bytes())
     write_file(str(out / "public.ctx"), result.public.to_bytes())

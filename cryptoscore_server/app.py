@@ -24,6 +24,7 @@ from cryptoscore_server.config import SETTING_KEYS, load_settings
 from cryptoscore_server.problems import Problem
 from cryptoscore_server.routes import (
     bundles,
+    ceremonies,
     challenges,
     enrolment,
     health,
@@ -50,6 +51,7 @@ BLUEPRINTS = (
     trustee_tasks.bp,
     refusals.bp,
     public_record.bp,
+    ceremonies.bp,
     openapi.bp,
 )
 

@@ -35,13 +35,14 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from flask import Flask, current_app
+from flask import Flask, Response, current_app, send_file
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from cryptoscore.durable import fsync_dir
 from cryptoscore_server.models import Blob, utcnow
+from cryptoscore_server.problems import Problem
 
 __all__ = [
     "BlobError",
@@ -51,6 +52,7 @@ __all__ = [
     "get_blob_store",
     "init_app",
     "record_blob",
+    "send_blob",
 ]
 
 _CHUNK = 1 << 20
@@ -208,3 +210,22 @@ def record_blob(session: Session, stored: StoredBlob) -> None:
             session.flush()
         return
     session.execute(statement.on_conflict_do_nothing(index_elements=["sha256"]))
+
+
+def send_blob(
+    sha256: str, download_name: str, *, etag: str | None = None, what: str = "file"
+) -> Response:
+    """The blob as an octet-stream download, conditional on its ETag (``etag``, default its
+    name). A blob a row names but the store lost is the operator's problem: 500, logged."""
+    path = get_blob_store().path(sha256)
+    if not path.is_file():
+        current_app.logger.error("blob %s named in the database is missing", sha256)
+        raise Problem(500, f"A stored {what} is missing.")
+    return send_file(
+        path,
+        mimetype="application/octet-stream",
+        as_attachment=True,
+        download_name=download_name,
+        etag=etag or sha256,
+        conditional=True,
+    )

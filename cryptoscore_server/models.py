@@ -20,6 +20,10 @@ Revision ``0003_pads`` adds trustee-assisted encryption (``cryptoscore/scoring/p
 :class:`PadShareRow` (each trustee's encrypted answer, a blob) and :class:`TrusteePresence`
 (when each trustee last polled, to pick active sets of trustees that are online).
 
+Revision ``0009_ceremonies`` adds the relay of dealerless key ceremonies
+(``cryptoscore/threshold/dkg``): :class:`CeremonyRow` (the organizer's plan, by its digest)
+and :class:`CeremonyMessageRow` (each trustee's signed message per kind, a blob).
+
 Every change to these classes needs an Alembic revision under ``migrations/versions``
 (the test suite checks that the migrated schema matches this metadata).
 """
@@ -56,6 +60,8 @@ __all__ = [
     "STATE_LENGTH",
     "Base",
     "Blob",
+    "CeremonyMessageRow",
+    "CeremonyRow",
     "Challenge",
     "LogEntry",
     "LogNode",
@@ -451,3 +457,46 @@ class TrusteePresence(Base):
 
     trustee: Mapped[str] = mapped_column(String(64), primary_key=True)
     last_seen: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# -- the ceremony relay (revision 0009_ceremonies) -------------------------------------------------
+class CeremonyRow(Base):
+    """A dealerless key ceremony the service relays: the organizer's plan
+    (``CeremonyPlan.to_bytes()``, small: kept in the row) and the fields listings need."""
+
+    __tablename__ = "ceremonies"
+
+    id: Mapped[str] = mapped_column(SHA256_HEX, primary_key=True)
+    """The plan's SHA-256 (hex): the ceremony id every message names."""
+    plan: Mapped[bytes] = mapped_column(LargeBinary)
+    params_id: Mapped[str] = mapped_column(String(32))
+    threshold: Mapped[int] = mapped_column(Integer)
+    n: Mapped[int] = mapped_column(Integer)
+    roster: Mapped[list[str]] = mapped_column(JSON)
+    """The roster's trustee ids, in index order."""
+    created_by: Mapped[str] = mapped_column(String(100))
+    """The organizer token's name."""
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CeremonyMessageRow(Base):
+    """One trustee's signed message of one kind (``SignedMessage.to_bytes()``, a blob): at most
+    one per ceremony, kind and trustee — a second, different one is equivocation, refused."""
+
+    __tablename__ = "ceremony_messages"
+    __table_args__ = (
+        UniqueConstraint("ceremony_id", "kind", "trustee_id", name="uq_ceremony_messages_sender"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ceremony_id: Mapped[str] = mapped_column(ForeignKey("ceremonies.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    round: Mapped[int] = mapped_column(Integer)
+    trustee_id: Mapped[str] = mapped_column(String(64))
+    digest: Mapped[str] = mapped_column(SHA256_HEX)
+    """SHA-256 (hex) of the record without its signature (what the transcript names)."""
+    previous: Mapped[str] = mapped_column(SHA256_HEX)
+    blob: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
+    """The message's bytes, signature included, by SHA-256."""
+    size: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

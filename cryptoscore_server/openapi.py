@@ -81,6 +81,14 @@ _COMPONENTS: tuple[type[Schema], ...] = (
     schemas.LoggedSubmissionSchema,
     schemas.TrusteePresenceSchema,
     schemas.TrusteePresenceListSchema,
+    schemas.CeremonyTrusteeSchema,
+    schemas.CeremonySchema,
+    schemas.CeremonyListSchema,
+    schemas.CeremonyMessageSchema,
+    schemas.CeremonyMessageListSchema,
+    schemas.CeremonyPostedSchema,
+    schemas.CeremonyKindSchema,
+    schemas.CeremonyDetailSchema,
 )
 _STATUS_TEXT = {
     400: "Malformed request or input",
@@ -88,7 +96,7 @@ _STATUS_TEXT = {
     403: "The token's role may not do this",
     404: "Not found",
     409: "Conflict",
-    413: "Upload larger than MAX_UPLOAD_BYTES",
+    413: "Upload larger than MAX_UPLOAD_BYTES (a ceremony message: than its plan allows)",
     415: "Wrong content type",
     429: "Too many submissions in the last 24 hours",
     422: "Request does not match the schema or policy",

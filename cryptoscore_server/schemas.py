@@ -21,6 +21,11 @@ from cryptoscore_server.models import DESCRIPTION_LENGTH, Role, utcnow
 
 __all__ = [
     "BlobRefSchema",
+    "CeremonyDetailSchema",
+    "CeremonyListSchema",
+    "CeremonyMessageListSchema",
+    "CeremonyMessageSchema",
+    "CeremonySchema",
     "ChallengeBlobsSchema",
     "ChallengeCreateSchema",
     "ChallengeListSchema",
@@ -721,3 +726,88 @@ class ConsistencySchema(Schema):
 
     tree_head = fields.Dict(required=True)
     consistency = fields.Dict(required=True)
+
+
+# -- the ceremony relay -----------------------------------------------------------------------
+CEREMONY_STATES = ("collecting", "complete", "aborted")
+
+
+class CeremonyTrusteeSchema(Schema):
+    """One roster entry of a ceremony plan."""
+
+    trustee_id = fields.String(required=True)
+    index = fields.Integer(required=True, metadata={"description": "Shamir evaluation point"})
+    public_key = fields.String(required=True, metadata={"description": "Ed25519, hex"})
+
+
+class CeremonySchema(Schema):
+    """A dealerless key ceremony the service relays: its plan and how far it is."""
+
+    id = fields.String(required=True, metadata={"description": "the plan's SHA-256 (hex)"})
+    params = fields.String(required=True, metadata={"description": "parameter set id"})
+    threshold = fields.Integer(required=True)
+    n = fields.Integer(required=True)
+    roster = fields.List(fields.Nested(CeremonyTrusteeSchema), required=True)
+    created_by = fields.String(required=True, metadata={"description": "the organizer token"})
+    created_at = fields.AwareDateTime(required=True)
+    state = fields.String(
+        required=True,
+        validate=validate.OneOf(CEREMONY_STATES),
+        metadata={
+            "description": "collecting; complete (every trustee's last message is in); "
+            "aborted (a seed was revealed)"
+        },
+    )
+    counts = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(),
+        required=True,
+        metadata={"description": "message kind → messages posted"},
+    )
+
+
+class CeremonyListSchema(Schema):
+    """Ceremonies, oldest first."""
+
+    ceremonies = fields.List(fields.Nested(CeremonySchema), required=True)
+
+
+class CeremonyMessageSchema(Schema):
+    """One posted message: kind, round, sender, digest (of the record without its signature)
+    and size in bytes."""
+
+    kind = fields.String(required=True)
+    round = fields.Integer(required=True)
+    trustee_id = fields.String(required=True)
+    digest = fields.String(required=True, validate=SHA256)
+    size = fields.Integer(required=True)
+
+
+class CeremonyMessageListSchema(Schema):
+    """Every message of a ceremony, by round and roster index."""
+
+    ceremony = fields.String(required=True)
+    messages = fields.List(fields.Nested(CeremonyMessageSchema), required=True)
+
+
+class CeremonyPostedSchema(Schema):
+    """A trustee's message of one kind (digest, size)."""
+
+    trustee_id = fields.String(required=True)
+    digest = fields.String(required=True, validate=SHA256)
+    size = fields.Integer(required=True)
+
+
+class CeremonyKindSchema(Schema):
+    """One kind of message: who posted it and who has not."""
+
+    kind = fields.String(required=True)
+    round = fields.Integer(required=True)
+    posted = fields.List(fields.Nested(CeremonyPostedSchema), required=True)
+    missing = fields.List(fields.String(), required=True)
+
+
+class CeremonyDetailSchema(CeremonySchema):
+    """A ceremony, and for each kind of message which trustees posted it and which not."""
+
+    kinds = fields.List(fields.Nested(CeremonyKindSchema), required=True)

@@ -31,7 +31,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request, send_file
+from flask import Blueprint, Response, request
 from sqlalchemy import select
 
 from cryptoscore.errors import CryptoScoreError
@@ -40,8 +40,8 @@ from cryptoscore.protocol.release import ReleaseState
 from cryptoscore.protocol.signed_inputs import verify_upload
 from cryptoscore.scoring.bundle import EncryptedBundle
 from cryptoscore_server.auth import current_token, require_roles
-from cryptoscore_server.blobs import get_blob_store
-from cryptoscore_server.bodies import OCTET_STREAM, octet_body
+from cryptoscore_server.blobs import get_blob_store, send_blob
+from cryptoscore_server.bodies import octet_body
 from cryptoscore_server.db import get_session
 from cryptoscore_server.ledger import (
     append_event,
@@ -298,15 +298,4 @@ def download(challenge_id: str, digest: str) -> Response:
     row = get_session().get(UploadedBundle, (challenge_id, digest))
     if row is None:
         raise Problem(404, f"There is no bundle {digest!r} in {challenge_id!r}.")
-    path = get_blob_store().path(digest)
-    if not path.is_file():
-        current_app.logger.error("blob %s named in the database is missing", digest)
-        raise Problem(500, "A stored file of this challenge is missing.")
-    return send_file(
-        path,
-        mimetype=OCTET_STREAM,
-        as_attachment=True,
-        download_name=f"{digest}.bundle",
-        etag=digest,
-        conditional=True,
-    )
+    return send_blob(digest, f"{digest}.bundle", what="file of this challenge")

@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Blueprint, Response, current_app, send_file, url_for
+from flask import Blueprint, Response, url_for
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -45,7 +45,7 @@ from cryptoscore.scoring.keys import EvaluationKeys, PublicContext
 from cryptoscore.scoring.policy import ReleasePolicy
 from cryptoscore.threshold.ceremony import CeremonyRecord
 from cryptoscore_server.auth import current_token, require_roles
-from cryptoscore_server.blobs import BlobStore, StoredBlob, get_blob_store, record_blob
+from cryptoscore_server.blobs import BlobStore, StoredBlob, get_blob_store, record_blob, send_blob
 from cryptoscore_server.bodies import multipart_file_parts, multipart_json_part, require_multipart
 from cryptoscore_server.cors import public_read
 from cryptoscore_server.db import get_session
@@ -300,19 +300,7 @@ def read(challenge_id: str) -> dict[str, Any]:
 
 
 def _send_blob(digest: str, download_name: str) -> Response:
-    path = get_blob_store().path(digest)
-    if not path.is_file():
-        # the row names a blob the store lost: an operator problem, not the client's
-        current_app.logger.error("blob %s named in the database is missing", digest)
-        raise Problem(500, "A stored file of this challenge is missing.")
-    return send_file(
-        path,
-        mimetype="application/octet-stream",
-        as_attachment=True,
-        download_name=download_name,
-        etag=digest,
-        conditional=True,
-    )
+    return send_blob(digest, download_name, what="file of this challenge")
 
 
 @bp.get("/<challenge_id>/public-context")

@@ -27,7 +27,8 @@ from cryptoscore.protocol.challenge import ChallengeContext
 from cryptoscore.protocol.signed_inputs import Enrolment, sign_pad_request, sign_upload
 from cryptoscore.scoring.bundle import EncryptedBundle
 from cryptoscore.scoring.pad_request import PadRequest, Pads
-from cryptoscore.threshold.ceremony import KeyShare, RosterEntry, open_share_file, run_ceremony
+from cryptoscore.threshold.ceremony import KeyShare, RosterEntry, open_share_file
+from cryptoscore.threshold.dkg import run_dealerless_ceremony
 from cryptoscore.threshold.pad_shares import PadKey, PadShare, open_pads
 from cryptoscore.trustee.agent import TrusteeAgent
 from cryptoscore_server.auth import create_token
@@ -64,7 +65,7 @@ def make_committee() -> Committee:
         for i, (tid, ident) in enumerate(identities.items())
     ]
     passphrases = {tid: b"passphrase-" + tid.encode() for tid in identities}
-    result = run_ceremony(BFV8192, roster, 2, passphrases)
+    result = run_dealerless_ceremony(BFV8192, roster, 2, passphrases, identities=identities)
     shares = {tid: open_share_file(result.share_files[tid], passphrases[tid]) for tid in identities}
     files = CeremonyFiles(
         record=result.record.to_bytes(),

@@ -144,6 +144,23 @@ MATRIX: list[tuple[str, str, str, frozenset[str]]] = [
         "/challenges/nope/audit-bundle",
         frozenset({"auditor", "admin"}),
     ),
+    ("POST", "/ceremonies", "/ceremonies", frozenset({"organizer", "admin"})),
+    ("GET", "/ceremonies", "/ceremonies", frozenset(ROLES)),
+    ("GET", "/ceremonies/<ceremony_id>", "/ceremonies/nope", frozenset(ROLES)),
+    ("GET", "/ceremonies/<ceremony_id>/plan", "/ceremonies/nope/plan", frozenset(ROLES)),
+    (
+        "POST",
+        "/ceremonies/<ceremony_id>/messages",
+        "/ceremonies/nope/messages",
+        frozenset({"trustee"}),
+    ),
+    ("GET", "/ceremonies/<ceremony_id>/messages", "/ceremonies/nope/messages", frozenset(ROLES)),
+    (
+        "GET",
+        "/ceremonies/<ceremony_id>/messages/<kind>/<trustee_id>",
+        "/ceremonies/nope/messages/hello/t1",
+        frozenset(ROLES),
+    ),
 ]
 IDS = [f"{m} {rule}" for m, rule, _, _ in MATRIX]
 

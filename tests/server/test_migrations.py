@@ -27,7 +27,7 @@ def _config() -> Config:
 
 def test_single_head_named_revision() -> None:
     heads = ScriptDirectory.from_config(_config()).get_heads()
-    assert heads == ["0008_challenge_description"]
+    assert heads == ["0009_ceremonies"]
 
 
 def test_migrated_schema_matches_the_models(app: Flask) -> None:
@@ -35,7 +35,7 @@ def test_migrated_schema_matches_the_models(app: Flask) -> None:
     with engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(context, Base.metadata) == []
-        assert context.get_current_revision() == "0008_challenge_description"
+        assert context.get_current_revision() == "0009_ceremonies"
     assert set(inspect(engine).get_table_names()) == {
         "alembic_version",
         "tokens",
@@ -54,6 +54,8 @@ def test_migrated_schema_matches_the_models(app: Flask) -> None:
         "pad_requests",
         "pad_shares",
         "trustee_presence",
+        "ceremonies",
+        "ceremony_messages",
     }
 
 
@@ -303,3 +305,17 @@ def test_description_migration_gives_existing_challenges_an_empty_one(app: Flask
         command.downgrade(config, "0007_signed_inputs")
     assert "description" not in {c["name"] for c in inspect(engine).get_columns("challenges")}
     migrate(engine)
+
+
+def test_ceremonies_migration_adds_and_drops_the_relay_tables(app: Flask) -> None:
+    """0009: the ceremony relay's two tables; the downgrade drops them."""
+    engine = get_engine(app)
+    config = _config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0008_challenge_description")
+    assert not {"ceremonies", "ceremony_messages"} & set(inspect(engine).get_table_names())
+    migrate(engine)
+    assert {"ceremonies", "ceremony_messages"} <= set(inspect(engine).get_table_names())
+    unique = inspect(engine).get_unique_constraints("ceremony_messages")
+    assert [u["column_names"] for u in unique] == [["ceremony_id", "kind", "trustee_id"]]

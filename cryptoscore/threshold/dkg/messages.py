@@ -105,6 +105,11 @@ def _decode(
     return out, end
 
 
+def _no_body(kind: str, body: memoryview) -> None:
+    if len(body):
+        raise FormatError(f"{kind}: unexpected body")
+
+
 def sealed_share_bytes(params: type[ParameterSet]) -> int:
     """Length of one sealed share: f(k), m0(k), m1(k) over the data primes, and the tag."""
     return 3 * len(params.DATA_PRIMES) * params.POLY_MODULUS_DEGREE * 8 + TAG_BYTES
@@ -124,8 +129,7 @@ class Hello:
     def parse(
         cls, plan: CeremonyPlan, sender: str, f: Fields, header: Mapping[str, Any], body: memoryview
     ) -> Hello:
-        if len(body):
-            raise FormatError("hello: unexpected body")
+        _no_body("hello", body)
         key = f.hex("transport_key", 32)
         check_transport_key(key, f"hello of {sender!r}")
         return cls(key)
@@ -324,8 +328,7 @@ class Completion:
     def parse(
         cls, plan: CeremonyPlan, sender: str, f: Fields, header: Mapping[str, Any], body: memoryview
     ) -> Completion:
-        if len(body):
-            raise FormatError("completion: unexpected body")
+        _no_body("completion", body)
         return cls(f.hex("key_id", 32).hex(), f.hex("evaluation_keys", 32).hex())
 
 
@@ -341,8 +344,7 @@ class Reveal:
     def parse(
         cls, plan: CeremonyPlan, sender: str, f: Fields, header: Mapping[str, Any], body: memoryview
     ) -> Reveal:
-        if len(body):
-            raise FormatError("reveal: unexpected body")
+        _no_body("reveal", body)
         return cls(f.hex("seed", 32))
 
 

@@ -441,6 +441,20 @@ class Transcript:
         out: U64 = ((lifted * t + big_q // 2) // big_q % t).astype(np.uint64)
         return out
 
+    def _naming_other_keys(
+        self, kind: str, public: PublicContext, evaluation: EvaluationKeys
+    ) -> list[str]:
+        """The senders whose ``kind`` (confirmation or completion) names other keys than
+        ``public`` and ``evaluation``."""
+        want = (public.key_id, evaluation.digest)
+        out = []
+        for m in self.messages(kind):
+            payload = m.payload
+            assert isinstance(payload, Confirmation | Completion)
+            if (payload.key_id, payload.evaluation_keys) != want:
+                out.append(m.trustee_id)
+        return out
+
     # -- the public verdict ----------------------------------------------------------------
     def check_confirmations(self) -> tuple[PublicContext, EvaluationKeys]:
         """Anyone's checks of rounds 1-4, what a trustee needs before it completes: every
@@ -469,15 +483,7 @@ class Transcript:
             )
             raise CeremonyAbort(f"complaints: {said}", needs_reveal=True)
         public, evaluation = self.assemble_keys()
-        disagree = [
-            e.trustee_id
-            for e in self.plan.roster
-            if (
-                self.confirmation(e.trustee_id).key_id,
-                self.confirmation(e.trustee_id).evaluation_keys,
-            )
-            != (public.key_id, evaluation.digest)
-        ]
+        disagree = self._naming_other_keys("confirmation", public, evaluation)
         if disagree:
             raise CeremonyAbort(
                 "confirmations name other keys than the transcript's: " + ", ".join(disagree),
@@ -507,13 +513,8 @@ class Transcript:
                 {tid: "sent no completion" for tid in missing},
             )
         wrong = {
-            e.trustee_id: "its completion names other keys than the transcript's"
-            for e in self.plan.roster
-            if (
-                self.completion(e.trustee_id).key_id,
-                self.completion(e.trustee_id).evaluation_keys,
-            )
-            != (public.key_id, evaluation.digest)
+            tid: "its completion names other keys than the transcript's"
+            for tid in self._naming_other_keys("completion", public, evaluation)
         }
         if wrong:
             raise CeremonyAbort(
