@@ -86,6 +86,7 @@ from dataclasses import dataclass
 from cryptoscore.errors import ParameterError
 from cryptoscore.hazmat.modmath import CBD_K
 from cryptoscore.params import ParameterSet
+from cryptoscore.scoring.keys import galois_elements
 from cryptoscore.scoring.validity import WEIGHT_BITS
 
 __all__ = [
@@ -93,12 +94,19 @@ __all__ = [
     "ExposureTerm",
     "NoiseBound",
     "TranscriptExposure",
+    "ceremony_test_noise_bound",
+    "ceremony_test_smudging_bound",
     "fresh_noise_bound",
     "fresh_noise_std",
     "fresh_noise_worst_case",
+    "galois_key_error_worst_case",
+    "key_switch_worst_case",
     "noise_check_bounds",
     "pad_noise_bound",
+    "product_worst_case",
+    "release_delta_half",
     "release_noise_bound",
+    "relin_key_error_worst_case",
     "smudging_bound",
     "smudging_is_proven",
     "switch_noise_bound",
@@ -310,6 +318,39 @@ def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
+def relin_key_error_worst_case(params: type[ParameterSet], *, committee: int) -> int:
+    """B_e of the two-round relinearization key, s·e0 + u·e1 + e2 + e3 with s, u sums of
+    ``committee`` ternaries and each e a sum of ``committee`` errors (|e| ≤ ``CBD_K``):
+    2·N·21·n² + 2·21·n (module docstring)."""
+    _check_committee(params, committee)
+    n = params.POLY_MODULUS_DEGREE
+    return 2 * n * CBD_K * committee * committee + 2 * CBD_K * committee
+
+
+def galois_key_error_worst_case(*, committee: int) -> int:
+    """B_e of a Galois key (and of the public key): Σ_i e_i over ``committee`` errors, 21·n."""
+    return CBD_K * committee
+
+
+def key_switch_worst_case(params: type[ParameterSet], key_error: int, *, committee: int) -> int:
+    """The noise one key switch adds, proven worst case: L digits below q_max times the key's
+    errors |e| ≤ ``key_error``, divided by the special prime P, and the rounding of that
+    division with a secret of ||s||_1 ≤ n·N: ⌈L·N·q_max·B_e / P⌉ + (n·N + 1)/2 + 2."""
+    _check_committee(params, committee)
+    n = params.POLY_MODULUS_DEGREE
+    level = len(params.DATA_PRIMES)
+    digits = _ceil_div(level * n * max(params.DATA_PRIMES) * key_error, params.SPECIAL_PRIME)
+    return digits + (committee * n + 1) // 2 + 2
+
+
+def product_worst_case(params: type[ParameterSet], b1: int, b2: int) -> int:
+    """The noise of the raw tensor t·(c ⊗ d) of ciphertexts with noises ≤ b1, b2 (Q ≡ 1 mod
+    t): t·v1·v2 − m1·v2 − m2·v1 + r, at most N·t·b1·b2 + ⌈N·t·(b1 + b2)/2⌉ + ⌈N·t/4⌉ + 1."""
+    n = params.POLY_MODULUS_DEGREE
+    t = params.PLAIN_MODULUS
+    return n * t * b1 * b2 + _ceil_div(n * t * (b1 + b2), 2) + _ceil_div(n * t, 4) + 1
+
+
 def worst_case_circuit_bound(
     params: type[ParameterSet],
     circuit: str,
@@ -345,21 +386,19 @@ def worst_case_circuit_bound(
     """
     n = params.POLY_MODULUS_DEGREE
     t = params.PLAIN_MODULUS
-    level = len(params.DATA_PRIMES)
     chunks = _ceil_div(n_items, n)
     vectors = 1 if classes == 2 else classes
     _, _, b_in = noise_check_bounds(trustees)
     _check_committee(params, committee)
-
-    def key_switch(key_error: int) -> int:
-        digits = _ceil_div(level * n * max(params.DATA_PRIMES) * key_error, params.SPECIAL_PRIME)
-        return digits + (committee * n + 1) // 2 + 2
-
-    ks = key_switch(2 * n * CBD_K * committee * committee + 2 * CBD_K * committee)  # relin
-    ks_galois = key_switch(CBD_K * committee)
+    ks = key_switch_worst_case(
+        params, relin_key_error_worst_case(params, committee=committee), committee=committee
+    )
+    ks_galois = key_switch_worst_case(
+        params, galois_key_error_worst_case(committee=committee), committee=committee
+    )
 
     def product(b1: int, b2: int) -> int:
-        return n * t * b1 * b2 + _ceil_div(n * t * (b1 + b2), 2) + _ceil_div(n * t, 4) + 1
+        return product_worst_case(params, b1, b2)
 
     def times_plain(b: int, coefficient_bound: int) -> int:
         return n * coefficient_bound * b + _ceil_div(n * coefficient_bound, 2) + 1
@@ -409,6 +448,18 @@ def worst_case_release_bound(
     )
 
 
+def release_delta_half(params: type[ParameterSet]) -> int:
+    """Δ_rel/2: decryption at the release level is correct while ||noise||∞ stays below it."""
+    q_rel = math.prod(params.moduli(params.RELEASE_LEVEL))
+    return (q_rel - 1) // params.PLAIN_MODULUS // 2
+
+
+def _smudging(bound: int, delta_half: int, trustees: int) -> int:
+    """E for ``trustees`` partials hiding noise ≤ ``bound``: at least 2^SMUDGING_BITS · bound,
+    raised to half the room decryption leaves, (Δ/2 − bound) / (2T) (:func:`smudging_bound`)."""
+    return max(bound << SMUDGING_BITS, (delta_half - bound) // (2 * trustees))
+
+
 def smudging_bound(
     params: type[ParameterSet],
     circuit: str,
@@ -442,12 +493,10 @@ def smudging_bound(
     worst = worst_case_release_bound(
         params, circuit, n_items, classes, aggregates, trustees, committee=committee
     )
-    q_rel = math.prod(params.moduli(params.RELEASE_LEVEL))
-    delta_half = (q_rel - 1) // params.PLAIN_MODULUS // 2
+    delta_half = release_delta_half(params)
     if worst + trustees * (worst << SMUDGING_BITS) < delta_half:
         release = max(release, worst)  # the proven bound fits: smudge against it
-    least = release << SMUDGING_BITS
-    smudge = max(least, (delta_half - release) // (2 * trustees))
+    smudge = _smudging(release, delta_half, trustees)
     bound = NoiseBound(
         std_after,
         switch_noise_bound(params, committee=committee),
@@ -589,3 +638,47 @@ def transcript_exposure(
             term("scores", submissions, score_bound.release_bound, score_bound.smudging_bound),
         )
     )
+
+
+def ceremony_test_noise_bound(params: type[ParameterSet], *, committee: int) -> int:
+    """Proven ||v||∞ of the dealerless ceremony's test ciphertext at the release level
+    (``threshold/dkg/transcript.Transcript.ceremony_test``), for a collective key of
+    ``committee`` contributions: relin(c·c') + Σ_g σ_g(c_g), every input a fresh public-key
+    encryption (:func:`fresh_noise_worst_case`), switched to the release level.
+
+    Built from the same pieces as :func:`worst_case_release_bound`: the tensor
+    (:func:`product_worst_case`) plus one relinearization (:func:`key_switch_worst_case` with
+    :func:`relin_key_error_worst_case`), and per Galois element an automorphism (it permutes
+    coefficients up to sign) plus its key switch (:func:`galois_key_error_worst_case`) and
+    1 for the message's wrap when added; then ⌈B·Q_rel/Q⌉ + :func:`switch_noise_bound`."""
+    fresh = fresh_noise_worst_case(params, committee=committee)
+    relin = key_switch_worst_case(
+        params, relin_key_error_worst_case(params, committee=committee), committee=committee
+    )
+    galois = key_switch_worst_case(
+        params, galois_key_error_worst_case(committee=committee), committee=committee
+    )
+    circuit = product_worst_case(params, fresh, fresh) + relin
+    circuit += len(galois_elements(params)) * (fresh + galois + 1)
+    q_full = math.prod(params.DATA_PRIMES)
+    q_rel = math.prod(params.moduli(params.RELEASE_LEVEL))
+    return _ceil_div(circuit * q_rel, q_full) + switch_noise_bound(params, committee=committee)
+
+
+def ceremony_test_smudging_bound(
+    params: type[ParameterSet], *, committee: int, threshold: int
+) -> int:
+    """E of each of the ``threshold`` test partials of the ceremony test: the rule of
+    :func:`smudging_bound` (at least 2^SMUDGING_BITS times :func:`ceremony_test_noise_bound`,
+    raised to half the room decryption leaves). Refuses (:class:`ParameterError`) a
+    parameter set where ``threshold`` smudged partials would not decrypt it."""
+    if not 1 <= threshold <= committee:
+        raise ParameterError(f"{threshold} test partials from a committee of {committee}")
+    bound = ceremony_test_noise_bound(params, committee=committee)
+    delta_half = release_delta_half(params)
+    smudge = _smudging(bound, delta_half, threshold)
+    if bound + threshold * smudge >= delta_half:
+        raise ParameterError(
+            f"the ceremony test does not fit {threshold} smudged partials at {params.ID}"
+        )
+    return smudge

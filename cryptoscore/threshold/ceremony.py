@@ -9,10 +9,10 @@ It:
    layout with ``hazmat/keygen.py``, every draw from ``rng``;
 2. Shamir-shares the secret key t-of-n, independently per RNS prime and coefficient, in
    SEAL's NTT form (``hazmat/shamir.py``; coefficients from ``rng``, the OS CSPRNG by default);
-3. writes one share file per trustee, encrypted at rest: scrypt (RFC 7914; n = 2^15, r = 8,
-   p = 1, 16-byte random salt) derives a 256-bit key from the passphrase, AES-256-GCM
-   encrypts the share with the file header as associated data (so no header field can be
-   changed without detection);
+3. writes one share file per trustee, encrypted at rest (``sealed_record.py``): scrypt
+   (RFC 7914; n = 2^15, r = 8, p = 1, 16-byte random salt) derives a 256-bit key from the
+   passphrase, AES-256-GCM encrypts the share with the file header as associated data (so no
+   header field can be changed without detection);
 4. produces the public ceremony record: parameter set, key id (hash of the public context),
    digest of the evaluation keys, roster, t and n, a SHA-256 commitment to each share file,
    and the dealer's statement that it erased the secret key;
@@ -35,13 +35,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from cryptoscore.envelope import Fields, pack_record, record_prefix, unpack_record
+from cryptoscore.envelope import Fields, pack_record, unpack_record
 from cryptoscore.errors import FormatError, MismatchError, ParameterError
 from cryptoscore.hazmat.seal_format import U64Array, parse_plaintext
 from cryptoscore.hazmat.shamir import share
@@ -49,6 +46,7 @@ from cryptoscore.identity import TrusteePublicKey
 from cryptoscore.params import ParameterSet, get_parameter_set
 from cryptoscore.randomness import Rng
 from cryptoscore.scoring.keys import EvaluationKeys, PublicContext, SecretKey, generate_keys
+from cryptoscore.sealed_record import check_kdf, open_sealed, scrypt_kdf, seal
 
 __all__ = [
     "DKG_SIGN_DOMAIN",
@@ -73,13 +71,14 @@ FORMAT_VERSION = 1
 DEALERLESS_VERSION = 2
 """Records of dealerless ceremonies (``threshold/dkg/``): mode, plan and message transcript."""
 MODES = ("dealer", "dealerless")
-DKG_ROUNDS = {1: "hello", 2: "contribution", 3: "response", 4: "confirmation"}
-"""The rounds whose messages a dealerless record lists, one message per trustee each."""
+DKG_ROUNDS = {1: "hello", 2: "contribution", 3: "response", 4: "confirmation", 5: "completion"}
+"""The rounds whose messages a dealerless record lists, one message per trustee each (the
+completion round included: a dealerless key is final only with every trustee's completion,
+``threshold/dkg/transcript.py``)."""
 DKG_SIGN_DOMAIN = b"cryptoscore/dkg/v1|"
 """A dealerless ceremony message is signed as Ed25519(DKG_SIGN_DOMAIN | SHA-256 of the message
 without its signature) (``threshold/dkg/messages.py``), so the record's (digest, signature)
 pairs verify without the messages."""
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 1 << 15, 8, 1
 DEALER_STATEMENT = (
     "The dealer generated the BFV secret key, Shamir-shared it among the roster, wrote one "
     "encrypted share file per trustee and erased every copy of the secret key and of the "
@@ -135,8 +134,8 @@ def check_roster(roster: Sequence[RosterEntry], threshold: int) -> None:
 @dataclass(frozen=True, slots=True)
 class TranscriptEntry:
     """One signed message of a dealerless ceremony as its record keeps it: the round (1 hello,
-    2 contribution, 3 response, 4 confirmation), the sender, the SHA-256 of the message
-    without its signature (hex) and the sender's Ed25519 signature over
+    2 contribution, 3 response, 4 confirmation, 5 completion), the sender, the SHA-256 of the
+    message without its signature (hex) and the sender's Ed25519 signature over
     ``DKG_SIGN_DOMAIN | digest``."""
 
     round: int
@@ -146,7 +145,9 @@ class TranscriptEntry:
 
     def __post_init__(self) -> None:
         if self.round not in DKG_ROUNDS:
-            raise FormatError(f"ceremony transcript: no round {self.round} (rounds 1..4)")
+            raise FormatError(
+                f"ceremony transcript: no round {self.round} (rounds 1..{len(DKG_ROUNDS)})"
+            )
         if len(self.signature) != 64:
             raise FormatError("ceremony transcript: an Ed25519 signature has 64 bytes")
         if len(self.digest) != 64 or bytes.fromhex(self.digest).hex() != self.digest:
@@ -166,7 +167,7 @@ class TranscriptEntry:
             raise FormatError("ceremony transcript entry must be an object")
         f = Fields(obj, "ceremony transcript entry", {"round", "trustee_id", "digest", "signature"})
         return cls(
-            f.integer("round", 1, 4),
+            f.integer("round", 1, len(DKG_ROUNDS)),
             f.string("trustee_id", 64),
             f.hex("digest", 32).hex(),
             f.hex("signature", 64),
@@ -180,7 +181,7 @@ class CeremonyRecord:
     ``mode`` "dealer" (ceremony v1, format version 1, unchanged): a commitment to each share
     file and the dealer's statement. ``mode`` "dealerless" (``threshold/dkg/``, format
     version 2): no share commitments and no dealer statement, but the plan's digest (the
-    ceremony id) and every signed message of rounds 1-4 as (round, trustee, digest,
+    ceremony id) and every signed message of rounds 1-5 as (round, trustee, digest,
     signature), which anyone verifies against the roster from the record alone
     (:meth:`verify_signatures`)."""
 
@@ -220,7 +221,7 @@ class CeremonyRecord:
             if any(tid not in ids for _, tid in seen) or sorted(seen) != sorted(want):
                 raise FormatError(
                     "ceremony record: a dealerless transcript lists exactly one message of "
-                    "each roster trustee in each of rounds 1-4"
+                    f"each roster trustee in each of rounds 1-{len(DKG_ROUNDS)}"
                 )
         else:
             raise FormatError(f"ceremony record: mode must be one of {MODES}, not {self.mode!r}")
@@ -319,7 +320,7 @@ class CeremonyRecord:
         if f.string("mode", 16) != "dealerless":
             raise FormatError("ceremony record: a version 2 record is a dealerless ceremony's")
         entries = header["transcript"]
-        if not isinstance(entries, list) or len(entries) > 4 * 255:
+        if not isinstance(entries, list) or len(entries) > len(DKG_ROUNDS) * 255:
             raise FormatError("ceremony record: the transcript must be a list of messages")
         return cls(
             params=params,
@@ -455,10 +456,6 @@ def secret_key_residues(secret: SecretKey) -> U64Array:
     return out
 
 
-def _kdf(passphrase: bytes, salt: bytes, n: int, r: int, p: int) -> bytes:
-    return Scrypt(salt=salt, length=32, n=n, r=r, p=p).derive(passphrase)
-
-
 def _share_header(
     params: type[ParameterSet],
     key_id: str,
@@ -476,17 +473,14 @@ def _share_header(
         "index": index,
         "threshold": threshold,
         "n": n,
-        "kdf": {"name": "scrypt", "n": SCRYPT_N, "r": SCRYPT_R, "p": SCRYPT_P, "salt": salt.hex()},
+        "kdf": scrypt_kdf(salt),
         "nonce": nonce.hex(),
     }
 
 
 def _seal_share(header: dict[str, Any], passphrase: bytes, data: U64Array) -> bytes:
-    kdf = header["kdf"]
-    key = _kdf(passphrase, bytes.fromhex(kdf["salt"]), kdf["n"], kdf["r"], kdf["p"])
-    aad = record_prefix(SHARE_MAGIC, FORMAT_VERSION, header)
-    body = AESGCM(key).encrypt(bytes.fromhex(header["nonce"]), data.astype("<u8").tobytes(), aad)
-    return aad + body
+    """The share file: ``sealed_record.seal`` of the share's little-endian words."""
+    return seal(SHARE_MAGIC, FORMAT_VERSION, header, passphrase, data.astype("<u8").tobytes())
 
 
 def _check_dealing(
@@ -635,16 +629,7 @@ def _share_file_header(raw: bytes) -> dict[str, Any]:
     f.integer("threshold", 2, 255)
     f.integer("n", 2, 255)
     f.hex("nonce", 12)
-    kdf = header["kdf"]
-    if not isinstance(kdf, dict):
-        raise FormatError("share file: kdf must be an object")
-    kf = Fields(kdf, "share file kdf", {"name", "n", "r", "p", "salt"})
-    if kf.string("name") != "scrypt":
-        raise FormatError("share file: unsupported key derivation")
-    kf.integer("n", 1 << 14, 1 << 20)
-    kf.integer("r", 8, 32)
-    kf.integer("p", 1, 16)
-    kf.hex("salt", 16)
+    check_kdf(header["kdf"], "share file")
     return header
 
 
@@ -656,25 +641,14 @@ def open_share_file(raw: bytes, passphrase: bytes) -> KeyShare:
     never contains share material.
     """
     header = _share_file_header(raw)
-    _, body = unpack_record(raw, SHARE_MAGIC, FORMAT_VERSION, "share file")
     params = get_parameter_set(header["params"])
     key_id: str = header["key_id"]
     trustee_id: str = header["trustee_id"]
     index: int = header["index"]
     threshold: int = header["threshold"]
-    nonce = bytes.fromhex(header["nonce"])
-    kdf = header["kdf"]
-    salt = bytes.fromhex(kdf["salt"])
-    n_cost, r, p = kdf["n"], kdf["r"], kdf["p"]
     levels = len(params.DATA_PRIMES)
     nbytes = levels * params.POLY_MODULUS_DEGREE * 8
-    aad = record_prefix(SHARE_MAGIC, FORMAT_VERSION, header)
-    try:
-        plain = AESGCM(_kdf(passphrase, salt, n_cost, r, p)).decrypt(nonce, bytes(body), aad)
-    except InvalidTag:
-        raise FormatError(
-            "share file does not open: wrong passphrase, or the file was altered or truncated"
-        ) from None
+    _, plain = open_sealed(raw, SHARE_MAGIC, FORMAT_VERSION, passphrase, "share file")
     if len(plain) != nbytes:
         raise FormatError("share file: share has the wrong size for its parameter set")
     data = np.frombuffer(plain, dtype="<u8").astype(np.uint64).reshape(levels, -1)

@@ -31,7 +31,6 @@ a message but not forge, change or equivocate on a trustee's behalf (docs/design
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -47,7 +46,12 @@ from cryptoscore.errors import CryptoScoreError
 from cryptoscore.threshold.dkg.messages import KINDS, SignedMessage
 from cryptoscore.threshold.dkg.plan import CeremonyPlan
 from cryptoscore.threshold.dkg.sizes import largest_message_bytes
-from cryptoscore.threshold.dkg.transcript import ROUNDS
+from cryptoscore.threshold.dkg.transcript import (
+    ROUNDS,
+    answered_round,
+    expected_previous_of,
+    round_digests_of,
+)
 from cryptoscore_server.auth import current_token, require_roles
 from cryptoscore_server.blobs import (
     BlobStore,
@@ -84,27 +88,18 @@ _LOCK = threading.RLock()
 
 REVEAL = "reveal"
 """The kind a trustee posts only on abort (its seed): any reveal makes the ceremony aborted."""
-COMPLETION = "completion"
-"""The last kind of a finished ceremony, once the library defines it (else its last round's)."""
+COMPLETION = ROUNDS[-1]
+"""The last kind of a finished ceremony: every trustee's completion."""
 
 
 # -- the previous round, from stored digests ----------------------------------------------------
-# Mirrors ``transcript._round_digest`` and ``Transcript.expected_previous`` over the digests
-# the relay stored. To be replaced by the library's ``expected_previous_of`` /
-# ``round_digest_of`` (branch dkg2) on merge: this is the only place that knows the rule.
+# The library's rule over the digests the relay stored (``transcript.expected_previous_of``,
+# ``round_digests_of``): the bodies are not needed.
 class _Incomplete(Exception):
     def __init__(self, kind: str, missing: list[str]) -> None:
         super().__init__(kind)
         self.kind = kind
         self.missing = missing
-
-
-def _round_digest(kind: str, previous: str, digests: list[str]) -> str:
-    h = hashlib.sha256(f"cryptoscore/dkg/{kind}s/v1".encode())
-    h.update(bytes.fromhex(previous))
-    for digest in digests:
-        h.update(bytes.fromhex(digest))
-    return h.hexdigest()
 
 
 def _expected_previous(
@@ -113,15 +108,17 @@ def _expected_previous(
     """What a ``kind`` message's ``previous`` must be: the plan for the first round and a
     reveal, else the digest of the (complete) round before, from ``stored`` (kind → trustee →
     digest). :class:`_Incomplete` names who the round before still lacks."""
-    if kind not in ROUNDS or ROUNDS.index(kind) == 0:
-        return plan_digest
-    before = ROUNDS[ROUNDS.index(kind) - 1]
-    posted = stored.get(before, {})
-    missing = [tid for tid in roster if tid not in posted]
-    if missing:
-        raise _Incomplete(before, missing)
-    previous = _expected_previous(plan_digest, roster, before, stored)
-    return _round_digest(before, previous, [posted[tid] for tid in roster])
+    complete: dict[str, list[str]] = {}
+    for round_kind in ROUNDS:
+        posted = stored.get(round_kind, {})
+        if any(tid not in posted for tid in roster):
+            break
+        complete[round_kind] = [posted[tid] for tid in roster]
+    before = answered_round(kind)
+    if before is not None and before not in complete:
+        posted = stored.get(before, {})
+        raise _Incomplete(before, [tid for tid in roster if tid not in posted])
+    return expected_previous_of(kind, plan_digest, round_digests_of(plan_digest, complete))
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -160,8 +157,7 @@ def _message_row(
 def _state(row: CeremonyRow, counts: Mapping[str, int]) -> str:
     if counts.get(REVEAL):
         return "aborted"
-    last = COMPLETION if COMPLETION in KINDS else ROUNDS[-1]
-    return "complete" if counts.get(last, 0) == row.n else "collecting"
+    return "complete" if counts.get(COMPLETION, 0) == row.n else "collecting"
 
 
 def _ceremony_json(row: CeremonyRow, counts: Mapping[str, int]) -> dict[str, Any]:

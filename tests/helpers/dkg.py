@@ -17,8 +17,15 @@ from cryptoscore.scoring.policy import confusion_cell_name
 from cryptoscore.threshold.active_set import ActiveSet
 from cryptoscore.threshold.ceremony import CeremonyRecord, KeyShare, RosterEntry
 from cryptoscore.threshold.combine import combine, rerandomize
-from cryptoscore.threshold.dkg import CeremonyPlan, DkgTrustee, SignedMessage, Transcript
-from cryptoscore.threshold.dkg.transcript import ROUNDS
+from cryptoscore.threshold.dkg import (
+    ROUNDS,
+    CeremonyAbort,
+    CeremonyPlan,
+    Completion,
+    DkgTrustee,
+    SignedMessage,
+    Transcript,
+)
 from cryptoscore.threshold.journal import PartialJournal
 from cryptoscore.threshold.partial import partial_decrypt, standalone_lineage
 
@@ -46,8 +53,9 @@ class DkgRun:
         *,
         reuse: bool = True,
     ) -> tuple[Transcript, dict[str, DkgTrustee]]:
-        """Rounds 1-4 as far as they go: ``deviants`` play with their own class, ``silent``
-        trustees send nothing in the named round (and the rounds after it stall). ``reuse``
+        """Rounds 1-5 as far as they go: ``deviants`` play with their own class, ``silent``
+        trustees send nothing in the named round (and the rounds after it stall); a trustee
+        whose checks fail sends no completion. ``reuse``
         False recomputes every message (a test that patches the protocol's checks)."""
         deviants, silent = deviants or {}, silent or {}
         transcript = Transcript(self.plan)
@@ -63,16 +71,34 @@ class DkgRun:
                 if honest and key in self._honest:
                     transcript.add(self._honest[key])
                     continue
-                message = {
-                    "hello": lambda t=trustee: t.hello(),
-                    "contribution": lambda t=trustee: t.contribute(transcript),
-                    "response": lambda t=trustee: t.respond(transcript),
-                    "confirmation": lambda t=trustee: t.confirm(transcript),
-                }[kind]()
+                try:
+                    message = {
+                        "hello": lambda t=trustee: t.hello(),
+                        "contribution": lambda t=trustee: t.contribute(transcript),
+                        "response": lambda t=trustee: t.respond(transcript),
+                        "confirmation": lambda t=trustee: t.confirm(transcript),
+                        "completion": lambda t=trustee: t.complete(transcript),
+                    }[kind]()
+                except CeremonyAbort:  # no completion on a transcript that aborts
+                    continue
                 if honest:
                     self._honest[key] = message
                 transcript.add(message)
         return transcript, trustees
+
+    def forced_completion(
+        self, tid: str, transcript: Transcript, key_id: str | None = None
+    ) -> SignedMessage:
+        """``tid``'s completion over ``transcript``'s confirmations, whatever its checks say
+        (naming the transcript's keys, or ``key_id``)."""
+        public, evaluation = transcript.assemble_keys()
+        return SignedMessage.sign(
+            self.plan,
+            tid,
+            self.identities[tid],
+            transcript.expected_previous("completion"),
+            Completion(key_id or public.key_id, evaluation.digest),
+        )
 
     def reveals(self, trustees: dict[str, DkgTrustee], withheld: tuple[str, ...] = ()):
         return [t.reveal() for tid, t in trustees.items() if tid not in withheld]

@@ -141,6 +141,7 @@ def test_a_whole_ceremony_relayed_gives_every_trustee_the_in_memory_keys(
             "contribution": lambda t, tid: t.contribute(transcript(tid)),
             "response": lambda t, tid: t.respond(transcript(tid)),
             "confirmation": lambda t, tid: t.confirm(transcript(tid)),
+            "completion": lambda t, tid: t.complete(transcript(tid)),
         }
         for kind, step in steps.items():
             for tid, trustee in trustees.items():
@@ -164,7 +165,7 @@ def test_a_whole_ceremony_relayed_gives_every_trustee_the_in_memory_keys(
             assert share.key_id == same.key_id == public.key_id
             assert np.array_equal(share.residues(2), same.residues(2))
         # every message was downloaded once per trustee, whatever the number of reads
-        assert CountingClient.downloads == 3 * 12
+        assert CountingClient.downloads == 3 * 15
         # the cache on disk, by digest, serves a new exchange without any download
         CountingClient.downloads = 0
         again = ServiceCeremonyExchange(
@@ -174,7 +175,7 @@ def test_a_whole_ceremony_relayed_gives_every_trustee_the_in_memory_keys(
         assert CountingClient.downloads == 0
         listed = organizer.ceremony_messages(plan.digest)
         assert [(m["round"], m["trustee_id"]) for m in listed] == [
-            (r, tid) for r in (1, 2, 3, 4) for tid in dkg.identities
+            (r, tid) for r in (1, 2, 3, 4, 5) for tid in dkg.identities
         ]
 
 

@@ -21,6 +21,7 @@ LAYERS: dict[str, int] = {
     "identity": 0,
     "durable": 0,
     "randomness": 0,
+    "sealed_record": 0,
     "hazmat": 1,
     "scoring": 2,
     "threshold": 3,

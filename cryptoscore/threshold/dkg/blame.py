@@ -12,6 +12,13 @@ opening (Ishai, Ostrovsky, Zikas, "Secure multi-party computation with identifia
 CRYPTO 2014) — the complaint-and-reveal phase of Pedersen's DKG (Gennaro, Jarecki, Krawczyk,
 Rabin, "Secure distributed key generation for discrete-log based cryptosystems",
 J. Cryptology 2007) with the whole seed opened instead of one share.
+
+The completion round (round 5) is replayed too: an honest trustee's completion is a
+deterministic function of its seed and rounds 1-4, sent exactly when their public checks pass
+and its own shares check. So a completion over confirmations whose checks fail names its
+sender without any seed, and when the checks pass nobody needs to reveal: a missing completion
+names its sender ("sent no completion"), and a trustee that revealed after completing is named
+for that.
 """
 
 from __future__ import annotations
@@ -19,38 +26,101 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from cryptoscore.errors import CryptoScoreError
-from cryptoscore.threshold.dkg.messages import KINDS, SignedMessage
-from cryptoscore.threshold.dkg.transcript import ROUNDS, Transcript
+from cryptoscore.scoring.keys import EvaluationKeys, PublicContext
+from cryptoscore.threshold.dkg.messages import KINDS, Completion, SignedMessage
+from cryptoscore.threshold.dkg.transcript import (
+    CONFIRMED_ROUNDS,
+    CeremonyAbort,
+    Transcript,
+)
 from cryptoscore.threshold.dkg.trustee import SeedReplay
 
-__all__ = ["blame"]
+__all__ = ["blame", "reveals_needed"]
+
+
+def _stopped(transcript: Transcript) -> dict[str, str]:
+    """The senders missing from the first incomplete round of 1-4 (empty: all complete)."""
+    for kind in CONFIRMED_ROUNDS:
+        missing = transcript.missing(kind)
+        if missing:
+            return {tid: f"sent no {kind}" for tid in missing}
+    return {}
+
+
+def _confirmed_keys(transcript: Transcript) -> tuple[PublicContext, EvaluationKeys] | None:
+    """The keys if the checks of rounds 1-4 pass, else None."""
+    try:
+        return transcript.check_confirmations()
+    except CeremonyAbort:
+        return None
+
+
+def reveals_needed(transcript: Transcript) -> list[str]:
+    """The trustees whose seeds :func:`blame` still needs, in index order: none if a round of
+    1-4 is incomplete or their checks pass (blame names the silent then, without replay);
+    otherwise every trustee that has neither revealed nor completed (a completion over
+    failing confirmations is its sender's fault by itself)."""
+    if _stopped(transcript) or _confirmed_keys(transcript) is not None:
+        return []
+    seeds = transcript.reveals()
+    return [
+        e.trustee_id
+        for e in transcript.plan.roster
+        if e.trustee_id not in seeds and transcript.message("completion", e.trustee_id) is None
+    ]
 
 
 def blame(transcript: Transcript, reveals: Iterable[bytes | SignedMessage] = ()) -> dict[str, str]:
     """Trustee id → what it did wrong, for every trustee the transcript and the ``reveals``
     (added to ``transcript``; checked and signed like every message) show deviating.
 
-    If a round is incomplete, its missing senders are named and nothing is replayed (the
-    ceremony stopped there; nobody needs to reveal). Otherwise every trustee must have
-    revealed, and each revealed seed is replayed round by round. Empty only if every trustee
-    followed the protocol (then an abort could only be an honest failure, which the
-    parameters make negligible)."""
-    for kind in ROUNDS:
-        missing = transcript.missing(kind)
-        if missing:
-            return {tid: f"sent no {kind}" for tid in missing}
+    If a round of 1-4 is incomplete, its missing senders are named and nothing is replayed
+    (the ceremony stopped there; nobody needs to reveal). If the checks of rounds 1-4 pass,
+    every trustee should complete: the missing completions' senders are named, and any
+    trustee that revealed after completing. Otherwise each trustee that completed is named
+    for it, every other one must have revealed, and each revealed seed is replayed round by
+    round. Empty only if every trustee followed the protocol (then an abort could only be an
+    honest failure, which the parameters make negligible)."""
+    stopped = _stopped(transcript)
+    if stopped:
+        return stopped
     for message in reveals:
         transcript.add(message)
     seeds = transcript.reveals()
+    keys = _confirmed_keys(transcript)
     culprits: dict[str, str] = {}
+    if keys is not None:
+        # an honest completion needs no seed to replay: it names the keys rounds 1-4 give
+        completion = Completion(keys[0].key_id, keys[1].digest)
+        previous = transcript.expected_previous("completion")
+        for entry in transcript.plan.roster:
+            tid = entry.trustee_id
+            sent = transcript.message("completion", tid)
+            if sent is None:
+                culprits[tid] = "sent no completion"
+            elif sent.unsigned != SignedMessage.unsigned_record(
+                transcript.plan, tid, previous, completion
+            ):
+                culprits[tid] = (
+                    f"its completion (round {KINDS['completion']}) is not what the transcript gives"
+                )
+            elif tid in seeds:
+                culprits[tid] = "revealed its seed after completing"
+        return culprits
     for entry in transcript.plan.roster:
         tid = entry.trustee_id
+        if transcript.message("completion", tid) is not None:
+            culprits[tid] = (
+                f"its completion (round {KINDS['completion']}) answers confirmations whose "
+                "checks fail"
+            )
+            continue
         seed = seeds.get(tid)
         if seed is None:
             culprits[tid] = "withheld its seed"
             continue
         replay = SeedReplay(transcript.plan, tid, seed)
-        for kind in ROUNDS:
+        for kind in CONFIRMED_ROUNDS:
             sent = transcript.message(kind, tid)
             assert sent is not None  # every round is complete (above)
             try:

@@ -1,7 +1,7 @@
 """The whole dealerless ceremony in one process: the demo, the tests, ``LocalChallenge``.
 
 :func:`run_dealerless_ceremony` plays the organizer (the plan) and every trustee
-(``trustee.DkgTrustee``, each with its own seed) through rounds 1-4 over one shared
+(``trustee.DkgTrustee``, each with its own seed) through rounds 1-5 over one shared
 ``transcript.Transcript``, exactly as separate machines would over a relay, and returns what
 ``threshold/ceremony.run_ceremony`` returns. Each trustee's final share S_k = Σ_i f_i(k) is
 computed by that trustee alone from the shares sealed to it; the secret key s = Σ_i s_i is
@@ -79,6 +79,8 @@ def run_dealerless_ceremony(
         transcript.add(trustee.respond(transcript))
     for trustee in trustees:
         transcript.add(trustee.confirm(transcript))
+    for trustee in trustees:
+        transcript.add(trustee.complete(transcript))
     record = transcript.check_transcript(created_at=plan.created_at)
     public, evaluation = transcript.assemble_keys()
     shares: dict[str, KeyShare] = {}

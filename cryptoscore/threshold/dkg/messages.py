@@ -1,11 +1,12 @@
-"""The dealerless ceremony's five signed wire records (docs/design.md, "Key ceremony v2").
+"""The dealerless ceremony's six signed wire records (docs/design.md, "Key ceremony v2").
 
-Every message is one record (``envelope.pack_record``, magic ``CSDKGMSG``, version 1) followed
+Every message is one record (``envelope.pack_record``, magic ``CSDKGMSG``, version 2; version 1
+had no completion round and is refused) followed
 by a 64-byte trailer: the sender's Ed25519 signature over ``DKG_SIGN_DOMAIN`` | SHA-256 of the
 record (``threshold/ceremony.py``), so the ceremony record can keep just (digest, signature)
 per message and still be checked by anyone. The header always has ``kind``, ``plan`` (the
 plan's digest), ``trustee_id``, ``round`` (1 hello, 2 contribution, 3 response, 4
-confirmation, 5 reveal) and ``previous`` (the digest of the inputs of the round:
+confirmation, 5 completion, 6 reveal) and ``previous`` (the digest of the inputs of the round:
 ``transcript.py``), then the kind's own fields; the body is the kind's polynomials, each
 ``[..., prime, coeff]`` as little-endian 64-bit words, every one checked below its prime.
 
@@ -18,7 +19,13 @@ confirmation, 5 reveal) and ``previous`` (the digest of the inputs of the round:
 * :class:`Confirmation` — "ack" with the key id and evaluation-keys digest the trustee
   assembled (and, from the test set, its partial decryption of the ceremony test), or
   "complaint" naming the dealers whose shares failed, with reasons.
-* :class:`Reveal` — the trustee's 32-byte seed, published only on abort.
+* :class:`Completion` — the key id and evaluation-keys digest the trustee completes on, sent
+  only when every public check of rounds 1-4 passes and its own shares all checked; ``previous``
+  is the confirmations' digest, so all n completions name the same confirmations. A trustee
+  that completed never reveals, and nobody finishes without all n completions: that is what
+  makes a reveal harmless (docs/design.md, "the completion round").
+* :class:`Reveal` — the trustee's 32-byte seed, published only on abort, never after its
+  completion.
 
 Parsing checks everything and raises :class:`FormatError` (malformed),
 :class:`MismatchError` (another ceremony, a trustee off the roster) or
@@ -50,6 +57,7 @@ __all__ = [
     "KINDS",
     "MESSAGE_MAGIC",
     "Accusation",
+    "Completion",
     "Confirmation",
     "Contribution",
     "Hello",
@@ -61,14 +69,15 @@ __all__ = [
 ]
 
 MESSAGE_MAGIC = b"CSDKGMSG"
-MESSAGE_VERSION = 1
+MESSAGE_VERSION = 2
 SIGNATURE_BYTES = 64
 KINDS: dict[str, int] = {
     "hello": 1,
     "contribution": 2,
     "response": 3,
     "confirmation": 4,
-    "reveal": 5,
+    "completion": 5,
+    "reveal": 6,
 }
 """Each kind and its round."""
 MAX_REASON = 200
@@ -96,6 +105,11 @@ def _decode(
     return out, end
 
 
+def _no_body(kind: str, body: memoryview) -> None:
+    if len(body):
+        raise FormatError(f"{kind}: unexpected body")
+
+
 def sealed_share_bytes(params: type[ParameterSet]) -> int:
     """Length of one sealed share: f(k), m0(k), m1(k) over the data primes, and the tag."""
     return 3 * len(params.DATA_PRIMES) * params.POLY_MODULUS_DEGREE * 8 + TAG_BYTES
@@ -115,8 +129,7 @@ class Hello:
     def parse(
         cls, plan: CeremonyPlan, sender: str, f: Fields, header: Mapping[str, Any], body: memoryview
     ) -> Hello:
-        if len(body):
-            raise FormatError("hello: unexpected body")
+        _no_body("hello", body)
         key = f.hex("transport_key", 32)
         check_transport_key(key, f"hello of {sender!r}")
         return cls(key)
@@ -301,6 +314,25 @@ class Confirmation:
 
 
 @dataclass(frozen=True, slots=True)
+class Completion:
+    kind = "completion"
+    key_id: str
+    """The key id (hex) of the public context the transcript assembles."""
+    evaluation_keys: str
+    """The digest (hex) of the evaluation keys the transcript assembles."""
+
+    def parts(self, plan: CeremonyPlan, sender: str) -> tuple[dict[str, Any], bytes]:
+        return {"key_id": self.key_id, "evaluation_keys": self.evaluation_keys}, b""
+
+    @classmethod
+    def parse(
+        cls, plan: CeremonyPlan, sender: str, f: Fields, header: Mapping[str, Any], body: memoryview
+    ) -> Completion:
+        _no_body("completion", body)
+        return cls(f.hex("key_id", 32).hex(), f.hex("evaluation_keys", 32).hex())
+
+
+@dataclass(frozen=True, slots=True)
 class Reveal:
     kind = "reveal"
     seed: bytes = field(repr=False)
@@ -312,17 +344,17 @@ class Reveal:
     def parse(
         cls, plan: CeremonyPlan, sender: str, f: Fields, header: Mapping[str, Any], body: memoryview
     ) -> Reveal:
-        if len(body):
-            raise FormatError("reveal: unexpected body")
+        _no_body("reveal", body)
         return cls(f.hex("seed", 32))
 
 
-Payload = Hello | Contribution | Response | Confirmation | Reveal
-_PAYLOADS: dict[str, type[Hello | Contribution | Response | Confirmation | Reveal]] = {
+Payload = Hello | Contribution | Response | Confirmation | Completion | Reveal
+_PAYLOADS: dict[str, type[Payload]] = {
     "hello": Hello,
     "contribution": Contribution,
     "response": Response,
     "confirmation": Confirmation,
+    "completion": Completion,
     "reveal": Reveal,
 }
 _COMMON = {"kind", "plan", "trustee_id", "round", "previous"}
@@ -331,6 +363,7 @@ _FIELDS = {
     "contribution": {"galois", "recipients"},
     "response": {"degree_terms"},
     "confirmation": {"verdict", "key_id", "evaluation_keys", "test_level", "accused"},
+    "completion": {"key_id", "evaluation_keys"},
     "reveal": {"seed"},
 }
 
@@ -414,7 +447,7 @@ class SignedMessage:
             raise MismatchError(f"ceremony {kind}: message of another ceremony plan")
         trustee_id = f.string("trustee_id", 64)
         entry = plan.entry(trustee_id)
-        if f.integer("round", 1, 5) != KINDS[kind]:
+        if f.integer("round", 1, len(KINDS)) != KINDS[kind]:
             raise FormatError(f"ceremony {kind}: round must be {KINDS[kind]}")
         previous = f.hex("previous", 32).hex()
         payload = _PAYLOADS[kind].parse(plan, trustee_id, f, header, body)

@@ -6,8 +6,11 @@ each as it arrives: signature, plan, sender, and that it answers the round's inp
 every trustee, the service and any auditor:
 
 * ``hellos_digest`` = SHA-256("cryptoscore/dkg/hellos/v1" | plan digest | the hellos' digests
-  in index order); likewise ``contributions_digest`` (over ``hellos_digest``) and
-  ``responses_digest`` (over ``contributions_digest``);
+  in index order); likewise ``contributions_digest`` (over ``hellos_digest``),
+  ``responses_digest``, ``confirmations_digest`` and ``completions_digest``, each over the one
+  before (:func:`round_digest_of`; a relay holding only message digests computes the same
+  chain with :func:`round_digests_of` and checks a new message's ``previous`` with
+  :func:`expected_previous_of`);
 * the common seed (the first 32 bytes of ``hellos_digest``) and the common polynomials
   (``hazmat/keygen.expand_common``: "public-key" 0, "relin-key" 0, "galois-key" g);
 * the RKG round-1 sums h0 = Σ h0_i, h1 = Σ h1_i, and the degree-check challenges
@@ -25,8 +28,13 @@ every trustee, the service and any auditor:
   key, every Galois key and the shares together; the messages are fixed only after every key
   share is committed, so no contributor can make errors cancel.
 
-:meth:`Transcript.check_transcript` runs every public check and returns the
-``CeremonyRecord(mode="dealerless")``, or raises :class:`CeremonyAbort`. Nobody ever computes
+:meth:`Transcript.check_confirmations` runs every public check of rounds 1-4 (what a trustee
+needs before it sends its completion); :meth:`Transcript.check_transcript` adds the completion
+round — every trustee's completion, over these confirmations and naming these keys — and
+returns the ``CeremonyRecord(mode="dealerless")``, or raises :class:`CeremonyAbort`. Finishing
+needs all n completions and a trustee that completed never reveals its seed, so a revealed
+seed never exposes a key in use (the equivocation this prevents: docs/design.md, "Key ceremony
+v2 (dealerless)", the completion round). Nobody ever computes
 the secret key: the keys are sums of public shares, the test is a threshold decryption.
 """
 
@@ -34,14 +42,14 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
 import tenseal.sealapi as seal
 
-from cryptoscore.errors import CryptoScoreError, MismatchError, StepError
+from cryptoscore.errors import CryptoScoreError, MismatchError, ParameterError, StepError
 from cryptoscore.hazmat.c1 import shake_uniform
 from cryptoscore.hazmat.ciphertext import encode_ciphertext
 from cryptoscore.hazmat.keygen import (
@@ -51,17 +59,16 @@ from cryptoscore.hazmat.keygen import (
     key_primes,
     sum_shares,
 )
-from cryptoscore.hazmat.modmath import CBD_K, U64, addmod, crt_lift, mulmod, reduce_signed
+from cryptoscore.hazmat.modmath import U64, addmod, crt_lift, mulmod, reduce_signed
 from cryptoscore.hazmat.ntt import ntt_tables
 from cryptoscore.hazmat.seal_engine import engine_for
 from cryptoscore.hazmat.seal_format import build_ciphertext, build_kswitch_keys
-from cryptoscore.params import ParameterSet
 from cryptoscore.scoring.keys import EvaluationKeys, PublicContext, galois_elements
-from cryptoscore.scoring.noise import SMUDGING_BITS
 from cryptoscore.threshold.ceremony import CeremonyRecord, TranscriptEntry
 from cryptoscore.threshold.dkg.degree_check import degree_challenges
 from cryptoscore.threshold.dkg.messages import (
     KINDS,
+    Completion,
     Confirmation,
     Contribution,
     Hello,
@@ -72,15 +79,23 @@ from cryptoscore.threshold.dkg.messages import (
 from cryptoscore.threshold.dkg.plan import CeremonyPlan
 
 __all__ = [
+    "CONFIRMED_ROUNDS",
     "ROUNDS",
     "CeremonyAbort",
     "CeremonyTest",
     "Transcript",
-    "ceremony_test_noise_bound",
-    "ceremony_test_smudging_bound",
+    "answered_round",
+    "expected_previous_of",
+    "round_digest_of",
+    "round_digests_of",
 ]
 
-ROUNDS = ("hello", "contribution", "response", "confirmation")
+ROUNDS = ("hello", "contribution", "response", "confirmation", "completion")
+"""The rounds every trustee sends one message in, in order (a reveal is not one: it is sent
+only on abort). Finishing needs every message of every round."""
+CONFIRMED_ROUNDS = ROUNDS[:-1]
+"""The rounds the confirmations answer for: what a trustee checks before it completes, and
+what blame replays."""
 _TEST_DOMAIN = b"cryptoscore/dkg/test/v1"
 
 
@@ -107,58 +122,58 @@ class CeremonyTest:
     expected: U64 = field(repr=False)
 
 
-def ceremony_test_noise_bound(params: type[ParameterSet], trustees: int) -> int:
-    """A bound on the noise of the ceremony test ciphertext after switching to the release
-    level, for a collective key of ``trustees`` ternary shares (‖s‖∞ ≤ n, ‖s‖₁ ≤ n·N).
-
-    Worst case, as ``scoring/noise.worst_case_circuit_bound``, with the collective key's
-    norms (spec: pk error ≤ 21n, relin-key error ≤ 2·N·21·n² + 42n, Galois-key errors ≤ 21n):
-    fresh encryption e·u + e1 + e2·s ≤ 2·N·21·n + 22; the product t·v·v' plus the rounding
-    terms ≤ N·t·(v·v' + v + v') + N²·t·n² ; each key switch L·N·q_max·B_key/P + (n·N + 1)/2
-    + 1. The sum, times Q_rel/Q (≈ 2^-87 at bfv-8192), is far below 1; the switching term
-    dominates: each switch divides by a prime with rounding, (1 + ‖s‖₁)/2 per switch, a
-    geometric series below n·N + 3."""
-    n = params.POLY_MODULUS_DEGREE
-    t = params.PLAIN_MODULUS
-    k = trustees
-    levels = len(params.DATA_PRIMES)
-    fresh = 2 * n * CBD_K * k + CBD_K + 1
-    product = n * t * (fresh * fresh + 2 * fresh) + n * n * t * k * k
-
-    def switch(key_error: int) -> int:
-        spread = levels * n * max(params.DATA_PRIMES) * key_error
-        return -(-spread // params.SPECIAL_PRIME) + (k * n + 1) // 2 + 1
-
-    relin = switch(2 * n * CBD_K * k * k + 2 * CBD_K * k)
-    galois = len(galois_elements(params)) * (fresh + switch(CBD_K * k))
-    circuit = product + relin + galois
-    q_full = math.prod(params.DATA_PRIMES)
-    q_rel = math.prod(params.moduli(params.RELEASE_LEVEL))
-    return -(-circuit * q_rel // q_full) + k * n + 3
+def answered_round(kind: str) -> str | None:
+    """The round whose digest a ``kind`` message answers (its ``previous``): the round before
+    it, or None for a hello or a reveal, which answer the plan itself."""
+    if kind not in KINDS:
+        raise ParameterError(f"no ceremony message kind {kind!r} (kinds: {', '.join(KINDS)})")
+    if kind == "reveal" or kind == ROUNDS[0]:
+        return None
+    return ROUNDS[ROUNDS.index(kind) - 1]
 
 
-def ceremony_test_smudging_bound(params: type[ParameterSet], trustees: int, threshold: int) -> int:
-    """E of each test partial: at least 2^SMUDGING_BITS times
-    :func:`ceremony_test_noise_bound`, raised to (Δ/2 − B)/(2t) as
-    ``scoring/noise.smudging_bound`` does for releases; refuses a parameter set where t
-    partials would not decrypt."""
-    bound = ceremony_test_noise_bound(params, trustees)
-    q_rel = math.prod(params.moduli(params.RELEASE_LEVEL))
-    delta_half = (q_rel - 1) // params.PLAIN_MODULUS // 2
-    smudge = max(bound << SMUDGING_BITS, (delta_half - bound) // (2 * threshold))
-    if bound + threshold * smudge >= delta_half:
-        raise MismatchError(
-            f"the ceremony test does not fit {threshold} smudged partials at {params.ID}"
-        )
-    return smudge
-
-
-def _round_digest(kind: str, previous: str, messages: list[SignedMessage]) -> str:
+def round_digest_of(kind: str, previous: str, digests: Sequence[str]) -> str:
+    """``<kind>s_digest``: SHA-256("cryptoscore/dkg/<kind>s/v1" | previous | each message
+    digest), ``previous`` the digest the round answers and ``digests`` the round's message
+    digests (hex, SHA-256 of each message without its signature) in roster index order —
+    what :meth:`Transcript.round_digest` computes from the messages themselves."""
+    if kind not in ROUNDS:
+        raise ParameterError(f"no ceremony round {kind!r} (rounds: {', '.join(ROUNDS)})")
     h = hashlib.sha256(f"cryptoscore/dkg/{kind}s/v1".encode())
     h.update(bytes.fromhex(previous))
-    for m in messages:
-        h.update(bytes.fromhex(m.digest))
+    for digest in digests:
+        h.update(bytes.fromhex(digest))
     return h.hexdigest()
+
+
+def expected_previous_of(kind: str, plan_digest: str, round_digests: Mapping[str, str]) -> str:
+    """What a ``kind`` message's ``previous`` must be, from the plan's digest and the digests
+    of the complete rounds (round → digest, e.g. from :func:`round_digests_of`): the plan's
+    digest for a hello or a reveal, else the digest of the round before, which must be
+    complete (:class:`StepError` if it is not). The relay's check of a new message without
+    the earlier messages' bodies; :meth:`Transcript.expected_previous` is the same rule."""
+    before = answered_round(kind)
+    if before is None:
+        return plan_digest
+    digest = round_digests.get(before)
+    if digest is None:
+        raise StepError(f"a {kind} answers the {before}s, which are not all in")
+    return digest
+
+
+def round_digests_of(
+    plan_digest: str, complete_rounds: Mapping[str, Sequence[str]]
+) -> dict[str, str]:
+    """The digest of every complete round, in order: ``complete_rounds`` maps a round to its
+    message digests in roster index order (only rounds with every trustee's message); the
+    chain stops at the first round missing from it."""
+    out: dict[str, str] = {}
+    for kind in ROUNDS:
+        digests = complete_rounds.get(kind)
+        if digests is None:
+            break
+        out[kind] = round_digest_of(kind, expected_previous_of(kind, plan_digest, out), digests)
+    return out
 
 
 class Transcript:
@@ -203,12 +218,12 @@ class Transcript:
         return message
 
     def expected_previous(self, kind: str) -> str:
-        """What a ``kind`` message's ``previous`` must be: the plan digest for a hello or a
-        reveal, else the digest of the round before (which must be complete)."""
-        if kind in ("hello", "reveal"):
-            return self.plan.digest
-        before = ROUNDS[ROUNDS.index(kind) - 1]
-        return self.round_digest(before)
+        """What a ``kind`` message's ``previous`` must be (:func:`expected_previous_of`): the
+        plan digest for a hello or a reveal, else the digest of the round before (which must
+        be complete)."""
+        before = answered_round(kind)
+        digests = {} if before is None else {before: self.round_digest(before)}
+        return expected_previous_of(kind, self.plan.digest, digests)
 
     def message(self, kind: str, trustee_id: str) -> SignedMessage | None:
         return self._messages[kind].get(trustee_id)
@@ -235,7 +250,8 @@ class Transcript:
         key = ("digest", kind)
         if key not in self._cache:
             previous = self.expected_previous(kind)
-            self._cache[key] = _round_digest(kind, previous, self.messages(kind))
+            digests = [m.digest for m in self.messages(kind)]
+            self._cache[key] = round_digest_of(kind, previous, digests)
         out = self._cache[key]
         assert isinstance(out, str)
         return out
@@ -263,6 +279,12 @@ class Transcript:
         m = self._messages["confirmation"].get(trustee_id)
         if m is None or not isinstance(m.payload, Confirmation):
             raise StepError(f"no confirmation from {trustee_id!r}")
+        return m.payload
+
+    def completion(self, trustee_id: str) -> Completion:
+        m = self._messages["completion"].get(trustee_id)
+        if m is None or not isinstance(m.payload, Completion):
+            raise StepError(f"no completion from {trustee_id!r}")
         return m.payload
 
     def reveals(self) -> dict[str, bytes]:
@@ -419,13 +441,28 @@ class Transcript:
         out: U64 = ((lifted * t + big_q // 2) // big_q % t).astype(np.uint64)
         return out
 
+    def _naming_other_keys(
+        self, kind: str, public: PublicContext, evaluation: EvaluationKeys
+    ) -> list[str]:
+        """The senders whose ``kind`` (confirmation or completion) names other keys than
+        ``public`` and ``evaluation``."""
+        want = (public.key_id, evaluation.digest)
+        out = []
+        for m in self.messages(kind):
+            payload = m.payload
+            assert isinstance(payload, Confirmation | Completion)
+            if (payload.key_id, payload.evaluation_keys) != want:
+                out.append(m.trustee_id)
+        return out
+
     # -- the public verdict ----------------------------------------------------------------
-    def check_transcript(self, *, created_at: str | None = None) -> CeremonyRecord:
-        """Anyone's checks of a finished ceremony: every message of rounds 1-4 present, no
-        complaint, every ack naming the keys assembled here, and the test set's partials
-        decrypting the ceremony test exactly. Returns the dealerless record, or raises
-        :class:`CeremonyAbort`."""
-        for kind in ROUNDS:
+    def check_confirmations(self) -> tuple[PublicContext, EvaluationKeys]:
+        """Anyone's checks of rounds 1-4, what a trustee needs before it completes: every
+        message present, no complaint, every ack naming the keys assembled here, and the test
+        set's partials decrypting the ceremony test exactly. Returns the keys, or raises
+        :class:`CeremonyAbort` (naming the silent senders of a missing message; needing the
+        reveals otherwise)."""
+        for kind in CONFIRMED_ROUNDS:
             missing = self.missing(kind)
             if missing:
                 raise CeremonyAbort(
@@ -446,15 +483,7 @@ class Transcript:
             )
             raise CeremonyAbort(f"complaints: {said}", needs_reveal=True)
         public, evaluation = self.assemble_keys()
-        disagree = [
-            e.trustee_id
-            for e in self.plan.roster
-            if (
-                self.confirmation(e.trustee_id).key_id,
-                self.confirmation(e.trustee_id).evaluation_keys,
-            )
-            != (public.key_id, evaluation.digest)
-        ]
+        disagree = self._naming_other_keys("confirmation", public, evaluation)
         if disagree:
             raise CeremonyAbort(
                 "confirmations name other keys than the transcript's: " + ", ".join(disagree),
@@ -465,6 +494,31 @@ class Transcript:
                 "the ceremony test does not decrypt to its expected plaintext: some key share, "
                 "Shamir share or test partial is wrong",
                 needs_reveal=True,
+            )
+        return public, evaluation
+
+    def check_transcript(self, *, created_at: str | None = None) -> CeremonyRecord:
+        """Anyone's checks of a finished ceremony: :meth:`check_confirmations`, then every
+        trustee's completion (each answers these confirmations: ``previous``, checked when it
+        was added) naming the keys assembled here. Returns the dealerless record listing
+        every message of rounds 1-5, or raises :class:`CeremonyAbort`: a missing or wrong
+        completion names its sender and needs no reveal (the trustees that completed never
+        reveal; the others may, harmlessly: nobody finishes without their completion)."""
+        public, evaluation = self.check_confirmations()
+        missing = self.missing("completion")
+        if missing:
+            raise CeremonyAbort(
+                f"the ceremony stopped at round {KINDS['completion']}: no completion from "
+                + ", ".join(missing),
+                {tid: "sent no completion" for tid in missing},
+            )
+        wrong = {
+            tid: "its completion names other keys than the transcript's"
+            for tid in self._naming_other_keys("completion", public, evaluation)
+        }
+        if wrong:
+            raise CeremonyAbort(
+                "completions name other keys than the transcript's: " + ", ".join(wrong), wrong
             )
         entries = tuple(
             TranscriptEntry(m.round, m.trustee_id, m.digest, m.signature)

@@ -11,6 +11,16 @@ earlier public messages). A round method re-derives what it needs from the seed 
 nothing is kept between rounds. That determinism is what makes blame by replay possible
 (``blame.py``): after an abort a trustee reveals its seed and anyone recomputes its messages.
 
+Round 5, the completion, is what makes revealing safe: a trustee completes only when every
+public check of rounds 1-4 passes (``Transcript.check_confirmations``) and its own shares all
+checked; once it has completed it never reveals, and it finishes only with all n completions
+over the same confirmations. So when any honest trustee has revealed, no honest trustee can
+have finished: its own completion is missing. Without it, a trustee that equivocates at the
+confirmation round with the relay's help (an ack to one honest trustee, a complaint to
+another) gets one to finish and the other to reveal, and the revealed seed opens shares of
+the live key (``tests/threshold/dkg/test_dkg_equivocation.py``). ``session.step`` drives these
+rules for a trustee whose state is a seed file (``seed_file.py``).
+
 Per trustee i (Mouchet, Troncoso-Pastoriza, Bossuat, Hubaux, PETS 2021, §4, with t-of-n
 Shamir re-sharing of each additive secret): s_i ternary; the public-key share
 (``hazmat/keygen.public_key_share``), the RKG two-round shares (``relin_round1_share``,
@@ -52,10 +62,12 @@ from cryptoscore.hazmat.shamir import lagrange_at_zero
 from cryptoscore.identity import Identity
 from cryptoscore.randomness import SEED_BYTES, Rng, seeded_stream
 from cryptoscore.scoring.keys import galois_elements
+from cryptoscore.scoring.noise import ceremony_test_smudging_bound
 from cryptoscore.threshold.ceremony import KeyShare
 from cryptoscore.threshold.dkg import degree_check
 from cryptoscore.threshold.dkg.messages import (
     Accusation,
+    Completion,
     Confirmation,
     Contribution,
     Hello,
@@ -65,11 +77,7 @@ from cryptoscore.threshold.dkg.messages import (
     SignedMessage,
 )
 from cryptoscore.threshold.dkg.plan import CeremonyPlan
-from cryptoscore.threshold.dkg.transcript import (
-    CeremonyAbort,
-    Transcript,
-    ceremony_test_smudging_bound,
-)
+from cryptoscore.threshold.dkg.transcript import CeremonyAbort, Transcript
 from cryptoscore.threshold.dkg.transport import (
     open_share,
     seal_share,
@@ -302,7 +310,9 @@ class SeedReplay:
             scaled[i] = mulmod(final_share[i], lagrange_at_zero(self.entry.index, test_set, q), q)
         product = times_share(engine_for(params), test.ciphertext[1], scaled)
         scaled.fill(0)
-        bound = ceremony_test_smudging_bound(params, self.plan.n, self.plan.threshold)
+        bound = ceremony_test_smudging_bound(
+            params, committee=self.plan.n, threshold=self.plan.threshold
+        )
         stream = self._stream("test-smudging")
         if 2 * bound + 1 <= 1 << 63:
             noise = uniform_centered(bound, n, rng=stream)
@@ -335,9 +345,24 @@ class SeedReplay:
         finally:
             final_share.fill(0)
 
+    # -- round 5 ------------------------------------------------------------------------
+    def completion_payload(self, transcript: Transcript) -> Completion:
+        """The completion, deterministic like every message: only if every public check of
+        rounds 1-4 passes and every share this trustee received checks; raises
+        :class:`CeremonyAbort` (needing the reveals) otherwise."""
+        public, evaluation = transcript.check_confirmations()
+        final_share, accused = self._received(transcript)
+        final_share.fill(0)
+        if accused:
+            raise CeremonyAbort(
+                f"{self.trustee_id!r} received shares that fail its checks",
+                needs_reveal=True,
+            )
+        return Completion(public.key_id, evaluation.digest)
+
     # -- replay -----------------------------------------------------------------------
     def payload(self, kind: str, transcript: Transcript) -> Payload:
-        """The honest ``kind`` payload (rounds 1-4) for this transcript."""
+        """The honest ``kind`` payload (rounds 1-5) for this transcript."""
         if kind == "hello":
             return self.hello_payload()
         if kind == "contribution":
@@ -346,6 +371,8 @@ class SeedReplay:
             return self.response_payload(transcript)
         if kind == "confirmation":
             return self.confirmation_payload(transcript)
+        if kind == "completion":
+            return self.completion_payload(transcript)
         raise ParameterError(f"no replay of a {kind}")
 
     def unsigned(self, kind: str, transcript: Transcript) -> bytes:
@@ -368,7 +395,7 @@ class DkgTrustee(SeedReplay):
         if self.entry.public_key != identity.public_key:
             raise MismatchError(f"the identity is not {trustee_id!r}'s roster key")
         self._identity = identity
-        self._finished = False
+        self._completed = False
         self._revealed = False
 
     def _sign(self, payload: Payload, previous: str) -> SignedMessage:
@@ -399,9 +426,21 @@ class DkgTrustee(SeedReplay):
         payload = self.confirmation_payload(transcript)
         return self._sign(payload, transcript.expected_previous("confirmation"))
 
+    def complete(self, transcript: Transcript) -> SignedMessage:
+        """Round 5 (all confirmations in): the completion, only when every public check of
+        rounds 1-4 passes and this trustee's own shares all checked (else
+        :class:`CeremonyAbort`). From then on this trustee never reveals its seed (the caller
+        persists that before posting: ``session.step``). Refuses after a reveal."""
+        if self._revealed:
+            raise RefusedError("this trustee revealed its seed: the ceremony's key is void")
+        payload = self.completion_payload(transcript)
+        self._completed = True
+        return self._sign(payload, transcript.expected_previous("completion"))
+
     def finish(self, transcript: Transcript) -> KeyShare:
-        """Step 5: this trustee's key share, once every public check passes
-        (``Transcript.check_transcript``) and its own shares all checked. Refuses after a
+        """After round 5: this trustee's key share, once the transcript holds every trustee's
+        completion over the same confirmations (``Transcript.check_transcript``, this
+        trustee's own completion included) and its own shares all checked. Refuses after a
         reveal; raises :class:`CeremonyAbort` on anything missing or wrong."""
         if self._revealed:
             raise RefusedError("this trustee revealed its seed: the ceremony's key is void")
@@ -414,7 +453,7 @@ class DkgTrustee(SeedReplay):
                 needs_reveal=True,
             )
         levels = len(self.params.DATA_PRIMES)
-        self._finished = True
+        self._completed = True
         return KeyShare(
             self.params,
             record.key_id,
@@ -425,8 +464,10 @@ class DkgTrustee(SeedReplay):
         )
 
     def reveal(self) -> SignedMessage:
-        """On abort only: publish the seed (never after finishing: the key may be in use)."""
-        if self._finished:
-            raise RefusedError("this trustee finished the ceremony: it never reveals its seed")
+        """On abort only, and only before completing: publish the seed. Never after its
+        completion (another trustee may finish and use the key); a persistent caller keeps
+        that rule across processes with the seed file's status (``session.step``)."""
+        if self._completed:
+            raise RefusedError("this trustee completed the ceremony: it never reveals its seed")
         self._revealed = True
         return self._sign(Reveal(self._seed), self.plan.digest)

@@ -15,6 +15,7 @@ from cryptoscore.errors import FormatError, MismatchError, RefusedError, Verific
 from cryptoscore.hazmat.keygen import public_key_share, sample_secret, secret_ntt
 from cryptoscore.threshold.ceremony import DKG_SIGN_DOMAIN
 from cryptoscore.threshold.dkg import (
+    ROUNDS,
     Accusation,
     CeremonyAbort,
     Confirmation,
@@ -23,6 +24,7 @@ from cryptoscore.threshold.dkg import (
     Transcript,
     blame,
     degree_check,
+    reveals_needed,
 )
 from tests.helpers.dkg import DkgRun, accuracy_aggregate, release
 
@@ -144,8 +146,8 @@ def test_wrong_public_key_share_fails_the_test_and_is_named(setup):
 def test_without_the_ceremony_test_a_wrong_public_key_goes_unnoticed_until_release(
     setup, monkeypatch, tmp_path
 ):
-    transcript, trustees = setup.run({"trustee-2": WrongPublicKeyShare})
     monkeypatch.setattr(Transcript, "test_decryption", lambda self: self.ceremony_test().expected)
+    transcript, trustees = setup.run({"trustee-2": WrongPublicKeyShare})
     record, public, evaluation, shares = _keys_and_shares(transcript, trustees)
     aggregate, want = accuracy_aggregate(public, evaluation, seed=8, n_items=500)
     got = release(
@@ -193,7 +195,7 @@ def test_false_complaint_names_the_complainer(setup):
     }
 
 
-@pytest.mark.parametrize("kind", ["hello", "contribution", "response", "confirmation"])
+@pytest.mark.parametrize("kind", ROUNDS)
 def test_a_trustee_sending_nothing_is_named_without_any_reveal(setup, kind):
     transcript, _ = setup.run(silent={"trustee-3": kind})
     abort = _abort(transcript)
@@ -259,3 +261,50 @@ def test_a_share_out_of_range_is_refused(setup):
     )
     with pytest.raises(FormatError, match="not reduced modulo prime 0"):
         SignedMessage.from_bytes(bad.to_bytes(), setup.plan)
+
+
+# -- the completion round ---------------------------------------------------------------
+def test_a_completion_over_failing_confirmations_names_its_sender_without_its_seed(setup):
+    transcript, trustees = setup.run({"trustee-2": FalseComplainer})
+    assert transcript.missing("completion") == ["trustee-1", "trustee-2", "trustee-3"]
+    transcript.add(setup.forced_completion("trustee-1", transcript))
+    assert reveals_needed(transcript) == ["trustee-2", "trustee-3"]
+    reveals = [trustees[t].reveal() for t in ("trustee-2", "trustee-3")]
+    assert blame(transcript, reveals) == {
+        "trustee-1": "its completion (round 5) answers confirmations whose checks fail",
+        "trustee-2": "its confirmation (round 4) is not what its seed gives",
+    }
+
+
+def test_a_reveal_after_completing_is_named_and_does_not_stop_the_others(setup):
+    transcript, trustees = setup.run()
+    assert transcript.complete("completion") and reveals_needed(transcript) == []
+    late = DkgTrustee(
+        setup.plan, "trustee-3", setup.identities["trustee-3"], setup.seeds["trustee-3"]
+    )
+    assert blame(transcript, [late.reveal()]) == {"trustee-3": "revealed its seed after completing"}
+    # its seed exposes only what it knew: the others hold all n completions and finish
+    assert trustees["trustee-1"].finish(transcript).key_id == transcript.check_transcript().key_id
+
+
+def test_a_completion_naming_other_keys_names_its_sender(setup):
+    transcript, _ = setup.run(silent={"trustee-2": "completion"})
+    transcript.add(setup.forced_completion("trustee-2", transcript, key_id="ab" * 32))
+    abort = _abort(transcript)
+    wrong = {"trustee-2": "its completion names other keys than the transcript's"}
+    assert abort.culprits == wrong and not abort.needs_reveal
+    assert blame(transcript) == {
+        "trustee-2": "its completion (round 5) is not what the transcript gives"
+    }
+
+
+def test_a_trustee_that_completed_never_reveals(setup):
+    transcript, _ = setup.run(silent={"trustee-3": "completion"})
+    trustee = setup.trustee("trustee-3")
+    transcript.add(trustee.complete(transcript))
+    with pytest.raises(RefusedError, match="completed the ceremony: it never reveals"):
+        trustee.reveal()
+    revealed = setup.trustee("trustee-2")
+    revealed.reveal()
+    with pytest.raises(RefusedError, match="revealed its seed"):
+        revealed.complete(transcript)

@@ -13,7 +13,7 @@ import pytest
 from cryptoscore import BFV8192
 from cryptoscore.errors import MismatchError, VerificationError
 from cryptoscore.threshold.ceremony import CeremonyRecord, open_share_file
-from cryptoscore.threshold.dkg import run_dealerless_ceremony
+from cryptoscore.threshold.dkg import ROUNDS, run_dealerless_ceremony
 from tests.helpers.dkg import DkgRun, accuracy_aggregate, release
 
 
@@ -35,7 +35,7 @@ def test_every_active_subset_releases_the_exact_scores(t, n, tmp_path):
     elapsed = time.monotonic() - start
     record = CeremonyRecord.from_bytes(result.record.to_bytes())
     assert record.mode == "dealerless" and record.to_bytes() == result.record.to_bytes()
-    assert record.verify_signatures() == 4 * n
+    assert record.verify_signatures() == 5 * n
     record.check_keys(result.public, result.evaluation)
     assert steps == sorted(steps) and steps[-1] == len(steps)
     shares = {}
@@ -74,13 +74,13 @@ def test_record_names_every_signed_message_and_verifies_from_the_record_alone(sm
     transcript, _, record = finished
     assert record.plan == small.plan.digest
     assert [(m.round, m.trustee_id) for m in record.transcript] == [
-        (r, tid) for r in (1, 2, 3, 4) for tid in sorted(small.identities)
+        (r, tid) for r in (1, 2, 3, 4, 5) for tid in sorted(small.identities)
     ]
     for entry in record.transcript:
-        kind = ("hello", "contribution", "response", "confirmation")[entry.round - 1]
+        kind = ROUNDS[entry.round - 1]
         message = transcript.message(kind, entry.trustee_id)
         assert message is not None and message.digest == entry.digest
-    assert record.verify_signatures() == 12
+    assert record.verify_signatures() == 15
     # a signature moved to another message no longer verifies
     forged = list(record.transcript)
     forged[0], forged[1] = (

@@ -18,7 +18,7 @@ from cryptoscore.errors import FormatError, MismatchError, ParameterError
 from cryptoscore.hazmat.modmath import uniform_below
 from cryptoscore.identity import Identity
 from cryptoscore.threshold.ceremony import CeremonyRecord, RosterEntry
-from cryptoscore.threshold.dkg import CeremonyPlan, SignedMessage, Transcript, degree_check
+from cryptoscore.threshold.dkg import ROUNDS, CeremonyPlan, SignedMessage, Transcript, degree_check
 from cryptoscore.threshold.dkg import trustee as trustee_module
 from cryptoscore.threshold.dkg.transport import open_share, seal_share, transport_key
 from tests.helpers.dkg import DkgRun
@@ -57,7 +57,7 @@ def test_plan_round_trip_and_refusals(run):
         CeremonyPlan.create(BFV8192, roster, 2)
 
 
-@pytest.mark.parametrize("kind", ["hello", "contribution", "response", "confirmation"])
+@pytest.mark.parametrize("kind", ROUNDS)
 def test_messages_round_trip_byte_for_byte(run, kind):
     setup, transcript = run
     for message in transcript.messages(kind):
@@ -87,7 +87,7 @@ def test_malformed_messages_are_refused(run):
     with pytest.raises(MismatchError, match="another ceremony plan"):
         SignedMessage.from_bytes(raw, other)
     hello = transcript.message("hello", "trustee-1")
-    header, _ = unpack_record(hello.unsigned, b"CSDKGMSG", 1, "m")
+    header, _ = unpack_record(hello.unsigned, b"CSDKGMSG", 2, "m")
     for change, message in [
         ({"kind": "gossip"}, "unknown kind 'gossip'"),
         ({"round": 2}, "round must be 1"),
@@ -95,7 +95,7 @@ def test_malformed_messages_are_refused(run):
         ({"transport_key": "00" * 32}, "not a usable X25519 public key"),
         ({"extra": 1}, "unknown header field"),
     ]:
-        forged = pack_record(b"CSDKGMSG", 1, header | change) + hello.signature
+        forged = pack_record(b"CSDKGMSG", 2, header | change) + hello.signature
         with pytest.raises((FormatError, MismatchError), match=message):
             SignedMessage.from_bytes(forged, setup.plan)
     stale = SignedMessage.sign(
