@@ -1,11 +1,12 @@
 """The ``cryptoscore`` command line.
 
 Thin: argument parsing, files, progress bars and error messages; every cryptographic step is
-a call into ``cryptoscore``. Errors print one line (``cryptoscore: error: ...``) and exit 2.
+a call into ``cryptoscore``. Errors print one line (``cryptoscore: error: ...``) and exit 2;
+a command may return another status (1: a ceremony aborted, naming its culprits).
 
 This module builds the parser and runs a command; the commands live a module a role in
-``cryptoscore_cli/commands/`` (single_key, dealer, trustee, organizer, participant, auditor,
-about), their shared helpers in ``commands/common.py``.
+``cryptoscore_cli/commands/`` (single_key, ceremony and dealer, trustee, organizer, participant,
+auditor, about), their shared helpers in ``commands/common.py``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from cryptoscore_cli.api import ApiError
 from cryptoscore_cli.commands import (
     about,
     auditor,
-    dealer,
+    ceremony,
     organizer,
     participant,
     single_key,
@@ -59,7 +60,7 @@ COMMANDS: tuple[Callable[[Subparsers], None], ...] = (
     about.add_params,
     single_key.add_keygen,
     trustee.add_trustee,
-    dealer.add_ceremony,
+    ceremony.add_ceremony,
     single_key.add_encrypt,
     single_key.add_validity,
     single_key.add_score,
@@ -97,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        args.func(args)
+        code = args.func(args)
     except (cs.CryptoScoreError, CliError, ApiError) as exc:
         print(f"cryptoscore: error: {exc}", file=sys.stderr)
         return 2
@@ -107,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("cryptoscore: interrupted", file=sys.stderr)
         return 130
-    return 0
+    return int(code or 0)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@
 The rules a trustee answers by all live in the library's trustee agent
 (``cryptoscore.trustee.agent.TrusteeAgent``): this module only gives it the service
 (``ProtocolClient`` is its port), progress bars, and a loop that retries with backoff when
-the service cannot be reached. The key share and identity never leave this process.
+the service cannot be reached. Each pass it first takes part in the key ceremonies the
+service relays for it (``ceremony_trustee.ServiceCeremonies``, when given); without a share
+yet, it serves the first one it finishes. The key share and identity never leave this process.
 """
 
 from __future__ import annotations
@@ -15,12 +17,16 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptoscore.identity import TrusteeIdentity
 from cryptoscore.threshold.ceremony import KeyShare
-from cryptoscore.trustee.agent import TrusteeAgent
+from cryptoscore.trustee.agent import PassSummary, TrusteeAgent
 from cryptoscore_cli.api import ApiError, ProtocolClient
 from cryptoscore_cli.errors import CliError
+
+if TYPE_CHECKING:
+    from cryptoscore_cli.ceremony_trustee import ServiceCeremonies
 
 IDLE_LINE_SECONDS = 60.0
 """A running loop with nothing to say for this long says that it is idle (at most this often)."""
@@ -29,7 +35,8 @@ IDLE_LINE_SECONDS = 60.0
 @dataclass
 class TrusteeLoop:
     client: ProtocolClient
-    share: KeyShare
+    share: KeyShare | None
+    """The share served; ``None`` until a ceremony (``ceremonies``) finishes one."""
     identity: TrusteeIdentity
     journal_path: Path
     say: Callable[[str], None] = print
@@ -41,7 +48,14 @@ class TrusteeLoop:
     stop: threading.Event = field(default_factory=threading.Event)
     """Set, :meth:`run` returns before its next pass (``demo --serve`` runs trustees in
     threads and stops them so)."""
-    agent: TrusteeAgent = field(init=False)
+    ceremonies: ServiceCeremonies | None = None
+    """The key ceremonies this trustee takes part in, stepped first in each pass."""
+    open_share: Callable[[Path], tuple[KeyShare, Path | None]] | None = None
+    """A share file a ceremony finished → the share and the record checked against (to
+    serve it when there was none)."""
+    agent: TrusteeAgent | None = field(init=False, default=None)
+    trustee_name: str | None = field(init=False, default=None)
+    """The token's name (``/whoami``): the roster id ceremonies are listed by."""
     _last_line: float = field(init=False)
     """When this loop last said anything (``clock`` time): idle lines are spaced from it."""
     _last_work: float = field(init=False)
@@ -50,8 +64,16 @@ class TrusteeLoop:
 
     def __post_init__(self) -> None:
         self._last_line = self._last_work = self.clock()
+        if self.share is not None:
+            self.serve(self.share, self.roster_checked_in)
+
+    def serve(self, share: KeyShare, checked_in: Path | None) -> None:
+        """Answer tasks with ``share`` from now on (its identity checked against the roster
+        of ``checked_in``)."""
+        self.share = share
+        self.roster_checked_in = checked_in
         self.agent = TrusteeAgent(
-            self.share, self.identity, self.journal_path, say=self._say, progress=self._bar
+            share, self.identity, self.journal_path, say=self._say, progress=self.bar
         )
 
     def _say(self, line: str) -> None:
@@ -67,6 +89,12 @@ class TrusteeLoop:
     def start_line(self, interval: float) -> str:
         """Who serves what, where: printed once when ``trustee run`` starts."""
         share = self.share
+        if share is None:
+            return (
+                f"trustee with no key share yet at {self.client.base}: taking part in the key "
+                f"ceremonies that name it, polling every {interval:g} s; it serves the share "
+                "of the first it finishes"
+            )
         roster = self.roster_checked_in or "each challenge's ceremony record"
         return (
             f"trustee {share.trustee_id} serving {self.client.base}: key "
@@ -76,8 +104,9 @@ class TrusteeLoop:
 
     def check_token(self) -> None:
         """Refuse to start unless the token is a trustee token named as the share's trustee
-        (``GET /whoami``): the service knows a trustee by its token's name. A service without
-        that endpoint (404) only gets a note."""
+        (any trustee token while there is no share; its name is the roster id ceremonies are
+        listed by) (``GET /whoami``): the service knows a trustee by its token's name. A
+        service without that endpoint (404) only gets a note."""
         try:
             me = self.client.get_json("/whoami")
         except ApiError as exc:
@@ -85,8 +114,17 @@ class TrusteeLoop:
                 raise
             self._say("note: the service cannot say whose token this is (no /whoami)")
             self._token_checked = True
+            if self.share is not None:
+                self.trustee_name = self.share.trustee_id
             return
         role, name = str(me.get("role")), str(me.get("name"))
+        if self.share is None:
+            if role != "trustee":
+                raise CliError(f"the token is {role} {name}'s: use this trustee's token")
+            self.trustee_name = name
+            self._token_checked = True
+            return
+        self.trustee_name = name
         if role != "trustee" or name != self.share.trustee_id:
             raise CliError(
                 f"the token is {role} {name}'s, but the share is trustee "
@@ -95,7 +133,7 @@ class TrusteeLoop:
         self._token_checked = True
 
     @contextlib.contextmanager
-    def _bar(self, total: int, desc: str, unit: str) -> Iterator[Callable[[int], None]]:
+    def bar(self, total: int, desc: str, unit: str) -> Iterator[Callable[[int], None]]:
         from tqdm import tqdm  # the [cli] extra; ``cryptoscore_cli.main`` checks it is there
 
         with tqdm(
@@ -119,9 +157,23 @@ class TrusteeLoop:
         A task the library refuses is reported and skipped ("refused …"); a task the service
         answers with a 4xx (a race with another trustee, a round already closed) is reported
         and skipped too ("skipped …"): neither stops the pass. A lost connection or a 5xx
-        (:func:`unavailable`) ends it: :meth:`run` retries with backoff.
+        (:func:`unavailable`) ends it: :meth:`run` retries with backoff. The ceremonies come
+        first (:attr:`ceremonies`); a share one finishes is served at once if there was none.
         """
+        if self.ceremonies is not None and self.trustee_name is not None:
+            for path in self.ceremonies.run_once(self.client, self.trustee_name):
+                if self.share is None and self.open_share is not None:
+                    share, checked_in = self.open_share(path)
+                    self.serve(share, checked_in)
+                    self._say(f"serving the share {path} (key {share.key_id[:16]}…)")
+                else:
+                    self._say(f"finished {path}: `trustee run --share {path}` serves it")
+        if self.agent is None:
+            return 0
         return self.agent.run_once(self.client, refused_by_service)
+
+    def last_pass(self) -> PassSummary:
+        return self.agent.last_pass if self.agent is not None else PassSummary()
 
     def run(
         self, once: bool, interval: float = 2.0, *, max_backoff: float = 60.0, passes: int = 0
@@ -148,7 +200,7 @@ class TrusteeLoop:
                 self._say(f"service unavailable ({exc}); retrying in {delay:g} s")
             done += 1
             if once:
-                summary = self.agent.last_pass
+                summary = self.last_pass()
                 self._say(
                     f"one pass: {summary.answered} answered, {summary.refused} refused, "
                     f"{summary.skipped} skipped by the service"

@@ -2,7 +2,8 @@
 
 - ``single_key``: single-key mode on local files (``keygen``, ``encrypt``, ``validity``, ``score``,
   ``decrypt``);
-- ``dealer``: the key ceremony (``ceremony``);
+- ``ceremony``: the dealerless key ceremony (``ceremony plan | start | step | status | verify``);
+- ``dealer``: the legacy dealer ceremony (``ceremony deal``) and the roster file;
 - ``trustee``: ``trustee init``, ``trustee run``;
 - ``organizer``: ``challenge create | show``, ``labels upload | status``;
 - ``participant``: ``identity init``, ``enrol``, ``submit``, ``status``, ``leaderboard``;

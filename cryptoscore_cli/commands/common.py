@@ -43,6 +43,7 @@ __all__ = [
     "server_options",
     "signer_options",
     "transfer_bar",
+    "unlock_identity",
     "upload_options",
     "write_file",
 ]
@@ -197,6 +198,12 @@ def new_identity(args: argparse.Namespace, what: str) -> tuple[Path, str]:
 def open_identity(home: str, passphrase_env: str | None) -> Identity:
     """The identity in ``home``/identity.pem, opened with the passphrase from
     ``passphrase_env`` or typed once at the terminal."""
+    return unlock_identity(home, passphrase_env)[0]
+
+
+def unlock_identity(home: str, passphrase_env: str | None) -> tuple[Identity, bytes]:
+    """:func:`open_identity`, and the passphrase that opened it (a trustee's ceremony seed
+    file is sealed with it too)."""
     from cryptoscore.identity import Identity
 
     path = Path(home) / "identity.pem"
@@ -205,7 +212,7 @@ def open_identity(home: str, passphrase_env: str | None) -> Identity:
         passphrase_env, "identity passphrase: ", option="--passphrase-env VAR"
     )
     try:
-        return Identity.from_pem(pem, passphrase)
+        return Identity.from_pem(pem, passphrase), passphrase
     except FormatError as exc:
         raise CliError(f"{path}: {exc}") from None
 

@@ -1,6 +1,9 @@
-"""The dealer's command: ``ceremony``, key ceremony v1 (a trusted dealer, run offline). From
-the trustees' public keys it writes the ceremony record, the public context, the evaluation
-keys and one passphrase-encrypted share file per trustee, then erases the key."""
+"""The legacy dealer's command: ``ceremony deal``, key ceremony v1 (a trusted dealer, run
+offline). From the trustees' public keys it writes the ceremony record, the public context, the
+evaluation keys and one passphrase-encrypted share file per trustee, then erases the key — but
+the dealer held the whole secret key and could have kept a copy: it warns so, and the
+dealerless ceremony (``commands/ceremony.py``) is the one to use. Also the roster file both
+read (:func:`read_roster`)."""
 
 from __future__ import annotations
 
@@ -24,7 +27,14 @@ if TYPE_CHECKING:
     from cryptoscore.threshold.ceremony import RosterEntry
     from cryptoscore_cli.commands.common import Subparsers
 
-__all__ = ["add_ceremony", "read_roster"]
+__all__ = ["DEALER_WARNING", "add_deal", "read_roster"]
+
+DEALER_WARNING = (
+    "cryptoscore: warning: `ceremony deal` is the legacy dealer ceremony: this machine "
+    "generates the whole secret key and could keep a copy to decrypt every submission; "
+    "prefer the dealerless ceremony (`ceremony plan`/`step`/`verify`, or `ceremony start` and "
+    "`trustee run`), in which nobody ever holds the key"
+)
 
 
 def read_roster(path: str) -> list[RosterEntry]:
@@ -46,9 +56,10 @@ def read_roster(path: str) -> list[RosterEntry]:
         raise CliError(f"{path}: expected a JSON list of {{id, public_key}} ({exc})") from None
 
 
-def cmd_ceremony(args: argparse.Namespace) -> None:
+def cmd_deal(args: argparse.Namespace) -> None:
     from cryptoscore.threshold.ceremony import run_ceremony
 
+    print(DEALER_WARNING, file=sys.stderr)
     roster = read_roster(args.roster)
     passphrases = {}
     for entry in roster:
@@ -67,7 +78,7 @@ def cmd_ceremony(args: argparse.Namespace) -> None:
     params = cs.get_parameter_set(args.params)
     from cryptoscore.scoring.noise import smudging_is_proven
 
-    if not smudging_is_proven(params):
+    if not smudging_is_proven(params, committee=len(roster)):
         print(
             f"cryptoscore: note: {params.ID}: decryption smudging rests on a heuristic noise "
             "estimate, not a proof (SECURITY.md); bfv-16384 has a proven one",
@@ -86,12 +97,18 @@ def cmd_ceremony(args: argparse.Namespace) -> None:
     print(f"ceremony {result.record.digest[:16]}…: {args.threshold} of {len(roster)} trustees")
     print(
         f"wrote {out}/ceremony.record, public.ctx, evaluation.keys and one share file per "
-        "trustee; the dealer erased the key (see SECURITY.md)"
+        "trustee; the dealer erased the key, but held it (see SECURITY.md)"
     )
 
 
-def add_ceremony(sub: Subparsers) -> None:
-    p = sub.add_parser("ceremony", help="key ceremony v1 (trusted dealer, run offline)")
+def add_deal(actions: Subparsers) -> None:
+    """``ceremony deal``, added to ``ceremony``'s actions (``commands/ceremony.py``)."""
+    p = actions.add_parser(
+        "deal",
+        help="legacy dealer ceremony, run offline: the dealer sees the whole secret key "
+        "(prefer the dealerless ceremony)",
+        description=DEALER_WARNING.removeprefix("cryptoscore: warning: "),
+    )
     p.add_argument("--roster", required=True, help='JSON: [{"id": ..., "public_key": hex}]')
     p.add_argument("--threshold", type=int, required=True)
     p.add_argument(
@@ -106,4 +123,4 @@ def add_ceremony(sub: Subparsers) -> None:
         help="read each trustee's passphrase from PREFIX<ID> (id upper-cased, - as _)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=cmd_ceremony)
+    p.set_defaults(func=cmd_deal)

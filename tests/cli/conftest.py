@@ -16,7 +16,7 @@ IDENTITY_PASSPHRASE_ENV = "ID_PASS"
 
 
 def share_passphrase_env(trustee_id: str) -> str:
-    """The variable `ceremony --passphrase-env-prefix S_` reads for this trustee."""
+    """The variable `ceremony deal --passphrase-env-prefix S_` reads for this trustee."""
     return f"S_{trustee_id.upper().replace('-', '_')}"
 
 
@@ -44,7 +44,8 @@ def server(tmp_path, monkeypatch) -> Iterator[str]:
 
 @pytest.fixture
 def cli_committee(tmp_path, monkeypatch) -> dict[str, str]:
-    """`trustee init` for three trustees, then a 2-of-3 `ceremony` into tmp_path/ceremony.
+    """`trustee init` for three trustees, then a 2-of-3 `ceremony deal` (the legacy dealer
+    ceremony: the quickest way to a committee) into tmp_path/ceremony.
 
     Returns trustee id -> the environment variable holding its share-file passphrase;
     identities are in tmp_path/<id> (passphrase in $ID_PASS), share files in
@@ -59,7 +60,7 @@ def cli_committee(tmp_path, monkeypatch) -> dict[str, str]:
         monkeypatch.setenv(share_passphrase_env(tid), f"share passphrase {tid}")
     roster = Path(tmp_path / "roster.json")
     roster.write_text(json.dumps([{"id": t, "public_key": k} for t, k in keys.items()]))
-    ceremony = ["ceremony", "--roster", str(roster), "--threshold", "2"]
+    ceremony = ["ceremony", "deal", "--roster", str(roster), "--threshold", "2"]
     assert (
         main([*ceremony, "--out", str(tmp_path / "ceremony"), "--passphrase-env-prefix", "S_"]) == 0
     )

@@ -154,6 +154,7 @@ def test_trustee_init_and_ceremony(cli_committee, tmp_path, capsys):
         main(
             [
                 "ceremony",
+                "deal",
                 "--roster",
                 str(tmp_path / "bad.json"),
                 "--threshold",

@@ -23,7 +23,12 @@ def _no_prompt(prompt: str = "") -> str:  # pragma: no cover - must not be calle
 
 
 def _one_error(capsys: pytest.CaptureFixture[str]) -> str:
-    err = capsys.readouterr().err.strip().splitlines()
+    """The one error line (besides `ceremony deal`'s warning, said before anything else)."""
+    err = [
+        line
+        for line in capsys.readouterr().err.strip().splitlines()
+        if not line.startswith("cryptoscore: warning: `ceremony deal` is the legacy")
+    ]
     assert len(err) == 1, err
     return err[0]
 
@@ -40,10 +45,10 @@ def _commands(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
             ["identity", "init", "--out", str(tmp_path / "new")],
             "--passphrase-env",
         ),
-        "ceremony": (
+        "ceremony deal": (
             [
-                *("ceremony", "--roster", str(tmp_path / "roster.json"), "--threshold", "2"),
-                *("--params", "bfv-8192", "--out", str(tmp_path / "again")),
+                *("ceremony", "deal", "--roster", str(tmp_path / "roster.json")),
+                *("--threshold", "2", "--params", "bfv-8192", "--out", str(tmp_path / "again")),
             ],
             "--passphrase-env-prefix",
         ),
@@ -61,7 +66,7 @@ def _commands(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
     [
         "trustee init",
         "identity init",
-        "ceremony",
+        "ceremony deal",
         "trustee run (identity)",
         "trustee run (share)",
         "enrol",
@@ -130,6 +135,10 @@ class _Idle:
     def trustee_tasks(self) -> dict[str, Any]:
         return {}
 
+    def list_ceremonies(self, trustee: str | None = None) -> list[Any]:
+        assert trustee == TRUSTEES[0]
+        return []
+
 
 def test_opening_asks_each_passphrase_once(tmp_path, cli_committee, answers, monkeypatch, capsys):
     asked, queues = answers
@@ -151,7 +160,7 @@ def test_ceremony_asks_again_at_once_for_a_too_short_passphrase(
             f"long enough {tid}",
         ]
     queues["again: "] = [f"long enough {tid}" for tid in TRUSTEES]
-    argv = _commands(tmp_path)["ceremony"][0]
+    argv = _commands(tmp_path)["ceremony deal"][0]
     capsys.readouterr()
     assert main(argv) == 0, capsys.readouterr().err
     first = f"share-file passphrase for {TRUSTEES[0]} (typed by that trustee): "

@@ -79,17 +79,28 @@ def test_readme_flow_keeps_tokens_off_command_lines():
     assert files and files <= set(re.findall(r"token create .*> (\S+)", flow))
 
 
-def test_readme_flow_shares_are_where_the_ceremony_writes_them():
+def test_readme_flow_uses_the_dealerless_ceremony_and_its_files():
+    """The organizer starts the dealerless ceremony over the service and verifies it into the
+    folder the challenge is created from; each trustee's `trustee run` takes part and serves
+    the share it finishes (no --share, no dealer)."""
     commands = _commands(_flow())
-    (ceremony,) = [argv for argv in commands if argv[0] == "ceremony"]
-    out = ceremony[ceremony.index("--out") + 1]
-    shares = [argv[argv.index("--share") + 1] for argv in commands if "--share" in argv]
-    assert shares and all(re.fullmatch(rf"{out}/share-t\d\.bin", s) for s in shares), shares
+    (start,) = [argv for argv in commands if argv[:2] == ["ceremony", "start"]]
+    (verify,) = [argv for argv in commands if argv[:2] == ["ceremony", "verify"]]
+    (create,) = [argv for argv in commands if argv[:2] == ["challenge", "create"]]
+    assert start[start.index("--roster") + 1] == "roster.json"
+    out = verify[verify.index("--out") + 1]
+    assert "--wait" in verify and create[create.index("--ceremony") + 1] == out
+    assert not [argv for argv in commands if argv[:2] == ["ceremony", "deal"]]
+    runs = [argv for argv in commands if argv[:2] == ["trustee", "run"]]
+    assert runs and all("--share" not in argv and "--home" in argv for argv in runs)
+    order = [argv[:2] for argv in commands]
+    assert order.index(["ceremony", "start"]) < order.index(["trustee", "run"])
+    assert order.index(["trustee", "run"]) < order.index(["ceremony", "verify"])
 
 
 def test_readme_roster_is_what_the_ceremony_reads(tmp_path):
     """The roster.json the flow writes (its here-document, with the trustees' keys filled in)
-    is read by ``ceremony`` as written."""
+    is read by ``ceremony start`` (and ``plan``, ``deal``) as written."""
     from cryptoscore.identity import Identity
     from cryptoscore_cli.commands.dealer import read_roster
 

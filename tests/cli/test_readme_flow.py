@@ -2,7 +2,8 @@
 
 Every command line of that ``sh`` block runs through ``bash`` in a temporary folder, in
 order, against a live ``serve --print-admin-token`` (as ``make run`` starts it), with the
-placeholders a newcomer fills in (the admin token, the submission digest, the log key) taken
+placeholders a newcomer fills in (the admin token, the ceremony id, the submission digest, the
+log key) taken
 from the output that shows them, and every passphrase typed at a pseudo-terminal, as a
 newcomer types it. ``trustee run`` is kept running in the background for t1, t2 and t3 (as in
 three other terminals); "likewise t2, t3" lines run for each trustee. The released numbers
@@ -75,7 +76,9 @@ class Terminal:
         self.line = line
         owner = re.search(r"--(?:out|home|identity) (\S+)", line)
         self.identity = f"passphrase of {owner.group(1) if owner else '?'}"
-        share = re.search(r"--share \S*share-(\w+)\.bin", line)
+        # a share file's owner: the trustee of --share, else of --home (`trustee run` seals
+        # the share its ceremony finishes there)
+        share = re.search(r"--share \S*share-(\w+)\.bin", line) or re.search(r"--home (\w+)", line)
         self.share = f"share passphrase of {share.group(1) if share else '?'}"
         master, slave = os.openpty()
         self.master = master
@@ -262,11 +265,13 @@ def test_readme_service_flow_as_typed(tmp_path):
                 digests.append(re.search(r"^submission ([0-9a-f]{16,}): ", out, re.M).group(1))
             if digests:
                 values["submission digest"] = digests[0]
+            if statement.startswith("$C ceremony start"):  # the id it prints first
+                values["ceremony id"] = re.search(r"^ceremony ([0-9a-f]{64})$", out, re.M).group(1)
             if statement.startswith("$C challenge show"):
                 values["log_key from challenge show"] = json.loads(out[out.index("{") :])["log_key"]
 
         # the released numbers are the plaintext's, wherever they are shown
-        wait = next(v for k, v in outputs.items() if "--wait" in k)
+        wait = next(v for k, v in outputs.items() if k.startswith("$C submit") and "--wait" in k)
         assert re.search(rf"\bcorrect\W+{correct}\b", wait), wait
         assert re.search(rf"\berrors\W+{errors}\b", wait), wait
         board = next(v for k, v in outputs.items() if k.startswith("$C leaderboard"))
