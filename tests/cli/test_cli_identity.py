@@ -109,7 +109,7 @@ def test_trustee_init_still_says_what_it_did(tmp_path, passphrase_env, capsys):
     public = (out / "identity.pub").read_text().strip()
     assert capsys.readouterr().out.splitlines() == [
         f"trustee identity written to {out}/identity.pem (encrypted)",
-        f"give the dealer your public key: {public}",
+        f"give the organizer your public key (for the ceremony's roster): {public}",
     ]
     assert main(["trustee", "init", "--out", str(out), "--passphrase-env", passphrase_env]) == 2
     assert _one_error(capsys) == (
