@@ -68,8 +68,14 @@ RECORD_MAGIC = b"CSCEREMO"
 SHARE_MAGIC = b"CSKSHARE"
 FORMAT_VERSION = 1
 """Share files, and the records of dealer ceremonies (byte for byte as before v2 existed)."""
-DEALERLESS_VERSION = 2
-"""Records of dealerless ceremonies (``threshold/dkg/``): mode, plan and message transcript."""
+DEALERLESS_VERSION = 3
+"""Records of dealerless ceremonies (``threshold/dkg/``): mode, plan (digest and bytes), message
+transcript and every trustee's signed completion. Version 2 (the transcript's digests alone,
+which could not show that each trustee signed *this* key) is refused."""
+MAX_PLAN_BYTES = 1 << 16
+"""A dealerless record's plan bytes (``threshold/dkg/plan.py``): ≈ 0.3 KB + 0.12 KB per trustee."""
+MAX_COMPLETION_BYTES = 1024
+"""One signed completion (``threshold/dkg/messages.py``): ≈ 0.5 KB (header and signature)."""
 MODES = ("dealer", "dealerless")
 DKG_ROUNDS = {1: "hello", 2: "contribution", 3: "response", 4: "confirmation", 5: "completion"}
 """The rounds whose messages a dealerless record lists, one message per trustee each (the
@@ -180,10 +186,13 @@ class CeremonyRecord:
 
     ``mode`` "dealer" (ceremony v1, format version 1, unchanged): a commitment to each share
     file and the dealer's statement. ``mode`` "dealerless" (``threshold/dkg/``, format
-    version 2): no share commitments and no dealer statement, but the plan's digest (the
-    ceremony id) and every signed message of rounds 1-5 as (round, trustee, digest,
+    version 3): no share commitments and no dealer statement, but the plan's digest (the
+    ceremony id) and bytes, every signed message of rounds 1-5 as (round, trustee, digest,
     signature), which anyone verifies against the roster from the record alone
-    (:meth:`verify_signatures`)."""
+    (:meth:`verify_signatures`), and every trustee's signed completion in full, which names
+    the key id and evaluation-keys digest that trustee completed on and, through its
+    ``previous``, the digests of rounds 1-4 (:meth:`check_completions`): every trustee signed
+    "this transcript gives this key"."""
 
     params: type[ParameterSet]
     key_id: str
@@ -197,6 +206,11 @@ class CeremonyRecord:
     plan: str = ""
     """Dealerless: SHA-256 (hex) of the ceremony plan (``threshold/dkg/plan.py``)."""
     transcript: tuple[TranscriptEntry, ...] = ()
+    plan_record: bytes = field(default=b"", repr=False)
+    """Dealerless: the plan's bytes (``CeremonyPlan.to_bytes``), hashing to ``plan``."""
+    completions: Mapping[str, bytes] = field(default_factory=dict, repr=False)
+    """Dealerless: trustee id → its signed completion (``SignedMessage.to_bytes``), the
+    message its round-5 transcript entry names."""
 
     def __post_init__(self) -> None:
         check_roster(self.roster, self.threshold)
@@ -205,8 +219,10 @@ class CeremonyRecord:
         if self.mode == "dealer":
             if set(self.share_commitments) != {e.trustee_id for e in self.roster}:
                 raise FormatError("ceremony record: one share commitment per trustee is required")
-            if self.plan or self.transcript:
-                raise FormatError("ceremony record: a dealer ceremony has no plan or transcript")
+            if self.plan or self.transcript or self.plan_record or self.completions:
+                raise FormatError(
+                    "ceremony record: a dealer ceremony has no plan, transcript or completions"
+                )
         elif self.mode == "dealerless":
             if self.share_commitments or self.dealer_statement:
                 raise FormatError(
@@ -223,8 +239,37 @@ class CeremonyRecord:
                     "ceremony record: a dealerless transcript lists exactly one message of "
                     f"each roster trustee in each of rounds 1-{len(DKG_ROUNDS)}"
                 )
+            self._check_carried()
         else:
             raise FormatError(f"ceremony record: mode must be one of {MODES}, not {self.mode!r}")
+
+    def _check_carried(self) -> None:
+        """Dealerless: the plan bytes hash to the plan digest, and each trustee's completion
+        is the message its round-5 transcript entry names (digest and signature)."""
+        if not 0 < len(self.plan_record) <= MAX_PLAN_BYTES:
+            raise FormatError(f"ceremony record: the plan has 1..{MAX_PLAN_BYTES} bytes")
+        if hashlib.sha256(self.plan_record).hexdigest() != self.plan:
+            raise MismatchError("ceremony record: the plan bytes do not hash to the plan digest")
+        named = {m.trustee_id: m for m in self.transcript if m.round == len(DKG_ROUNDS)}
+        extra = sorted(set(self.completions) - set(named))
+        if extra:
+            raise FormatError(f"ceremony record: a completion of {extra[0]!r}, not on the roster")
+        for e in self.roster:
+            raw = self.completions.get(e.trustee_id)
+            if raw is None:
+                raise FormatError(f"ceremony record: no completion of {e.trustee_id!r}")
+            if not 64 < len(raw) <= MAX_COMPLETION_BYTES:
+                raise FormatError(
+                    f"ceremony record: the completion of {e.trustee_id!r} has {len(raw)} bytes "
+                    f"(at most {MAX_COMPLETION_BYTES})"
+                )
+            entry = named[e.trustee_id]
+            digest = hashlib.sha256(raw[:-64]).hexdigest()
+            if (digest, raw[-64:]) != (entry.digest, entry.signature):
+                raise MismatchError(
+                    f"ceremony record: the completion of {e.trustee_id!r} is not the message "
+                    "its transcript entry names"
+                )
 
     @property
     def n(self) -> int:
@@ -260,7 +305,9 @@ class CeremonyRecord:
         return common | {
             "mode": self.mode,
             "plan": self.plan,
+            "plan_record": self.plan_record.hex(),
             "transcript": [m.to_json() for m in self.transcript],
+            "completions": {k: v.hex() for k, v in sorted(self.completions.items())},
         }
 
     @property
@@ -277,6 +324,11 @@ class CeremonyRecord:
     @classmethod
     def from_bytes(cls, raw: bytes) -> CeremonyRecord:
         version = int.from_bytes(bytes(raw[8:10]), "little") if len(raw) >= 10 else 0
+        if version == 2 and bytes(raw[:8]) == RECORD_MAGIC:
+            raise FormatError(
+                "ceremony record: version 2 (a dealerless record without its plan and "
+                "completions, which cannot show that every trustee signed its key) is refused"
+            )
         if version not in (FORMAT_VERSION, DEALERLESS_VERSION):
             version = FORMAT_VERSION  # unpack_record names what is wrong
         header, body = unpack_record(raw, RECORD_MAGIC, version, "ceremony record")
@@ -288,7 +340,11 @@ class CeremonyRecord:
                 header, "ceremony record", common | {"share_commitments", "dealer_statement"}
             )
         else:
-            f = Fields(header, "ceremony record", common | {"mode", "plan", "transcript"})
+            f = Fields(
+                header,
+                "ceremony record",
+                common | {"mode", "plan", "plan_record", "transcript", "completions"},
+            )
         roster_json = header["roster"]
         if not isinstance(roster_json, list) or len(roster_json) > 255:
             raise FormatError("ceremony record: roster must be a list")
@@ -318,10 +374,24 @@ class CeremonyRecord:
                 dealer_statement=f.string("dealer_statement", 1024),
             )
         if f.string("mode", 16) != "dealerless":
-            raise FormatError("ceremony record: a version 2 record is a dealerless ceremony's")
+            raise FormatError(
+                f"ceremony record: a version {DEALERLESS_VERSION} record is a dealerless ceremony's"
+            )
         entries = header["transcript"]
         if not isinstance(entries, list) or len(entries) > len(DKG_ROUNDS) * 255:
             raise FormatError("ceremony record: the transcript must be a list of messages")
+        plan_hex = f.string("plan_record", 2 * MAX_PLAN_BYTES)
+        completions_json = header["completions"]
+        if not isinstance(completions_json, dict) or len(completions_json) > len(roster):
+            raise FormatError("ceremony record: completions must be an object, one per trustee")
+        completions = {}
+        for tid, value in completions_json.items():
+            if not isinstance(value, str) or len(value) > 2 * MAX_COMPLETION_BYTES:
+                raise FormatError(
+                    f"ceremony record: the completion of {tid!r} must be hex of at most "
+                    f"{MAX_COMPLETION_BYTES} bytes"
+                )
+            completions[tid] = _from_hex(value, f"the completion of {tid!r}")
         return cls(
             params=params,
             key_id=key_id,
@@ -334,6 +404,8 @@ class CeremonyRecord:
             mode="dealerless",
             plan=f.hex("plan", 32).hex(),
             transcript=tuple(TranscriptEntry.from_json(m) for m in entries),
+            plan_record=_from_hex(plan_hex, "the plan"),
+            completions=completions,
         )
 
     def verify_signatures(self) -> int:
@@ -349,6 +421,63 @@ class CeremonyRecord:
                 f"ceremony record: {DKG_ROUNDS[m.round]} of {m.trustee_id!r} (round {m.round})",
             )
         return len(self.transcript)
+
+    def check_completions(self) -> None:
+        """Dealerless: every trustee signed this record's key. Parses the plan (its bytes hash
+        to ``plan``; its parameter set, threshold and roster are the record's) and each
+        trustee's completion with the ceremony's own parser (``threshold/dkg/messages.py``,
+        signature included), and checks that each completion is its transcript entry's
+        message, answers the confirmations this transcript lists (``previous`` is the digest
+        chain of rounds 1-4, ``threshold/dkg/transcript.round_digests_of``) and names this
+        record's key id and evaluation-keys digest. Raises :class:`FormatError`,
+        :class:`MismatchError` or :class:`VerificationError` naming the trustee; a dealer
+        record has nothing to check."""
+        if self.mode != "dealerless":
+            return
+        # the dkg package builds on this module (its messages import DKG_SIGN_DOMAIN)
+        from cryptoscore.threshold.dkg.messages import Completion, SignedMessage
+        from cryptoscore.threshold.dkg.plan import CeremonyPlan
+        from cryptoscore.threshold.dkg.transcript import ROUNDS, round_digests_of
+
+        plan = CeremonyPlan.from_bytes(self.plan_record)
+        if plan.digest != self.plan:
+            raise MismatchError("ceremony record: the plan bytes do not hash to the plan digest")
+        if (plan.params, plan.threshold, plan.roster) != (
+            self.params,
+            self.threshold,
+            tuple(sorted(self.roster, key=lambda e: e.index)),
+        ):
+            raise MismatchError(
+                "ceremony record: the plan names another parameter set, threshold or roster"
+            )
+        by_slot = {(m.round, m.trustee_id): m.digest for m in self.transcript}
+        chain = round_digests_of(
+            plan.digest,
+            {
+                kind: [by_slot[(r, e.trustee_id)] for e in plan.roster]
+                for r, kind in enumerate(ROUNDS[:-1], start=1)
+            },
+        )
+        confirmations = chain[ROUNDS[-2]]
+        for e in plan.roster:
+            message = SignedMessage.from_bytes(self.completions[e.trustee_id], plan)
+            who = f"ceremony record: the completion of {e.trustee_id!r}"
+            if message.trustee_id != e.trustee_id or not isinstance(message.payload, Completion):
+                raise MismatchError(f"{who} is another trustee's or another kind of message")
+            if message.digest != by_slot[(len(DKG_ROUNDS), e.trustee_id)]:
+                raise MismatchError(f"{who} is not the message its transcript entry names")
+            if message.previous != confirmations:
+                raise MismatchError(f"{who} answers other confirmations than this transcript's")
+            if message.payload.key_id != self.key_id:
+                raise MismatchError(
+                    f"{who} names key {message.payload.key_id[:16]}…, not this record's key "
+                    f"{self.key_id[:16]}…"
+                )
+            if message.payload.evaluation_keys != self.evaluation_keys:
+                raise MismatchError(
+                    f"{who} names evaluation keys {message.payload.evaluation_keys[:16]}…, not "
+                    f"this record's {self.evaluation_keys[:16]}…"
+                )
 
     def check_keys(self, public: PublicContext, evaluation: EvaluationKeys | None = None) -> None:
         """Refuse a public context (and evaluation keys) that this ceremony did not produce."""
@@ -441,6 +570,16 @@ class CeremonyResult:
     share_files: Mapping[str, bytes] = field(repr=False)
     shares: Mapping[str, KeyShare] = field(default_factory=dict, repr=False)
     """In-process only (``threshold/dkg/inprocess.py`` without passphrases): the shares."""
+
+
+def _from_hex(value: str, what: str) -> bytes:
+    try:
+        out = bytes.fromhex(value)
+    except ValueError:
+        raise FormatError(f"ceremony record: {what} is not hex") from None
+    if out.hex() != value:
+        raise FormatError(f"ceremony record: {what} is not lower-case hex")
+    return out
 
 
 def secret_key_residues(secret: SecretKey) -> U64Array:

@@ -1,6 +1,8 @@
 """The record's own checks: ``manifest``, ``ceremony-record``, ``log-integrity`` and
 ``blobs-present`` — the bundle is one a known format, its log the one the service signed, and
-every object the log names is present."""
+every object the log names is present. ``ceremony-record`` also checks a dealerless
+ceremony's record on its own: every trustee's signatures, and every trustee's signed
+completion naming the record's key."""
 
 from __future__ import annotations
 
@@ -45,6 +47,7 @@ def check_ceremony_record(bundle: AuditBundle) -> tuple[str, ChallengeContext]:
         raise CheckFailed("ceremony-record", "the log needs exactly one ceremony and one challenge")
     try:
         record = CeremonyRecord.from_bytes(bundle.blob(cer[0]["record"], "ceremony-record"))
+        summary = _ceremony_summary(record)
         public = PublicContext.from_bytes(bundle.blob(cer[0]["public"], "ceremony-record"))
         evaluation = EvaluationKeys.from_bytes(bundle.blob(cer[0]["evaluation"], "ceremony-record"))
         record.check_keys(public, evaluation)
@@ -69,7 +72,23 @@ def check_ceremony_record(bundle: AuditBundle) -> tuple[str, ChallengeContext]:
         raise CheckFailed("ceremony-record", str(exc)) from None
     except (KeyError, ValueError, TypeError) as exc:
         raise CheckFailed("ceremony-record", f"malformed challenge definition: {exc}") from None
-    return f"{record.threshold} of {record.n} trustees, key {record.key_id[:16]}…", context
+    return summary, context
+
+
+def _ceremony_summary(record: CeremonyRecord) -> str:
+    """Dealerless: every transcript signature verifies against the roster, each trustee sent
+    exactly one message in each of rounds 1-5 and no reveal (the record's own parse), and each
+    trustee's signed completion names this key and these confirmations
+    (``CeremonyRecord.check_completions``). Dealer: the legacy record, nothing signed to check."""
+    who = f"{record.threshold} of {record.n} trustees"
+    if record.mode == "dealer":
+        return f"dealer (legacy ceremony v1): {who}, key {record.key_id[:16]}…"
+    signed = record.verify_signatures()
+    record.check_completions()
+    return (
+        f"dealerless: {who}, {signed} signed messages, every trustee signed key "
+        f"{record.key_id[:16]}…"
+    )
 
 
 def check_log_integrity(bundle: AuditBundle, manifest: Manifest) -> tuple[str, MerkleLog]:

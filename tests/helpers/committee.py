@@ -1,9 +1,15 @@
 """A test committee: a single-key key set shared t-of-n exactly as the ceremony shares it,
-keeping the whole key so tests can compare threshold results with SEAL's decryption."""
+keeping the whole key so tests can compare threshold results with SEAL's decryption — or,
+``Committee(t, n, dealerless=True)``, keys from a dealerless ceremony, which has no single key
+(only what needs no secret: ``keys.secret`` is absent)."""
 
 from __future__ import annotations
 
-from cryptoscore import BFV8192, KeySet, generate_keys
+from dataclasses import dataclass
+
+import numpy as np
+
+from cryptoscore import BFV8192, KeySet, encrypt_labels, encrypt_predictions, generate_keys
 from cryptoscore.hazmat.shamir import share
 from cryptoscore.identity import Identity, TrusteeIdentity
 from cryptoscore.local import LocalChallenge, LocalTrustee, local_trustees
@@ -11,6 +17,8 @@ from cryptoscore.protocol.answer import answer_pad_request
 from cryptoscore.protocol.challenge import ChallengeContext
 from cryptoscore.protocol.contributions import Contribution
 from cryptoscore.protocol.rules import ChallengeRules
+from cryptoscore.scoring.bundle import EncryptedBundle
+from cryptoscore.scoring.keys import EvaluationKeys, PublicContext
 from cryptoscore.scoring.pad_request import Pads
 from cryptoscore.scoring.policy import ReleasePolicy
 from cryptoscore.threshold.active_set import ActiveSet
@@ -20,22 +28,50 @@ from cryptoscore.threshold.ceremony import (
     RosterEntry,
     secret_key_residues,
 )
+from cryptoscore.threshold.dkg import run_dealerless_ceremony
 from cryptoscore.threshold.journal import PartialJournal
 from cryptoscore.threshold.pad_shares import PadKey, open_pads
 from cryptoscore.threshold.partial import PartialDecryption, partial_decrypt, standalone_lineage
 from cryptoscore.trustee.agent import TrusteeAgent
 
 
-class Committee:
-    """A key set shared t-of-n the way the ceremony does, keeping the single key for tests."""
+@dataclass(frozen=True)
+class PublicKeys:
+    """A dealerless committee's keys: the public ones only (nobody holds the secret key)."""
 
-    def __init__(self, t: int, n: int, keys: KeySet | None = None) -> None:
-        self.keys = keys or generate_keys(BFV8192)
+    public: PublicContext
+    evaluation: EvaluationKeys
+
+
+class Committee:
+    """A key set shared t-of-n the way the ceremony does, keeping the single key for tests
+    (dealer), or made by a dealerless ceremony run in process (``dealerless=True``)."""
+
+    def __init__(
+        self, t: int, n: int, keys: KeySet | None = None, *, dealerless: bool = False
+    ) -> None:
         self.organizer = Identity.generate()
         self.identities = [TrusteeIdentity.generate() for _ in range(n)]
         self.roster = [
             RosterEntry(f"trustee-{i + 1}", i + 1, self.identities[i].public_key) for i in range(n)
         ]
+        self.keys: KeySet | PublicKeys
+        if dealerless:
+            if keys is not None:
+                raise ValueError("a dealerless committee makes its own keys")
+            result = run_dealerless_ceremony(
+                BFV8192,
+                self.roster,
+                t,
+                None,
+                identities={e.trustee_id: self.identities[e.index - 1] for e in self.roster},
+                created_at="2026-11-25T00:00:00Z",
+            )
+            self.keys = PublicKeys(result.public, result.evaluation)
+            self.shares = dict(result.shares)
+            self.record = result.record
+            return
+        self.keys = keys or generate_keys(BFV8192)
         secret = secret_key_residues(self.keys.secret)
         shares = share(secret, BFV8192.DATA_PRIMES, t, [e.index for e in self.roster])
         self.shares = {
@@ -114,6 +150,28 @@ class Committee:
         for name in participants:
             local.enrol(name, Identity.generate())
         return local
+
+    @staticmethod
+    def one_submission(
+        local: LocalChallenge, name: str, seed: int
+    ) -> tuple[EncryptedBundle, np.ndarray, np.ndarray]:
+        """Random binary labels uploaded and ``name``'s predictions (80% right) submitted
+        and released on ``local`` (a challenge with ``name`` enrolled); returns the
+        predictions' bundle, the labels and the predictions."""
+        context = local.context
+        n, challenge = context.n, context.challenge_id
+        gen = np.random.default_rng(seed)
+        y = gen.integers(0, 2, n)
+        p = np.where(gen.random(n) < 0.8, y, 1 - y)
+        labels = local.pads("labels")
+        local.upload_labels(
+            encrypt_labels(y, context.public, classes=2, challenge=challenge, pads=labels)
+        )
+        bundle = encrypt_predictions(
+            p, context.public, classes=2, challenge=challenge, pads=local.pads("predictions", name)
+        )
+        assert local.submit(name, bundle) == "released"
+        return bundle, y, p
 
     def agent(self, tid, journal_dir) -> TrusteeAgent:
         """Trustee ``tid``'s agent (``trustee/agent.py``), journal in ``journal_dir``: the

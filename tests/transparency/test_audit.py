@@ -113,6 +113,7 @@ def test_bundle_from_a_whole_challenge_verifies(challenge):
     report = verify_bundle(path)
     assert report.ok, report.first_failure
     assert [c.name for c in report.checks] == list(CHECKS)
+    assert report.checks[1].detail.startswith("dealer (legacy ceremony v1): 2 of 3 trustees")
     assert {k: v["correct"] for k, v in local.released().items()} == truth
     assert set(local.rejected()) == {"mallory", "nora"}
     assert "noise" in local.rejected()["nora"] and "encoding" in local.rejected()["mallory"]

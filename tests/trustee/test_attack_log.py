@@ -59,16 +59,7 @@ class Story:
 def story(committee, tmp_path) -> Story:
     context = committee.context(CHALLENGE, POLICY, N_ITEMS)
     local = committee.local_challenge(context, tmp_path, SERVICE_KEY, participants=("alice",))
-    gen = np.random.default_rng(3)
-    y = gen.integers(0, 2, N_ITEMS)
-    p = np.where(gen.random(N_ITEMS) < 0.8, y, 1 - y)
-    local.upload_labels(
-        encrypt_labels(y, context.public, classes=2, challenge=CHALLENGE, pads=local.pads("labels"))
-    )
-    alice = encrypt_predictions(
-        p, context.public, classes=2, challenge=CHALLENGE, pads=local.pads("predictions", "alice")
-    )
-    assert local.submit("alice", alice) == "released"
+    alice, y, p = committee.one_submission(local, "alice", 3)
     assert local.released()["alice"] == {"correct": int(np.count_nonzero(p == y))}
     return Story(local, alice.digest, tmp_path, y)
 

@@ -1,9 +1,10 @@
 """Known answers for one whole small challenge, as the VDAF reference pins a whole run.
 
-Every draw is fixed (``Stream``, test-only): the key ceremony (keys, Shamir coefficients,
-share-file salts and nonces), every identity, the service's log key, the submitters' pad keys,
-pad seeds and encryption errors, each trustee's contributions, pad-share sealing, smudging and
-noise-check masks, and the service's clock. A 2-of-3 committee (trustee t3 offline) runs the
+Every draw is fixed (``Stream``, test-only): the key ceremony (dealerless,
+``threshold/dkg/``: the plan's nonce, each trustee's seed, share-file salts and nonces), every
+identity, the service's log key, the submitters' pad keys, pad seeds and encryption errors,
+each trustee's contributions, pad-share sealing, smudging and noise-check masks, and the
+service's clock. A 2-of-3 committee (trustee t3 offline) runs the
 labels, one honest submission and one weighted (invalid) submission through both rounds by
 the protocol driver (``cryptoscore/protocol/driver.py``). The vector pins the log entry by entry
 (RFC 9162 leaf hashes of the canonical entries), its last signed head, and what was released
@@ -29,7 +30,8 @@ from cryptoscore.local import LocalChallenge, LocalTrustee
 from cryptoscore.params import BFV8192
 from cryptoscore.protocol.challenge import ChallengeContext
 from cryptoscore.protocol.rules import ChallengeRules
-from cryptoscore.threshold.ceremony import RosterEntry, open_share_file, run_ceremony
+from cryptoscore.threshold.ceremony import RosterEntry, open_share_file
+from cryptoscore.threshold.dkg import run_dealerless_ceremony
 from cryptoscore.trustee.agent import TrusteeAgent
 from cryptoscore.verify import verify_bundle
 from tests.vectors.streams import Stream
@@ -68,8 +70,14 @@ def whole_challenge() -> dict[str, object]:
         RosterEntry(tid, i + 1, ident.public_key)
         for i, (tid, ident) in enumerate(identities.items())
     ]
-    ceremony = run_ceremony(
-        BFV8192, roster, 2, PASSPHRASES, created_at="2026-12-07T00:00:00Z", rng=rng("ceremony")
+    ceremony = run_dealerless_ceremony(
+        BFV8192,
+        roster,
+        2,
+        PASSPHRASES,
+        identities=identities,
+        created_at="2026-12-07T00:00:00Z",
+        rng=rng("ceremony"),
     )
     organizer = Identity.generate(rng=rng("organizer"))
     rules = ChallengeRules(

@@ -22,7 +22,8 @@ Small records are stored whole (hex), large ones by length, SHA-256 and their he
 
 And one whole small challenge (``challenge.py``, written to ``challenge.json``): ceremony,
 labels, an honest and an invalid submission through both rounds, every draw fixed, the log
-pinned entry by entry.
+pinned entry by entry. And one tiny dealerless ceremony (``dkg.py``, written to ``dkg.json``):
+the plan, every trustee's message of each round, a reveal, a seed file, the key and the record.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ from cryptoscore.hazmat.modmath import (
     uniform_centered_residues,
 )
 from cryptoscore.hazmat.shamir import lagrange_at_zero, share
-from cryptoscore.identity import Identity, TrusteeIdentity
+from cryptoscore.identity import Identity
 from cryptoscore.params import BFV8192, BFV16384
 from cryptoscore.protocol.contributions import Contribution, derive_seed, round1_seed
 from cryptoscore.protocol.requests import DecryptionRequest
@@ -89,7 +90,8 @@ from cryptoscore.threshold.partial import (
 from cryptoscore.transparency.log import MerkleLog
 from cryptoscore.transparency.receipts import Receipt, issue_receipt
 from tests.vectors.challenge import whole_challenge
-from tests.vectors.streams import Stream
+from tests.vectors.dkg import dkg_vectors
+from tests.vectors.streams import Stream, trustee_identity
 
 HERE = Path(__file__).resolve().parent
 
@@ -113,11 +115,6 @@ N_ITEMS = 1000
 """Items of the vectors' bundle: one ciphertext at bfv-8192, two classes."""
 PASSPHRASES = {tid: f"passphrase of {tid}".encode() for tid in ("t1", "t2", "t3")}
 ACTIVE = ActiveSet((1, 2))
-
-
-def trustee_identity(index: int) -> TrusteeIdentity:
-    """Trustee t<index>'s fixed Ed25519 key (RFC 8032 signatures are deterministic)."""
-    return TrusteeIdentity(Ed25519PrivateKey.from_private_bytes(bytes([index]) * 32))
 
 
 def contributions() -> list[Contribution]:
@@ -473,3 +470,4 @@ def write(name: str, data: dict[str, object]) -> None:
 if __name__ == "__main__":
     write("vectors.json", vectors())
     write("challenge.json", whole_challenge())
+    write("dkg.json", dkg_vectors())

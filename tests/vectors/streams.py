@@ -1,10 +1,15 @@
-"""The known-answer vectors' randomness: a fixed, replayable byte stream (test-only)."""
+"""The known-answer vectors' randomness: a fixed, replayable byte stream and fixed trustee
+keys (test-only)."""
 
 from __future__ import annotations
 
 import hashlib
 
-__all__ = ["Stream"]
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from cryptoscore.identity import TrusteeIdentity
+
+__all__ = ["Stream", "trustee_identity"]
 
 
 class Stream:
@@ -24,3 +29,8 @@ class Stream:
         out = self._buffer[self._used : end]
         self._used = end
         return out
+
+
+def trustee_identity(index: int) -> TrusteeIdentity:
+    """Trustee t<index>'s fixed Ed25519 key (RFC 8032 signatures are deterministic)."""
+    return TrusteeIdentity(Ed25519PrivateKey.from_private_bytes(bytes([index]) * 32))

@@ -501,9 +501,11 @@ class Transcript:
         """Anyone's checks of a finished ceremony: :meth:`check_confirmations`, then every
         trustee's completion (each answers these confirmations: ``previous``, checked when it
         was added) naming the keys assembled here. Returns the dealerless record listing
-        every message of rounds 1-5, or raises :class:`CeremonyAbort`: a missing or wrong
-        completion names its sender and needs no reveal (the trustees that completed never
-        reveal; the others may, harmlessly: nobody finishes without their completion)."""
+        every message of rounds 1-5 and carrying the plan and every signed completion in
+        full (``CeremonyRecord.check_completions``), or raises :class:`CeremonyAbort`: a
+        missing or wrong completion names its sender and needs no reveal (the trustees that
+        completed never reveal; the others may, harmlessly: nobody finishes without their
+        completion)."""
         public, evaluation = self.check_confirmations()
         missing = self.missing("completion")
         if missing:
@@ -537,4 +539,6 @@ class Transcript:
             mode="dealerless",
             plan=self.plan.digest,
             transcript=entries,
+            plan_record=self.plan.to_bytes(),
+            completions={m.trustee_id: m.to_bytes() for m in self.messages("completion")},
         )

@@ -101,6 +101,8 @@ def test_record_names_every_signed_message_and_verifies_from_the_record_alone(sm
         mode="dealerless",
         plan=record.plan,
         transcript=tuple(forged),
+        plan_record=record.plan_record,
+        completions=record.completions,
     )
     with pytest.raises(VerificationError, match="hello of 'trustee-1' \\(round 1\\)"):
         bad.verify_signatures()

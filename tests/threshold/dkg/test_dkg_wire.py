@@ -129,18 +129,20 @@ def test_dealerless_record_round_trip_and_v1_untouched(run, keys):
     setup, transcript = run
     record = transcript.check_transcript(created_at="2026-12-01T00:00:00Z")
     raw = record.to_bytes()
-    assert raw[8:10] == (2).to_bytes(2, "little")
+    assert raw[8:10] == (3).to_bytes(2, "little")
     assert CeremonyRecord.from_bytes(raw).to_bytes() == raw
-    header, _ = unpack_record(raw, b"CSCEREMO", 2, "r")
+    header, _ = unpack_record(raw, b"CSCEREMO", 3, "r")
     for change, message in [
-        ({"mode": "dealer"}, "version 2 record is a dealerless"),
+        ({"mode": "dealer"}, "version 3 record is a dealerless"),
         ({"transcript": header["transcript"][:-1]}, "exactly one message of each"),
         ({"plan": "zz"}, "plan"),
     ]:
         with pytest.raises(FormatError, match=message):
-            CeremonyRecord.from_bytes(pack_record(b"CSCEREMO", 2, header | change))
-    with pytest.raises(FormatError, match="unsupported format version 3"):
-        CeremonyRecord.from_bytes(pack_record(b"CSCEREMO", 3, header))
+            CeremonyRecord.from_bytes(pack_record(b"CSCEREMO", 3, header | change))
+    with pytest.raises(FormatError, match="unsupported format version 4"):
+        CeremonyRecord.from_bytes(pack_record(b"CSCEREMO", 4, header))
+    with pytest.raises(FormatError, match=r"version 2 .* is refused"):
+        CeremonyRecord.from_bytes(pack_record(b"CSCEREMO", 2, header))
     v1 = CeremonyRecord(
         params=BFV8192,
         key_id=keys.public.key_id,
