@@ -43,6 +43,11 @@ class ChallengeContext:
     before signed inputs: trustees that follow the log answer nothing for those."""
 
     def __post_init__(self) -> None:
+        # a dealerless record must carry every trustee's signed word that these are its keys
+        # (every message signature, every completion naming this key): whoever builds a
+        # context — service, trustee, organizer, auditor — refuses a record that does not
+        self.record.verify_signatures()
+        self.record.check_completions()
         self.record.check_keys(self.public, self.evaluation)
         self.public.params.check_count(self.n, "number of items")
 

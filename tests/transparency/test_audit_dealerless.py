@@ -230,3 +230,26 @@ def test_malformed_or_oversized_plans_and_completions_are_refused(challenge):
             transcript=(),
             plan_record=b"",
         )
+
+
+def test_every_party_building_a_challenge_refuses_a_record_the_trustees_did_not_sign(challenge):
+    """Not only the auditor: the service, the trustees and the organizer build a
+    ``ChallengeContext`` from the record, and it refuses a completion naming another key or a
+    transcript signature that does not verify — before anything is computed under the key."""
+    from cryptoscore.errors import CryptoScoreError
+    from cryptoscore.protocol.challenge import ChallengeContext
+    from cryptoscore.scoring.policy import ReleasePolicy
+
+    committee, _ = challenge
+    policy = ReleasePolicy(2, ("correct",))
+    ChallengeContext(
+        "c", committee.record, committee.keys.public, committee.keys.evaluation, policy, 10
+    )
+    forged = _resigned_completion(committee, "trustee-2", "ab" * 32)
+    with pytest.raises(CryptoScoreError, match="completion of 'trustee-2' names key"):
+        ChallengeContext("c", forged, committee.keys.public, committee.keys.evaluation, policy, 10)
+    transcript = list(committee.record.transcript)
+    transcript[0] = dataclasses.replace(transcript[0], signature=bytes(64))
+    flipped = dataclasses.replace(committee.record, transcript=tuple(transcript))
+    with pytest.raises(CryptoScoreError, match="hello of 'trustee-1'"):
+        ChallengeContext("c", flipped, committee.keys.public, committee.keys.evaluation, policy, 10)
