@@ -11,7 +11,10 @@ This module keeps the trustee's files in its home, ``<id16>`` being the ceremony
   reveal), and messages are deterministic from the seed, so posting again after a crash is
   harmless;
 * ``share-<id16>.bin`` — the key share once finished (the usual share file, sealed with the
-  share passphrase) and ``ceremony-<id16>.record`` beside it, the ceremony's public record.
+  share passphrase) and ``ceremony-<id16>.record`` beside it, the ceremony's public record;
+* ``ceremony-<id16>.messages/`` — over the service, every message downloaded, by digest (each
+  checked against its digest when read back): a restarted trustee does not download the
+  other trustees' contributions again (up to ~1.2 GB at bfv-16384 with 10 trustees).
 """
 
 from __future__ import annotations
@@ -65,6 +68,10 @@ def share_file(home: Path, ceremony_id: str) -> Path:
 
 def record_file(home: Path, ceremony_id: str) -> Path:
     return home / f"ceremony-{short_id(ceremony_id)}.record"
+
+
+def message_cache(home: Path, ceremony_id: str) -> Path:
+    return home / f"ceremony-{short_id(ceremony_id)}.messages"
 
 
 def finished_shares(home: Path) -> list[Path]:

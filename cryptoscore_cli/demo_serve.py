@@ -274,15 +274,15 @@ def _trustees_running(
         f"trustees {', '.join(t.name for t in online)} running (logs: <trustee folder>/trustee.log)"
     )
 
-    def serve(loop: TrusteeLoop) -> None:
+    def serve(name: str, loop: TrusteeLoop) -> None:
         try:
             loop.run(once=False, interval=TRUSTEE_INTERVAL, max_backoff=5.0)
         except BaseException as exc:  # surfaced in the main thread by failed()
-            errors[loop.share.trustee_id] = exc
+            errors[name] = exc
 
     threads = [
-        threading.Thread(target=serve, args=(loop,), name=loop.share.trustee_id, daemon=True)
-        for loop in loops
+        threading.Thread(target=serve, args=(t.name, loop), name=t.name, daemon=True)
+        for t, loop in zip(online, loops, strict=True)
     ]
     for thread in threads:
         thread.start()
@@ -299,7 +299,8 @@ def _trustees_running(
         for thread in threads:
             thread.join(timeout=120)
         for loop in loops:
-            loop.agent.close()
+            if loop.agent is not None:  # each was made with its share, so has its agent
+                loop.agent.close()
     failed()
 
 

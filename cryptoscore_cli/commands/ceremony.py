@@ -34,6 +34,7 @@ from cryptoscore_cli.ceremony_trustee import (
     CeremonyTrustee,
     TranscriptBuilder,
     culprit_lines,
+    message_cache,
 )
 from cryptoscore_cli.commands import dealer
 from cryptoscore_cli.commands.common import (
@@ -58,8 +59,9 @@ _CEREMONY_ID = re.compile(r"^[0-9a-f]{64}$")
 
 
 # -- shared -------------------------------------------------------------------------------------
-def exchange_of(args: argparse.Namespace) -> CeremonyExchange:
-    """The folder of ``--dir``, else the service's relay of ceremony ``--id``."""
+def exchange_of(args: argparse.Namespace, cache_home: Path | None = None) -> CeremonyExchange:
+    """The folder of ``--dir``, else the service's relay of ceremony ``--id`` (with
+    ``cache_home``, a trustee's home, its downloads kept there: ``message_cache``)."""
     if args.dir is not None:
         return FolderExchange(args.dir)
     if not _CEREMONY_ID.match(args.id):
@@ -68,7 +70,8 @@ def exchange_of(args: argparse.Namespace) -> CeremonyExchange:
         )
     from cryptoscore_cli.api import ServiceCeremonyExchange
 
-    return ServiceCeremonyExchange(protocol_client(args), args.id)
+    cache = None if cache_home is None else message_cache(cache_home, args.id)
+    return ServiceCeremonyExchange(protocol_client(args), args.id, cache_dir=cache)
 
 
 def _where(args: argparse.Namespace) -> list[str]:
@@ -119,9 +122,7 @@ def _describe(plan: CeremonyPlan) -> str:
 
 
 def _final_kind() -> str:
-    from cryptoscore.threshold.dkg.messages import KINDS
-
-    return "completion" if "completion" in KINDS else "confirmation"
+    return "completion"
 
 
 # -- organizer ----------------------------------------------------------------------------------
@@ -156,7 +157,7 @@ def cmd_step(args: argparse.Namespace) -> int:
     identity, passphrase = unlock_identity(args.home, args.passphrase_env)
     trustee = CeremonyTrustee(
         Path(args.home),
-        exchange_of(args),
+        exchange_of(args, cache_home=Path(args.home)),
         identity,
         passphrase,
         new_share_passphrase(args.share_passphrase_env),
@@ -207,10 +208,53 @@ def _culprits(transcript: Transcript) -> tuple[list[str], list[str]]:
     return culprit_lines(blame(transcript)), []
 
 
+def _relay_status(args: argparse.Namespace) -> int | None:
+    """``status --id`` from the relay's own account of who posted what, downloading only the
+    small confirmations (to see complaints) — not the contributions, tens to hundreds of MB
+    each. ``None`` when the ceremony has aborted: blame needs every message."""
+    from cryptoscore.threshold.dkg.messages import SignedMessage
+    from cryptoscore.threshold.dkg.plan import CeremonyPlan
+
+    client = protocol_client(args)
+    detail = client.ceremony(args.id)
+    if detail["state"] == "aborted":
+        return None
+    exchange = exchange_of(args)
+    plan = CeremonyPlan.from_bytes(exchange.plan())
+    kinds = {k["kind"]: k for k in detail["kinds"]}
+    for posted in kinds.get("confirmation", {}).get("posted", []):
+        raw = client.ceremony_message(args.id, "confirmation", posted["trustee_id"])
+        message = SignedMessage.from_bytes(raw, plan)
+        if getattr(message.payload, "verdict", "ack") == "complaint":
+            return None
+    print(f"ceremony {plan.digest}: {_describe(plan)}")
+    waiting = ""
+    for kind in _rounds():
+        entry = kinds.get(kind, {"posted": [], "missing": [e.trustee_id for e in plan.roster]})
+        posted_ids = [p["trustee_id"] for p in entry["posted"]]
+        missing = list(entry["missing"])
+        print(
+            f"  round {entry.get('round', '?')} {kind}: posted {', '.join(posted_ids) or 'none'}; "
+            f"missing {', '.join(missing) or 'none'}"
+        )
+        if missing and not waiting:
+            waiting = f"{kind} from {', '.join(missing)}"
+    if not waiting:
+        print("complete: `ceremony verify` checks it and writes the keys")
+    else:
+        print(f"waiting for {waiting}")
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from cryptoscore.threshold.dkg.messages import KINDS
     from cryptoscore.threshold.dkg.plan import CeremonyPlan
 
+    if args.dir is None:
+        exchange_of(args)  # refuses a malformed id first
+        told = _relay_status(args)
+        if told is not None:
+            return told
     exchange = exchange_of(args)
     plan = CeremonyPlan.from_bytes(exchange.plan())
     transcript, refused = _lenient(plan, exchange.messages())

@@ -40,7 +40,11 @@ def cmd_trustee_init(args: argparse.Namespace) -> None:
 def cmd_trustee_run(args: argparse.Namespace) -> None:
     from cryptoscore.threshold.ceremony import open_share_file
     from cryptoscore_cli.api import ServiceCeremonyExchange
-    from cryptoscore_cli.ceremony_trustee import ServiceCeremonies, finished_shares
+    from cryptoscore_cli.ceremony_trustee import (
+        ServiceCeremonies,
+        finished_shares,
+        message_cache,
+    )
     from cryptoscore_cli.trustee_loop import TrusteeLoop
 
     home = Path(args.home)
@@ -82,7 +86,9 @@ def cmd_trustee_run(args: argparse.Namespace) -> None:
         identity,
         identity_passphrase,
         lambda: share_passphrase,
-        lambda ceremony_id: ServiceCeremonyExchange(client, ceremony_id),
+        lambda ceremony_id: ServiceCeremonyExchange(
+            client, ceremony_id, cache_dir=message_cache(home, ceremony_id)
+        ),
         say=loop.say,
         bar=loop.bar,
     )

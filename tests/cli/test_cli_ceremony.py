@@ -278,9 +278,26 @@ def test_the_ceremony_over_the_service(server, tmp_path, monkeypatch, capsys):
     again = run_once("trustee-2")
     assert "trustee trustee-2 serving" in again and f"ceremony-{id16}.record" in again
     assert f"ceremony {id16}" not in again
+    # each trustee keeps what it downloaded, by digest: a restart downloads nothing again
+    cached = sorted((tmp_path / "trustee-1" / f"ceremony-{id16}.messages").glob("*.msg"))
+    assert len(cached) == 5 * len(TRUSTEES)  # every message of the five rounds
+    # status over the service reads the relay's account, downloading only the confirmations
+    from cryptoscore_cli.api import ProtocolClient
+
+    fetched: list[str] = []
+    original = ProtocolClient.ceremony_message
+
+    def spy(self, ceremony, kind, trustee_id, download=None):
+        fetched.append(kind)
+        return original(self, ceremony, kind, trustee_id, download)
+
+    monkeypatch.setattr(ProtocolClient, "ceremony_message", spy)
     out = tmp_path / "ceremony"
     assert main(["ceremony", "status", "--id", ceremony_id, *org]) == 0
-    assert "complete" in capsys.readouterr().out
+    status = capsys.readouterr().out
+    assert "complete" in status and "round 2 contribution: posted trustee-1" in status
+    assert fetched == ["confirmation"] * len(TRUSTEES)
+    monkeypatch.setattr(ProtocolClient, "ceremony_message", original)
     verify = ["ceremony", "verify", "--id", ceremony_id, "--out", str(out), "--wait", "-q"]
     assert main([*verify, *org]) == 0
     assert "verified" in capsys.readouterr().out
