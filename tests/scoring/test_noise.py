@@ -35,17 +35,8 @@ from cryptoscore.scoring.noise import (
 )
 from cryptoscore.scoring.noise_check import noise_check_threshold
 from cryptoscore.scoring.validity import check_count, validity
+from tests.helpers.circuits import CIRCUITS
 from tests.helpers.committee import Committee
-
-CIRCUITS = [  # (circuit, classes, aggregates): every policy shape at its largest
-    ("score/v1", 2, 2),
-    ("score/v1", 2, 4),
-    ("score/v1", 10, 100),
-    ("score/v1", 64, 4096),
-    ("validity/v1", 2, 4),
-    ("validity/v1", 3, 4),
-    ("validity/v1", 64, 4),
-]
 
 
 def test_round1_bounds_are_consistent():

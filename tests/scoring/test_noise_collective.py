@@ -40,17 +40,9 @@ from cryptoscore.scoring.noise import (
     worst_case_circuit_bound,
     worst_case_release_bound,
 )
+from tests.helpers.circuits import CIRCUITS
 
 SETS = (BFV8192, BFV16384)
-CIRCUITS = [  # (circuit, classes, aggregates): every policy shape at its largest
-    ("score/v1", 2, 2),
-    ("score/v1", 2, 4),
-    ("score/v1", 10, 100),
-    ("score/v1", 64, 4096),
-    ("validity/v1", 2, 4),
-    ("validity/v1", 3, 4),
-    ("validity/v1", 64, 4),
-]
 COMMITTEES = range(1, 17)
 
 
