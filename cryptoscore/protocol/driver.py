@@ -9,7 +9,9 @@ The release is four steps per bundle, each named by a :data:`StepName` and run b
   (then ask for V) or decide V (the verdict); a valid submission goes on to round 2, valid
   labels send every waiting submission to round 2;
 * ``round2_start``  — ask for the score of a valid submission against the valid labels,
-  under the submission's round-1 active set (its pad set);
+  under the submission's round-1 active set (its pad set) — of the public part only, in a
+  challenge with a public/private split (its private part is released after the close, to
+  final submissions only: :func:`private_request_id`, ``cryptoscore.local``);
 * ``round2_finish`` — combine the score's partials and release the policy's aggregates.
 
 A step reads the state machines (:class:`~cryptoscore.protocol.release.BundleRelease`,
@@ -43,6 +45,7 @@ __all__ = [
     "ReleaseUpdate",
     "Step",
     "StepName",
+    "private_request_id",
     "round1_prefix",
     "round2_request_id",
 ]
@@ -77,6 +80,11 @@ def round1_prefix(challenge_id: str, digest: str) -> str:
 def round2_request_id(challenge_id: str, digest: str) -> str:
     """The id of a submission's score request."""
     return f"{challenge_id}:r2:{digest[:_ID_DIGEST_CHARS]}"
+
+
+def private_request_id(challenge_id: str, digest: str) -> str:
+    """The id of a final submission's private-part score request (a split challenge)."""
+    return f"{challenge_id}:private:{digest[:_ID_DIGEST_CHARS]}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,8 +222,12 @@ class ReleaseDriver:
         if status.state != ReleaseState.VALID or labels.state != ReleaseState.VALID:
             return []
         predictions = self.ledger.round1(digest)
-        submission = SubmissionRelease(
-            self.ledger.context, predictions, self.ledger.round1(labels.digest)
+        context = self.ledger.context
+        submission = SubmissionRelease(  # a split's round 2 is its public part only
+            context,
+            predictions,
+            self.ledger.round1(labels.digest),
+            None if context.split is None else "public",
         )
         submission.start(round2_request_id(self.challenge_id, digest), predictions.active)
         with self.ledger.update(digest, (ReleaseState.VALID,)) as update:

@@ -25,6 +25,7 @@ from cryptoscore.scoring.aggregate import AggregateCiphertext
 from cryptoscore.scoring.bundle import EncryptedBundle
 from cryptoscore.scoring.circuits import score
 from cryptoscore.scoring.noise_check import noise_check
+from cryptoscore.scoring.policy import Part
 from cryptoscore.scoring.validity import validity
 from cryptoscore.threshold.active_set import ActiveSet
 from cryptoscore.threshold.combine import combine
@@ -395,6 +396,14 @@ class BundleRelease:
         return valid
 
 
+_SCORE_CIRCUIT: dict[Part | None, Circuit] = {
+    None: "score/v1",
+    "public": "score-public/v1",
+    "private": "score-private/v1",
+}
+"""The score circuit of a round: every item, or one part of a split."""
+
+
 @dataclass
 class SubmissionRelease:
     """Round 2 for one submission, allowed only after both bundles passed round 1.
@@ -405,6 +414,9 @@ class SubmissionRelease:
     context: ChallengeContext
     predictions: BundleRelease
     labels: BundleRelease
+    part: Part | None = None
+    """Which part of a split challenge this round releases (docs/design.md, "Public/private
+    split"); ``None`` for a challenge without one: every item."""
     _state: ReleaseState = field(default=ReleaseState.VALID, init=False)
     request: DecryptionRequest | None = field(default=None, init=False)
     aggregate: AggregateCiphertext | None = field(default=None, init=False, repr=False)
@@ -434,17 +446,18 @@ class SubmissionRelease:
         predictions: BundleRelease,
         labels: BundleRelease,
         snapshot: Round2Snapshot,
+        part: Part | None = None,
     ) -> SubmissionRelease:
         """Round 2 at ``snapshot``: the request must be the score of these two bundles under
         the submission's round-1 active set, and a release must recombine to its values."""
         state = ReleaseState(snapshot.state)
         if state not in (ReleaseState.SCORING, ReleaseState.RELEASED):
             raise FormatError(f"round 2 has no state {state.value!r}")
-        release = cls(context, predictions, labels)
+        release = cls(context, predictions, labels, part)
         release._check_round1()
         request, aggregate = snapshot.request, snapshot.aggregate
         if (
-            request.circuit != "score/v1"
+            request.circuit != _SCORE_CIRCUIT[part]
             or request.challenge_id != context.challenge_id
             or request.inputs != (predictions.bundle.digest, labels.bundle.digest)
         ):
@@ -469,17 +482,34 @@ class SubmissionRelease:
             raise StepError("the labels have not passed round 1")
 
     def start(self, request_id: str, active_set: ActiveSet) -> DecryptionRequest:
-        """Service: compute the policy's score and request its decryption."""
+        """Service: compute the policy's score (of this round's part) and request its
+        decryption."""
         if self.state != ReleaseState.VALID:
             raise StepError(f"round 2 is already {self.state.value}")
         self._check_round1()
         active_set.check(self.context.record)
+        split = self.context.split
+        if (split is None) != (self.part is None):
+            raise StepError(
+                "a challenge with a split releases one part at a time, one without releases all"
+            )
         preds, labels = self.predictions.bundle, self.labels.bundle
-        agg = score(preds, labels, self.context.policy, self.context.evaluation)
+        agg = score(
+            preds,
+            labels,
+            self.context.policy,
+            self.context.evaluation,
+            part=self.part,
+            part_size=(
+                0
+                if split is None or self.part is None
+                else split.part_size(self.part, preds.header.n)
+            ),
+        )
         self.request = DecryptionRequest(
             request_id=request_id,
             challenge_id=self.context.challenge_id,
-            circuit="score/v1",
+            circuit=_SCORE_CIRCUIT[self.part],
             inputs=(preds.digest, labels.digest),
             seed=b"",
             rerandomize_seed=b"",

@@ -106,7 +106,12 @@ class AuditBundle:
 
     def released(self) -> set[str]:
         """Requests with a logged release (their partials must be complete)."""
-        return {e["request_id"] for e in self.of_type("release")}
+        return {e["request_id"] for e in self.releases}
+
+    @property
+    def releases(self) -> list[dict[str, Any]]:
+        """The ``release`` and (a split challenge's) ``part_release`` entries, in log order."""
+        return [e for e in self.entries if e.get("type") in ("release", "part_release")]
 
     def contributions(self, challenge_id: str, digest: str) -> list[Contribution]:
         """The round-1 contributions logged for bundle ``digest``; one that does not parse

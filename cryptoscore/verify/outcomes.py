@@ -10,6 +10,7 @@ from cryptoscore.protocol.challenge import ChallengeContext
 from cryptoscore.protocol.recompute import noise_check_passed, validity_passed
 from cryptoscore.protocol.requests import DecryptionRequest
 from cryptoscore.scoring.aggregate import AggregateCiphertext
+from cryptoscore.scoring.policy import score_circuit
 from cryptoscore.threshold.combine import combine
 from cryptoscore.transparency.leaderboard import rank, rows_from_entries
 from cryptoscore.verify.audit_bundle import AuditBundle
@@ -145,7 +146,7 @@ def check_release_values(
 ) -> str:
     """Each release equals its partials' combination and names its request's inputs."""
     decisions = _Decisions(bundle, context, recomputed)
-    for e in bundle.of_type("release"):
+    for e in bundle.releases:
         if decisions.values(e["request_id"]) != e["values"]:
             raise CheckFailed(
                 "release-values",
@@ -154,7 +155,14 @@ def check_release_values(
         req, _ = bundle.requests[e["request_id"]]
         if req.inputs != (e["predictions"], e["labels"]):
             raise CheckFailed("release-values", f"{e['request_id']}: release names other inputs")
-    released = {e["predictions"] for e in bundle.of_type("release")}
+        part = e.get("part") if e["type"] == "part_release" else None
+        if req.circuit != score_circuit(part) or (part is None) != (context.split is None):
+            raise CheckFailed(
+                "release-values",
+                f"{e['request_id']}: a {e['type']} of part {part!r} for a {req.circuit} request",
+            )
+    _check_private_releases(bundle, context)
+    released = {e["predictions"] for e in bundle.releases}
     scoring = {req.inputs[0]: req.request_id for req, rnd in bundle.requests.values() if rnd == 2}
     for e in bundle.of_type("bundle"):
         digest = e["bundle"]
@@ -163,11 +171,50 @@ def check_release_values(
         if bundle.decided().get(digest) == "valid":
             where = f"score request {scoring[digest]}" if digest in scoring else "no score"
             in_progress.append(f"submission {digest[:16]}…: valid, not yet released ({where})")
-    return f"{len(bundle.of_type('release'))} releases equal the combined partials"
+    return f"{len(bundle.releases)} releases equal the combined partials"
+
+
+def _check_private_releases(bundle: AuditBundle, context: ChallengeContext) -> None:
+    """A split's private releases (docs/design.md, "Public/private split"): each requested
+    after a ``close`` entry dated at or after the close, and at most ``finals`` submissions
+    of each identity."""
+    split = context.split
+    private = [e for e in bundle.releases if bundle.requests[e["request_id"]][1] == 3]
+    if split is None or not private:
+        return
+    entries = bundle.entries
+    closed = next(
+        (
+            i
+            for i, e in enumerate(entries)
+            if e.get("type") == "close" and int(e["time"]) >= split.closes_ms
+        ),
+        None,
+    )
+    asked_at: dict[str, int] = {}
+    for i, e in enumerate(entries):
+        if e.get("type") == "request":
+            request_id = DecryptionRequest.from_bytes(bundle.blobs[e["request"]]).request_id
+            asked_at.setdefault(request_id, i)
+    signer = {e["bundle"]: e.get("signer", "") for e in bundle.of_type("bundle")}
+    per_identity: dict[str, set[str]] = {}
+    for e in private:
+        if closed is None or asked_at.get(e["request_id"], -1) < closed:
+            raise CheckFailed(
+                "release-values", f"{e['request_id']}: a private part released before the close"
+            )
+        per_identity.setdefault(signer.get(e["predictions"], ""), set()).add(e["predictions"])
+    for identity, digests in per_identity.items():
+        if len(digests) > split.finals:
+            raise CheckFailed(
+                "release-values",
+                f"identity {identity[:16]}… has the private part of {len(digests)} submissions "
+                f"released; the challenge allows {split.finals}",
+            )
 
 
 def check_released_passed_round1(bundle: AuditBundle, verdicts: Mapping[str, str]) -> str:
-    for e in bundle.of_type("release"):
+    for e in bundle.releases:
         for digest in (e["predictions"], e["labels"]):
             if verdicts.get(digest) != "valid":
                 raise CheckFailed(
