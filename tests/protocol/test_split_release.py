@@ -244,3 +244,23 @@ def test_the_leaderboard_says_which_part(committee, tmp_path):
         want = s.part(preds[name], ~s.public)
         assert row["values"] == want and row["n"] == N_ITEMS - PUBLIC
         assert row["correct"] == want["correct"]
+
+
+def test_the_audit_catches_a_private_part_released_before_the_close(
+    committee, tmp_path, monkeypatch
+):
+    """Trustees whose close rule is broken (patched out) answer a service that asks for the
+    private part before the close: the release happens, and the auditor's release-values check
+    names it."""
+    import cryptoscore.trustee.agent as agent_module
+    from cryptoscore import verify_bundle
+
+    monkeypatch.setattr(agent_module, "check_part_released", lambda *a, **k: None)
+    s = Split(committee, tmp_path / "journals")
+    d = s.submit("alice", np.zeros(N_ITEMS, dtype=np.int64))
+    s.local.release_private(d)  # answered: the guard is gone
+    s.local.export_audit_bundle(tmp_path / "audit.zip")
+    report = verify_bundle(tmp_path / "audit.zip")
+    failed = [c for c in report.checks if not c.passed]
+    assert [c.name for c in failed] == ["release-values"]
+    assert "before the close" in failed[0].detail
