@@ -34,8 +34,8 @@ gets the identical answer — no fresh samples to average — and different cont
 independent noise. Samplers are those of ``hazmat/modmath.py`` (uniform, centered binomial).
 
 Cost: trustee j derives C(n − 1, t − 1) noise polynomials per answer (the sets it is in);
-:data:`MAX_SETS_PER_TRUSTEE` caps that (about 1.5 s of smudging per answer at bfv-16384's
-release level, measured in ``benchmarks/test_bench_robust.py``). The decoded noise is a sum of
+:data:`MAX_SETS_PER_TRUSTEE` caps that (about 2 s of smudging per answer at bfv-16384's
+release level; ``benchmarks/test_bench_robust.py``). The decoded noise is a sum of
 C(n, t − 1) draws, which the smudging budget must hold (:func:`prss_smudging`).
 
 Nothing in the live protocol uses this yet: pads and partials still use additive shares for a
@@ -113,10 +113,11 @@ MAX_COMMITTEE = ParameterSet.MAX_TRUSTEES
 
 MAX_SETS_PER_TRUSTEE = 462
 """Largest C(n − 1, t − 1) allowed: the noise polynomials one answer derives. Measured at about
-3.2 ms per smudging polynomial at bfv-16384's release level (3 primes, N = 16384, B ≈ 2^121) on
-one core, 462 sets take ≈ 1.5 s — under the 2 s an answer may take. Every committee with n ≤ 12
-fits (C(11, 5) = 462); at n = 13..16 only thresholds near 1 or n do (for example 3-of-16,
-C(15, 2) = 105, and 14-of-16, C(15, 13) = 105; 8-of-16 would need C(15, 7) = 6435)."""
+4 ms per smudging polynomial at bfv-16384's release level (3 primes, N = 16384, B ≈ 2^113) on
+one core of the 2-core development machine: 462 sets took 1.9 s (6-of-12), the most an answer
+may take (≈ 2 s). Every committee with n ≤ 12 fits (C(11, 5) = 462); at n = 13..16 only
+thresholds near 1 or n do (for example 3-of-16, C(15, 2) = 105, and 14-of-16, C(15, 13) = 105;
+8-of-16 would need C(15, 7) = 6435)."""
 
 MAGIC = b"CSPRSSKY"
 FORMAT_VERSION = 1
