@@ -58,3 +58,13 @@ class ComputationError(CryptoScoreError):
 class VerificationError(CryptoScoreError):
     """A proof, signature or signed object that does not verify (Merkle inclusion or
     consistency proof, signed tree head)."""
+
+
+class UndecidableAnswersError(CryptoScoreError):
+    """Threshold answers that are not all on one polynomial, with too many off it to tell which
+    are wrong (``threshold/robust.py``): the inconsistency is detected, no value is returned,
+    and ``suspects`` lists the trustee indices that are off some best-agreeing polynomial."""
+
+    def __init__(self, message: str, suspects: tuple[int, ...]) -> None:
+        super().__init__(message)
+        self.suspects = suspects
