@@ -15,6 +15,7 @@ numbers: only the arithmetic every honest release obeys can notice.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import zipfile
 
@@ -22,10 +23,12 @@ import numpy as np
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+import cryptoscore.protocol.release as release_module
 from cryptoscore import ReleasePolicy, encrypt_labels, encrypt_predictions
+from cryptoscore.errors import FormatError, InconsistentReleaseError
 from cryptoscore.identity import Identity
 from cryptoscore.local import LocalChallenge
-from cryptoscore.protocol.release import ReleaseState
+from cryptoscore.protocol.release import ReleaseState, SubmissionRelease
 from cryptoscore.transparency.entries import parse_entry
 from cryptoscore.verify import verify_bundle
 from tests.helpers.committee import Committee
@@ -194,3 +197,60 @@ def test_a_lie_in_the_first_release_disputes_the_honest_ones_after_it(tmp_path):
     assert s.local.submissions["honest"].invariant == "label-histogram"
     report = s.audit()
     assert report.ok, report.first_failure
+
+
+def test_restore_re_derives_the_dispute_from_the_partials(setting):
+    """Nobody sets ``disputed`` (or ``released``) from outside: ``restore`` recombines."""
+    local, ctx = setting.local, setting.context
+    fixed = local.ledger.label_histogram(local.labels.bundle.digest)
+    disputed = local.submissions["count"]
+    snap = disputed.snapshot()
+    assert snap.state == ReleaseState.DISPUTED and snap.reason.startswith("correct-plus-errors")
+    back = SubmissionRelease.restore(
+        ctx, disputed.predictions, disputed.labels, snap, fixed_histogram=fixed
+    )
+    assert back.state == ReleaseState.DISPUTED and back.reason == disputed.reason
+    with pytest.raises(FormatError, match="claims released, its partials say disputed"):
+        SubmissionRelease.restore(
+            ctx,
+            disputed.predictions,
+            disputed.labels,
+            dataclasses.replace(snap, state=ReleaseState.RELEASED),
+            fixed_histogram=fixed,
+        )
+    honest = local.submissions["first"]
+    with pytest.raises(FormatError, match="claims disputed, its partials say released"):
+        SubmissionRelease.restore(
+            ctx,
+            honest.predictions,
+            honest.labels,
+            dataclasses.replace(honest.snapshot(), state=ReleaseState.DISPUTED, released={}),
+            fixed_histogram=fixed,
+        )
+
+
+def test_the_verifier_fails_a_release_that_breaks_an_invariant(tmp_path, monkeypatch):
+    """A service that skips the check releases the lie; the auditor's release-invariants
+    check names the invariant and the values."""
+    s = Setting(tmp_path)
+    monkeypatch.setattr(release_module, "check_release", lambda *args, **kwargs: None)
+    assert s.submit("count", {"correct": 5}) == ReleaseState.RELEASED.value
+    report = s.audit()
+    failure = report.first_failure
+    assert failure is not None and failure.name == "release-invariants"
+    assert "released values break correct-plus-errors: correct + errors = " in failure.detail
+
+
+def test_the_verifier_fails_a_dispute_of_consistent_values(tmp_path, monkeypatch):
+    """A service cannot hide an honest score by calling it disputed."""
+    s = Setting(tmp_path)
+
+    def always(values, policy, n, fixed=None):
+        raise InconsistentReleaseError("count-range", "made up", dict(values))
+
+    monkeypatch.setattr(release_module, "check_release", always)
+    assert s.submit("hidden", {}) == ReleaseState.DISPUTED.value
+    report = s.audit()
+    failure = report.first_failure
+    assert failure is not None and failure.name == "release-invariants"
+    assert "meet every release invariant: it should have been released" in failure.detail
