@@ -25,6 +25,7 @@ from cryptoscore.errors import MismatchError, RefusedError, StepError
 from cryptoscore.identity import Identity, TrusteeIdentity
 from cryptoscore.protocol.challenge import ChallengeContext
 from cryptoscore.protocol.driver import ASKING, BundleStatus, ReleaseDriver, Step
+from cryptoscore.protocol.invariants import LabelHistogram, fixed_label_histogram
 from cryptoscore.protocol.release import BundleRelease, ReleaseState, SubmissionRelease
 from cryptoscore.protocol.requests import DecryptionRequest, Round1Evidence
 from cryptoscore.protocol.signed_inputs import Enrolment, sign_pad_request, sign_upload
@@ -81,6 +82,8 @@ class MemoryLedger:
         self._context, self.transcript, self._sign_head = context, transcript, sign_head
         self.uploads: dict[str, _Uploaded] = {}
         """By digest, in upload order."""
+        self._released: list[_Uploaded] = []
+        """Released submissions, in release order (the label histogram's first is fixed)."""
         self._asked: set[str] = set()
 
     @property
@@ -117,6 +120,16 @@ class MemoryLedger:
 
     def round1(self, digest: str) -> BundleRelease:
         return self.uploads[digest].round1
+
+    def label_histogram(self, labels_digest: str) -> LabelHistogram | None:
+        return fixed_label_histogram(
+            (
+                found.round2.released
+                for found in self._released
+                if found.round2 is not None and found.round2.labels.bundle.digest == labels_digest
+            ),
+            self._context.policy,
+        )
 
     def round2(self, digest: str) -> SubmissionRelease | None:
         return self.uploads[digest].round2
@@ -168,6 +181,19 @@ class _MemoryUpdate:
             submission.labels.bundle.digest,
             submission.request.request_id,
             submission.released,
+        )
+        self.uploaded.state = submission.state
+        self.ledger._released.append(self.uploaded)
+
+    def dispute(self, submission: SubmissionRelease) -> None:
+        if submission.request is None:
+            raise StepError("round 2 has not started: nothing to dispute")
+        self.ledger.transcript.record_dispute(
+            self.digest,
+            submission.labels.bundle.digest,
+            submission.request.request_id,
+            submission.invariant,
+            submission.reason,
         )
         self.uploaded.state = submission.state
 
@@ -393,7 +419,16 @@ class LocalChallenge:
         return {
             name: sub.released
             for name, sub in self.submissions.items()
-            if isinstance(sub, SubmissionRelease)
+            if isinstance(sub, SubmissionRelease) and sub.state == ReleaseState.RELEASED
+        }
+
+    def disputed(self) -> dict[str, str]:
+        """Each participant's latest submission whose score broke a release invariant: the
+        reason (nothing of it is released)."""
+        return {
+            name: sub.reason
+            for name, sub in self.submissions.items()
+            if isinstance(sub, SubmissionRelease) and sub.state == ReleaseState.DISPUTED
         }
 
     def rejected(self) -> dict[str, str]:

@@ -18,6 +18,8 @@ an entry's shape: the transcript builds entries here, the service stores the blo
     partial       request_id, partial, trustee              partial
     round1        bundle, verdict, reason                   —
     release       predictions, labels, request_id, values   —
+    dispute       predictions, labels, request_id,          —
+                  invariant, reason
 
 ``time`` is the service's clock when it logged the entry (Unix milliseconds): the log's times
 never decrease and never pass the head that first covers them, and the quotas are counted in
@@ -26,7 +28,10 @@ them (``trustee/input_rules.py``). Signatures are hex; what each signs is
 kind, bundle and owner only: they still parse, and every rule that needs a signature refuses
 them.
 
-A contribution, a round-1 verdict and a release name bundles that their own ``bundle``
+A ``dispute`` is logged in place of a release whose combined values broke a release
+invariant (``protocol/invariants.py``): it names the invariant and why, never the values.
+
+A contribution, a round-1 verdict, a release and a dispute name bundles that their own ``bundle``
 entries already carry; ``request_id`` names a request by its id, not by a blob.
 """
 
@@ -104,6 +109,7 @@ ENTRY_TYPES: dict[str, EntryType] = {
         EntryType("partial", ("request_id", "partial", "trustee"), ("partial",)),
         EntryType("round1", ("bundle", "verdict", "reason")),
         EntryType("release", ("predictions", "labels", "request_id", "values")),
+        EntryType("dispute", ("predictions", "labels", "request_id", "invariant", "reason")),
     )
 }
 """Every entry type, by name."""

@@ -105,8 +105,9 @@ class AuditBundle:
         return {e["bundle"]: e["verdict"] for e in self.of_type("round1")}
 
     def released(self) -> set[str]:
-        """Requests with a logged release (their partials must be complete)."""
-        return {e["request_id"] for e in self.of_type("release")}
+        """Requests with a logged release or dispute (their partials must be complete: a
+        dispute is re-derived from them like a release)."""
+        return {e["request_id"] for e in (*self.of_type("release"), *self.of_type("dispute"))}
 
     def contributions(self, challenge_id: str, digest: str) -> list[Contribution]:
         """The round-1 contributions logged for bundle ``digest``; one that does not parse
