@@ -58,3 +58,27 @@ class ComputationError(CryptoScoreError):
 class VerificationError(CryptoScoreError):
     """A proof, signature or signed object that does not verify (Merkle inclusion or
     consistency proof, signed tree head)."""
+
+
+class UndecidableAnswersError(CryptoScoreError):
+    """Threshold answers that are not all on one polynomial, with too many off it to tell which
+    are wrong (``threshold/robust.py``): the inconsistency is detected, no value is returned,
+    and ``suspects`` lists the trustee indices that are off some best-agreeing polynomial."""
+
+    def __init__(self, message: str, suspects: tuple[int, ...]) -> None:
+        super().__init__(message)
+        self.suspects = suspects
+
+
+class InconsistentReleaseError(CryptoScoreError):
+    """Combined values that break a consistency invariant every honest release satisfies
+    (a count outside 0..n, correct + errors ≠ n, a confusion matrix not summing to n, a label
+    histogram unlike the one earlier releases fixed, ...): some partial decryption was wrong,
+    and nothing of the release is published (``protocol/invariants.py``; docs/design.md,
+    "Release invariants"). ``invariant`` names the rule, ``values`` what broke it."""
+
+    def __init__(self, invariant: str, detail: str, values: dict[str, object]) -> None:
+        super().__init__(f"{invariant}: {detail}")
+        self.invariant = invariant
+        self.detail = detail
+        self.values = values

@@ -31,6 +31,7 @@ from cryptoscore.protocol.driver import (
     Step,
     private_request_id,
 )
+from cryptoscore.protocol.invariants import LabelHistogram, fixed_label_histogram
 from cryptoscore.protocol.release import BundleRelease, ReleaseState, SubmissionRelease
 from cryptoscore.protocol.requests import DecryptionRequest, Round1Evidence
 from cryptoscore.protocol.signed_inputs import (
@@ -93,6 +94,8 @@ class MemoryLedger:
         self._context, self.transcript, self._sign_head = context, transcript, sign_head
         self.uploads: dict[str, _Uploaded] = {}
         """By digest, in upload order."""
+        self._released: list[_Uploaded] = []
+        """Released submissions, in release order (the label histogram's first is fixed)."""
         self._asked: set[str] = set()
 
     @property
@@ -129,6 +132,16 @@ class MemoryLedger:
 
     def round1(self, digest: str) -> BundleRelease:
         return self.uploads[digest].round1
+
+    def label_histogram(self, labels_digest: str) -> LabelHistogram | None:
+        return fixed_label_histogram(
+            (
+                found.round2.released
+                for found in self._released
+                if found.round2 is not None and found.round2.labels.bundle.digest == labels_digest
+            ),
+            self._context.policy,
+        )
 
     def round2(self, digest: str) -> SubmissionRelease | None:
         return self.uploads[digest].round2
@@ -183,6 +196,19 @@ class _MemoryUpdate:
             part=submission.part,
         )
         self.uploaded.state = submission.state
+        self.ledger._released.append(self.uploaded)
+
+    def dispute(self, submission: SubmissionRelease) -> None:
+        if submission.request is None:
+            raise StepError("round 2 has not started: nothing to dispute")
+        self.ledger.transcript.record_dispute(
+            self.digest,
+            submission.labels.bundle.digest,
+            submission.request.request_id,
+            submission.invariant,
+            submission.reason,
+        )
+        self.uploaded.state = submission.state
 
 
 @dataclass
@@ -211,6 +237,9 @@ class LocalChallenge:
     """Each participant's latest final selection's sequence number (a split challenge)."""
     private: dict[str, dict[str, int]] = field(default_factory=dict, init=False)
     """A split challenge's private-part releases, by predictions digest (after the close)."""
+    private_disputed: dict[str, str] = field(default_factory=dict, init=False)
+    """A split challenge's private parts whose values broke a release invariant: the reason
+    (nothing of them is released)."""
 
     def __post_init__(self) -> None:
         rules = self.context.rules
@@ -433,7 +462,8 @@ class LocalChallenge:
         """The service asks for the private part of submission ``predictions`` (logged as a
         round-3 request); the active trustees answer only if their rules allow it — after the
         close, for a final submission, within the identity's ``finals`` — else
-        :class:`RefusedError`. Returns the released values."""
+        :class:`RefusedError`. Returns the released values ({} if they broke a release
+        invariant: the dispute is logged, :attr:`private_disputed`)."""
         if self.context.split is None:
             raise StepError("the challenge has no public/private split")
         labels = self.ledger.labels()
@@ -442,6 +472,8 @@ class LocalChallenge:
             raise StepError("only a submission whose public part was scored has a private part")
         if predictions in self.private:
             return self.private[predictions]
+        if predictions in self.private_disputed:
+            return {}
         round1 = uploaded.round1
         submission = SubmissionRelease(
             self.context, round1, self.ledger.round1(labels.digest), "private"
@@ -457,7 +489,21 @@ class LocalChallenge:
         evidence = {r.bundle.digest: r.evidence() for r in both}
         for agent in self._agents(request.active_set):
             submission.add_partial(self._answer(agent, request, bundles, evidence))
-        values = submission.finish()
+        fixed: LabelHistogram | None = fixed_label_histogram(
+            self.private.values(), self.context.policy
+        )  # the private part's own histogram: the public releases fix the public part's
+        values = submission.finish(fixed)
+        if submission.state == ReleaseState.DISPUTED:
+            self.transcript.record_dispute(
+                predictions,
+                labels.digest,
+                request.request_id,
+                submission.invariant,
+                submission.reason,
+            )
+            self.sign_head()
+            self.private_disputed[predictions] = submission.reason
+            return {}
         self.transcript.record_release(
             predictions, labels.digest, request.request_id, values, part="private"
         )
@@ -480,7 +526,16 @@ class LocalChallenge:
         return {
             name: sub.released
             for name, sub in self.submissions.items()
-            if isinstance(sub, SubmissionRelease)
+            if isinstance(sub, SubmissionRelease) and sub.state == ReleaseState.RELEASED
+        }
+
+    def disputed(self) -> dict[str, str]:
+        """Each participant's latest submission whose score broke a release invariant: the
+        reason (nothing of it is released)."""
+        return {
+            name: sub.reason
+            for name, sub in self.submissions.items()
+            if isinstance(sub, SubmissionRelease) and sub.state == ReleaseState.DISPUTED
         }
 
     def rejected(self) -> dict[str, str]:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from cryptoscore.protocol.challenge import ChallengeContext
 from cryptoscore.protocol.contributions import Contribution
 from cryptoscore.protocol.driver import BundleStatus
+from cryptoscore.protocol.invariants import LabelHistogram, fixed_label_histogram
 from cryptoscore.protocol.release import (
     BundleRelease,
     ReleaseState,
@@ -96,7 +97,11 @@ def rebuild_round1(
     session: Session, store: BlobStore, context: ChallengeContext, row: UploadedBundle
 ) -> BundleRelease:
     """Round 1 of ``row`` as the library's state machine, restored from the database."""
-    passed = row.state in (ReleaseState.VALID, ReleaseState.SCORING, ReleaseState.RELEASED)
+    passed = row.state in (ReleaseState.VALID, ReleaseState.SCORING, ReleaseState.RELEASED) or (
+        # disputed in round 2 (its score was asked, so round 1 ended valid), not in round 1
+        row.state == ReleaseState.DISPUTED
+        and bool(_requests(session, row.challenge_id, row.digest, 2))
+    )
     snapshot = _round1_snapshot(session, store, row, deciding_only=passed)
     if passed:  # round 2's states are the submission's; its round 1 ended valid
         snapshot = dataclasses.replace(snapshot, state=ReleaseState.VALID)
@@ -170,12 +175,35 @@ class SqlReleaseLedger:
             aggregate=AggregateCiphertext.from_bytes(self.store.read(stored[0].aggregate_blob)),
             partials=tuple(_partials(self.session, self.store, stored[0].request_id).values()),
             released=row.values or {},
+            reason=row.reason,
         )
+        decided = row.state in (ReleaseState.RELEASED, ReleaseState.DISPUTED)
         return SubmissionRelease.restore(
             self._context,
             rebuild_round1(self.session, self.store, self._context, row),
             rebuild_round1(self.session, self.store, self._context, labels),
             snapshot,
+            fixed_histogram=self.label_histogram(labels.digest) if decided else None,
+        )
+
+    def label_histogram(self, labels_digest: str) -> LabelHistogram | None:
+        # one labels bundle per challenge: every release is against it; release order is the
+        # log's (``released_index``, kept as the release entry is appended)
+        labels = self._labels_row()
+        if labels is None or labels.digest != labels_digest:
+            return None
+        released = self.session.scalars(
+            select(UploadedBundle.values)
+            .where(UploadedBundle.challenge_id == self.challenge_id)
+            .where(
+                UploadedBundle.kind == "predictions",
+                UploadedBundle.state == ReleaseState.RELEASED,
+                UploadedBundle.released_index.is_not(None),
+            )
+            .order_by(UploadedBundle.released_index)
+        )
+        return fixed_label_histogram(
+            (values for values in released if values), self._context.policy
         )
 
     @contextmanager
@@ -288,5 +316,24 @@ class SqlReleaseUpdate:
         )
         self.row.values = values
         self.row.state = submission.state
+        self._close(2)
+        self.wrote = True
+
+    def dispute(self, submission: SubmissionRelease) -> None:
+        if submission.request is None:
+            raise ValueError("round 2 has not started: nothing to dispute")
+        digest, request_id = self.row.digest, submission.request.request_id
+        labels = submission.labels.bundle.digest
+        invariant, reason = submission.invariant, submission.reason
+        append_event(
+            self._session,
+            self.ledger.store,
+            self.ledger.challenge_id,
+            f"dispute:{request_id}",
+            lambda t, k: t.record_dispute(digest, labels, request_id, invariant, reason, key=k),
+        )
+        self.row.values = None
+        self.row.state = submission.state
+        self.row.reason = reason[:REASON_LENGTH]
         self._close(2)
         self.wrote = True

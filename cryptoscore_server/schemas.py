@@ -340,7 +340,15 @@ SUBMISSION_STATES = [state.value for state in ReleaseState]
 """The library's spelling (``ReleaseState``), as the database keeps it."""
 
 
-_REASON = "why it is stuck or invalid, where known (a trustee's refusal, a failed check)"
+_REASON = (
+    "why it is stuck, invalid or disputed, where known (a trustee's refusal, a failed check, "
+    "the release invariant its combined values broke)"
+)
+_INVARIANT = (
+    "disputed: the release invariant the combined values broke (count-range, "
+    "correct-plus-errors, confusion-total, correct-diagonal, errors-off-diagonal, "
+    "label-histogram, validity-domain, noise-residual-domain); null otherwise"
+)
 _WAITING_FOR = (
     "what an undecided bundle waits for, e.g. 'round 1: 1 of 2 trustee contributions' "
     "(empty once decided)"
@@ -359,6 +367,7 @@ class SubmissionStatusSchema(Schema):
     values = fields.Dict(
         keys=fields.String(), values=fields.Integer(), allow_none=True, required=True
     )
+    invariant = fields.String(required=True, allow_none=True, metadata={"description": _INVARIANT})
 
 
 LEADERBOARD_DEFAULT_LIMIT = 100
@@ -421,6 +430,17 @@ class IntervalSchema(Schema):
     z = fields.Float(required=True, metadata={"example": Z_95})
 
 
+class DisputedSubmissionSchema(Schema):
+    """A submission whose combined score broke a release invariant: nothing of it is
+    released, so it is not ranked; shown so that nobody mistakes it for a missing one."""
+
+    participant = fields.String(required=True)
+    submission = fields.String(required=True)
+    invariant = fields.String(required=True, metadata={"description": _INVARIANT})
+    reason = fields.String(required=True)
+    submitted_at = fields.AwareDateTime(required=True)
+
+
 class LeaderboardSchema(Schema):
     """A page of the leaderboard, with the rule that ranks it and the policy behind the
     numbers."""
@@ -438,6 +458,11 @@ class LeaderboardSchema(Schema):
         required=True, allow_none=True, metadata={"description": "the next page; null: last"}
     )
     rows = fields.List(fields.Nested(LeaderboardRowSchema), required=True)
+    disputed = fields.List(
+        fields.Nested(DisputedSubmissionSchema),
+        required=True,
+        metadata={"description": "submissions whose score was disputed: never ranked"},
+    )
 
 
 class ContributionTaskSchema(Schema):
@@ -646,7 +671,15 @@ class LogHeadSchema(Schema):
     signature = fields.String()
 
 
-SUBMISSION_EVENTS = ("bundle", "contribution", "request", "partial", "round1", "release")
+SUBMISSION_EVENTS = (
+    "bundle",
+    "contribution",
+    "request",
+    "partial",
+    "round1",
+    "release",
+    "dispute",
+)
 """The log entry types about a submission (``cryptoscore.transparency.entries``)."""
 
 
@@ -657,11 +690,12 @@ class LoggedEventSchema(Schema):
     type = fields.String(required=True, validate=validate.OneOf(SUBMISSION_EVENTS))
     time_ms = fields.Integer(metadata={"description": "bundle: when it was logged (Unix ms)"})
     trustee = fields.String(metadata={"description": "contribution, partial: whose"})
-    request_id = fields.String(metadata={"description": "request, partial, release"})
+    request_id = fields.String(metadata={"description": "request, partial, release, dispute"})
     round = fields.Integer(metadata={"description": "request: 1 (validity) or 2 (score)"})
     circuit = fields.String(metadata={"description": "request: noise/v1, validity/v1, score/v1"})
-    verdict = fields.String(metadata={"description": "round1: valid or invalid"})
-    reason = fields.String(metadata={"description": "round1: why invalid"})
+    verdict = fields.String(metadata={"description": "round1: valid, invalid or disputed"})
+    reason = fields.String(metadata={"description": "round1: why invalid; dispute: why"})
+    invariant = fields.String(metadata={"description": "dispute: the invariant broken"})
 
 
 class LoggedSubmissionSchema(Schema):
@@ -675,7 +709,9 @@ class LoggedSubmissionSchema(Schema):
         required=True, allow_none=True, metadata={"description": "the bundle entry's time"}
     )
     state = fields.String(required=True, validate=validate.OneOf(SUBMISSION_STATES))
-    reason = fields.String(required=True, metadata={"description": "the round-1 verdict's"})
+    reason = fields.String(
+        required=True, metadata={"description": "the round-1 verdict's, or the dispute's"}
+    )
     values = fields.Dict(
         keys=fields.String(),
         values=fields.Integer(),
@@ -683,6 +719,7 @@ class LoggedSubmissionSchema(Schema):
         required=True,
         metadata={"description": "the release entry's values (null: not released)"},
     )
+    invariant = fields.String(required=True, allow_none=True, metadata={"description": _INVARIANT})
     bundle_index = fields.Integer(
         required=True, metadata={"description": "the bundle entry's index: the receipt's"}
     )

@@ -46,11 +46,18 @@ def share(
 
 def lagrange_at_zero(x: int, active: list[int], q: int) -> int:
     """λ_x(S) = Π_{k ∈ S, k ≠ x} k / (k − x) mod q, so that Σ_{x∈S} λ_x f(x) = f(0)."""
-    if x not in active or len(set(active)) != len(active):
+    return lagrange_basis_at(x, active, 0, q)
+
+
+def lagrange_basis_at(x: int, nodes: list[int], at: int, q: int) -> int:
+    """ℓ_x(at) = Π_{k ∈ nodes, k ≠ x} (at − k) / (x − k) mod q: the Lagrange basis polynomial
+    of node ``x`` over ``nodes`` (distinct mod q, 0 allowed), evaluated at ``at``, so that
+    f(at) = Σ_{x ∈ nodes} ℓ_x(at)·f(x) for every f of degree < len(nodes)."""
+    if x not in nodes or len({k % q for k in nodes}) != len(nodes):
         raise ValueError("the point must be one of distinct active points")
     num, den = 1, 1
-    for k in active:
+    for k in nodes:
         if k != x:
-            num = num * k % q
-            den = den * (k - x) % q
+            num = num * (at - k) % q
+            den = den * (x - k) % q
     return num * pow(den, -1, q) % q

@@ -12,7 +12,9 @@ The release is four steps per bundle, each named by a :data:`StepName` and run b
   under the submission's round-1 active set (its pad set) — of the public part only, in a
   challenge with a public/private split (its private part is released after the close, to
   final submissions only: :func:`private_request_id`, ``cryptoscore.local``);
-* ``round2_finish`` — combine the score's partials and release the policy's aggregates.
+* ``round2_finish`` — combine the score's partials, check the release invariants against the
+  label histogram earlier releases fixed (``protocol/invariants.py``), and release the policy's
+  aggregates, or log the dispute and release nothing.
 
 A step reads the state machines (:class:`~cryptoscore.protocol.release.BundleRelease`,
 :class:`~cryptoscore.protocol.release.SubmissionRelease`) from a :class:`ReleaseLedger`, does
@@ -33,6 +35,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from cryptoscore.protocol.challenge import ChallengeContext
+from cryptoscore.protocol.invariants import LabelHistogram
 from cryptoscore.protocol.release import BundleRelease, ReleaseState, SubmissionRelease
 from cryptoscore.protocol.requests import DecryptionRequest
 
@@ -121,6 +124,11 @@ class ReleaseUpdate(Protocol):
         """Log the released values; close the score request."""
         ...
 
+    def dispute(self, submission: SubmissionRelease) -> None:
+        """Log that the score's combined values broke a release invariant (which, and why;
+        no values); close the score request."""
+        ...
+
 
 class ReleaseLedger(Protocol):
     """Where one challenge's release state lives, for :class:`ReleaseDriver`."""
@@ -138,6 +146,12 @@ class ReleaseLedger(Protocol):
 
     def waiting(self) -> list[str]:
         """Valid submissions that wait for round 2, in the order they were uploaded."""
+        ...
+
+    def label_histogram(self, labels_digest: str) -> LabelHistogram | None:
+        """The label histogram fixed by the releases against ``labels_digest`` so far
+        (:func:`~cryptoscore.protocol.invariants.fixed_label_histogram` over their values in
+        release order; None before the first, or for a policy without a confusion matrix)."""
         ...
 
     def round1(self, digest: str) -> BundleRelease:
@@ -242,8 +256,14 @@ class ReleaseDriver:
         submission = self.ledger.round2(digest)
         if submission is None or len(submission.partials) < self.ledger.context.record.threshold:
             return []
-        submission.finish()
         with self.ledger.update(digest, (ReleaseState.SCORING,)) as update:
-            if update is not None:
+            if update is None:
+                return []
+            # decided under the ledger's lock: the histogram the releases fixed cannot change
+            # between reading it and releasing against it (combining t partials is cheap)
+            submission.finish(self.ledger.label_histogram(submission.labels.bundle.digest))
+            if submission.state == ReleaseState.DISPUTED:
+                update.dispute(submission)
+            else:
                 update.release(submission)
         return []

@@ -7,18 +7,20 @@ partials (docs/design.md, "Recompute-before-decrypt").
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 
 from cryptoscore.errors import FormatError, MismatchError, RefusedError
 from cryptoscore.protocol.challenge import ChallengeContext
 from cryptoscore.protocol.contributions import check_contributions, derive_seed, round1_seed
+from cryptoscore.protocol.invariants import check_noise_residual, check_validity_values
 from cryptoscore.protocol.requests import DecryptionRequest, Round1Evidence
 from cryptoscore.scoring.aggregate import AggregateCiphertext
 from cryptoscore.scoring.bundle import EncryptedBundle
 from cryptoscore.scoring.circuits import score
 from cryptoscore.scoring.noise_check import noise_check, noise_check_threshold
 from cryptoscore.scoring.policy import SCORE_CIRCUITS, part_of_circuit
-from cryptoscore.scoring.validity import is_valid, validity
+from cryptoscore.scoring.validity import is_valid, validity, validity_names
 from cryptoscore.threshold.active_set import ActiveSet
 from cryptoscore.threshold.ceremony import CeremonyRecord
 from cryptoscore.threshold.combine import combine, rerandomize
@@ -102,6 +104,7 @@ def noise_check_passed(
     within :func:`~cryptoscore.scoring.noise_check.noise_check_threshold` (partials verified
     first)."""
     out = combine(aggregate, list(partials), record, request_id, active_set, measure_noise=True)
+    check_noise_residual(out.max_noise, math.prod(aggregate.params.moduli(aggregate.level)))
     _, threshold = noise_check_threshold(aggregate.params, len(active_set.indices))
     return out.max_noise is not None and out.max_noise <= threshold
 
@@ -113,8 +116,11 @@ def validity_passed(
     request_id: str,
     active_set: ActiveSet,
 ) -> bool:
-    """Combiner, trustee, auditor: the partials of V combine to all zeros."""
-    return is_valid(combine(aggregate, list(partials), record, request_id, active_set).values)
+    """Combiner, trustee, auditor: the partials of V combine to all zeros (values checked in
+    their domain first: ``protocol/invariants.py``)."""
+    values = combine(aggregate, list(partials), record, request_id, active_set).values
+    check_validity_values(values, validity_names(aggregate.params), aggregate.params.PLAIN_MODULUS)
+    return is_valid(values)
 
 
 def check_round1(

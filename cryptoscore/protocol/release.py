@@ -16,9 +16,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from cryptoscore.errors import FormatError, MismatchError, RefusedError, StepError
+from cryptoscore.errors import (
+    FormatError,
+    InconsistentReleaseError,
+    MismatchError,
+    RefusedError,
+    StepError,
+)
 from cryptoscore.protocol.challenge import ChallengeContext
 from cryptoscore.protocol.contributions import Contribution, derive_seed, round1_seed
+from cryptoscore.protocol.invariants import LabelHistogram, check_release
 from cryptoscore.protocol.recompute import noise_check_passed, pad_set, validity_passed
 from cryptoscore.protocol.requests import Circuit, DecryptionRequest, Round1Evidence
 from cryptoscore.scoring.aggregate import AggregateCiphertext
@@ -47,7 +54,9 @@ class ReleaseState(StrEnum):
 
     A bundle moves awaiting-contributions → noise-check → validity → valid | invalid (a noise
     check above the bound goes from noise-check to invalid at once); a valid submission then
-    moves valid → scoring → released. Valid labels stay valid."""
+    moves valid → scoring → released. Valid labels stay valid. A decision whose combined values
+    break a release invariant (``protocol/invariants.py``) ends in disputed instead, from
+    noise-check or validity (round 1) or from scoring (round 2)."""
 
     AWAITING_CONTRIBUTIONS = "awaiting-contributions"
     """Round 1 waits for a contribution from every trustee of the bundle's pad set."""
@@ -63,6 +72,9 @@ class ReleaseState(StrEnum):
     """Round 2 asked for the score's decryption."""
     RELEASED = "released"
     """The policy's aggregates are released."""
+    DISPUTED = "disputed"
+    """The combined values broke a release invariant (some partial decryption was wrong):
+    nothing of it is released, and the violated invariant is kept as the reason."""
 
 
 ROUND1_STATES = (
@@ -72,7 +84,7 @@ ROUND1_STATES = (
 )
 """The states in which round 1 of a bundle is still open."""
 
-_DECIDED = (ReleaseState.VALID, ReleaseState.INVALID)
+_DECIDED = (ReleaseState.VALID, ReleaseState.INVALID, ReleaseState.DISPUTED)
 _NOISE: Circuit = "noise/v1"
 _VALIDITY: Circuit = "validity/v1"
 
@@ -103,6 +115,8 @@ class Round2Snapshot:
     aggregate: AggregateCiphertext = field(repr=False)
     partials: tuple[PartialDecryption, ...] = field(default=(), repr=False)
     released: Mapping[str, int] = field(default_factory=dict)
+    reason: str = ""
+    """Why a disputed release is disputed (re-derived on restore, kept for the reader)."""
 
 
 @dataclass
@@ -137,8 +151,12 @@ class BundleRelease:
 
     @property
     def reason(self) -> str:
-        """Why an invalid bundle is invalid (empty otherwise)."""
+        """Why an invalid or disputed bundle is so (empty otherwise)."""
         return self._reason
+
+    def _dispute(self, error: InconsistentReleaseError) -> None:
+        self._reason = str(error)
+        self._state = ReleaseState.DISPUTED
 
     def __post_init__(self) -> None:
         self.context.check_bundle(self.bundle, self.bundle.header.kind)
@@ -337,17 +355,21 @@ class BundleRelease:
         nothing more is asked (returns []). Otherwise V is computed and asked for."""
         if self.state != ReleaseState.NOISE_CHECK or not self.ready():
             raise StepError("the noise checks still wait for partial decryptions")
-        noisy = [
-            request.index
-            for request_id, request in self.requests.items()
-            if not noise_check_passed(
-                self.ciphertexts[request_id],
-                list(self.partials[request_id].values()),
-                self.context.record,
-                request_id,
-                self.active,
-            )
-        ]
+        try:
+            noisy = [
+                request.index
+                for request_id, request in self.requests.items()
+                if not noise_check_passed(
+                    self.ciphertexts[request_id],
+                    list(self.partials[request_id].values()),
+                    self.context.record,
+                    request_id,
+                    self.active,
+                )
+            ]
+        except InconsistentReleaseError as error:
+            self._dispute(error)
+            return []
         if noisy:
             self._reason = (
                 f"ciphertext noise above the honest bound (ciphertexts {noisy[:5]}"
@@ -388,9 +410,13 @@ class BundleRelease:
             raise StepError("round 1 still waits for partial decryptions")
         (request_id,) = [r for r, q in self.requests.items() if q.circuit == _VALIDITY]
         parts = list(self.partials[request_id].values())
-        valid = validity_passed(
-            self.ciphertexts[request_id], parts, self.context.record, request_id, self.active
-        )
+        try:
+            valid = validity_passed(
+                self.ciphertexts[request_id], parts, self.context.record, request_id, self.active
+            )
+        except InconsistentReleaseError as error:
+            self._dispute(error)
+            return False
         self._reason = "" if valid else "not a 0/1 (one-hot) encoding"
         self._state = ReleaseState.VALID if valid else ReleaseState.INVALID
         return valid
@@ -422,11 +448,23 @@ class SubmissionRelease:
     aggregate: AggregateCiphertext | None = field(default=None, init=False, repr=False)
     partials: dict[str, PartialDecryption] = field(default_factory=dict, init=False, repr=False)
     released: dict[str, int] = field(default_factory=dict, init=False)
+    _dispute: InconsistentReleaseError | None = field(default=None, init=False, repr=False)
 
     @property
     def state(self) -> ReleaseState:
-        """``valid`` (not started), ``scoring`` or ``released``; only the machine moves it."""
+        """``valid`` (not started), ``scoring``, ``released`` or ``disputed``; only the
+        machine moves it."""
         return self._state
+
+    @property
+    def reason(self) -> str:
+        """Why a disputed release is disputed: the invariant and the values (else empty)."""
+        return "" if self._dispute is None else str(self._dispute)
+
+    @property
+    def invariant(self) -> str:
+        """The release invariant a disputed release broke (``protocol/invariants.py``)."""
+        return "" if self._dispute is None else self._dispute.invariant
 
     def snapshot(self) -> Round2Snapshot:
         if self.request is None or self.aggregate is None:
@@ -437,6 +475,7 @@ class SubmissionRelease:
             self.aggregate,
             tuple(self.partials.values()),
             dict(self.released),
+            self.reason,
         )
 
     @classmethod
@@ -447,11 +486,15 @@ class SubmissionRelease:
         labels: BundleRelease,
         snapshot: Round2Snapshot,
         part: Part | None = None,
+        *,
+        fixed_histogram: LabelHistogram | None = None,
     ) -> SubmissionRelease:
         """Round 2 at ``snapshot``: the request must be the score of these two bundles under
-        the submission's round-1 active set, and a release must recombine to its values."""
+        the submission's round-1 active set; a release must recombine to its values and a
+        dispute to values that break an invariant (re-derived, with ``fixed_histogram`` the
+        label histogram the releases against these labels fixed: :meth:`finish`)."""
         state = ReleaseState(snapshot.state)
-        if state not in (ReleaseState.SCORING, ReleaseState.RELEASED):
+        if state not in (ReleaseState.SCORING, ReleaseState.RELEASED, ReleaseState.DISPUTED):
             raise FormatError(f"round 2 has no state {state.value!r}")
         release = cls(context, predictions, labels, part)
         release._check_round1()
@@ -469,7 +512,15 @@ class SubmissionRelease:
         release._state = ReleaseState.SCORING
         for partial in snapshot.partials:
             release.add_partial(partial)
-        if state == ReleaseState.RELEASED and release.finish() != dict(snapshot.released):
+        if state == ReleaseState.SCORING:
+            return release
+        released = release.finish(fixed_histogram)
+        if release.state != state:
+            raise FormatError(
+                f"round 2 claims {state.value}, its partials say {release.state.value}"
+                + (f" ({release.reason})" if release.reason else "")
+            )
+        if released != dict(snapshot.released):
             raise FormatError("round 2: the partials combine to other values than released")
         return release
 
@@ -527,7 +578,22 @@ class SubmissionRelease:
             raise MismatchError("the partial answers another request")
         self.partials[partial.trustee_id] = partial
 
-    def finish(self) -> dict[str, int]:
+    def items(self) -> int:
+        """How many items this round scores: every item, or its part's published size (the
+        release invariants' n)."""
+        split = self.context.split
+        if split is None or self.part is None:
+            return self.context.n
+        return split.part_size(self.part, self.context.n)
+
+    def finish(self, fixed_histogram: LabelHistogram | None = None) -> dict[str, int]:
+        """Combiner: combine the score's partials and check the release invariants
+        (``protocol/invariants.check_release``) before anything is released. ``fixed_histogram``
+        is the label histogram earlier releases against these labels (of this round's part, in a
+        split challenge) fixed (None for the first): whoever keeps the releases passes it in.
+        Consistent values are released and returned; values that break an invariant leave the
+        submission ``disputed`` with the invariant as its reason, release nothing and return
+        ``{}``."""
         if self.state != ReleaseState.SCORING or self.request is None or self.aggregate is None:
             raise StepError("round 2 has not started")
         out = combine(
@@ -537,6 +603,12 @@ class SubmissionRelease:
             self.request.request_id,
             self.request.active_set,
         )
+        try:
+            check_release(out.values, self.context.policy, self.items(), fixed_histogram)
+        except InconsistentReleaseError as error:
+            self._dispute = error
+            self._state = ReleaseState.DISPUTED
+            return {}
         self.released = out.values
         self._state = ReleaseState.RELEASED
         return out.values

@@ -123,6 +123,16 @@ class RosterEntry:
         )
 
 
+def roster_entry(
+    roster: Sequence[RosterEntry], trustee_id: str, what: str = "roster"
+) -> RosterEntry:
+    """The entry of ``trustee_id`` in ``roster``; MismatchError naming ``what`` if absent."""
+    for e in roster:
+        if e.trustee_id == trustee_id:
+            return e
+    raise MismatchError(f"trustee {trustee_id!r} is not on the {what}")
+
+
 def check_roster(roster: Sequence[RosterEntry], threshold: int) -> None:
     n = len(roster)
     if n < 2:
@@ -276,10 +286,7 @@ class CeremonyRecord:
         return len(self.roster)
 
     def entry(self, trustee_id: str) -> RosterEntry:
-        for e in self.roster:
-            if e.trustee_id == trustee_id:
-                return e
-        raise MismatchError(f"trustee {trustee_id!r} is not on the roster")
+        return roster_entry(self.roster, trustee_id)
 
     def entry_by_index(self, index: int) -> RosterEntry:
         for e in self.roster:

@@ -23,13 +23,16 @@ an entry's shape: the transcript builds entries here, the service stores the blo
     close         time                                      —
     part_release  predictions, labels, request_id, part,    —
                   values
+    dispute       predictions, labels, request_id,          —
+                  invariant, reason
 
 A ``selection`` is a participant's signed choice of its final submissions in a challenge
 with a public/private split (``protocol/signed_inputs.selection_message``); ``close`` is the
 service's word that such a challenge has closed, logged once at or after its close time: every
 entry after it is after the close (the log's times never decrease). A split challenge's
 releases are ``part_release`` entries naming their part (``public`` or ``private``); a
-challenge without a split logs ``release`` entries as before.
+challenge without a split logs ``release`` entries as before. A ``dispute`` names no part:
+its request's circuit (``score-public/v1`` or ``score-private/v1``) says which it is.
 
 ``time`` is the service's clock when it logged the entry (Unix milliseconds): the log's times
 never decrease and never pass the head that first covers them, and the quotas are counted in
@@ -38,7 +41,10 @@ them (``trustee/input_rules.py``). Signatures are hex; what each signs is
 kind, bundle and owner only: they still parse, and every rule that needs a signature refuses
 them.
 
-A contribution, a round-1 verdict and a release name bundles that their own ``bundle``
+A ``dispute`` is logged in place of a release whose combined values broke a release
+invariant (``protocol/invariants.py``): it names the invariant and why, never the values.
+
+A contribution, a round-1 verdict, a release and a dispute name bundles that their own ``bundle``
 entries already carry; ``request_id`` names a request by its id, not by a blob.
 """
 
@@ -119,6 +125,7 @@ ENTRY_TYPES: dict[str, EntryType] = {
         EntryType("selection", ("identity", "sequence", "submissions", "signature", "time")),
         EntryType("close", ("time",)),
         EntryType("part_release", ("predictions", "labels", "request_id", "part", "values")),
+        EntryType("dispute", ("predictions", "labels", "request_id", "invariant", "reason")),
     )
 }
 """Every entry type, by name."""

@@ -375,6 +375,26 @@ class Transcript:
         """The challenge has closed (a split challenge: its private parts may follow)."""
         return self.append(ENTRY_TYPES["close"].make(time=time_ms), key)
 
+    def record_dispute(
+        self,
+        predictions: str,
+        labels: str,
+        request_id: str,
+        invariant: str,
+        reason: str,
+        key: str | None = None,
+    ) -> int:
+        """A score whose combined values broke release invariant ``invariant``: logged in
+        place of its release, without the values."""
+        entry = ENTRY_TYPES["dispute"].make(
+            predictions=predictions,
+            labels=labels,
+            request_id=request_id,
+            invariant=invariant,
+            reason=reason,
+        )
+        return self.append(entry, key)
+
     # -- heads, proofs, projections ------------------------------------------------------
     def sign_head(self, timestamp_ms: int) -> SignedTreeHead:
         """Sign the current size (once per size: the latest head, if it has this size)."""

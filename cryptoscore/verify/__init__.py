@@ -7,8 +7,8 @@ report (ElectionGuard-verifier style): ``manifest``, ``ceremony-record``, ``log-
 ``quotas``, ``round1-recomputed``, ``release-recomputed``,
 ``partials-valid``, ``single-use``, ``share-exposure``, ``round1-verdicts`` (which also checks
 that each validity request came after its bundle's noise checks were answered and passed),
-``release-values``, ``released-passed-round1``, ``leaderboard``, ``log-views``. What each
-check means:
+``release-values``, ``release-invariants``, ``released-passed-round1``, ``leaderboard``,
+``log-views``. What each check means:
 docs/audit.md and docs/design.md, "Verifier".
 
 This module holds the order of the checks and the run; the checks live by concern:
@@ -50,6 +50,7 @@ CHECKS = (
     "share-exposure",
     "round1-verdicts",
     "release-values",
+    "release-invariants",
     "released-passed-round1",
     "leaderboard",
     "log-views",
@@ -170,6 +171,9 @@ class _Verifier:
         return outcomes.check_release_values(
             self.bundle, self._context(), self._recomputed(), self.in_progress
         )
+
+    def check_release_invariants(self) -> str:
+        return outcomes.check_release_invariants(self.bundle, self._context(), self._recomputed())
 
     def check_released_passed_round1(self) -> str:
         verdicts = established(self.verdicts, "round1-verdicts")

@@ -105,8 +105,9 @@ class AuditBundle:
         return {e["bundle"]: e["verdict"] for e in self.of_type("round1")}
 
     def released(self) -> set[str]:
-        """Requests with a logged release (their partials must be complete)."""
-        return {e["request_id"] for e in self.releases}
+        """Requests with a logged release (a split's ``part_release`` included) or dispute
+        (their partials must be complete: a dispute is re-derived from them like a release)."""
+        return {e["request_id"] for e in (*self.releases, *self.of_type("dispute"))}
 
     @property
     def releases(self) -> list[dict[str, Any]]:

@@ -1,16 +1,18 @@
 """The checks of what the log says was decided and released: ``round1-verdicts``,
-``release-values``, ``released-passed-round1`` and ``leaderboard`` — each reproduced from the
-logged partials, combined over the recomputed ciphertexts."""
+``release-values``, ``release-invariants``, ``released-passed-round1`` and ``leaderboard`` —
+each reproduced from the logged partials, combined over the recomputed ciphertexts."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from cryptoscore.errors import InconsistentReleaseError, PolicyError
 from cryptoscore.protocol.challenge import ChallengeContext
+from cryptoscore.protocol.invariants import LabelHistogram, check_release, fixed_label_histogram
 from cryptoscore.protocol.recompute import noise_check_passed, validity_passed
 from cryptoscore.protocol.requests import DecryptionRequest
 from cryptoscore.scoring.aggregate import AggregateCiphertext
-from cryptoscore.scoring.policy import score_circuit
+from cryptoscore.scoring.policy import Part, part_of_circuit, score_circuit
 from cryptoscore.threshold.combine import combine
 from cryptoscore.transparency.leaderboard import rank, rows_from_entries
 from cryptoscore.verify.audit_bundle import AuditBundle
@@ -114,18 +116,22 @@ def check_round1_verdicts(
         for req, rnd in bundle.requests.values():
             if rnd != 1 or req.inputs[0] != e["bundle"]:
                 continue
-            if req.circuit == "validity/v1":
-                asked_v = True
-                if not decisions.passed(req, validity_passed):
-                    reasons.append("validity")
-            elif decisions.noisy(req):
-                reasons.append("noise")
+            try:
+                if req.circuit == "validity/v1":
+                    asked_v = True
+                    if not decisions.passed(req, validity_passed):
+                        reasons.append("validity")
+                elif decisions.noisy(req):
+                    reasons.append("noise")
+            except InconsistentReleaseError:
+                # values outside their domain (protocol/invariants.py): a disputed verdict
+                reasons.append("disputed")
         if not reasons and not asked_v:
             raise CheckFailed(
                 "round1-verdicts",
                 f"bundle {e['bundle'][:16]}… passed its noise checks but has no validity request",
             )
-        verdict = "invalid" if reasons else "valid"
+        verdict = "disputed" if "disputed" in reasons else "invalid" if reasons else "valid"
         if verdict != e["verdict"]:
             raise CheckFailed(
                 "round1-verdicts",
@@ -162,7 +168,7 @@ def check_release_values(
                 f"{e['request_id']}: a {e['type']} of part {part!r} for a {req.circuit} request",
             )
     _check_private_releases(bundle, context)
-    released = {e["predictions"] for e in bundle.releases}
+    released = {e["predictions"] for e in (*bundle.releases, *bundle.of_type("dispute"))}
     scoring = {req.inputs[0]: req.request_id for req, rnd in bundle.requests.values() if rnd == 2}
     for e in bundle.of_type("bundle"):
         digest = e["bundle"]
@@ -213,8 +219,81 @@ def _check_private_releases(bundle: AuditBundle, context: ChallengeContext) -> N
             )
 
 
+def _part_of(bundle: AuditBundle, request_id: str) -> Part | None:
+    """The part a logged score request covers (None: every item, or not a score request)."""
+    try:
+        return part_of_circuit(bundle.requests[request_id][0].circuit)
+    except (KeyError, PolicyError):
+        return None
+
+
+def check_release_invariants(
+    bundle: AuditBundle,
+    context: ChallengeContext,
+    recomputed: Mapping[str, AggregateCiphertext],
+) -> str:
+    """Every release meets the release invariants (``protocol/invariants.py``) against the label
+    histogram the releases before it in the log fixed; every dispute names its request's inputs,
+    and its partials do combine to values that break the invariant it names."""
+    decisions = _Decisions(bundle, context, recomputed)
+    policy = context.policy
+    # released values by labels bundle and part (a split's parts each fix their own histogram
+    # and score their own items), in log order
+    earlier: dict[tuple[str, Part | None], list[dict[str, int]]] = {}
+    settled: set[str] = set()
+    disputes = 0
+    for e in bundle.entries:
+        if e.get("type") not in ("release", "part_release", "dispute"):
+            continue
+        request_id, labels = e["request_id"], e["labels"]
+        if request_id in settled:
+            raise CheckFailed("release-invariants", f"{request_id}: released or disputed twice")
+        settled.add(request_id)
+        part = _part_of(bundle, request_id)
+        n = (
+            context.n
+            if context.split is None or part is None
+            else context.split.part_size(part, context.n)
+        )
+        key = (labels, part)
+        fixed: LabelHistogram | None = fixed_label_histogram(earlier.get(key, []), policy)
+        if e["type"] != "dispute":
+            try:
+                check_release(e["values"], policy, n, fixed)
+            except InconsistentReleaseError as broken:
+                raise CheckFailed(
+                    "release-invariants", f"{request_id}: released values break {broken}"
+                ) from None
+            earlier.setdefault(key, []).append(e["values"])
+            continue
+        req, _ = bundle.requests[request_id]
+        if req.inputs != (e["predictions"], labels):
+            raise CheckFailed("release-invariants", f"{request_id}: dispute names other inputs")
+        try:
+            check_release(decisions.values(request_id), policy, n, fixed)
+        except InconsistentReleaseError as broken:
+            if broken.invariant != e["invariant"]:
+                raise CheckFailed(
+                    "release-invariants",
+                    f"{request_id}: disputed for {e['invariant']}, its partials break "
+                    f"{broken.invariant}",
+                ) from None
+            disputes += 1
+            continue
+        raise CheckFailed(
+            "release-invariants",
+            f"{request_id}: disputed for {e['invariant']}, but its partials combine to values "
+            "that meet every release invariant: it should have been released",
+        )
+    released = len(settled) - disputes
+    return (
+        f"{released} releases meet the release invariants; {disputes} disputed releases "
+        "break the invariant they name (not released)"
+    )
+
+
 def check_released_passed_round1(bundle: AuditBundle, verdicts: Mapping[str, str]) -> str:
-    for e in bundle.releases:
+    for e in (*bundle.releases, *bundle.of_type("dispute")):
         for digest in (e["predictions"], e["labels"]):
             if verdicts.get(digest) != "valid":
                 raise CheckFailed(

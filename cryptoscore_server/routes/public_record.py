@@ -116,6 +116,15 @@ def leaderboard(challenge_id: str) -> Response:
         )
     }
     end = query["offset"] + len(page)
+    disputed = session.scalars(
+        select(UploadedBundle)
+        .where(UploadedBundle.challenge_id == challenge_id)
+        .where(
+            UploadedBundle.kind == "predictions",
+            UploadedBundle.state == ReleaseState.DISPUTED,
+        )
+        .order_by(UploadedBundle.submitted_at)
+    )
     board = {
         "challenge": challenge_id,
         "view": query["view"],
@@ -130,6 +139,16 @@ def leaderboard(challenge_id: str) -> Response:
         "rows": [
             {**row, "submitted_at": times[row["submission"]]}
             for row in with_accuracy(page, policy, challenge.n_items)
+        ],
+        "disputed": [
+            {
+                "participant": row.owner,
+                "submission": row.digest,
+                "invariant": row.reason.split(":", 1)[0],  # the library's "<invariant>: …"
+                "reason": row.reason,
+                "submitted_at": row.submitted_at,
+            }
+            for row in disputed
         ],
     }
     body = json.dumps(dump(LeaderboardSchema(), board)).encode()
@@ -234,6 +253,7 @@ _EVENT_MEMBERS = {
     "partial": {"request_id": "request_id", "trustee": "trustee"},
     "round1": {"verdict": "verdict", "reason": "reason"},
     "release": {"request_id": "request_id"},
+    "dispute": {"request_id": "request_id", "invariant": "invariant", "reason": "reason"},
 }
 
 
@@ -250,7 +270,15 @@ def _submission_entries(
         .where(LogEntry.challenge_id == challenge_id, LogEntry.index < size)
         .where(
             or_(
-                key.in_([f"bundle:{digest}", f"round1:{digest}", f"request:{r2}", f"release:{r2}"]),
+                key.in_(
+                    [
+                        f"bundle:{digest}",
+                        f"round1:{digest}",
+                        f"request:{r2}",
+                        f"release:{r2}",
+                        f"dispute:{r2}",
+                    ]
+                ),
                 key.startswith(f"contribution:{digest}:", autoescape=True),
                 key.startswith(f"request:{r1}:", autoescape=True),
                 key.startswith(f"partial:{r1}:", autoescape=True),
@@ -270,7 +298,7 @@ def _submission_entries(
             or (kind in ("contribution", "round1") and entry["bundle"] == digest)
             or (kind == "request" and digest in entry["inputs"])
             or (kind == "partial" and _ours(entry["request_id"], r1, r2))
-            or (kind == "release" and entry["predictions"] == digest)
+            or (kind in ("release", "dispute") and entry["predictions"] == digest)
         ):
             found.append((index, entry))
     return found
@@ -286,6 +314,8 @@ def _state(entries: list[dict[str, Any]]) -> ReleaseState:
     circuits = {e["circuit"] for e in entries if e["type"] == "request"}
     if "release" in kinds:
         return ReleaseState.RELEASED
+    if "dispute" in kinds:
+        return ReleaseState.DISPUTED
     if "score/v1" in circuits:
         return ReleaseState.SCORING
     if "round1" in kinds:
@@ -302,9 +332,11 @@ def _state(entries: list[dict[str, Any]]) -> ReleaseState:
     summary="A submission as the public log shows it (public): its entries and their state",
     description=(
         "The submission's `bundle` entry (owner, time) and every `contribution`, `request`, "
-        "`partial`, `round1` and `release` entry about it under the latest signed head, each "
-        "with its log index, and the state they add up to: `released` with the release's "
-        "values, `invalid` with the round-1 reason, else the round-1/round-2 step reached. "
+        "`partial`, `round1`, `release` and `dispute` entry about it under the latest signed "
+        "head, each with its log index, and the state they add up to: `released` with the "
+        "release's values, `disputed` with the release invariant its combined values broke "
+        "(nothing released), `invalid` with the round-1 reason, else the round-1/round-2 step "
+        "reached. "
         "Only what `log/entries` gives anyone; `bundle_index` is the index a receipt proves."
     ),
     tags=["records"],
@@ -327,6 +359,7 @@ def logged_submission(challenge_id: str, digest: str) -> dict[str, Any]:
     bundle = found[0][1]
     entries = [entry for _, entry in found]
     release = next((e for e in entries if e["type"] == "release"), None)
+    dispute = next((e for e in entries if e["type"] == "dispute"), None)
     verdict = next((e for e in entries if e["type"] == "round1"), None)
     events = [
         {
@@ -345,8 +378,9 @@ def logged_submission(challenge_id: str, digest: str) -> dict[str, Any]:
             "participant": bundle["owner"],
             "logged_at": None if time_ms is None else datetime.fromtimestamp(time_ms / 1000, UTC),
             "state": _state(entries),
-            "reason": verdict["reason"] if verdict else "",
+            "reason": dispute["reason"] if dispute else verdict["reason"] if verdict else "",
             "values": release["values"] if release else None,
+            "invariant": dispute["invariant"] if dispute else None,
             "bundle_index": found[0][0],
             "tree_head": head.to_json(),
             "events": events,

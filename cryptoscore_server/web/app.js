@@ -356,6 +356,18 @@ async function leaderboardPage(id, params) {
         : h("p", {}, "Nothing released yet."),
       rows.length ? tableRegion("Leaderboard", table) : null,
       pager,
+      board.disputed && board.disputed.length
+        ? h("section", { "aria-labelledby": "disputed" },
+            h("h2", { id: "disputed" }, "Disputed (not ranked)"),
+            h("p", {}, "The trustees' partial decryptions of these scores combined to numbers that break a release invariant (for example correct + errors ≠ n): some trustee answered wrongly, and nothing of them is released."),
+            h("table", { class: "values" },
+              h("thead", {}, h("tr", {}, ["Participant", "Submission", "State", "Invariant broken"].map((t) => h("th", { scope: "col" }, t)))),
+              h("tbody", {}, board.disputed.map((d) => h("tr", {},
+                h("td", {}, d.participant),
+                h("td", {}, h("a", { href: challengeHref(id, `/submissions/${d.submission}`) }, digest(d.submission, 8))),
+                h("td", {}, badge("disputed")),
+                h("td", {}, h("code", {}, d.invariant)))))))
+        : null,
       grids.length
         ? h("section", { "aria-labelledby": "confusion" },
             h("h2", { id: "confusion" }, "Confusion matrices"),
@@ -397,7 +409,7 @@ function timeline(record, threshold) {
   };
   const trusteesOf = (events) => [...new Set(events.map((e) => e.trustee))].sort().join(", ");
   const verdict = by("round1")[0];
-  const invalid = verdict && verdict.verdict === "invalid";
+  const invalid = verdict && verdict.verdict !== "valid";
   const step = (title, status, detail, events) => ({ title, status, detail, events });
   const decryption = (name, requests, what) => {
     const partials = partialsOf(requests);
@@ -421,7 +433,12 @@ function timeline(record, threshold) {
   } else {
     steps.push(decryption("Round 2: score decryption", requestsOf("score"), "a valid round 1 (and valid labels)"));
     const release = by("release")[0];
-    steps.push(release ? step("Released", "done", "the policy's aggregates, below", [release]) : step("Released", "pending", "not yet", []));
+    const dispute = by("dispute")[0];
+    steps.push(release
+      ? step("Released", "done", "the policy's aggregates, below", [release])
+      : dispute
+        ? step("Disputed", "failed", ["nothing released: the combined values break ", h("code", {}, dispute.invariant), " (", dispute.reason, ")"], [dispute])
+        : step("Released", "pending", "not yet", []));
   }
   return h("ol", { class: "timeline" }, steps.map((s) =>
     h("li", { class: `step ${s.status}` },
@@ -458,6 +475,7 @@ async function submissionPage(id, sha) {
       ["Participant", record.participant],
       ["State", badge(record.state)],
       ...(record.reason ? [["Reason", record.reason]] : []),
+      ...(record.invariant ? [["Invariant broken", h("code", {}, record.invariant)]] : []),
       ["Logged", record.logged_at ? time(record.logged_at) : "—"],
       ["Digest (SHA-256)", h("code", { class: "hash" }, sha)],
     ], "Submission"),

@@ -94,6 +94,7 @@ def test_best_view_is_the_default(board: Flask, client: FlaskClient) -> None:
         "offset": 0,
         "limit": 100,
         "next_offset": None,
+        "disputed": [],
     }
     assert client.get(f"{BOARD}?view=best").get_data() == response.get_data()
 

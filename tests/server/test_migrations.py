@@ -27,7 +27,7 @@ def _config() -> Config:
 
 def test_single_head_named_revision() -> None:
     heads = ScriptDirectory.from_config(_config()).get_heads()
-    assert heads == ["0009_ceremonies"]
+    assert heads == ["0010_disputed"]
 
 
 def test_migrated_schema_matches_the_models(app: Flask) -> None:
@@ -35,7 +35,7 @@ def test_migrated_schema_matches_the_models(app: Flask) -> None:
     with engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(context, Base.metadata) == []
-        assert context.get_current_revision() == "0009_ceremonies"
+        assert context.get_current_revision() == "0010_disputed"
     assert set(inspect(engine).get_table_names()) == {
         "alembic_version",
         "tokens",

@@ -64,6 +64,7 @@ def test_released_submission_as_the_log_shows_it(story: Story, client: FlaskClie
         "state": "released",
         "reason": "",
         "values": bob.values,
+        "invariant": None,
         "bundle_index": bob.entries["bundle"],
         "tree_head": head,
     }

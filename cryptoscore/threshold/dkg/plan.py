@@ -18,10 +18,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cryptoscore.envelope import Fields, pack_record, unpack_record
-from cryptoscore.errors import FormatError, MismatchError, ParameterError
+from cryptoscore.errors import FormatError, ParameterError
 from cryptoscore.params import ParameterSet, get_parameter_set
 from cryptoscore.randomness import Rng
-from cryptoscore.threshold.ceremony import RosterEntry, check_roster
+from cryptoscore.threshold.ceremony import RosterEntry, check_roster, roster_entry
 
 __all__ = ["PLAN_MAGIC", "CeremonyPlan"]
 
@@ -80,10 +80,7 @@ class CeremonyPlan:
         return tuple(range(1, self.threshold + 1))
 
     def entry(self, trustee_id: str) -> RosterEntry:
-        for e in self.roster:
-            if e.trustee_id == trustee_id:
-                return e
-        raise MismatchError(f"trustee {trustee_id!r} is not on the ceremony's roster")
+        return roster_entry(self.roster, trustee_id, "ceremony's roster")
 
     def header(self) -> dict[str, Any]:
         return {

@@ -1,0 +1,165 @@
+"""Release invariants: what every honestly combined value of a challenge satisfies, checked
+before anything is published (docs/design.md, "Release invariants").
+
+A trustee that adds Δ·k to one coefficient of its partial decryption shifts the combined value
+at that position by k, and its signature, the recomputed ciphertext and a re-combination of the
+logged partials all agree with the wrong number. What a single lie of that kind cannot keep is
+the *arithmetic* the policy's aggregates obey on every honest run:
+
+* ``count-range``        — every released count is in 0..n (n = the challenge's items);
+* ``correct-plus-errors`` — correct + errors = n, when both are released;
+* ``confusion-total``    — the confusion cells sum to n;
+* ``correct-diagonal``   — correct = the confusion diagonal's sum, when both are released;
+* ``errors-off-diagonal`` — errors = the off-diagonal's sum, when both are released;
+* ``label-histogram``    — the confusion matrix's column sums (how many items carry each
+  label) are the same for every submission scored against one labels bundle: the first
+  release fixes them (:func:`fixed_label_histogram`), later ones must match.
+
+Round 1 decrypts nothing that has arithmetic of this kind: V_j is a trace weighted by secret
+random polynomials, any value of Z_t for an invalid bundle, and a noise check's residual is any
+centered residue for a noisy one. Their only invariants are their domains
+(``validity-domain``: exactly the check's names, each in 0..t−1; ``noise-residual-domain``:
+0 ≤ residual ≤ ⌊Q/2⌋), which every combination meets by construction; they are stated and
+checked so that the combiner and the verifier say so, not because a lie can break them. A
+lie *within* a domain (V moved to or from 0, a residual moved across the bound) is not caught
+here, nor is a lie that keeps every sum (correct + k, errors − k): SECURITY.md, "Trustees'
+wrong answers".
+
+Everything here is a pure function of values: the earlier releases that fix the label histogram
+are passed in by whoever keeps them (the release ledger), never read here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from cryptoscore.errors import InconsistentReleaseError
+from cryptoscore.scoring.policy import ReleasePolicy, confusion_cell_name
+
+__all__ = [
+    "INVARIANTS",
+    "LabelHistogram",
+    "check_noise_residual",
+    "check_release",
+    "check_validity_values",
+    "fixed_label_histogram",
+    "label_histogram",
+]
+
+INVARIANTS = (
+    "count-range",
+    "correct-plus-errors",
+    "confusion-total",
+    "correct-diagonal",
+    "errors-off-diagonal",
+    "label-histogram",
+    "validity-domain",
+    "noise-residual-domain",
+)
+"""Every invariant's name, as errors, the log's dispute entries and the API spell it."""
+
+LabelHistogram = tuple[int, ...]
+"""How many items carry each label 0..K−1: the confusion matrix's column sums."""
+
+
+def _cells(values: Mapping[str, int], policy: ReleasePolicy) -> list[list[int]] | None:
+    """The K×K confusion matrix (row: prediction, column: label), if the policy releases it."""
+    if "confusion" not in policy.metrics:
+        return None
+    k = policy.classes
+    return [[int(values[confusion_cell_name(a, b)]) for b in range(k)] for a in range(k)]
+
+
+def label_histogram(values: Mapping[str, int], policy: ReleasePolicy) -> LabelHistogram | None:
+    """The label histogram a release gives (its confusion matrix's column sums), or None when
+    the policy releases no confusion matrix."""
+    cells = _cells(values, policy)
+    if cells is None:
+        return None
+    return tuple(sum(row[b] for row in cells) for b in range(policy.classes))
+
+
+def fixed_label_histogram(
+    releases: Iterable[Mapping[str, int]], policy: ReleasePolicy
+) -> LabelHistogram | None:
+    """The histogram fixed by ``releases``, the values released earlier against the same labels
+    bundle in release order: the first one's (every later one matched it to be released)."""
+    for values in releases:
+        return label_histogram(values, policy)
+    return None
+
+
+def _fail(invariant: str, detail: str, values: Mapping[str, object]) -> InconsistentReleaseError:
+    return InconsistentReleaseError(invariant, detail, dict(values))
+
+
+def check_release(
+    values: Mapping[str, int],
+    policy: ReleasePolicy,
+    n: int,
+    fixed_histogram: LabelHistogram | None = None,
+) -> None:
+    """Combiner and verifier: raise :class:`InconsistentReleaseError` naming the first
+    invariant the combined ``values`` of a score under ``policy`` over ``n`` items break.
+    ``fixed_histogram``: the label histogram earlier releases against the same labels fixed
+    (:func:`fixed_label_histogram`; None for the first release)."""
+    names = policy.aggregate_names()
+    if set(values) != set(names):
+        raise _fail(
+            "count-range", f"the values name {sorted(values)}, the policy {list(names)}", values
+        )
+    for name in names:
+        if not 0 <= values[name] <= n:
+            raise _fail("count-range", f"{name} = {values[name]} is not in 0..{n}", values)
+    correct, errors = values.get("correct"), values.get("errors")
+    if correct is not None and errors is not None and correct + errors != n:
+        raise _fail(
+            "correct-plus-errors", f"correct + errors = {correct} + {errors} ≠ n = {n}", values
+        )
+    cells = _cells(values, policy)
+    if cells is None:
+        return
+    total = sum(map(sum, cells))
+    if total != n:
+        raise _fail("confusion-total", f"the confusion cells sum to {total} ≠ n = {n}", values)
+    diagonal = sum(cells[k][k] for k in range(policy.classes))
+    if correct is not None and correct != diagonal:
+        raise _fail(
+            "correct-diagonal", f"correct = {correct} ≠ the diagonal's sum {diagonal}", values
+        )
+    if errors is not None and errors != total - diagonal:
+        raise _fail(
+            "errors-off-diagonal",
+            f"errors = {errors} ≠ the off-diagonal's sum {total - diagonal}",
+            values,
+        )
+    histogram = label_histogram(values, policy)
+    if fixed_histogram is not None and histogram != tuple(fixed_histogram):
+        raise _fail(
+            "label-histogram",
+            f"the label counts {list(histogram or ())} differ from {list(fixed_histogram)}, "
+            "fixed by the first release against these labels",
+            values,
+        )
+
+
+def check_validity_values(values: Mapping[str, int], names: Iterable[str], t: int) -> None:
+    """Combiner, trustee, verifier: the combined validity aggregate names exactly ``names``
+    (``scoring/validity.validity_names``), each a residue in 0..t−1."""
+    want = list(names)
+    if sorted(values) != sorted(want):
+        raise _fail("validity-domain", f"V names {sorted(values)}, not {want}", values)
+    for name, value in values.items():
+        if not 0 <= value < t:
+            raise _fail("validity-domain", f"{name} = {value} is not in 0..{t - 1}", values)
+
+
+def check_noise_residual(residual: int | None, modulus: int) -> None:
+    """Combiner, trustee, verifier: a noise check's largest centered residual is measured and
+    in 0..⌊Q/2⌋ for the ciphertext modulus Q it was lifted in."""
+    if residual is None or not 0 <= residual <= modulus // 2:
+        raise _fail(
+            "noise-residual-domain",
+            f"the residual {residual} is not in 0..⌊Q/2⌋",
+            {"residual": residual},
+        )

@@ -1,0 +1,67 @@
+"""A trustee that lies in its round-2 partial decryptions (open issue 14): it runs every rule
+of the honest agent, then adds Δ·k to the coefficient of its partial at the position of a
+named aggregate and signs the result with its own roster key. Combined, that aggregate is
+shifted by k; the signature is valid, the ciphertext recomputes, and re-combining the logged
+partials gives the same wrong number."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptoscore.hazmat.ciphertext import encode_ciphertext
+from cryptoscore.protocol.recompute import recompute
+from cryptoscore.threshold.partial import PartialDecryption, _signed_message
+from cryptoscore.trustee.agent import TrusteeAgent
+
+__all__ = ["LyingAgent", "shifted_partial"]
+
+
+def shifted_partial(
+    partial: PartialDecryption, identity: Any, position: int, k: int
+) -> PartialDecryption:
+    """``partial`` with Δ·k added to coefficient ``position`` (every prime), re-signed by
+    ``identity`` (the trustee's own key: the lie carries a valid signature)."""
+    moduli = partial.params.moduli(partial.level)
+    delta = (math.prod(moduli) - 1) // partial.params.PLAIN_MODULUS  # Q ≡ 1 (mod t)
+    h = partial.data().copy()
+    for i, q in enumerate(moduli):
+        h[i, position] = (int(h[i, position]) + delta * k) % q
+    encoded = encode_ciphertext(h[None], moduli)
+    message = _signed_message(
+        partial.request_id,
+        partial.ciphertext_digest,
+        hashlib.sha256(encoded).hexdigest(),
+        partial.active_set,
+        partial.trustee_id,
+        partial.key_id,
+        partial.log_view,
+        partial.format_version,
+    )
+    return dataclasses.replace(partial, partial=encoded, signature=identity.sign(message))
+
+
+@dataclass
+class LyingAgent(TrusteeAgent):
+    """An agent that answers every request as the honest one does, and then, in a score's
+    partial, shifts each aggregate named in ``lies`` by its k (``lies_on`` score requests
+    only: round 1 is answered honestly)."""
+
+    lies: dict[str, int] = field(default_factory=dict)
+    lied: list[str] = field(default_factory=list)
+    """The request ids it lied in."""
+
+    def answer(self, request, context, bundles: Mapping[str, Any], evidence, log=None, **kw):  # type: ignore[no-untyped-def, override]
+        partial = super().answer(request, context, bundles, evidence, log, **kw)
+        if request.circuit != "score/v1" or not self.lies:
+            return partial
+        aggregate = recompute(request, context, bundles)
+        position = dict(zip(aggregate.names, aggregate.positions, strict=True))
+        for name, k in self.lies.items():
+            partial = shifted_partial(partial, self.identity, position[name], k)
+        self.lied.append(request.request_id)
+        return partial
