@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 from cryptoscore.errors import CryptoScoreError
 from cryptoscore.protocol.driver import round1_prefix, round2_request_id
 from cryptoscore.protocol.release import ReleaseState
+from cryptoscore.protocol.rules import ChallengeRules
 from cryptoscore.scoring.policy import ReleasePolicy
 from cryptoscore.transparency.entries import parse_entry
 from cryptoscore.transparency.leaderboard import RANKING_RULE, Z_95, with_accuracy
@@ -102,8 +103,19 @@ def leaderboard(challenge_id: str) -> Response:
     challenge = get_challenge(challenge_id)
     session = get_session()
     policy = ReleasePolicy.from_json(challenge.policy)
+    split = None if challenge.rules is None else ChallengeRules.from_json(challenge.rules).split
+    part: str | None = query.get("part")
+    if split is None and part is not None:
+        raise Problem(422, f"Challenge {challenge_id!r} has no public/private split.")
+    if split is not None and part is None:  # what the challenge shows now
+        part = "public" if challenge.closed_ms is None else "private"
     ranked = transcript(session, get_blob_store(), challenge_id).leaderboard(
-        policy, view=query["view"]
+        policy, view=query["view"], part=part
+    )
+    part_sizes = (
+        None
+        if split is None
+        else {"public": split.public_items, "private": split.private_items(challenge.n_items)}
     )
     page = ranked[query["offset"] : query["offset"] + query["limit"]]
     times = {
@@ -138,8 +150,20 @@ def leaderboard(challenge_id: str) -> Response:
         "next_offset": end if end < len(ranked) else None,
         "rows": [
             {**row, "submitted_at": times[row["submission"]]}
-            for row in with_accuracy(page, policy, challenge.n_items)
+            for row in with_accuracy(page, policy, challenge.n_items, part_sizes)
         ],
+        "part": part,
+        "split": (
+            None
+            if split is None
+            else {
+                "public_items": split.public_items,
+                "private_items": split.private_items(challenge.n_items),
+                "finals": split.finals,
+                "closes_at": challenge.closes_at,
+                "closed": challenge.closed_ms is not None,
+            }
+        ),
         "disputed": [
             {
                 "participant": row.owner,
