@@ -20,15 +20,21 @@ import pytest
 from flask import Flask
 
 from cryptoscore import encrypt_labels, encrypt_predictions
+from cryptoscore.protocol.driver import PRIVATE_PENDING
 from cryptoscore.protocol.rules import DAY_MS
 from cryptoscore.protocol.signed_inputs import sign_selection
 from cryptoscore.scoring.encoding import draw_public_mask, split_label_indices
+from cryptoscore.trustee import agent as agent_module
 from cryptoscore.verify import verify_bundle
+from cryptoscore_server.db import get_session
 from cryptoscore_server.jobs import drain
+from cryptoscore_server.models import UploadedBundle
 from tests.helpers.protocol import (
     CHALLENGE,
     N_ITEMS,
     Committee,
+    FlaskPort,
+    ServiceRefusal,
     Trustees,
     collect_pads,
     create_challenge,
@@ -221,3 +227,93 @@ def test_leaderboard_part_is_refused_without_a_split(
     )
     assert closing.status_code == 409
     assert closing.get_json()["type"] == "urn:cryptoscore:problem:no-split"
+
+
+def _split_with_released_public(
+    make_app: Callable[..., Flask], committee: Committee, tmp_path: Path
+) -> tuple[Flask, Any, dict[str, str], Trustees, str]:
+    """A split challenge, its labels and one submission of alice's, the public part released."""
+    app = make_app(JOB_THREAD=False)
+    client = app.test_client()
+    tokens = make_tokens(app, PARTIES)
+    create_challenge(client, tokens["organizer"], committee, split={"public_items": PUBLIC})
+    trustees = Trustees(client, committee, tokens, tmp_path, online=("t0", "t1"))
+    public = committee.context.public
+    gen = np.random.default_rng(12)
+    labels = gen.integers(0, 2, N_ITEMS)
+    bundle = encrypt_labels(
+        split_label_indices(labels, draw_public_mask(N_ITEMS, PUBLIC), 2),
+        public,
+        classes=4,
+        challenge=CHALLENGE,
+        pads=_pads(trustees, tokens["organizer"], "labels"),
+    )
+    assert upload(client, tokens["organizer"], "labels", bundle).status_code == 201
+    sub = encrypt_predictions(
+        gen.integers(0, 2, N_ITEMS),
+        public,
+        classes=2,
+        challenge=CHALLENGE,
+        pads=_pads(trustees, tokens["alice"], "predictions"),
+    )
+    response = upload(client, tokens["alice"], "submissions", sub)
+    assert response.status_code == 201, response.get_json()
+    trustees.run(app)
+    return app, client, tokens, trustees, response.get_json()["submission"]
+
+
+@pytest.mark.parametrize("guard", ["kept", "removed"])
+def test_a_service_asking_a_private_part_before_the_close_is_refused(
+    make_app: Callable[..., Flask],
+    committee: Committee,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    guard: str,
+) -> None:
+    """A malicious service skips the close route and queues ``private_start`` at once: the
+    trustees (``trustee run``'s agent over HTTP) refuse the round-3 request, so nothing of the
+    private part is released. With their close rule patched out (``guard=removed``) the same
+    request is answered and the private part released: the rule is what stops it."""
+    app, client, tokens, trustees, digest = _split_with_released_public(
+        make_app, committee, tmp_path
+    )
+    with app.app_context():
+        session = get_session()
+        row = session.get(UploadedBundle, (CHALLENGE, digest))
+        assert row is not None
+        row.private_state = PRIVATE_PENDING  # what only the close route should do
+        session.commit()
+    run_job("private_start", CHALLENGE, digest, app)
+    if guard == "removed":
+        monkeypatch.setattr(agent_module, "check_part_released", lambda *args, **kwargs: None)
+    for tid in trustees.online:
+        trustees.agent(tid).run_once(
+            FlaskPort(client, tokens[tid]), lambda exc: isinstance(exc, ServiceRefusal)
+        )
+    assert not drain(app)
+    with app.app_context():
+        row = get_session().get(UploadedBundle, (CHALLENGE, digest))
+        assert row is not None
+        state, values = row.private_state, row.private_values
+    response = client.get(
+        f"{API}/challenges/{CHALLENGE}/audit-bundle", headers=bearer(tokens["auditor"])
+    )
+    private = [
+        e
+        for e in leaf_entries(response.data)
+        if e["type"] == "part_release" and e["part"] == "private"
+    ]
+    if guard == "kept":
+        refused = [line for line in trustees.said if " refused " in line]
+        assert len(refused) == 2 and all("close" in line for line in refused), refused
+        assert state == "scoring" and values is None and private == []
+    else:
+        assert state == "released" and values is not None
+        assert [e["predictions"] for e in private] == [digest]
+
+
+def run_job(name: str, challenge_id: str, digest: str, app: Flask) -> None:
+    from cryptoscore_server.jobs import run_step
+
+    with app.app_context():
+        run_step(name, challenge_id, digest)  # type: ignore[arg-type]
