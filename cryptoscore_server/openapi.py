@@ -63,6 +63,7 @@ _COMPONENTS: tuple[type[Schema], ...] = (
     schemas.RefusalListSchema,
     schemas.LabelsUploadedSchema,
     schemas.SubmissionUploadedSchema,
+    schemas.PrivatePartSchema,
     schemas.SubmissionStatusSchema,
     schemas.LeaderboardRowSchema,
     schemas.IntervalSchema,

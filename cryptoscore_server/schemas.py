@@ -421,6 +421,20 @@ _WAITING_FOR = (
 )
 
 
+class PrivatePartSchema(Schema):
+    """A final submission's private part (a split challenge, after the close)."""
+
+    state = fields.String(
+        required=True,
+        validate=validate.OneOf(["pending", "scoring", "released", "disputed"]),
+        metadata={"description": "pending: its request is not asked yet"},
+    )
+    values = fields.Dict(
+        keys=fields.String(), values=fields.Integer(), allow_none=True, required=True
+    )
+    reason = fields.String(required=True)
+
+
 class SubmissionStatusSchema(Schema):
     """A submission's place in the release, and its released values once released."""
 
@@ -434,6 +448,17 @@ class SubmissionStatusSchema(Schema):
         keys=fields.String(), values=fields.Integer(), allow_none=True, required=True
     )
     invariant = fields.String(required=True, allow_none=True, metadata={"description": _INVARIANT})
+    part = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "a split challenge: state and values are of this part"},
+    )
+    private = fields.Nested(
+        PrivatePartSchema,
+        required=True,
+        allow_none=True,
+        metadata={"description": "a split challenge's final after the close: its private part"},
+    )
 
 
 LEADERBOARD_DEFAULT_LIMIT = 100

@@ -193,6 +193,18 @@ def test_split_flow_over_http(
         row = private[digests[name]]
         assert row["values"] == _truth(preds[name], labels, ~mask)
         assert row["part"] == "private" and row["n"] == N_ITEMS - PUBLIC
+    status = client.get(
+        f"{API}/challenges/{CHALLENGE}/submissions/{digests['alice-1']}",
+        headers=bearer(tokens["alice"]),
+    ).get_json()
+    assert status["part"] == "public" and status["state"] == "released"
+    assert status["private"]["state"] == "released"
+    assert status["private"]["values"] == _truth(preds["alice-1"], labels, ~mask)
+    other = client.get(
+        f"{API}/challenges/{CHALLENGE}/submissions/{digests['alice-2']}",
+        headers=bearer(tokens["alice"]),
+    ).get_json()
+    assert other["private"] is None  # not a final: its private part is never asked
     public_board = client.get(
         f"{API}/challenges/{CHALLENGE}/leaderboard?view=all&part=public"
     ).get_json()
