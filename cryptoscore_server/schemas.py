@@ -801,6 +801,7 @@ SUBMISSION_EVENTS = (
     "partial",
     "round1",
     "release",
+    "part_release",
     "dispute",
 )
 """The log entry types about a submission (``cryptoscore.transparency.entries``)."""
@@ -819,6 +820,7 @@ class LoggedEventSchema(Schema):
     verdict = fields.String(metadata={"description": "round1: valid, invalid or disputed"})
     reason = fields.String(metadata={"description": "round1: why invalid; dispute: why"})
     invariant = fields.String(metadata={"description": "dispute: the invariant broken"})
+    part = fields.String(metadata={"description": "part_release: public or private"})
 
 
 class LoggedSubmissionSchema(Schema):
@@ -843,6 +845,17 @@ class LoggedSubmissionSchema(Schema):
         metadata={"description": "the release entry's values (null: not released)"},
     )
     invariant = fields.String(required=True, allow_none=True, metadata={"description": _INVARIANT})
+    part = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "a split challenge: state and values are of this part"},
+    )
+    private = fields.Nested(
+        PrivatePartSchema,
+        required=True,
+        allow_none=True,
+        metadata={"description": "a split challenge's final after the close: its private part"},
+    )
     bundle_index = fields.Integer(
         required=True, metadata={"description": "the bundle entry's index: the receipt's"}
     )

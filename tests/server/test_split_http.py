@@ -205,6 +205,21 @@ def test_split_flow_over_http(
         headers=bearer(tokens["alice"]),
     ).get_json()
     assert other["private"] is None  # not a final: its private part is never asked
+    logged = client.get(f"{API}/challenges/{CHALLENGE}/log/submissions/{digests['alice-1']}")
+    view = logged.get_json()
+    assert view["state"] == "released" and view["part"] == "public"
+    assert view["values"] == _truth(preds["alice-1"], labels, mask)
+    assert view["private"] == {
+        "state": "released",
+        "values": _truth(preds["alice-1"], labels, ~mask),
+        "reason": "",
+    }
+    assert [e["part"] for e in view["events"] if e["type"] == "part_release"] == [
+        "public",
+        "private",
+    ]
+    other = client.get(f"{API}/challenges/{CHALLENGE}/log/submissions/{digests['alice-2']}")
+    assert other.get_json()["private"] is None
     public_board = client.get(
         f"{API}/challenges/{CHALLENGE}/leaderboard?view=all&part=public"
     ).get_json()
