@@ -344,3 +344,35 @@ def run_job(name: str, challenge_id: str, digest: str, app: Flask) -> None:
 
     with app.app_context():
         run_step(name, challenge_id, digest)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("split", "meta"),
+    [
+        ({"public_items": N_ITEMS}, {}),  # no private part
+        ({"public_items": 0}, {}),
+        ({"public_items": PUBLIC, "finals": 6}, {}),  # more than MAX_FINALS
+        ({"public_items": PUBLIC, "finals": 0}, {}),
+        ({"public_items": PUBLIC, "extra": 1}, {}),
+        ({"public_items": PUBLIC}, {"classes": 40, "metrics": ["correct"]}),  # 2K > 64
+    ],
+)
+def test_a_bad_split_is_refused_and_nothing_stored(
+    make_app: Callable[..., Flask],
+    committee: Committee,
+    split: dict[str, Any],
+    meta: dict[str, Any],
+) -> None:
+    from tests.helpers.service import challenge_meta, post_challenge
+
+    app = make_app(JOB_THREAD=False)
+    client = app.test_client()
+    tokens = make_tokens(app, {"organizer": "organizer"})
+    fields = {"id": CHALLENGE, "classes": 2, "n_items": N_ITEMS, "metrics": ["correct"]}
+    fields |= meta
+    response = post_challenge(
+        client, tokens["organizer"], committee.files, challenge_meta(**fields, split=split)
+    )
+    assert 400 <= response.status_code < 500, response.get_json()
+    assert response.mimetype == "application/problem+json"
+    assert client.get(f"{API}/challenges").get_json()["challenges"] == []
