@@ -24,11 +24,22 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptoscore.errors import MismatchError, RefusedError, StepError
 from cryptoscore.identity import Identity, TrusteeIdentity
 from cryptoscore.protocol.challenge import ChallengeContext
-from cryptoscore.protocol.driver import ASKING, BundleStatus, ReleaseDriver, Step
+from cryptoscore.protocol.driver import (
+    ASKING,
+    BundleStatus,
+    ReleaseDriver,
+    Step,
+    private_request_id,
+)
 from cryptoscore.protocol.invariants import LabelHistogram, fixed_label_histogram
 from cryptoscore.protocol.release import BundleRelease, ReleaseState, SubmissionRelease
 from cryptoscore.protocol.requests import DecryptionRequest, Round1Evidence
-from cryptoscore.protocol.signed_inputs import Enrolment, sign_pad_request, sign_upload
+from cryptoscore.protocol.signed_inputs import (
+    Enrolment,
+    sign_pad_request,
+    sign_selection,
+    sign_upload,
+)
 from cryptoscore.randomness import Rng
 from cryptoscore.scoring.bundle import EncryptedBundle
 from cryptoscore.scoring.pad_request import Pads
@@ -39,6 +50,7 @@ from cryptoscore.threshold.partial import PartialDecryption
 from cryptoscore.transparency.replica import LogReplica
 from cryptoscore.transparency.transcript import Transcript
 from cryptoscore.trustee.agent import TrusteeAgent
+from cryptoscore.trustee.log_rules import final_submissions
 
 __all__ = ["LocalChallenge", "LocalTrustee", "MemoryLedger", "local_trustees"]
 
@@ -181,6 +193,7 @@ class _MemoryUpdate:
             submission.labels.bundle.digest,
             submission.request.request_id,
             submission.released,
+            part=submission.part,
         )
         self.uploaded.state = submission.state
         self.ledger._released.append(self.uploaded)
@@ -220,6 +233,13 @@ class LocalChallenge:
     driver: ReleaseDriver = field(init=False)
     _latest: dict[str, str] = field(default_factory=dict, init=False)
     """Each participant's latest submission (digest)."""
+    _selections: dict[str, int] = field(default_factory=dict, init=False)
+    """Each participant's latest final selection's sequence number (a split challenge)."""
+    private: dict[str, dict[str, int]] = field(default_factory=dict, init=False)
+    """A split challenge's private-part releases, by predictions digest (after the close)."""
+    private_disputed: dict[str, str] = field(default_factory=dict, init=False)
+    """A split challenge's private parts whose values broke a release invariant: the reason
+    (nothing of them is released)."""
 
     def __post_init__(self) -> None:
         rules = self.context.rules
@@ -414,6 +434,93 @@ class LocalChallenge:
         status = self.ledger.status(predictions.digest)
         assert status is not None  # uploaded above
         return status.state.value
+
+    # -- a public/private split (docs/design.md, "Public/private split") ----------------
+    def select_finals(self, participant: str, submissions: Sequence[str]) -> None:
+        """``participant`` chooses its final submissions (signed, logged with the log's time;
+        a later selection replaces an earlier one; only one logged before the close counts)."""
+        identity = self._signer("predictions", participant)
+        sequence = self._selections.get(participant, 0) + 1
+        signature = sign_selection(identity, self.context.challenge_id, sequence, list(submissions))
+        self.transcript.record_selection(
+            identity.public_key, sequence, list(submissions), signature, self.clock()
+        )
+        self._selections[participant] = sequence
+        self.sign_head()
+
+    def finals(self, participant: str) -> tuple[str, ...]:
+        """The final submissions of ``participant`` as the trustees read them from the log
+        (``trustee/log_rules.final_submissions``)."""
+        split = self.context.split
+        if split is None:
+            raise StepError("the challenge has no public/private split")
+        identity = self._signer("predictions", participant).public_key.hex()
+        tid = self.context.record.roster[0].trustee_id
+        return final_submissions(self._log(tid), identity, split, self.context.challenge_id)
+
+    def release_private(self, predictions: str, request_id: str | None = None) -> dict[str, int]:
+        """The service asks for the private part of submission ``predictions`` (logged as a
+        round-3 request); the active trustees answer only if their rules allow it — after the
+        close, for a final submission, within the identity's ``finals`` — else
+        :class:`RefusedError`. Returns the released values ({} if they broke a release
+        invariant: the dispute is logged, :attr:`private_disputed`)."""
+        if self.context.split is None:
+            raise StepError("the challenge has no public/private split")
+        labels = self.ledger.labels()
+        uploaded = self.ledger.uploads.get(predictions)
+        if labels is None or uploaded is None or uploaded.round2 is None:
+            raise StepError("only a submission whose public part was scored has a private part")
+        if predictions in self.private:
+            return self.private[predictions]
+        if predictions in self.private_disputed:
+            return {}
+        round1 = uploaded.round1
+        submission = SubmissionRelease(
+            self.context, round1, self.ledger.round1(labels.digest), "private"
+        )
+        request = submission.start(
+            request_id or private_request_id(self.context.challenge_id, predictions),
+            round1.active,
+        )
+        self.transcript.record_request(request, 3)
+        self.sign_head()
+        both = (submission.predictions, submission.labels)
+        bundles = {r.bundle.digest: r.bundle for r in both}
+        evidence = {r.bundle.digest: r.evidence() for r in both}
+        for agent in self._agents(request.active_set):
+            submission.add_partial(self._answer(agent, request, bundles, evidence))
+        fixed: LabelHistogram | None = fixed_label_histogram(
+            self.private.values(), self.context.policy
+        )  # the private part's own histogram: the public releases fix the public part's
+        values = submission.finish(fixed)
+        if submission.state == ReleaseState.DISPUTED:
+            self.transcript.record_dispute(
+                predictions,
+                labels.digest,
+                request.request_id,
+                submission.invariant,
+                submission.reason,
+            )
+            self.sign_head()
+            self.private_disputed[predictions] = submission.reason
+            return {}
+        self.transcript.record_release(
+            predictions, labels.digest, request.request_id, values, part="private"
+        )
+        self.sign_head()
+        self.private[predictions] = values
+        return values
+
+    def close(self) -> dict[str, dict[str, dict[str, int]]]:
+        """The service logs the close (once, at its clock's time), then asks for the private
+        part of every participant's final submissions (``{participant: {predictions digest:
+        values}}``)."""
+        self.transcript.record_close(self.clock())
+        self.sign_head()
+        return {
+            name: {digest: self.release_private(digest) for digest in self.finals(name)}
+            for name in self.participants
+        }
 
     def released(self) -> dict[str, dict[str, int]]:
         return {

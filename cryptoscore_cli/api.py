@@ -313,6 +313,17 @@ class ProtocolClient(Client):
             upload,
         )
 
+    def select_finals(
+        self, challenge_id: str, sequence: int, submissions: list[str], signature: bytes
+    ) -> Any:
+        """Post a signed final selection (a split challenge, before its close)."""
+        body = {"sequence": sequence, "submissions": submissions, "signature": signature.hex()}
+        return self.post_json(f"/challenges/{challenge_id}/selections", body)
+
+    def close(self, challenge_id: str) -> Any:
+        """The organizer closes a split challenge: its finals' private parts are asked."""
+        return self.post_json(f"/challenges/{challenge_id}/close", {})
+
     def labels_status(self, challenge_id: str) -> Any:
         """The labels' state, reason, what they wait for, and the organizer's pad quota use."""
         return self.get_json(f"/challenges/{challenge_id}/labels")

@@ -21,14 +21,20 @@ _VIEW_TEXT = {
 }
 
 
-def fetch_leaderboard(client: Client, challenge: str, view: str) -> dict[str, Any]:
-    """The response of ``GET /challenges/{challenge}/leaderboard?view=…`` with the rows of
-    every page joined (``next_offset`` then null)."""
+def fetch_leaderboard(
+    client: Client, challenge: str, view: str, part: str | None = None
+) -> dict[str, Any]:
+    """The response of ``GET /challenges/{challenge}/leaderboard?view=…`` (of one ``part`` of
+    a split challenge, or the service's default) with the rows of every page joined
+    (``next_offset`` then null)."""
     path = f"/challenges/{quote(challenge, safe='')}/leaderboard?"
     offset: int | None = 0
     board: dict[str, Any] = {}
     while offset is not None:
-        page = client.get_json(path + urlencode({"view": view, "limit": PAGE, "offset": offset}))
+        query: dict[str, Any] = {"view": view, "limit": PAGE, "offset": offset}
+        if part is not None:
+            query["part"] = part
+        page = client.get_json(path + urlencode(query))
         if board:
             board["rows"] += page["rows"]
         else:
@@ -66,9 +72,16 @@ def format_leaderboard(board: dict[str, Any], *, confusion: bool = False) -> str
     policy = board["policy"]
     n = board["n_items"]
     rows = board["rows"]
+    split = board.get("split")
+    if split and board.get("part"):  # a split challenge: one part's scores, over its items
+        n = split[f"{board['part']}_items"]
+        when = "after the close" if split["closed"] else "until the close"
+        scope = f"{board['part']} part, {n} of {board['n_items']} items ({when})"
+    else:
+        scope = f"{n} items"
     lines = [
         f"{board['challenge']}: {_VIEW_TEXT.get(board['view'], board['view'])} "
-        f"({board['total']}), {n} items; policy: {', '.join(policy['metrics'])}"
+        f"({board['total']}), {scope}; policy: {', '.join(policy['metrics'])}"
     ]
     if not rows:
         lines.append("no released scores yet")

@@ -56,6 +56,7 @@ COMMANDS: tuple[Callable[[Subparsers], None], ...] = (
     organizer.add_labels,
     participant.add_submit,
     participant.add_status,
+    participant.add_select_finals,
     participant.add_leaderboard,
     about.add_params,
     single_key.add_keygen,

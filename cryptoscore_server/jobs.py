@@ -2,8 +2,9 @@
 
 The steps are the protocol driver's (``cryptoscore/protocol/driver.py``, the one place that
 says what each step computes, stores and leads to): ``round1_start``, ``round1_finish``,
-``round2_start``, ``round2_finish``, each ``(challenge id, bundle digest)``. A job runs its
-step over the database (``release_ledger.py``: the state machines restored from the stored
+``round2_start``, ``round2_finish`` and, for a split challenge's final submissions after the
+close, ``private_start`` and ``private_finish``, each ``(challenge id, bundle digest)``. A job
+runs its step over the database (``release_ledger.py``: the state machines restored from the stored
 records, written back under the challenge's lock) and queues the steps that follow.
 
 Idempotent: a step first checks the bundle's state and does nothing if its work is done; the
@@ -32,7 +33,13 @@ from typing import get_args
 from flask import Flask, current_app
 from sqlalchemy import select
 
-from cryptoscore.protocol.driver import NEXT_STEP, ReleaseDriver, Step, StepName
+from cryptoscore.protocol.driver import (
+    NEXT_STEP,
+    PRIVATE_NEXT_STEP,
+    ReleaseDriver,
+    Step,
+    StepName,
+)
 from cryptoscore.protocol.release import ReleaseState
 from cryptoscore_server.blobs import get_blob_store
 from cryptoscore_server.db import get_session
@@ -224,9 +231,22 @@ def schedule_unfinished(app: Flask) -> list[tuple[JobName, str, str]]:
                 )
                 .order_by(UploadedBundle.submitted_at)
             ).all()
-            queued = [
+            queued: list[tuple[JobName, str, str]] = [
                 (NEXT_STEP[ReleaseState(state)], challenge_id, digest)
                 for challenge_id, digest, state in rows
+            ]
+            private = session.execute(  # a split's final submissions after the close
+                select(
+                    UploadedBundle.challenge_id,
+                    UploadedBundle.digest,
+                    UploadedBundle.private_state,
+                )
+                .where(UploadedBundle.private_state.in_(tuple(PRIVATE_NEXT_STEP)))
+                .order_by(UploadedBundle.submitted_at)
+            ).all()
+            queued += [
+                (PRIVATE_NEXT_STEP[str(state)], challenge_id, digest)
+                for challenge_id, digest, state in private
             ]
             for name, challenge_id, digest in queued:
                 schedule(session, name, challenge_id, digest)

@@ -45,6 +45,7 @@ from cryptoscore.transparency.transcript import Transcript
 from cryptoscore_server.blobs import BlobStore, StoredBlob, get_blob_store, record_blob
 from cryptoscore_server.models import (
     Challenge,
+    FinalSelection,
     LogEntry,
     LogNode,
     PadRequestRow,
@@ -277,9 +278,12 @@ class SqlTranscriptStore:
             LogEntry(challenge_id=self._challenge_id, index=index, key=key, entry=raw)
         )
         entry = json.loads(raw)
-        if entry.get("type") == "release":
+        kind = entry.get("type")
+        if kind in ("release", "part_release"):
             row = self._session.get(UploadedBundle, (self._challenge_id, entry["predictions"]))
-            if row is not None:
+            if row is not None and entry.get("part") == "private":
+                row.private_released_index = index
+            elif row is not None:
                 row.released_index = index
         self._session.flush()
         return index
@@ -327,21 +331,37 @@ class SqlTranscriptStore:
         return latest_head(self._session, self._challenge_id)
 
     def leaderboard_rows(self) -> list[LeaderboardRow]:
+        challenge = self._session.get(Challenge, self._challenge_id)
+        split = challenge is not None and bool((challenge.rules or {}).get("split"))
         rows = self._session.execute(
             select(
                 UploadedBundle.owner,
                 UploadedBundle.digest,
                 UploadedBundle.values,
                 UploadedBundle.released_index,
+                UploadedBundle.private_values,
+                UploadedBundle.private_released_index,
             ).where(
                 UploadedBundle.challenge_id == self._challenge_id,
-                UploadedBundle.released_index.is_not(None),
+                UploadedBundle.released_index.is_not(None)
+                | UploadedBundle.private_released_index.is_not(None),
             )
         )
-        return [
-            LeaderboardRow(owner, digest, values or {}, int(index or 0))
-            for owner, digest, values, index in rows
-        ]
+        out: list[LeaderboardRow] = []
+        for owner, digest, values, index, private_values, private_index in rows:
+            if index is not None:  # a split's public part, or every item without a split
+                out.append(
+                    LeaderboardRow(
+                        owner, digest, values or {}, int(index), "public" if split else None
+                    )
+                )
+            if private_index is not None:
+                out.append(
+                    LeaderboardRow(
+                        owner, digest, private_values or {}, int(private_index), "private"
+                    )
+                )
+        return out
 
 
 def transcript(
@@ -408,6 +428,13 @@ def log_time_ms(session: Session, challenge_id: str) -> int:
             )
         )
         or 0,
+        session.scalar(
+            select(func.max(FinalSelection.logged_ms)).where(
+                FinalSelection.challenge_id == challenge_id
+            )
+        )
+        or 0,
+        session.scalar(select(Challenge.closed_ms).where(Challenge.id == challenge_id)) or 0,
     )
     return max(time.time_ns() // 1_000_000, last)
 

@@ -63,6 +63,7 @@ __all__ = [
     "CeremonyMessageRow",
     "CeremonyRow",
     "Challenge",
+    "FinalSelection",
     "LogEntry",
     "LogNode",
     "OutboxJob",
@@ -223,6 +224,9 @@ class Challenge(Base):
     created before signed inputs (revision 0007), which take no more uploads."""
     opens_at: Mapped[datetime]
     closes_at: Mapped[datetime]
+    closed_ms: Mapped[int | None] = mapped_column(BigInteger)
+    """When the organizer closed a split challenge (its ``close`` entry's time; revision
+    0011): private parts are asked from then on."""
     created_by: Mapped[int] = mapped_column(ForeignKey("tokens.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -314,6 +318,30 @@ class UploadedBundle(Base):
     signature: Mapped[str | None] = mapped_column(String(128), default=None)
     logged_ms: Mapped[int | None] = mapped_column(BigInteger, default=None)
     """The ``time`` of its log entry (Unix ms): what quotas are counted in."""
+    private_state: Mapped[str | None] = mapped_column(String(STATE_LENGTH), default=None)
+    """A split challenge's final submission after the close: ``pending``, then ``scoring``,
+    ``released`` or ``disputed`` (its private part, round 3); None otherwise (revision 0011).
+    ``state``, ``values`` and ``released_index`` are then its public part's."""
+    private_values: Mapped[dict[str, int] | None] = mapped_column(JSON, default=None)
+    private_reason: Mapped[str] = mapped_column(
+        String(REASON_LENGTH), default="", server_default=""
+    )
+    private_released_index: Mapped[int | None] = mapped_column(Integer, default=None)
+    """Log index of the private part's ``part_release`` entry."""
+
+
+class FinalSelection(Base):
+    """A participant's signed choice of its final submissions (a split challenge; revision
+    0011), as logged: only the highest ``sequence`` of an identity counts."""
+
+    __tablename__ = "selections"
+
+    challenge_id: Mapped[str] = mapped_column(ForeignKey("challenges.id"), primary_key=True)
+    identity: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sequence: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    submissions: Mapped[list[str]] = mapped_column(JSON)
+    signature: Mapped[str] = mapped_column(String(128))
+    logged_ms: Mapped[int] = mapped_column(BigInteger)
 
 
 class TrusteeContribution(Base):

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from cryptoscore.protocol.challenge import ChallengeContext
 from cryptoscore.protocol.contributions import Contribution
-from cryptoscore.protocol.driver import BundleStatus
+from cryptoscore.protocol.driver import PRIVATE_PENDING, BundleStatus
 from cryptoscore.protocol.invariants import LabelHistogram, fixed_label_histogram
 from cryptoscore.protocol.release import (
     BundleRelease,
@@ -32,6 +32,7 @@ from cryptoscore.protocol.release import (
 from cryptoscore.protocol.requests import DecryptionRequest
 from cryptoscore.scoring.aggregate import AggregateCiphertext
 from cryptoscore.scoring.bundle import EncryptedBundle
+from cryptoscore.scoring.policy import Part
 from cryptoscore.threshold.partial import PartialDecryption
 from cryptoscore_server.blobs import BlobStore, record_blob
 from cryptoscore_server.ledger import append_event, challenge_lock, sign_head
@@ -183,8 +184,78 @@ class SqlReleaseLedger:
             rebuild_round1(self.session, self.store, self._context, row),
             rebuild_round1(self.session, self.store, self._context, labels),
             snapshot,
+            self._public_part,
             fixed_histogram=self.label_histogram(labels.digest) if decided else None,
         )
+
+    @property
+    def _public_part(self) -> Part | None:
+        """Round 2's part: the public one in a split challenge, every item without one."""
+        return None if self._context.split is None else "public"
+
+    # -- a split's private parts (driver ``private_start`` / ``private_finish``) -------------
+    def private_state(self, digest: str) -> str | None:
+        row = self._row(digest)
+        return None if row is None else row.private_state
+
+    def round3(self, digest: str) -> SubmissionRelease | None:
+        row, labels = self._row(digest), self._labels_row()
+        if row is None or labels is None or row.private_state in (None, PRIVATE_PENDING):
+            return None
+        stored = _requests(self.session, self.challenge_id, digest, 3)
+        if len(stored) != 1:
+            return None
+        state = ReleaseState(row.private_state)
+        snapshot = Round2Snapshot(
+            state=state,
+            request=DecryptionRequest.from_bytes(self.store.read(stored[0].request_blob)),
+            aggregate=AggregateCiphertext.from_bytes(self.store.read(stored[0].aggregate_blob)),
+            partials=tuple(_partials(self.session, self.store, stored[0].request_id).values()),
+            released=row.private_values or {},
+            reason=row.private_reason,
+        )
+        decided = state in (ReleaseState.RELEASED, ReleaseState.DISPUTED)
+        predictions = rebuild_round1(self.session, self.store, self._context, row)
+        return SubmissionRelease.restore(
+            self._context,
+            predictions,
+            rebuild_round1(self.session, self.store, self._context, labels),
+            snapshot,
+            "private",
+            fixed_histogram=self.private_histogram(labels.digest) if decided else None,
+        )
+
+    def private_histogram(self, labels_digest: str) -> LabelHistogram | None:
+        labels = self._labels_row()
+        if labels is None or labels.digest != labels_digest:
+            return None
+        released = self.session.scalars(
+            select(UploadedBundle.private_values)
+            .where(UploadedBundle.challenge_id == self.challenge_id)
+            .where(
+                UploadedBundle.private_state == ReleaseState.RELEASED.value,
+                UploadedBundle.private_released_index.is_not(None),
+            )
+            .order_by(UploadedBundle.private_released_index)
+        )
+        return fixed_label_histogram(
+            (values for values in released if values), self._context.policy
+        )
+
+    @contextmanager
+    def update_private(self, digest: str, expect: str) -> Iterator[SqlReleaseUpdate | None]:
+        with challenge_lock(self.session, self.challenge_id):
+            row = self._row(digest)
+            if row is not None:
+                self.session.refresh(row)
+            if row is None or row.private_state != expect:
+                yield None
+                return
+            update = SqlReleaseUpdate(self, row)
+            yield update
+            if update.wrote:
+                sign_head(self.session, self.challenge_id)
+                self.session.commit()
 
     def label_histogram(self, labels_digest: str) -> LabelHistogram | None:
         # one labels bundle per challenge: every release is against it; release order is the
@@ -307,16 +378,63 @@ class SqlReleaseUpdate:
             raise ValueError("round 2 has not started: nothing to release")
         digest, request_id = self.row.digest, submission.request.request_id
         labels, values = submission.labels.bundle.digest, submission.released
+        part = submission.part  # "public" in a split challenge: a part_release entry
         append_event(
             self._session,
             self.ledger.store,
             self.ledger.challenge_id,
             f"release:{request_id}",
-            lambda t, k: t.record_release(digest, labels, request_id, values, key=k),
+            lambda t, k: t.record_release(digest, labels, request_id, values, key=k, part=part),
         )
         self.row.values = values
         self.row.state = submission.state
         self._close(2)
+        self.wrote = True
+
+    # -- a split's private part (round 3) ---------------------------------------------------
+    def ask_private(self, submission: SubmissionRelease) -> None:
+        if submission.request is None or submission.aggregate is None:
+            raise ValueError("round 3 has not started: nothing to ask")
+        self._store_request(submission.request, submission.aggregate, 3)
+        self.row.private_state = submission.state.value
+        self.wrote = True
+
+    def release_private(self, submission: SubmissionRelease) -> None:
+        if submission.request is None:
+            raise ValueError("round 3 has not started: nothing to release")
+        digest, request_id = self.row.digest, submission.request.request_id
+        labels, values = submission.labels.bundle.digest, submission.released
+        append_event(
+            self._session,
+            self.ledger.store,
+            self.ledger.challenge_id,
+            f"release:{request_id}",
+            lambda t, k: t.record_release(
+                digest, labels, request_id, values, key=k, part="private"
+            ),
+        )
+        self.row.private_values = values
+        self.row.private_state = submission.state.value
+        self._close(3)
+        self.wrote = True
+
+    def dispute_private(self, submission: SubmissionRelease) -> None:
+        if submission.request is None:
+            raise ValueError("round 3 has not started: nothing to dispute")
+        digest, request_id = self.row.digest, submission.request.request_id
+        labels = submission.labels.bundle.digest
+        invariant, reason = submission.invariant, submission.reason
+        append_event(
+            self._session,
+            self.ledger.store,
+            self.ledger.challenge_id,
+            f"dispute:{request_id}",
+            lambda t, k: t.record_dispute(digest, labels, request_id, invariant, reason, key=k),
+        )
+        self.row.private_values = None
+        self.row.private_state = submission.state.value
+        self.row.private_reason = reason[:REASON_LENGTH]
+        self._close(3)
         self.wrote = True
 
     def dispute(self, submission: SubmissionRelease) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from cryptoscore.protocol.release import ReleaseState
-from cryptoscore.protocol.rules import MAX_ENROLLED
+from cryptoscore.protocol.rules import MAX_ENROLLED, MAX_FINALS
 from cryptoscore.scoring.policy import METRICS
 from cryptoscore.transparency.leaderboard import RANKING_RULE, VIEWS, Z_95
 from cryptoscore_server.models import DESCRIPTION_LENGTH, Role, utcnow
@@ -132,6 +132,65 @@ def _printable_lines(text: str) -> None:
         raise ValidationError("must be printable characters and line breaks only")
 
 
+class SplitCreateSchema(Schema):
+    """A challenge's public/private split (``protocol/rules.SplitRule``); it closes at the
+    challenge's ``closes_at``."""
+
+    public_items = fields.Integer(
+        required=True,
+        strict=True,
+        validate=validate.Range(min=1),
+        metadata={"description": "how many test items are public (fewer than n_items)"},
+    )
+    finals = fields.Integer(
+        load_default=1,
+        strict=True,
+        validate=validate.Range(1, MAX_FINALS),
+        metadata={"description": "final submissions per identity scored on the private part"},
+    )
+
+
+class SelectionCreateSchema(Schema):
+    """A participant's signed choice of its final submissions (a split challenge)."""
+
+    sequence = fields.Integer(
+        required=True,
+        strict=True,
+        validate=validate.Range(1, (1 << 53) - 1),
+        metadata={"description": "higher than every earlier selection of this identity"},
+    )
+    submissions = fields.List(
+        fields.String(validate=validate.Regexp(r"^[0-9a-f]{64}$", error="64 lower-case hex")),
+        required=True,
+        validate=validate.Length(1, MAX_FINALS),
+        metadata={"description": "the predictions bundles (digests) chosen as final"},
+    )
+    signature = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[0-9a-f]{128}$", error="128 lower-case hex digits"),
+        metadata={"description": "Ed25519 over signed_inputs.selection_message (hex)"},
+    )
+
+
+class SelectionSchema(Schema):
+    challenge = fields.String(required=True)
+    identity = fields.String(required=True)
+    sequence = fields.Integer(required=True)
+    submissions = fields.List(fields.String(), required=True)
+    index = fields.Integer(required=True, metadata={"description": "its log entry's index"})
+
+
+class CloseSchema(Schema):
+    challenge = fields.String(required=True)
+    closed_ms = fields.Integer(required=True, metadata={"description": "the close entry's time"})
+    index = fields.Integer(required=True, metadata={"description": "its log entry's index"})
+    finals = fields.List(
+        fields.String(),
+        required=True,
+        metadata={"description": "submissions whose private part is asked of the trustees"},
+    )
+
+
 class ChallengeCreateSchema(Schema):
     """The JSON part ``challenge`` of a challenge upload."""
 
@@ -209,6 +268,13 @@ class ChallengeCreateSchema(Schema):
     opens_at = fields.AwareDateTime(required=True, metadata={"description": "ISO 8601 with offset"})
     closes_at = fields.AwareDateTime(
         required=True, metadata={"description": "ISO 8601 with offset"}
+    )
+    split = fields.Nested(
+        SplitCreateSchema,
+        metadata={
+            "description": "a public/private split: public scores until closes_at (the split's "
+            "close), the private part of each identity's finals after the organizer closes"
+        },
     )
 
     @post_load
@@ -355,6 +421,20 @@ _WAITING_FOR = (
 )
 
 
+class PrivatePartSchema(Schema):
+    """A final submission's private part (a split challenge, after the close)."""
+
+    state = fields.String(
+        required=True,
+        validate=validate.OneOf(["pending", "scoring", "released", "disputed"]),
+        metadata={"description": "pending: its request is not asked yet"},
+    )
+    values = fields.Dict(
+        keys=fields.String(), values=fields.Integer(), allow_none=True, required=True
+    )
+    reason = fields.String(required=True)
+
+
 class SubmissionStatusSchema(Schema):
     """A submission's place in the release, and its released values once released."""
 
@@ -368,6 +448,17 @@ class SubmissionStatusSchema(Schema):
         keys=fields.String(), values=fields.Integer(), allow_none=True, required=True
     )
     invariant = fields.String(required=True, allow_none=True, metadata={"description": _INVARIANT})
+    part = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "a split challenge: state and values are of this part"},
+    )
+    private = fields.Nested(
+        PrivatePartSchema,
+        required=True,
+        allow_none=True,
+        metadata={"description": "a split challenge's final after the close: its private part"},
+    )
 
 
 LEADERBOARD_DEFAULT_LIMIT = 100
@@ -391,6 +482,13 @@ class LeaderboardQuerySchema(Schema):
         load_default=0,
         validate=validate.Range(min=0),
         metadata={"description": "rows to skip (0-based); past the end gives no rows"},
+    )
+    part = fields.String(
+        validate=validate.OneOf(["public", "private"]),
+        metadata={
+            "description": "a split challenge: which part's scores (default: public until the "
+            "organizer closes the challenge, private after); refused without a split"
+        },
     )
 
 
@@ -420,6 +518,10 @@ class LeaderboardRowSchema(Schema):
         required=True, allow_none=True, metadata={"description": "Wilson score 95% upper bound"}
     )
     submitted_at = fields.AwareDateTime(required=True)
+    part = fields.String(
+        validate=validate.OneOf(["public", "private"]),
+        metadata={"description": "a split challenge: the part these values score (n its size)"},
+    )
 
 
 class IntervalSchema(Schema):
@@ -441,6 +543,16 @@ class DisputedSubmissionSchema(Schema):
     submitted_at = fields.AwareDateTime(required=True)
 
 
+class LeaderboardSplitSchema(Schema):
+    """A split challenge's published sizes and its close (``protocol/rules.SplitRule``)."""
+
+    public_items = fields.Integer(required=True)
+    private_items = fields.Integer(required=True)
+    finals = fields.Integer(required=True)
+    closes_at = fields.AwareDateTime(required=True)
+    closed = fields.Boolean(required=True, metadata={"description": "the organizer has closed"})
+
+
 class LeaderboardSchema(Schema):
     """A page of the leaderboard, with the rule that ranks it and the policy behind the
     numbers."""
@@ -458,6 +570,17 @@ class LeaderboardSchema(Schema):
         required=True, allow_none=True, metadata={"description": "the next page; null: last"}
     )
     rows = fields.List(fields.Nested(LeaderboardRowSchema), required=True)
+    part = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "the part shown (a split challenge); null without a split"},
+    )
+    split = fields.Nested(
+        LeaderboardSplitSchema,
+        required=True,
+        allow_none=True,
+        metadata={"description": "the challenge's split, and whether it has closed"},
+    )
     disputed = fields.List(
         fields.Nested(DisputedSubmissionSchema),
         required=True,
@@ -678,6 +801,7 @@ SUBMISSION_EVENTS = (
     "partial",
     "round1",
     "release",
+    "part_release",
     "dispute",
 )
 """The log entry types about a submission (``cryptoscore.transparency.entries``)."""
@@ -696,6 +820,7 @@ class LoggedEventSchema(Schema):
     verdict = fields.String(metadata={"description": "round1: valid, invalid or disputed"})
     reason = fields.String(metadata={"description": "round1: why invalid; dispute: why"})
     invariant = fields.String(metadata={"description": "dispute: the invariant broken"})
+    part = fields.String(metadata={"description": "part_release: public or private"})
 
 
 class LoggedSubmissionSchema(Schema):
@@ -720,6 +845,17 @@ class LoggedSubmissionSchema(Schema):
         metadata={"description": "the release entry's values (null: not released)"},
     )
     invariant = fields.String(required=True, allow_none=True, metadata={"description": _INVARIANT})
+    part = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "a split challenge: state and values are of this part"},
+    )
+    private = fields.Nested(
+        PrivatePartSchema,
+        required=True,
+        allow_none=True,
+        metadata={"description": "a split challenge's final after the close: its private part"},
+    )
     bundle_index = fields.Integer(
         required=True, metadata={"description": "the bundle entry's index: the receipt's"}
     )

@@ -31,6 +31,7 @@ from cryptoscore.protocol.requests import (
 from cryptoscore.randomness import Rng
 from cryptoscore.scoring.bundle import EncryptedBundle
 from cryptoscore.scoring.pad_request import PadRequest
+from cryptoscore.scoring.policy import SCORE_CIRCUITS, part_of_circuit
 from cryptoscore.threshold.ceremony import KeyShare
 from cryptoscore.threshold.journal import PartialJournal
 from cryptoscore.threshold.lineage import LineageClaim, bundle_claim, bundle_lineage, score_claim
@@ -52,13 +53,14 @@ def lineage_claim(
     Round 1 (noise checks, V) of a bundle touches the bundle's pad lineage, and must name the
     pad's own active set — checked here, statelessly, so a request routed to any other set
     is refused before anything else; the journal then pins the set and spends the slot."""
-    if request.circuit == "score/v1":
+    if request.circuit in SCORE_CIRCUITS:
         if len(request.inputs) != 2:
             raise FormatError("a score request names predictions and labels")
         seeds = [input_bundle(bundles, d).header.c1_seed for d in request.inputs]
         if seeds[0] is None or seeds[1] is None:
             raise RefusedError("threshold decryption answers pad-seeded bundles only")
-        return score_claim(seeds[0], seeds[1], request.active_set.indices)
+        part = part_of_circuit(request.circuit)
+        return score_claim(seeds[0], seeds[1], request.active_set.indices, part)
     if len(request.inputs) != 1:
         raise FormatError(f"a {request.circuit} request names one bundle")
     bundle = input_bundle(bundles, request.inputs[0])

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from cryptoscore.envelope import canonical_json
 from cryptoscore.errors import MismatchError
 from cryptoscore.hazmat.c1 import SEED_BYTES
-from cryptoscore.protocol.rules import ChallengeRules
+from cryptoscore.protocol.rules import ChallengeRules, SplitRule
 from cryptoscore.randomness import Rng
 from cryptoscore.scoring.bundle import EncryptedBundle
-from cryptoscore.scoring.encoding import Layout
+from cryptoscore.scoring.encoding import MAX_CLASSES, Layout
 from cryptoscore.scoring.keys import EvaluationKeys, PublicContext
 from cryptoscore.scoring.pad_request import PadRequest
 from cryptoscore.scoring.policy import ReleasePolicy
@@ -50,6 +50,29 @@ class ChallengeContext:
         self.record.check_completions()
         self.record.check_keys(self.public, self.evaluation)
         self.public.params.check_count(self.n, "number of items")
+        split = self.split
+        if split is not None:
+            if split.public_items >= self.n:
+                raise MismatchError(
+                    f"a split of {self.n} items has 1..{self.n - 1} public items, "
+                    f"not {split.public_items}"
+                )
+            if 2 * self.policy.classes > MAX_CLASSES:
+                raise MismatchError(
+                    f"a split challenge has at most {MAX_CLASSES // 2} classes (its labels are "
+                    "one-hot over part and class)"
+                )
+
+    @property
+    def split(self) -> SplitRule | None:
+        """The public/private split, if the rules have one (docs/design.md, "Public/private
+        split")."""
+        return None if self.rules is None else self.rules.split
+
+    def classes_of(self, kind: str) -> int:
+        """Classes a ``kind`` bundle of this challenge encodes: K, or 2K for a split's labels
+        (one-hot over part and class, ``scoring/encoding.split_label_indices``)."""
+        return 2 * self.policy.classes if kind == "labels" and self.split else self.policy.classes
 
     def definition(self) -> bytes:
         """The challenge's definition as its ``challenge`` log entry names it (canonical JSON):
@@ -70,7 +93,11 @@ class ChallengeContext:
 
     @property
     def layout(self) -> Layout:
+        """The layout of a predictions bundle (and of labels, without a split)."""
         return Layout.for_params(self.public.params, self.n, self.policy.classes)
+
+    def layout_of(self, kind: str) -> Layout:
+        return Layout.for_params(self.public.params, self.n, self.classes_of(kind))
 
     def check_bundle(self, bundle: EncryptedBundle, kind: str) -> None:
         """Refuse a bundle of the wrong kind, key, challenge, size — or one whose submitter
@@ -80,7 +107,7 @@ class ChallengeContext:
             params=self.public.params,
             key_id=self.public.key_id,
             challenge=self.challenge_id,
-            classes=self.policy.classes,
+            classes=self.classes_of(kind),
             n=self.n,
         )
         if not bundle.header.seeded:
@@ -107,7 +134,7 @@ class ChallengeContext:
             params=self.public.params,
             key_id=self.public.key_id,
             seed=seed if seed is not None else rng(SEED_BYTES),
-            count=self.layout.ciphertexts,
+            count=self.layout_of(kind).ciphertexts,
             active_set=active_set.indices,
             recipient=key.public_bytes,
         )
@@ -120,9 +147,10 @@ class ChallengeContext:
             raise MismatchError(f"pad request is for challenge {request.challenge_id!r}")
         if request.params is not self.public.params or request.key_id != self.public.key_id:
             raise MismatchError("pad request is for another key or parameter set")
-        if request.count != self.layout.ciphertexts:
+        expected = self.layout_of(request.kind).ciphertexts
+        if request.count != expected:
             raise MismatchError(
-                f"pad request asks for {request.count} pads, a bundle of this challenge has "
-                f"{self.layout.ciphertexts} ciphertexts"
+                f"pad request asks for {request.count} pads, a {request.kind} bundle of this "
+                f"challenge has {expected} ciphertexts"
             )
         ActiveSet(request.active_set).check(self.record)

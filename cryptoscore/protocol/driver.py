@@ -9,10 +9,23 @@ The release is four steps per bundle, each named by a :data:`StepName` and run b
   (then ask for V) or decide V (the verdict); a valid submission goes on to round 2, valid
   labels send every waiting submission to round 2;
 * ``round2_start``  — ask for the score of a valid submission against the valid labels,
-  under the submission's round-1 active set (its pad set);
+  under the submission's round-1 active set (its pad set) — of the public part only, in a
+  challenge with a public/private split (its private part is released after the close, to
+  final submissions only);
 * ``round2_finish`` — combine the score's partials, check the release invariants against the
   label histogram earlier releases fixed (``protocol/invariants.py``), and release the policy's
   aggregates, or log the dispute and release nothing.
+
+A challenge with a public/private split has two more steps, for a final submission after the
+close (docs/design.md, "Public/private split"), over a :class:`PrivateReleaseLedger`:
+
+* ``private_start``  — ask for the score of the private part (round 3,
+  :func:`private_request_id`) under the submission's round-1 active set;
+* ``private_finish`` — combine its partials, check the release invariants over the private
+  part's items against the histogram earlier private releases fixed, and release or dispute.
+
+The trustees, not this driver, decide whether a private part may be decrypted (after the close,
+a final submission, once): the driver only asks.
 
 A step reads the state machines (:class:`~cryptoscore.protocol.release.BundleRelease`,
 :class:`~cryptoscore.protocol.release.SubmissionRelease`) from a :class:`ReleaseLedger`, does
@@ -30,7 +43,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from cryptoscore.protocol.challenge import ChallengeContext
 from cryptoscore.protocol.invariants import LabelHistogram
@@ -40,17 +53,29 @@ from cryptoscore.protocol.requests import DecryptionRequest
 __all__ = [
     "ASKING",
     "NEXT_STEP",
+    "PRIVATE_NEXT_STEP",
+    "PRIVATE_PENDING",
     "BundleStatus",
+    "PrivateReleaseLedger",
+    "PrivateReleaseUpdate",
     "ReleaseDriver",
     "ReleaseLedger",
     "ReleaseUpdate",
     "Step",
     "StepName",
+    "private_request_id",
     "round1_prefix",
     "round2_request_id",
 ]
 
-StepName = Literal["round1_start", "round1_finish", "round2_start", "round2_finish"]
+StepName = Literal[
+    "round1_start",
+    "round1_finish",
+    "round2_start",
+    "round2_finish",
+    "private_start",
+    "private_finish",
+]
 Step = tuple[StepName, str]
 """A step and the digest of the bundle it moves on."""
 
@@ -67,6 +92,14 @@ NEXT_STEP: dict[ReleaseState, StepName] = {
 """For a bundle in each unfinished state, the step that moves it on (a no-op until it can).
 Valid labels are finished: ``round1_finish`` of the labels sends the waiting submissions on."""
 
+PRIVATE_PENDING = "pending"
+"""A final submission's private part after the close, before its request is stored."""
+PRIVATE_NEXT_STEP: dict[str, StepName] = {
+    PRIVATE_PENDING: "private_start",
+    ReleaseState.SCORING.value: "private_finish",
+}
+"""For a final submission's private part in each unfinished state, the step that moves it on."""
+
 _ID_DIGEST_CHARS = 16
 """Hex characters of the bundle digest in a request id (64 bits: ids stay unique per challenge
 among bundles that are themselves unique by digest)."""
@@ -80,6 +113,11 @@ def round1_prefix(challenge_id: str, digest: str) -> str:
 def round2_request_id(challenge_id: str, digest: str) -> str:
     """The id of a submission's score request."""
     return f"{challenge_id}:r2:{digest[:_ID_DIGEST_CHARS]}"
+
+
+def private_request_id(challenge_id: str, digest: str) -> str:
+    """The id of a final submission's private-part score request (a split challenge)."""
+    return f"{challenge_id}:private:{digest[:_ID_DIGEST_CHARS]}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +201,46 @@ class ReleaseLedger(Protocol):
         ...
 
 
+class PrivateReleaseUpdate(Protocol):
+    """The writes of a private-part step (a split challenge), under the ledger's lock."""
+
+    def ask_private(self, submission: SubmissionRelease) -> None:
+        """Store and log the private part's score request (round 3) with its ciphertext."""
+        ...
+
+    def release_private(self, submission: SubmissionRelease) -> None:
+        """Log the private part's released values (a ``part_release``); close its request."""
+        ...
+
+    def dispute_private(self, submission: SubmissionRelease) -> None:
+        """Log that the private part's values broke a release invariant; close its request."""
+        ...
+
+
+@runtime_checkable
+class PrivateReleaseLedger(ReleaseLedger, Protocol):
+    """A ledger that also keeps the private parts of a split challenge's final submissions."""
+
+    def private_state(self, digest: str) -> str | None:
+        """``pending`` (a final, after the close), a :class:`ReleaseState` value (``scoring``,
+        ``released``, ``disputed``), or None (not a final, or no split)."""
+        ...
+
+    def round3(self, digest: str) -> SubmissionRelease | None:
+        """The private part's round as stored; None while its request is not stored."""
+        ...
+
+    def private_histogram(self, labels_digest: str) -> LabelHistogram | None:
+        """The label histogram fixed by the private releases against ``labels_digest``."""
+        ...
+
+    def update_private(
+        self, digest: str, expect: str
+    ) -> AbstractContextManager[PrivateReleaseUpdate | None]:
+        """Lock, re-check the private part's state is ``expect``, and yield the writes."""
+        ...
+
+
 class ReleaseDriver:
     """Runs the release's steps for one challenge over ``ledger``."""
 
@@ -173,6 +251,8 @@ class ReleaseDriver:
             "round1_finish": self.round1_finish,
             "round2_start": self.round2_start,
             "round2_finish": self.round2_finish,
+            "private_start": self.private_start,
+            "private_finish": self.private_finish,
         }
 
     @property
@@ -228,8 +308,12 @@ class ReleaseDriver:
         if status.state != ReleaseState.VALID or labels.state != ReleaseState.VALID:
             return []
         predictions = self.ledger.round1(digest)
-        submission = SubmissionRelease(
-            self.ledger.context, predictions, self.ledger.round1(labels.digest)
+        context = self.ledger.context
+        submission = SubmissionRelease(  # a split's round 2 is its public part only
+            context,
+            predictions,
+            self.ledger.round1(labels.digest),
+            None if context.split is None else "public",
         )
         submission.start(round2_request_id(self.challenge_id, digest), predictions.active)
         with self.ledger.update(digest, (ReleaseState.VALID,)) as update:
@@ -254,4 +338,47 @@ class ReleaseDriver:
                 update.dispute(submission)
             else:
                 update.release(submission)
+        return []
+
+    # -- a split's private parts (docs/design.md, "Public/private split") -------------------
+    def _private_ledger(self) -> PrivateReleaseLedger | None:
+        ledger = self.ledger
+        if self.ledger.context.split is None or not isinstance(ledger, PrivateReleaseLedger):
+            return None
+        return ledger
+
+    def private_start(self, digest: str) -> list[Step]:
+        ledger = self._private_ledger()
+        if ledger is None or ledger.private_state(digest) != PRIVATE_PENDING:
+            return []
+        labels = ledger.labels()
+        if labels is None or labels.state != ReleaseState.VALID:
+            return []
+        predictions = ledger.round1(digest)
+        if predictions.state != ReleaseState.VALID:
+            return []  # round 1 undecided: the sweep asks again once it is
+        submission = SubmissionRelease(
+            ledger.context, predictions, ledger.round1(labels.digest), "private"
+        )
+        submission.start(private_request_id(self.challenge_id, digest), predictions.active)
+        with ledger.update_private(digest, PRIVATE_PENDING) as update:
+            if update is not None:
+                update.ask_private(submission)
+        return []
+
+    def private_finish(self, digest: str) -> list[Step]:
+        ledger = self._private_ledger()
+        if ledger is None or ledger.private_state(digest) != ReleaseState.SCORING.value:
+            return []
+        submission = ledger.round3(digest)
+        if submission is None or len(submission.partials) < ledger.context.record.threshold:
+            return []
+        with ledger.update_private(digest, ReleaseState.SCORING.value) as update:
+            if update is None:
+                return []
+            submission.finish(ledger.private_histogram(submission.labels.bundle.digest))
+            if submission.state == ReleaseState.DISPUTED:
+                update.dispute_private(submission)
+            else:
+                update.release_private(submission)
         return []

@@ -30,6 +30,16 @@ item count, classes, daily quota, window and enrolment, :func:`label_leakage` st
   whole enrolment (the invite list, or an open challenge's cap; unbounded for open without
   one), whose identities may pool their releases.
 
+* **with a public/private split** (``rules.SplitRule``, docs/design.md "Public/private split")
+  — before the close only the public part's counts are released, so the attack (and every
+  other) recovers at most the ``public_items`` public labels, none of the private ones; it
+  also learns which probed items are private (their rows come back empty), i.e. part
+  membership, never a private label. After the close the private part of at most ``finals``
+  submissions per identity is released, once each: at most ``finals`` releases over the
+  private items per identity (``finals · log2(outcomes)`` bits), of which the demonstrated
+  attack turns ``finals·(K−1)`` (confusion; ``correct`` needs a baseline it never gets: 0 for
+  one final) into private labels.
+
 No I/O: the CLI prints :meth:`LabelLeakage.statement` at ``challenge create`` and refuses on
 :meth:`LabelLeakage.refusals`; the service returns :meth:`LabelLeakage.to_json` with the
 challenge.
@@ -42,7 +52,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from cryptoscore.protocol.rules import DAY_MS, ChallengeRules
+from cryptoscore.protocol.rules import DAY_MS, ChallengeRules, SplitRule
 from cryptoscore.scoring.policy import ReleasePolicy
 
 __all__ = [
@@ -51,6 +61,7 @@ __all__ = [
     "bits_per_release",
     "label_leakage",
     "leakage_of_rules",
+    "part_bits_per_release",
 ]
 
 
@@ -67,6 +78,16 @@ def bits_per_release(policy: ReleasePolicy, n_items: int) -> float:
     return extra * math.log2(math.comb(base + 1 + k - 1, k - 1)) + (k - extra) * math.log2(
         math.comb(base + k - 1, k - 1)
     )
+
+
+def part_bits_per_release(policy: ReleasePolicy, part_items: int) -> float:
+    """``log2`` of the values one release over a split's part of ``part_items`` items can take.
+    The submitter does not know which items are in the part, so it does not know the row sums
+    of the part's confusion matrix: any K×K table of counts summing to ``part_items``."""
+    if "confusion" not in policy.metrics:
+        return math.log2(part_items + 1)
+    cells = policy.classes * policy.classes
+    return math.log2(math.comb(part_items + cells - 1, cells - 1))
 
 
 def attack_rate(policy: ReleasePolicy) -> tuple[int, int, int]:
@@ -93,6 +114,17 @@ class LabelLeakage:
     attack_labels: int
     attack_submissions: int
     attack_baseline: int
+    public_items: int | None = None
+    """A split's public part (``None``: no split, every item's counts are released)."""
+    finals: int = 0
+    """A split's final submissions per identity, whose private part is released once."""
+    private_bits_per_release: float = 0.0
+    """``log2`` of the values one release of the private part can take."""
+
+    @property
+    def exposed_items(self) -> int:
+        """Items whose labels the releases before the close can give away."""
+        return self.n_items if self.public_items is None else self.public_items
 
     # -- the information bound -------------------------------------------------------------
     @property
@@ -103,7 +135,8 @@ class LabelLeakage:
     @property
     def releases_for_all_bound(self) -> int:
         """No attack recovers every label with fewer releases than this."""
-        return max(1, math.ceil(self.n_items * math.log2(self.classes) / self.bits_per_release))
+        labels = self.exposed_items * math.log2(self.classes)
+        return max(1, math.ceil(labels / self.bits_per_release))
 
     @property
     def days_for_all_bound(self) -> int:
@@ -124,7 +157,7 @@ class LabelLeakage:
 
     def _recovered(self, submissions: int) -> int:
         usable = max(0, submissions - self.attack_baseline)
-        return min(self.n_items, usable // self.attack_submissions * self.attack_labels)
+        return min(self.exposed_items, usable // self.attack_submissions * self.attack_labels)
 
     @property
     def labels_per_identity(self) -> int:
@@ -156,6 +189,37 @@ class LabelLeakage:
         per_day = self.enrolment_limit * self.submissions_per_day
         return math.ceil(self.submissions_for_all / per_day)
 
+    # -- a split's private part, after the close ---------------------------------------------
+    @property
+    def private_items(self) -> int:
+        return 0 if self.public_items is None else self.n_items - self.public_items
+
+    @property
+    def private_labels_bound(self) -> float:
+        """At most this many private labels' worth per identity: ``finals`` releases."""
+        worth = self.finals * self.private_bits_per_release / math.log2(self.classes)
+        return min(float(self.private_items), worth)
+
+    @property
+    def private_attack_labels(self) -> int:
+        """Private labels the demonstrated attack recovers per identity from its finals."""
+        usable = max(0, self.finals - self.attack_baseline)
+        return min(self.private_items, usable // self.attack_submissions * self.attack_labels)
+
+    def _split_line(self) -> str:
+        f, priv = self.finals, self.private_items
+        who = "submission" if f == 1 else "submissions"
+        line = (
+            f"warning: after the close the private part of at most {f} final {who} per "
+            f"identity is released, once: at most {self.private_labels_bound:.2f} of the "
+            f"{priv} private labels' worth per identity (the attack: "
+            f"{self.private_attack_labels})"
+        )
+        if self.enrolment_limit is None:
+            return line + "; open enrolment without a cap multiplies that by any number"
+        pooled = min(priv, self.enrolment_limit * self.private_attack_labels)
+        return line + f"; {self.enrolment_limit} identities pooling: {pooled}"
+
     # -- in words ---------------------------------------------------------------------------
     def _rate(self) -> str:
         if self.attack_submissions == 1:
@@ -171,7 +235,17 @@ class LabelLeakage:
             f"releases exact counts (at most {self.labels_per_release_bound:.2f} labels' "
             f"worth each): one identity can recover {self._rate()}, "
         )
-        if self.one_identity_recovers_all:
+        if self.public_items is not None:
+            first = (
+                f"warning: policy {','.join(self.metrics)} on {n} items, K={self.classes}, "
+                f"split {self.public_items} public / {self.private_items} private (which are "
+                "public is secret): before the close only public-part counts are released "
+                f"(at most {self.labels_per_release_bound:.2f} labels' worth each); one "
+                f"identity can recover {self._rate()} among public items, at most "
+                f"{self.labels_per_identity} of the {self.public_items} public labels before "
+                f"the close at {q} a day, and no private label"
+            )
+        elif self.one_identity_recovers_all:
             first += f"all {n} labels in {_days(self.days_for_all)} at {q} a day"
         else:
             first += (
@@ -179,6 +253,8 @@ class LabelLeakage:
                 f"(all in {_days(self.days_for_all)})"
             )
         first += f"; the challenge is open {_days(self.days_open)}"
+        exposed = "public labels" if self.public_items is not None else "labels"
+        every = self.exposed_items
         if self.enrolment_limit is None:
             second = (
                 "warning: open enrolment without a cap: every new identity recovers as many "
@@ -190,11 +266,13 @@ class LabelLeakage:
             who = "identity" if self.enrolment_limit == 1 else "identities"
             second = f"warning: {self.enrolment_limit} enrolled {who}, pooling, "
             second += (
-                f"recover all {n} labels in {_days(days)}"
-                if pooled is not None and pooled >= n
-                else f"recover {pooled} of {n} labels before the close"
+                f"recover all {every} {exposed} in {_days(days)}"
+                if pooled is not None and pooled >= every
+                else f"recover {pooled} of {every} {exposed} before the close"
             )
-        return [first, second]
+        if self.public_items is None:
+            return [first, second]
+        return [first, second, self._split_line()]
 
     def refusals(self) -> list[str]:
         """Why ``challenge create`` refuses this challenge (empty: it need not)."""
@@ -243,6 +321,18 @@ class LabelLeakage:
                 "labels": self.labels_per_enrolment,
                 "days_for_all": self.enrolment_days_for_all,
             },
+            "split": (
+                None
+                if self.public_items is None
+                else {
+                    "public_items": self.public_items,
+                    "private_items": self.private_items,
+                    "finals": self.finals,
+                    "private_bits_per_release": round(self.private_bits_per_release, 4),
+                    "private_labels_per_identity_bound": round(self.private_labels_bound, 4),
+                    "private_labels_per_identity_attack": self.private_attack_labels,
+                }
+            ),
             "statement": self.statement(),
         }
 
@@ -254,12 +344,31 @@ def label_leakage(
     opens: datetime,
     closes: datetime,
     enrolment_limit: int | None,
+    split: SplitRule | None = None,
 ) -> LabelLeakage:
     """The leakage of a challenge releasing ``policy`` on ``n_items`` items, open from
     ``opens`` to ``closes`` (aware datetimes), ``submissions_per_day`` per identity, at most
-    ``enrolment_limit`` identities (``None``: unbounded)."""
+    ``enrolment_limit`` identities (``None``: unbounded), with a public/private ``split`` or
+    without."""
     window_ms = max(0, int((closes - opens).total_seconds() * 1000))
     labels, per, baseline = attack_rate(policy)
+    if split is not None:
+        public, private = split.public_items, n_items - split.public_items
+        return LabelLeakage(
+            metrics=policy.metrics,
+            n_items=n_items,
+            classes=policy.classes,
+            submissions_per_day=submissions_per_day,
+            days_open=max(1, math.ceil(window_ms / DAY_MS)),
+            enrolment_limit=enrolment_limit,
+            bits_per_release=part_bits_per_release(policy, public),
+            attack_labels=labels,
+            attack_submissions=per,
+            attack_baseline=baseline,
+            public_items=public,
+            finals=split.finals,
+            private_bits_per_release=part_bits_per_release(policy, private),
+        )
     return LabelLeakage(
         metrics=policy.metrics,
         n_items=n_items,
@@ -279,5 +388,11 @@ def leakage_of_rules(
 ) -> LabelLeakage:
     """:func:`label_leakage` of a challenge with participation ``rules``."""
     return label_leakage(
-        policy, n_items, rules.submissions_per_day, opens, closes, rules.enrolment_limit
+        policy,
+        n_items,
+        rules.submissions_per_day,
+        opens,
+        closes,
+        rules.enrolment_limit,
+        rules.split,
     )

@@ -19,6 +19,7 @@ from cryptoscore.scoring.aggregate import AggregateCiphertext
 from cryptoscore.scoring.bundle import EncryptedBundle
 from cryptoscore.scoring.circuits import score
 from cryptoscore.scoring.noise_check import noise_check, noise_check_threshold
+from cryptoscore.scoring.policy import SCORE_CIRCUITS, part_of_circuit
 from cryptoscore.scoring.validity import is_valid, validity, validity_names
 from cryptoscore.threshold.active_set import ActiveSet
 from cryptoscore.threshold.ceremony import CeremonyRecord
@@ -49,13 +50,32 @@ def recompute(
     def bundle(digest: str) -> EncryptedBundle:
         return input_bundle(bundles, digest)
 
-    if request.circuit == "score/v1":
+    if request.circuit in SCORE_CIRCUITS:
         if len(request.inputs) != 2 or request.seed:
             raise FormatError("a score request names predictions and labels, and no seed")
+        part = part_of_circuit(request.circuit)
+        split = context.split
+        if (part is None) != (split is None):
+            raise RefusedError(
+                f"{request.circuit} is not a circuit of this challenge: "
+                + (
+                    "it has a public/private split, so a score covers one part"
+                    if split is not None
+                    else "it has no public/private split"
+                )
+            )
         preds, labels = bundle(request.inputs[0]), bundle(request.inputs[1])
         context.check_bundle(preds, "predictions")
         context.check_bundle(labels, "labels")
-        out = score(preds, labels, context.policy, context.evaluation, progress=progress)
+        out = score(
+            preds,
+            labels,
+            context.policy,
+            context.evaluation,
+            part=part,
+            part_size=0 if split is None or part is None else split.part_size(part, context.n),
+            progress=progress,
+        )
     elif request.circuit == "validity/v1":
         if len(request.inputs) != 1:
             raise FormatError("a validity request names one bundle")

@@ -32,6 +32,7 @@ from cryptoscore.scoring.aggregate import AggregateCiphertext
 from cryptoscore.scoring.bundle import EncryptedBundle
 from cryptoscore.scoring.circuits import score
 from cryptoscore.scoring.noise_check import noise_check
+from cryptoscore.scoring.policy import Part
 from cryptoscore.scoring.validity import validity
 from cryptoscore.threshold.active_set import ActiveSet
 from cryptoscore.threshold.combine import combine
@@ -421,6 +422,14 @@ class BundleRelease:
         return valid
 
 
+_SCORE_CIRCUIT: dict[Part | None, Circuit] = {
+    None: "score/v1",
+    "public": "score-public/v1",
+    "private": "score-private/v1",
+}
+"""The score circuit of a round: every item, or one part of a split."""
+
+
 @dataclass
 class SubmissionRelease:
     """Round 2 for one submission, allowed only after both bundles passed round 1.
@@ -431,6 +440,9 @@ class SubmissionRelease:
     context: ChallengeContext
     predictions: BundleRelease
     labels: BundleRelease
+    part: Part | None = None
+    """Which part of a split challenge this round releases (docs/design.md, "Public/private
+    split"); ``None`` for a challenge without one: every item."""
     _state: ReleaseState = field(default=ReleaseState.VALID, init=False)
     request: DecryptionRequest | None = field(default=None, init=False)
     aggregate: AggregateCiphertext | None = field(default=None, init=False, repr=False)
@@ -473,6 +485,7 @@ class SubmissionRelease:
         predictions: BundleRelease,
         labels: BundleRelease,
         snapshot: Round2Snapshot,
+        part: Part | None = None,
         *,
         fixed_histogram: LabelHistogram | None = None,
     ) -> SubmissionRelease:
@@ -483,11 +496,11 @@ class SubmissionRelease:
         state = ReleaseState(snapshot.state)
         if state not in (ReleaseState.SCORING, ReleaseState.RELEASED, ReleaseState.DISPUTED):
             raise FormatError(f"round 2 has no state {state.value!r}")
-        release = cls(context, predictions, labels)
+        release = cls(context, predictions, labels, part)
         release._check_round1()
         request, aggregate = snapshot.request, snapshot.aggregate
         if (
-            request.circuit != "score/v1"
+            request.circuit != _SCORE_CIRCUIT[part]
             or request.challenge_id != context.challenge_id
             or request.inputs != (predictions.bundle.digest, labels.bundle.digest)
         ):
@@ -520,17 +533,34 @@ class SubmissionRelease:
             raise StepError("the labels have not passed round 1")
 
     def start(self, request_id: str, active_set: ActiveSet) -> DecryptionRequest:
-        """Service: compute the policy's score and request its decryption."""
+        """Service: compute the policy's score (of this round's part) and request its
+        decryption."""
         if self.state != ReleaseState.VALID:
             raise StepError(f"round 2 is already {self.state.value}")
         self._check_round1()
         active_set.check(self.context.record)
+        split = self.context.split
+        if (split is None) != (self.part is None):
+            raise StepError(
+                "a challenge with a split releases one part at a time, one without releases all"
+            )
         preds, labels = self.predictions.bundle, self.labels.bundle
-        agg = score(preds, labels, self.context.policy, self.context.evaluation)
+        agg = score(
+            preds,
+            labels,
+            self.context.policy,
+            self.context.evaluation,
+            part=self.part,
+            part_size=(
+                0
+                if split is None or self.part is None
+                else split.part_size(self.part, preds.header.n)
+            ),
+        )
         self.request = DecryptionRequest(
             request_id=request_id,
             challenge_id=self.context.challenge_id,
-            circuit="score/v1",
+            circuit=_SCORE_CIRCUIT[self.part],
             inputs=(preds.digest, labels.digest),
             seed=b"",
             rerandomize_seed=b"",
@@ -548,13 +578,22 @@ class SubmissionRelease:
             raise MismatchError("the partial answers another request")
         self.partials[partial.trustee_id] = partial
 
+    def items(self) -> int:
+        """How many items this round scores: every item, or its part's published size (the
+        release invariants' n)."""
+        split = self.context.split
+        if split is None or self.part is None:
+            return self.context.n
+        return split.part_size(self.part, self.context.n)
+
     def finish(self, fixed_histogram: LabelHistogram | None = None) -> dict[str, int]:
         """Combiner: combine the score's partials and check the release invariants
         (``protocol/invariants.check_release``) before anything is released. ``fixed_histogram``
-        is the label histogram earlier releases against these labels fixed (None for the
-        first): whoever keeps the releases passes it in. Consistent values are released and
-        returned; values that break an invariant leave the submission ``disputed`` with the
-        invariant as its reason, release nothing and return ``{}``."""
+        is the label histogram earlier releases against these labels (of this round's part, in a
+        split challenge) fixed (None for the first): whoever keeps the releases passes it in.
+        Consistent values are released and returned; values that break an invariant leave the
+        submission ``disputed`` with the invariant as its reason, release nothing and return
+        ``{}``."""
         if self.state != ReleaseState.SCORING or self.request is None or self.aggregate is None:
             raise StepError("round 2 has not started")
         out = combine(
@@ -565,7 +604,7 @@ class SubmissionRelease:
             self.request.active_set,
         )
         try:
-            check_release(out.values, self.context.policy, self.context.n, fixed_histogram)
+            check_release(out.values, self.context.policy, self.items(), fixed_histogram)
         except InconsistentReleaseError as error:
             self._dispute = error
             self._state = ReleaseState.DISPUTED

@@ -17,10 +17,16 @@ from typing import Any, Literal
 from cryptoscore.envelope import Fields, pack_record, unpack_record
 from cryptoscore.errors import FormatError, RefusedError
 from cryptoscore.protocol.contributions import Contribution
+from cryptoscore.scoring.policy import SCORE_CIRCUITS
 from cryptoscore.threshold.active_set import ActiveSet
 from cryptoscore.threshold.partial import PartialDecryption
 
-ROUND1_NEEDED: Mapping[str, bool] = {"validity/v1": False, "score/v1": True}
+ROUND1_NEEDED: Mapping[str, bool] = {
+    "validity/v1": False,
+    "score/v1": True,
+    "score-public/v1": True,
+    "score-private/v1": True,
+}
 """Circuits that multiply their inputs' ciphertexts, and whether a trustee must see the
 inputs' whole round 1 (True: noise checks and V) or the noise checks only (False)."""
 
@@ -31,10 +37,10 @@ REQUEST_MAGIC = b"CSDECREQ"
 FORMAT_VERSION = 1
 
 
-Circuit = Literal["validity/v1", "noise/v1", "score/v1"]
+Circuit = Literal["validity/v1", "noise/v1", "score/v1", "score-public/v1", "score-private/v1"]
 
 
-_CIRCUITS = ("validity/v1", "noise/v1", "score/v1")
+_CIRCUITS = ("validity/v1", "noise/v1", *SCORE_CIRCUITS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +51,8 @@ class DecryptionRequest:
     challenge_id: str
     circuit: Circuit
     inputs: tuple[str, ...]
-    """Bundle digests: predictions and labels (score) or the one bundle (round 1)."""
+    """Bundle digests: predictions and labels (a score circuit: every item, or one part of a
+    split) or the one bundle (round 1)."""
     seed: bytes
     """Validity weights seed; empty for the other circuits."""
     rerandomize_seed: bytes

@@ -13,7 +13,12 @@ log (docs/design.md, "Signed inputs and enrolment"):
   (``protocol/leakage.py``). A definition without the member (written before the cap) means
   no cap, and its JSON, and so its digest, are unchanged;
 * ``submissions_per_day`` and ``pad_requests_per_day`` — per enrolled identity, over any
-  24 hours of the log's own times (``trustee/input_rules.py``).
+  24 hours of the log's own times (``trustee/input_rules.py``);
+* ``split`` — a public/private split (:class:`SplitRule`, docs/design.md, "Public/private
+  split"): how many items are public (published; which ones is secret), when the challenge
+  closes (Unix ms), and how many final submissions per identity have their private part
+  released after the close. A definition without the member has no split, and its JSON, and
+  so its digest, are unchanged.
 """
 
 from __future__ import annotations
@@ -26,7 +31,15 @@ from cryptoscore.envelope import Fields
 from cryptoscore.errors import FormatError
 from cryptoscore.identity import PublicKey
 
-__all__ = ["DAY_MS", "MAX_ENROLLED", "MAX_INVITED", "ChallengeRules", "EnrolmentMode"]
+__all__ = [
+    "DAY_MS",
+    "MAX_ENROLLED",
+    "MAX_FINALS",
+    "MAX_INVITED",
+    "ChallengeRules",
+    "EnrolmentMode",
+    "SplitRule",
+]
 
 EnrolmentMode = Literal["invite", "open"]
 MAX_INVITED = 10_000
@@ -36,6 +49,55 @@ MAX_ENROLLED = 1_000_000
 MAX_PER_DAY = 1_000
 DAY_MS = 24 * 3600 * 1000
 """The quota window: any 24 hours of the log's times, in milliseconds."""
+MAX_FINALS = 5
+"""The most final submissions one identity may have released on the private part."""
+MAX_TIME_MS = 1 << 53
+
+
+@dataclass(frozen=True, slots=True)
+class SplitRule:
+    """A public/private split of the test items (docs/design.md, "Public/private split").
+
+    * ``public_items`` — how many items are public: published (as Kaggle publishes "public =
+      30%"), while which items they are stays secret, inside the labels' encryption;
+    * ``closes_ms`` — the close (Unix ms, log and trustee time): before it only public-part
+      scores are decrypted; after it, the private part of each identity's final submissions;
+    * ``finals`` — how many submissions per identity are final: the ones its latest signed
+      selection logged before the close names, or, without one, its last valid submission.
+    """
+
+    public_items: int
+    closes_ms: int
+    finals: int = 1
+
+    def __post_init__(self) -> None:
+        for name, value, lo, hi in (
+            ("public_items", self.public_items, 1, 1 << 30),
+            ("closes_ms", self.closes_ms, 1, MAX_TIME_MS - 1),
+            ("finals", self.finals, 1, MAX_FINALS),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+                raise FormatError(f"split: {name} must be in {lo}..{hi}, got {value!r}")
+
+    def private_items(self, n: int) -> int:
+        return n - self.public_items
+
+    def part_size(self, part: str, n: int) -> int:
+        return self.public_items if part == "public" else self.private_items(n)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"public_items": self.public_items, "closes": self.closes_ms, "finals": self.finals}
+
+    @classmethod
+    def from_json(cls, obj: Any) -> SplitRule:
+        if not isinstance(obj, Mapping):
+            raise FormatError("challenge rules: split is an object")
+        f = Fields(obj, "split", {"public_items", "closes", "finals"})
+        return cls(
+            public_items=f.integer("public_items", 1, 1 << 30),
+            closes_ms=f.integer("closes", 1, MAX_TIME_MS - 1),
+            finals=f.integer("finals", 1, MAX_FINALS),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +110,7 @@ class ChallengeRules:
     submissions_per_day: int = 5
     pad_requests_per_day: int = 10
     max_enrolled: int | None = None
+    split: SplitRule | None = None
 
     def __post_init__(self) -> None:
         if self.enrolment not in ("invite", "open"):
@@ -87,8 +150,8 @@ class ChallengeRules:
         return self.enrolment == "open" or any(k.raw == identity.raw for k in self.invited)
 
     def to_json(self) -> dict[str, Any]:
-        """The rules as JSON; ``max_enrolled`` only when set, so a definition without a cap
-        reads (and digests) as it did before the cap existed."""
+        """The rules as JSON; ``max_enrolled`` and ``split`` only when set, so a definition
+        without them reads (and digests) as it did before they existed."""
         out: dict[str, Any] = {
             "organizer": self.organizer.hex(),
             "enrolment": self.enrolment,
@@ -98,6 +161,8 @@ class ChallengeRules:
         }
         if self.max_enrolled is not None:
             out["max_enrolled"] = self.max_enrolled
+        if self.split is not None:
+            out["split"] = self.split.to_json()
         return out
 
     @classmethod
@@ -106,7 +171,7 @@ class ChallengeRules:
         if not isinstance(obj, Mapping):
             raise FormatError("challenge rules: expected an object")
         members = {"organizer", "enrolment", "invited", "submissions_per_day"}
-        members |= {"pad_requests_per_day"} | ({"max_enrolled"} & set(obj))
+        members |= {"pad_requests_per_day"} | ({"max_enrolled", "split"} & set(obj))
         f = Fields(obj, "challenge rules", members)
         invited = obj["invited"]
         if not isinstance(invited, list) or not all(isinstance(k, str) for k in invited):
@@ -125,4 +190,5 @@ class ChallengeRules:
             max_enrolled=(
                 f.integer("max_enrolled", 1, MAX_ENROLLED) if "max_enrolled" in obj else None
             ),
+            split=SplitRule.from_json(obj["split"]) if "split" in obj else None,
         )

@@ -10,7 +10,11 @@ Every input a trustee ever computes on carries its owner's Ed25519 signature (RF
   enrolled identity's name, nor count one against its quota;
 * a bundle is signed over its challenge, kind and SHA-256 digest (:func:`upload_message`):
   labels by the challenge's organizer key, predictions by an enrolled identity, so the service
-  cannot put a self-made labels bundle or self-made predictions before the trustees.
+  cannot put a self-made labels bundle or self-made predictions before the trustees;
+* a final selection (a challenge with a public/private split) is signed over its challenge,
+  a sequence number and the submissions it names (:func:`selection_message`), so the service
+  can neither choose an identity's finals nor bring back a selection it replaced (the highest
+  sequence number wins: docs/design.md, "Public/private split").
 
 Each message starts with its own domain string, so a signature made for one purpose never
 verifies for another (nor for a trustee's contribution, partial or pad share).
@@ -30,10 +34,13 @@ __all__ = [
     "SIGNATURE_BYTES",
     "Enrolment",
     "pad_request_message",
+    "selection_message",
     "sign_pad_request",
+    "sign_selection",
     "sign_upload",
     "upload_message",
     "verify_pad_request",
+    "verify_selection",
     "verify_upload",
 ]
 
@@ -45,6 +52,9 @@ MAX_NAME = 64
 _ENROL_DOMAIN = b"cryptoscore/enrolment/v1\x00"
 _PAD_REQUEST_DOMAIN = b"cryptoscore/pad-request/v1\x00"
 _UPLOAD_DOMAIN = b"cryptoscore/upload/v1\x00"
+_SELECTION_DOMAIN = b"cryptoscore/final-selection/v1\x00"
+MAX_SELECTED = 5
+"""Submissions one selection may name (``rules.MAX_FINALS``)."""
 _KINDS = ("predictions", "labels")
 
 
@@ -172,4 +182,35 @@ def verify_upload(
         signature,
         upload_message(challenge_id, kind, bundle_digest),
         f"{kind} bundle {bundle_digest[:16]}…",
+    )
+
+
+def selection_message(challenge_id: str, sequence: int, submissions: list[str]) -> bytes:
+    """What a participant signs to choose its final submissions: the challenge, a sequence
+    number (a later selection has a higher one) and the predictions bundles, by digest."""
+    if isinstance(sequence, bool) or not 1 <= sequence < 1 << 53:
+        raise FormatError("final selection: the sequence number is in 1..2^53-1")
+    if not 1 <= len(submissions) <= MAX_SELECTED or len(set(submissions)) != len(submissions):
+        raise FormatError(f"final selection: 1..{MAX_SELECTED} distinct submissions")
+    for digest in submissions:
+        _check_digest(digest, "final selection")
+    body = {"challenge": challenge_id, "sequence": sequence, "submissions": list(submissions)}
+    return _SELECTION_DOMAIN + canonical_json(body)
+
+
+def sign_selection(
+    identity: Identity, challenge_id: str, sequence: int, submissions: list[str]
+) -> bytes:
+    return identity.sign(selection_message(challenge_id, sequence, submissions))
+
+
+def verify_selection(
+    signer: PublicKey, signature: bytes, challenge_id: str, sequence: int, submissions: list[str]
+) -> None:
+    """Raise :class:`VerificationError` unless ``signer`` signed this selection."""
+    _check_signature(signature, "final selection")
+    signer.verify(
+        signature,
+        selection_message(challenge_id, sequence, submissions),
+        f"final selection {sequence}",
     )

@@ -10,7 +10,8 @@ with everything needed to recompute it and to read it.
 Record layout (``envelope.py``, magic ``CSAGGREG``, format version 1)::
 
     header (canonical JSON):
-        circuit    "score/v1" | "validity/v1" | "noise/v1"
+        circuit    "score/v1" | "score-public/v1" | "score-private/v1" | "validity/v1" |
+                   "noise/v1"
         params     parameter-set id
         key_id     public key the inputs were encrypted under
         level      number of primes of the ciphertext (the release level)
@@ -35,13 +36,13 @@ from cryptoscore.errors import FormatError
 from cryptoscore.hazmat.ciphertext import ciphertext_nbytes, decode_ciphertext
 from cryptoscore.hazmat.seal_format import U64Array
 from cryptoscore.params import ParameterSet, get_parameter_set
-from cryptoscore.scoring.policy import ReleasePolicy
+from cryptoscore.scoring.policy import SCORE_CIRCUITS, ReleasePolicy
 
 __all__ = ["CIRCUITS", "AggregateCiphertext"]
 
 MAGIC = b"CSAGGREG"
 FORMAT_VERSION = 1
-CIRCUITS = ("score/v1", "validity/v1", "noise/v1")
+CIRCUITS = (*SCORE_CIRCUITS, "validity/v1", "noise/v1")
 _FIELDS = {
     "circuit",
     "params",
@@ -84,7 +85,7 @@ class AggregateCiphertext:
             0 <= p < n for p in self.positions
         ):
             raise FormatError("aggregate ciphertext: positions must be distinct and < N")
-        if (self.circuit == "score/v1") != (self.policy is not None):
+        if (self.circuit in SCORE_CIRCUITS) != (self.policy is not None):
             raise FormatError("aggregate ciphertext: a score circuit needs its policy")
         if self.policy is not None and self.policy.aggregate_names() != self.names:
             raise FormatError("aggregate ciphertext: names differ from the policy's aggregates")

@@ -22,6 +22,19 @@ How it is computed (docs/design.md, "BFV lane"):
    release level (``params.RELEASE_LEVEL``) so that its noise is small and provable.
 
 The output holds exactly the policy's aggregates; nothing else about the inputs.
+
+A public/private split (docs/design.md, "Public/private split"): the labels bundle is one-hot
+over 2K classes, class ``part·K + label`` (``encoding.split_label_indices``), so its vectors
+``Y_{part·K + b}`` are the part's one-hot labels with a zero row for every item of the other
+part. The circuit of one part (:func:`split_formulas`) reads only that part's K label vectors:
+
+* ``correct = Σ_c P_c ⊙ Y_{part·K+c}`` (binary predictions, one vector p:
+  ``Σ p ⊙ Y_1 − Σ p ⊙ Y_0 + Σ Y_0``, since P_0 = 1 − p);
+* ``errors = size − correct`` with the part's published size (``SplitRule.public_items``);
+* cell (a, b) = ``Σ P_a ⊙ Y_{part·K+b}`` (binary a = 0: ``Σ Y_b − Σ p ⊙ Y_b``).
+
+Each has no more products, of no larger coefficients, than the circuit over every item, so the
+noise bounds of ``scoring/noise.py`` hold for it unchanged.
 """
 
 from __future__ import annotations
@@ -40,13 +53,20 @@ from cryptoscore.params import ParameterSet
 from cryptoscore.scoring.aggregate import AggregateCiphertext
 from cryptoscore.scoring.bundle import EncryptedBundle
 from cryptoscore.scoring.keys import EvaluationKeys
-from cryptoscore.scoring.policy import ReleasePolicy, confusion_cell_name
+from cryptoscore.scoring.policy import (
+    PARTS,
+    Part,
+    ReleasePolicy,
+    confusion_cell_name,
+    score_circuit,
+)
 
-__all__ = ["Term", "aggregate_formulas", "score"]
+__all__ = ["Term", "aggregate_formulas", "score", "split_formulas"]
 
 Term = tuple[str, int, int]
 """("prod", a, b): Σ P_a ⊙ Y_b over vector indices a, b; ("sqdiff", 0, 0): Σ (P − Y)²
-(binary); ("pred", 0, 0): Σ P; ("label", 0, 0): Σ Y (binary)."""
+(binary); ("pred", 0, 0): Σ P; ("label", 0, b): Σ Y_b (label vector b: 0 for a binary task
+without a split, part·K + class with one)."""
 Formula = tuple[dict[Term, int], int]
 """Coefficients of terms and a public constant: aggregate = Σ coeff·term + constant."""
 Progress = Callable[[int], None]
@@ -87,6 +107,37 @@ def aggregate_formulas(policy: ReleasePolicy, n: int) -> list[Formula]:
         else:
             _, a, b = name.split(":")
             formulas.append(({("prod", int(a), int(b)): 1}, 0))
+    return formulas
+
+
+def split_formulas(policy: ReleasePolicy, part: Part, part_size: int) -> list[Formula]:
+    """Each of ``policy.aggregate_names()`` over the items of ``part`` only, as terms on the
+    predictions and that part's label vectors (``part·K .. part·K + K − 1``) and a constant.
+    ``part_size`` is the part's published size (the constant of ``errors``)."""
+    k = policy.classes
+    offset = PARTS.index(part) * k
+
+    def cell(a: int, b: int) -> dict[Term, int]:
+        """Σ P_a ⊙ Y_{offset+b}: binary predictions are one vector p, with P_0 = 1 − p."""
+        if k > 2:
+            return {("prod", a, offset + b): 1}
+        if a == 1:
+            return {("prod", 0, offset + b): 1}
+        return {("label", 0, offset + b): 1, ("prod", 0, offset + b): -1}
+
+    correct: dict[Term, int] = {}
+    for c in range(k):
+        for term, coeff in cell(c, c).items():
+            correct[term] = correct.get(term, 0) + coeff
+    formulas: list[Formula] = []
+    for name in policy.aggregate_names():
+        if name == "correct":
+            formulas.append((dict(correct), 0))
+        elif name == "errors":
+            formulas.append(({term: -c for term, c in correct.items()}, part_size))
+        else:
+            _, a, b = name.split(":")
+            formulas.append((cell(int(a), int(b)), 0))
     return formulas
 
 
@@ -188,8 +239,11 @@ class _LazyChunk:
         return self._loaded[index]
 
 
-def check_pair(predictions: EncryptedBundle, labels: EncryptedBundle) -> None:
-    """Refuse a predictions/labels pair that does not belong together."""
+def check_pair(
+    predictions: EncryptedBundle, labels: EncryptedBundle, *, split: bool = False
+) -> None:
+    """Refuse a predictions/labels pair that does not belong together (with a ``split``, the
+    labels are one-hot over 2K classes: part and label)."""
     predictions.expect(kind="predictions")
     h = predictions.header
     labels.expect(
@@ -197,7 +251,7 @@ def check_pair(predictions: EncryptedBundle, labels: EncryptedBundle) -> None:
         params=h.params,
         key_id=h.key_id,
         challenge=h.challenge,
-        classes=h.classes,
+        classes=2 * h.classes if split else h.classes,
         n=h.n,
     )
 
@@ -215,14 +269,18 @@ def score(
     policy: ReleasePolicy,
     evaluation_keys: EvaluationKeys,
     *,
+    part: Part | None = None,
+    part_size: int = 0,
     progress: Progress | None = None,
 ) -> AggregateCiphertext:
     """Service, trustee, auditor: the policy's aggregates of ``predictions`` vs ``labels``.
 
     Both bundles must be for the same challenge, key, parameter set, n and K; the policy must
-    be for K classes; the evaluation keys must belong to the bundles' key.
+    be for K classes; the evaluation keys must belong to the bundles' key. With a ``part``
+    (a split challenge: labels one-hot over 2K classes), the aggregates of that part's items
+    only; ``part_size`` is its published size.
     """
-    check_pair(predictions, labels)
+    check_pair(predictions, labels, split=part is not None)
     h = predictions.header
     if policy.classes != h.classes:
         raise MismatchError(
@@ -230,7 +288,12 @@ def score(
         )
     if evaluation_keys.key_id != h.key_id:
         raise MismatchError("evaluation keys belong to another public key than the bundles")
-    formulas = aggregate_formulas(policy, h.n)
+    if part is None:
+        formulas = aggregate_formulas(policy, h.n)
+    elif not 1 <= part_size < h.n:
+        raise MismatchError(f"a part of a split has 1..{h.n - 1} items, not {part_size}")
+    else:
+        formulas = split_formulas(policy, part, part_size)
     terms = sorted({term for coeffs, _ in formulas for term in coeffs})
     ws = Workspace(h.params, evaluation_keys)
     acc: dict[Term, Any] = {}
@@ -248,7 +311,7 @@ def score(
             elif kind == "pred":
                 value = p_ct(0)
             else:
-                value = y_ct(0)
+                value = y_ct(b)
             if term in acc:
                 ws.cev.add_inplace(acc[term], value)
             else:
@@ -266,7 +329,7 @@ def score(
         outputs.append(ws.to_bfv(ws.combine(parts)))
     ciphertext, positions = ws.release(outputs, [const for _, const in formulas])
     return AggregateCiphertext(
-        circuit="score/v1",
+        circuit=score_circuit(part),
         params=h.params,
         key_id=h.key_id,
         level=h.params.RELEASE_LEVEL,

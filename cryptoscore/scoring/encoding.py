@@ -12,6 +12,14 @@ can be scored chunk by chunk with memory flat in n.
 
 Slot i of chunk k holds item k·N + i; batching slot order is SEAL's ``BatchEncoder`` order,
 which the aggregates do not depend on (they are sums over all slots).
+
+A public/private split (docs/design.md, "Public/private split") travels inside the labels: the
+organizer draws a secret public set (:func:`draw_public_mask`) and encrypts the labels as one-hot
+over 2K classes, class ``label`` for a public item and ``K + label`` for a private one
+(:func:`split_label_indices`): the vectors ``Y_pub = Y ⊙ M`` then ``Y_priv = Y ⊙ (1 − M)``,
+a zero row wherever the item is in the other part. Round 1's validity check of a one-hot
+bundle then proves the mask well-formed: every real item has exactly one 1 among the 2K
+vectors, so it is in exactly one part, with one label.
 """
 
 from __future__ import annotations
@@ -27,8 +35,15 @@ import numpy.typing as npt
 
 from cryptoscore.errors import InputError
 from cryptoscore.params import ParameterSet
+from cryptoscore.randomness import Rng
 
-__all__ = ["Layout", "load_class_indices", "slot_vectors"]
+__all__ = [
+    "Layout",
+    "draw_public_mask",
+    "load_class_indices",
+    "slot_vectors",
+    "split_label_indices",
+]
 
 IntArray = npt.NDArray[np.int64]
 MAX_CLASSES = 64
@@ -126,6 +141,42 @@ def slot_vectors(
                 pos += 1
 
     return layout, gen()
+
+
+def draw_public_mask(n: int, public_items: int, *, rng: Rng = os.urandom) -> npt.NDArray[np.bool_]:
+    """Organizer: a secret public part of exactly ``public_items`` of ``n`` items, uniform
+    among all such sets (a Fisher–Yates shuffle; each index drawn by rejection from ``rng``,
+    the OS CSPRNG by default). ``True`` marks a public item."""
+    if not 1 <= public_items < n:
+        raise InputError(f"the public part has 1..{n - 1} items, not {public_items}")
+    order = list(range(n))
+    for i in range(n - 1, 0, -1):
+        bound = i + 1
+        nbytes = (bound.bit_length() + 7) // 8
+        limit = (256**nbytes // bound) * bound  # rejection: every j in 0..i equally likely
+        while True:
+            value = int.from_bytes(rng(nbytes), "big")
+            if value < limit:
+                break
+        j = value % bound
+        order[i], order[j] = order[j], order[i]
+    mask = np.zeros(n, dtype=np.bool_)
+    mask[order[:public_items]] = True
+    return mask
+
+
+def split_label_indices(labels: object, public: object, classes: int) -> IntArray:
+    """Organizer: the labels of a split challenge as class indices over ``2·classes``:
+    ``label`` for a public item, ``classes + label`` for a private one (``public``: one bool
+    per item, from :func:`draw_public_mask`). Encrypt them with ``classes=2·classes``."""
+    arr = _as_indices(labels, classes)
+    mask = np.asarray(public)
+    if mask.dtype != np.bool_ or mask.shape != arr.shape:
+        raise InputError(f"the public mask must be {arr.size} booleans, one per item")
+    if not mask.any() or mask.all():
+        raise InputError("a split has at least one public and one private item")
+    out: IntArray = np.where(mask, arr, arr + classes).astype(np.int64)
+    return out
 
 
 def load_class_indices(path: str | os.PathLike[str]) -> IntArray:

@@ -87,6 +87,7 @@ from cryptoscore.errors import ParameterError
 from cryptoscore.hazmat.modmath import CBD_K
 from cryptoscore.params import ParameterSet
 from cryptoscore.scoring.keys import galois_elements
+from cryptoscore.scoring.policy import SCORE_CIRCUITS
 from cryptoscore.scoring.validity import WEIGHT_BITS
 
 __all__ = [
@@ -254,7 +255,7 @@ def _circuit_std(
     fresh = fresh_noise_std(params, committee=committee)
     ks = _key_switch_std(params, _relin_key_error_std(params, committee), committee)
     ks_galois = _key_switch_std(params, _galois_key_error_std(committee), committee)
-    if circuit == "score/v1":
+    if circuit in SCORE_CIRCUITS:  # a split part: no more terms, over the same chunks
         # binary errors square (P − Y): its noise std is √2·fresh
         prod = _product_std(params, math.sqrt(2) * fresh, math.sqrt(2) * fresh)
         # at most K product terms per aggregate, coefficients |c| <= 2, plus linear terms
@@ -404,7 +405,7 @@ def worst_case_circuit_bound(
         return n * coefficient_bound * b + _ceil_div(n * coefficient_bound, 2) + 1
 
     weight = 1 << WEIGHT_BITS  # ρ, ρ' ≤ 2^12 and R, R' < 2^12
-    if circuit == "score/v1":
+    if circuit in SCORE_CIRCUITS:  # a split part: no more terms, over the same chunks
         squared = chunks * product(2 * b_in, 2 * b_in)  # binary (P − Y)², coefficient 1
         crossed = 2 * chunks * product(b_in, b_in) + 2 * chunks * b_in  # 2·P⊙Y, P, Y
         diagonal = max(classes, 2) * chunks * product(b_in, b_in)  # Σ_c P_c ⊙ Y_c

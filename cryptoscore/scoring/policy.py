@@ -10,19 +10,53 @@ metric expands to named aggregates, in a fixed order:
 
 The score circuit (``scoring/circuits.py``) builds one ciphertext holding exactly these
 aggregates and nothing else; a trustee refuses to decrypt a ciphertext for any other list.
+
+A challenge with a public/private split (``protocol/rules.SplitRule``) scores each part with
+its own circuit (:data:`SCORE_CIRCUITS`): the same aggregates, over that part's items only
+(docs/design.md, "Public/private split").
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from cryptoscore.errors import PolicyError
 
-__all__ = ["METRICS", "ReleasePolicy", "confusion_cell_name"]
+__all__ = [
+    "METRICS",
+    "PARTS",
+    "SCORE_CIRCUITS",
+    "Part",
+    "ReleasePolicy",
+    "confusion_cell_name",
+    "part_of_circuit",
+    "score_circuit",
+]
 
 METRICS = ("correct", "errors", "confusion")
 MAX_AGGREGATES = 256
+
+Part = Literal["public", "private"]
+PARTS: tuple[Part, ...] = ("public", "private")
+"""A split challenge's parts, in the order its labels bundle holds them (part 0: public)."""
+SCORE_CIRCUITS = ("score/v1", "score-public/v1", "score-private/v1")
+"""The score circuits: every item (a challenge without a split), or one part of a split."""
+
+
+def score_circuit(part: Part | None) -> str:
+    """The score circuit over every item (``None``) or over one part of a split."""
+    return "score/v1" if part is None else f"score-{part}/v1"
+
+
+def part_of_circuit(circuit: str) -> Part | None:
+    """The part a score circuit covers (``None``: every item); :class:`PolicyError` for a
+    circuit that is not a score circuit."""
+    if circuit not in SCORE_CIRCUITS:
+        raise PolicyError(f"{circuit!r} is not a score circuit")
+    if circuit == "score/v1":
+        return None
+    return "public" if circuit == "score-public/v1" else "private"
 
 
 def confusion_cell_name(predicted: int, label: int) -> str:

@@ -34,7 +34,10 @@ Lineages:
     (``protocol/answer.lineage_claim`` checks that statelessly too); when one of those
     trustees is gone the bundle is re-submitted with fresh pads, never re-routed.
 ``score:<predictions c1 seed>:<labels c1 seed>``
-    The score of one submission against one labels bundle (slot ``score``). Budget 1.
+    The score of one submission against one labels bundle (slot ``score``). Budget 1; 2 in a
+    challenge with a public/private split: its public part (``score``) and, after the close,
+    its private part (``private``), two different circuits' outputs under the lineage's one
+    active set — like a bundle's noise checks and V, never two Lagrange coefficients.
     Its c1 is not a known small combination of either bundle's a_i: every score circuit
     multiplies ciphertexts, and relinearization and the packing's key switches add
     Σ_k D_k(·)·k1_k with the evaluation keys' uniform k1_k, whose products with s_j no
@@ -70,14 +73,15 @@ __all__ = [
 _LINEAGE = re.compile(
     r"^(bundle:[0-9a-f]{64}|score:[0-9a-f]{64}:[0-9a-f]{64}|aggregate:[0-9a-f]{64})$"
 )
-_SLOT = re.compile(r"^(pad|validity|score|decrypt|noise:[0-9]{1,7})$")
+_SLOT = re.compile(r"^(pad|validity|score|private|decrypt|noise:[0-9]{1,7})$")
 
 
 BUDGETS: Mapping[str, str] = MappingProxyType(
     {
         "bundle": "count + 2 answers per trustee, under the pad's active set: the pad, one "
         "noise check per ciphertext, the validity aggregate",
-        "score": "1 answer per trustee (one submission against one labels bundle)",
+        "score": "1 answer per trustee (one submission against one labels bundle); 2 with a "
+        "public/private split (its public part, then its private part), under one active set",
         "re-randomized": "same lineage and slot as the original: never a further answer",
     }
 )
@@ -112,7 +116,7 @@ class LineageClaim:
             raise FormatError("a lineage has a budget of at least one answer")
         if self.slot.startswith("noise:") and int(self.slot[6:]) >= self.capacity - 2:
             raise RefusedError(f"{self.lineage[:24]}… has no ciphertext {self.slot[6:]}")
-        allowed = {"bundle": ("pad", "validity", "noise"), "score": ("score",)}.get(
+        allowed = {"bundle": ("pad", "validity", "noise"), "score": ("score", "private")}.get(
             self.kind, ("decrypt",)
         )
         if self.slot.split(":")[0] not in allowed:
@@ -141,10 +145,17 @@ def bundle_claim(
 
 
 def score_claim(
-    predictions_seed: bytes, labels_seed: bytes, active_set: tuple[int, ...]
+    predictions_seed: bytes,
+    labels_seed: bytes,
+    active_set: tuple[int, ...],
+    part: str | None = None,
 ) -> LineageClaim:
+    """A score's slot: ``score`` (every item, or a split's public part) or ``private``
+    (a split's private part, docs/design.md "Public/private split") — each answered once; a
+    split's lineage has both, so a budget of 2."""
     lineage = f"score:{predictions_seed.hex()}:{labels_seed.hex()}"
-    return LineageClaim(lineage, "score", tuple(active_set), 1)
+    slot = "private" if part == "private" else "score"
+    return LineageClaim(lineage, slot, tuple(active_set), 1 if part is None else 2)
 
 
 def aggregate_claim(

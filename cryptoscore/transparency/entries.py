@@ -18,8 +18,21 @@ an entry's shape: the transcript builds entries here, the service stores the blo
     partial       request_id, partial, trustee              partial
     round1        bundle, verdict, reason                   —
     release       predictions, labels, request_id, values   —
+    selection     identity, sequence, submissions,          —
+                  signature, time
+    close         time                                      —
+    part_release  predictions, labels, request_id, part,    —
+                  values
     dispute       predictions, labels, request_id,          —
                   invariant, reason
+
+A ``selection`` is a participant's signed choice of its final submissions in a challenge
+with a public/private split (``protocol/signed_inputs.selection_message``); ``close`` is the
+service's word that such a challenge has closed, logged once at or after its close time: every
+entry after it is after the close (the log's times never decrease). A split challenge's
+releases are ``part_release`` entries naming their part (``public`` or ``private``); a
+challenge without a split logs ``release`` entries as before. A ``dispute`` names no part:
+its request's circuit (``score-public/v1`` or ``score-private/v1``) says which it is.
 
 ``time`` is the service's clock when it logged the entry (Unix milliseconds): the log's times
 never decrease and never pass the head that first covers them, and the quotas are counted in
@@ -109,6 +122,9 @@ ENTRY_TYPES: dict[str, EntryType] = {
         EntryType("partial", ("request_id", "partial", "trustee"), ("partial",)),
         EntryType("round1", ("bundle", "verdict", "reason")),
         EntryType("release", ("predictions", "labels", "request_id", "values")),
+        EntryType("selection", ("identity", "sequence", "submissions", "signature", "time")),
+        EntryType("close", ("time",)),
+        EntryType("part_release", ("predictions", "labels", "request_id", "part", "values")),
         EntryType("dispute", ("predictions", "labels", "request_id", "invariant", "reason")),
     )
 }

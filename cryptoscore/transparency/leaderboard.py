@@ -58,6 +58,9 @@ class LeaderboardRow:
     submission: str
     values: Mapping[str, int]
     order: int
+    part: str | None = None
+    """``public`` or ``private`` for a split challenge's release (a ``part_release`` entry);
+    ``None`` for a challenge without a split."""
 
 
 def rows_from_entries(
@@ -74,13 +77,14 @@ def rows_from_entries(
     for i, entry in enumerate(entries, start):
         if entry.get("type") == "bundle":
             owners[str(entry["bundle"])] = str(entry["owner"])
-        elif entry.get("type") == "release":
+        elif entry.get("type") in ("release", "part_release"):
             rows.append(
                 LeaderboardRow(
                     owners.get(str(entry["predictions"]), "?"),
                     str(entry["predictions"]),
                     dict(entry["values"]),
                     i,
+                    None if entry["type"] == "release" else str(entry["part"]),
                 )
             )
     return rows
@@ -131,52 +135,71 @@ def _ranked_count(row: LeaderboardRow, policy: ReleasePolicy) -> int | None:
     return correct_count(row.values, policy, 0)
 
 
-def _sort_key(row: LeaderboardRow, policy: ReleasePolicy) -> tuple[bool, int, int]:
+_PART_ORDER = {None: 0, "public": 0, "private": 1}
+
+
+def _sort_key(row: LeaderboardRow, policy: ReleasePolicy) -> tuple[int, bool, int, int]:
     count = _ranked_count(row, policy)
-    return (count is None, -(count or 0), row.order)
+    return (_PART_ORDER.get(row.part, 2), count is None, -(count or 0), row.order)
 
 
 def rank(
-    rows: Iterable[LeaderboardRow], policy: ReleasePolicy, *, view: View = "all"
+    rows: Iterable[LeaderboardRow],
+    policy: ReleasePolicy,
+    *,
+    view: View = "all",
+    part: str | None = None,
 ) -> list[dict[str, Any]]:
     """``[{"rank", "participant", "submission", "values"}]``, best first, numbered by
     :data:`RANKING_RULE`: every row (``view="all"``, the audit bundle's leaderboard) or each
-    participant's best (``view="best"``)."""
+    participant's best (``view="best"``). A split challenge's rows also carry ``"part"``; they
+    are ranked within their part, public first (``part``: that part's rows only)."""
     if view not in VIEWS:
         raise ValueError(f"unknown leaderboard view {view!r} (known: {', '.join(VIEWS)})")
-    ordered = sorted(rows, key=lambda r: _sort_key(r, policy))
+    chosen = [r for r in rows if part is None or r.part == part]
+    ordered = sorted(chosen, key=lambda r: _sort_key(r, policy))
     if view == "best":
-        best: dict[str, LeaderboardRow] = {}
+        best: dict[tuple[str | None, str], LeaderboardRow] = {}
         for row in ordered:
-            best.setdefault(row.participant, row)  # the first seen is the best
+            best.setdefault((row.part, row.participant), row)  # the first seen is the best
         ordered = list(best.values())  # in insertion order: still best first
     board: list[dict[str, Any]] = []
-    previous: int | None = None
+    previous: tuple[str | None, int | None] | None = None
+    start = 0  # the place before the first row of the current part
     for place, row in enumerate(ordered, 1):
         count = _ranked_count(row, policy)
+        if board and row.part != ordered[place - 2].part:
+            start, previous = place - 1, None  # a new part: ranks start again
         # a tie shares the rank above it; the next row's rank skips (its place in the list)
-        shared = bool(board) and count == previous
-        previous = count
-        board.append(
-            {
-                "rank": board[-1]["rank"] if shared else place,
-                "participant": row.participant,
-                "submission": row.submission,
-                "values": dict(row.values),
-            }
-        )
+        shared = bool(board) and (row.part, count) == previous
+        previous = (row.part, count)
+        out: dict[str, Any] = {
+            "rank": board[-1]["rank"] if shared else place - start,
+            "participant": row.participant,
+            "submission": row.submission,
+            "values": dict(row.values),
+        }
+        if row.part is not None:
+            out["part"] = row.part
+        board.append(out)
     return board
 
 
 def with_accuracy(
-    board: Iterable[Mapping[str, Any]], policy: ReleasePolicy, n: int
+    board: Iterable[Mapping[str, Any]],
+    policy: ReleasePolicy,
+    n: int,
+    part_sizes: Mapping[str, int] | None = None,
 ) -> list[dict[str, Any]]:
     """Each ranked row of :func:`rank` with ``n``, ``correct`` (:func:`correct_count`),
     ``accuracy`` = correct / n and its Wilson 95% interval ``accuracy_low``,
     ``accuracy_high`` (``None`` where the values do not give ``correct``, or give a count
-    outside [0, n])."""
+    outside [0, n]). A split challenge's row counts over its part: ``n`` is
+    ``part_sizes[row["part"]]``."""
     out = []
+    total = n
     for row in board:
+        n = total if "part" not in row or part_sizes is None else part_sizes[row["part"]]
         correct = correct_count(row["values"], policy, n)
         # a count outside [0, n] is no proportion: released values are residues mod t, so a
         # wrong partial can release one; show the count, claim no accuracy for it

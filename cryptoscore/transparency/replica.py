@@ -36,7 +36,14 @@ from cryptoscore.errors import FormatError, RefusedError
 from cryptoscore.transparency.entries import parse_entry
 from cryptoscore.transparency.log import MerkleLog, SignedTreeHead, verify_tree_head
 
-__all__ = ["CLOCK_SKEW_MS", "ForkedLogError", "LogReplica", "LoggedBundle", "LoggedPadRequest"]
+__all__ = [
+    "CLOCK_SKEW_MS",
+    "ForkedLogError",
+    "LogReplica",
+    "LoggedBundle",
+    "LoggedPadRequest",
+    "LoggedSelection",
+]
 
 CLOCK_SKEW_MS = 10 * 60 * 1000
 """How far a head's timestamp may run ahead of the follower's own clock."""
@@ -60,6 +67,18 @@ class LoggedPadRequest:
 
     index: int
     requester: str
+    signature: str
+    time: int
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedSelection:
+    """A ``selection`` entry: an identity's signed choice of its final submissions."""
+
+    index: int
+    identity: str
+    sequence: int
+    submissions: tuple[str, ...]
     signature: str
     time: int
 
@@ -100,6 +119,17 @@ class LogReplica:
         self._last_time = -1
         self._requests: dict[str, list[tuple[int, str, tuple[str, ...]]]] = {}
         self._scores_of: dict[str, set[str]] = {}
+        self._circuit_scores: dict[tuple[str, str], set[str]] = {}
+        """(predictions, score circuit) → digests of the logged requests."""
+        self._submitted: dict[str, list[tuple[str, int]]] = {}
+        """Each signer's predictions bundles (digest, log time), in log order."""
+        self._verdicts: dict[str, str] = {}
+        """Each bundle's first round-1 verdict."""
+        self._selections: dict[str, list[LoggedSelection]] = {}
+        self._request_index: dict[str, int] = {}
+        """Each request record's first ``request`` entry."""
+        self._closes: list[tuple[int, int]] = []
+        """Every ``close`` entry: (index, time), in log order."""
         self._load()
 
     # -- storage ---------------------------------------------------------------------------
@@ -166,12 +196,31 @@ class LogReplica:
             self._bundles[entry["bundle"]] = logged
             if logged.kind == "predictions" and logged.signer:
                 self._submission_times.setdefault(logged.signer, []).append((index, logged.time))
+                self._submitted.setdefault(logged.signer, []).append((entry["bundle"], logged.time))
         elif kind == "request":
             inputs = tuple(entry["inputs"])
             found = (int(entry["round"]), str(entry["circuit"]), inputs)
             self._requests.setdefault(entry["request"], []).append(found)
+            self._request_index.setdefault(str(entry["request"]), index)
             if entry["circuit"] == "score/v1" and inputs:
                 self._scores_of.setdefault(inputs[0], set()).add(entry["request"])
+            if inputs:
+                key = (inputs[0], str(entry["circuit"]))
+                self._circuit_scores.setdefault(key, set()).add(entry["request"])
+        elif kind == "close":
+            self._closes.append((index, int(entry["time"])))
+        elif kind == "round1":
+            self._verdicts.setdefault(str(entry["bundle"]), str(entry["verdict"]))
+        elif kind == "selection":
+            selection = LoggedSelection(
+                index,
+                str(entry["identity"]),
+                int(entry["sequence"]),
+                tuple(str(d) for d in entry["submissions"]),
+                str(entry["signature"]),
+                int(entry["time"]),
+            )
+            self._selections.setdefault(selection.identity, []).append(selection)
 
     # -- reading ---------------------------------------------------------------------------
     @property
@@ -242,6 +291,30 @@ class LogReplica:
     def score_requests_of(self, predictions: str) -> set[str]:
         """Digests of every logged score request whose predictions are ``predictions``."""
         return set(self._scores_of.get(predictions, ()))
+
+    def requests_of(self, predictions: str, circuit: str) -> set[str]:
+        """Digests of every logged ``circuit`` request whose first input is ``predictions``."""
+        return set(self._circuit_scores.get((predictions, circuit), ()))
+
+    def request_index(self, digest: str) -> int | None:
+        """Where the log first holds the request record ``digest``."""
+        return self._request_index.get(digest)
+
+    def closed_at(self, closes_ms: int) -> tuple[int, int] | None:
+        """The log's first ``close`` entry at or after time ``closes_ms``, as (index, time)."""
+        return next(((i, t) for i, t in self._closes if t >= closes_ms), None)
+
+    def submissions_of(self, signer: str) -> list[tuple[str, int]]:
+        """``signer``'s predictions bundles as (digest, log time), in log order."""
+        return list(self._submitted.get(signer, ()))
+
+    def verdict(self, digest: str) -> str | None:
+        """The bundle's round-1 verdict as first logged (``valid``, ``invalid``), if any."""
+        return self._verdicts.get(digest)
+
+    def selections_by(self, identity: str) -> list[LoggedSelection]:
+        """``identity``'s final selections, in log order (signatures not yet checked)."""
+        return list(self._selections.get(identity, ()))
 
     # -- growing ---------------------------------------------------------------------------
     def accept(

@@ -334,11 +334,46 @@ class Transcript:
         request_id: str,
         values: dict[str, int],
         key: str | None = None,
+        part: str | None = None,
     ) -> int:
-        entry = ENTRY_TYPES["release"].make(
-            predictions=predictions, labels=labels, request_id=request_id, values=dict(values)
+        """The released values of a score: a ``release`` entry, or a ``part_release`` naming
+        the ``part`` of a split challenge."""
+        if part is None:
+            entry = ENTRY_TYPES["release"].make(
+                predictions=predictions, labels=labels, request_id=request_id, values=dict(values)
+            )
+        else:
+            entry = ENTRY_TYPES["part_release"].make(
+                predictions=predictions,
+                labels=labels,
+                request_id=request_id,
+                part=part,
+                values=dict(values),
+            )
+        return self.append(entry, key)
+
+    def record_selection(
+        self,
+        identity: PublicKey,
+        sequence: int,
+        submissions: list[str],
+        signature: bytes,
+        time_ms: int,
+        key: str | None = None,
+    ) -> int:
+        """A participant's signed choice of its final submissions (a split challenge)."""
+        entry = ENTRY_TYPES["selection"].make(
+            identity=identity.hex(),
+            sequence=sequence,
+            submissions=list(submissions),
+            signature=signature.hex(),
+            time=time_ms,
         )
         return self.append(entry, key)
+
+    def record_close(self, time_ms: int, key: str | None = None) -> int:
+        """The challenge has closed (a split challenge: its private parts may follow)."""
+        return self.append(ENTRY_TYPES["close"].make(time=time_ms), key)
 
     def record_dispute(
         self,
@@ -388,10 +423,12 @@ class Transcript:
         path = tuple(self.log.consistency_proof(old_size, head.size))
         return head, ConsistencyProof(old_size, head.size, path)
 
-    def leaderboard(self, policy: ReleasePolicy, *, view: View = "all") -> list[dict[str, Any]]:
+    def leaderboard(
+        self, policy: ReleasePolicy, *, view: View = "all", part: str | None = None
+    ) -> list[dict[str, Any]]:
         """The releases ranked (``leaderboard.rank``): every one (the audit bundle's), or
-        each participant's best."""
-        return rank(self.store.leaderboard_rows(), policy, view=view)
+        each participant's best; of one ``part`` of a split challenge, or all."""
+        return rank(self.store.leaderboard_rows(), policy, view=view, part=part)
 
     def export(self, path: str | Path | BinaryIO, policy: ReleasePolicy) -> None:
         """Write the audit bundle (layout in the module docstring), entry by entry and blob

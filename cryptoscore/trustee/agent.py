@@ -55,7 +55,11 @@ from cryptoscore.threshold.partial import LogView, PartialDecryption
 from cryptoscore.transparency.log import SignedTreeHead
 from cryptoscore.transparency.replica import LogReplica, replica_directory
 from cryptoscore.trustee.input_rules import check_bundle_signed, check_pad_request_signed
-from cryptoscore.trustee.log_rules import check_contribution_logged, check_request_logged
+from cryptoscore.trustee.log_rules import (
+    check_contribution_logged,
+    check_part_released,
+    check_request_logged,
+)
 
 __all__ = [
     "PassSummary",
@@ -178,6 +182,9 @@ class TrusteeAgent:
     randomness: Rng = os.urandom
     """Where every draw of this trustee comes from — fresh contributions, pad-share sealing,
     smudging and noise-check masks (the OS CSPRNG; a fixed stream for known answers)."""
+    clock: Callable[[], int] = field(default=lambda: int(time.time() * 1000))
+    """This trustee's own clock (Unix ms): a log head from its future is refused, and a
+    split's private part is decrypted only once it reads past the close."""
     follows_log: bool = True
     """Answer contributions and decryption requests only as the challenge's log allows
     (``trustee/log_rules.py``). Off only for unit tests of the cryptographic rules alone."""
@@ -302,6 +309,9 @@ class TrusteeAgent:
         followed = self._check_log(log)
         if followed is not None:
             check_request_logged(followed, request)
+            check_part_released(
+                followed, request, context.split, context.challenge_id, self.clock()
+            )
             for digest in request.inputs:
                 check_bundle_signed(followed, context, digest)
         chunks = bundles[request.inputs[0]].layout.chunks if request.inputs[0] in bundles else 0
@@ -343,7 +353,7 @@ class TrusteeAgent:
             if not entries or replica.size + len(pending) >= head.size:
                 break
         pending = pending[: max(0, head.size - replica.size)]
-        replica.accept(head, pending, now_ms=int(time.time() * 1000))
+        replica.accept(head, pending, now_ms=self.clock())
         self._logs[challenge_id] = replica
         return replica
 
@@ -515,6 +525,7 @@ class TrusteeAgent:
         context = self.context(port, request.challenge_id)
         log = self._followed(port, request.challenge_id)
         check_request_logged(log, request)  # before downloading anything
+        check_part_released(log, request, context.split, context.challenge_id, self.clock())
         for digest in request.inputs:
             check_bundle_signed(log, context, digest)
         bundles = {d: self.bundle(port, request.challenge_id, d) for d in request.inputs}

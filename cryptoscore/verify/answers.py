@@ -22,7 +22,7 @@ from cryptoscore.verify.report import CheckFailed
 
 def _settled(bundle: AuditBundle, req: DecryptionRequest, round_: int) -> bool:
     """Whether something logged rests on ``req``'s answers: a round-1 request of a bundle
-    with a verdict, a round-2 request with a release."""
+    with a verdict, a round-2 (or a split's round-3) request with a release."""
     if round_ == 1:
         return req.inputs[0] in bundle.decided()
     return req.request_id in bundle.released()

@@ -105,9 +105,14 @@ class AuditBundle:
         return {e["bundle"]: e["verdict"] for e in self.of_type("round1")}
 
     def released(self) -> set[str]:
-        """Requests with a logged release or dispute (their partials must be complete: a
-        dispute is re-derived from them like a release)."""
-        return {e["request_id"] for e in (*self.of_type("release"), *self.of_type("dispute"))}
+        """Requests with a logged release (a split's ``part_release`` included) or dispute
+        (their partials must be complete: a dispute is re-derived from them like a release)."""
+        return {e["request_id"] for e in (*self.releases, *self.of_type("dispute"))}
+
+    @property
+    def releases(self) -> list[dict[str, Any]]:
+        """The ``release`` and (a split challenge's) ``part_release`` entries, in log order."""
+        return [e for e in self.entries if e.get("type") in ("release", "part_release")]
 
     def contributions(self, challenge_id: str, digest: str) -> list[Contribution]:
         """The round-1 contributions logged for bundle ``digest``; one that does not parse

@@ -14,6 +14,7 @@ from cryptoscore.protocol.recompute import pad_set
 from cryptoscore.protocol.rules import DAY_MS, ChallengeRules
 from cryptoscore.protocol.signed_inputs import Enrolment, verify_pad_request, verify_upload
 from cryptoscore.scoring.pad_request import PadRequest
+from cryptoscore.scoring.policy import SCORE_CIRCUITS
 from cryptoscore.threshold.active_set import ActiveSet
 from cryptoscore.transparency.log import SignedTreeHead
 from cryptoscore.verify.audit_bundle import AuditBundle
@@ -153,24 +154,29 @@ def check_inputs_signed(
 
 
 def check_scored_once(bundle: AuditBundle) -> str:
-    """One labels bundle; every score request is against it, one per submission."""
+    """One labels bundle; every score request is against it, one per submission and circuit
+    (a split's private part: one answered)."""
     labels = [e["bundle"] for e in bundle.of_type("bundle") if e["kind"] == "labels"]
     if len(set(labels)) > 1:
         raise CheckFailed("scored-once", f"the log holds {len(set(labels))} labels bundles")
-    scored: set[str] = set()
+    scored: set[tuple[str, str]] = set()
+    answered = set(bundle.partials)
     for req, round_ in bundle.requests.values():
-        if req.circuit != "score/v1" or round_ != 2:
+        if req.circuit not in SCORE_CIRCUITS or round_ == 1:
             continue
+        if req.circuit == "score-private/v1" and req.request_id not in answered:
+            continue  # a private request no trustee answered (one asked before the close)
         if list(req.inputs[1:]) != labels[:1]:
             raise CheckFailed(
                 "scored-once", f"{req.request_id}: scored against another labels bundle"
             )
-        if req.inputs[0] in scored:
+        if (req.inputs[0], req.circuit) in scored:
             raise CheckFailed(
-                "scored-once", f"submission {req.inputs[0][:16]}… has a second score request"
+                "scored-once",
+                f"submission {req.inputs[0][:16]}… has a second {req.circuit} request",
             )
-        scored.add(req.inputs[0])
-    return f"{len(scored)} submissions scored once each, against the one labels bundle"
+        scored.add((req.inputs[0], req.circuit))
+    return f"{len(scored)} scores, each submission once per circuit, against the one labels bundle"
 
 
 def check_quotas(

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from cryptoscore.errors import InconsistentReleaseError
+from cryptoscore.errors import InconsistentReleaseError, PolicyError
 from cryptoscore.protocol.challenge import ChallengeContext
 from cryptoscore.protocol.invariants import LabelHistogram, check_release, fixed_label_histogram
 from cryptoscore.protocol.recompute import noise_check_passed, validity_passed
 from cryptoscore.protocol.requests import DecryptionRequest
 from cryptoscore.scoring.aggregate import AggregateCiphertext
+from cryptoscore.scoring.policy import Part, part_of_circuit, score_circuit
 from cryptoscore.threshold.combine import combine
 from cryptoscore.transparency.leaderboard import rank, rows_from_entries
 from cryptoscore.verify.audit_bundle import AuditBundle
@@ -151,7 +152,7 @@ def check_release_values(
 ) -> str:
     """Each release equals its partials' combination and names its request's inputs."""
     decisions = _Decisions(bundle, context, recomputed)
-    for e in bundle.of_type("release"):
+    for e in bundle.releases:
         if decisions.values(e["request_id"]) != e["values"]:
             raise CheckFailed(
                 "release-values",
@@ -160,7 +161,14 @@ def check_release_values(
         req, _ = bundle.requests[e["request_id"]]
         if req.inputs != (e["predictions"], e["labels"]):
             raise CheckFailed("release-values", f"{e['request_id']}: release names other inputs")
-    released = {e["predictions"] for e in (*bundle.of_type("release"), *bundle.of_type("dispute"))}
+        part = e.get("part") if e["type"] == "part_release" else None
+        if req.circuit != score_circuit(part) or (part is None) != (context.split is None):
+            raise CheckFailed(
+                "release-values",
+                f"{e['request_id']}: a {e['type']} of part {part!r} for a {req.circuit} request",
+            )
+    _check_private_releases(bundle, context)
+    released = {e["predictions"] for e in (*bundle.releases, *bundle.of_type("dispute"))}
     scoring = {req.inputs[0]: req.request_id for req, rnd in bundle.requests.values() if rnd == 2}
     for e in bundle.of_type("bundle"):
         digest = e["bundle"]
@@ -169,7 +177,54 @@ def check_release_values(
         if bundle.decided().get(digest) == "valid":
             where = f"score request {scoring[digest]}" if digest in scoring else "no score"
             in_progress.append(f"submission {digest[:16]}…: valid, not yet released ({where})")
-    return f"{len(bundle.of_type('release'))} releases equal the combined partials"
+    return f"{len(bundle.releases)} releases equal the combined partials"
+
+
+def _check_private_releases(bundle: AuditBundle, context: ChallengeContext) -> None:
+    """A split's private releases (docs/design.md, "Public/private split"): each requested
+    after a ``close`` entry dated at or after the close, and at most ``finals`` submissions
+    of each identity."""
+    split = context.split
+    private = [e for e in bundle.releases if bundle.requests[e["request_id"]][1] == 3]
+    if split is None or not private:
+        return
+    entries = bundle.entries
+    closed = next(
+        (
+            i
+            for i, e in enumerate(entries)
+            if e.get("type") == "close" and int(e["time"]) >= split.closes_ms
+        ),
+        None,
+    )
+    asked_at: dict[str, int] = {}
+    for i, e in enumerate(entries):
+        if e.get("type") == "request":
+            request_id = DecryptionRequest.from_bytes(bundle.blobs[e["request"]]).request_id
+            asked_at.setdefault(request_id, i)
+    signer = {e["bundle"]: e.get("signer", "") for e in bundle.of_type("bundle")}
+    per_identity: dict[str, set[str]] = {}
+    for e in private:
+        if closed is None or asked_at.get(e["request_id"], -1) < closed:
+            raise CheckFailed(
+                "release-values", f"{e['request_id']}: a private part released before the close"
+            )
+        per_identity.setdefault(signer.get(e["predictions"], ""), set()).add(e["predictions"])
+    for identity, digests in per_identity.items():
+        if len(digests) > split.finals:
+            raise CheckFailed(
+                "release-values",
+                f"identity {identity[:16]}… has the private part of {len(digests)} submissions "
+                f"released; the challenge allows {split.finals}",
+            )
+
+
+def _part_of(bundle: AuditBundle, request_id: str) -> Part | None:
+    """The part a logged score request covers (None: every item, or not a score request)."""
+    try:
+        return part_of_circuit(bundle.requests[request_id][0].circuit)
+    except (KeyError, PolicyError):
+        return None
 
 
 def check_release_invariants(
@@ -181,26 +236,35 @@ def check_release_invariants(
     histogram the releases before it in the log fixed; every dispute names its request's inputs,
     and its partials do combine to values that break the invariant it names."""
     decisions = _Decisions(bundle, context, recomputed)
-    policy, n = context.policy, context.n
-    earlier: dict[str, list[dict[str, int]]] = {}  # released values by labels bundle, log order
+    policy = context.policy
+    # released values by labels bundle and part (a split's parts each fix their own histogram
+    # and score their own items), in log order
+    earlier: dict[tuple[str, Part | None], list[dict[str, int]]] = {}
     settled: set[str] = set()
     disputes = 0
     for e in bundle.entries:
-        if e.get("type") not in ("release", "dispute"):
+        if e.get("type") not in ("release", "part_release", "dispute"):
             continue
         request_id, labels = e["request_id"], e["labels"]
         if request_id in settled:
             raise CheckFailed("release-invariants", f"{request_id}: released or disputed twice")
         settled.add(request_id)
-        fixed: LabelHistogram | None = fixed_label_histogram(earlier.get(labels, []), policy)
-        if e["type"] == "release":
+        part = _part_of(bundle, request_id)
+        n = (
+            context.n
+            if context.split is None or part is None
+            else context.split.part_size(part, context.n)
+        )
+        key = (labels, part)
+        fixed: LabelHistogram | None = fixed_label_histogram(earlier.get(key, []), policy)
+        if e["type"] != "dispute":
             try:
                 check_release(e["values"], policy, n, fixed)
             except InconsistentReleaseError as broken:
                 raise CheckFailed(
                     "release-invariants", f"{request_id}: released values break {broken}"
                 ) from None
-            earlier.setdefault(labels, []).append(e["values"])
+            earlier.setdefault(key, []).append(e["values"])
             continue
         req, _ = bundle.requests[request_id]
         if req.inputs != (e["predictions"], labels):
@@ -229,7 +293,7 @@ def check_release_invariants(
 
 
 def check_released_passed_round1(bundle: AuditBundle, verdicts: Mapping[str, str]) -> str:
-    for e in (*bundle.of_type("release"), *bundle.of_type("dispute")):
+    for e in (*bundle.releases, *bundle.of_type("dispute")):
         for digest in (e["predictions"], e["labels"]):
             if verdicts.get(digest) != "valid":
                 raise CheckFailed(

@@ -70,15 +70,21 @@ def check_round1_recomputed(
 def check_release_recomputed(
     bundle: AuditBundle, context: ChallengeContext
 ) -> tuple[str, dict[str, AggregateCiphertext]]:
-    """Each round-2 request is the score circuit with the challenge's policy, and recomputes.
+    """Each round-2 request is the score circuit with the challenge's policy (a split's public
+    part; round 3, a split's private part), and recomputes.
     Gives the released ciphertexts by request."""
     recomputed = {}
+    split = context.split is not None
     for req, rnd in bundle.requests.values():
-        if rnd != 2:
+        if rnd == 1:
             continue
-        if req.circuit != "score/v1":
+        # round 2: the score (a split's public part); round 3: a split's private part
+        want = {2: "score-public/v1" if split else "score/v1", 3: "score-private/v1"}
+        if (rnd == 3 and not split) or req.circuit != want.get(rnd):
             raise CheckFailed(
-                "release-recomputed", f"{req.request_id}: round 2 must be the score circuit"
+                "release-recomputed",
+                f"{req.request_id}: round {rnd} must be "
+                + (want[rnd] if rnd in want and (split or rnd == 2) else "nothing"),
             )
         try:
             agg = recompute(req, context, bundle.bundles)

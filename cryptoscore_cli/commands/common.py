@@ -268,7 +268,18 @@ def encrypt_for(
     if public.key_id != info["key_id"] or record.key_id != info["key_id"]:
         raise CliError("the server's public files do not match the challenge's key id")
     indices = cs.load_class_indices(args.input)
-    layout = Layout.for_params(public.params, int(indices.size), info["classes"])
+    classes = int(info["classes"])
+    split = (info.get("rules") or {}).get("split")
+    if kind == "labels" and split:
+        # docs/design.md, "Public/private split": the organizer draws the secret public part
+        # (OS CSPRNG) and encrypts its labels one-hot over part and class (2K classes); the
+        # mask leaves this process only inside the encryption
+        from cryptoscore.scoring.encoding import draw_public_mask, split_label_indices
+
+        mask = draw_public_mask(int(indices.size), int(split["public_items"]))
+        indices = split_label_indices(indices, mask, classes)
+        classes *= 2
+    layout = Layout.for_params(public.params, int(indices.size), classes)
     trustees = [t.strip() for t in args.trustees.split(",") if t.strip()] if args.trustees else None
     with progress_bar(record.threshold, "trustee pads", args.quiet, "trustee") as answered:
         pads = fetch_pads(
@@ -291,7 +302,7 @@ def encrypt_for(
         bundle = encrypt(
             indices,
             public,
-            classes=info["classes"],
+            classes=classes,
             challenge=args.challenge,
             out=Path(tmp) / "bundle",
             progress=progress,

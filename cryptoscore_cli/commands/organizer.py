@@ -2,9 +2,12 @@
 organizer's key and who may enrol; it states what the releases give away of the labels,
 ``protocol/leakage.py``, and refuses, before anything is sent, a challenge where one identity
 recovers every label before the close or where open enrolment has no cap, unless
-``--accept-label-leakage``), ``challenge show`` (a challenge's public definition, for
-anyone), ``labels upload`` (labels encrypted locally with the trustees' pads, signed, after
-every check that can come before the pads: ``prechecks.py``) and ``labels status``."""
+``--accept-label-leakage``; ``--public-items N --finals K`` makes a public/private split,
+whose leakage is a third line), ``challenge close`` (a split challenge, after its close
+time: the private part of the finals is released), ``challenge show`` (a challenge's public
+definition, for anyone), ``labels upload`` (labels encrypted locally with the trustees' pads,
+signed, after every check that can come before the pads: ``prechecks.py``; a split's labels
+carry the secret public part) and ``labels status``."""
 
 from __future__ import annotations
 
@@ -108,6 +111,15 @@ def cmd_challenge_create(args: argparse.Namespace) -> None:
         definition["max_enrolled"] = args.max_enrolled
     if args.description is not None:
         definition["description"] = args.description
+    if args.finals is not None and args.public_items is None:
+        raise CliError("--finals is for a public/private split: give --public-items too")
+    if args.public_items is not None:
+        if not 1 <= args.public_items < args.n_items:
+            raise CliError(
+                f"--public-items {args.public_items}: a split of {args.n_items} items has "
+                f"1..{args.n_items - 1} public items"
+            )
+        definition["split"] = {"public_items": args.public_items, "finals": args.finals or 1}
     check_label_leakage(definition, args.accept_label_leakage)
     created = create_challenge(client(args), definition, ceremony, args.quiet)
     print(json.dumps(created, indent=2, sort_keys=True))
@@ -134,13 +146,28 @@ def check_label_leakage(definition: dict[str, Any], accept: bool) -> None:
         limit: int | None = len(definition["invited"])
     else:
         limit = definition.get("max_enrolled")
+    closes = _when(definition["closes_at"], "--closes")
+    split = None
+    if "split" in definition:
+        from cryptoscore.errors import CryptoScoreError
+        from cryptoscore.protocol.rules import SplitRule
+
+        try:  # the split closes with the challenge, as the service records it
+            split = SplitRule(
+                definition["split"]["public_items"],
+                int(closes.timestamp() * 1000),
+                definition["split"]["finals"],
+            )
+        except CryptoScoreError as exc:
+            raise CliError(f"--public-items/--finals: {exc}") from None
     leakage = label_leakage(
         policy,
         definition["n_items"],
         definition["submission_limit_per_day"],
         _when(definition["opens_at"], "--opens"),
-        _when(definition["closes_at"], "--closes"),
+        closes,
         limit,
+        split,
     )
     for line in leakage.statement():
         print(line, file=sys.stderr)
@@ -162,6 +189,15 @@ def create_challenge(
             read_file(str(ceremony / "evaluation.keys")),
             upload=sent,
         )
+
+
+def cmd_challenge_close(args: argparse.Namespace) -> None:
+    closed = protocol_client(args).close(args.id)
+    finals = closed["finals"]
+    print(f"challenge {args.id} closed (log entry {closed['index']})")
+    print(f"private parts asked for {len(finals)} final submission(s):")
+    for digest in finals:
+        print(f"  {digest}")
 
 
 def cmd_challenge_show(args: argparse.Namespace) -> None:
@@ -271,8 +307,31 @@ def add_challenge(sub: Subparsers) -> None:
         help="create the challenge even if one identity can recover every label before the "
         "close, or open enrolment has no cap (the warning is printed all the same)",
     )
+    p.add_argument(
+        "--public-items",
+        type=int,
+        metavar="N",
+        help="a public/private split: N items are public (which ones stays secret); the "
+        "leaderboard shows public scores until --closes, then the private part of each "
+        "participant's final submissions (`challenge close`)",
+    )
+    p.add_argument(
+        "--finals",
+        type=int,
+        metavar="K",
+        help="with --public-items: final submissions per participant (default 1)",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_challenge_create)
+    p = challenge_sub.add_parser(
+        "close",
+        help="close a public/private split challenge after its close time: the private part "
+        "of each participant's final submissions is released",
+    )
+    server_options(p)
+    p.add_argument("id")
+    p.set_defaults(func=cmd_challenge_close)
+
     p = challenge_sub.add_parser("show", help="a challenge's public definition")
     server_options(p)
     p.add_argument("id")

@@ -2,7 +2,8 @@
 ``enrol``, ``submit`` (predictions encrypted locally with the trustees' pads, signed, after
 every check that can come before the pads, ``prechecks.py``; ``--wait`` follows it until it is
 decided), ``status`` (a submission's state, why it is stuck or what it waits for, its released
-scores) and ``leaderboard``."""
+scores), ``select-finals`` (a public/private split: the signed choice of final submissions)
+and ``leaderboard``."""
 
 from __future__ import annotations
 
@@ -31,7 +32,14 @@ if TYPE_CHECKING:
     from cryptoscore_cli.api import ProtocolClient
     from cryptoscore_cli.commands.common import Subparsers
 
-__all__ = ["add_enrol", "add_identity", "add_leaderboard", "add_status", "add_submit"]
+__all__ = [
+    "add_enrol",
+    "add_identity",
+    "add_leaderboard",
+    "add_select_finals",
+    "add_status",
+    "add_submit",
+]
 
 
 def cmd_identity_init(args: argparse.Namespace) -> None:
@@ -95,6 +103,41 @@ def cmd_submit(args: argparse.Namespace) -> None:
         print_released(status["values"])
 
 
+def cmd_select_finals(args: argparse.Namespace) -> None:
+    import time
+
+    from cryptoscore.protocol.signed_inputs import sign_selection
+
+    client = protocol_client(args)
+    info = client.challenge(args.challenge)
+    split = (info.get("rules") or {}).get("split")
+    if not split:
+        raise CliError(f"challenge {args.challenge} has no public/private split: no finals")
+    if len(args.submissions) > int(split["finals"]):
+        raise CliError(
+            f"{len(args.submissions)} submissions; challenge {args.challenge} takes at most "
+            f"{split['finals']} final(s)"
+        )
+    enrolled = str(_enrolment(client, args.challenge)["identity"])
+    identity = open_identity(args.identity, args.passphrase_env)
+    if identity.public_key.hex() != enrolled:
+        raise CliError(
+            f"this identity is not the one enrolled in {args.challenge} ({enrolled[:16]}…)"
+        )
+    # the sequence must rise with every selection: this machine's clock in ms does, and a
+    # later selection replaces an earlier one
+    sequence = time.time_ns() // 1_000_000
+    submissions = list(args.submissions)
+    signature = sign_selection(identity, args.challenge, sequence, submissions)
+    result = client.select_finals(args.challenge, sequence, submissions, signature)
+    print(
+        f"final submissions of {args.challenge} (selection {sequence}, log entry "
+        f"{result['index']}):"
+    )
+    for digest in result["submissions"]:
+        print(f"  {digest}")
+
+
 def cmd_status(args: argparse.Namespace) -> None:
     status = protocol_client(args).submission(args.challenge, args.submission)
     if args.json:
@@ -110,7 +153,9 @@ def cmd_status(args: argparse.Namespace) -> None:
 def cmd_leaderboard(args: argparse.Namespace) -> None:
     from cryptoscore_cli.leaderboard_table import fetch_leaderboard, format_leaderboard
 
-    board = fetch_leaderboard(protocol_client(args), args.challenge, "all" if args.all else "best")
+    board = fetch_leaderboard(
+        protocol_client(args), args.challenge, "all" if args.all else "best", args.part
+    )
     if args.json:
         print(json.dumps(board, indent=2, sort_keys=True))
     else:
@@ -170,6 +215,19 @@ def add_submit(sub: Subparsers) -> None:
     p.set_defaults(func=cmd_submit)
 
 
+def add_select_finals(sub: Subparsers) -> None:
+    p = sub.add_parser(
+        "select-finals",
+        help="a public/private split: choose the submissions whose private part is released "
+        "after the close (signed; the latest selection before the close counts)",
+    )
+    server_options(p)
+    p.add_argument("--challenge", required=True)
+    p.add_argument("submissions", nargs="+", metavar="SUBMISSION", help="submission digests")
+    identity_options(p, "directory with the identity.pem you enrolled (`enrol`): signs it")
+    p.set_defaults(func=cmd_select_finals)
+
+
 def add_status(sub: Subparsers) -> None:
     p = sub.add_parser(
         "status", help="a submission's state, why it is stuck or what it waits for, its scores"
@@ -189,6 +247,12 @@ def add_leaderboard(sub: Subparsers) -> None:
         "--all",
         action="store_true",
         help="every released submission (default: each participant's best)",
+    )
+    p.add_argument(
+        "--part",
+        choices=("public", "private"),
+        help="a public/private split: which part's scores (default: public until the close, "
+        "private after)",
     )
     p.add_argument(
         "--confusion",

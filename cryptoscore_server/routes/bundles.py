@@ -249,6 +249,22 @@ def submission_status(challenge_id: str, digest: str) -> dict[str, Any]:
             "invariant": (
                 row.reason.split(":", 1)[0] if row.state == ReleaseState.DISPUTED else None
             ),
+            # a split challenge: state and values are the public part's; the private part
+            # once the close made this submission a final
+            "part": "public" if (challenge.rules or {}).get("split") else None,
+            "private": (
+                None
+                if row.private_state is None
+                else {
+                    "state": row.private_state,
+                    "values": (
+                        row.private_values
+                        if row.private_state == ReleaseState.RELEASED.value
+                        else None
+                    ),
+                    "reason": row.private_reason,
+                }
+            ),
         },
     )
 

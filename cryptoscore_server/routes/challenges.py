@@ -6,7 +6,8 @@ A challenge is created with one ``multipart/form-data`` request:
   name, classes, n_items, metrics, submission_limit_per_day, opens_at, closes_at, and the
   participation rules (``protocol/rules.py``): organizer_key (it signs the labels), enrolment
   (``open`` or ``invite`` with ``invited`` keys), max_enrolled (open enrolment's cap; none if
-  absent), pad_requests_per_day (default twice the submission limit);
+  absent), pad_requests_per_day (default twice the submission limit), and split (a
+  public/private split: ``public_items`` and ``finals``; it closes at ``closes_at``);
 * ``ceremony_record``  — the public record of the key ceremony (``CeremonyRecord``);
 * ``public_context``   — the public key participants encrypt with (``PublicContext``);
 * ``evaluation_keys``  — relinearization and Galois keys for scoring (``EvaluationKeys``).
@@ -40,7 +41,7 @@ from cryptoscore.errors import CryptoScoreError
 from cryptoscore.identity import PublicKey
 from cryptoscore.protocol.challenge import ChallengeContext
 from cryptoscore.protocol.leakage import leakage_of_rules
-from cryptoscore.protocol.rules import ChallengeRules
+from cryptoscore.protocol.rules import ChallengeRules, SplitRule
 from cryptoscore.scoring.keys import EvaluationKeys, PublicContext
 from cryptoscore.scoring.policy import ReleasePolicy
 from cryptoscore.threshold.ceremony import CeremonyRecord
@@ -194,6 +195,15 @@ def create() -> tuple[dict[str, Any], int, dict[str, str]]:
                 "pad_requests_per_day", min(1000, 2 * meta["submission_limit_per_day"])
             ),
             max_enrolled=meta.get("max_enrolled"),
+            split=(
+                None
+                if "split" not in meta
+                else SplitRule(  # the split closes with the challenge (``closes_at``)
+                    public_items=meta["split"]["public_items"],
+                    closes_ms=int(meta["closes_at"].timestamp() * 1000),
+                    finals=meta["split"]["finals"],
+                )
+            ),
         )
     except CryptoScoreError as exc:
         raise library_problem(exc) from None

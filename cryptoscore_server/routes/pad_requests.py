@@ -173,7 +173,7 @@ def create(challenge_id: str) -> tuple[dict[str, Any], int]:
             params=context.public.params,
             key_id=context.public.key_id,
             seed=bytes.fromhex(body["seed"]),
-            count=context.layout.ciphertexts,
+            count=context.layout_of(kind).ciphertexts,  # a split's labels: 2K classes
             active_set=ActiveSet.of(context.record, trustees).indices,
             recipient=bytes.fromhex(body["recipient"]),
         )

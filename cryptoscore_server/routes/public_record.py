@@ -34,8 +34,9 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from cryptoscore.errors import CryptoScoreError
-from cryptoscore.protocol.driver import round1_prefix, round2_request_id
+from cryptoscore.protocol.driver import private_request_id, round1_prefix, round2_request_id
 from cryptoscore.protocol.release import ReleaseState
+from cryptoscore.protocol.rules import ChallengeRules
 from cryptoscore.scoring.policy import ReleasePolicy
 from cryptoscore.transparency.entries import parse_entry
 from cryptoscore.transparency.leaderboard import RANKING_RULE, Z_95, with_accuracy
@@ -102,8 +103,19 @@ def leaderboard(challenge_id: str) -> Response:
     challenge = get_challenge(challenge_id)
     session = get_session()
     policy = ReleasePolicy.from_json(challenge.policy)
+    split = None if challenge.rules is None else ChallengeRules.from_json(challenge.rules).split
+    part: str | None = query.get("part")
+    if split is None and part is not None:
+        raise Problem(422, f"Challenge {challenge_id!r} has no public/private split.")
+    if split is not None and part is None:  # what the challenge shows now
+        part = "public" if challenge.closed_ms is None else "private"
     ranked = transcript(session, get_blob_store(), challenge_id).leaderboard(
-        policy, view=query["view"]
+        policy, view=query["view"], part=part
+    )
+    part_sizes = (
+        None
+        if split is None
+        else {"public": split.public_items, "private": split.private_items(challenge.n_items)}
     )
     page = ranked[query["offset"] : query["offset"] + query["limit"]]
     times = {
@@ -138,8 +150,20 @@ def leaderboard(challenge_id: str) -> Response:
         "next_offset": end if end < len(ranked) else None,
         "rows": [
             {**row, "submitted_at": times[row["submission"]]}
-            for row in with_accuracy(page, policy, challenge.n_items)
+            for row in with_accuracy(page, policy, challenge.n_items, part_sizes)
         ],
+        "part": part,
+        "split": (
+            None
+            if split is None
+            else {
+                "public_items": split.public_items,
+                "private_items": split.private_items(challenge.n_items),
+                "finals": split.finals,
+                "closes_at": challenge.closes_at,
+                "closed": challenge.closed_ms is not None,
+            }
+        ),
         "disputed": [
             {
                 "participant": row.owner,
@@ -253,6 +277,7 @@ _EVENT_MEMBERS = {
     "partial": {"request_id": "request_id", "trustee": "trustee"},
     "round1": {"verdict": "verdict", "reason": "reason"},
     "release": {"request_id": "request_id"},
+    "part_release": {"request_id": "request_id", "part": "part"},
     "dispute": {"request_id": "request_id", "invariant": "invariant", "reason": "reason"},
 }
 
@@ -264,6 +289,7 @@ def _submission_entries(
     keys the service logs them under and kept only if they name it themselves. A request
     entry names its inputs, not its id: the id (which the partials name) is its key's."""
     r1, r2 = round1_prefix(challenge_id, digest), round2_request_id(challenge_id, digest)
+    rp = private_request_id(challenge_id, digest)  # a split's private part (round 3)
     key = LogEntry.key
     rows = session.execute(
         select(LogEntry.index, LogEntry.key, LogEntry.entry)
@@ -277,12 +303,16 @@ def _submission_entries(
                         f"request:{r2}",
                         f"release:{r2}",
                         f"dispute:{r2}",
+                        f"request:{rp}",
+                        f"release:{rp}",
+                        f"dispute:{rp}",
                     ]
                 ),
                 key.startswith(f"contribution:{digest}:", autoescape=True),
                 key.startswith(f"request:{r1}:", autoescape=True),
                 key.startswith(f"partial:{r1}:", autoescape=True),
                 key.startswith(f"partial:{r2}:", autoescape=True),
+                key.startswith(f"partial:{rp}:", autoescape=True),
             )
         )
         .order_by(LogEntry.index)
@@ -297,8 +327,11 @@ def _submission_entries(
             (kind == "bundle" and entry["bundle"] == digest and entry["kind"] == "predictions")
             or (kind in ("contribution", "round1") and entry["bundle"] == digest)
             or (kind == "request" and digest in entry["inputs"])
-            or (kind == "partial" and _ours(entry["request_id"], r1, r2))
-            or (kind in ("release", "dispute") and entry["predictions"] == digest)
+            or (
+                kind == "partial"
+                and (_ours(entry["request_id"], r1, r2) or entry["request_id"] == rp)
+            )
+            or (kind in ("release", "part_release", "dispute") and entry["predictions"] == digest)
         ):
             found.append((index, entry))
     return found
@@ -308,15 +341,22 @@ def _ours(request_id: str, r1: str, r2: str) -> bool:
     return request_id == r2 or request_id.startswith(f"{r1}:")
 
 
+def _round2(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The entries of rounds 1 and 2 (a split challenge's round 2 is its public part; its
+    private part, round 3, has its own state: ``private``)."""
+    private = {e["request_id"] for e in entries if e["type"] == "request" and e["round"] == 3}
+    return [e for e in entries if e.get("request_id") not in private]
+
+
 def _state(entries: list[dict[str, Any]]) -> ReleaseState:
     """The state the logged entries add up to (the service's own, which moves with them)."""
     kinds = {e["type"]: e for e in entries}
     circuits = {e["circuit"] for e in entries if e["type"] == "request"}
-    if "release" in kinds:
+    if "release" in kinds or "part_release" in kinds:
         return ReleaseState.RELEASED
     if "dispute" in kinds:
         return ReleaseState.DISPUTED
-    if "score/v1" in circuits:
+    if circuits & {"score/v1", "score-public/v1", "score-private/v1"}:
         return ReleaseState.SCORING
     if "round1" in kinds:
         return ReleaseState(kinds["round1"]["verdict"])
@@ -332,11 +372,13 @@ def _state(entries: list[dict[str, Any]]) -> ReleaseState:
     summary="A submission as the public log shows it (public): its entries and their state",
     description=(
         "The submission's `bundle` entry (owner, time) and every `contribution`, `request`, "
-        "`partial`, `round1`, `release` and `dispute` entry about it under the latest signed "
-        "head, each with its log index, and the state they add up to: `released` with the "
+        "`partial`, `round1`, `release` (a split's `part_release`) and `dispute` entry about "
+        "it under the latest signed head, each with its log index, and the state they add "
+        "up to: `released` with the "
         "release's values, `disputed` with the release invariant its combined values broke "
         "(nothing released), `invalid` with the round-1 reason, else the round-1/round-2 step "
-        "reached. "
+        "reached. A split challenge: state and values are the public part's; `private` the "
+        "private part's, once the close asked it. "
         "Only what `log/entries` gives anyone; `bundle_index` is the index a receipt proves."
     ),
     tags=["records"],
@@ -357,10 +399,14 @@ def logged_submission(challenge_id: str, digest: str) -> dict[str, Any]:
         raise Problem(404, f"The log of {challenge_id!r} holds no submission {digest!r}.")
     assert head is not None  # found is empty without one
     bundle = found[0][1]
-    entries = [entry for _, entry in found]
-    release = next((e for e in entries if e["type"] == "release"), None)
+    every = [entry for _, entry in found]
+    entries = _round2(every)
+    release = next((e for e in entries if e["type"] in ("release", "part_release")), None)
     dispute = next((e for e in entries if e["type"] == "dispute"), None)
     verdict = next((e for e in entries if e["type"] == "round1"), None)
+    third = [e for e in every if e not in entries]  # a split's private part, after the close
+    private_release = next((e for e in third if e["type"] == "part_release"), None)
+    private_dispute = next((e for e in third if e["type"] == "dispute"), None)
     events = [
         {
             "index": index,
@@ -381,6 +427,16 @@ def logged_submission(challenge_id: str, digest: str) -> dict[str, Any]:
             "reason": dispute["reason"] if dispute else verdict["reason"] if verdict else "",
             "values": release["values"] if release else None,
             "invariant": dispute["invariant"] if dispute else None,
+            "part": release.get("part") if release else None,
+            "private": (
+                None
+                if not third
+                else {
+                    "state": _state(third).value,
+                    "values": private_release["values"] if private_release else None,
+                    "reason": private_dispute["reason"] if private_dispute else "",
+                }
+            ),
             "bundle_index": found[0][0],
             "tree_head": head.to_json(),
             "events": events,

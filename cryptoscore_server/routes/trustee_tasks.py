@@ -430,4 +430,6 @@ def _round_complete(challenge_id: str, stored: StoredRequest) -> JobName | None:
         ).all()
         if len(answered) < len(sibling.trustees):
             return None
-    return "round1_finish" if stored.round == 1 else "round2_finish"
+    if stored.round == 1:
+        return "round1_finish"
+    return "round2_finish" if stored.round == 2 else "private_finish"  # 3: a split's private

@@ -1,7 +1,7 @@
 // The CryptoScore web page: one document, views chosen by the URL fragment.
 //   #/                                   challenges
 //   #/challenges/<id>                    a challenge: definition, trustees online, log head
-//   #/challenges/<id>/leaderboard        ranked releases (?view=best|all&sort=<key>&dir=&page=)
+//   #/challenges/<id>/leaderboard        ranked releases (?view=best|all&part=public|private&sort=<key>&dir=&page=)
 //   #/challenges/<id>/submissions/<sha>  a submission as the public log shows it
 //   #/challenges/<id>/audit              this browser's check of the log head; how to verify
 // Everything shown comes from the public API (ui.js `api`); nothing is sent but GETs.
@@ -258,13 +258,24 @@ async function leaderboardPage(id, params) {
     sort: COLUMNS.some((col) => col.key === params.get("sort")) ? params.get("sort") : "rank",
     dir: params.get("dir") === "desc" ? "desc" : "asc",
     page: Math.max(1, Number.parseInt(params.get("page") || "1", 10) || 1),
+    // a split challenge: which part's scores (none: the service's default, public until the
+    // close and private after)
+    part: ["public", "private"].includes(params.get("part")) ? params.get("part") : null,
   };
   const boards = {};
+  const key = (view) => `${view}:${state.part || ""}`;
   const load = async (view) => {
-    boards[view] = boards[view] || (await allRows(`/challenges/${enc(id)}/leaderboard?view=${view}`));
-    return boards[view];
+    const part = state.part ? `&part=${state.part}` : "";
+    boards[key(view)] = boards[key(view)] || (await allRows(`/challenges/${enc(id)}/leaderboard?view=${view}${part}`));
+    return boards[key(view)];
   };
-  await load(state.view);
+  const first = await load(state.view);
+  const split = first.split;
+  const defaultPart = first.part;
+  if (split && !state.part) {
+    state.part = defaultPart;
+    boards[key(state.view)] = first;
+  }
 
   const body = h("div", { class: "board" });
   const toggle = h(
@@ -287,8 +298,45 @@ async function leaderboardPage(id, params) {
     ),
   );
 
+  const partToggle = split
+    ? h(
+        "div",
+        { class: "toggle", role: "group", "aria-label": "Which part" },
+        [["public", `Public part (${count(split.public_items)} items)`], ["private", `Private part (${count(split.private_items)} items)`]].map(([part, label]) =>
+          h("button", {
+            type: "button",
+            "data-part": part,
+            "aria-pressed": String(state.part === part),
+            onclick: async () => {
+              if (state.part === part) return;
+              state.part = part;
+              state.page = 1;
+              for (const b of partToggle.querySelectorAll("button")) b.setAttribute("aria-pressed", String(b.dataset.part === part));
+              await load(state.view);
+              render();
+            },
+          }, label),
+        ),
+      )
+    : null;
+  const partLine = h("p", { class: "part" });
+
   function render(focusKey) {
-    const board = boards[state.view];
+    const board = boards[key(state.view)];
+    const n = split ? split[`${state.part}_items`] : board.n_items;
+    partLine.replaceChildren(
+      ...(split
+        ? [
+            h("strong", {}, `${state.part === "public" ? "Public" : "Private"} part: `),
+            `${count(n)} of ${count(board.n_items)} items; policy: ${metricsText(board.policy)}. `,
+            state.part === "public"
+              ? `Scores on the public items, released as submissions arrive${split.closed ? "" : " until the close"}; which items are public is secret.`
+              : split.closed
+                ? `Scores on the private items of each participant's ${split.finals === 1 ? "final submission" : `${split.finals} final submissions`}, released after the close.`
+                : `Released after the close (${time(split.closes_at)}), for each participant's final submission${split.finals === 1 ? "" : "s"} only.`,
+          ]
+        : [h("strong", {}, "Policy: "), `${metricsText(board.policy)} on ${count(n)} items.`]),
+    );
     const hasErrors = board.policy.metrics.includes("errors");
     const columns = COLUMNS.filter((col) => col.key !== "errors" || hasErrors);
     const sorted = sortRows(board.rows, state.sort, state.dir);
@@ -298,6 +346,7 @@ async function leaderboardPage(id, params) {
     const rows = sorted.slice(start, start + PAGE_SIZE);
     const query = new URLSearchParams();
     if (state.view !== "best") query.set("view", state.view);
+    if (split && state.part !== defaultPart) query.set("part", state.part);
     if (state.sort !== "rank" || state.dir !== "asc") {
       query.set("sort", state.sort);
       query.set("dir", state.dir);
@@ -336,9 +385,9 @@ async function leaderboardPage(id, params) {
     const table = h(
       "table",
       { class: "leaderboard" },
-      h("caption", {}, `${state.view === "best" ? "Each participant's best submission" : "Every released submission"}: ${count(board.total)} row${board.total === 1 ? "" : "s"}, accuracy out of n = ${count(board.n_items)} items${board.complete ? "" : " (the first rows only)"}`),
+      h("caption", {}, `${state.view === "best" ? "Each participant's best submission" : "Every released submission"}: ${count(board.total)} row${board.total === 1 ? "" : "s"}, accuracy out of n = ${count(n)} items${split ? ` (the ${state.part} part)` : ""}${board.complete ? "" : " (the first rows only)"}`),
       h("thead", {}, header),
-      h("tbody", {}, rows.map((r) => h("tr", { "data-submission": r.submission },
+      h("tbody", {}, rows.map((r) => h("tr", { "data-submission": r.submission, "data-part": r.part || null },
         columns.map((col) => cells[col.key](r)),
         h("td", {}, h("a", { href: challengeHref(id, `/submissions/${r.submission}`), "aria-label": `Submission ${r.submission.slice(0, 12)} by ${r.participant}` }, digest(r.submission)))))),
     );
@@ -385,8 +434,10 @@ async function leaderboardPage(id, params) {
   return [
     crumbs(["Challenges", "#/"], [c.name, challengeHref(id)], ["Leaderboard", null]),
     h("h1", {}, `Leaderboard: ${c.name}`),
-    h("p", { class: "rule" }, h("strong", {}, "Ranking rule: "), boards[state.view].ranking_rule, "."),
-    h("p", { class: "muted" }, `The interval is the Wilson score ${Math.round(boards[state.view].interval.level * 100)}% interval of accuracy = correct / n; it describes the sampling of the test items, not a test between two rows.`),
+    h("p", { class: "rule" }, h("strong", {}, "Ranking rule: "), first.ranking_rule, "."),
+    partLine,
+    h("p", { class: "muted" }, `The interval is the Wilson score ${Math.round(first.interval.level * 100)}% interval of accuracy = correct / n; it describes the sampling of the test items, not a test between two rows.`),
+    partToggle,
     toggle,
     body,
   ];

@@ -113,3 +113,24 @@ def test_readme_roster_is_what_the_ceremony_reads(tmp_path):
     assert [(e.trustee_id, e.index, e.public_key.hex()) for e in roster] == [
         (tid, i + 1, key) for i, (tid, key) in enumerate(keys.items())
     ]
+
+
+def test_readme_split_commands_parse_as_written():
+    """The public/private split's commands, with every option they name, are the CLI's."""
+    from cryptoscore_cli.main import build_parser
+
+    text = README.read_text()
+    start = text.index("**A public/private split**")
+    block = re.search(r"```sh\n(.*?)```", text[start:], re.S)
+    assert block is not None
+    commands = _commands(block.group(1))
+    assert [argv[:2] for argv in commands] == [
+        ["challenge", "create"],
+        ["labels", "upload"],
+        ["select-finals", "--challenge"],
+        ["leaderboard", "digits-split"],
+        ["challenge", "close"],
+    ]
+    parser = build_parser()
+    for argv in commands:
+        parser.parse_args(argv)

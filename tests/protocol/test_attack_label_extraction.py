@@ -12,7 +12,11 @@ budget the quota and the window allow:
   K = 3, at least one per K−2 submissions for K = 4.
 
 These tests document that exact policies leak: a policy that adds noise or withholds a private
-split (issue 16's other items) is the one that must make them fail.
+split (issue 16's other items) is the one that must make them fail. Against a public/private
+split (``rules.SplitRule``) the same confusion attack recovers the public labels it probes and
+no private one before the close: a service that asks the trustees for a private part early is
+refused; after the close the final submission's private part gives at most the stated
+``private_attack_labels``.
 """
 
 from __future__ import annotations
@@ -25,9 +29,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cryptoscore import ReleasePolicy, encrypt_labels, encrypt_predictions
+from cryptoscore.errors import RefusedError
 from cryptoscore.local import LocalChallenge
 from cryptoscore.protocol.leakage import LabelLeakage, leakage_of_rules
-from cryptoscore.protocol.rules import DAY_MS
+from cryptoscore.protocol.rules import DAY_MS, SplitRule
+from cryptoscore.scoring.encoding import draw_public_mask, split_label_indices
 from cryptoscore.scoring.policy import confusion_cell_name
 from tests.helpers.committee import Committee
 
@@ -56,24 +62,42 @@ class Attacker:
     """One enrolled identity that submits predictions and reads its released counts, at most
     ``per_day`` a day (its quota), for ``days`` days (the window)."""
 
-    def __init__(self, committee, tmp_path, policy: ReleasePolicy, per_day: int, days: int):
+    def __init__(
+        self,
+        committee,
+        tmp_path,
+        policy: ReleasePolicy,
+        per_day: int,
+        days: int,
+        public_items: int | None = None,
+    ):
         self.clock = Clock(days + 1)
-        rules = committee.rules(submissions_per_day=per_day, pad_requests_per_day=per_day)
+        self.closes = self.clock.now + days * DAY_MS
+        split = None if public_items is None else SplitRule(public_items, self.closes)
+        rules = committee.rules(
+            submissions_per_day=per_day, pad_requests_per_day=per_day, split=split
+        )
         context = committee.context("leaky", policy, N_ITEMS, rules)
         self.local: LocalChallenge = committee.local_challenge(
             context, tmp_path, SERVICE_KEY, participants=("eve",), clock=self.clock
         )
         self.classes = policy.classes
         self.labels = np.random.default_rng(16).integers(0, self.classes, N_ITEMS)
+        encoded, classes = self.labels, self.classes
+        self.public = np.ones(N_ITEMS, dtype=np.bool_)
+        if public_items is not None:  # the organizer's secret split, inside the labels
+            self.public = draw_public_mask(N_ITEMS, public_items)
+            encoded, classes = split_label_indices(self.labels, self.public, classes), 2 * classes
         self.local.upload_labels(
             encrypt_labels(
-                self.labels,
+                encoded,
                 context.public,
-                classes=self.classes,
+                classes=classes,
                 challenge="leaky",
                 pads=self.local.pads("labels"),
             )
         )
+        self.last = ""
         opens = datetime.now(UTC)
         self.leakage: LabelLeakage = leakage_of_rules(
             policy, N_ITEMS, rules, opens, opens + timedelta(days=days)
@@ -99,6 +123,7 @@ class Attacker:
             pads=self.local.pads("predictions", "eve"),
         )
         assert self.local.submit("eve", bundle) == "released"
+        self.last = bundle.digest
         self.used_today += 1
         self.submissions += 1
         return self.local.released()["eve"]
@@ -167,3 +192,59 @@ def test_exact_correct_gives_a_label_per_changed_item(committee, tmp_path, k, pe
     if k == 3:
         assert len(recovered) == stated.labels_per_identity == eve.submissions - 1
     assert all(recovered[i] == eve.labels[i] for i in recovered)
+
+
+def test_split_confusion_gives_public_labels_only_before_the_close(committee, tmp_path):
+    """The exact-confusion attack against a split (8 of 24 items public, secretly): each probe
+    of a public item gives its label, each probe of a private one only that it is private
+    (its row comes back empty). Every label recovered before the close is a public one — all
+    8, as stated — and none of the 16 private ones. A service that asks the trustees for the
+    private part of the attacker's submission before the close is refused; after the close
+    the final submission's private part gives at most the stated ``private_attack_labels``."""
+    k, public_items = 4, 8
+    eve = Attacker(
+        committee,
+        tmp_path,
+        ReleasePolicy(k, ("confusion",)),
+        per_day=4,
+        days=2,
+        public_items=public_items,
+    )
+    stated = eve.leakage
+    assert stated.public_items == public_items and stated.labels_per_identity == public_items
+    assert not stated.one_identity_recovers_all and len(stated.statement()) == 3
+    recovered: dict[int, int] = {}
+    private_seen: set[int] = set()
+    unknown = list(range(N_ITEMS))
+    probe: list[int] = []
+    while unknown:
+        probe, unknown = unknown[: k - 1], unknown[k - 1 :]
+        predictions = np.zeros(N_ITEMS, dtype=np.int64)
+        for row, item in enumerate(probe, start=1):
+            predictions[item] = row
+        cells = eve.submit(predictions)
+        for row, item in enumerate(probe, start=1):
+            hits = [b for b in range(k) if cells[confusion_cell_name(row, b)] == 1]
+            if hits:
+                recovered[item] = hits[0]
+            else:
+                private_seen.add(item)
+        assert len(recovered) <= eve.submissions * stated.labels_per_release_bound
+    public_labels = {i: int(eve.labels[i]) for i in range(N_ITEMS) if eve.public[i]}
+    assert recovered == public_labels  # every public label, exactly
+    assert private_seen == {i for i in range(N_ITEMS) if not eve.public[i]}  # membership only
+    assert len(recovered) == stated.labels_per_identity == public_items
+    with pytest.raises(RefusedError):  # no private label before the close, whoever asks
+        eve.local.release_private(eve.last, "leaky:private:early")
+    eve.clock.now = eve.closes + 1
+    final = eve.local.close()["eve"]
+    assert list(final) == [eve.last]  # the last valid submission, by default
+    cells = final[eve.last]
+    private_labels = {
+        item: b
+        for row, item in enumerate(probe, start=1)
+        for b in range(k)
+        if cells[confusion_cell_name(row, b)] == 1
+    }
+    assert all(not eve.public[i] and eve.labels[i] == b for i, b in private_labels.items())
+    assert len(private_labels) <= stated.private_attack_labels == k - 1

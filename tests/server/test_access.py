@@ -100,6 +100,18 @@ MATRIX: list[tuple[str, str, str, frozenset[str]]] = [
         "/challenges/nope/pads/" + "0" * 64 + "/shares/t0",
         frozenset({"participant", "organizer", "admin"}),
     ),
+    (
+        "POST",
+        "/challenges/<challenge_id>/selections",
+        "/challenges/nope/selections",
+        frozenset({"participant"}),
+    ),
+    (
+        "POST",
+        "/challenges/<challenge_id>/close",
+        "/challenges/nope/close",
+        frozenset({"organizer", "admin"}),
+    ),
     ("POST", "/trustee/pads", "/trustee/pads", frozenset({"trustee"})),
     ("POST", "/trustee/refusals", "/trustee/refusals", frozenset({"trustee"})),
     (

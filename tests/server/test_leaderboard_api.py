@@ -95,6 +95,8 @@ def test_best_view_is_the_default(board: Flask, client: FlaskClient) -> None:
         "limit": 100,
         "next_offset": None,
         "disputed": [],
+        "part": None,
+        "split": None,
     }
     assert client.get(f"{BOARD}?view=best").get_data() == response.get_data()
 
@@ -200,7 +202,8 @@ def test_documented(app: Flask, client: FlaskClient) -> None:
     document = json.loads(client.get(f"{API}/openapi.json").get_data())
     operation = document["paths"]["/api/v1/challenges/{challenge_id}/leaderboard"]["get"]
     params = {p["name"]: p for p in operation["parameters"] if p["in"] == "query"}
-    assert set(params) == {"view", "limit", "offset"}
+    assert set(params) == {"view", "limit", "offset", "part"}
+    assert params["part"]["schema"]["enum"] == ["public", "private"]
     assert params["view"]["schema"]["enum"] == ["best", "all"]
     assert params["limit"]["schema"]["maximum"] == LEADERBOARD_MAX_LIMIT
     assert {"200", "304", "404", "422"} <= set(operation["responses"])
@@ -210,4 +213,4 @@ def test_documented(app: Flask, client: FlaskClient) -> None:
     schema = document["components"]["schemas"]["Leaderboard"]
     assert {"ranking_rule", "policy", "total", "rows"} <= set(schema["required"])
     row = document["components"]["schemas"]["LeaderboardRow"]["properties"]
-    assert {"accuracy", "accuracy_low", "accuracy_high", "n", "rank"} <= set(row)
+    assert {"accuracy", "accuracy_low", "accuracy_high", "n", "rank", "part"} <= set(row)

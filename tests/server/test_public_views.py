@@ -65,6 +65,8 @@ def test_released_submission_as_the_log_shows_it(story: Story, client: FlaskClie
         "reason": "",
         "values": bob.values,
         "invariant": None,
+        "part": None,
+        "private": None,
         "bundle_index": bob.entries["bundle"],
         "tree_head": head,
     }
