@@ -178,20 +178,24 @@ class _MemoryUpdate:
         self.ledger.transcript.record_round1(self.digest, release.state, release.reason)
         self.uploaded.state = release.state
 
-    def ask_round2(self, submission: SubmissionRelease) -> None:
+    @staticmethod
+    def _round2_request(submission: SubmissionRelease, step: str) -> DecryptionRequest:
+        """``submission``'s round-2 request; a :class:`StepError` before round 2 started."""
         if submission.request is None:
-            raise StepError("round 2 has not started: nothing to ask")
-        self._ask(submission.request, 2)
+            raise StepError(f"round 2 has not started: nothing to {step}")
+        return submission.request
+
+    def ask_round2(self, submission: SubmissionRelease) -> None:
+        self._ask(self._round2_request(submission, "ask"), 2)
         self.uploaded.round2 = submission
         self.uploaded.state = submission.state
 
     def release(self, submission: SubmissionRelease) -> None:
-        if submission.request is None:
-            raise StepError("round 2 has not started: nothing to release")
+        request = self._round2_request(submission, "release")
         self.ledger.transcript.record_release(
             self.digest,
             submission.labels.bundle.digest,
-            submission.request.request_id,
+            request.request_id,
             submission.released,
             part=submission.part,
         )
@@ -199,12 +203,11 @@ class _MemoryUpdate:
         self.ledger._released.append(self.uploaded)
 
     def dispute(self, submission: SubmissionRelease) -> None:
-        if submission.request is None:
-            raise StepError("round 2 has not started: nothing to dispute")
+        request = self._round2_request(submission, "dispute")
         self.ledger.transcript.record_dispute(
             self.digest,
             submission.labels.bundle.digest,
-            submission.request.request_id,
+            request.request_id,
             submission.invariant,
             submission.reason,
         )

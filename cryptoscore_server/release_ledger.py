@@ -12,11 +12,11 @@ retried, or runs twice, never duplicates a log entry, a request or a release.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from cryptoscore.protocol.challenge import ChallengeContext
 from cryptoscore.protocol.contributions import Contribution
@@ -167,25 +167,49 @@ class SqlReleaseLedger:
         row, labels = self._row(digest), self._labels_row()
         if row is None or labels is None:
             return None
-        stored = _requests(self.session, self.challenge_id, digest, 2)
+        return self._restore_submission(
+            row,
+            labels,
+            2,
+            ReleaseState(row.state),
+            row.values,
+            row.reason,
+            self._public_part,
+            self.label_histogram,
+        )
+
+    def _restore_submission(
+        self,
+        row: UploadedBundle,
+        labels: UploadedBundle,
+        round_: int,
+        state: ReleaseState,
+        released: dict[str, int] | None,
+        reason: str,
+        part: Part | None,
+        histogram: Callable[[str], LabelHistogram | None],
+    ) -> SubmissionRelease | None:
+        """Round ``round_`` (2, or a split's private round 3) of ``row`` as the library's state
+        machine: its one request, aggregate and partials, with the part's stored outcome."""
+        stored = _requests(self.session, self.challenge_id, row.digest, round_)
         if len(stored) != 1:
             return None
         snapshot = Round2Snapshot(
-            state=ReleaseState(row.state),
+            state=state,
             request=DecryptionRequest.from_bytes(self.store.read(stored[0].request_blob)),
             aggregate=AggregateCiphertext.from_bytes(self.store.read(stored[0].aggregate_blob)),
             partials=tuple(_partials(self.session, self.store, stored[0].request_id).values()),
-            released=row.values or {},
-            reason=row.reason,
+            released=released or {},
+            reason=reason,
         )
-        decided = row.state in (ReleaseState.RELEASED, ReleaseState.DISPUTED)
+        decided = state in (ReleaseState.RELEASED, ReleaseState.DISPUTED)
         return SubmissionRelease.restore(
             self._context,
             rebuild_round1(self.session, self.store, self._context, row),
             rebuild_round1(self.session, self.store, self._context, labels),
             snapshot,
-            self._public_part,
-            fixed_histogram=self.label_histogram(labels.digest) if decided else None,
+            part,
+            fixed_histogram=histogram(labels.digest) if decided else None,
         )
 
     @property
@@ -202,90 +226,80 @@ class SqlReleaseLedger:
         row, labels = self._row(digest), self._labels_row()
         if row is None or labels is None or row.private_state in (None, PRIVATE_PENDING):
             return None
-        stored = _requests(self.session, self.challenge_id, digest, 3)
-        if len(stored) != 1:
-            return None
-        state = ReleaseState(row.private_state)
-        snapshot = Round2Snapshot(
-            state=state,
-            request=DecryptionRequest.from_bytes(self.store.read(stored[0].request_blob)),
-            aggregate=AggregateCiphertext.from_bytes(self.store.read(stored[0].aggregate_blob)),
-            partials=tuple(_partials(self.session, self.store, stored[0].request_id).values()),
-            released=row.private_values or {},
-            reason=row.private_reason,
-        )
-        decided = state in (ReleaseState.RELEASED, ReleaseState.DISPUTED)
-        predictions = rebuild_round1(self.session, self.store, self._context, row)
-        return SubmissionRelease.restore(
-            self._context,
-            predictions,
-            rebuild_round1(self.session, self.store, self._context, labels),
-            snapshot,
+        return self._restore_submission(
+            row,
+            labels,
+            3,
+            ReleaseState(row.private_state),
+            row.private_values,
+            row.private_reason,
             "private",
-            fixed_histogram=self.private_histogram(labels.digest) if decided else None,
+            self.private_histogram,
         )
 
     def private_histogram(self, labels_digest: str) -> LabelHistogram | None:
-        labels = self._labels_row()
-        if labels is None or labels.digest != labels_digest:
-            return None
-        released = self.session.scalars(
-            select(UploadedBundle.private_values)
-            .where(UploadedBundle.challenge_id == self.challenge_id)
-            .where(
-                UploadedBundle.private_state == ReleaseState.RELEASED.value,
-                UploadedBundle.private_released_index.is_not(None),
-            )
-            .order_by(UploadedBundle.private_released_index)
-        )
-        return fixed_label_histogram(
-            (values for values in released if values), self._context.policy
+        return self._released_histogram(
+            labels_digest,
+            UploadedBundle.private_values,
+            UploadedBundle.private_released_index,
+            UploadedBundle.private_state == ReleaseState.RELEASED.value,
         )
 
     @contextmanager
     def update_private(self, digest: str, expect: str) -> Iterator[SqlReleaseUpdate | None]:
-        with challenge_lock(self.session, self.challenge_id):
-            row = self._row(digest)
-            if row is not None:
-                self.session.refresh(row)
-            if row is None or row.private_state != expect:
-                yield None
-                return
-            update = SqlReleaseUpdate(self, row)
+        with self._locked_update(digest, lambda row: row.private_state == expect) as update:
             yield update
-            if update.wrote:
-                sign_head(self.session, self.challenge_id)
-                self.session.commit()
 
     def label_histogram(self, labels_digest: str) -> LabelHistogram | None:
-        # one labels bundle per challenge: every release is against it; release order is the
-        # log's (``released_index``, kept as the release entry is appended)
+        return self._released_histogram(
+            labels_digest,
+            UploadedBundle.values,
+            UploadedBundle.released_index,
+            UploadedBundle.kind == "predictions",
+            UploadedBundle.state == ReleaseState.RELEASED,
+        )
+
+    def _released_histogram(
+        self,
+        labels_digest: str,
+        values_column: InstrumentedAttribute[dict[str, int] | None],
+        index_column: InstrumentedAttribute[int | None],
+        *released: ColumnElement[bool],
+    ) -> LabelHistogram | None:
+        """The fixed label histogram of the part's releases (``released`` selects them).
+
+        One labels bundle per challenge: every release is against it; release order is the
+        log's (``index_column``, kept as the release entry is appended).
+        """
         labels = self._labels_row()
         if labels is None or labels.digest != labels_digest:
             return None
-        released = self.session.scalars(
-            select(UploadedBundle.values)
+        rows = self.session.scalars(
+            select(values_column)
             .where(UploadedBundle.challenge_id == self.challenge_id)
-            .where(
-                UploadedBundle.kind == "predictions",
-                UploadedBundle.state == ReleaseState.RELEASED,
-                UploadedBundle.released_index.is_not(None),
-            )
-            .order_by(UploadedBundle.released_index)
+            .where(*released, index_column.is_not(None))
+            .order_by(index_column)
         )
-        return fixed_label_histogram(
-            (values for values in released if values), self._context.policy
-        )
+        return fixed_label_histogram((values for values in rows if values), self._context.policy)
 
     @contextmanager
     def update(
         self, digest: str, expect: Collection[ReleaseState]
     ) -> Iterator[SqlReleaseUpdate | None]:
+        with self._locked_update(digest, lambda row: row.state in expect) as update:
+            yield update
+
+    @contextmanager
+    def _locked_update(
+        self, digest: str, expected: Callable[[UploadedBundle], bool]
+    ) -> Iterator[SqlReleaseUpdate | None]:
+        """Under the challenge's lock, the writes on ``digest``'s re-read row if ``expected``
+        of it (else ``None``); the head is signed and committed if anything was written."""
         with challenge_lock(self.session, self.challenge_id):
             row = self._row(digest)
             if row is not None:
                 self.session.refresh(row)
-            if row is None or row.state not in expect:
+            if row is None or not expected(row):
                 yield None
                 return
             update = SqlReleaseUpdate(self, row)
@@ -373,12 +387,12 @@ class SqlReleaseUpdate:
         self.row.state = submission.state
         self.wrote = True
 
-    def release(self, submission: SubmissionRelease) -> None:
+    def _log_release(self, submission: SubmissionRelease, round_: int, part: Part | None) -> None:
+        """Append the release entry of round ``round_`` (a part_release entry for a part)."""
         if submission.request is None:
-            raise ValueError("round 2 has not started: nothing to release")
+            raise ValueError(f"round {round_} has not started: nothing to release")
         digest, request_id = self.row.digest, submission.request.request_id
         labels, values = submission.labels.bundle.digest, submission.released
-        part = submission.part  # "public" in a split challenge: a part_release entry
         append_event(
             self._session,
             self.ledger.store,
@@ -386,7 +400,27 @@ class SqlReleaseUpdate:
             f"release:{request_id}",
             lambda t, k: t.record_release(digest, labels, request_id, values, key=k, part=part),
         )
-        self.row.values = values
+
+    def _log_dispute(self, submission: SubmissionRelease, round_: int) -> str:
+        """Append the dispute entry of round ``round_``; the reason, cut to its column."""
+        if submission.request is None:
+            raise ValueError(f"round {round_} has not started: nothing to dispute")
+        digest, request_id = self.row.digest, submission.request.request_id
+        labels = submission.labels.bundle.digest
+        invariant, reason = submission.invariant, submission.reason
+        append_event(
+            self._session,
+            self.ledger.store,
+            self.ledger.challenge_id,
+            f"dispute:{request_id}",
+            lambda t, k: t.record_dispute(digest, labels, request_id, invariant, reason, key=k),
+        )
+        return reason[:REASON_LENGTH]
+
+    def release(self, submission: SubmissionRelease) -> None:
+        # submission.part is "public" in a split challenge: a part_release entry
+        self._log_release(submission, 2, submission.part)
+        self.row.values = submission.released
         self.row.state = submission.state
         self._close(2)
         self.wrote = True
@@ -400,58 +434,24 @@ class SqlReleaseUpdate:
         self.wrote = True
 
     def release_private(self, submission: SubmissionRelease) -> None:
-        if submission.request is None:
-            raise ValueError("round 3 has not started: nothing to release")
-        digest, request_id = self.row.digest, submission.request.request_id
-        labels, values = submission.labels.bundle.digest, submission.released
-        append_event(
-            self._session,
-            self.ledger.store,
-            self.ledger.challenge_id,
-            f"release:{request_id}",
-            lambda t, k: t.record_release(
-                digest, labels, request_id, values, key=k, part="private"
-            ),
-        )
-        self.row.private_values = values
+        self._log_release(submission, 3, "private")
+        self.row.private_values = submission.released
         self.row.private_state = submission.state.value
         self._close(3)
         self.wrote = True
 
     def dispute_private(self, submission: SubmissionRelease) -> None:
-        if submission.request is None:
-            raise ValueError("round 3 has not started: nothing to dispute")
-        digest, request_id = self.row.digest, submission.request.request_id
-        labels = submission.labels.bundle.digest
-        invariant, reason = submission.invariant, submission.reason
-        append_event(
-            self._session,
-            self.ledger.store,
-            self.ledger.challenge_id,
-            f"dispute:{request_id}",
-            lambda t, k: t.record_dispute(digest, labels, request_id, invariant, reason, key=k),
-        )
+        reason = self._log_dispute(submission, 3)
         self.row.private_values = None
         self.row.private_state = submission.state.value
-        self.row.private_reason = reason[:REASON_LENGTH]
+        self.row.private_reason = reason
         self._close(3)
         self.wrote = True
 
     def dispute(self, submission: SubmissionRelease) -> None:
-        if submission.request is None:
-            raise ValueError("round 2 has not started: nothing to dispute")
-        digest, request_id = self.row.digest, submission.request.request_id
-        labels = submission.labels.bundle.digest
-        invariant, reason = submission.invariant, submission.reason
-        append_event(
-            self._session,
-            self.ledger.store,
-            self.ledger.challenge_id,
-            f"dispute:{request_id}",
-            lambda t, k: t.record_dispute(digest, labels, request_id, invariant, reason, key=k),
-        )
+        reason = self._log_dispute(submission, 2)
         self.row.values = None
         self.row.state = submission.state
-        self.row.reason = reason[:REASON_LENGTH]
+        self.row.reason = reason
         self._close(2)
         self.wrote = True

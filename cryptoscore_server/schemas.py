@@ -415,10 +415,31 @@ _INVARIANT = (
     "correct-plus-errors, confusion-total, correct-diagonal, errors-off-diagonal, "
     "label-histogram, validity-domain, noise-residual-domain); null otherwise"
 )
+_SHOWN_PART = "a split challenge: state and values are of this part"
+_PRIVATE_PART = "a split challenge's final after the close: its private part"
 _WAITING_FOR = (
     "what an undecided bundle waits for, e.g. 'round 1: 1 of 2 trustee contributions' "
     "(empty once decided)"
 )
+
+
+def _nullable_string(description: str) -> fields.String:
+    """A response's string that is always present, null where it does not apply."""
+    return fields.String(required=True, allow_none=True, metadata={"description": description})
+
+
+def _nullable_nested(schema: type[Schema], description: str) -> fields.Nested:
+    """A response's nested record that is always present, null where it does not apply."""
+    return fields.Nested(
+        schema, required=True, allow_none=True, metadata={"description": description}
+    )
+
+
+def _part_choice(description: str) -> fields.String:
+    """A split challenge's part, public or private (absent without a split)."""
+    return fields.String(
+        validate=validate.OneOf(["public", "private"]), metadata={"description": description}
+    )
 
 
 class PrivatePartSchema(Schema):
@@ -447,18 +468,9 @@ class SubmissionStatusSchema(Schema):
     values = fields.Dict(
         keys=fields.String(), values=fields.Integer(), allow_none=True, required=True
     )
-    invariant = fields.String(required=True, allow_none=True, metadata={"description": _INVARIANT})
-    part = fields.String(
-        required=True,
-        allow_none=True,
-        metadata={"description": "a split challenge: state and values are of this part"},
-    )
-    private = fields.Nested(
-        PrivatePartSchema,
-        required=True,
-        allow_none=True,
-        metadata={"description": "a split challenge's final after the close: its private part"},
-    )
+    invariant = _nullable_string(_INVARIANT)
+    part = _nullable_string(_SHOWN_PART)
+    private = _nullable_nested(PrivatePartSchema, _PRIVATE_PART)
 
 
 LEADERBOARD_DEFAULT_LIMIT = 100
@@ -483,12 +495,9 @@ class LeaderboardQuerySchema(Schema):
         validate=validate.Range(min=0),
         metadata={"description": "rows to skip (0-based); past the end gives no rows"},
     )
-    part = fields.String(
-        validate=validate.OneOf(["public", "private"]),
-        metadata={
-            "description": "a split challenge: which part's scores (default: public until the "
-            "organizer closes the challenge, private after); refused without a split"
-        },
+    part = _part_choice(
+        "a split challenge: which part's scores (default: public until the organizer closes "
+        "the challenge, private after); refused without a split"
     )
 
 
@@ -518,10 +527,7 @@ class LeaderboardRowSchema(Schema):
         required=True, allow_none=True, metadata={"description": "Wilson score 95% upper bound"}
     )
     submitted_at = fields.AwareDateTime(required=True)
-    part = fields.String(
-        validate=validate.OneOf(["public", "private"]),
-        metadata={"description": "a split challenge: the part these values score (n its size)"},
-    )
+    part = _part_choice("a split challenge: the part these values score (n its size)")
 
 
 class IntervalSchema(Schema):
@@ -570,16 +576,9 @@ class LeaderboardSchema(Schema):
         required=True, allow_none=True, metadata={"description": "the next page; null: last"}
     )
     rows = fields.List(fields.Nested(LeaderboardRowSchema), required=True)
-    part = fields.String(
-        required=True,
-        allow_none=True,
-        metadata={"description": "the part shown (a split challenge); null without a split"},
-    )
-    split = fields.Nested(
-        LeaderboardSplitSchema,
-        required=True,
-        allow_none=True,
-        metadata={"description": "the challenge's split, and whether it has closed"},
+    part = _nullable_string("the part shown (a split challenge); null without a split")
+    split = _nullable_nested(
+        LeaderboardSplitSchema, "the challenge's split, and whether it has closed"
     )
     disputed = fields.List(
         fields.Nested(DisputedSubmissionSchema),
@@ -844,18 +843,9 @@ class LoggedSubmissionSchema(Schema):
         required=True,
         metadata={"description": "the release entry's values (null: not released)"},
     )
-    invariant = fields.String(required=True, allow_none=True, metadata={"description": _INVARIANT})
-    part = fields.String(
-        required=True,
-        allow_none=True,
-        metadata={"description": "a split challenge: state and values are of this part"},
-    )
-    private = fields.Nested(
-        PrivatePartSchema,
-        required=True,
-        allow_none=True,
-        metadata={"description": "a split challenge's final after the close: its private part"},
-    )
+    invariant = _nullable_string(_INVARIANT)
+    part = _nullable_string(_SHOWN_PART)
+    private = _nullable_nested(PrivatePartSchema, _PRIVATE_PART)
     bundle_index = fields.Integer(
         required=True, metadata={"description": "the bundle entry's index: the receipt's"}
     )

@@ -48,7 +48,7 @@ challenge.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -352,24 +352,7 @@ def label_leakage(
     without."""
     window_ms = max(0, int((closes - opens).total_seconds() * 1000))
     labels, per, baseline = attack_rate(policy)
-    if split is not None:
-        public, private = split.public_items, n_items - split.public_items
-        return LabelLeakage(
-            metrics=policy.metrics,
-            n_items=n_items,
-            classes=policy.classes,
-            submissions_per_day=submissions_per_day,
-            days_open=max(1, math.ceil(window_ms / DAY_MS)),
-            enrolment_limit=enrolment_limit,
-            bits_per_release=part_bits_per_release(policy, public),
-            attack_labels=labels,
-            attack_submissions=per,
-            attack_baseline=baseline,
-            public_items=public,
-            finals=split.finals,
-            private_bits_per_release=part_bits_per_release(policy, private),
-        )
-    return LabelLeakage(
+    leakage = LabelLeakage(
         metrics=policy.metrics,
         n_items=n_items,
         classes=policy.classes,
@@ -380,6 +363,18 @@ def label_leakage(
         attack_labels=labels,
         attack_submissions=per,
         attack_baseline=baseline,
+    )
+    if split is None:
+        return leakage
+    # a split releases each part on its own: the public part before the close, the private
+    # part of each identity's finals after it
+    public, private = split.public_items, n_items - split.public_items
+    return replace(
+        leakage,
+        bits_per_release=part_bits_per_release(policy, public),
+        public_items=public,
+        finals=split.finals,
+        private_bits_per_release=part_bits_per_release(policy, private),
     )
 
 

@@ -7,6 +7,7 @@ import base64
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from cryptoscore.identity import TrusteeIdentity
 from cryptoscore.protocol.challenge import ChallengeContext
 from cryptoscore.protocol.signed_inputs import Enrolment, sign_pad_request, sign_upload
 from cryptoscore.scoring.bundle import EncryptedBundle
+from cryptoscore.scoring.encoding import split_label_indices
 from cryptoscore.scoring.pad_request import PadRequest, Pads
 from cryptoscore.threshold.ceremony import KeyShare, RosterEntry, open_share_file
 from cryptoscore.threshold.dkg import run_dealerless_ceremony
@@ -48,6 +50,18 @@ CHALLENGE = "e2e-binary"
 N_ITEMS = 300
 POLICY = ReleasePolicy(2, ("correct", "errors"))
 OCTETS = "application/octet-stream"
+PARTIES = {
+    "organizer": "organizer",
+    "alice": "participant",
+    "bob": "participant",
+    "mallory": "participant",
+    "auditor": "auditor",
+    "t0": "trustee",
+    "t1": "trustee",
+    "t2": "trustee",
+}
+"""The story's parties, ``{name: role}``: an organizer, three participants, an auditor and
+the committee's trustees (t0, t1 online)."""
 
 
 @dataclass
@@ -99,6 +113,27 @@ def create_challenge(
     fields.update(meta)
     response = post_challenge(client, organizer, committee.files, challenge_meta(**fields))
     assert response.status_code == 201, response.get_json()
+
+
+def challenge_with_trustees(
+    make_app: Callable[..., Flask],
+    committee: Committee,
+    journal_dir: Path,
+    parties: dict[str, str] = PARTIES,
+    **meta: Any,
+) -> tuple[Flask, FlaskClient, dict[str, str], Trustees]:
+    """A service without its job thread, ``parties``' tokens, the challenge (``meta`` added to
+    its fields) and its online trustees t0 and t1."""
+    app = make_app(JOB_THREAD=False)
+    client = app.test_client()
+    tokens = make_tokens(app, parties)
+    create_challenge(client, tokens["organizer"], committee, **meta)
+    return (
+        app,
+        client,
+        tokens,
+        Trustees(client, committee, tokens, journal_dir, online=("t0", "t1")),
+    )
 
 
 def enrol(client: FlaskClient, token: str, challenge: str = CHALLENGE) -> None:
@@ -391,13 +426,31 @@ def encrypt_for(committee: Committee, kind: str, values: Any, pads: Pads) -> Enc
 def encrypt_via_service(
     trustees: Trustees, token: str, kind: str, values: Any, challenge: str = CHALLENGE
 ) -> EncryptedBundle:
-    """A submitter's whole path: ask for pads, the online trustees answer them in their next
-    poll, collect, encrypt."""
+    """A submitter's whole path: pads from the service (:func:`pads_via_service`), encrypt."""
+    pads = pads_via_service(trustees, token, kind, challenge)
+    return encrypt_for(trustees.committee, kind, values, pads)
+
+
+def pads_via_service(trustees: Trustees, token: str, kind: str, challenge: str = CHALLENGE) -> Pads:
+    """Ask for pads, the online trustees answer them in their next poll, collect."""
     client, committee = trustees.client, trustees.committee
     request, key, _ = request_pads(client, token, kind, challenge)
     trustees.step()
-    pads = collect_pads(client, token, committee, request, key, challenge)
-    return encrypt_for(committee, kind, values, pads)
+    return collect_pads(client, token, committee, request, key, challenge)
+
+
+def encrypt_split_labels(
+    trustees: Trustees, token: str, labels: np.ndarray, mask: np.ndarray
+) -> EncryptedBundle:
+    """A split challenge's binary labels, one-hot over (part, class) with the secret public
+    ``mask`` inside, encrypted with pads from the service."""
+    return encrypt_labels(
+        split_label_indices(labels, mask, 2),
+        trustees.committee.context.public,
+        classes=4,
+        challenge=CHALLENGE,
+        pads=pads_via_service(trustees, token, "labels"),
+    )
 
 
 def make_story_data(committee: Committee) -> dict[str, Any]:

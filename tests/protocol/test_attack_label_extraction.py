@@ -129,6 +129,23 @@ class Attacker:
         return self.local.released()["eve"]
 
 
+def _probe_predictions(probe: list[int]) -> np.ndarray:
+    """Class 0 everywhere but class ``row`` at the ``row``-th probed item (rows from 1): row
+    ``row`` of the released confusion matrix holds that item alone, in its label's column."""
+    predictions = np.zeros(N_ITEMS, dtype=np.int64)
+    for row, item in enumerate(probe, start=1):
+        predictions[item] = row
+    return predictions
+
+
+def _hit_columns(cells: dict[str, int], probe: list[int], k: int) -> dict[int, list[int]]:
+    """Each probed item's columns holding a 1 in its row (none: outside the released part)."""
+    return {
+        item: [b for b in range(k) if cells[confusion_cell_name(row, b)] == 1]
+        for row, item in enumerate(probe, start=1)
+    }
+
+
 def test_exact_confusion_gives_k_minus_1_labels_per_submission(committee, tmp_path):
     """Predict class 0 everywhere but class k at one unknown item, k = 1..K−1: row k of the
     released matrix holds that item alone, in its label's column. At 4 a day for 2 days, one
@@ -141,12 +158,9 @@ def test_exact_confusion_gives_k_minus_1_labels_per_submission(committee, tmp_pa
     unknown = list(range(N_ITEMS))
     while unknown:
         probe, unknown = unknown[: k - 1], unknown[k - 1 :]
-        predictions = np.zeros(N_ITEMS, dtype=np.int64)
-        for row, item in enumerate(probe, start=1):
-            predictions[item] = row
-        cells = eve.submit(predictions)
-        for row, item in enumerate(probe, start=1):
-            (label,) = [b for b in range(k) if cells[confusion_cell_name(row, b)] == 1]
+        cells = eve.submit(_probe_predictions(probe))
+        for item, hits in _hit_columns(cells, probe, k).items():
+            (label,) = hits
             recovered[item] = label
         assert len(recovered) == (k - 1) * eve.submissions  # the stated rate, exactly
         assert len(recovered) <= eve.submissions * eve.leakage.labels_per_release_bound
@@ -219,12 +233,8 @@ def test_split_confusion_gives_public_labels_only_before_the_close(committee, tm
     probe: list[int] = []
     while unknown:
         probe, unknown = unknown[: k - 1], unknown[k - 1 :]
-        predictions = np.zeros(N_ITEMS, dtype=np.int64)
-        for row, item in enumerate(probe, start=1):
-            predictions[item] = row
-        cells = eve.submit(predictions)
-        for row, item in enumerate(probe, start=1):
-            hits = [b for b in range(k) if cells[confusion_cell_name(row, b)] == 1]
+        cells = eve.submit(_probe_predictions(probe))
+        for item, hits in _hit_columns(cells, probe, k).items():
             if hits:
                 recovered[item] = hits[0]
             else:
@@ -241,10 +251,7 @@ def test_split_confusion_gives_public_labels_only_before_the_close(committee, tm
     assert list(final) == [eve.last]  # the last valid submission, by default
     cells = final[eve.last]
     private_labels = {
-        item: b
-        for row, item in enumerate(probe, start=1)
-        for b in range(k)
-        if cells[confusion_cell_name(row, b)] == 1
+        item: hits[-1] for item, hits in _hit_columns(cells, probe, k).items() if hits
     }
     assert all(not eve.public[i] and eve.labels[i] == b for i, b in private_labels.items())
     assert len(private_labels) <= stated.private_attack_labels == k - 1

@@ -19,34 +19,18 @@ from tests.helpers.lying_trustee import LyingAgent
 from tests.helpers.protocol import (
     CHALLENGE,
     Committee,
-    Trustees,
-    create_challenge,
+    challenge_with_trustees,
     encrypt_via_service,
     leaf_entries,
-    make_tokens,
     upload,
 )
 from tests.helpers.service import API, bearer
-
-PARTIES = {
-    "organizer": "organizer",
-    "alice": "participant",
-    "bob": "participant",
-    "auditor": "auditor",
-    "t0": "trustee",
-    "t1": "trustee",
-    "t2": "trustee",
-}
 
 
 def test_a_lying_trustee_makes_releases_disputed_not_wrong(
     make_app: Callable[..., Flask], committee: Committee, data: dict[str, Any], tmp_path: Path
 ) -> None:
-    app = make_app(JOB_THREAD=False)
-    client = app.test_client()
-    tokens = make_tokens(app, PARTIES)
-    create_challenge(client, tokens["organizer"], committee)
-    trustees = Trustees(client, committee, tokens, tmp_path, online=("t0", "t1"))
+    app, client, tokens, trustees = challenge_with_trustees(make_app, committee, tmp_path)
     honest = trustees.agent("t0")
     liar = LyingAgent(honest.share, honest.identity, honest.journal_path, say=honest.say)
     liar.lies = {"correct": 5}

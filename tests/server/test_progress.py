@@ -8,16 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from test_protocol import PARTIES
 
 from tests.helpers.protocol import (
     CHALLENGE,
     Committee,
-    Trustees,
-    create_challenge,
+    challenge_with_trustees,
     encrypt_via_service,
     enrol,
-    make_tokens,
     upload,
 )
 from tests.helpers.service import API, assert_problem, bearer
@@ -26,11 +23,7 @@ from tests.helpers.service import API, assert_problem, bearer
 def test_quota_labels_status_and_waiting_for(
     make_app: Callable[..., Flask], committee: Committee, data: dict[str, Any], tmp_path: Path
 ) -> None:
-    app = make_app(JOB_THREAD=False)
-    client = app.test_client()
-    tokens = make_tokens(app, PARTIES)
-    create_challenge(client, tokens["organizer"], committee)
-    trustees = Trustees(client, committee, tokens, tmp_path, online=("t0", "t1"))
+    app, client, tokens, trustees = challenge_with_trustees(make_app, committee, tmp_path)
     labels_url = f"{API}/challenges/{CHALLENGE}/labels"
     enrolment_url = f"{API}/challenges/{CHALLENGE}/enrolment"
     organizer, alice = bearer(tokens["organizer"]), bearer(tokens["alice"])

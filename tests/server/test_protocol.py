@@ -26,6 +26,7 @@ from cryptoscore_server.models import LogEntry, StoredRequest, UploadedBundle
 from tests.helpers.protocol import (
     CHALLENGE,
     N_ITEMS,
+    PARTIES,
     Committee,
     Trustees,
     create_challenge,
@@ -34,17 +35,6 @@ from tests.helpers.protocol import (
     upload,
 )
 from tests.helpers.service import API, bearer
-
-PARTIES = {
-    "organizer": "organizer",
-    "alice": "participant",
-    "bob": "participant",
-    "mallory": "participant",
-    "auditor": "auditor",
-    "t0": "trustee",
-    "t1": "trustee",
-    "t2": "trustee",
-}
 
 
 def run_story(

@@ -19,11 +19,10 @@ import numpy as np
 import pytest
 from flask import Flask
 
-from cryptoscore import encrypt_labels, encrypt_predictions
 from cryptoscore.protocol.driver import PRIVATE_PENDING
 from cryptoscore.protocol.rules import DAY_MS
 from cryptoscore.protocol.signed_inputs import sign_selection
-from cryptoscore.scoring.encoding import draw_public_mask, split_label_indices
+from cryptoscore.scoring.encoding import draw_public_mask
 from cryptoscore.trustee import agent as agent_module
 from cryptoscore.verify import verify_bundle
 from cryptoscore_server.db import get_session
@@ -36,11 +35,12 @@ from tests.helpers.protocol import (
     FlaskPort,
     ServiceRefusal,
     Trustees,
-    collect_pads,
+    challenge_with_trustees,
     create_challenge,
+    encrypt_split_labels,
+    encrypt_via_service,
     leaf_entries,
     make_tokens,
-    request_pads,
     upload,
 )
 from tests.helpers.service import API, bearer, identity_of
@@ -56,12 +56,6 @@ PARTIES = {
     "t1": "trustee",
     "t2": "trustee",
 }
-
-
-def _pads(trustees: Trustees, token: str, kind: str) -> Any:
-    request, key, _ = request_pads(trustees.client, token, kind)
-    trustees.step()
-    return collect_pads(trustees.client, token, trustees.committee, request, key)
 
 
 def _select(client: Any, token: str, sequence: int, submissions: list[str]) -> Any:
@@ -85,26 +79,17 @@ def test_split_flow_over_http(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    app = make_app(JOB_THREAD=False)
-    client = app.test_client()
-    tokens = make_tokens(app, PARTIES)
-    create_challenge(client, tokens["organizer"], committee, split={"public_items": PUBLIC})
+    app, client, tokens, trustees = challenge_with_trustees(
+        make_app, committee, tmp_path, PARTIES, split={"public_items": PUBLIC}
+    )
     created = client.get(f"{API}/challenges/{CHALLENGE}").get_json()
     assert created["rules"]["split"]["public_items"] == PUBLIC
     assert created["rules"]["split"]["finals"] == 1
-    trustees = Trustees(client, committee, tokens, tmp_path, online=("t0", "t1"))
-    public = committee.context.public
 
     gen = np.random.default_rng(11)
     labels = gen.integers(0, 2, N_ITEMS)
     mask = draw_public_mask(N_ITEMS, PUBLIC)
-    bundle = encrypt_labels(
-        split_label_indices(labels, mask, 2),
-        public,
-        classes=4,
-        challenge=CHALLENGE,
-        pads=_pads(trustees, tokens["organizer"], "labels"),
-    )
+    bundle = encrypt_split_labels(trustees, tokens["organizer"], labels, mask)
     assert upload(client, tokens["organizer"], "labels", bundle).status_code == 201
 
     preds = {
@@ -115,13 +100,7 @@ def test_split_flow_over_http(
     digests: dict[str, str] = {}
     for name, values in preds.items():
         owner = name.split("-")[0]
-        sub = encrypt_predictions(
-            values,
-            public,
-            classes=2,
-            challenge=CHALLENGE,
-            pads=_pads(trustees, tokens[owner], "predictions"),
-        )
+        sub = encrypt_via_service(trustees, tokens[owner], "predictions", values)
         response = upload(client, tokens[owner], "submissions", sub)
         assert response.status_code == 201, response.get_json()
         digests[name] = response.get_json()["submission"]
@@ -260,29 +239,15 @@ def _split_with_released_public(
     make_app: Callable[..., Flask], committee: Committee, tmp_path: Path
 ) -> tuple[Flask, Any, dict[str, str], Trustees, str]:
     """A split challenge, its labels and one submission of alice's, the public part released."""
-    app = make_app(JOB_THREAD=False)
-    client = app.test_client()
-    tokens = make_tokens(app, PARTIES)
-    create_challenge(client, tokens["organizer"], committee, split={"public_items": PUBLIC})
-    trustees = Trustees(client, committee, tokens, tmp_path, online=("t0", "t1"))
-    public = committee.context.public
+    app, client, tokens, trustees = challenge_with_trustees(
+        make_app, committee, tmp_path, PARTIES, split={"public_items": PUBLIC}
+    )
     gen = np.random.default_rng(12)
     labels = gen.integers(0, 2, N_ITEMS)
-    bundle = encrypt_labels(
-        split_label_indices(labels, draw_public_mask(N_ITEMS, PUBLIC), 2),
-        public,
-        classes=4,
-        challenge=CHALLENGE,
-        pads=_pads(trustees, tokens["organizer"], "labels"),
-    )
+    mask = draw_public_mask(N_ITEMS, PUBLIC)
+    bundle = encrypt_split_labels(trustees, tokens["organizer"], labels, mask)
     assert upload(client, tokens["organizer"], "labels", bundle).status_code == 201
-    sub = encrypt_predictions(
-        gen.integers(0, 2, N_ITEMS),
-        public,
-        classes=2,
-        challenge=CHALLENGE,
-        pads=_pads(trustees, tokens["alice"], "predictions"),
-    )
+    sub = encrypt_via_service(trustees, tokens["alice"], "predictions", gen.integers(0, 2, N_ITEMS))
     response = upload(client, tokens["alice"], "submissions", sub)
     assert response.status_code == 201, response.get_json()
     trustees.run(app)

@@ -18,9 +18,8 @@ import pytest
 from flask import Flask
 from playwright.sync_api import Page, expect
 
-from cryptoscore import encrypt_labels, encrypt_predictions
 from cryptoscore.protocol.rules import DAY_MS
-from cryptoscore.scoring.encoding import draw_public_mask, split_label_indices
+from cryptoscore.scoring.encoding import draw_public_mask
 from cryptoscore_server.app import create_app
 from cryptoscore_server.db import dispose
 from cryptoscore_server.jobs import drain
@@ -29,23 +28,17 @@ from tests.helpers.protocol import (
     CHALLENGE,
     N_ITEMS,
     Trustees,
-    collect_pads,
     create_challenge,
+    encrypt_split_labels,
+    encrypt_via_service,
     make_committee,
     make_tokens,
-    request_pads,
     upload,
 )
 from tests.helpers.service import API, bearer
 from tests.web.conftest import ARTIFACTS
 
 PUBLIC = 120
-
-
-def _pads(trustees: Trustees, token: str, kind: str) -> Any:
-    request, key, _ = request_pads(trustees.client, token, kind)
-    trustees.step()
-    return collect_pads(trustees.client, token, trustees.committee, request, key)
 
 
 class SplitStory:
@@ -64,27 +57,14 @@ class SplitStory:
             self.client, self.tokens["organizer"], committee, split={"public_items": PUBLIC}
         )
         self.trustees = Trustees(self.client, committee, self.tokens, tmp, online=("t0", "t1"))
-        public = committee.context.public
         gen = np.random.default_rng(21)
         labels = gen.integers(0, 2, N_ITEMS)
         mask = draw_public_mask(N_ITEMS, PUBLIC)
-        bundle = encrypt_labels(
-            split_label_indices(labels, mask, 2),
-            public,
-            classes=4,
-            challenge=CHALLENGE,
-            pads=_pads(self.trustees, self.tokens["organizer"], "labels"),
-        )
+        bundle = encrypt_split_labels(self.trustees, self.tokens["organizer"], labels, mask)
         assert upload(self.client, self.tokens["organizer"], "labels", bundle).status_code == 201
         for owner, accuracy in (("ann", 0.9), ("ann", 0.7), ("bob", 0.8)):
             values = np.where(gen.random(N_ITEMS) < accuracy, labels, 1 - labels)
-            sub = encrypt_predictions(
-                values,
-                public,
-                classes=2,
-                challenge=CHALLENGE,
-                pads=_pads(self.trustees, self.tokens[owner], "predictions"),
-            )
+            sub = encrypt_via_service(self.trustees, self.tokens[owner], "predictions", values)
             assert upload(self.client, self.tokens[owner], "submissions", sub).status_code == 201
         self.trustees.run(app)
 
