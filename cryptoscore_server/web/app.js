@@ -509,13 +509,13 @@ function timeline(record, threshold) {
       s.events.length ? h("p", { class: "muted" }, entryList(s.events)) : null)));
 }
 
-function valuesTable(values, classes) {
+function valuesTable(values, classes, noised) {
   const plain = Object.entries(values).filter(([k]) => !k.startsWith("confusion:"));
   const grid = confusionOf(values, classes);
   return [
     plain.length
       ? h("table", { class: "values" },
-          h("caption", {}, "Released values (exact counts)"),
+          h("caption", {}, noised ? "Released values (with the trustees' differential-privacy noise)" : "Released values (exact counts)"),
           h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Aggregate"), h("th", { scope: "col", class: "num" }, "Count"))),
           h("tbody", {}, plain.map(([k, v]) => h("tr", {}, h("th", { scope: "row" }, k), h("td", { class: "num" }, count(v))))))
       : null,
@@ -544,7 +544,7 @@ async function submissionPage(id, sha) {
       h("h2", { id: "timeline" }, "Round 1 and round 2, from the log"),
       timeline(record, c.threshold)),
     record.values
-      ? h("section", { "aria-labelledby": "values" }, h("h2", { id: "values" }, "Released"), valuesTable(record.values, c.classes))
+      ? h("section", { "aria-labelledby": "values" }, h("h2", { id: "values" }, "Released"), valuesTable(record.values, c.classes, Boolean(c.rules && c.rules.dp)))
       : null,
     h("section", { "aria-labelledby": "receipt" },
       h("h2", { id: "receipt" }, "Receipt"),

@@ -16,7 +16,6 @@ import pytest
 from flask import Flask
 from playwright.sync_api import Page, expect
 
-from cryptoscore_server.app import create_app
 from cryptoscore_server.db import dispose
 from cryptoscore_server.launch import serving_in_thread
 from tests.helpers.protocol import (
@@ -29,7 +28,7 @@ from tests.helpers.protocol import (
     make_tokens,
     upload,
 )
-from tests.web.conftest import ARTIFACTS
+from tests.web.conftest import ARTIFACTS, web_app
 
 
 class DpStory:
@@ -61,14 +60,7 @@ class DpStory:
 @pytest.fixture(scope="module")
 def served_dp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data = tmp_path_factory.mktemp("web-dp")
-    app = create_app(
-        {
-            "DATA_DIR": data / "data",
-            "DATABASE_URL": f"sqlite:///{data / 'service.sqlite3'}",
-            "LOG_REQUESTS": False,
-            "REDIS_URL": None,
-        }
-    )
+    app = web_app(data)
     DpStory(app, data)
     try:
         with serving_in_thread(app, threads=4) as url:
