@@ -4,11 +4,13 @@ that keeps a noised count from wrapping around mod t_plain."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 
 import numpy as np
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cryptoscore import ReleasePolicy, encrypt_labels, encrypt_predictions
 from cryptoscore.errors import FormatError, ParameterError, RefusedError
@@ -91,12 +93,16 @@ def committee():
     return Committee(2, 3)
 
 
-def _aggregate(committee, tmp_path):
-    """A score ciphertext of a 3-class challenge, recomputed as trustees would."""
-    from cryptoscore.local import LocalChallenge  # noqa: F401  (the full stack is exercised below)
-
+@pytest.fixture(scope="module")
+def aggregate(committee, tmp_path_factory):
+    """A score ciphertext of a 3-class challenge, as the whole local protocol computes it."""
     context = committee.context("dpunit", CONFUSION, 30)
-    local = committee.local_challenge(context, tmp_path, _service_key(), participants=("p",))
+    local = committee.local_challenge(
+        context,
+        tmp_path_factory.mktemp("dpunit"),
+        Ed25519PrivateKey.generate(),
+        participants=("p",),
+    )
     gen = np.random.default_rng(3)
     y, p = gen.integers(0, 3, 30), gen.integers(0, 3, 30)
     local.upload_labels(
@@ -111,16 +117,9 @@ def _aggregate(committee, tmp_path):
     return r2.aggregate
 
 
-def _service_key():
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    return Ed25519PrivateKey.generate()
-
-
-def test_noise_only_at_released_positions(committee, tmp_path, monkeypatch):
+def test_noise_only_at_released_positions(committee, aggregate, tmp_path, monkeypatch):
     """The same partial with and without dp, from the same smudging randomness: they differ
     by Δ·z_j at the released aggregates' positions, and nowhere else."""
-    aggregate = _aggregate(committee, tmp_path / "local")
     active = ActiveSet.of(committee.record, ["trustee-1", "trustee-2"])
     drawn: list[dict[str, int]] = []
     real = partial_module.release_noise
@@ -162,10 +161,7 @@ def test_noise_only_at_released_positions(committee, tmp_path, monkeypatch):
     assert changed <= set(aggregate.positions)
 
 
-def test_dp_noise_on_a_non_score_is_refused(committee, tmp_path):
-    aggregate = _aggregate(committee, tmp_path / "local")
-    import dataclasses
-
+def test_dp_noise_on_a_non_score_is_refused(committee, aggregate, tmp_path):
     active = ActiveSet.of(committee.record, ["trustee-1", "trustee-2"])
     not_a_score = dataclasses.replace(aggregate, circuit="validity/v1", policy=None)
     with PartialJournal(tmp_path / "t.journal") as journal, pytest.raises(RefusedError):
