@@ -69,9 +69,11 @@ def add_challenge(
     *,
     n_items: int = 2000,
     policy: dict[str, Any] | None = None,
+    rules: dict[str, Any] | None = None,
 ) -> None:
     """A challenge row and its owner's token, with placeholder key digests: no ceremony, no
-    log — enough to read its leaderboard (and, with entries and nodes added, its log)."""
+    log — enough to read its leaderboard (and, with entries and nodes added, its log);
+    ``rules``: its participation rules' JSON (``ChallengeRules.to_json``), if any."""
     now = datetime.now(UTC)
     policy = policy or {"classes": 2, "metrics": ["correct"]}
     placeholder = f"{token_id:08x}{0:056x}"
@@ -96,6 +98,7 @@ def add_challenge(
             opens_at=now - timedelta(days=1),
             closes_at=now + timedelta(days=1),
             created_by=token_id,
+            rules=rules,
         )
     )
     session.flush()

@@ -1,5 +1,7 @@
 """Threshold decryption costs (``make bench``): partial decryption and combination at
-N = 8192 with t = 3 trustees (targets: partial <= 10 ms, combine <= 5 ms)."""
+N = 8192 with t = 3 trustees (targets: partial <= 10 ms, combine <= 5 ms); a partial with
+differential-privacy noise (``dp_rho``) against one without is the dp release's added cost,
+and one trustee's draw alone for a 10-class confusion matrix (100 cells) its sampler's."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import pytest
 
 from cryptoscore import ReleasePolicy, encrypt_labels, encrypt_predictions, score
 from cryptoscore.threshold.combine import combine, rerandomize
+from cryptoscore.threshold.dp_noise import release_noise
 from cryptoscore.threshold.journal import PartialJournal
 from cryptoscore.threshold.partial import partial_decrypt, standalone_lineage
 from tests.helpers.committee import Committee
@@ -30,7 +33,8 @@ def aggregate(committee, data):
     return score(preds, labels, ReleasePolicy(2, ("correct", "errors")), committee.keys.evaluation)
 
 
-def test_partial_decryption(benchmark, committee, aggregate, tmp_path):
+@pytest.mark.parametrize("dp_rho", [None, 0.1], ids=["exact", "dp"])
+def test_partial_decryption(benchmark, committee, aggregate, tmp_path, dp_rho):
     ids = ["trustee-1", "trustee-2", "trustee-3"]
     from cryptoscore.threshold.active_set import ActiveSet
 
@@ -50,9 +54,15 @@ def test_partial_decryption(benchmark, committee, aggregate, tmp_path):
                 journal,
                 committee.record,
                 lineage=standalone_lineage(fresh[k % 40], active),
+                dp_rho=dp_rho,
             )
 
     benchmark.pedantic(one, rounds=40, iterations=1)
+
+
+def test_release_noise_confusion_ten_classes(benchmark):
+    policy = ReleasePolicy(10, ("correct", "errors", "confusion"))
+    benchmark(release_noise, policy, policy.aggregate_names(), 0.1)
 
 
 def test_combine_three_partials(benchmark, committee, aggregate, tmp_path):

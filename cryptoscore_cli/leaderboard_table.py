@@ -1,6 +1,9 @@
 """``cryptoscore leaderboard``: the service's leaderboard fetched page by page and printed as
 a table — rank (ties equal), participant, accuracy with its 95% interval, correct and errors,
-and with ``--confusion`` each row's confusion matrix as a K×K grid under it."""
+and with ``--confusion`` each row's confusion matrix as a K×K grid under it. A challenge
+with differential-privacy noise says so under the title (which policy made the numbers, its
+rho, budget and sigma) and adds each row's expected absolute error; its intervals are the
+service's, widened by the noise."""
 
 from __future__ import annotations
 
@@ -83,6 +86,15 @@ def format_leaderboard(board: dict[str, Any], *, confusion: bool = False) -> str
         f"{board['challenge']}: {_VIEW_TEXT.get(board['view'], board['view'])} "
         f"({board['total']}), {scope}; policy: {', '.join(policy['metrics'])}"
     ]
+    release = board.get("release") or {"kind": "exact"}
+    noised = release["kind"] == "dp"
+    if noised:
+        lines.append(
+            f"release: dp noise from each of t={release['trustees']} trustees (discrete "
+            f"Gaussian, sigma {release['sigma']:.3f} each), rho {release['rho']:g} per "
+            f"release, budget {release['budget']:g} per participant; counts are noisy, "
+            "intervals widened by the noise variance"
+        )
     if not rows:
         lines.append("no released scores yet")
         return "\n".join(lines)
@@ -91,7 +103,7 @@ def format_leaderboard(board: dict[str, Any], *, confusion: bool = False) -> str
     accuracy = max(len("accuracy [95% interval]"), *(len(_accuracy(r)) for r in rows))
     lines.append(
         f"{'rank':>4}  {'participant':<{name}}  {'accuracy [95% interval]':<{accuracy}}  "
-        f"{'correct':>{count}}  {'errors':>{count}}"
+        f"{'correct':>{count}}  {'errors':>{count}}" + ("  expected |error|" if noised else "")
     )
     show_grid = confusion and "confusion" in policy["metrics"]
     for row in rows:
@@ -100,6 +112,7 @@ def format_leaderboard(board: dict[str, Any], *, confusion: bool = False) -> str
         lines.append(
             f"{row['rank']:>4}  {row['participant']:<{name}}  {_accuracy(row):<{accuracy}}  "
             f"{'-' if correct is None else correct:>{count}}  {errors:>{count}}"
+            + (f"  ±{row['expected_abs_error']:.2f}" if noised else "")
         )
         if show_grid:
             lines += _confusion(row, policy["classes"], " " * 6)

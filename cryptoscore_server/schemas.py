@@ -150,6 +150,23 @@ class SplitCreateSchema(Schema):
     )
 
 
+class DpCreateSchema(Schema):
+    """Differential-privacy noise on every release (``protocol/rules.DpRule``)."""
+
+    rho = fields.Float(
+        required=True,
+        allow_nan=False,
+        validate=validate.Range(min=1e-6, max=100.0),
+        metadata={"description": "zCDP rho of one release (noise by every trustee)"},
+    )
+    budget = fields.Float(
+        required=True,
+        allow_nan=False,
+        validate=validate.Range(min=1e-6, max=100_000.0),
+        metadata={"description": "rho_total: what one identity's releases may add up to"},
+    )
+
+
 class SelectionCreateSchema(Schema):
     """A participant's signed choice of its final submissions (a split challenge)."""
 
@@ -274,6 +291,14 @@ class ChallengeCreateSchema(Schema):
         metadata={
             "description": "a public/private split: public scores until closes_at (the split's "
             "close), the private part of each identity's finals after the organizer closes"
+        },
+    )
+
+    dp = fields.Nested(
+        DpCreateSchema,
+        metadata={
+            "description": "differential-privacy noise added by the trustees inside the "
+            "threshold decryption, with a per-identity budget (absent: exact counts)"
         },
     )
 
@@ -528,6 +553,16 @@ class LeaderboardRowSchema(Schema):
     )
     submitted_at = fields.AwareDateTime(required=True)
     part = _part_choice("a split challenge: the part these values score (n its size)")
+    release = fields.String(
+        validate=validate.OneOf(["dp"]),
+        metadata={"description": "dp: these values carry the trustees' noise (absent: exact)"},
+    )
+    expected_abs_error = fields.Float(
+        metadata={"description": "dp: E|released correct - exact correct| (Gaussian approx.)"}
+    )
+    noise_variance = fields.Float(
+        metadata={"description": "dp: the variance of correct's noise, widening the interval"}
+    )
 
 
 class IntervalSchema(Schema):
@@ -559,6 +594,21 @@ class LeaderboardSplitSchema(Schema):
     closed = fields.Boolean(required=True, metadata={"description": "the organizer has closed"})
 
 
+class LeaderboardReleaseSchema(Schema):
+    """Which release policy made the numbers: exact counts, or differential-privacy noise
+    (``threshold/dp_noise.py``) with its parameters."""
+
+    kind = fields.String(required=True, validate=validate.OneOf(["exact", "dp"]))
+    rho = fields.Float(metadata={"description": "zCDP rho per release"})
+    budget = fields.Float(metadata={"description": "rho_total per identity"})
+    releases_per_identity = fields.Integer()
+    sigma = fields.Float(metadata={"description": "each trustee's discrete Gaussian sigma"})
+    trustees = fields.Integer(metadata={"description": "t: draws added up in every release"})
+    sensitivity = fields.Float(metadata={"description": "L2 sensitivity of the noised vector"})
+    interval = fields.String(metadata={"description": "how the interval is widened"})
+    expected_error = fields.String(metadata={"description": "how expected_abs_error is stated"})
+
+
 class LeaderboardSchema(Schema):
     """A page of the leaderboard, with the rule that ranks it and the policy behind the
     numbers."""
@@ -584,6 +634,11 @@ class LeaderboardSchema(Schema):
         fields.Nested(DisputedSubmissionSchema),
         required=True,
         metadata={"description": "submissions whose score was disputed: never ranked"},
+    )
+    release = fields.Nested(
+        LeaderboardReleaseSchema,
+        required=True,
+        metadata={"description": "which release policy made these numbers"},
     )
 
 

@@ -151,6 +151,7 @@ def answer_request(
         pad=_noise_pad(request, bundles, share),
         log_view=log_view,
         rng=rng,
+        dp_rho=context.dp.rho if context.dp and request.circuit in SCORE_CIRCUITS else None,
     )
 
 

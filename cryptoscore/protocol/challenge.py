@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from cryptoscore.envelope import canonical_json
 from cryptoscore.errors import MismatchError
 from cryptoscore.hazmat.c1 import SEED_BYTES
-from cryptoscore.protocol.rules import ChallengeRules, SplitRule
+from cryptoscore.protocol.rules import ChallengeRules, DpRule, SplitRule
 from cryptoscore.randomness import Rng
 from cryptoscore.scoring.bundle import EncryptedBundle
 from cryptoscore.scoring.encoding import MAX_CLASSES, Layout
@@ -25,6 +25,7 @@ from cryptoscore.scoring.pad_request import PadRequest
 from cryptoscore.scoring.policy import ReleasePolicy
 from cryptoscore.threshold.active_set import ActiveSet
 from cryptoscore.threshold.ceremony import CeremonyRecord
+from cryptoscore.threshold.dp_noise import DpCalibration, calibrate
 from cryptoscore.threshold.pad_shares import PadKey
 
 
@@ -62,12 +63,28 @@ class ChallengeContext:
                     f"a split challenge has at most {MAX_CLASSES // 2} classes (its labels are "
                     "one-hot over part and class)"
                 )
+        noise = self.release_noise
+        if noise is not None:  # a released value must never wrap around mod t_plain
+            noise.check_fits(self.n, self.public.params.PLAIN_MODULUS)
 
     @property
     def split(self) -> SplitRule | None:
         """The public/private split, if the rules have one (docs/design.md, "Public/private
         split")."""
         return None if self.rules is None else self.rules.split
+
+    @property
+    def dp(self) -> DpRule | None:
+        """The differential-privacy noise rule, if the rules have one (docs/design.md,
+        "Differential-privacy release")."""
+        return None if self.rules is None else self.rules.dp
+
+    @property
+    def release_noise(self) -> DpCalibration | None:
+        """The calibration of a dp challenge's score releases: its policy, ρ and the t
+        trustees whose draws add up in every release (``threshold/dp_noise.py``)."""
+        dp = self.dp
+        return None if dp is None else calibrate(self.policy, dp.rho, self.record.threshold)
 
     def classes_of(self, kind: str) -> int:
         """Classes a ``kind`` bundle of this challenge encodes: K, or 2K for a split's labels

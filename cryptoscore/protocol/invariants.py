@@ -25,6 +25,17 @@ lie *within* a domain (V moved to or from 0, a residual moved across the bound) 
 here, nor is a lie that keeps every sum (correct + k, errors − k): SECURITY.md, "Trustees'
 wrong answers".
 
+**Under differential-privacy noise** (a challenge whose rules carry ``dp``,
+``threshold/dp_noise.py``) every released aggregate is m + Σ z_j: the noised base vector (the
+confusion cells, or ``correct``) and what is post-processed from it. Post-processing keeps
+``correct-plus-errors``, ``correct-diagonal`` and ``errors-off-diagonal`` (checked as
+errors = n − diagonal) **exact**; ``count-range`` (each count within its noise's tail bound τ
+of 0..n), ``confusion-total`` (|Σ cells − n| ≤ τ of K² draws per trustee) and
+``label-histogram`` (each column sum within τ of 2K draws per trustee of the first release's)
+become **tail-bounded** checks, failing an honest release with probability at most 2^−40. A
+lying trustee's shift within the noise's tail is not caught by them: robust decoding (issue
+14) is the defence against that, not the invariants.
+
 Everything here is a pure function of values: the earlier releases that fix the label histogram
 are passed in by whoever keeps them (the release ledger), never read here.
 """
@@ -35,6 +46,7 @@ from collections.abc import Iterable, Mapping
 
 from cryptoscore.errors import InconsistentReleaseError
 from cryptoscore.scoring.policy import ReleasePolicy, confusion_cell_name
+from cryptoscore.threshold.dp_noise import DpCalibration
 
 __all__ = [
     "INVARIANTS",
@@ -98,19 +110,29 @@ def check_release(
     policy: ReleasePolicy,
     n: int,
     fixed_histogram: LabelHistogram | None = None,
+    *,
+    noise: DpCalibration | None = None,
 ) -> None:
     """Combiner and verifier: raise :class:`InconsistentReleaseError` naming the first
     invariant the combined ``values`` of a score under ``policy`` over ``n`` items break.
     ``fixed_histogram``: the label histogram earlier releases against the same labels fixed
-    (:func:`fixed_label_histogram`; None for the first release)."""
+    (:func:`fixed_label_histogram`; None for the first release). ``noise``: the challenge's
+    dp calibration (its trustees' count included), for the tail-bounded checks (module
+    docstring); ``None``: exact releases."""
     names = policy.aggregate_names()
     if set(values) != set(names):
         raise _fail(
             "count-range", f"the values name {sorted(values)}, the policy {list(names)}", values
         )
     for name in names:
-        if not 0 <= values[name] <= n:
-            raise _fail("count-range", f"{name} = {values[name]} is not in 0..{n}", values)
+        slack = 0 if noise is None else noise.tail_of(name)
+        if not -slack <= values[name] <= n + slack:
+            raise _fail(
+                "count-range",
+                f"{name} = {values[name]} is not in {-slack}..{n + slack}"
+                + (f" (0..{n} within the noise's tail {slack})" if slack else ""),
+                values,
+            )
     correct, errors = values.get("correct"), values.get("errors")
     if correct is not None and errors is not None and correct + errors != n:
         raise _fail(
@@ -120,21 +142,39 @@ def check_release(
     if cells is None:
         return
     total = sum(map(sum, cells))
-    if total != n:
-        raise _fail("confusion-total", f"the confusion cells sum to {total} ≠ n = {n}", values)
+    slack = 0 if noise is None else noise.tail(noise.dimension)
+    if abs(total - n) > slack:
+        raise _fail(
+            "confusion-total",
+            f"the confusion cells sum to {total} ≠ n = {n}"
+            + (f" beyond the noise's tail {slack}" if slack else ""),
+            values,
+        )
     diagonal = sum(cells[k][k] for k in range(policy.classes))
     if correct is not None and correct != diagonal:
         raise _fail(
             "correct-diagonal", f"correct = {correct} ≠ the diagonal's sum {diagonal}", values
         )
-    if errors is not None and errors != total - diagonal:
+    # under noise the cells' total is not n: errors is n − correct, post-processed exactly
+    off_diagonal = (total if noise is None else n) - diagonal
+    if errors is not None and errors != off_diagonal:
         raise _fail(
             "errors-off-diagonal",
-            f"errors = {errors} ≠ the off-diagonal's sum {total - diagonal}",
+            f"errors = {errors} ≠ the off-diagonal's sum {off_diagonal}",
             values,
         )
     histogram = label_histogram(values, policy)
-    if fixed_histogram is not None and histogram != tuple(fixed_histogram):
+    if fixed_histogram is not None and noise is not None and histogram is not None:
+        slack = noise.tail(2 * policy.classes)
+        if any(abs(a - b) > slack for a, b in zip(histogram, fixed_histogram, strict=True)):
+            raise _fail(
+                "label-histogram",
+                f"the label counts {list(histogram)} differ from {list(fixed_histogram)}, "
+                f"fixed by the first release against these labels, beyond the noise's tail "
+                f"{slack}",
+                values,
+            )
+    elif fixed_histogram is not None and histogram != tuple(fixed_histogram):
         raise _fail(
             "label-histogram",
             f"the label counts {list(histogram or ())} differ from {list(fixed_histogram)}, "

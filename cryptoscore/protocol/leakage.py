@@ -40,6 +40,16 @@ item count, classes, daily quota, window and enrolment, :func:`label_leakage` st
   attack turns ``finals·(K−1)`` (confusion; ``correct`` needs a baseline it never gets: 0 for
   one final) into private labels.
 
+* **with differential-privacy noise** (``rules.DpRule``, docs/design.md "Differential-privacy
+  release") — the counts are released noised, so the exact-count statements above no longer
+  describe them: each identity's releases are ρ_total-zCDP (its budget), i.e.
+  (ε, δ)-DP with ε from OpenDP's conversion at δ = 10⁻⁶, per item and against t − 1 trustees
+  colluding with it. On any item, whatever an identity does with its releases guesses the
+  label right with probability at most :func:`dp_label_bound` =
+  1/K + (K−1)/K·(2Φ(√(2ρ_total)/2) − 1) (the total variation between two labels of one item
+  under the Gaussian mechanism with μ = √(2ρ_total), so ≈ for the discrete Gaussian;
+  ``tests/protocol/test_dp_release.py`` runs the confusion attack against it).
+
 No I/O: the CLI prints :meth:`LabelLeakage.statement` at ``challenge create`` and refuses on
 :meth:`LabelLeakage.refusals`; the service returns :meth:`LabelLeakage.to_json` with the
 challenge.
@@ -52,13 +62,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from cryptoscore.protocol.rules import DAY_MS, ChallengeRules, SplitRule
+from cryptoscore.protocol.rules import DAY_MS, ChallengeRules, DpRule, SplitRule
 from cryptoscore.scoring.policy import ReleasePolicy
 
 __all__ = [
     "LabelLeakage",
     "attack_rate",
     "bits_per_release",
+    "dp_label_bound",
     "label_leakage",
     "leakage_of_rules",
     "part_bits_per_release",
@@ -98,6 +109,22 @@ def attack_rate(policy: ReleasePolicy) -> tuple[int, int, int]:
     return 1, max(1, policy.classes - 2), 1
 
 
+DP_DELTA = 1e-6
+"""δ of the (ε, δ) figure stated beside a dp challenge's ρ_total."""
+
+
+def dp_label_bound(rho_total: float, classes: int) -> float:
+    """The probability that any guess of one item's label from releases that are together
+    ``rho_total``-zCDP is right, for a label uniform over ``classes``: at most
+    1/K + (K−1)/K·TV, TV = 2Φ(μ/2) − 1 the total variation between the release distributions
+    of two labels of the item under the Gaussian mechanism with μ = √(2ρ_total) (for each other
+    label y, P_y(guess y) ≤ P_y0(guess y) + TV; sum over y)."""
+    from statistics import NormalDist
+
+    tv = 2 * NormalDist().cdf(math.sqrt(2 * rho_total) / 2) - 1
+    return 1 / classes + (classes - 1) / classes * tv
+
+
 @dataclass(frozen=True, slots=True)
 class LabelLeakage:
     """How many labels a challenge's releases give away, by the bound and by the attack."""
@@ -120,6 +147,36 @@ class LabelLeakage:
     """A split's final submissions per identity, whose private part is released once."""
     private_bits_per_release: float = 0.0
     """``log2`` of the values one release of the private part can take."""
+    dp: DpRule | None = None
+    """Differential-privacy noise on every release (``None``: exact counts)."""
+
+    @property
+    def dp_epsilon(self) -> float | None:
+        """ε of (ε, δ = :data:`DP_DELTA`)-DP for one identity's whole budget."""
+        if self.dp is None:
+            return None
+        from cryptoscore.threshold.dp_noise import approx_dp_epsilon
+
+        return approx_dp_epsilon(self.dp.budget, DP_DELTA)
+
+    @property
+    def dp_label_probability(self) -> float | None:
+        """The per-item bound :func:`dp_label_bound` at one identity's budget."""
+        return None if self.dp is None else dp_label_bound(self.dp.budget, self.classes)
+
+    def _dp_line(self) -> str:
+        assert self.dp is not None
+        p = self.dp_label_probability or 0.0
+        return (
+            f"policy {','.join(self.metrics)} on {self.n_items} items, K={self.classes}, "
+            f"releases counts with discrete Gaussian noise added by every trustee: "
+            f"rho = {self.dp.rho:g} per release (zCDP), budget rho_total = {self.dp.budget:g} "
+            f"per identity ({self.dp.releases} releases), i.e. "
+            f"(epsilon = {self.dp_epsilon:.3f}, delta = {DP_DELTA:g}) per identity, against "
+            f"t-1 trustees colluding with it; any guess of one label is right with probability "
+            f"at most {p:.3f} (chance {1 / self.classes:.3f}): at most "
+            f"{p * self.exposed_items:.1f} of {self.exposed_items} labels expected"
+        )
 
     @property
     def exposed_items(self) -> int:
@@ -228,7 +285,8 @@ class LabelLeakage:
         return f"1 label per {self.attack_submissions} submissions"
 
     def statement(self) -> list[str]:
-        """The leakage in two lines (each starts ``warning:``)."""
+        """The leakage in two lines (each starts ``warning:``; a dp challenge's first line
+        states its guarantee instead of the exact counts' leakage)."""
         n, q = self.n_items, self.submissions_per_day
         first = (
             f"warning: policy {','.join(self.metrics)} on {n} items, K={self.classes}, "
@@ -253,6 +311,8 @@ class LabelLeakage:
                 f"(all in {_days(self.days_for_all)})"
             )
         first += f"; the challenge is open {_days(self.days_open)}"
+        if self.dp is not None:
+            first = self._dp_line()
         exposed = "public labels" if self.public_items is not None else "labels"
         every = self.exposed_items
         if self.enrolment_limit is None:
@@ -277,7 +337,7 @@ class LabelLeakage:
     def refusals(self) -> list[str]:
         """Why ``challenge create`` refuses this challenge (empty: it need not)."""
         out = []
-        if self.one_identity_recovers_all:
+        if self.one_identity_recovers_all and self.dp is None:
             out.append(
                 f"one identity can recover all {self.n_items} labels before the close "
                 f"({self.days_for_all} of {_days(self.days_open)} at {self.submissions_per_day} "
@@ -334,6 +394,21 @@ class LabelLeakage:
                 }
             ),
             "statement": self.statement(),
+        } | self._dp_json()
+
+    def _dp_json(self) -> dict[str, Any]:
+        """The ``dp`` member, only for a dp challenge (older answers read as before)."""
+        if self.dp is None:
+            return {}
+        return {
+            "dp": {
+                "rho": self.dp.rho,
+                "budget": self.dp.budget,
+                "releases_per_identity": self.dp.releases,
+                "epsilon": round(self.dp_epsilon or 0.0, 6),
+                "delta": DP_DELTA,
+                "label_probability_bound": round(self.dp_label_probability or 0.0, 6),
+            }
         }
 
 
@@ -345,6 +420,7 @@ def label_leakage(
     closes: datetime,
     enrolment_limit: int | None,
     split: SplitRule | None = None,
+    dp: DpRule | None = None,
 ) -> LabelLeakage:
     """The leakage of a challenge releasing ``policy`` on ``n_items`` items, open from
     ``opens`` to ``closes`` (aware datetimes), ``submissions_per_day`` per identity, at most
@@ -363,6 +439,7 @@ def label_leakage(
         attack_labels=labels,
         attack_submissions=per,
         attack_baseline=baseline,
+        dp=dp,
     )
     if split is None:
         return leakage
@@ -390,4 +467,5 @@ def leakage_of_rules(
         closes,
         rules.enrolment_limit,
         rules.split,
+        rules.dp,
     )

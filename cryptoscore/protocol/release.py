@@ -602,9 +602,16 @@ class SubmissionRelease:
             self.context.record,
             self.request.request_id,
             self.request.active_set,
+            centered=self.context.dp is not None,
         )
         try:
-            check_release(out.values, self.context.policy, self.items(), fixed_histogram)
+            check_release(
+                out.values,
+                self.context.policy,
+                self.items(),
+                fixed_histogram,
+                noise=self.context.release_noise,
+            )
         except InconsistentReleaseError as error:
             self._dispute = error
             self._state = ReleaseState.DISPUTED

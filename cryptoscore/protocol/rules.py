@@ -18,11 +18,16 @@ log (docs/design.md, "Signed inputs and enrolment"):
   split"): how many items are public (published; which ones is secret), when the challenge
   closes (Unix ms), and how many final submissions per identity have their private part
   released after the close. A definition without the member has no split, and its JSON, and
-  so its digest, are unchanged.
+  so its digest, are unchanged;
+* ``dp`` — differential-privacy noise added by the trustees inside the threshold decryption
+  (:class:`DpRule`, docs/design.md, "Differential-privacy release"): the zCDP ρ of one release
+  and each identity's budget. A definition without the member releases exact counts, and its
+  JSON, and so its digest, are unchanged.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -37,6 +42,7 @@ __all__ = [
     "MAX_FINALS",
     "MAX_INVITED",
     "ChallengeRules",
+    "DpRule",
     "EnrolmentMode",
     "SplitRule",
 ]
@@ -100,6 +106,61 @@ class SplitRule:
         )
 
 
+MIN_RHO = 1e-6
+MAX_RHO = 100.0
+
+
+def _positive_real(name: str, value: object, lo: float, hi: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise FormatError(f"dp: {name} is a number, got {value!r}")
+    number = float(value)
+    if not math.isfinite(number) or not lo <= number <= hi:
+        raise FormatError(f"dp: {name} must be in {lo:g}..{hi:g}, got {value!r}")
+    return number
+
+
+@dataclass(frozen=True, slots=True)
+class DpRule:
+    """Differential-privacy noise on every score release (docs/design.md,
+    "Differential-privacy release"), in zero-concentrated DP (Bun & Steinke, TCC 2016):
+
+    * ``rho`` — ρ of one release against one item's label changed, given by any one honest
+      trustee's noise alone (``threshold/dp_noise.py``);
+    * ``budget`` — ρ_total, what one identity's releases may add up to (zCDP composes by
+      adding ρ): at most ⌊budget/rho⌋ releases per identity and part, enforced by every trustee
+      from the log (``trustee/log_rules.check_dp_budget``).
+    """
+
+    rho: float
+    budget: float
+
+    def __post_init__(self) -> None:
+        rho = _positive_real("rho", self.rho, MIN_RHO, MAX_RHO)
+        budget = _positive_real("budget", self.budget, MIN_RHO, 1000 * MAX_RHO)
+        if budget < rho:
+            raise FormatError(
+                f"dp: the budget {budget:g} is below one release's rho {rho:g}: nothing could "
+                "ever be released"
+            )
+
+    @property
+    def releases(self) -> int:
+        """How many releases one identity's budget pays for (per part of a split)."""
+        return int(self.budget / self.rho * (1 + 1e-12))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rho": self.rho, "budget": self.budget}
+
+    @classmethod
+    def from_json(cls, obj: Any) -> DpRule:
+        if not isinstance(obj, Mapping) or set(obj) != {"rho", "budget"}:
+            raise FormatError("challenge rules: dp is an object with rho and budget")
+        return cls(
+            rho=_positive_real("rho", obj["rho"], MIN_RHO, MAX_RHO),
+            budget=_positive_real("budget", obj["budget"], MIN_RHO, 1000 * MAX_RHO),
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class ChallengeRules:
     """Who signs the labels, who may enrol, and each enrolled identity's daily quotas."""
@@ -111,6 +172,7 @@ class ChallengeRules:
     pad_requests_per_day: int = 10
     max_enrolled: int | None = None
     split: SplitRule | None = None
+    dp: DpRule | None = None
 
     def __post_init__(self) -> None:
         if self.enrolment not in ("invite", "open"):
@@ -150,7 +212,7 @@ class ChallengeRules:
         return self.enrolment == "open" or any(k.raw == identity.raw for k in self.invited)
 
     def to_json(self) -> dict[str, Any]:
-        """The rules as JSON; ``max_enrolled`` and ``split`` only when set, so a definition
+        """The rules as JSON; ``max_enrolled``, ``split`` and ``dp`` only when set, so a definition
         without them reads (and digests) as it did before they existed."""
         out: dict[str, Any] = {
             "organizer": self.organizer.hex(),
@@ -163,6 +225,8 @@ class ChallengeRules:
             out["max_enrolled"] = self.max_enrolled
         if self.split is not None:
             out["split"] = self.split.to_json()
+        if self.dp is not None:
+            out["dp"] = self.dp.to_json()
         return out
 
     @classmethod
@@ -171,7 +235,7 @@ class ChallengeRules:
         if not isinstance(obj, Mapping):
             raise FormatError("challenge rules: expected an object")
         members = {"organizer", "enrolment", "invited", "submissions_per_day"}
-        members |= {"pad_requests_per_day"} | ({"max_enrolled", "split"} & set(obj))
+        members |= {"pad_requests_per_day"} | ({"max_enrolled", "split", "dp"} & set(obj))
         f = Fields(obj, "challenge rules", members)
         invited = obj["invited"]
         if not isinstance(invited, list) or not all(isinstance(k, str) for k in invited):
@@ -191,4 +255,5 @@ class ChallengeRules:
                 f.integer("max_enrolled", 1, MAX_ENROLLED) if "max_enrolled" in obj else None
             ),
             split=SplitRule.from_json(obj["split"]) if "split" in obj else None,
+            dp=DpRule.from_json(obj["dp"]) if "dp" in obj else None,
         )

@@ -31,7 +31,7 @@ from cryptoscore.threshold.partial import PartialDecryption
 @dataclass(frozen=True, slots=True)
 class CombinedDecryption:
     values: dict[str, int]
-    """The named aggregates, in ``0..t-1``."""
+    """The named aggregates, in ``0..t-1`` (centered: in (−t/2, t/2])."""
     max_noise: int | None
     """The largest |residual noise + smudging| over all N coefficients (only when asked
     for: it costs a full CRT lift)."""
@@ -98,8 +98,11 @@ def combine(
     active_set: ActiveSet,
     *,
     measure_noise: bool = False,
+    centered: bool = False,
 ) -> CombinedDecryption:
-    """Combiner: verify the partials, decrypt, return only the aggregates the record names."""
+    """Combiner: verify the partials, decrypt, return only the aggregates the record names,
+    in 0..t−1, or with ``centered`` in (−t/2, t/2] (a release carrying differential-privacy
+    noise, which may take a count below 0: ``threshold/dp_noise.py``)."""
     verify_partials(aggregate, partials, record, request_id, active_set)
     params = aggregate.params
     moduli = params.moduli(aggregate.level)
@@ -119,6 +122,8 @@ def combine(
         name: (t * xk + big_q // 2) // big_q % t
         for name, xk in zip(aggregate.names, at_positions, strict=True)
     }
+    if centered:
+        values = {name: v - t if v > t // 2 else v for name, v in values.items()}
     max_noise: int | None = None
     if measure_noise:
         delta = (big_q - 1) // t  # exact: Q ≡ 1 (mod t)

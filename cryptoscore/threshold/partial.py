@@ -5,7 +5,9 @@ request's active set and e_j uniform smudging noise in [−E, E] from ``rng`` (t
 E = :func:`cryptoscore.scoring.noise.smudging_bound`), after claiming the ciphertext and
 its lineage slot in its :class:`~cryptoscore.threshold.journal.PartialJournal`; a round-1
 noise check is answered with the exact complement of the trustee's pad error instead
-(:class:`PadComplement`). Threshold BFV with Shamir-shared keys and noise flooding: Asharov
+(:class:`PadComplement`). A score of a challenge with a ``dp`` rule also carries Δ·z_j, the
+trustee's differential-privacy noise, at the released aggregates' positions
+(``threshold/dp_noise.py``). Threshold BFV with Shamir-shared keys and noise flooding: Asharov
 et al., EUROCRYPT 2012; Boneh et al., CRYPTO 2018 (docs/design.md, "Threshold decryption").
 """
 
@@ -43,6 +45,7 @@ from cryptoscore.scoring.aggregate import AggregateCiphertext
 from cryptoscore.scoring.noise import smudging_bound
 from cryptoscore.threshold.active_set import ActiveSet
 from cryptoscore.threshold.ceremony import CeremonyRecord, KeyShare
+from cryptoscore.threshold.dp_noise import release_noise
 from cryptoscore.threshold.journal import PartialJournal, check_request_id
 from cryptoscore.threshold.lineage import LineageClaim, aggregate_claim
 
@@ -297,6 +300,21 @@ def times_share(engine: SealEngine, c1: U64, share: U64) -> U64:
     return out
 
 
+def _add_dp_noise(
+    noise: list[U64], aggregate: AggregateCiphertext, rho: float, moduli: tuple[int, ...]
+) -> None:
+    """Add Δ·z_j (``threshold/dp_noise.release_noise``) at the released positions only."""
+    assert aggregate.policy is not None
+    draw = release_noise(aggregate.policy, aggregate.names, rho)
+    delta = (math.prod(moduli) - 1) // aggregate.params.PLAIN_MODULUS
+    positions = np.array(aggregate.positions, dtype=np.int64)
+    z = np.array([draw[name] for name in aggregate.names], dtype=np.int64)
+    for i, q in enumerate(moduli):
+        at = noise[i][positions]
+        noise[i][positions] = addmod(at, mulmod(reduce_signed(z, q), delta % q, q), q)
+    z.fill(0)
+
+
 def partial_decrypt(
     share: KeyShare,
     aggregate: AggregateCiphertext,
@@ -311,6 +329,7 @@ def partial_decrypt(
     pad: PadComplement | None = None,
     log_view: LogView | None = None,
     rng: Rng = os.urandom,
+    dp_rho: float | None = None,
 ) -> PartialDecryption:
     """Trustee: one smudged, signed partial decryption of ``aggregate`` for ``active_set``,
     naming the log head it followed (``log_view``, signed with the rest).
@@ -323,6 +342,11 @@ def partial_decrypt(
     adds nothing to what the pad share gave (h_ij + answer = Δ·M), and the combined residual
     is the submitter's own noise (``scoring/noise_check.py``). The smudging noise and M are
     drawn from ``rng`` (by default ``os.urandom``), in that order: smudging, then M.
+
+    With ``dp_rho`` (a score of a challenge whose rules carry ``dp``; refused on any other
+    circuit) the trustee adds Δ·z_j at each released aggregate's coefficient position, z_j its
+    own discrete Gaussian draw (``threshold/dp_noise.release_noise``), after the journal's
+    claim: the smudging term is unchanged, and nowhere else is anything added.
 
     Preconditions the caller (``protocol/answer.answer_request``) establishes first: the
     trustee recomputed ``aggregate`` itself from the logged inputs with the published circuit.
@@ -356,6 +380,8 @@ def partial_decrypt(
             raise MismatchError("the noise check's lineage is not its pad request's")
         if pad.key_id != share.key_id:
             raise MismatchError("the pad request is for another key")
+    if dp_rho is not None and aggregate.policy is None:
+        raise RefusedError("differential-privacy noise is added to score releases only")
     params = aggregate.params
     smudge = _aggregate_smudging(aggregate, len(active_set.indices), record.n)
     ciphertext_digest = aggregate.ciphertext_digest
@@ -388,6 +414,8 @@ def partial_decrypt(
         for i, q in enumerate(moduli):
             noise[i] = addmod(noise[i], mulmod(mask_values, delta % q, q), q)
         mask_values.fill(0)
+    if dp_rho is not None and aggregate.policy is not None:
+        _add_dp_noise(noise, aggregate, dp_rho, moduli)
     h = np.empty((1, level, n), dtype=np.uint64)
     for i, q in enumerate(moduli):
         h[0, i] = addmod(product[i], noise[i], q)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from cryptoscore.scoring.policy import ReleasePolicy, confusion_cell_name
+from cryptoscore.threshold.dp_noise import DpCalibration
 
 __all__ = [
     "RANKING_RULE",
@@ -104,7 +105,9 @@ def correct_count(values: Mapping[str, int], policy: ReleasePolicy, n: int) -> i
         return None
 
 
-def wilson_interval(successes: int, n: int, z: float = Z_95) -> tuple[float, float]:
+def wilson_interval(
+    successes: int, n: int, z: float = Z_95, noise_variance: float = 0.0
+) -> tuple[float, float]:
     """The Wilson score interval for a binomial proportion: ``successes`` of ``n`` trials.
 
     With p̂ = successes / n, the bounds are
@@ -117,15 +120,22 @@ def wilson_interval(successes: int, n: int, z: float = Z_95) -> tuple[float, flo
     its nominal coverage for small n and for p̂ near 0 or 1 (L. D. Brown, T. T. Cai and
     A. DasGupta, "Interval estimation for a binomial proportion", Statistical Science 16,
     2001). ``z`` = :data:`Z_95` gives 95%. The bound at 0 (no successes) or 1 (all) is exact.
+
+    ``noise_variance``: the variance V of differential-privacy noise added to the count
+    (docs/design.md, "Differential-privacy release"), widening the interval by adding the
+    noised proportion's extra variance V/n² to the binomial one inside the square root:
+    z·√(p̂(1 − p̂)/n + V/n² + z²/4n²). The count is then clamped to 0..n first, and no bound
+    is exact.
     """
     if n <= 0 or not 0 <= successes <= n:
         raise ValueError(f"a proportion needs 0 <= successes <= n and n >= 1, got {successes}/{n}")
     p = successes / n
     zz = z * z / n
     centre = (p + zz / 2) / (1 + zz)
-    half = z / (1 + zz) * math.sqrt(p * (1 - p) / n + zz / (4 * n))
-    low = 0.0 if successes == 0 else max(0.0, centre - half)
-    high = 1.0 if successes == n else min(1.0, centre + half)
+    half = z / (1 + zz) * math.sqrt(p * (1 - p) / n + noise_variance / n**2 + zz / (4 * n))
+    exact = noise_variance == 0
+    low = 0.0 if successes == 0 and exact else max(0.0, centre - half)
+    high = 1.0 if successes == n and exact else min(1.0, centre + half)
     return low, high
 
 
@@ -190,17 +200,29 @@ def with_accuracy(
     policy: ReleasePolicy,
     n: int,
     part_sizes: Mapping[str, int] | None = None,
+    noise: DpCalibration | None = None,
 ) -> list[dict[str, Any]]:
     """Each ranked row of :func:`rank` with ``n``, ``correct`` (:func:`correct_count`),
     ``accuracy`` = correct / n and its Wilson 95% interval ``accuracy_low``,
     ``accuracy_high`` (``None`` where the values do not give ``correct``, or give a count
     outside [0, n]). A split challenge's row counts over its part: ``n`` is
-    ``part_sizes[row["part"]]``."""
+    ``part_sizes[row["part"]]``.
+
+    Under differential-privacy noise (``noise``: the challenge's calibration, its trustees
+    included) each row also carries ``release`` = ``"dp"``, ``expected_abs_error``
+    (E|released correct − exact correct|, the Gaussian approximation
+    √(2/π)·√V with V = t·draws·σ², ``DpCalibration.expected_abs_error``) and
+    ``noise_variance`` V; ``correct`` is the released (noised) count, the accuracy is taken
+    with it clamped to 0..n, and the Wilson interval is widened by V (:func:`wilson_interval`)."""
     out = []
     total = n
+    variance = 0.0 if noise is None else noise.variance(_correct_source(policy))
     for row in board:
         n = total if "part" not in row or part_sizes is None else part_sizes[row["part"]]
         correct = correct_count(row["values"], policy, n)
+        if noise is not None:
+            out.append(_noised_accuracy(row, n, correct, variance, policy))
+            continue
         # a count outside [0, n] is no proportion: released values are residues mod t, so a
         # wrong partial can release one; show the count, claim no accuracy for it
         possible = correct is not None and 0 <= correct <= n
@@ -218,3 +240,36 @@ def with_accuracy(
             }
         )
     return out
+
+
+def _correct_source(policy: ReleasePolicy) -> str:
+    """The aggregate ``correct`` is read from (:func:`correct_count`): its noise is that one's."""
+    if "correct" in policy.metrics:
+        return "correct"
+    return "errors" if "errors" in policy.metrics else confusion_cell_name(0, 0)
+
+
+def _noised_accuracy(
+    row: Mapping[str, Any],
+    n: int,
+    correct: int | None,
+    variance: float,
+    policy: ReleasePolicy,
+) -> dict[str, Any]:
+    """One row of :func:`with_accuracy` under dp noise (its docstring)."""
+    if correct is not None and not ("correct" in policy.metrics or "errors" in policy.metrics):
+        # the diagonal: K cells' noise, not one cell's
+        variance = variance * policy.classes
+    clamped = None if correct is None else min(max(correct, 0), n)
+    low, high = (None, None) if clamped is None else wilson_interval(clamped, n, Z_95, variance)
+    return {
+        **row,
+        "n": n,
+        "correct": correct,
+        "accuracy": None if clamped is None else clamped / n,
+        "accuracy_low": low,
+        "accuracy_high": high,
+        "release": "dp",
+        "expected_abs_error": math.sqrt(2 / math.pi) * math.sqrt(variance),
+        "noise_variance": variance,
+    }

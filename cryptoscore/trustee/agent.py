@@ -57,6 +57,7 @@ from cryptoscore.transparency.replica import LogReplica, replica_directory
 from cryptoscore.trustee.input_rules import check_bundle_signed, check_pad_request_signed
 from cryptoscore.trustee.log_rules import (
     check_contribution_logged,
+    check_dp_budget,
     check_part_released,
     check_request_logged,
 )
@@ -312,6 +313,7 @@ class TrusteeAgent:
             check_part_released(
                 followed, request, context.split, context.challenge_id, self.clock()
             )
+            check_dp_budget(followed, request, context.dp)
             for digest in request.inputs:
                 check_bundle_signed(followed, context, digest)
         chunks = bundles[request.inputs[0]].layout.chunks if request.inputs[0] in bundles else 0
@@ -526,6 +528,7 @@ class TrusteeAgent:
         log = self._followed(port, request.challenge_id)
         check_request_logged(log, request)  # before downloading anything
         check_part_released(log, request, context.split, context.challenge_id, self.clock())
+        check_dp_budget(log, request, context.dp)
         for digest in request.inputs:
             check_bundle_signed(log, context, digest)
         bundles = {d: self.bundle(port, request.challenge_id, d) for d in request.inputs}

@@ -15,7 +15,11 @@ decides by, not the service's word:
   of one part only (never the circuit over every item), and of the private part only after the
   close — by this trustee's own clock, and logged after the log's ``close`` entry — only for one
   of its owner's final submissions (:func:`final_submissions`), once, and for at most
-  ``finals`` submissions per identity.
+  ``finals`` submissions per identity;
+* in a challenge with differential-privacy noise (docs/design.md, "Differential-privacy
+  release"), a score only while its owner's privacy budget pays for it
+  (:func:`check_dp_budget`): the owner's score requests of that circuit logged up to this one,
+  at ρ each, add up to at most the budget.
 
 Each rule raises :class:`~cryptoscore.errors.RefusedError` before any work.
 """
@@ -25,13 +29,14 @@ from __future__ import annotations
 from cryptoscore.errors import CryptoScoreError, RefusedError
 from cryptoscore.identity import PublicKey
 from cryptoscore.protocol.requests import DecryptionRequest
-from cryptoscore.protocol.rules import SplitRule
+from cryptoscore.protocol.rules import DpRule, SplitRule
 from cryptoscore.protocol.signed_inputs import verify_selection
 from cryptoscore.scoring.policy import SCORE_CIRCUITS, part_of_circuit
 from cryptoscore.transparency.replica import LogReplica
 
 __all__ = [
     "check_contribution_logged",
+    "check_dp_budget",
     "check_part_released",
     "check_request_logged",
     "final_submissions",
@@ -191,4 +196,34 @@ def check_part_released(
         raise RefusedError(
             f"identity {owner[:16]}… has the private part of {len(released)} submissions "
             f"released already; the challenge allows {split.finals}: refusing"
+        )
+
+
+def check_dp_budget(log: LogReplica, request: DecryptionRequest, dp: DpRule | None) -> None:
+    """A score of a dp challenge only while its owner's budget pays for it: counting in log
+    order every score request of this circuit logged for the owner's submissions up to and
+    including this one, at ``dp.rho`` each (zCDP composes by adding ρ: Bun & Steinke 2016,
+    Lemma 2.3), the sum stays within ``dp.budget``. A logged request counts whether or not it
+    was answered (it may be, by some t trustees). A split's two circuits cover disjoint items,
+    so each is counted on its own (parallel composition)."""
+    if dp is None or request.circuit not in SCORE_CIRCUITS:
+        return
+    predictions = request.inputs[0]
+    logged = log.bundle(predictions)
+    owner = logged.signer if logged is not None else ""
+    mine = log.request_index(request.digest)
+    if mine is None:
+        raise RefusedError(f"request {request.request_id} is not in the challenge's log")
+    earlier = {
+        digest
+        for submission, _ in log.submissions_of(owner)
+        for digest in log.requests_of(submission, request.circuit)
+        if (log.request_index(digest) or mine + 1) <= mine
+    }
+    spent = len(earlier) * dp.rho
+    if len(earlier) > dp.releases:
+        raise RefusedError(
+            f"identity {owner[:16]}… has {len(earlier) - 1} {request.circuit} releases logged "
+            f"before this one, at rho {dp.rho:g} each: this one would spend {spent:g}, beyond "
+            f"its privacy budget {dp.budget:g}; refusing"
         )

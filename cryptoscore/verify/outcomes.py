@@ -51,6 +51,7 @@ class _Decisions:
             self.context.record,
             request_id,
             req.active_set,
+            centered=self.context.dp is not None,
         ).values
 
 
@@ -237,6 +238,7 @@ def check_release_invariants(
     and its partials do combine to values that break the invariant it names."""
     decisions = _Decisions(bundle, context, recomputed)
     policy = context.policy
+    noise = context.release_noise
     # released values by labels bundle and part (a split's parts each fix their own histogram
     # and score their own items), in log order
     earlier: dict[tuple[str, Part | None], list[dict[str, int]]] = {}
@@ -259,7 +261,7 @@ def check_release_invariants(
         fixed: LabelHistogram | None = fixed_label_histogram(earlier.get(key, []), policy)
         if e["type"] != "dispute":
             try:
-                check_release(e["values"], policy, n, fixed)
+                check_release(e["values"], policy, n, fixed, noise=noise)
             except InconsistentReleaseError as broken:
                 raise CheckFailed(
                     "release-invariants", f"{request_id}: released values break {broken}"
@@ -270,7 +272,7 @@ def check_release_invariants(
         if req.inputs != (e["predictions"], labels):
             raise CheckFailed("release-invariants", f"{request_id}: dispute names other inputs")
         try:
-            check_release(decisions.values(request_id), policy, n, fixed)
+            check_release(decisions.values(request_id), policy, n, fixed, noise=noise)
         except InconsistentReleaseError as broken:
             if broken.invariant != e["invariant"]:
                 raise CheckFailed(

@@ -3,7 +3,9 @@ organizer's key and who may enrol; it states what the releases give away of the 
 ``protocol/leakage.py``, and refuses, before anything is sent, a challenge where one identity
 recovers every label before the close or where open enrolment has no cap, unless
 ``--accept-label-leakage``; ``--public-items N --finals K`` makes a public/private split,
-whose leakage is a third line), ``challenge close`` (a split challenge, after its close
+whose leakage is a third line; ``--dp-rho R --dp-budget B`` has every trustee add
+differential-privacy noise to each release, at most B/R releases per identity, and the first
+line states that guarantee instead), ``challenge close`` (a split challenge, after its close
 time: the private part of the finals is released), ``challenge show`` (a challenge's public
 definition, for anyone), ``labels upload`` (labels encrypted locally with the trustees' pads,
 signed, after every check that can come before the pads: ``prechecks.py``; a split's labels
@@ -120,6 +122,10 @@ def cmd_challenge_create(args: argparse.Namespace) -> None:
                 f"1..{args.n_items - 1} public items"
             )
         definition["split"] = {"public_items": args.public_items, "finals": args.finals or 1}
+    if (args.dp_rho is None) != (args.dp_budget is None):
+        raise CliError("differential privacy needs both --dp-rho R and --dp-budget B")
+    if args.dp_rho is not None:
+        definition["dp"] = {"rho": args.dp_rho, "budget": args.dp_budget}
     check_label_leakage(definition, args.accept_label_leakage)
     created = create_challenge(client(args), definition, ceremony, args.quiet)
     print(json.dumps(created, indent=2, sort_keys=True))
@@ -160,6 +166,15 @@ def check_label_leakage(definition: dict[str, Any], accept: bool) -> None:
             )
         except CryptoScoreError as exc:
             raise CliError(f"--public-items/--finals: {exc}") from None
+    dp = None
+    if "dp" in definition:
+        from cryptoscore.errors import CryptoScoreError
+        from cryptoscore.protocol.rules import DpRule
+
+        try:
+            dp = DpRule(definition["dp"]["rho"], definition["dp"]["budget"])
+        except CryptoScoreError as exc:
+            raise CliError(f"--dp-rho/--dp-budget: {exc}") from None
     leakage = label_leakage(
         policy,
         definition["n_items"],
@@ -168,6 +183,7 @@ def check_label_leakage(definition: dict[str, Any], accept: bool) -> None:
         closes,
         limit,
         split,
+        dp,
     )
     for line in leakage.statement():
         print(line, file=sys.stderr)
@@ -320,6 +336,20 @@ def add_challenge(sub: Subparsers) -> None:
         type=int,
         metavar="K",
         help="with --public-items: final submissions per participant (default 1)",
+    )
+    p.add_argument(
+        "--dp-rho",
+        type=float,
+        metavar="R",
+        help="differential privacy: every trustee adds discrete Gaussian noise to each release "
+        "so that one honest trustee's noise alone gives R-zCDP per release (with --dp-budget)",
+    )
+    p.add_argument(
+        "--dp-budget",
+        type=float,
+        metavar="B",
+        help="with --dp-rho: each participant's privacy budget (zCDP rho_total); trustees "
+        "refuse releases beyond B/R per participant",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_challenge_create)

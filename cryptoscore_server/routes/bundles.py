@@ -14,7 +14,10 @@ Refusals store nothing: not octet-stream 415; too large 413; malformed 400; no s
 one that does not verify, 400; not enrolled 403; a challenge without rules 409; for another
 challenge, key, kind or size 409 (mismatch); labels a second time 409; a submission outside
 the challenge's open window 409 ("challenge closed"); more than ``submission_limit_per_day``
-submissions by one identity in 24 hours of log time 429 (as the trustees count them); not
+submissions by one identity in 24 hours of log time 429 (as the trustees count them); in a
+dp challenge, a submission beyond the identity's privacy budget 429 (its submissions not
+refused in round 1, at ``rho`` each, already spend it: ``trustee/log_rules.check_dp_budget``
+refuses the release from the log anyway); not
 encrypted with trustee pads the uploader requested for this kind, or with pads another bundle
 used, 409 (``pads.py``).
 
@@ -32,11 +35,13 @@ import re
 from typing import Any
 
 from flask import Blueprint, Response, request
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from cryptoscore.errors import CryptoScoreError
 from cryptoscore.identity import PublicKey
 from cryptoscore.protocol.release import ReleaseState
+from cryptoscore.protocol.rules import ChallengeRules
 from cryptoscore.protocol.signed_inputs import verify_upload
 from cryptoscore.scoring.bundle import EncryptedBundle
 from cryptoscore_server.auth import current_token, require_roles
@@ -108,6 +113,33 @@ def _replay_or_conflict(existing: UploadedBundle, kind: str, token: Token) -> di
     raise Problem(409, "These bytes were uploaded already by someone else.")
 
 
+def _check_dp_budget(
+    session: Session, challenge_id: str, signer: str, rules: ChallengeRules
+) -> None:
+    """A dp challenge: 429 when the identity's submissions not refused in round 1 already
+    spend its privacy budget (each is released once, at ``rho``); the trustees refuse such a
+    release from the log anyway (``trustee/log_rules.check_dp_budget``), this answers early
+    and stores nothing."""
+    dp = rules.dp
+    if dp is None:
+        return
+    spent = session.scalar(
+        select(func.count())
+        .select_from(UploadedBundle)
+        .where(UploadedBundle.challenge_id == challenge_id)
+        .where(UploadedBundle.signer == signer)
+        .where(UploadedBundle.kind == "predictions")
+        .where(UploadedBundle.state != ReleaseState.INVALID)
+    )
+    if int(spent or 0) >= dp.releases:
+        raise Problem(
+            429,
+            f"This identity's privacy budget is spent: {int(spent or 0)} submissions at rho "
+            f"{dp.rho:g} each, budget {dp.budget:g} ({dp.releases} releases). No further "
+            "submission of it is scored in this challenge.",
+        )
+
+
 def _upload(challenge_id: str, kind: str) -> tuple[dict[str, Any], int]:
     raw = octet_body("bundle")
     session, store = get_session(), get_blob_store()
@@ -153,6 +185,7 @@ def _upload(challenge_id: str, kind: str) -> tuple[dict[str, Any], int]:
                         "hours.",
                         headers={"Retry-After": "3600"},
                     )
+                _check_dp_budget(session, challenge_id, signer, rules)
             use_pads(challenge_id, bundle.header.c1_seed, kind, token, digest)
             index = append_event(
                 session,

@@ -7,7 +7,8 @@ A challenge is created with one ``multipart/form-data`` request:
   participation rules (``protocol/rules.py``): organizer_key (it signs the labels), enrolment
   (``open`` or ``invite`` with ``invited`` keys), max_enrolled (open enrolment's cap; none if
   absent), pad_requests_per_day (default twice the submission limit), and split (a
-  public/private split: ``public_items`` and ``finals``; it closes at ``closes_at``);
+  public/private split: ``public_items`` and ``finals``; it closes at ``closes_at``), and dp
+  (differential-privacy noise: ``rho`` per release and each identity's ``budget``);
 * ``ceremony_record``  — the public record of the key ceremony (``CeremonyRecord``);
 * ``public_context``   — the public key participants encrypt with (``PublicContext``);
 * ``evaluation_keys``  — relinearization and Galois keys for scoring (``EvaluationKeys``).
@@ -41,7 +42,7 @@ from cryptoscore.errors import CryptoScoreError
 from cryptoscore.identity import PublicKey
 from cryptoscore.protocol.challenge import ChallengeContext
 from cryptoscore.protocol.leakage import leakage_of_rules
-from cryptoscore.protocol.rules import ChallengeRules, SplitRule
+from cryptoscore.protocol.rules import ChallengeRules, DpRule, SplitRule
 from cryptoscore.scoring.keys import EvaluationKeys, PublicContext
 from cryptoscore.scoring.policy import ReleasePolicy
 from cryptoscore.threshold.ceremony import CeremonyRecord
@@ -204,6 +205,7 @@ def create() -> tuple[dict[str, Any], int, dict[str, str]]:
                     finals=meta["split"]["finals"],
                 )
             ),
+            dp=None if "dp" not in meta else DpRule(meta["dp"]["rho"], meta["dp"]["budget"]),
         )
     except CryptoScoreError as exc:
         raise library_problem(exc) from None

@@ -4,7 +4,9 @@
   exactly as the auditor ranks them (``cryptoscore.transparency.leaderboard.rank`` over the
   rows the log's release entries keep in the bundles table: no re-parse of the log) — each
   participant's best, or every one — a page at a time, with accuracy, its Wilson interval
-  (``with_accuracy``) and each submission's upload time.
+  (``with_accuracy``) and each submission's upload time; ``release`` says which policy made
+  the numbers (exact counts, or dp noise with its parameters, each row then carrying its
+  expected absolute error and the interval widened by the noise).
 * ``GET /challenges/<id>/log/head`` (public): the latest signed tree head.
 * ``GET /challenges/<id>/log/consistency?from=N`` (public): the latest head and a proof that
   it extends the head of size N (a participant holding a receipt checks nothing was dropped).
@@ -38,6 +40,7 @@ from cryptoscore.protocol.driver import private_request_id, round1_prefix, round
 from cryptoscore.protocol.release import ReleaseState
 from cryptoscore.protocol.rules import ChallengeRules
 from cryptoscore.scoring.policy import ReleasePolicy
+from cryptoscore.threshold.dp_noise import calibrate
 from cryptoscore.transparency.entries import parse_entry
 from cryptoscore.transparency.leaderboard import RANKING_RULE, Z_95, with_accuracy
 from cryptoscore_server.auth import require_roles
@@ -103,7 +106,10 @@ def leaderboard(challenge_id: str) -> Response:
     challenge = get_challenge(challenge_id)
     session = get_session()
     policy = ReleasePolicy.from_json(challenge.policy)
-    split = None if challenge.rules is None else ChallengeRules.from_json(challenge.rules).split
+    rules = None if challenge.rules is None else ChallengeRules.from_json(challenge.rules)
+    split = None if rules is None else rules.split
+    dp = None if rules is None else rules.dp
+    noise = None if dp is None else calibrate(policy, dp.rho, challenge.threshold)
     part: str | None = query.get("part")
     if split is None and part is not None:
         raise Problem(422, f"Challenge {challenge_id!r} has no public/private split.")
@@ -150,8 +156,25 @@ def leaderboard(challenge_id: str) -> Response:
         "next_offset": end if end < len(ranked) else None,
         "rows": [
             {**row, "submitted_at": times[row["submission"]]}
-            for row in with_accuracy(page, policy, challenge.n_items, part_sizes)
+            for row in with_accuracy(page, policy, challenge.n_items, part_sizes, noise)
         ],
+        "release": (
+            {"kind": "exact"}
+            if dp is None or noise is None
+            else {
+                "kind": "dp",
+                "rho": dp.rho,
+                "budget": dp.budget,
+                "releases_per_identity": dp.releases,
+                "sigma": noise.sigma,
+                "trustees": noise.trustees,
+                "sensitivity": noise.sensitivity,
+                "interval": "Wilson, with the noise variance V of correct added as V/n^2 "
+                "to the variance inside the square root",
+                "expected_error": "sqrt(2/pi)*sqrt(V): the Gaussian approximation of "
+                "E|released - exact| for the sum of t discrete Gaussians",
+            }
+        ),
         "part": part,
         "split": (
             None

@@ -234,8 +234,15 @@ const COLUMNS = [
   { key: "interval", label: "95% interval", num: true, value: (r) => r.accuracy_low, dir: "desc" },
   { key: "correct", label: "Correct", num: true, value: (r) => r.correct, dir: "desc" },
   { key: "errors", label: "Errors", num: true, value: (r) => r.n - r.correct, dir: "asc" },
+  { key: "noise", label: "Expected error (±)", num: true, value: (r) => r.expected_abs_error, dir: "asc" },
   { key: "submitted", label: "Submitted", value: (r) => r.submitted_at, dir: "asc" },
 ];
+
+// a dp challenge: which policy made the numbers, and what the noise costs
+function releaseText(release) {
+  if (!release || release.kind !== "dp") return null;
+  return `Differential privacy: each of the t = ${release.trustees} trustees adds discrete Gaussian noise (σ = ${release.sigma.toFixed(2)}) to every release, ρ = ${release.rho} per release (zCDP), at most ${release.releases_per_identity} releases per participant (budget ${release.budget}). Counts are noisy; the expected error is the Gaussian approximation of E|released − exact|, and the 95% interval is Wilson's with the noise variance added.`;
+}
 
 function sortRows(rows, key, dir) {
   const column = COLUMNS.find((c) => c.key === key) || COLUMNS[0];
@@ -336,9 +343,11 @@ async function leaderboardPage(id, params) {
                 : `Released after the close (${time(split.closes_at)}), for each participant's final submission${split.finals === 1 ? "" : "s"} only.`,
           ]
         : [h("strong", {}, "Policy: "), `${metricsText(board.policy)} on ${count(n)} items.`]),
+      ...(releaseText(board.release) ? [" ", h("span", { class: "release-dp" }, releaseText(board.release))] : [h("span", { class: "release-exact" }, " Exact counts.")]),
     );
     const hasErrors = board.policy.metrics.includes("errors");
-    const columns = COLUMNS.filter((col) => col.key !== "errors" || hasErrors);
+    const noised = board.release && board.release.kind === "dp";
+    const columns = COLUMNS.filter((col) => (col.key !== "errors" || hasErrors) && (col.key !== "noise" || noised));
     const sorted = sortRows(board.rows, state.sort, state.dir);
     const pages = Math.max(1, Math.ceil(sorted.length / PAGE_SIZE));
     state.page = Math.min(state.page, pages);
@@ -380,6 +389,7 @@ async function leaderboardPage(id, params) {
       interval: (r) => h("td", { class: "num" }, interval(r.accuracy_low, r.accuracy_high)),
       correct: (r) => h("td", { class: "num" }, count(r.correct)),
       errors: (r) => h("td", { class: "num" }, count(r.values.errors)),
+      noise: (r) => h("td", { class: "num" }, `±${r.expected_abs_error.toFixed(2)}`),
       submitted: (r) => h("td", {}, time(r.submitted_at)),
     };
     const table = h(
@@ -401,7 +411,7 @@ async function leaderboardPage(id, params) {
     body.replaceChildren(...[
       rows.length
         ? h("figure", { class: "plot" }, intervalPlot(rows, "Accuracy and its 95% interval", Math.max(300, Math.min(760, main.clientWidth - 56))),
-            h("figcaption", {}, `Accuracy (dot) and its Wilson 95% interval (bar), rows as in the table below${pages > 1 ? " (this page)" : ""}. Overlapping intervals do not change the ranking: rows are ranked by their exact counts.`))
+            h("figcaption", {}, `Accuracy (dot) and its Wilson 95% interval (bar), rows as in the table below${pages > 1 ? " (this page)" : ""}. Overlapping intervals do not change the ranking: rows are ranked by their ${noised ? "released (noisy) counts" : "exact counts"}.`))
         : h("p", {}, "Nothing released yet."),
       rows.length ? tableRegion("Leaderboard", table) : null,
       pager,
@@ -499,13 +509,13 @@ function timeline(record, threshold) {
       s.events.length ? h("p", { class: "muted" }, entryList(s.events)) : null)));
 }
 
-function valuesTable(values, classes) {
+function valuesTable(values, classes, noised) {
   const plain = Object.entries(values).filter(([k]) => !k.startsWith("confusion:"));
   const grid = confusionOf(values, classes);
   return [
     plain.length
       ? h("table", { class: "values" },
-          h("caption", {}, "Released values (exact counts)"),
+          h("caption", {}, noised ? "Released values (with the trustees' differential-privacy noise)" : "Released values (exact counts)"),
           h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Aggregate"), h("th", { scope: "col", class: "num" }, "Count"))),
           h("tbody", {}, plain.map(([k, v]) => h("tr", {}, h("th", { scope: "row" }, k), h("td", { class: "num" }, count(v))))))
       : null,
@@ -534,7 +544,7 @@ async function submissionPage(id, sha) {
       h("h2", { id: "timeline" }, "Round 1 and round 2, from the log"),
       timeline(record, c.threshold)),
     record.values
-      ? h("section", { "aria-labelledby": "values" }, h("h2", { id: "values" }, "Released"), valuesTable(record.values, c.classes))
+      ? h("section", { "aria-labelledby": "values" }, h("h2", { id: "values" }, "Released"), valuesTable(record.values, c.classes, Boolean(c.rules && c.rules.dp)))
       : null,
     h("section", { "aria-labelledby": "receipt" },
       h("h2", { id: "receipt" }, "Receipt"),

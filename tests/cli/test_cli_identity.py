@@ -671,3 +671,31 @@ def test_protocol_client_sends_signatures_and_enrolments(monkeypatch):
     assert sent[3].get_header("Content-type") == "application/octet-stream"
     assert got[4] == ("GET", f"{base}/enrolment", None, None)
     assert all(r.get_header("Authorization") == "Bearer tok" for r in sent)
+
+
+def test_challenge_create_with_dp_states_its_guarantee(
+    tmp_path, passphrase_env, organizer_service, capsys
+):
+    """--dp-rho R --dp-budget B: the rule is sent with the definition, the first warning line
+    states the per-participant guarantee (rho_total, epsilon at delta 1e-6, the label bound)
+    in place of the exact counts' leakage, and a leaky policy is no longer refused for it;
+    one flag without the other, or a budget below rho, is one error line and nothing sent."""
+    _init(tmp_path, "org", capsys)
+    org = ("--organizer", str(tmp_path / "org"), "--max-enrolled", "20")
+    leaky = (*org, "--metrics", "confusion", "--limit-per-day", "50")
+    assert main(_create(tmp_path, *leaky, "--dp-rho", "0.01", "--dp-budget", "0.1")) == 0
+    first = capsys.readouterr().err.strip().splitlines()[0]
+    assert first.startswith(
+        "policy confusion on 300 items, K=3, releases counts with discrete Gaussian noise added "
+        "by every trustee: rho = 0.01 per release (zCDP), budget rho_total = 0.1 per identity "
+        "(10 releases), i.e. (epsilon = "
+    )
+    assert "against t-1 trustees colluding with it" in first
+    assert organizer_service.definitions[-1]["dp"] == {"rho": 0.01, "budget": 0.1}
+    assert main(_create(tmp_path, *org, "--dp-rho", "0.01")) == 2
+    assert _one_error(capsys) == (
+        "cryptoscore: error: differential privacy needs both --dp-rho R and --dp-budget B"
+    )
+    assert main(_create(tmp_path, *org, "--dp-rho", "0.5", "--dp-budget", "0.1")) == 2
+    assert _one_error(capsys).startswith("cryptoscore: error: --dp-rho/--dp-budget: dp: the budget")
+    assert len(organizer_service.definitions) == 1

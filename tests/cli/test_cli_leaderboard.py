@@ -110,3 +110,33 @@ def test_empty_board(served, capsys):
         "policy: correct, errors, confusion\n"
         "no released scores yet\n"
     )
+
+
+def test_dp_board_says_which_policy_made_the_numbers(served, capsys):
+    """A dp challenge (rho 0.25, t = 2, policy correct/errors/confusion: correct carries the
+    diagonal's noise, V = t·K·σ² = 2·2·4 = 16): the table says the numbers are noisy, with
+    sigma, rho and budget, and each row's expected absolute error √(2/π)·4 = 3.19."""
+    url, app = served
+    rules = {
+        "organizer": "11" * 32,
+        "enrolment": "open",
+        "invited": [],
+        "submissions_per_day": 5,
+        "pad_requests_per_day": 10,
+        "dp": {"rho": 0.25, "budget": 1.0},
+    }
+    with app.app_context():
+        session = get_session()
+        add_challenge(session, "noisy", 3, n_items=N, policy=POLICY, rules=rules)
+        values = {"confusion:0:0": 42, "confusion:0:1": 9, "confusion:1:0": 10}
+        values |= {"confusion:1:1": 41, "correct": 83, "errors": 17}
+        add_release(session, "noisy", 3, f"{1:064x}", "ann", values, 1)
+        session.commit()
+    out = _run(capsys, "noisy", "--server", url).splitlines()
+    assert out[1] == (
+        "release: dp noise from each of t=2 trustees (discrete Gaussian, sigma 2.000 each), "
+        "rho 0.25 per release, budget 1 per participant; counts are noisy, intervals widened "
+        "by the noise variance"
+    )
+    assert out[2].endswith("expected |error|")
+    assert out[3].endswith("±3.19")

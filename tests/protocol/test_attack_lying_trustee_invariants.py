@@ -245,7 +245,7 @@ def test_the_verifier_fails_a_dispute_of_consistent_values(tmp_path, monkeypatch
     """A service cannot hide an honest score by calling it disputed."""
     s = Setting(tmp_path)
 
-    def always(values, policy, n, fixed=None):
+    def always(values, policy, n, fixed=None, **_noise):
         raise InconsistentReleaseError("count-range", "made up", dict(values))
 
     monkeypatch.setattr(release_module, "check_release", always)

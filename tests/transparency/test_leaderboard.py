@@ -163,3 +163,30 @@ def test_an_impossible_count_is_shown_as_such_not_a_crash():
         (1100, None, None),
         (-3, None, None),
     ]
+
+
+def test_dp_rows_carry_the_policy_expected_error_and_the_widened_interval():
+    """Worked example (docs/design.md, "Differential-privacy release"): policy correct, rho
+    0.25 per release, t = 2 trustees: σ² = 1/(2·0.25) = 2, V = t·σ² = 4. Released correct 81
+    of n = 100: the Wilson half-width's variance p̂(1 − p̂)/n = 0.001539 gains V/n² = 0.0004,
+    and the interval (0.7222, 0.8749) widens to (0.7134, 0.8837); the expected absolute error
+    is √(2/π)·√4 = 1.596 items."""
+    from cryptoscore.threshold.dp_noise import calibrate
+
+    noise = calibrate(CORRECT, 0.25, trustees=2)
+    assert noise.sigma**2 == pytest.approx(2.0) and noise.variance("correct") == pytest.approx(4.0)
+    [exact] = with_accuracy(rank([_row("ann", 81, 0)], CORRECT), CORRECT, 100)
+    [noisy] = with_accuracy(rank([_row("ann", 81, 0)], CORRECT), CORRECT, 100, noise=noise)
+    assert (exact["accuracy_low"], exact["accuracy_high"]) == pytest.approx(
+        (0.72221, 0.87485), abs=1e-5
+    )
+    assert (noisy["accuracy_low"], noisy["accuracy_high"]) == pytest.approx(
+        (0.71339, 0.88368), abs=1e-5
+    )
+    assert noisy["release"] == "dp" and noisy["noise_variance"] == pytest.approx(4.0)
+    assert noisy["expected_abs_error"] == pytest.approx(1.59577, abs=1e-5)
+    assert "release" not in exact
+    # a noised count past n is clamped for the proportion, never claimed exact at the edge
+    [over] = with_accuracy(rank([_row("bo", 102, 0)], CORRECT), CORRECT, 100, noise=noise)
+    assert over["correct"] == 102 and over["accuracy"] == 1.0 and over["accuracy_low"] < 1.0
+    assert over["accuracy_high"] == 1.0
