@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from cryptoscore.envelope import canonical_json
 from cryptoscore.errors import MismatchError
 from cryptoscore.hazmat.c1 import SEED_BYTES
+from cryptoscore.protocol.ladder import LadderRule
 from cryptoscore.protocol.rules import ChallengeRules, SplitRule
 from cryptoscore.randomness import Rng
 from cryptoscore.scoring.bundle import EncryptedBundle
@@ -62,12 +63,29 @@ class ChallengeContext:
                     f"a split challenge has at most {MAX_CLASSES // 2} classes (its labels are "
                     "one-hot over part and class)"
                 )
+        ladder = self.ladder
+        if ladder is not None and ladder.margin >= self.ladder_items:
+            items = self.ladder_items
+            raise MismatchError(
+                f"a ladder over {items} items has a margin of 1..{items - 1} items, "
+                f"not {ladder.margin}"
+            )
 
     @property
     def split(self) -> SplitRule | None:
         """The public/private split, if the rules have one (docs/design.md, "Public/private
         split")."""
         return None if self.rules is None else self.rules.split
+
+    @property
+    def ladder(self) -> LadderRule | None:
+        """The Ladder release policy, if the rules have one (docs/design.md, "Ladder")."""
+        return None if self.rules is None else self.rules.ladder
+
+    @property
+    def ladder_items(self) -> int:
+        """The items the Ladder's counts are over: the public part's, or every item."""
+        return self.n if self.split is None else self.split.public_items
 
     def classes_of(self, kind: str) -> int:
         """Classes a ``kind`` bundle of this challenge encodes: K, or 2K for a split's labels

@@ -40,6 +40,17 @@ item count, classes, daily quota, window and enrolment, :func:`label_leakage` st
   attack turns ``finals·(K−1)`` (confusion; ``correct`` needs a baseline it never gets: 0 for
   one final) into private labels.
 
+* **under the Ladder** (``rules.LadderRule``, ``protocol/ladder.py``, docs/design.md
+  "Ladder") — a participant sees its shown count only, which changes only when an exact count
+  beats it by more than the margin ``m`` (counts of the ``n`` items the Ladder scores: the
+  public part, or every item). A shown count is one of ``V = ⌊n/m⌋ + 1`` values (+1 when m
+  does not divide n: n itself) and an identity's shown counts never decrease, so its ``T``
+  submissions show one of ``C(V + T − 1, T)`` sequences: at most ``log2 C(V + T − 1, T)``
+  bits, ``/ log2 K`` labels' worth, per identity, however adaptive. The demonstrated
+  ``correct``/``errors`` attack reads ±1 changes, which the Ladder never shows (a change
+  must exceed the margin, at least 1): it recovers nothing. The bound is against
+  participants only: the service (the combiner) decrypts the exact counts.
+
 No I/O: the CLI prints :meth:`LabelLeakage.statement` at ``challenge create`` and refuses on
 :meth:`LabelLeakage.refusals`; the service returns :meth:`LabelLeakage.to_json` with the
 challenge.
@@ -52,6 +63,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from cryptoscore.protocol.ladder import LadderRule, ladder_sequences_bits, ladder_values
 from cryptoscore.protocol.rules import DAY_MS, ChallengeRules, SplitRule
 from cryptoscore.scoring.policy import ReleasePolicy
 
@@ -120,6 +132,50 @@ class LabelLeakage:
     """A split's final submissions per identity, whose private part is released once."""
     private_bits_per_release: float = 0.0
     """``log2`` of the values one release of the private part can take."""
+    ladder_margin: int | None = None
+    """The Ladder's margin in counts (``None``: exact counts are released)."""
+
+    # -- under the Ladder ---------------------------------------------------------------------
+    @property
+    def ladder_shown_values(self) -> int:
+        """How many counts the Ladder can show (the paper's ``1/η + 1``)."""
+        if self.ladder_margin is None:
+            return 0
+        return ladder_values(self.ladder_margin, self.exposed_items)
+
+    @property
+    def ladder_bits_per_identity(self) -> float:
+        """``log2 C(V + T − 1, T)``: the bits one identity's ``T`` shown counts can carry."""
+        if self.ladder_margin is None:
+            return 0.0
+        return ladder_sequences_bits(
+            self.ladder_margin, self.exposed_items, self.submissions_per_identity
+        )
+
+    @property
+    def ladder_labels_bound(self) -> float:
+        """At most this many labels' worth per identity under the Ladder."""
+        worth = self.ladder_bits_per_identity / math.log2(self.classes)
+        return min(float(self.exposed_items), worth)
+
+    @property
+    def ladder_attack_labels(self) -> int:
+        """Labels the demonstrated ±1 attack recovers under the Ladder: none. Each probe
+        moves the exact count by one from the baseline's, and a shown count changes only on
+        a count more than the margin (at least 1) above it."""
+        return 0
+
+    def _ladder_line(self) -> str:
+        m, n, t = self.ladder_margin, self.exposed_items, self.submissions_per_identity
+        v = self.ladder_shown_values
+        return (
+            f"warning: under the Ladder, margin {m} of {n} items (eta = {m}/{n}); a shown "
+            f"count changes only when a submission beats it by more than {m}: at most {v} "
+            f"distinct shown counts, so {t} submissions per identity carry at most "
+            f"log2 C({v} + {t} - 1, {t}) = {self.ladder_bits_per_identity:.1f} bits "
+            f"({self.ladder_labels_bound:.2f} labels' worth; the demonstrated attack: "
+            f"{self.ladder_attack_labels}); the service sees the exact counts"
+        )
 
     @property
     def exposed_items(self) -> int:
@@ -171,6 +227,8 @@ class LabelLeakage:
 
     @property
     def one_identity_recovers_all(self) -> bool:
+        if self.ladder_margin is not None:
+            return self.ladder_labels_bound >= self.n_items
         return self.labels_per_identity >= self.n_items
 
     @property
@@ -270,9 +328,13 @@ class LabelLeakage:
                 if pooled is not None and pooled >= every
                 else f"recover {pooled} of {every} {exposed} before the close"
             )
-        if self.public_items is None:
-            return [first, second]
-        return [first, second, self._split_line()]
+        if self.ladder_margin is not None:  # the counts above are what exact ones would give
+            first = first.replace("releases exact counts", "shows laddered counts (last line)")
+            first = first.replace("one identity can recover", "exact ones would let one recover")
+        lines = (
+            [first, second] if self.public_items is None else [first, second, self._split_line()]
+        )
+        return lines if self.ladder_margin is None else [*lines, self._ladder_line()]
 
     def refusals(self) -> list[str]:
         """Why ``challenge create`` refuses this challenge (empty: it need not)."""
@@ -334,6 +396,17 @@ class LabelLeakage:
                 }
             ),
             "statement": self.statement(),
+            **({} if self.ladder_margin is None else {"ladder": self._ladder_json()}),
+        }
+
+    def _ladder_json(self) -> dict[str, Any]:
+        return {
+            "margin": self.ladder_margin,
+            "items": self.exposed_items,
+            "shown_values": self.ladder_shown_values,
+            "bits_per_identity": round(self.ladder_bits_per_identity, 4),
+            "labels_per_identity_bound": round(self.ladder_labels_bound, 4),
+            "labels_per_identity_attack": self.ladder_attack_labels,
         }
 
 
@@ -345,11 +418,12 @@ def label_leakage(
     closes: datetime,
     enrolment_limit: int | None,
     split: SplitRule | None = None,
+    ladder: LadderRule | None = None,
 ) -> LabelLeakage:
     """The leakage of a challenge releasing ``policy`` on ``n_items`` items, open from
     ``opens`` to ``closes`` (aware datetimes), ``submissions_per_day`` per identity, at most
     ``enrolment_limit`` identities (``None``: unbounded), with a public/private ``split`` or
-    without."""
+    without, under the Ladder or releasing exact counts."""
     window_ms = max(0, int((closes - opens).total_seconds() * 1000))
     labels, per, baseline = attack_rate(policy)
     leakage = LabelLeakage(
@@ -363,6 +437,7 @@ def label_leakage(
         attack_labels=labels,
         attack_submissions=per,
         attack_baseline=baseline,
+        ladder_margin=None if ladder is None else ladder.margin,
     )
     if split is None:
         return leakage
@@ -390,4 +465,5 @@ def leakage_of_rules(
         closes,
         rules.enrolment_limit,
         rules.split,
+        rules.ladder,
     )

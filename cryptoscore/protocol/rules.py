@@ -18,7 +18,11 @@ log (docs/design.md, "Signed inputs and enrolment"):
   split"): how many items are public (published; which ones is secret), when the challenge
   closes (Unix ms), and how many final submissions per identity have their private part
   released after the close. A definition without the member has no split, and its JSON, and
-  so its digest, are unchanged.
+  so its digest, are unchanged;
+* ``ladder`` — the Ladder release policy (``protocol/ladder.py``, docs/design.md, "Ladder"):
+  a participant's shown score changes only when it beats its previous shown score by
+  ``margin`` counts (of the public part, or of every item without a split). A definition
+  without the member releases exact counts, and its JSON, and so its digest, are unchanged.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from typing import Any, Literal
 from cryptoscore.envelope import Fields
 from cryptoscore.errors import FormatError
 from cryptoscore.identity import PublicKey
+from cryptoscore.protocol.ladder import LadderRule
 
 __all__ = [
     "DAY_MS",
@@ -111,6 +116,7 @@ class ChallengeRules:
     pad_requests_per_day: int = 10
     max_enrolled: int | None = None
     split: SplitRule | None = None
+    ladder: LadderRule | None = None
 
     def __post_init__(self) -> None:
         if self.enrolment not in ("invite", "open"):
@@ -163,6 +169,8 @@ class ChallengeRules:
             out["max_enrolled"] = self.max_enrolled
         if self.split is not None:
             out["split"] = self.split.to_json()
+        if self.ladder is not None:
+            out["ladder"] = self.ladder.to_json()
         return out
 
     @classmethod
@@ -171,7 +179,7 @@ class ChallengeRules:
         if not isinstance(obj, Mapping):
             raise FormatError("challenge rules: expected an object")
         members = {"organizer", "enrolment", "invited", "submissions_per_day"}
-        members |= {"pad_requests_per_day"} | ({"max_enrolled", "split"} & set(obj))
+        members |= {"pad_requests_per_day"} | ({"max_enrolled", "split", "ladder"} & set(obj))
         f = Fields(obj, "challenge rules", members)
         invited = obj["invited"]
         if not isinstance(invited, list) or not all(isinstance(k, str) for k in invited):
@@ -191,4 +199,5 @@ class ChallengeRules:
                 f.integer("max_enrolled", 1, MAX_ENROLLED) if "max_enrolled" in obj else None
             ),
             split=SplitRule.from_json(obj["split"]) if "split" in obj else None,
+            ladder=LadderRule.from_json(obj["ladder"]) if "ladder" in obj else None,
         )
