@@ -269,6 +269,15 @@ class ChallengeCreateSchema(Schema):
     closes_at = fields.AwareDateTime(
         required=True, metadata={"description": "ISO 8601 with offset"}
     )
+    ladder_margin = fields.String(
+        validate=validate.Regexp(r"^(0\.[0-9]{1,9}|[0-9]{1,9}/[0-9]{1,9})$"),
+        metadata={
+            "description": 'the Ladder (docs/design.md, "Ladder"): a shown score changes only '
+            "when a submission beats it by more than this fraction η of the items scored (the "
+            "public part, or every item): a decimal or n/d, 0 < η < 1, η times the items a "
+            "whole number (absent: exact counts)"
+        },
+    )
     split = fields.Nested(
         SplitCreateSchema,
         metadata={
@@ -528,6 +537,16 @@ class LeaderboardRowSchema(Schema):
     )
     submitted_at = fields.AwareDateTime(required=True)
     part = _part_choice("a split challenge: the part these values score (n its size)")
+    release = fields.String(
+        validate=validate.OneOf(["ladder"]),
+        metadata={
+            "description": "ladder: values is the Ladder's shown count {correct}, not the "
+            "exact values (absent: exact counts)"
+        },
+    )
+    ladder_margin = fields.Integer(
+        metadata={"description": "under the Ladder: its margin in counts of n"}
+    )
 
 
 class IntervalSchema(Schema):

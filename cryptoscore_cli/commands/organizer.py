@@ -120,6 +120,8 @@ def cmd_challenge_create(args: argparse.Namespace) -> None:
                 f"1..{args.n_items - 1} public items"
             )
         definition["split"] = {"public_items": args.public_items, "finals": args.finals or 1}
+    if args.ladder_margin is not None:
+        definition["ladder_margin"] = args.ladder_margin
     check_label_leakage(definition, args.accept_label_leakage)
     created = create_challenge(client(args), definition, ceremony, args.quiet)
     print(json.dumps(created, indent=2, sort_keys=True))
@@ -168,12 +170,29 @@ def check_label_leakage(definition: dict[str, Any], accept: bool) -> None:
         closes,
         limit,
         split,
+        _ladder(definition),
     )
     for line in leakage.statement():
         print(line, file=sys.stderr)
     refusals = leakage.refusals()
     if refusals and not accept:
         raise CliError("refusing to create the challenge: " + "; and ".join(refusals))
+
+
+def _ladder(definition: dict[str, Any]) -> Any:
+    """The Ladder of ``--ladder-margin`` η: η in counts of the items it scores (the public
+    part, or every item), exactly; refused unless a whole number of them."""
+    if "ladder_margin" not in definition:
+        return None
+    from cryptoscore.errors import CryptoScoreError
+    from cryptoscore.protocol.ladder import LadderRule, margin_counts
+
+    split = definition.get("split")
+    items = definition["n_items"] if split is None else split["public_items"]
+    try:
+        return LadderRule(margin_counts(definition["ladder_margin"], items))
+    except CryptoScoreError as exc:
+        raise CliError(f"--ladder-margin: {exc}") from None
 
 
 def create_challenge(
@@ -320,6 +339,13 @@ def add_challenge(sub: Subparsers) -> None:
         type=int,
         metavar="K",
         help="with --public-items: final submissions per participant (default 1)",
+    )
+    p.add_argument(
+        "--ladder-margin",
+        metavar="ETA",
+        help="the Ladder (docs/design.md, 'Ladder'): a participant's shown score changes only "
+        "when a submission beats it by more than ETA (0 < ETA < 1, e.g. 0.01; ETA times the "
+        "items scored — the public part, or every item — must be a whole number)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_challenge_create)
