@@ -349,7 +349,8 @@ async function leaderboardPage(id, params) {
         : [h("strong", {}, "Policy: "), `${metricsText(board.policy)} on ${count(n)} items.`]),
       ...ladderText(board.rows, n),
     );
-    const hasErrors = board.policy.metrics.includes("errors");
+    // under the Ladder the rows show one count, correct: no errors column
+    const hasErrors = board.policy.metrics.includes("errors") && !board.rows.some((r) => r.release === "ladder");
     const columns = COLUMNS.filter((col) => col.key !== "errors" || hasErrors);
     const sorted = sortRows(board.rows, state.sort, state.dir);
     const pages = Math.max(1, Math.ceil(sorted.length / PAGE_SIZE));
