@@ -46,11 +46,9 @@ if _MISSING is not None:
     pytest.skip(_MISSING, allow_module_level=True)
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Flask, Story]]:
-    """The service with the story's two challenges, served by waitress; (url, app, story)."""
-    data = tmp_path_factory.mktemp("web")
-    app = create_app(
+def web_app(data: Path) -> Flask:
+    """A service on SQLite under ``data``, without request logs or Redis."""
+    return create_app(
         {
             "DATA_DIR": data / "data",
             "DATABASE_URL": f"sqlite:///{data / 'service.sqlite3'}",
@@ -58,6 +56,13 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Flas
             "REDIS_URL": None,
         }
     )
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Flask, Story]]:
+    """The service with the story's two challenges, served by waitress; (url, app, story)."""
+    data = tmp_path_factory.mktemp("web")
+    app = web_app(data)
     story = populate(app)
     try:
         with serving_in_thread(app, threads=4) as url:

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 from playwright.sync_api import Page, expect
 
-from cryptoscore_server.app import create_app
 from cryptoscore_server.db import dispose
 from cryptoscore_server.launch import serving_in_thread
 from tests.helpers.protocol import (
@@ -25,21 +24,14 @@ from tests.helpers.protocol import (
     make_tokens,
     upload,
 )
-from tests.web.conftest import ARTIFACTS
+from tests.web.conftest import ARTIFACTS, web_app
 from tests.web.test_web_split import _rows
 
 
 @pytest.fixture(scope="module")
 def served_ladder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data = tmp_path_factory.mktemp("web-ladder")
-    app = create_app(
-        {
-            "DATA_DIR": data / "data",
-            "DATABASE_URL": f"sqlite:///{data / 'service.sqlite3'}",
-            "LOG_REQUESTS": False,
-            "REDIS_URL": None,
-        }
-    )
+    app = web_app(data)
     client, committee = app.test_client(), make_committee()
     parties = {"organizer": "organizer", "ann": "participant", "bob": "participant"}
     tokens = make_tokens(app, parties | {f"t{i}": "trustee" for i in range(3)})

@@ -20,7 +20,6 @@ from playwright.sync_api import Page, expect
 
 from cryptoscore.protocol.rules import DAY_MS
 from cryptoscore.scoring.encoding import draw_public_mask
-from cryptoscore_server.app import create_app
 from cryptoscore_server.db import dispose
 from cryptoscore_server.jobs import drain
 from cryptoscore_server.launch import serving_in_thread
@@ -36,7 +35,7 @@ from tests.helpers.protocol import (
     upload,
 )
 from tests.helpers.service import API, bearer
-from tests.web.conftest import ARTIFACTS
+from tests.web.conftest import ARTIFACTS, web_app
 
 PUBLIC = 120
 
@@ -80,14 +79,7 @@ class SplitStory:
 @pytest.fixture(scope="module")
 def served_split(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, SplitStory]]:
     data = tmp_path_factory.mktemp("web-split")
-    app = create_app(
-        {
-            "DATA_DIR": data / "data",
-            "DATABASE_URL": f"sqlite:///{data / 'service.sqlite3'}",
-            "LOG_REQUESTS": False,
-            "REDIS_URL": None,
-        }
-    )
+    app = web_app(data)
     story = SplitStory(app, data)
     try:
         with serving_in_thread(app, threads=4) as url:
