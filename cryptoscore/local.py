@@ -32,6 +32,7 @@ from cryptoscore.protocol.driver import (
     private_request_id,
 )
 from cryptoscore.protocol.invariants import LabelHistogram, fixed_label_histogram
+from cryptoscore.protocol.ladder import LadderOpening, ladder_decision
 from cryptoscore.protocol.release import BundleRelease, ReleaseState, SubmissionRelease
 from cryptoscore.protocol.requests import DecryptionRequest, Round1Evidence
 from cryptoscore.protocol.signed_inputs import (
@@ -97,6 +98,11 @@ class MemoryLedger:
         self._released: list[_Uploaded] = []
         """Released submissions, in release order (the label histogram's first is fixed)."""
         self._asked: set[str] = set()
+        self.shown: dict[str, int] = {}
+        """Under the Ladder: each owner's last shown correct count (docs/design.md, "Ladder")."""
+        self.openings: dict[str, LadderOpening] = {}
+        """Under the Ladder: each release's exact values and nonce, by request id, in release
+        order (the restricted audit bundle's ``ladder.json``; never logged)."""
 
     @property
     def context(self) -> ChallengeContext:
@@ -192,12 +198,22 @@ class _MemoryUpdate:
 
     def release(self, submission: SubmissionRelease) -> None:
         request = self._round2_request(submission, "release")
-        self.ledger.transcript.record_release(
+        context, ledger = self.ledger.context, self.ledger
+        values, commitment = submission.released, None
+        if context.ladder is not None:  # the log shows the Ladder's count, commits to the rest
+            decision = ladder_decision(
+                context, ledger.shown.get(self.uploaded.owner), request.request_id, values
+            )
+            values, commitment = decision.values, decision.opening.commitment
+            ledger.shown[self.uploaded.owner] = decision.shown
+            ledger.openings[request.request_id] = decision.opening
+        ledger.transcript.record_release(
             self.digest,
             submission.labels.bundle.digest,
             request.request_id,
-            submission.released,
+            values,
             part=submission.part,
+            commitment=commitment,
         )
         self.uploaded.state = submission.state
         self.ledger._released.append(self.uploaded)
@@ -548,8 +564,18 @@ class LocalChallenge:
             if isinstance(sub, BundleRelease)
         }
 
-    def export_audit_bundle(self, path: str | Path) -> None:
-        self.transcript.export(path, self.context.policy)
+    def shown(self) -> dict[str, int]:
+        """Under the Ladder: each participant's shown correct count (what the log shows)."""
+        return dict(self.ledger.shown)
+
+    def export_audit_bundle(self, path: str | Path, *, restricted: bool = False) -> None:
+        """The audit bundle: under the Ladder, the public one holds no exact value (nor the
+        partials that combine to them); the ``restricted`` one, for the organizer or a
+        designated auditor, adds them and the commitments' openings (docs/design.md,
+        "Ladder")."""
+        openings = list(self.ledger.openings.values()) if restricted else None
+        ladder = self.context.ladder is not None
+        self.transcript.export(path, self.context.policy, openings, ladder=ladder)
 
 
 def local_trustees(

@@ -70,6 +70,14 @@ def _confusion(row: dict[str, Any], classes: int, indent: str) -> list[str]:
     return lines
 
 
+def _ladder_text(rows: list[dict[str, Any]], n: int) -> str:
+    """Under the Ladder (docs/design.md, "Ladder"): which release policy produced the counts."""
+    margin = next((r.get("ladder_margin") for r in rows if r.get("release") == "ladder"), None)
+    if margin is None:
+        return ""
+    return f"; release: ladder, margin {margin} of {n} (shown counts, not exact)"
+
+
 def format_leaderboard(board: dict[str, Any], *, confusion: bool = False) -> str:
     """The table of a leaderboard response (``fetch_leaderboard``)."""
     policy = board["policy"]
@@ -85,6 +93,7 @@ def format_leaderboard(board: dict[str, Any], *, confusion: bool = False) -> str
     lines = [
         f"{board['challenge']}: {_VIEW_TEXT.get(board['view'], board['view'])} "
         f"({board['total']}), {scope}; policy: {', '.join(policy['metrics'])}"
+        + _ladder_text(rows, n)
     ]
     release = board.get("release") or {"kind": "exact"}
     noised = release["kind"] == "dp"

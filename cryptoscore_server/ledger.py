@@ -279,7 +279,7 @@ class SqlTranscriptStore:
         )
         entry = json.loads(raw)
         kind = entry.get("type")
-        if kind in ("release", "part_release"):
+        if kind in ("release", "part_release", "ladder_release"):
             row = self._session.get(UploadedBundle, (self._challenge_id, entry["predictions"]))
             if row is not None and entry.get("part") == "private":
                 row.private_released_index = index
@@ -341,6 +341,7 @@ class SqlTranscriptStore:
                 UploadedBundle.released_index,
                 UploadedBundle.private_values,
                 UploadedBundle.private_released_index,
+                UploadedBundle.shown,
             ).where(
                 UploadedBundle.challenge_id == self._challenge_id,
                 UploadedBundle.released_index.is_not(None)
@@ -348,11 +349,13 @@ class SqlTranscriptStore:
             )
         )
         out: list[LeaderboardRow] = []
-        for owner, digest, values, index, private_values, private_index in rows:
+        for owner, digest, values, index, private_values, private_index, shown in rows:
             if index is not None:  # a split's public part, or every item without a split
+                part = "public" if split else None
+                # under the Ladder the row is its ladder_release: the shown values
                 out.append(
                     LeaderboardRow(
-                        owner, digest, values or {}, int(index), "public" if split else None
+                        owner, digest, shown or values or {}, int(index), part, shown is not None
                     )
                 )
             if private_index is not None:

@@ -328,6 +328,12 @@ class UploadedBundle(Base):
     )
     private_released_index: Mapped[int | None] = mapped_column(Integer, default=None)
     """Log index of the private part's ``part_release`` entry."""
+    shown: Mapped[dict[str, int] | None] = mapped_column(JSON, default=None)
+    """Under the Ladder: the shown values (``{"correct": s}``) its ``ladder_release`` logged;
+    ``values`` stays the exact ones, which only the service and the restricted audit bundle
+    hold (revision 0012, docs/design.md "Ladder")."""
+    ladder_nonce: Mapped[str | None] = mapped_column(String(64), default=None)
+    """Under the Ladder: the nonce (hex) of the commitment to ``values``."""
 
 
 class FinalSelection(Base):

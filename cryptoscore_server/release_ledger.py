@@ -22,6 +22,7 @@ from cryptoscore.protocol.challenge import ChallengeContext
 from cryptoscore.protocol.contributions import Contribution
 from cryptoscore.protocol.driver import PRIVATE_PENDING, BundleStatus
 from cryptoscore.protocol.invariants import LabelHistogram, fixed_label_histogram
+from cryptoscore.protocol.ladder import LadderDecision, ladder_decision
 from cryptoscore.protocol.release import (
     BundleRelease,
     ReleaseState,
@@ -387,19 +388,51 @@ class SqlReleaseUpdate:
         self.row.state = submission.state
         self.wrote = True
 
-    def _log_release(self, submission: SubmissionRelease, round_: int, part: Part | None) -> None:
-        """Append the release entry of round ``round_`` (a part_release entry for a part)."""
+    def _log_release(
+        self,
+        submission: SubmissionRelease,
+        round_: int,
+        part: Part | None,
+        ladder: LadderDecision | None = None,
+    ) -> None:
+        """Append the release entry of round ``round_`` (a part_release entry for a part; a
+        ladder_release of the shown values under the Ladder)."""
         if submission.request is None:
             raise ValueError(f"round {round_} has not started: nothing to release")
         digest, request_id = self.row.digest, submission.request.request_id
         labels, values = submission.labels.bundle.digest, submission.released
+        commitment = None
+        if ladder is not None:
+            values, commitment = ladder.values, ladder.opening.commitment
         append_event(
             self._session,
             self.ledger.store,
             self.ledger.challenge_id,
             f"release:{request_id}",
-            lambda t, k: t.record_release(digest, labels, request_id, values, key=k, part=part),
+            lambda t, k: t.record_release(
+                digest, labels, request_id, values, key=k, part=part, commitment=commitment
+            ),
         )
+
+    def _ladder(self, submission: SubmissionRelease) -> LadderDecision | None:
+        """Under the Ladder, its decision on this release: against the owner's last shown
+        count, the released row of the owner with the highest log index (the driver decides
+        under the challenge's lock, so in log order)."""
+        context = self.ledger.context
+        if context.ladder is None or submission.request is None:
+            return None
+        previous = self._session.scalars(
+            select(UploadedBundle.shown)
+            .where(
+                UploadedBundle.challenge_id == self.ledger.challenge_id,
+                UploadedBundle.owner == self.row.owner,
+                UploadedBundle.shown.is_not(None),
+            )
+            .order_by(UploadedBundle.released_index.desc())
+            .limit(1)
+        ).first()
+        last = None if previous is None else int(previous["correct"])
+        return ladder_decision(context, last, submission.request.request_id, submission.released)
 
     def _log_dispute(self, submission: SubmissionRelease, round_: int) -> str:
         """Append the dispute entry of round ``round_``; the reason, cut to its column."""
@@ -419,8 +452,11 @@ class SqlReleaseUpdate:
 
     def release(self, submission: SubmissionRelease) -> None:
         # submission.part is "public" in a split challenge: a part_release entry
-        self._log_release(submission, 2, submission.part)
+        ladder = self._ladder(submission)
+        self._log_release(submission, 2, submission.part, ladder)
         self.row.values = submission.released
+        if ladder is not None:
+            self.row.shown, self.row.ladder_nonce = ladder.values, ladder.opening.nonce.hex()
         self.row.state = submission.state
         self._close(2)
         self.wrote = True

@@ -286,6 +286,15 @@ class ChallengeCreateSchema(Schema):
     closes_at = fields.AwareDateTime(
         required=True, metadata={"description": "ISO 8601 with offset"}
     )
+    ladder_margin = fields.String(
+        validate=validate.Regexp(r"^(0\.[0-9]{1,9}|[0-9]{1,9}/[0-9]{1,9})$"),
+        metadata={
+            "description": 'the Ladder (docs/design.md, "Ladder"): a shown score changes only '
+            "when a submission beats it by more than this fraction η of the items scored (the "
+            "public part, or every item): a decimal or n/d, 0 < η < 1, η times the items a "
+            "whole number (absent: exact counts)"
+        },
+    )
     split = fields.Nested(
         SplitCreateSchema,
         metadata={
@@ -554,14 +563,20 @@ class LeaderboardRowSchema(Schema):
     submitted_at = fields.AwareDateTime(required=True)
     part = _part_choice("a split challenge: the part these values score (n its size)")
     release = fields.String(
-        validate=validate.OneOf(["dp"]),
-        metadata={"description": "dp: these values carry the trustees' noise (absent: exact)"},
+        validate=validate.OneOf(["dp", "ladder"]),
+        metadata={
+            "description": "dp: these values carry the trustees' noise; ladder: values is the "
+            "Ladder's shown count {correct}, not the exact values (absent: exact counts)"
+        },
     )
     expected_abs_error = fields.Float(
         metadata={"description": "dp: E|released correct - exact correct| (Gaussian approx.)"}
     )
     noise_variance = fields.Float(
         metadata={"description": "dp: the variance of correct's noise, widening the interval"}
+    )
+    ladder_margin = fields.Integer(
+        metadata={"description": "under the Ladder: its margin in counts of n"}
     )
 
 

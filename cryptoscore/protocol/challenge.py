@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from cryptoscore.envelope import canonical_json
 from cryptoscore.errors import MismatchError
 from cryptoscore.hazmat.c1 import SEED_BYTES
+from cryptoscore.protocol.ladder import LadderRule
 from cryptoscore.protocol.rules import ChallengeRules, DpRule, SplitRule
 from cryptoscore.randomness import Rng
 from cryptoscore.scoring.bundle import EncryptedBundle
@@ -66,6 +67,13 @@ class ChallengeContext:
         noise = self.release_noise
         if noise is not None:  # a released value must never wrap around mod t_plain
             noise.check_fits(self.n, self.public.params.PLAIN_MODULUS)
+        ladder = self.ladder
+        if ladder is not None and ladder.margin >= self.ladder_items:
+            items = self.ladder_items
+            raise MismatchError(
+                f"a ladder over {items} items has a margin of 1..{items - 1} items, "
+                f"not {ladder.margin}"
+            )
 
     @property
     def split(self) -> SplitRule | None:
@@ -85,6 +93,16 @@ class ChallengeContext:
         trustees whose draws add up in every release (``threshold/dp_noise.py``)."""
         dp = self.dp
         return None if dp is None else calibrate(self.policy, dp.rho, self.record.threshold)
+
+    @property
+    def ladder(self) -> LadderRule | None:
+        """The Ladder release policy, if the rules have one (docs/design.md, "Ladder")."""
+        return None if self.rules is None else self.rules.ladder
+
+    @property
+    def ladder_items(self) -> int:
+        """The items the Ladder's counts are over: the public part's, or every item."""
+        return self.n if self.split is None else self.split.public_items
 
     def classes_of(self, kind: str) -> int:
         """Classes a ``kind`` bundle of this challenge encodes: K, or 2K for a split's labels

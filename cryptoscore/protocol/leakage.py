@@ -50,6 +50,17 @@ item count, classes, daily quota, window and enrolment, :func:`label_leakage` st
   under the Gaussian mechanism with μ = √(2ρ_total), so ≈ for the discrete Gaussian;
   ``tests/protocol/test_dp_release.py`` runs the confusion attack against it).
 
+* **under the Ladder** (``rules.LadderRule``, ``protocol/ladder.py``, docs/design.md
+  "Ladder") — a participant sees its shown count only, which changes only when an exact count
+  beats it by more than the margin ``m`` (counts of the ``n`` items the Ladder scores: the
+  public part, or every item). A shown count is one of ``V = ⌊n/m⌋ + 1`` values (+1 when m
+  does not divide n: n itself) and an identity's shown counts never decrease, so its ``T``
+  submissions show one of ``C(V + T − 1, T)`` sequences: at most ``log2 C(V + T − 1, T)``
+  bits, ``/ log2 K`` labels' worth, per identity, however adaptive. The demonstrated
+  ``correct``/``errors`` attack reads ±1 changes, which the Ladder never shows (a change
+  must exceed the margin, at least 1): it recovers nothing. The bound is against
+  participants only: the service (the combiner) decrypts the exact counts.
+
 No I/O: the CLI prints :meth:`LabelLeakage.statement` at ``challenge create`` and refuses on
 :meth:`LabelLeakage.refusals`; the service returns :meth:`LabelLeakage.to_json` with the
 challenge.
@@ -62,6 +73,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from cryptoscore.protocol.ladder import LadderRule, ladder_sequences_bits, ladder_values
 from cryptoscore.protocol.rules import DAY_MS, ChallengeRules, DpRule, SplitRule
 from cryptoscore.scoring.policy import ReleasePolicy
 
@@ -178,6 +190,51 @@ class LabelLeakage:
             f"{p * self.exposed_items:.1f} of {self.exposed_items} labels expected"
         )
 
+    ladder_margin: int | None = None
+    """The Ladder's margin in counts (``None``: exact counts are released)."""
+
+    # -- under the Ladder ---------------------------------------------------------------------
+    @property
+    def ladder_shown_values(self) -> int:
+        """How many counts the Ladder can show (the paper's ``1/η + 1``)."""
+        if self.ladder_margin is None:
+            return 0
+        return ladder_values(self.ladder_margin, self.exposed_items)
+
+    @property
+    def ladder_bits_per_identity(self) -> float:
+        """``log2 C(V + T − 1, T)``: the bits one identity's ``T`` shown counts can carry."""
+        if self.ladder_margin is None:
+            return 0.0
+        return ladder_sequences_bits(
+            self.ladder_margin, self.exposed_items, self.submissions_per_identity
+        )
+
+    @property
+    def ladder_labels_bound(self) -> float:
+        """At most this many labels' worth per identity under the Ladder."""
+        worth = self.ladder_bits_per_identity / math.log2(self.classes)
+        return min(float(self.exposed_items), worth)
+
+    @property
+    def ladder_attack_labels(self) -> int:
+        """Labels the demonstrated ±1 attack recovers under the Ladder: none. Each probe
+        moves the exact count by one from the baseline's, and a shown count changes only on
+        a count more than the margin (at least 1) above it."""
+        return 0
+
+    def _ladder_line(self) -> str:
+        m, n, t = self.ladder_margin, self.exposed_items, self.submissions_per_identity
+        v = self.ladder_shown_values
+        return (
+            f"warning: under the Ladder, margin {m} of {n} items (eta = {m}/{n}); a shown "
+            f"count changes only when a submission beats it by more than {m}: at most {v} "
+            f"distinct shown counts, so {t} submissions per identity carry at most "
+            f"log2 C({v} + {t} - 1, {t}) = {self.ladder_bits_per_identity:.1f} bits "
+            f"({self.ladder_labels_bound:.2f} labels' worth; the demonstrated attack: "
+            f"{self.ladder_attack_labels}); the service sees the exact counts"
+        )
+
     @property
     def exposed_items(self) -> int:
         """Items whose labels the releases before the close can give away."""
@@ -228,6 +285,8 @@ class LabelLeakage:
 
     @property
     def one_identity_recovers_all(self) -> bool:
+        if self.ladder_margin is not None:
+            return self.ladder_labels_bound >= self.n_items
         return self.labels_per_identity >= self.n_items
 
     @property
@@ -330,9 +389,13 @@ class LabelLeakage:
                 if pooled is not None and pooled >= every
                 else f"recover {pooled} of {every} {exposed} before the close"
             )
-        if self.public_items is None:
-            return [first, second]
-        return [first, second, self._split_line()]
+        if self.ladder_margin is not None:  # the counts above are what exact ones would give
+            first = first.replace("releases exact counts", "shows laddered counts (last line)")
+            first = first.replace("one identity can recover", "exact ones would let one recover")
+        lines = (
+            [first, second] if self.public_items is None else [first, second, self._split_line()]
+        )
+        return lines if self.ladder_margin is None else [*lines, self._ladder_line()]
 
     def refusals(self) -> list[str]:
         """Why ``challenge create`` refuses this challenge (empty: it need not)."""
@@ -394,6 +457,7 @@ class LabelLeakage:
                 }
             ),
             "statement": self.statement(),
+            **({} if self.ladder_margin is None else {"ladder": self._ladder_json()}),
         } | self._dp_json()
 
     def _dp_json(self) -> dict[str, Any]:
@@ -411,6 +475,16 @@ class LabelLeakage:
             }
         }
 
+    def _ladder_json(self) -> dict[str, Any]:
+        return {
+            "margin": self.ladder_margin,
+            "items": self.exposed_items,
+            "shown_values": self.ladder_shown_values,
+            "bits_per_identity": round(self.ladder_bits_per_identity, 4),
+            "labels_per_identity_bound": round(self.ladder_labels_bound, 4),
+            "labels_per_identity_attack": self.ladder_attack_labels,
+        }
+
 
 def label_leakage(
     policy: ReleasePolicy,
@@ -420,12 +494,14 @@ def label_leakage(
     closes: datetime,
     enrolment_limit: int | None,
     split: SplitRule | None = None,
+    *,
     dp: DpRule | None = None,
+    ladder: LadderRule | None = None,
 ) -> LabelLeakage:
     """The leakage of a challenge releasing ``policy`` on ``n_items`` items, open from
     ``opens`` to ``closes`` (aware datetimes), ``submissions_per_day`` per identity, at most
     ``enrolment_limit`` identities (``None``: unbounded), with a public/private ``split`` or
-    without."""
+    without, under the Ladder or releasing exact counts."""
     window_ms = max(0, int((closes - opens).total_seconds() * 1000))
     labels, per, baseline = attack_rate(policy)
     leakage = LabelLeakage(
@@ -440,6 +516,7 @@ def label_leakage(
         attack_submissions=per,
         attack_baseline=baseline,
         dp=dp,
+        ladder_margin=None if ladder is None else ladder.margin,
     )
     if split is None:
         return leakage
@@ -467,5 +544,6 @@ def leakage_of_rules(
         closes,
         rules.enrolment_limit,
         rules.split,
-        rules.dp,
+        dp=rules.dp,
+        ladder=rules.ladder,
     )

@@ -22,7 +22,11 @@ log (docs/design.md, "Signed inputs and enrolment"):
 * ``dp`` — differential-privacy noise added by the trustees inside the threshold decryption
   (:class:`DpRule`, docs/design.md, "Differential-privacy release"): the zCDP ρ of one release
   and each identity's budget. A definition without the member releases exact counts, and its
-  JSON, and so its digest, are unchanged.
+  JSON, and so its digest, are unchanged;
+* ``ladder`` — the Ladder release policy (``protocol/ladder.py``, docs/design.md, "Ladder"):
+  a participant's shown score changes only when it beats its previous shown score by
+  ``margin`` counts (of the public part, or of every item without a split). A definition
+  without the member releases exact counts, and its JSON, and so its digest, are unchanged.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from typing import Any, Literal
 from cryptoscore.envelope import Fields
 from cryptoscore.errors import FormatError
 from cryptoscore.identity import PublicKey
+from cryptoscore.protocol.ladder import LadderRule
 
 __all__ = [
     "DAY_MS",
@@ -173,6 +178,7 @@ class ChallengeRules:
     max_enrolled: int | None = None
     split: SplitRule | None = None
     dp: DpRule | None = None
+    ladder: LadderRule | None = None
 
     def __post_init__(self) -> None:
         if self.enrolment not in ("invite", "open"):
@@ -227,6 +233,8 @@ class ChallengeRules:
             out["split"] = self.split.to_json()
         if self.dp is not None:
             out["dp"] = self.dp.to_json()
+        if self.ladder is not None:
+            out["ladder"] = self.ladder.to_json()
         return out
 
     @classmethod
@@ -235,7 +243,8 @@ class ChallengeRules:
         if not isinstance(obj, Mapping):
             raise FormatError("challenge rules: expected an object")
         members = {"organizer", "enrolment", "invited", "submissions_per_day"}
-        members |= {"pad_requests_per_day"} | ({"max_enrolled", "split", "dp"} & set(obj))
+        members |= {"pad_requests_per_day"}
+        members |= {"max_enrolled", "split", "dp", "ladder"} & set(obj)
         f = Fields(obj, "challenge rules", members)
         invited = obj["invited"]
         if not isinstance(invited, list) or not all(isinstance(k, str) for k in invited):
@@ -256,4 +265,5 @@ class ChallengeRules:
             ),
             split=SplitRule.from_json(obj["split"]) if "split" in obj else None,
             dp=DpRule.from_json(obj["dp"]) if "dp" in obj else None,
+            ladder=LadderRule.from_json(obj["ladder"]) if "ladder" in obj else None,
         )

@@ -25,6 +25,8 @@ an entry's shape: the transcript builds entries here, the service stores the blo
                   values
     dispute       predictions, labels, request_id,          —
                   invariant, reason
+    ladder_release  predictions, labels, request_id, part,  —
+                  values, commitment
 
 A ``selection`` is a participant's signed choice of its final submissions in a challenge
 with a public/private split (``protocol/signed_inputs.selection_message``); ``close`` is the
@@ -43,6 +45,11 @@ them.
 
 A ``dispute`` is logged in place of a release whose combined values broke a release
 invariant (``protocol/invariants.py``): it names the invariant and why, never the values.
+
+A ``ladder_release`` is the release of a challenge under the Ladder (``protocol/ladder.py``,
+docs/design.md "Ladder"): ``values`` is the shown count only (``{"correct": s}``), ``part``
+``"public"`` in a split challenge (``null`` without one), and ``commitment`` the SHA-256
+commitment to the exact values, which only the restricted audit bundle opens.
 
 A contribution, a round-1 verdict, a release and a dispute name bundles that their own ``bundle``
 entries already carry; ``request_id`` names a request by its id, not by a blob.
@@ -126,6 +133,10 @@ ENTRY_TYPES: dict[str, EntryType] = {
         EntryType("close", ("time",)),
         EntryType("part_release", ("predictions", "labels", "request_id", "part", "values")),
         EntryType("dispute", ("predictions", "labels", "request_id", "invariant", "reason")),
+        EntryType(
+            "ladder_release",
+            ("predictions", "labels", "request_id", "part", "values", "commitment"),
+        ),
     )
 }
 """Every entry type, by name."""

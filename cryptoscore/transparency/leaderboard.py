@@ -62,6 +62,9 @@ class LeaderboardRow:
     part: str | None = None
     """``public`` or ``private`` for a split challenge's release (a ``part_release`` entry);
     ``None`` for a challenge without a split."""
+    laddered: bool = False
+    """A release under the Ladder (a ``ladder_release`` entry): ``values`` is the shown count
+    (``{"correct": s}``), not the exact values (docs/design.md, "Ladder")."""
 
 
 def rows_from_entries(
@@ -78,14 +81,16 @@ def rows_from_entries(
     for i, entry in enumerate(entries, start):
         if entry.get("type") == "bundle":
             owners[str(entry["bundle"])] = str(entry["owner"])
-        elif entry.get("type") in ("release", "part_release"):
+        elif entry.get("type") in ("release", "part_release", "ladder_release"):
+            part = None if entry["type"] == "release" else entry["part"]
             rows.append(
                 LeaderboardRow(
                     owners.get(str(entry["predictions"]), "?"),
                     str(entry["predictions"]),
                     dict(entry["values"]),
                     i,
-                    None if entry["type"] == "release" else str(entry["part"]),
+                    None if part is None else str(part),
+                    entry["type"] == "ladder_release",
                 )
             )
     return rows
@@ -93,10 +98,10 @@ def rows_from_entries(
 
 def correct_count(values: Mapping[str, int], policy: ReleasePolicy, n: int) -> int | None:
     """The number of correctly predicted items among ``n``: ``correct`` where the policy
-    releases it, else ``n − errors``, else the confusion matrix's diagonal; ``None`` when
-    ``values`` lack what the policy releases."""
+    releases it (or the Ladder shows it), else ``n − errors``, else the confusion matrix's
+    diagonal; ``None`` when ``values`` lack what the policy releases."""
     try:
-        if "correct" in policy.metrics:
+        if "correct" in policy.metrics or "correct" in values:
             return int(values["correct"])
         if "errors" in policy.metrics:
             return n - int(values["errors"])
@@ -191,6 +196,8 @@ def rank(
         }
         if row.part is not None:
             out["part"] = row.part
+        if row.laddered:
+            out["release"] = "ladder"
         board.append(out)
     return board
 

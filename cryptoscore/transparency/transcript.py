@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
@@ -37,6 +37,7 @@ from cryptoscore.errors import FormatError, MismatchError
 from cryptoscore.identity import PublicKey
 from cryptoscore.protocol.challenge import ChallengeContext
 from cryptoscore.protocol.contributions import Contribution
+from cryptoscore.protocol.ladder import LadderOpening
 from cryptoscore.protocol.requests import DecryptionRequest
 from cryptoscore.protocol.signed_inputs import Enrolment
 from cryptoscore.scoring.bundle import EncryptedBundle
@@ -335,21 +336,24 @@ class Transcript:
         values: dict[str, int],
         key: str | None = None,
         part: str | None = None,
+        commitment: str | None = None,
     ) -> int:
         """The released values of a score: a ``release`` entry, or a ``part_release`` naming
-        the ``part`` of a split challenge."""
-        if part is None:
-            entry = ENTRY_TYPES["release"].make(
-                predictions=predictions, labels=labels, request_id=request_id, values=dict(values)
-            )
+        the ``part`` of a split challenge; under the Ladder (``commitment`` given), a
+        ``ladder_release`` of the shown ``values`` and the commitment to the exact ones
+        (docs/design.md, "Ladder")."""
+        common = {
+            "predictions": predictions,
+            "labels": labels,
+            "request_id": request_id,
+            "values": dict(values),
+        }
+        if commitment is not None:
+            entry = ENTRY_TYPES["ladder_release"].make(**common, part=part, commitment=commitment)
+        elif part is None:
+            entry = ENTRY_TYPES["release"].make(**common)
         else:
-            entry = ENTRY_TYPES["part_release"].make(
-                predictions=predictions,
-                labels=labels,
-                request_id=request_id,
-                part=part,
-                values=dict(values),
-            )
+            entry = ENTRY_TYPES["part_release"].make(**common, part=part)
         return self.append(entry, key)
 
     def record_selection(
@@ -430,9 +434,22 @@ class Transcript:
         each participant's best; of one ``part`` of a split challenge, or all."""
         return rank(self.store.leaderboard_rows(), policy, view=view, part=part)
 
-    def export(self, path: str | Path | BinaryIO, policy: ReleasePolicy) -> None:
+    def export(
+        self,
+        path: str | Path | BinaryIO,
+        policy: ReleasePolicy,
+        openings: Iterable[LadderOpening] | None = None,
+        *,
+        ladder: bool = False,
+    ) -> None:
         """Write the audit bundle (layout in the module docstring), entry by entry and blob
-        by blob: the log is never held in memory whole, one blob at a time is."""
+        by blob: the log is never held in memory whole, one blob at a time is.
+
+        Under the Ladder (``ladder``, docs/design.md "Ladder") the bundle is public unless
+        ``openings`` are given: it leaves out the partials of every round-2 request (they
+        combine to the exact values), released or still in progress. The restricted bundle
+        (``openings``: every ladder release's exact values and nonce) holds every blob and
+        ``ladder.json``."""
         service_key = self._key.public_key().public_bytes(
             serialization.Encoding.Raw, serialization.PublicFormat.Raw
         )
@@ -445,13 +462,28 @@ class Transcript:
             "tree_heads": [sth.to_json() for sth in self.store.tree_heads()],
         }
         named: set[str] = set()
+        partials: dict[str, list[str]] = {}
+        withheld: set[str] = set()
+        public = ladder and openings is None
         with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
             zf.writestr("manifest.json", canonical_json(manifest))
             with zf.open("log.jsonl", "w", force_zip64=True) as out:
                 for raw in self.store.entries():
                     out.write(raw + b"\n")
-                    named.update(blob_digests(parse_entry(raw)))
+                    entry = parse_entry(raw)
+                    if entry["type"] == "partial":
+                        partials.setdefault(entry["request_id"], []).append(entry["partial"])
+                        continue
+                    if public and entry["type"] == "request" and entry["round"] == 2:
+                        blob = self.store.blob(entry["request"])
+                        withheld.add(DecryptionRequest.from_bytes(blob).request_id)
+                    named.update(blob_digests(entry))
+            for request_id, digests in partials.items():
+                if request_id not in withheld:
+                    named.update(digests)
             for digest in sorted(named):
                 with zf.open(f"blobs/{digest}", "w", force_zip64=True) as out:
                     out.write(self.store.blob(digest))
             zf.writestr("leaderboard.json", canonical_json(self.leaderboard(policy)))
+            if openings is not None:
+                zf.writestr("ladder.json", canonical_json([o.to_json() for o in openings]))

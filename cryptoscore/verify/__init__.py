@@ -7,7 +7,7 @@ report (ElectionGuard-verifier style): ``manifest``, ``ceremony-record``, ``log-
 ``quotas``, ``round1-recomputed``, ``release-recomputed``,
 ``partials-valid``, ``single-use``, ``share-exposure``, ``round1-verdicts`` (which also checks
 that each validity request came after its bundle's noise checks were answered and passed),
-``release-values``, ``release-invariants``, ``released-passed-round1``, ``leaderboard``,
+``release-values``, ``release-invariants``, ``ladder``, ``released-passed-round1``, ``leaderboard``,
 ``log-views``. What each check means:
 docs/audit.md and docs/design.md, "Verifier".
 
@@ -27,7 +27,7 @@ from cryptoscore.errors import CryptoScoreError
 from cryptoscore.protocol.challenge import ChallengeContext
 from cryptoscore.scoring.aggregate import AggregateCiphertext
 from cryptoscore.transparency.log import MerkleLog
-from cryptoscore.verify import answers, inputs, integrity, outcomes, recomputation
+from cryptoscore.verify import answers, inputs, integrity, ladder, outcomes, recomputation
 from cryptoscore.verify.audit_bundle import AuditBundle, Manifest, established, read_bundle
 from cryptoscore.verify.report import AuditReport, CheckFailed, CheckResult
 
@@ -51,6 +51,7 @@ CHECKS = (
     "round1-verdicts",
     "release-values",
     "release-invariants",
+    "ladder",
     "released-passed-round1",
     "leaderboard",
     "log-views",
@@ -174,6 +175,9 @@ class _Verifier:
 
     def check_release_invariants(self) -> str:
         return outcomes.check_release_invariants(self.bundle, self._context(), self._recomputed())
+
+    def check_ladder(self) -> str:
+        return ladder.check_ladder(self.bundle, self._context())
 
     def check_released_passed_round1(self) -> str:
         verdicts = established(self.verdicts, "round1-verdicts")

@@ -169,7 +169,10 @@ def check_release_values(
                 f"{e['request_id']}: a {e['type']} of part {part!r} for a {req.circuit} request",
             )
     _check_private_releases(bundle, context)
-    released = {e["predictions"] for e in (*bundle.releases, *bundle.of_type("dispute"))}
+    released = {
+        e["predictions"]
+        for e in (*bundle.releases, *bundle.of_type("dispute"), *bundle.of_type("ladder_release"))
+    }
     scoring = {req.inputs[0]: req.request_id for req, rnd in bundle.requests.values() if rnd == 2}
     for e in bundle.of_type("bundle"):
         digest = e["bundle"]
@@ -244,9 +247,7 @@ def check_release_invariants(
     earlier: dict[tuple[str, Part | None], list[dict[str, int]]] = {}
     settled: set[str] = set()
     disputes = 0
-    for e in bundle.entries:
-        if e.get("type") not in ("release", "part_release", "dispute"):
-            continue
+    for e in bundle.outcomes:
         request_id, labels = e["request_id"], e["labels"]
         if request_id in settled:
             raise CheckFailed("release-invariants", f"{request_id}: released or disputed twice")
@@ -295,7 +296,7 @@ def check_release_invariants(
 
 
 def check_released_passed_round1(bundle: AuditBundle, verdicts: Mapping[str, str]) -> str:
-    for e in (*bundle.releases, *bundle.of_type("dispute")):
+    for e in (*bundle.outcomes, *bundle.of_type("ladder_release")):
         for digest in (e["predictions"], e["labels"]):
             if verdicts.get(digest) != "valid":
                 raise CheckFailed(

@@ -126,6 +126,8 @@ def cmd_challenge_create(args: argparse.Namespace) -> None:
         raise CliError("differential privacy needs both --dp-rho R and --dp-budget B")
     if args.dp_rho is not None:
         definition["dp"] = {"rho": args.dp_rho, "budget": args.dp_budget}
+    if args.ladder_margin is not None:
+        definition["ladder_margin"] = args.ladder_margin
     check_label_leakage(definition, args.accept_label_leakage)
     created = create_challenge(client(args), definition, ceremony, args.quiet)
     print(json.dumps(created, indent=2, sort_keys=True))
@@ -183,13 +185,30 @@ def check_label_leakage(definition: dict[str, Any], accept: bool) -> None:
         closes,
         limit,
         split,
-        dp,
+        dp=dp,
+        ladder=_ladder(definition),
     )
     for line in leakage.statement():
         print(line, file=sys.stderr)
     refusals = leakage.refusals()
     if refusals and not accept:
         raise CliError("refusing to create the challenge: " + "; and ".join(refusals))
+
+
+def _ladder(definition: dict[str, Any]) -> Any:
+    """The Ladder of ``--ladder-margin`` η: η in counts of the items it scores (the public
+    part, or every item), exactly; refused unless a whole number of them."""
+    if "ladder_margin" not in definition:
+        return None
+    from cryptoscore.errors import CryptoScoreError
+    from cryptoscore.protocol.ladder import LadderRule, margin_counts
+
+    split = definition.get("split")
+    items = definition["n_items"] if split is None else split["public_items"]
+    try:
+        return LadderRule(margin_counts(definition["ladder_margin"], items))
+    except CryptoScoreError as exc:
+        raise CliError(f"--ladder-margin: {exc}") from None
 
 
 def create_challenge(
@@ -350,6 +369,13 @@ def add_challenge(sub: Subparsers) -> None:
         metavar="B",
         help="with --dp-rho: each participant's privacy budget (zCDP rho_total); trustees "
         "refuse releases beyond B/R per participant",
+    )
+    p.add_argument(
+        "--ladder-margin",
+        metavar="ETA",
+        help="the Ladder (docs/design.md, 'Ladder'): a participant's shown score changes only "
+        "when a submission beats it by more than ETA (0 < ETA < 1, e.g. 0.01; ETA times the "
+        "items scored — the public part, or every item — must be a whole number)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_challenge_create)

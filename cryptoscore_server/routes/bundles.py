@@ -277,7 +277,8 @@ def submission_status(challenge_id: str, digest: str) -> dict[str, Any]:
             "reason": row.reason,
             "waiting_for": waiting_for(get_session(), challenge, row),
             "submitted_at": row.submitted_at,
-            "values": row.values if row.state == ReleaseState.RELEASED else None,
+            # under the Ladder, the shown values: the exact ones never leave the service
+            "values": (row.shown or row.values) if row.state == ReleaseState.RELEASED else None,
             # the library's reason of a dispute is "<invariant>: <values>"
             "invariant": (
                 row.reason.split(":", 1)[0] if row.state == ReleaseState.DISPUTED else None

@@ -7,8 +7,10 @@ A challenge is created with one ``multipart/form-data`` request:
   participation rules (``protocol/rules.py``): organizer_key (it signs the labels), enrolment
   (``open`` or ``invite`` with ``invited`` keys), max_enrolled (open enrolment's cap; none if
   absent), pad_requests_per_day (default twice the submission limit), and split (a
-  public/private split: ``public_items`` and ``finals``; it closes at ``closes_at``), and dp
-  (differential-privacy noise: ``rho`` per release and each identity's ``budget``);
+  public/private split: ``public_items`` and ``finals``; it closes at ``closes_at``), dp
+  (differential-privacy noise: ``rho`` per release and each identity's ``budget``) and
+  ladder_margin (the Ladder's η as a decimal string, 0 < η < 1, a whole number of the items
+  it scores; docs/design.md "Ladder");
 * ``ceremony_record``  — the public record of the key ceremony (``CeremonyRecord``);
 * ``public_context``   — the public key participants encrypt with (``PublicContext``);
 * ``evaluation_keys``  — relinearization and Galois keys for scoring (``EvaluationKeys``).
@@ -41,6 +43,7 @@ from sqlalchemy.exc import IntegrityError
 from cryptoscore.errors import CryptoScoreError
 from cryptoscore.identity import PublicKey
 from cryptoscore.protocol.challenge import ChallengeContext
+from cryptoscore.protocol.ladder import LadderRule, margin_counts
 from cryptoscore.protocol.leakage import leakage_of_rules
 from cryptoscore.protocol.rules import ChallengeRules, DpRule, SplitRule
 from cryptoscore.scoring.keys import EvaluationKeys, PublicContext
@@ -206,6 +209,16 @@ def create() -> tuple[dict[str, Any], int, dict[str, str]]:
                 )
             ),
             dp=None if "dp" not in meta else DpRule(meta["dp"]["rho"], meta["dp"]["budget"]),
+            ladder=(
+                None
+                if "ladder_margin" not in meta
+                else LadderRule(  # η in counts of the items the Ladder scores, exactly
+                    margin_counts(
+                        meta["ladder_margin"],
+                        meta["split"]["public_items"] if "split" in meta else meta["n_items"],
+                    )
+                )
+            ),
         )
     except CryptoScoreError as exc:
         raise library_problem(exc) from None

@@ -37,13 +37,14 @@ from sqlalchemy.orm import Session
 
 from cryptoscore.errors import CryptoScoreError
 from cryptoscore.protocol.driver import private_request_id, round1_prefix, round2_request_id
+from cryptoscore.protocol.ladder import LadderOpening
 from cryptoscore.protocol.release import ReleaseState
 from cryptoscore.protocol.rules import ChallengeRules
 from cryptoscore.scoring.policy import ReleasePolicy
 from cryptoscore.threshold.dp_noise import calibrate
 from cryptoscore.transparency.entries import parse_entry
 from cryptoscore.transparency.leaderboard import RANKING_RULE, Z_95, with_accuracy
-from cryptoscore_server.auth import require_roles
+from cryptoscore_server.auth import current_token, require_roles
 from cryptoscore_server.blobs import get_blob_store
 from cryptoscore_server.cors import public_read
 from cryptoscore_server.db import get_session
@@ -110,6 +111,8 @@ def leaderboard(challenge_id: str) -> Response:
     split = None if rules is None else rules.split
     dp = None if rules is None else rules.dp
     noise = None if dp is None else calibrate(policy, dp.rho, challenge.threshold)
+    # under the Ladder each row says so and its margin (docs/design.md, "Ladder")
+    ladder = {} if rules is None or rules.ladder is None else {"ladder_margin": rules.ladder.margin}
     part: str | None = query.get("part")
     if split is None and part is not None:
         raise Problem(422, f"Challenge {challenge_id!r} has no public/private split.")
@@ -155,7 +158,11 @@ def leaderboard(challenge_id: str) -> Response:
         "limit": query["limit"],
         "next_offset": end if end < len(ranked) else None,
         "rows": [
-            {**row, "submitted_at": times[row["submission"]]}
+            {
+                **row,
+                "submitted_at": times[row["submission"]],
+                **(ladder if "release" in row else {}),
+            }
             for row in with_accuracy(page, policy, challenge.n_items, part_sizes, noise)
         ],
         "release": (
@@ -302,7 +309,9 @@ _EVENT_MEMBERS = {
     "release": {"request_id": "request_id"},
     "part_release": {"request_id": "request_id", "part": "part"},
     "dispute": {"request_id": "request_id", "invariant": "invariant", "reason": "reason"},
+    "ladder_release": {"request_id": "request_id", "part": "part", "commitment": "commitment"},
 }
+_RELEASES = ("release", "part_release", "ladder_release")
 
 
 def _submission_entries(
@@ -354,7 +363,7 @@ def _submission_entries(
                 kind == "partial"
                 and (_ours(entry["request_id"], r1, r2) or entry["request_id"] == rp)
             )
-            or (kind in ("release", "part_release", "dispute") and entry["predictions"] == digest)
+            or (kind in (*_RELEASES, "dispute") and entry["predictions"] == digest)
         ):
             found.append((index, entry))
     return found
@@ -375,7 +384,7 @@ def _state(entries: list[dict[str, Any]]) -> ReleaseState:
     """The state the logged entries add up to (the service's own, which moves with them)."""
     kinds = {e["type"]: e for e in entries}
     circuits = {e["circuit"] for e in entries if e["type"] == "request"}
-    if "release" in kinds or "part_release" in kinds:
+    if kinds.keys() & set(_RELEASES):
         return ReleaseState.RELEASED
     if "dispute" in kinds:
         return ReleaseState.DISPUTED
@@ -424,7 +433,7 @@ def logged_submission(challenge_id: str, digest: str) -> dict[str, Any]:
     bundle = found[0][1]
     every = [entry for _, entry in found]
     entries = _round2(every)
-    release = next((e for e in entries if e["type"] in ("release", "part_release")), None)
+    release = next((e for e in entries if e["type"] in _RELEASES), None)
     dispute = next((e for e in entries if e["type"] == "dispute"), None)
     verdict = next((e for e in entries if e["type"] == "round1"), None)
     third = [e for e in every if e not in entries]  # a split's private part, after the close
@@ -518,21 +527,61 @@ def trustees(challenge_id: str) -> dict[str, Any]:
 @bp.get("/<challenge_id>/audit-bundle")
 @doc(
     summary="The audit bundle: log, tree heads, every logged object, leaderboard (zip)",
+    description=(
+        'Auditors and admins. Under the Ladder (docs/design.md, "Ladder") the bundle leaves '
+        "out the partials of round-2 requests, which combine to exact values; "
+        "`restricted=true` (auditors, admins and the challenge's organizer) adds them and "
+        "`ladder.json`, the openings of the ladder releases' commitments."
+    ),
     tags=["records"],
     responses={200: binary_response("cryptoscore-audit-bundle v1 (zip)", "application/zip")},
-    problems=[404],
+    problems=[403, 404, 422],
+    parameters=[
+        {
+            "name": "restricted",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string", "enum": ["true", "false"], "default": "false"},
+        }
+    ],
 )
-@require_roles(Role.AUDITOR, Role.ADMIN)
+@require_roles(Role.AUDITOR, Role.ADMIN, Role.ORGANIZER)
 def audit_bundle(challenge_id: str) -> Response:
     challenge = get_challenge(challenge_id)
+    restricted = request.args.get("restricted", "false")
+    if restricted not in ("true", "false") or set(request.args) - {"restricted"}:
+        raise Problem(422, "The audit bundle takes restricted=true or restricted=false only.")
+    token = current_token()
+    if token.role == Role.ORGANIZER and (restricted != "true" or token.id != challenge.created_by):
+        raise Problem(403, f"The organizer of {challenge_id!r} reads its restricted bundle.")
     session, store = get_session(), get_blob_store()
     with challenge_lock(session, challenge_id):
         sign_head(session, challenge_id)  # the bundle's last head must cover every entry
         session.commit()
+    ladder = challenge.rules is not None and "ladder" in challenge.rules
+    openings = (
+        [
+            LadderOpening(
+                round2_request_id(challenge_id, row.digest),
+                dict(row.values or {}),
+                bytes.fromhex(row.ladder_nonce or ""),
+            )
+            for row in session.scalars(
+                select(UploadedBundle)
+                .where(
+                    UploadedBundle.challenge_id == challenge_id,
+                    UploadedBundle.ladder_nonce.is_not(None),
+                )
+                .order_by(UploadedBundle.released_index)
+            )
+        ]
+        if restricted == "true" and ladder
+        else None
+    )
     out = tempfile.TemporaryFile()  # noqa: SIM115 - closed by the response once sent
     try:
         transcript(session, store, challenge_id).export(
-            out, ReleasePolicy.from_json(challenge.policy)
+            out, ReleasePolicy.from_json(challenge.policy), openings, ladder=ladder
         )
         out.seek(0)
     except BaseException:

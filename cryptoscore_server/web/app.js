@@ -95,6 +95,17 @@ function tableRegion(label, table) {
   return h("div", { class: "table-scroll", role: "region", "aria-label": label, tabindex: "0" }, table);
 }
 
+// The Ladder (docs/design.md, "Ladder"): the rows' counts are shown counts, not exact ones.
+function ladderText(rows, n) {
+  const row = rows.find((r) => r.release === "ladder");
+  if (!row) return [];
+  return [
+    " ",
+    h("strong", {}, "Release: the Ladder, "),
+    `margin ${count(row.ladder_margin)} of ${count(n)} items: a participant's shown count changes only when a submission beats it by more than the margin, so these are shown counts, not exact ones.`,
+  ];
+}
+
 function metricsText(policy) {
   return policy.metrics.join(", ");
 }
@@ -343,9 +354,14 @@ async function leaderboardPage(id, params) {
                 : `Released after the close (${time(split.closes_at)}), for each participant's final submission${split.finals === 1 ? "" : "s"} only.`,
           ]
         : [h("strong", {}, "Policy: "), `${metricsText(board.policy)} on ${count(n)} items.`]),
-      ...(releaseText(board.release) ? [" ", h("span", { class: "release-dp" }, releaseText(board.release))] : [h("span", { class: "release-exact" }, " Exact counts.")]),
+      ...(releaseText(board.release)
+        ? [" ", h("span", { class: "release-dp" }, releaseText(board.release))]
+        : ladderText(board.rows, n).length
+          ? ladderText(board.rows, n)
+          : [h("span", { class: "release-exact" }, " Exact counts.")]),
     );
-    const hasErrors = board.policy.metrics.includes("errors");
+    // under the Ladder the rows show one count, correct: no errors column
+    const hasErrors = board.policy.metrics.includes("errors") && !board.rows.some((r) => r.release === "ladder");
     const noised = board.release && board.release.kind === "dp";
     const columns = COLUMNS.filter((col) => (col.key !== "errors" || hasErrors) && (col.key !== "noise" || noised));
     const sorted = sortRows(board.rows, state.sort, state.dir);

@@ -35,18 +35,27 @@ def _run(argv: list[str], capsys) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
-def test_split_with_the_cli(server, cli_committee, tmp_path, capsys, monkeypatch):
-    trustees = list(cli_committee)
+def cli_challenge(
+    server: str, cli_committee, tmp_path, capsys, challenge: str
+) -> tuple[str, dict[str, str], str, list[str]]:
+    """The tokens of an organizer (with an identity), every trustee and a participant "ann",
+    and the `challenge create` arguments of a binary ``challenge`` of N_ITEMS items open for a
+    day: (organizer, trustee tokens, ann, argv)."""
     organizer = _token("organizer", "org", capsys)
-    tokens = {tid: _token("trustee", tid, capsys) for tid in trustees}
+    tokens = {tid: _token("trustee", tid, capsys) for tid in cli_committee}
     ann = _token("participant", "ann", capsys)
     _identity(tmp_path, "org", capsys)
     now = datetime.now(UTC)
-    create = ["challenge", "create", "--server", server, "--token", organizer, "--id", "split"]
+    create = ["challenge", "create", "--server", server, "--token", organizer, "--id", challenge]
     create += ["--classes", "2", "--n-items", str(N_ITEMS), "--max-enrolled", "10"]
     create += ["--opens", (now - timedelta(minutes=1)).isoformat()]
     create += ["--closes", (now + timedelta(days=1)).isoformat()]
     create += ["--ceremony", str(tmp_path / "ceremony"), "--organizer", str(tmp_path / "org")]
+    return organizer, tokens, ann, create
+
+
+def test_split_with_the_cli(server, cli_committee, tmp_path, capsys, monkeypatch):
+    organizer, tokens, ann, create = cli_challenge(server, cli_committee, tmp_path, capsys, "split")
     code, _, err = _run([*create, "--public-items", "300"], capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1 and "--public-items 300" in err
     code, _, err = _run([*create, "--public-items", str(PUBLIC), "--finals", "1"], capsys)

@@ -27,7 +27,7 @@ def _config() -> Config:
 
 def test_single_head_named_revision() -> None:
     heads = ScriptDirectory.from_config(_config()).get_heads()
-    assert heads == ["0011_split"]
+    assert heads == ["0012_ladder"]
 
 
 def test_migrated_schema_matches_the_models(app: Flask) -> None:
@@ -35,7 +35,7 @@ def test_migrated_schema_matches_the_models(app: Flask) -> None:
     with engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(context, Base.metadata) == []
-        assert context.get_current_revision() == "0011_split"
+        assert context.get_current_revision() == "0012_ladder"
     assert set(inspect(engine).get_table_names()) == {
         "alembic_version",
         "tokens",
@@ -349,3 +349,17 @@ def test_split_migration_goes_both_ways(app: Flask) -> None:
         c["name"] for c in inspector.get_columns("bundles")
     }
     assert "closed_ms" in {c["name"] for c in inspector.get_columns("challenges")}
+
+
+def test_ladder_migration_goes_both_ways(app: Flask) -> None:
+    """0012 adds the Ladder's shown values and commitment nonce to bundles; downgrading drops
+    them and upgrading again brings them back (existing rows: no Ladder, NULL)."""
+    engine = get_engine(app)
+    config = _config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0011_split")
+    columns = {c["name"] for c in inspect(engine).get_columns("bundles")}
+    assert not {"shown", "ladder_nonce"} & columns
+    migrate(engine)
+    assert {"shown", "ladder_nonce"} <= {c["name"] for c in inspect(engine).get_columns("bundles")}

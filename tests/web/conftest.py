@@ -11,9 +11,12 @@ Screenshots go to ``test-artifacts/web/`` (gitignored): look at them.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +59,22 @@ def web_app(data: Path) -> Flask:
             "REDIS_URL": None,
         }
     )
+
+
+@contextmanager
+def serving(app: Flask) -> Iterator[str]:
+    """``app`` served by waitress on a loopback port (its url), disposed afterwards."""
+    try:
+        with serving_in_thread(app, threads=4) as url:
+            yield url
+    finally:
+        dispose(app)
+
+
+def leaderboard_json(url: str, challenge: str) -> dict[str, Any]:
+    """The public leaderboard of ``challenge`` as the page reads it."""
+    with urllib.request.urlopen(f"{url}/api/v1/challenges/{challenge}/leaderboard") as r:
+        return json.loads(r.read())  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="module")

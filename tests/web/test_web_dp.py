@@ -5,8 +5,6 @@ interval, every number the API's."""
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,8 +14,6 @@ import pytest
 from flask import Flask
 from playwright.sync_api import Page, expect
 
-from cryptoscore_server.db import dispose
-from cryptoscore_server.launch import serving_in_thread
 from tests.helpers.protocol import (
     CHALLENGE,
     N_ITEMS,
@@ -28,7 +24,7 @@ from tests.helpers.protocol import (
     make_tokens,
     upload,
 )
-from tests.web.conftest import ARTIFACTS, web_app
+from tests.web.conftest import ARTIFACTS, leaderboard_json, serving, web_app
 
 
 class DpStory:
@@ -62,16 +58,12 @@ def served_dp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data = tmp_path_factory.mktemp("web-dp")
     app = web_app(data)
     DpStory(app, data)
-    try:
-        with serving_in_thread(app, threads=4) as url:
-            yield url
-    finally:
-        dispose(app)
+    with serving(app) as url:
+        yield url
 
 
 def _board(url: str) -> dict[str, Any]:
-    with urllib.request.urlopen(f"{url}/api/v1/challenges/{CHALLENGE}/leaderboard") as r:
-        return json.loads(r.read())
+    return leaderboard_json(url, CHALLENGE)
 
 
 def test_dp_leaderboard_shows_the_policy_and_its_cost(page: Page, served_dp: str) -> None:
