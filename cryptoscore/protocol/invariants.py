@@ -56,6 +56,7 @@ __all__ = [
     "check_validity_values",
     "fixed_label_histogram",
     "label_histogram",
+    "withheld_reason",
 ]
 
 INVARIANTS = (
@@ -99,6 +100,12 @@ def fixed_label_histogram(
     for values in releases:
         return label_histogram(values, policy)
     return None
+
+
+def withheld_reason(invariant: str) -> str:
+    """A dispute's reason naming ``invariant`` and no value, for releases whose exact values
+    must not be published (the Ladder: docs/design.md, "Ladder")."""
+    return f"{invariant}: the combined values break this invariant (not published)"
 
 
 def _fail(invariant: str, detail: str, values: Mapping[str, object]) -> InconsistentReleaseError:

@@ -25,7 +25,7 @@ from cryptoscore.errors import (
 )
 from cryptoscore.protocol.challenge import ChallengeContext
 from cryptoscore.protocol.contributions import Contribution, derive_seed, round1_seed
-from cryptoscore.protocol.invariants import LabelHistogram, check_release
+from cryptoscore.protocol.invariants import LabelHistogram, check_release, withheld_reason
 from cryptoscore.protocol.recompute import noise_check_passed, pad_set, validity_passed
 from cryptoscore.protocol.requests import Circuit, DecryptionRequest, Round1Evidence
 from cryptoscore.scoring.aggregate import AggregateCiphertext
@@ -458,8 +458,15 @@ class SubmissionRelease:
 
     @property
     def reason(self) -> str:
-        """Why a disputed release is disputed: the invariant and the values (else empty)."""
-        return "" if self._dispute is None else str(self._dispute)
+        """Why a disputed release is disputed: the invariant and the values (else empty).
+        Under the Ladder the invariant and a sentence without the values: the reason is
+        logged, and the values less a colluding trustee's known shift are the exact ones
+        (docs/design.md, "Ladder"; the restricted audit bundle's partials recombine to them)."""
+        if self._dispute is None:
+            return ""
+        if self.context.ladder is not None:
+            return withheld_reason(self._dispute.invariant)
+        return str(self._dispute)
 
     @property
     def invariant(self) -> str:

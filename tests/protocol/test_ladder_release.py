@@ -5,6 +5,7 @@ them, and the verifier checks every ladder decision (docs/design.md, "Ladder")."
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 from dataclasses import replace
 from pathlib import Path
@@ -20,6 +21,7 @@ from cryptoscore.protocol.ladder import LadderRule, ladder_sequence
 from cryptoscore.protocol.rules import SplitRule
 from cryptoscore.scoring.encoding import draw_public_mask, split_label_indices
 from tests.helpers.committee import Committee
+from tests.helpers.lying_trustee import LyingAgent
 
 N_ITEMS = 30
 MARGIN = 3
@@ -58,8 +60,9 @@ class Ladder:
         )
         self.tmp = tmp_path
 
-    def submit(self, name: str, right: int) -> dict[str, int]:
-        """``name`` submits predictions with exactly ``right`` items right; their exact values."""
+    def submit(self, name: str, right: int, outcome: str = "released") -> dict[str, int]:
+        """``name`` submits predictions with exactly ``right`` items right (the submission ends
+        ``outcome``); their exact values."""
         predictions = self.labels.copy()
         predictions[right:] = 1 - predictions[right:]
         bundle = encrypt_predictions(
@@ -69,7 +72,7 @@ class Ladder:
             challenge="ladder",
             pads=self.local.pads("predictions", name),
         )
-        assert self.local.submit(name, bundle) == "released"
+        assert self.local.submit(name, bundle) == outcome
         return exact(predictions, self.labels)
 
     def export(self, restricted: bool) -> Path:
@@ -258,3 +261,28 @@ def test_a_split_challenge_ladders_its_public_part(committee, tmp_path):
     local.export_audit_bundle(path, restricted=True)
     report = verify_bundle(path)
     assert report.ok, report.first_failure
+
+
+def test_a_forced_dispute_gives_no_exact_value_away(committee, tmp_path):
+    """A trustee colluding with a participant shifts its `correct` by a known k: the combined
+    values break correct + errors = n and the release is disputed. The public dispute entry
+    names the invariant only, so the participant cannot subtract k from a logged value to
+    read its exact count; the verifier still re-derives the dispute from the restricted
+    bundle's partials."""
+    k, right = 5, 17
+    lad = Ladder(committee, tmp_path, participants=("mallory",))
+    trustees = lad.local.trustees
+    honest = trustees["trustee-1"].agent
+    liar = LyingAgent(honest.share, honest.identity, honest.journal_path, say=honest.say)
+    trustees["trustee-1"].agent = liar
+    liar.lies = {"correct": k}
+    assert lad.submit("mallory", right, "disputed") == {"correct": right, "errors": N_ITEMS - right}
+    (dispute,) = [e for e in lad.entries() if e["type"] == "dispute"]
+    assert dispute["invariant"] == "correct-plus-errors"
+    # the attack: every number the public entry carries, minus the known shift
+    read = {int(x) - k for x in re.findall(r"-?\d+", json.dumps(dispute))}
+    assert right not in read
+    assert not re.search(r"\d", dispute["reason"])
+    assert not re.search(r"\d", lad.local.disputed()["mallory"])
+    report = verify_bundle(lad.export(restricted=True))
+    assert report.first_failure is None, report.first_failure
