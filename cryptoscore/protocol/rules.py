@@ -37,12 +37,13 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from cryptoscore.envelope import Fields
-from cryptoscore.errors import FormatError
+from cryptoscore.errors import FormatError, PolicyError
 from cryptoscore.identity import PublicKey
 from cryptoscore.protocol.ladder import LadderRule
 
 __all__ = [
     "DAY_MS",
+    "DP_WITH_LADDER",
     "MAX_ENROLLED",
     "MAX_FINALS",
     "MAX_INVITED",
@@ -166,6 +167,13 @@ class DpRule:
         )
 
 
+DP_WITH_LADDER = (
+    "dp and the Ladder cannot be combined: choose differential-privacy noise or the Ladder"
+)
+"""Why rules with both ``dp`` and ``ladder`` are refused (docs/design.md, "Ladder"): each
+policy's statement, audit and leaderboard are built for its own releases only."""
+
+
 @dataclass(frozen=True, slots=True)
 class ChallengeRules:
     """Who signs the labels, who may enrol, and each enrolled identity's daily quotas."""
@@ -206,6 +214,8 @@ class ChallengeRules:
                 raise FormatError(
                     f"max_enrolled must be in 1..{MAX_ENROLLED}, got {self.max_enrolled!r}"
                 )
+        if self.dp is not None and self.ladder is not None:
+            raise PolicyError(DP_WITH_LADDER)
 
     @property
     def enrolment_limit(self) -> int | None:

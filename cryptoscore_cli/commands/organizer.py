@@ -127,6 +127,10 @@ def cmd_challenge_create(args: argparse.Namespace) -> None:
     if args.dp_rho is not None:
         definition["dp"] = {"rho": args.dp_rho, "budget": args.dp_budget}
     if args.ladder_margin is not None:
+        if "dp" in definition:
+            from cryptoscore.protocol.rules import DP_WITH_LADDER
+
+            raise CliError(f"--ladder-margin with --dp-rho: {DP_WITH_LADDER}")
         definition["ladder_margin"] = args.ladder_margin
     check_label_leakage(definition, args.accept_label_leakage)
     created = create_challenge(client(args), definition, ceremony, args.quiet)

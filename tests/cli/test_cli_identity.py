@@ -679,7 +679,8 @@ def test_challenge_create_with_dp_states_its_guarantee(
     """--dp-rho R --dp-budget B: the rule is sent with the definition, the first warning line
     states the per-participant guarantee (rho_total, epsilon at delta 1e-6, the label bound)
     in place of the exact counts' leakage, and a leaky policy is no longer refused for it;
-    one flag without the other, or a budget below rho, is one error line and nothing sent."""
+    one flag without the other, a budget below rho, or --ladder-margin beside them is one error
+    line and nothing sent."""
     _init(tmp_path, "org", capsys)
     org = ("--organizer", str(tmp_path / "org"), "--max-enrolled", "20")
     leaky = (*org, "--metrics", "confusion", "--limit-per-day", "50")
@@ -698,4 +699,10 @@ def test_challenge_create_with_dp_states_its_guarantee(
     )
     assert main(_create(tmp_path, *org, "--dp-rho", "0.5", "--dp-budget", "0.1")) == 2
     assert _one_error(capsys).startswith("cryptoscore: error: --dp-rho/--dp-budget: dp: the budget")
+    dp = ("--dp-rho", "0.01", "--dp-budget", "0.1")
+    assert main(_create(tmp_path, *org, *dp, "--ladder-margin", "0.01")) == 2
+    assert _one_error(capsys) == (
+        "cryptoscore: error: --ladder-margin with --dp-rho: dp and the Ladder cannot be "
+        "combined: choose differential-privacy noise or the Ladder"
+    )
     assert len(organizer_service.definitions) == 1

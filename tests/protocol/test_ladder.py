@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cryptoscore.errors import FormatError, MismatchError, ParameterError
+from cryptoscore.errors import FormatError, MismatchError, ParameterError, PolicyError
 from cryptoscore.protocol.ladder import (
     LadderOpening,
     LadderRule,
@@ -26,7 +26,7 @@ from cryptoscore.protocol.ladder import (
     margin_counts,
 )
 from cryptoscore.protocol.leakage import label_leakage
-from cryptoscore.protocol.rules import ChallengeRules
+from cryptoscore.protocol.rules import DP_WITH_LADDER, ChallengeRules, DpRule
 from cryptoscore.scoring.policy import ReleasePolicy
 from tests.helpers.committee import Committee
 
@@ -109,6 +109,17 @@ def test_rules_member_absent_leaves_the_json_unchanged(committee):
             30,
             laddered.__class__(**{**_fields(laddered), "ladder": LadderRule(30)}),
         )
+
+
+def test_dp_and_the_ladder_are_refused_together(committee):
+    """Rules with both dp noise and the Ladder are refused, built or read from JSON."""
+    laddered = committee.rules(ladder=LadderRule(6))
+    with pytest.raises(PolicyError, match="dp and the Ladder cannot be combined"):
+        ChallengeRules(**{**_fields(laddered), "dp": DpRule(0.5, 1.0)})
+    both = {**laddered.to_json(), "dp": {"rho": 0.5, "budget": 1.0}}
+    with pytest.raises(PolicyError) as raised:
+        ChallengeRules.from_json(both)
+    assert str(raised.value) == DP_WITH_LADDER
 
 
 def _fields(rules: ChallengeRules) -> dict:

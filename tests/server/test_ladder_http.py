@@ -17,6 +17,7 @@ from flask import Flask
 
 from cryptoscore.envelope import canonical_json
 from cryptoscore.protocol.ladder import ladder_sequence
+from cryptoscore.protocol.rules import DP_WITH_LADDER
 from cryptoscore.verify import verify_bundle
 from tests.helpers.protocol import (
     CHALLENGE,
@@ -142,4 +143,26 @@ def test_a_bad_ladder_margin_is_a_problem(
         response = post_challenge(client, tokens["organizer"], committee.files, meta)
         assert response.status_code in (400, 422), (bad, response.get_json())
         assert says in json.dumps(response.get_json()), response.get_json()
+    assert client.get(f"{API}/challenges/{CHALLENGE}").status_code == 404
+
+
+def test_dp_with_the_ladder_is_a_422_problem(
+    make_app: Callable[..., Flask], committee: Committee
+) -> None:
+    app = make_app(JOB_THREAD=False)
+    client = app.test_client()
+    tokens = make_tokens(app, {"organizer": "organizer"})
+    meta = challenge_meta(
+        id=CHALLENGE,
+        classes=2,
+        n_items=N_ITEMS,
+        metrics=["correct"],
+        ladder_margin="0.03",
+        dp={"rho": 0.5, "budget": 1.0},
+    )
+    response = post_challenge(client, tokens["organizer"], committee.files, meta)
+    assert response.status_code == 422, response.get_json()
+    problem = response.get_json()
+    assert problem["detail"] == DP_WITH_LADDER
+    assert response.content_type == "application/problem+json"
     assert client.get(f"{API}/challenges/{CHALLENGE}").status_code == 404
