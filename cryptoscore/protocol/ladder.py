@@ -38,7 +38,8 @@ from typing import TYPE_CHECKING, Any
 
 from cryptoscore.envelope import Fields, canonical_json
 from cryptoscore.errors import FormatError, ParameterError
-from cryptoscore.transparency.leaderboard import correct_count
+from cryptoscore.randomness import Rng
+from cryptoscore.scoring.policy import correct_count
 
 if TYPE_CHECKING:
     from cryptoscore.protocol.challenge import ChallengeContext
@@ -190,10 +191,10 @@ class LadderOpening:
         return cls(f.string("request_id", 512), dict(values), f.hex("nonce", NONCE_BYTES))
 
 
-def commit(request_id: str, values: Mapping[str, int]) -> LadderOpening:
-    """A fresh opening of ``values`` (nonce from ``os.urandom``); its :attr:`commitment` is
-    what the log carries."""
-    return LadderOpening(request_id, dict(values), os.urandom(NONCE_BYTES))
+def commit(request_id: str, values: Mapping[str, int], *, rng: Rng = os.urandom) -> LadderOpening:
+    """A fresh opening of ``values`` (its nonce from ``rng``, the OS CSPRNG by default); its
+    :attr:`commitment` is what the log carries."""
+    return LadderOpening(request_id, dict(values), rng(NONCE_BYTES))
 
 
 @dataclass(frozen=True, slots=True)

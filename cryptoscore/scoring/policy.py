@@ -18,6 +18,7 @@ its own circuit (:data:`SCORE_CIRCUITS`): the same aggregates, over that part's 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -30,6 +31,7 @@ __all__ = [
     "Part",
     "ReleasePolicy",
     "confusion_cell_name",
+    "correct_count",
     "part_of_circuit",
     "score_circuit",
 ]
@@ -114,3 +116,17 @@ class ReleasePolicy:
         if not isinstance(classes, int) or isinstance(classes, bool):
             raise PolicyError("policy 'classes' must be an integer")
         return cls(classes, tuple(metrics))
+
+
+def correct_count(values: Mapping[str, int], policy: ReleasePolicy, n: int) -> int | None:
+    """The number of correctly predicted items among ``n``: ``correct`` where the policy
+    releases it (or the Ladder shows it), else ``n − errors``, else the confusion matrix's
+    diagonal; ``None`` when ``values`` lack what the policy releases."""
+    try:
+        if "correct" in policy.metrics or "correct" in values:
+            return int(values["correct"])
+        if "errors" in policy.metrics:
+            return n - int(values["errors"])
+        return sum(int(values[confusion_cell_name(k, k)]) for k in range(policy.classes))
+    except KeyError:
+        return None

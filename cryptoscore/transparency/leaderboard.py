@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from cryptoscore.scoring.policy import ReleasePolicy, confusion_cell_name
+from cryptoscore.scoring.policy import ReleasePolicy, confusion_cell_name, correct_count
 from cryptoscore.threshold.dp_noise import DpCalibration
 
 __all__ = [
@@ -94,20 +94,6 @@ def rows_from_entries(
                 )
             )
     return rows
-
-
-def correct_count(values: Mapping[str, int], policy: ReleasePolicy, n: int) -> int | None:
-    """The number of correctly predicted items among ``n``: ``correct`` where the policy
-    releases it (or the Ladder shows it), else ``n − errors``, else the confusion matrix's
-    diagonal; ``None`` when ``values`` lack what the policy releases."""
-    try:
-        if "correct" in policy.metrics or "correct" in values:
-            return int(values["correct"])
-        if "errors" in policy.metrics:
-            return n - int(values["errors"])
-        return sum(int(values[confusion_cell_name(k, k)]) for k in range(policy.classes))
-    except KeyError:
-        return None
 
 
 def wilson_interval(

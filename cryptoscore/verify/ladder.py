@@ -14,7 +14,7 @@ from typing import Any
 
 from cryptoscore.protocol.challenge import ChallengeContext
 from cryptoscore.protocol.ladder import ladder_step
-from cryptoscore.transparency.leaderboard import correct_count
+from cryptoscore.scoring.policy import correct_count
 from cryptoscore.verify.audit_bundle import AuditBundle
 from cryptoscore.verify.report import CheckFailed
 
