@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from cryptoscore import ReleasePolicy, encrypt_labels, encrypt_predictions, score
-from cryptoscore.threshold.combine import combine, rerandomize
+from cryptoscore.threshold.combine import decrypt_answers, rerandomize
 from cryptoscore.threshold.dp_noise import release_noise
 from cryptoscore.threshold.journal import PartialJournal
 from cryptoscore.threshold.partial import partial_decrypt, standalone_lineage
@@ -68,6 +68,6 @@ def test_release_noise_confusion_ten_classes(benchmark):
 def test_combine_three_partials(benchmark, committee, aggregate, tmp_path):
     ids = ["trustee-1", "trustee-2", "trustee-3"]
     active, parts = committee.partials(aggregate, ids, "bench", tmp_path)
-    result = benchmark(combine, aggregate, parts, committee.record, "bench", active)
+    result = benchmark(decrypt_answers, aggregate, parts, committee.record, "bench", active)
     assert set(result.values) == {"correct", "errors"}
     assert np.isfinite(len(result.values))

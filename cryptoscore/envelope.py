@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import struct
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cryptoscore.errors import FormatError
@@ -78,6 +78,14 @@ def unpack_record(
         raise FormatError(f"{what}: truncated or oversized header ({hlen} bytes)")
     header = parse_json(bytes(view[_PREFIX.size : _PREFIX.size + hlen]), what)
     return header, view[_PREFIX.size + hlen :]
+
+
+def known_version(raw: bytes | memoryview, versions: Sequence[int]) -> int:
+    """The format version of record ``raw`` if it is one of ``versions``, else the first of
+    them, so that :func:`unpack_record` then names what is wrong (for record types that read
+    more than one version)."""
+    version = int.from_bytes(bytes(raw[8:10]), "little") if len(raw) >= _PREFIX.size else 0
+    return version if version in versions else versions[0]
 
 
 def header_length(raw: bytes | memoryview) -> int:

@@ -60,6 +60,11 @@ class VerificationError(CryptoScoreError):
     consistency proof, signed tree head)."""
 
 
+class MissingPrssKeysError(RefusedError):
+    """A key share without PRSS keys asked for them (``threshold/ceremony.KeyShare.prss_keys``):
+    it was made by a ceremony that dealt none, and its trustee answers additively (Lagrange)."""
+
+
 class UndecidableAnswersError(CryptoScoreError):
     """Threshold answers that are not all on one polynomial, with too many off it to tell which
     are wrong (``threshold/robust.py``): the inconsistency is detected, no value is returned,

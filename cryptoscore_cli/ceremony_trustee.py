@@ -130,9 +130,10 @@ def _about(raw: bytes) -> str:
 
 
 def _version(raw: bytes) -> int:
-    from cryptoscore.threshold.dkg import messages
+    from cryptoscore.envelope import known_version
+    from cryptoscore.threshold.dkg.messages import LEGACY_MESSAGE_VERSION, MESSAGE_VERSION
 
-    return int(getattr(messages, "MESSAGE_VERSION", 1))
+    return known_version(raw, (MESSAGE_VERSION, LEGACY_MESSAGE_VERSION))
 
 
 def build_transcript(plan: CeremonyPlan, messages: list[bytes]) -> Transcript:

@@ -98,8 +98,14 @@ def format_leaderboard(board: dict[str, Any], *, confusion: bool = False) -> str
     release = board.get("release") or {"kind": "exact"}
     noised = release["kind"] == "dp"
     if noised:
+        source = (
+            f"shared by the t={release['trustees']} trustees over "
+            f"{release['summed_draws']} PRSS sets"
+            if release.get("answers") == "shamir"
+            else f"from each of t={release['trustees']} trustees"
+        )
         lines.append(
-            f"release: dp noise from each of t={release['trustees']} trustees (discrete "
+            f"release: dp noise {source} (discrete "
             f"Gaussian, sigma {release['sigma']:.3f} each), rho {release['rho']:g} per "
             f"release, budget {release['budget']:g} per participant; counts are noisy, "
             "intervals widened by the noise variance"

@@ -38,6 +38,7 @@ from cryptoscore.protocol.rules import ChallengeRules
 from cryptoscore.scoring.keys import EvaluationKeys, PublicContext
 from cryptoscore.scoring.policy import ReleasePolicy
 from cryptoscore.threshold.ceremony import CeremonyRecord
+from cryptoscore.transparency.entries import parse_entry
 from cryptoscore.transparency.leaderboard import LeaderboardRow
 from cryptoscore.transparency.log import SignedTreeHead
 from cryptoscore.transparency.receipts import Receipt
@@ -402,6 +403,17 @@ def append_event(
     if existing is not None:
         return existing
     return record(record_of, key)
+
+
+def named_liars(session: Session, challenge_id: str) -> set[str]:
+    """The trustees a ``liar`` entry of ``challenge_id``'s log names (logged under the key
+    ``liar:<report digest>``, ``routes/trustee_tasks.py``)."""
+    rows = session.scalars(
+        select(LogEntry.entry)
+        .where(LogEntry.challenge_id == challenge_id)
+        .where(LogEntry.key.startswith("liar:"))
+    )
+    return {str(parse_entry(raw)["trustee"]) for raw in rows}
 
 
 def latest_head(session: Session, challenge_id: str) -> SignedTreeHead | None:

@@ -214,6 +214,8 @@ class Challenge(Base):
     threshold: Mapped[int] = mapped_column(Integer)
     roster: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     """The ceremony record's roster: ``[{"id", "index", "public_key"}]`` by index."""
+    answers: Mapped[str] = mapped_column(String(16), server_default="lagrange")
+    """The ceremony record's ``answers`` ("lagrange" or "shamir", revision 0013_answers)."""
     public_context_hash: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
     evaluation_keys_hash: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
     ceremony_record_hash: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))

@@ -617,8 +617,17 @@ class LeaderboardReleaseSchema(Schema):
     rho = fields.Float(metadata={"description": "zCDP rho per release"})
     budget = fields.Float(metadata={"description": "rho_total per identity"})
     releases_per_identity = fields.Integer()
-    sigma = fields.Float(metadata={"description": "each trustee's discrete Gaussian sigma"})
-    trustees = fields.Integer(metadata={"description": "t: draws added up in every release"})
+    sigma = fields.Float(metadata={"description": "each draw's discrete Gaussian sigma"})
+    trustees = fields.Integer(metadata={"description": "t: partials in every release"})
+    answers = fields.String(
+        validate=validate.OneOf(["lagrange", "shamir"]),
+        metadata={"description": "how the key's trustees answer (their noise: own or shared)"},
+    )
+    summed_draws = fields.Integer(
+        metadata={
+            "description": "draws added up in every release: t (lagrange), C(n, t-1) (shamir)"
+        }
+    )
     sensitivity = fields.Float(metadata={"description": "L2 sensitivity of the noised vector"})
     interval = fields.String(metadata={"description": "how the interval is widened"})
     expected_error = fields.String(metadata={"description": "how expected_abs_error is stated"})

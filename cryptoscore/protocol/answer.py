@@ -32,10 +32,10 @@ from cryptoscore.randomness import Rng
 from cryptoscore.scoring.bundle import EncryptedBundle
 from cryptoscore.scoring.pad_request import PadRequest
 from cryptoscore.scoring.policy import SCORE_CIRCUITS, part_of_circuit
-from cryptoscore.threshold.ceremony import KeyShare
+from cryptoscore.threshold.ceremony import CeremonyRecord, KeyShare
 from cryptoscore.threshold.journal import PartialJournal
 from cryptoscore.threshold.lineage import LineageClaim, bundle_claim, bundle_lineage, score_claim
-from cryptoscore.threshold.pad_shares import PadErrors, PadShare
+from cryptoscore.threshold.pad_shares import PadErrorSource, PadShare
 from cryptoscore.threshold.pad_shares import answer_pad_request as _answer_pad_request
 from cryptoscore.threshold.partial import (
     LogView,
@@ -148,7 +148,7 @@ def answer_request(
         context.record,
         lineage=claim,
         mask=request.circuit == "noise/v1",
-        pad=_noise_pad(request, bundles, share),
+        pad=_noise_pad(request, bundles, share, context.record),
         log_view=log_view,
         rng=rng,
         dp_rho=context.dp.rho if context.dp and request.circuit in SCORE_CIRCUITS else None,
@@ -156,7 +156,10 @@ def answer_request(
 
 
 def _noise_pad(
-    request: DecryptionRequest, bundles: Mapping[str, EncryptedBundle], share: KeyShare
+    request: DecryptionRequest,
+    bundles: Mapping[str, EncryptedBundle],
+    share: KeyShare,
+    record: CeremonyRecord,
 ) -> PadComplement | None:
     """What a noise check is answered against (``threshold/partial.partial_decrypt``)."""
     if request.circuit != "noise/v1":
@@ -170,7 +173,7 @@ def _noise_pad(
         bundle_lineage(pad.c1_seed),
         pad.key_id,
         index,
-        lambda: PadErrors(share, pad).of(index),
+        lambda moduli: PadErrorSource(share, record, pad).residues(index, moduli),
     )
 
 

@@ -26,7 +26,7 @@ from cryptoscore.scoring.pad_request import PadRequest
 from cryptoscore.scoring.policy import ReleasePolicy
 from cryptoscore.threshold.active_set import ActiveSet
 from cryptoscore.threshold.ceremony import CeremonyRecord
-from cryptoscore.threshold.dp_noise import DpCalibration, calibrate
+from cryptoscore.threshold.dp_noise import DpCalibration, calibrate_for
 from cryptoscore.threshold.pad_shares import PadKey
 
 
@@ -89,10 +89,11 @@ class ChallengeContext:
 
     @property
     def release_noise(self) -> DpCalibration | None:
-        """The calibration of a dp challenge's score releases: its policy, ρ and the t
-        trustees whose draws add up in every release (``threshold/dp_noise.py``)."""
+        """The calibration of a dp challenge's score releases: its policy, ρ and the draws
+        that add up in every release under its key's ``answers`` kind — the t trustees' own, or
+        the C(n, t − 1) PRSS sets' (``threshold/dp_noise.calibrate_for``)."""
         dp = self.dp
-        return None if dp is None else calibrate(self.policy, dp.rho, self.record.threshold)
+        return None if dp is None else calibrate_for(self.policy, dp.rho, self.record)
 
     @property
     def ladder(self) -> LadderRule | None:

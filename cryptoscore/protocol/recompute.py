@@ -18,12 +18,13 @@ from cryptoscore.protocol.requests import DecryptionRequest, Round1Evidence
 from cryptoscore.scoring.aggregate import AggregateCiphertext
 from cryptoscore.scoring.bundle import EncryptedBundle
 from cryptoscore.scoring.circuits import score
+from cryptoscore.scoring.noise import pad_error_terms
 from cryptoscore.scoring.noise_check import noise_check, noise_check_threshold
 from cryptoscore.scoring.policy import SCORE_CIRCUITS, part_of_circuit
 from cryptoscore.scoring.validity import is_valid, validity, validity_names
 from cryptoscore.threshold.active_set import ActiveSet
 from cryptoscore.threshold.ceremony import CeremonyRecord
-from cryptoscore.threshold.combine import combine, rerandomize
+from cryptoscore.threshold.combine import decrypt_answers, rerandomize
 from cryptoscore.threshold.partial import PartialDecryption
 
 
@@ -103,9 +104,15 @@ def noise_check_passed(
     """Combiner, trustee, auditor: the partials of a noise check combine to a residual
     within :func:`~cryptoscore.scoring.noise_check.noise_check_threshold` (partials verified
     first)."""
-    out = combine(aggregate, list(partials), record, request_id, active_set, measure_noise=True)
+    out = decrypt_answers(
+        aggregate, list(partials), record, request_id, active_set, measure_noise=True
+    )
     check_noise_residual(out.max_noise, math.prod(aggregate.params.moduli(aggregate.level)))
-    _, threshold = noise_check_threshold(aggregate.params, len(active_set.indices))
+    # pad-error terms: C(n, t − 1) PRSS sets, or one per trustee of the set
+    terms = len(active_set.indices)
+    if record.robust:
+        terms = pad_error_terms(record.n, record.threshold)
+    _, threshold = noise_check_threshold(aggregate.params, terms)
     return out.max_noise is not None and out.max_noise <= threshold
 
 
@@ -118,7 +125,7 @@ def validity_passed(
 ) -> bool:
     """Combiner, trustee, auditor: the partials of V combine to all zeros (values checked in
     their domain first: ``protocol/invariants.py``)."""
-    values = combine(aggregate, list(partials), record, request_id, active_set).values
+    values = decrypt_answers(aggregate, list(partials), record, request_id, active_set).values
     check_validity_values(values, validity_names(aggregate.params), aggregate.params.PLAIN_MODULUS)
     return is_valid(values)
 

@@ -35,7 +35,8 @@ from cryptoscore.scoring.noise_check import noise_check
 from cryptoscore.scoring.policy import Part
 from cryptoscore.scoring.validity import validity
 from cryptoscore.threshold.active_set import ActiveSet
-from cryptoscore.threshold.combine import combine
+from cryptoscore.threshold.combine import decrypt_answers
+from cryptoscore.threshold.liars import check_resent
 from cryptoscore.threshold.partial import PartialDecryption
 
 __all__ = [
@@ -341,7 +342,16 @@ class BundleRelease:
             raise StepError("no open round-1 request for this partial")
         if partial.trustee_id not in self._trustee_ids():
             raise MismatchError(f"{partial.trustee_id!r} does not answer this round 1")
-        self.partials[partial.request_id][partial.trustee_id] = partial
+        rid = partial.request_id
+        check_resent(
+            self.partials[rid].get(partial.trustee_id),
+            partial,
+            self.ciphertexts[rid],
+            self.context.record,
+            rid,
+            self.requests[rid].active_set,
+        )
+        self.partials[rid][partial.trustee_id] = partial
 
     def ready(self) -> bool:
         """Every request of the current phase has a partial from every active trustee."""
@@ -583,6 +593,15 @@ class SubmissionRelease:
             raise StepError("no open round-2 request")
         if partial.request_id != self.request.request_id:
             raise MismatchError("the partial answers another request")
+        if self.aggregate is not None:
+            check_resent(
+                self.partials.get(partial.trustee_id),
+                partial,
+                self.aggregate,
+                self.context.record,
+                self.request.request_id,
+                self.request.active_set,
+            )
         self.partials[partial.trustee_id] = partial
 
     def items(self) -> int:
@@ -603,7 +622,7 @@ class SubmissionRelease:
         ``{}``."""
         if self.state != ReleaseState.SCORING or self.request is None or self.aggregate is None:
             raise StepError("round 2 has not started")
-        out = combine(
+        out = decrypt_answers(
             self.aggregate,
             list(self.partials.values()),
             self.context.record,

@@ -91,6 +91,7 @@ from cryptoscore.scoring.policy import SCORE_CIRCUITS
 from cryptoscore.scoring.validity import WEIGHT_BITS
 
 __all__ = [
+    "BUDGET_CORNERS",
     "SMUDGING_BITS",
     "ExposureTerm",
     "NoiseBound",
@@ -103,6 +104,7 @@ __all__ = [
     "galois_key_error_worst_case",
     "key_switch_worst_case",
     "noise_check_bounds",
+    "pad_error_terms",
     "pad_noise_bound",
     "product_worst_case",
     "release_delta_half",
@@ -295,9 +297,20 @@ def release_noise_bound(
     return switch + math.ceil(TAIL * std_after), std_after
 
 
+def pad_error_terms(n: int, t: int) -> int:
+    """How many centered binomial terms (|e| ≤ 21) a pad's decoded error sums when pads are
+    Shamir answers with PRSS pad errors (``threshold/prss.py``; docs/design.md, "Encryption
+    pads"): one x_A per PRSS set, C(n, t − 1). Also the number of masks M_A a noise check's
+    decoded mask sums. Under additive (Lagrange) answers it is T, one per trustee of the set."""
+    if not 1 <= t <= n:
+        raise ParameterError(f"no {t}-of-{n} committee")
+    return math.comb(n, t - 1)
+
+
 def noise_check_bounds(trustees: int) -> tuple[int, int, int]:
-    """Round 1's noise check for ``trustees`` partials: (E of each partial, the largest
-    residual accepted, the proven bound on the noise of every input that passes).
+    """Round 1's noise check for ``trustees`` pad-error terms (T partials under additive
+    answers, :func:`pad_error_terms` = C(n, t − 1) under Shamir answers): (E of each partial,
+    the largest residual accepted, the proven bound on the noise of every input that passes).
 
     Each trustee answers with the exact complement of its pad share (``scoring/noise_check.py``): no
     smudging (E = 0), and the residual is v − Σ_j e_ij − k: the ciphertext's noise less the
@@ -305,6 +318,13 @@ def noise_check_bounds(trustees: int) -> tuple[int, int, int]:
     (Δ·t ≡ −1 mod Q). For an honest bundle that is the submitter's own error and rounding,
     less k: |·| ≤ 21 + 1 + T. A bundle passes if every residual is at most that, and
     |Σ_j e_ij| ≤ T·21, so every input that passes has |v| ≤ 21 + 1 + 2T + 21T.
+
+    Under Shamir answers (docs/design.md, "Noise check") the same argument holds with T
+    replaced by C = C(n, t − 1): the decoded pad error is Σ_A x_A, C centered binomial terms,
+    and the decoded mask M = Σ_A M_A is an integer below C·t, so Δ·M = Δ·(M mod t) − ⌊M/t⌋
+    (Δ·t ≡ −1 mod Q) and the masked message wraps past t at most C times in all (⌊M/t⌋ ≤ C − 1,
+    and one more for m + (M mod t)). Threshold 21 + 1 + C; every input that passes has
+    |v| ≤ 22 + 23·C.
 
     None of this depends on the key: the pads sum to −s·a_i + Σ_j e_ij for whatever s the
     shares reconstruct (a dealer's ternary key or a collective Σ s_i), and c0 + a_i·s cancels
@@ -516,23 +536,27 @@ def smudging_bound(
     return bound
 
 
+BUDGET_CORNERS: tuple[tuple[str, int, int], ...] = (
+    ("score/v1", 2, 4),
+    ("score/v1", 64, 64 * 64),
+    ("validity/v1", 2, 4),
+    ("validity/v1", 64, 4),
+)
+"""(circuit, classes, aggregates) at which budgets are checked for every release, each at the
+parameter set's largest size: the bounds grow with size, classes and aggregates."""
+
+
 def smudging_is_proven(params: type[ParameterSet], *, committee: int | None = None) -> bool:
     """Whether every threshold release at ``params`` is smudged against the proven worst-case
     bound, for a key of ``committee`` contributions (default: the largest committee,
     ``MAX_TRUSTEES``): checked at the largest size, classes, policy and number of partials
     (the bound grows with each, and with the committee)."""
     committee = params.MAX_TRUSTEES if committee is None else committee
-    corners = [
-        ("score/v1", 2, 4),
-        ("score/v1", 64, 64 * 64),
-        ("validity/v1", 2, 4),
-        ("validity/v1", 64, 4),
-    ]
     return all(
         smudging_bound(
             params, circuit, params.max_count(), classes, aggregates, trustees, committee=committee
         ).proven
-        for circuit, classes, aggregates in corners
+        for circuit, classes, aggregates in BUDGET_CORNERS
         for trustees in (1, committee)
     )
 

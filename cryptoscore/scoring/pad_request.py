@@ -158,12 +158,21 @@ class Pads:
     :func:`cryptoscore.scoring.encryption.encrypt_predictions` (``pads=``) consumes them once.
     """
 
-    __slots__ = ("_values", "request", "used")
+    __slots__ = ("_values", "liars", "request", "used")
 
-    def __init__(self, request: PadRequest, values: npt.NDArray[np.uint64]) -> None:
+    def __init__(
+        self,
+        request: PadRequest,
+        values: npt.NDArray[np.uint64],
+        *,
+        liars: tuple[str, ...] = (),
+    ) -> None:
         self.request = request
         self._values = values
         self.used = False
+        self.liars = liars
+        """Trustees whose Shamir pad shares were off the decoded polynomial and were
+        corrected (``threshold/pad_shares.open_pads``)."""
 
     def __repr__(self) -> str:
         return f"Pads(request={self.request.digest[:16]}…, count={self.request.count})"

@@ -38,8 +38,8 @@ import numpy as np
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from cryptoscore.envelope import Fields, pack_record, unpack_record
-from cryptoscore.errors import FormatError, MismatchError, ParameterError
+from cryptoscore.envelope import Fields, known_version, pack_record, unpack_record
+from cryptoscore.errors import FormatError, MismatchError, MissingPrssKeysError, ParameterError
 from cryptoscore.hazmat.seal_format import U64Array, parse_plaintext
 from cryptoscore.hazmat.shamir import share
 from cryptoscore.identity import TrusteePublicKey
@@ -47,13 +47,26 @@ from cryptoscore.params import ParameterSet, get_parameter_set
 from cryptoscore.randomness import Rng
 from cryptoscore.scoring.keys import EvaluationKeys, PublicContext, SecretKey, generate_keys
 from cryptoscore.sealed_record import check_kdf, open_sealed, scrypt_kdf, seal
+from cryptoscore.threshold.prss import (
+    PrssKeys,
+    PrssSet,
+    ceremony_commitment,
+    check_committee,
+    check_committee_fits,
+    commitment,
+    deal_prss_keys,
+    prss_sets,
+    set_commitments,
+)
 
 __all__ = [
+    "ANSWERS",
     "DKG_SIGN_DOMAIN",
     "MODES",
     "CeremonyRecord",
     "CeremonyResult",
     "KeyShare",
+    "MissingPrssKeysError",
     "RosterEntry",
     "TranscriptEntry",
     "check_roster",
@@ -67,15 +80,31 @@ __all__ = [
 RECORD_MAGIC = b"CSCEREMO"
 SHARE_MAGIC = b"CSKSHARE"
 FORMAT_VERSION = 1
-"""Share files, and the records of dealer ceremonies (byte for byte as before v2 existed)."""
+"""Share files without PRSS keys, and the records of dealer ceremonies (byte for byte as
+before v2 existed)."""
+SHARE_PRSS_VERSION = 2
+"""Share files whose encrypted payload also carries the trustee's ``PrssKeys``."""
+DEALER_ROBUST_VERSION = 4
+"""Records of dealer ceremonies that dealt PRSS keys: answers "shamir" and every PRSS set's key
+commitment (``prss.commitment``, bound to the key id)."""
 DEALERLESS_VERSION = 3
-"""Records of dealerless ceremonies (``threshold/dkg/``): mode, plan (digest and bytes), message
-transcript and every trustee's signed completion. Version 2 (the transcript's digests alone,
-which could not show that each trustee signed *this* key) is refused."""
+"""Records of dealerless ceremonies without PRSS keys (``threshold/dkg/``, a version 1 plan):
+mode, plan (digest and bytes), message transcript and every trustee's signed completion;
+answers "lagrange". Version 2 (the transcript's digests alone, which could not show that each
+trustee signed *this* key) is refused."""
+DEALERLESS_PRSS_VERSION = 5
+"""Records of dealerless ceremonies that dealt PRSS keys (a version 2 plan): version 3's fields,
+``answers`` "shamir" and ``prss``, every set's key commitment (``prss.ceremony_commitment``,
+bound to the plan's digest), whose digest every completion signs."""
+ANSWERS = ("lagrange", "shamir")
+"""How the key's trustees answer decryptions: "lagrange" (additive shares for a named active
+set; records before PRSS keys) or "shamir" (Shamir shares with PRSS noise: robust decryption,
+docs/design.md, "Robust threshold decryption (core)")."""
 MAX_PLAN_BYTES = 1 << 16
 """A dealerless record's plan bytes (``threshold/dkg/plan.py``): ≈ 0.3 KB + 0.12 KB per trustee."""
-MAX_COMPLETION_BYTES = 1024
-"""One signed completion (``threshold/dkg/messages.py``): ≈ 0.5 KB (header and signature)."""
+MAX_COMPLETION_BYTES = 2048
+"""One signed completion (``threshold/dkg/messages.py``): ≈ 0.5 KB (header and signature;
+0.6 KB with the PRSS commitments' digest)."""
 MODES = ("dealer", "dealerless")
 DKG_ROUNDS = {1: "hello", 2: "contribution", 3: "response", 4: "confirmation", 5: "completion"}
 """The rounds whose messages a dealerless record lists, one message per trustee each (the
@@ -221,11 +250,20 @@ class CeremonyRecord:
     completions: Mapping[str, bytes] = field(default_factory=dict, repr=False)
     """Dealerless: trustee id → its signed completion (``SignedMessage.to_bytes``), the
     message its round-5 transcript entry names."""
+    answers: str = "lagrange"
+    """How trustees answer (:data:`ANSWERS`); old record versions mean ``lagrange``."""
+    prss_commitments: tuple[tuple[PrssSet, bytes], ...] = field(default=(), repr=False)
+    """``shamir``: every PRSS set A in canonical order with the commitment to its key r_A, so
+    the members of A can check they hold the same key (:meth:`check_prss_keys`): a dealer
+    record's ``prss.commitment`` (bound to the key id), a dealerless one's
+    ``prss.ceremony_commitment`` (bound to the plan's digest, the key id being unknown while
+    the keys are dealt)."""
 
     def __post_init__(self) -> None:
         check_roster(self.roster, self.threshold)
         if len(self.roster) > self.params.MAX_TRUSTEES:
             raise ParameterError(f"at most {self.params.MAX_TRUSTEES} trustees are supported")
+        self._check_answers()
         if self.mode == "dealer":
             if set(self.share_commitments) != {e.trustee_id for e in self.roster}:
                 raise FormatError("ceremony record: one share commitment per trustee is required")
@@ -252,6 +290,60 @@ class CeremonyRecord:
             self._check_carried()
         else:
             raise FormatError(f"ceremony record: mode must be one of {MODES}, not {self.mode!r}")
+
+    def _check_answers(self) -> None:
+        """``answers`` is known; a ``shamir`` record (dealer or dealerless) commits to exactly
+        the canonical PRSS sets of its committee, 32 bytes each; a ``lagrange`` one to none."""
+        if self.answers not in ANSWERS:
+            raise FormatError(f"ceremony record: answers must be one of {ANSWERS}")
+        if self.answers == "lagrange":
+            if self.prss_commitments:
+                raise FormatError("ceremony record: Lagrange answers carry no PRSS commitments")
+            return
+        try:
+            check_committee(self.n, self.threshold)
+        except ParameterError as e:
+            raise FormatError(f"ceremony record: {e}") from None
+        sets = prss_sets(self.n, self.threshold)
+        if tuple(a for a, _ in self.prss_commitments) != sets:
+            raise FormatError(
+                f"ceremony record: the PRSS commitments must name the {len(sets)} sets of "
+                f"{self.n - self.threshold + 1} trustees, in canonical order"
+            )
+        if any(len(c) != 32 for _, c in self.prss_commitments):
+            raise FormatError("ceremony record: a PRSS commitment is a 32-byte SHA-256 digest")
+
+    @property
+    def robust(self) -> bool:
+        """Answers are Shamir shares with PRSS noise, decoded robustly."""
+        return self.answers == "shamir"
+
+    def check_prss_keys(self, keys: PrssKeys, index: int) -> None:
+        """Refuse PRSS keys that are not trustee ``index``'s for this record: another key id,
+        committee or index, or a key whose commitment differs from the published one (so the
+        members of a set did not all get the same r_A). The commitment is ``prss.commitment``
+        under the key id (dealer) or ``prss.ceremony_commitment`` under the plan's digest
+        (dealerless)."""
+        if not self.robust:
+            raise MismatchError("this ceremony's trustees answer additively: it has no PRSS keys")
+        if (keys.key_id, keys.n, keys.t, keys.index) != (
+            self.key_id,
+            self.n,
+            self.threshold,
+            index,
+        ):
+            raise MismatchError("the PRSS keys are for another key, committee or trustee")
+        published = dict(self.prss_commitments)
+        for members, key in keys.set_keys:
+            if self.mode == "dealer":
+                digest = commitment(key, members, self.key_id)
+            else:
+                digest = ceremony_commitment(key, members, self.plan)
+            if published.get(members) != digest:
+                raise MismatchError(
+                    f"the PRSS key of set {list(members)} does not match the ceremony record's "
+                    "commitment: the members of that set do not hold the same key"
+                )
 
     def _check_carried(self) -> None:
         """Dealerless: the plan bytes hash to the plan digest, and each trustee's completion
@@ -304,22 +396,38 @@ class CeremonyRecord:
             "roster": [e.to_json() for e in sorted(self.roster, key=lambda e: e.index)],
             "created_at": self.created_at,
         }
-        if self.mode == "dealer":  # exactly the version 1 header
-            return common | {
+        if self.mode == "dealer":  # exactly the version 1 header, and version 4's additions
+            dealer = common | {
                 "share_commitments": dict(sorted(self.share_commitments.items())),
                 "dealer_statement": self.dealer_statement,
             }
-        return common | {
+            if self.robust:
+                dealer |= {
+                    "answers": self.answers,
+                    "prss_commitments": [
+                        {"set": list(a), "commitment": c.hex()} for a, c in self.prss_commitments
+                    ],
+                }
+            return dealer
+        dealerless = common | {
             "mode": self.mode,
             "plan": self.plan,
             "plan_record": self.plan_record.hex(),
             "transcript": [m.to_json() for m in self.transcript],
             "completions": {k: v.hex() for k, v in sorted(self.completions.items())},
         }
+        if self.answers == "lagrange":  # exactly the version 3 header
+            return dealerless
+        return dealerless | {
+            "answers": self.answers,
+            "prss": [[list(a), c.hex()] for a, c in self.prss_commitments],
+        }
 
     @property
     def format_version(self) -> int:
-        return FORMAT_VERSION if self.mode == "dealer" else DEALERLESS_VERSION
+        if self.mode == "dealer":
+            return DEALER_ROBUST_VERSION if self.robust else FORMAT_VERSION
+        return DEALERLESS_PRSS_VERSION if self.robust else DEALERLESS_VERSION
 
     def to_bytes(self) -> bytes:
         return pack_record(RECORD_MAGIC, self.format_version, self.header())
@@ -330,28 +438,30 @@ class CeremonyRecord:
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> CeremonyRecord:
-        version = int.from_bytes(bytes(raw[8:10]), "little") if len(raw) >= 10 else 0
-        if version == 2 and bytes(raw[:8]) == RECORD_MAGIC:
+        if bytes(raw[:10]) == RECORD_MAGIC + (2).to_bytes(2, "little"):
             raise FormatError(
                 "ceremony record: version 2 (a dealerless record without its plan and "
                 "completions, which cannot show that every trustee signed its key) is refused"
             )
-        if version not in (FORMAT_VERSION, DEALERLESS_VERSION):
-            version = FORMAT_VERSION  # unpack_record names what is wrong
+        versions = (FORMAT_VERSION, DEALERLESS_VERSION, DEALER_ROBUST_VERSION)
+        version = known_version(raw, (*versions, DEALERLESS_PRSS_VERSION))
         header, body = unpack_record(raw, RECORD_MAGIC, version, "ceremony record")
         if len(body):
             raise FormatError("ceremony record: unexpected bytes after the header")
         common = {"params", "key_id", "evaluation_keys", "threshold", "n", "roster", "created_at"}
-        if version == FORMAT_VERSION:
-            f = Fields(
-                header, "ceremony record", common | {"share_commitments", "dealer_statement"}
-            )
-        else:
+        dealer = version in (FORMAT_VERSION, DEALER_ROBUST_VERSION)
+        if dealer:
+            robust = {"answers", "prss_commitments"} if version == DEALER_ROBUST_VERSION else set()
             f = Fields(
                 header,
                 "ceremony record",
-                common | {"mode", "plan", "plan_record", "transcript", "completions"},
+                common | {"share_commitments", "dealer_statement"} | robust,
             )
+        else:
+            dealerless = {"mode", "plan", "plan_record", "transcript", "completions"}
+            if version == DEALERLESS_PRSS_VERSION:
+                dealerless |= {"answers", "prss"}
+            f = Fields(header, "ceremony record", common | dealerless)
         roster_json = header["roster"]
         if not isinstance(roster_json, list) or len(roster_json) > 255:
             raise FormatError("ceremony record: roster must be a list")
@@ -363,7 +473,7 @@ class CeremonyRecord:
         evaluation_keys = f.hex("evaluation_keys", 32).hex()
         threshold = f.integer("threshold", 2, 255)
         created_at = f.string("created_at", 64)
-        if version == FORMAT_VERSION:
+        if dealer:
             commitments = header["share_commitments"]
             if not isinstance(commitments, dict):
                 raise FormatError("ceremony record: share commitments must be an object")
@@ -379,11 +489,17 @@ class CeremonyRecord:
                 share_commitments=dict(commitments),
                 created_at=created_at,
                 dealer_statement=f.string("dealer_statement", 1024),
+                **(_robust_fields(f, header) if version == DEALER_ROBUST_VERSION else {}),
             )
         if f.string("mode", 16) != "dealerless":
             raise FormatError(
-                f"ceremony record: a version {DEALERLESS_VERSION} record is a dealerless ceremony's"
+                f"ceremony record: a version {version} record is a dealerless ceremony's"
             )
+        answers, prss = "lagrange", tuple[tuple[PrssSet, bytes], ...]()
+        if version == DEALERLESS_PRSS_VERSION:
+            if f.string("answers", 16) != "shamir":
+                raise FormatError(f"ceremony record: a version {version} record answers shamir")
+            answers, prss = "shamir", _prss_commitments(header["prss"])
         entries = header["transcript"]
         if not isinstance(entries, list) or len(entries) > len(DKG_ROUNDS) * 255:
             raise FormatError("ceremony record: the transcript must be a list of messages")
@@ -413,6 +529,8 @@ class CeremonyRecord:
             transcript=tuple(TranscriptEntry.from_json(m) for m in entries),
             plan_record=_from_hex(plan_hex, "the plan"),
             completions=completions,
+            answers=answers,
+            prss_commitments=prss,
         )
 
     def verify_signatures(self) -> int:
@@ -444,19 +562,23 @@ class CeremonyRecord:
         # the dkg package builds on this module (its messages import DKG_SIGN_DOMAIN)
         from cryptoscore.threshold.dkg.messages import Completion, SignedMessage
         from cryptoscore.threshold.dkg.plan import CeremonyPlan
+        from cryptoscore.threshold.dkg.prss_dealing import commitments_digest
         from cryptoscore.threshold.dkg.transcript import ROUNDS, round_digests_of
 
         plan = CeremonyPlan.from_bytes(self.plan_record)
         if plan.digest != self.plan:
             raise MismatchError("ceremony record: the plan bytes do not hash to the plan digest")
-        if (plan.params, plan.threshold, plan.roster) != (
+        if (plan.params, plan.threshold, plan.roster, plan.prss) != (
             self.params,
             self.threshold,
             tuple(sorted(self.roster, key=lambda e: e.index)),
+            self.robust,
         ):
             raise MismatchError(
-                "ceremony record: the plan names another parameter set, threshold or roster"
+                "ceremony record: the plan names another parameter set, threshold or roster, "
+                "or deals PRSS keys where the record answers lagrange (or the reverse)"
             )
+        prss_digest = commitments_digest(self.prss_commitments) if self.robust else ""
         by_slot = {(m.round, m.trustee_id): m.digest for m in self.transcript}
         chain = round_digests_of(
             plan.digest,
@@ -485,6 +607,8 @@ class CeremonyRecord:
                     f"{who} names evaluation keys {message.payload.evaluation_keys[:16]}…, not "
                     f"this record's {self.evaluation_keys[:16]}…"
                 )
+            if message.payload.prss != prss_digest:
+                raise MismatchError(f"{who} names other PRSS-key commitments than this record's")
 
     def check_keys(self, public: PublicContext, evaluation: EvaluationKeys | None = None) -> None:
         """Refuse a public context (and evaluation keys) that this ceremony did not produce."""
@@ -529,9 +653,11 @@ class CeremonyRecord:
 
 class KeyShare:
     """One trustee's decrypted share of the secret key: ``data[prime][coeff]`` (NTT form) over
-    the data primes. Never printed, compared or pickled."""
+    the data primes, and its PRSS keys when the ceremony dealt them (``prss``: then it answers
+    with Shamir shares, docs/design.md, "Robust threshold decryption"). Never printed, compared
+    or pickled."""
 
-    __slots__ = ("_data", "index", "key_id", "params", "threshold", "trustee_id")
+    __slots__ = ("_data", "index", "key_id", "params", "prss", "threshold", "trustee_id")
 
     def __init__(
         self,
@@ -541,13 +667,27 @@ class KeyShare:
         index: int,
         threshold: int,
         data: U64Array,
+        *,
+        prss: PrssKeys | None = None,
     ) -> None:
+        if prss is not None and (prss.key_id, prss.index, prss.t) != (key_id, index, threshold):
+            raise MismatchError("the PRSS keys are for another key, trustee or threshold")
         self.params = params
         self.key_id = key_id
         self.trustee_id = trustee_id
         self.index = index
         self.threshold = threshold
         self._data = data
+        self.prss = prss
+
+    def prss_keys(self) -> PrssKeys:
+        """This share's PRSS keys; :class:`MissingPrssKeysError` when its ceremony dealt none."""
+        if self.prss is None:
+            raise MissingPrssKeysError(
+                f"this share holds no PRSS keys: trustee {self.trustee_id!r}'s ceremony dealt "
+                "none, so it answers additively (Lagrange) and cannot answer Shamir shares"
+            )
+        return self.prss
 
     def __repr__(self) -> str:
         return f"KeyShare(trustee={self.trustee_id}, index={self.index}, key={self.key_id[:12]}…)"
@@ -577,6 +717,45 @@ class CeremonyResult:
     share_files: Mapping[str, bytes] = field(repr=False)
     shares: Mapping[str, KeyShare] = field(default_factory=dict, repr=False)
     """In-process only (``threshold/dkg/inprocess.py`` without passphrases): the shares."""
+
+
+def _robust_fields(f: Fields, header: dict[str, Any]) -> dict[str, Any]:
+    """A version 4 record's ``answers`` (must be "shamir") and PRSS commitments, parsed; the
+    record's constructor checks the sets are the committee's."""
+    if f.string("answers", 16) != "shamir":
+        raise FormatError(
+            f"ceremony record: a version {DEALER_ROBUST_VERSION} record has Shamir answers"
+        )
+    items = header["prss_commitments"]
+    if not isinstance(items, list) or len(items) > 1 << 14:
+        raise FormatError("ceremony record: PRSS commitments must be a list")
+    out: list[tuple[PrssSet, bytes]] = []
+    for item in items:
+        if not isinstance(item, dict):
+            raise FormatError("ceremony record: a PRSS commitment is an object")
+        g = Fields(item, "ceremony record PRSS commitment", {"set", "commitment"})
+        out.append((tuple(g.int_list("set", 1, 255, 255)), g.hex("commitment", 32)))
+    return {"answers": "shamir", "prss_commitments": tuple(out)}
+
+
+def _prss_commitments(value: object) -> tuple[tuple[PrssSet, bytes], ...]:
+    """The ``prss`` field of a version 5 record: [[set], commitment hex] pairs (the sets are
+    checked against the committee by the record itself)."""
+    if not isinstance(value, list) or len(value) > 1 << 16:
+        raise FormatError("ceremony record: prss must be a list of [set, commitment] pairs")
+    out = []
+    for item in value:
+        if (
+            not isinstance(item, list)
+            or len(item) != 2
+            or not isinstance(item[0], list)
+            or not all(isinstance(i, int) and not isinstance(i, bool) for i in item[0])
+            or not isinstance(item[1], str)
+            or len(item[1]) != 64
+        ):
+            raise FormatError("ceremony record: a prss entry is [set of indices, 32-byte hex]")
+        out.append((tuple(item[0]), _from_hex(item[1], "a PRSS-key commitment")))
+    return tuple(out)
 
 
 def _from_hex(value: str, what: str) -> bytes:
@@ -624,9 +803,15 @@ def _share_header(
     }
 
 
-def _seal_share(header: dict[str, Any], passphrase: bytes, data: U64Array) -> bytes:
-    """The share file: ``sealed_record.seal`` of the share's little-endian words."""
-    return seal(SHARE_MAGIC, FORMAT_VERSION, header, passphrase, data.astype("<u8").tobytes())
+def _seal_share(
+    header: dict[str, Any], passphrase: bytes, data: U64Array, prss: PrssKeys | None
+) -> bytes:
+    """The share file: ``sealed_record.seal`` of the share's little-endian words, followed
+    (version 2) by the trustee's PRSS keys (``PrssKeys.to_bytes``) inside the same encryption."""
+    words = data.astype("<u8").tobytes()
+    if prss is None:
+        return seal(SHARE_MAGIC, FORMAT_VERSION, header, passphrase, words)
+    return seal(SHARE_MAGIC, SHARE_PRSS_VERSION, header, passphrase, words + prss.to_bytes())
 
 
 def _check_dealing(
@@ -638,6 +823,7 @@ def _check_dealing(
     check_roster(roster, threshold)
     if len(roster) > params.MAX_TRUSTEES:
         raise ParameterError(f"at most {params.MAX_TRUSTEES} trustees are supported")
+    check_committee_fits(params, len(roster), threshold)  # PRSS: cost, then the noise budget
     for entry in roster:
         pw = passphrases.get(entry.trustee_id)
         if pw is None or len(pw) < 8:
@@ -655,13 +841,15 @@ def run_ceremony(
     created_at: str | None = None,
     rng: Rng = os.urandom,
     progress: Callable[[int], None] | None = None,
+    answers: str = "shamir",
 ) -> CeremonyResult:
     """Dealer: generate and share the key; return the public record, keys and share files.
 
     ``rng`` draws first the keys (``scoring/keys.generate_keys``, in the order
     ``hazmat/keygen.generate_key_material`` documents), then the Shamir coefficients and each
     share file's salt and nonce (:func:`deal`). ``progress(done)`` counts the steps done, of
-    ``1 + len(roster)``: the key generated, then each share file sealed."""
+    ``1 + len(roster)``: the key generated, then each share file sealed. ``answers`` is
+    :func:`deal`'s (``"lagrange"``: legacy, for tests reproducing attacks on additive answers)."""
     _check_dealing(params, roster, threshold, passphrases)
     keys = generate_keys(params, rng=rng)
     if progress is not None:
@@ -680,6 +868,7 @@ def run_ceremony(
         created_at=created_at,
         rng=rng,
         sealed=None if progress is None else (lambda done: progress(1 + done)),
+        answers=answers,
     )
     return CeremonyResult(record, public, evaluation, files)
 
@@ -695,19 +884,36 @@ def deal(
     *,
     created_at: str | None = None,
     rng: Rng = os.urandom,
+    prss_rng: Rng = os.urandom,
     sealed: Callable[[int], None] | None = None,
+    answers: str = "shamir",
 ) -> tuple[CeremonyRecord, dict[str, bytes]]:
     """Dealer, after key generation: Shamir-share ``secret`` (the key's residues,
-    :func:`secret_key_residues`; overwritten) among ``roster``, seal one share file per
-    trustee, and make the public record committing to them.
+    :func:`secret_key_residues`; overwritten) among ``roster``, deal PRSS keys
+    (``prss.deal_prss_keys``: one 32-byte key per set of n − t + 1 trustees), seal one share
+    file per trustee (version 2: share and PRSS keys), and make the public record (version 4,
+    answers ``shamir``) committing to the files and to every PRSS key.
 
     Draws from ``rng``, in this order: the Shamir coefficients (``hazmat/shamir.py``), then
-    each trustee's scrypt salt (16 bytes) and AES-GCM nonce (12 bytes), in roster order.
-    ``sealed(done)`` is told how many share files are sealed so far."""
+    each trustee's scrypt salt (16 bytes) and AES-GCM nonce (12 bytes), in roster order; the
+    PRSS keys from ``prss_rng`` (by default ``os.urandom``), in canonical set order.
+    ``sealed(done)`` is told how many share files are sealed so far.
+
+    ``answers="lagrange"`` is the dealing of record version 1 (no PRSS keys, share files of
+    version 1, additive answers), kept only to reproduce old records byte for byte
+    (``tests/vectors/``)."""
+    if answers not in ANSWERS:
+        raise ParameterError(f"answers must be one of {ANSWERS}")
     _check_dealing(params, roster, threshold, passphrases)
     xs = [e.index for e in roster]
     shares = share(secret, params.DATA_PRIMES, threshold, xs, rng=rng)
     secret.fill(0)
+    robust = answers == "shamir"
+    prss = (
+        deal_prss_keys(key_id, len(roster), threshold, rng=prss_rng)
+        if robust
+        else (None,) * len(roster)
+    )
     files: dict[str, bytes] = {}
     try:
         for entry, data in zip(roster, shares, strict=True):
@@ -721,7 +927,9 @@ def deal(
                 rng(16),
                 rng(12),
             )
-            files[entry.trustee_id] = _seal_share(header, passphrases[entry.trustee_id], data)
+            files[entry.trustee_id] = _seal_share(
+                header, passphrases[entry.trustee_id], data, prss[entry.index - 1]
+            )
             if sealed is not None:
                 sealed(len(files))
     finally:
@@ -735,6 +943,8 @@ def deal(
         roster=tuple(sorted(roster, key=lambda e: e.index)),
         share_commitments={k: hashlib.sha256(v).hexdigest() for k, v in files.items()},
         created_at=created_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        answers=answers,
+        prss_commitments=set_commitments([k for k in prss if k is not None]),
     )
     return record, files
 
@@ -757,12 +967,18 @@ def write_share_file(share: KeyShare, n: int, passphrase: bytes, *, rng: Rng = o
         rng(16),
         rng(12),
     )
-    return _seal_share(header, passphrase, share.residues(len(share.params.DATA_PRIMES)))
+    data = share.residues(len(share.params.DATA_PRIMES))
+    return _seal_share(header, passphrase, data, share.prss)
+
+
+def _share_file_version(raw: bytes) -> int:
+    """1 (no PRSS keys) or 2 (with them); anything else is left to ``unpack_record`` to name."""
+    return known_version(raw, (FORMAT_VERSION, SHARE_PRSS_VERSION))
 
 
 def _share_file_header(raw: bytes) -> dict[str, Any]:
     """The validated header of a share file (nothing is decrypted)."""
-    header, _ = unpack_record(raw, SHARE_MAGIC, FORMAT_VERSION, "share file")
+    header, _ = unpack_record(raw, SHARE_MAGIC, _share_file_version(raw), "share file")
     f = Fields(
         header,
         "share file",
@@ -794,12 +1010,19 @@ def open_share_file(raw: bytes, passphrase: bytes) -> KeyShare:
     threshold: int = header["threshold"]
     levels = len(params.DATA_PRIMES)
     nbytes = levels * params.POLY_MODULUS_DEGREE * 8
-    _, plain = open_sealed(raw, SHARE_MAGIC, FORMAT_VERSION, passphrase, "share file")
-    if len(plain) != nbytes:
+    version = _share_file_version(raw)
+    _, plain = open_sealed(raw, SHARE_MAGIC, version, passphrase, "share file")
+    if len(plain) < nbytes or (version == FORMAT_VERSION and len(plain) != nbytes):
         raise FormatError("share file: share has the wrong size for its parameter set")
-    data = np.frombuffer(plain, dtype="<u8").astype(np.uint64).reshape(levels, -1)
+    data = np.frombuffer(plain[:nbytes], dtype="<u8").astype(np.uint64).reshape(levels, -1)
     for i, q in enumerate(params.DATA_PRIMES):
         if int(data[i].max()) >= q:
             data.fill(0)
             raise FormatError("share file: share value out of range")
-    return KeyShare(params, key_id, trustee_id, index, threshold, data)
+    prss = None
+    if version == SHARE_PRSS_VERSION:
+        prss = PrssKeys.from_bytes(plain[nbytes:])
+        if (prss.key_id, prss.n, prss.t, prss.index) != (key_id, header["n"], threshold, index):
+            data.fill(0)
+            raise FormatError("share file: the PRSS keys are not this share's key and trustee")
+    return KeyShare(params, key_id, trustee_id, index, threshold, data, prss=prss)

@@ -1,9 +1,20 @@
-"""Combining partial decryptions: the combiner's and the auditor's checks, then c0 + Σ h_j.
+"""Combining partial decryptions: the combiner's and the auditor's checks, then decoding.
 
-:func:`combine` accepts t partials from distinct roster trustees of the named active set,
-with valid signatures over this ciphertext and request, and rounds t·x/Q to the released
-aggregates; :func:`rerandomize` adds a published encryption of zero (docs/design.md,
-"Threshold decryption").
+:func:`decrypt_answers` checks the partials (distinct roster trustees, valid signatures over
+this ciphertext and request) and computes x = c0 + c1·s + e, then rounds t·x/Q to the released
+aggregates:
+
+* Shamir answers (a ``robust`` ceremony record): any m ≥ t answers, decoded by
+  ``threshold/robust.reconstruct`` with the radius ``robust.verifiable_max_liars(m, t, t − 1)``
+  — the value is returned only when decoding found at most that many answers off one
+  polynomial (those trustees are named in ``liars``), else :class:`UndecidableAnswersError`
+  names the suspects; ``verified`` says the value is safe against t − 1 coordinated liars
+  (m ≥ 2t − 1);
+* additive answers (older records): exactly the t partials of the named active set, summed
+  (the old rule, so old records stay verifiable).
+
+:func:`rerandomize` adds a published encryption of zero (docs/design.md, "Threshold
+decryption", "Robust threshold decryption").
 """
 
 from __future__ import annotations
@@ -14,9 +25,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cryptoscore.errors import FormatError, MismatchError
+from cryptoscore.errors import FormatError, MismatchError, UndecidableAnswersError
 from cryptoscore.hazmat.ciphertext import encode_ciphertext
 from cryptoscore.hazmat.modmath import (
+    U64,
     addmod,
     crt_lift,
 )
@@ -26,6 +38,7 @@ from cryptoscore.scoring.keys import PublicContext
 from cryptoscore.threshold.active_set import ActiveSet
 from cryptoscore.threshold.ceremony import CeremonyRecord
 from cryptoscore.threshold.partial import PartialDecryption
+from cryptoscore.threshold.robust import reconstruct, verifiable_max_liars
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +48,12 @@ class CombinedDecryption:
     max_noise: int | None
     """The largest |residual noise + smudging| over all N coefficients (only when asked
     for: it costs a full CRT lift)."""
+    liars: tuple[str, ...] = ()
+    """Shamir answers: the trustees whose answers were off the decoded polynomial, corrected."""
+    verified: bool = False
+    """Shamir answers: decoding checked the value against t − 1 coordinated liars
+    (``robust.verifiable_max_liars``: m ≥ 2t − 1 answers); False for additive answers and for
+    fewer answers, where nothing or only uncoordinated lies can be caught."""
 
     @property
     def noise_bits(self) -> float | None:
@@ -48,16 +67,19 @@ def verify_partial(
     request_id: str,
     active_set: ActiveSet,
 ) -> None:
-    """One partial: from a roster trustee of ``active_set`` with its own index, for this
-    request, ciphertext, key and level, signed by that trustee's roster key."""
+    """One partial: from a roster trustee with its own index (additive answers: of
+    ``active_set``, the set it was made for), for this request, ciphertext, key and level,
+    signed by that trustee's roster key. Shamir answers do not depend on the set, so any
+    roster trustee's answer counts."""
     p = partial
     entry = record.entry(p.trustee_id)  # refuses trustees outside the roster
     if entry.index != p.index:
         raise MismatchError(f"partial from {p.trustee_id!r} carries the wrong index")
-    if p.active_set != active_set:
-        raise MismatchError(f"partial from {p.trustee_id!r} was made for another active set")
-    if p.index not in active_set.indices:
-        raise MismatchError(f"{p.trustee_id!r} is not in the active set")
+    if not record.robust:
+        if p.active_set != active_set:
+            raise MismatchError(f"partial from {p.trustee_id!r} was made for another active set")
+        if p.index not in active_set.indices:
+            raise MismatchError(f"{p.trustee_id!r} is not in the active set")
     if p.request_id != request_id:
         raise MismatchError(f"partial from {p.trustee_id!r} answers another request")
     if p.ciphertext_digest != aggregate.ciphertext_digest:
@@ -74,13 +96,14 @@ def verify_partials(
     request_id: str,
     active_set: ActiveSet,
 ) -> None:
-    """Combiner and auditor: every check a set of partials must pass before combination."""
+    """Combiner and auditor: every check a set of partials must pass before combination:
+    at least t (additive answers: exactly t, the active set), distinct trustees."""
     active_set.check(record)
     if len(partials) < record.threshold:
         raise MismatchError(
             f"{len(partials)} partial decryptions given, the threshold is {record.threshold}"
         )
-    if len(partials) > record.threshold:
+    if len(partials) > record.threshold and not record.robust:
         raise MismatchError("more partials than the threshold: combine exactly the active set")
     seen: set[int] = set()
     for p in partials:
@@ -90,7 +113,36 @@ def verify_partials(
         verify_partial(aggregate, p, record, request_id, active_set)
 
 
-def combine(
+def _names(record: CeremonyRecord, indices: Sequence[int]) -> tuple[str, ...]:
+    return tuple(record.entry_by_index(i).trustee_id for i in indices)
+
+
+def decode_answers(
+    partials: Sequence[PartialDecryption], record: CeremonyRecord, moduli: tuple[int, ...]
+) -> tuple[U64, tuple[str, ...], bool]:
+    """c1·s + e from verified partials: (its residues, the liars corrected, verified).
+    Additive answers are summed; Shamir answers decoded (module docstring)."""
+    if not record.robust:
+        total = partials[0].data().copy()
+        for p in partials[1:]:
+            h = p.data()
+            for i, q in enumerate(moduli):
+                total[i] = addmod(total[i], h[i], q)
+        return total, (), False
+    answers = {p.index: p.data() for p in partials}
+    t = record.threshold
+    radius = verifiable_max_liars(len(answers), t, t - 1)
+    try:
+        decoded = reconstruct(answers, t, moduli, max_liars=radius or 0)
+    except UndecidableAnswersError as error:
+        raise UndecidableAnswersError(
+            f"{error}; suspects: {', '.join(_names(record, error.suspects))}", error.suspects
+        ) from None
+    verified = radius is not None and decoded.checked
+    return decoded.value, _names(record, decoded.liars), verified
+
+
+def decrypt_answers(
     aggregate: AggregateCiphertext,
     partials: Sequence[PartialDecryption],
     record: CeremonyRecord,
@@ -100,19 +152,19 @@ def combine(
     measure_noise: bool = False,
     centered: bool = False,
 ) -> CombinedDecryption:
-    """Combiner: verify the partials, decrypt, return only the aggregates the record names,
-    in 0..t−1, or with ``centered`` in (−t/2, t/2] (a release carrying differential-privacy
-    noise, which may take a count below 0: ``threshold/dp_noise.py``)."""
+    """Combiner: verify the partials, decode them (module docstring), decrypt, return only
+    the aggregates the record names, the liars corrected and whether the value is verified;
+    values in 0..t−1, or with ``centered`` in (−t/2, t/2] (a release carrying
+    differential-privacy noise, which may take a count below 0: ``threshold/dp_noise.py``).
+    Raises :class:`UndecidableAnswersError` (no value) when the answers are too far off one
+    polynomial, naming the suspects."""
     verify_partials(aggregate, partials, record, request_id, active_set)
     params = aggregate.params
     moduli = params.moduli(aggregate.level)
     t = params.PLAIN_MODULUS
     data = aggregate.data()
-    x = [data[0, i].copy() for i in range(len(moduli))]
-    for p in partials:
-        h = p.data()
-        for i, q in enumerate(moduli):
-            x[i] = addmod(x[i], h[i], q)
+    at_zero, liars, verified = decode_answers(partials, record, moduli)
+    x = [addmod(data[0, i], at_zero[i], q) for i, q in enumerate(moduli)]
     big_q = 1
     for q in moduli:
         big_q *= q
@@ -131,7 +183,7 @@ def combine(
         m = (lifted_all * t + big_q // 2) // big_q % t
         v = (lifted_all - m * delta) % big_q
         max_noise = int(np.minimum(v, big_q - v).max())
-    return CombinedDecryption(values, max_noise)
+    return CombinedDecryption(values, max_noise, liars, verified)
 
 
 def rerandomize(

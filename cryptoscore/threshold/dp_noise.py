@@ -20,8 +20,13 @@ Everything else released is *post-processing* of the noised base vector, so it c
 keeps the exact arithmetic the release invariants check: ``correct`` with a confusion matrix
 gets the diagonal's noise, and ``errors`` gets minus ``correct``'s (errors = n − correct).
 
-:func:`release_noise` is the one place the noise is drawn. Issue 14 (robust Shamir answers with
-PRSS-shared noise) will replace this per-trustee draw by a PRSS-shared one; nothing else moves.
+:func:`release_noise` is the one place a trustee's own noise is drawn, for keys whose trustees
+answer additively (``answers`` "lagrange"). Under Shamir answers (``answers`` "shamir", robust
+decryption) per-trustee draws would not lie on one polynomial, so each trustee adds its share
+Z(j) of PRSS-shared noise instead (:func:`shared_release_noise`, ``prss.shared_dp_noise``): the
+released value carries Σ_A z_A over the C(n, t − 1) sets A, and the one set H disjoint from a
+coalition of t − 1 trustees carries the guarantee with its z_H, of the same σ (docs/design.md,
+"PRSS-shared DP noise"). :class:`DpCalibration` counts the draws that add up accordingly.
 """
 
 from __future__ import annotations
@@ -29,18 +34,27 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any
 
 from cryptoscore.errors import ParameterError, PolicyError
 from cryptoscore.scoring.policy import ReleasePolicy, confusion_cell_name
+from cryptoscore.threshold.discrete_gaussian import zcdp_sigma2
+from cryptoscore.threshold.prss import PrssKeys, shared_dp_noise, shared_dp_noise_at_zero
+
+if TYPE_CHECKING:
+    from cryptoscore.threshold.ceremony import CeremonyRecord
 
 __all__ = [
     "TAIL_FAILURE_LOG2",
     "DpCalibration",
     "approx_dp_epsilon",
     "calibrate",
+    "calibrate_for",
     "checked_rho",
     "release_noise",
+    "shared_release_noise",
+    "shared_release_noise_at_zero",
 ]
 
 TAIL_FAILURE_LOG2 = -40
@@ -73,11 +87,24 @@ def _gaussian(dimension: int, sigma: float) -> Any:
 @dataclass(frozen=True, slots=True)
 class DpCalibration:
     """The noise of one release under ``policy`` with zCDP ``rho`` per release, decrypted by
-    ``trustees`` partials (t: each adds its own draw)."""
+    ``trustees`` partials (t) of a key whose trustees answer ``answers``: "lagrange", each of
+    the t adds its own draw; "shamir", the draws z_A of the C(n, t − 1) PRSS sets of a committee
+    of ``n`` add up (:attr:`summed_draws`)."""
 
     policy: ReleasePolicy
     rho: float
     trustees: int = 1
+    answers: str = "lagrange"
+    n: int = 0
+    """The committee size (needed for Shamir answers only)."""
+
+    @property
+    def summed_draws(self) -> int:
+        """How many independent draws of each base value add up in a release: t for Lagrange
+        answers, C(n, t − 1) for Shamir answers (``prss.dp_noise_variance``)."""
+        if self.answers == "shamir":
+            return math.comb(self.n, self.trustees - 1)
+        return self.trustees
 
     @property
     def confusion(self) -> bool:
@@ -98,6 +125,12 @@ class DpCalibration:
         """σ with ρ = Δ₂²/(2σ²): one trustee's noise alone gives the stated ρ."""
         return self.sensitivity / math.sqrt(2 * self.rho)
 
+    @property
+    def sigma2(self) -> Fraction:
+        """σ² = Δ₂²/(2ρ) exactly (``discrete_gaussian.zcdp_sigma2``), for the exact sampler of
+        PRSS-shared noise: the same σ as :attr:`sigma`."""
+        return zcdp_sigma2(2 if self.confusion else 1, self.rho)
+
     def draws_in(self, name: str) -> int:
         """How many of one trustee's base draws add up in aggregate ``name``: a cell 1,
         ``correct``/``errors`` K (the diagonal) with a confusion matrix, else 1."""
@@ -111,7 +144,7 @@ class DpCalibration:
         """Variance of the summed noise of ``name`` over the trustees' draws, stated with the
         continuous Gaussian's σ² (a discrete Gaussian's variance is at most σ², and within
         10⁻¹² of it for σ ≥ 1: Canonne–Kamath–Steinke, Corollary 9)."""
-        return self.trustees * self.draws_in(name) * self.sigma**2
+        return self.summed_draws * self.draws_in(name) * self.sigma**2
 
     def expected_abs_error(self, name: str) -> float:
         """E|released − exact| for ``name``: the Gaussian approximation √(2/π)·√variance of
@@ -119,13 +152,14 @@ class DpCalibration:
         return math.sqrt(2 / math.pi) * math.sqrt(self.variance(name))
 
     def tail(self, draws: int) -> int:
-        """τ with P(|sum of ``draws``·t independent N_Z(0, σ²)| > τ) ≤ 2^−40 / A
-        for the A aggregates a release names: each is σ-subgaussian (Canonne–Kamath–Steinke,
-        Corollary 9), so the sum is subgaussian with variance proxy draws·t·σ² and
-        P(|S| > τ) ≤ 2·exp(−τ²/(2·draws·t·σ²)), union-bounded over the aggregates."""
+        """τ with P(|sum of ``draws``·D independent N_Z(0, σ²)| > τ) ≤ 2^−40 / A, D the
+        :attr:`summed_draws`, for the A aggregates a release names: each is σ-subgaussian
+        (Canonne–Kamath–Steinke, Corollary 9), so the sum is subgaussian with variance proxy
+        draws·D·σ² and P(|S| > τ) ≤ 2·exp(−τ²/(2·draws·D·σ²)), union-bounded over the
+        aggregates."""
         count = len(self.policy.aggregate_names()) + 1  # + the confusion total
         log_terms = math.log(2 * count) - TAIL_FAILURE_LOG2 * math.log(2)
-        return math.ceil(self.sigma * math.sqrt(2 * draws * self.trustees * log_terms))
+        return math.ceil(self.sigma * math.sqrt(2 * draws * self.summed_draws * log_terms))
 
     def tail_of(self, name: str) -> int:
         """The tail bound of ``name``'s summed noise (:meth:`tail`)."""
@@ -141,20 +175,33 @@ class DpCalibration:
         )
         if n + widest >= plain_modulus // 2:
             raise ParameterError(
-                f"dp noise with rho {self.rho:g} and {self.trustees} trustees has a tail of "
-                f"{widest} "
+                f"dp noise with rho {self.rho:g} and {self.summed_draws} summed draws "
+                f"({self.answers} answers) has a tail of {widest} "
                 f"(failure 2^{TAIL_FAILURE_LOG2}): {n} items plus it reach t_plain/2 = "
                 f"{plain_modulus // 2}; raise rho or use a larger parameter set"
             )
 
 
-def calibrate(policy: ReleasePolicy, rho: float, trustees: int = 1) -> DpCalibration:
-    """The calibration of ``policy`` at ρ per release with ``trustees`` partials."""
+def calibrate(
+    policy: ReleasePolicy, rho: float, trustees: int = 1, *, answers: str = "lagrange", n: int = 0
+) -> DpCalibration:
+    """The calibration of ``policy`` at ρ per release with ``trustees`` partials of a key
+    whose trustees answer ``answers`` (a committee of ``n`` for "shamir")."""
     if not rho > 0 or not math.isfinite(rho):
         raise ParameterError(f"dp: rho must be a positive number, got {rho!r}")
     if trustees < 1:
         raise ParameterError(f"dp: at least one trustee adds noise, got {trustees}")
-    return DpCalibration(policy, rho, trustees)
+    if answers not in ("lagrange", "shamir"):
+        raise ParameterError(f"dp: answers must be lagrange or shamir, got {answers!r}")
+    if answers == "shamir" and n < trustees:
+        raise ParameterError(f"dp: Shamir answers need the committee size, got n = {n}")
+    return DpCalibration(policy, rho, trustees, answers, n if answers == "shamir" else 0)
+
+
+def calibrate_for(policy: ReleasePolicy, rho: float, record: CeremonyRecord) -> DpCalibration:
+    """The calibration of a challenge's score releases under its key's ceremony record: t
+    partials, and the record's ``answers`` kind with its committee size."""
+    return calibrate(policy, rho, record.threshold, answers=record.answers, n=record.n)
 
 
 def checked_rho(policy: ReleasePolicy, rho: float) -> float:
@@ -182,20 +229,52 @@ def release_noise(policy: ReleasePolicy, names: Sequence[str], rho: float) -> Ma
     base = [int(z) for z in _gaussian(cal.dimension, cal.sigma)([0] * cal.dimension)]
     if len(base) != cal.dimension:
         raise ParameterError("the discrete Gaussian sampler returned a vector of the wrong size")
+    return _post_process(policy, names, base, None)
+
+
+def _post_process(
+    policy: ReleasePolicy, names: Sequence[str], base: Sequence[int], modulus: int | None
+) -> dict[str, int]:
+    """The released aggregates' noise from the base draw (cells, or ``correct``): linear, so
+    it maps Shamir shares of the base to Shamir shares of the released noise (mod ``modulus``
+    when given)."""
     k = policy.classes
     noise: dict[str, int] = {}
-    if cal.confusion:
+    if "confusion" in policy.metrics:
         for a in range(k):
             for b in range(k):
                 noise[confusion_cell_name(a, b)] = base[a * k + b]
         diagonal = sum(base[c * k + c] for c in range(k))
     else:
         diagonal = base[0]
+    if modulus is not None:
+        diagonal %= modulus
     if "correct" in policy.metrics:
         noise["correct"] = diagonal
     if "errors" in policy.metrics:
-        noise["errors"] = -diagonal
+        noise["errors"] = -diagonal % modulus if modulus is not None else -diagonal
     return {name: noise[name] for name in names}
+
+
+def shared_release_noise(
+    policy: ReleasePolicy,
+    names: Sequence[str],
+    rho: float,
+    keys: PrssKeys,
+    ctx: bytes,
+    modulus: int,
+) -> Mapping[str, int]:
+    """One Shamir-answer trustee's share Z(j) mod ``modulus`` of the release's PRSS-shared noise
+    at each released aggregate of ``names`` (``prss.shared_dp_noise`` of the base vector under
+    ``ctx``, the decryption context, then the same post-processing as :func:`release_noise`):
+    every member of a set derives the identical z_A, so all answers stay on one polynomial whose
+    value at 0 carries Σ_A z_A. Nothing is drawn from the OS: the same ciphertext always gets
+    the same noise, as a re-sent answer must."""
+    cal = calibrate(policy, rho, keys.t, answers="shamir", n=keys.n)
+    if set(names) != set(policy.aggregate_names()):
+        raise PolicyError("dp noise is drawn for exactly the policy's released aggregates")
+    base = shared_dp_noise(keys, ctx, cal.sigma2, cal.dimension, modulus)
+    return _post_process(policy, names, base, modulus)
 
 
 def approx_dp_epsilon(rho: float, delta: float = DEFAULT_DELTA) -> float:
@@ -206,3 +285,19 @@ def approx_dp_epsilon(rho: float, delta: float = DEFAULT_DELTA) -> float:
     dp = _opendp()
     measurement = _gaussian(1, 1 / math.sqrt(2 * rho))  # ρ at distance 1
     return float(dp.c.make_zCDP_to_approxDP(measurement).map(1.0).epsilon(delta))
+
+
+def shared_release_noise_at_zero(
+    policy: ReleasePolicy,
+    names: Sequence[str],
+    rho: float,
+    all_keys: Sequence[PrssKeys],
+    ctx: bytes,
+) -> Mapping[str, int]:
+    """The noise a Shamir-answer release carries at each of ``names``: the post-processed
+    Σ_A z_A (``prss.shared_dp_noise_at_zero``), from keys that together cover every set (for
+    tests and the dealer; no trustee can compute it alone)."""
+    first = all_keys[0]
+    cal = calibrate(policy, rho, first.t, answers="shamir", n=first.n)
+    base = shared_dp_noise_at_zero(all_keys, ctx, cal.sigma2, cal.dimension)
+    return _post_process(policy, names, base, None)

@@ -1,14 +1,24 @@
 """Partial decryption: a trustee's single-use, smudged, signed answer for one aggregate.
 
-Trustee j computes h_j = c1·λ_j s_j + e_j, with λ_j its Lagrange coefficient in the
-request's active set and e_j uniform smudging noise in [−E, E] from ``rng`` (the OS CSPRNG;
-E = :func:`cryptoscore.scoring.noise.smudging_bound`), after claiming the ciphertext and
-its lineage slot in its :class:`~cryptoscore.threshold.journal.PartialJournal`; a round-1
-noise check is answered with the exact complement of the trustee's pad error instead
-(:class:`PadComplement`). A score of a challenge with a ``dp`` rule also carries Δ·z_j, the
-trustee's differential-privacy noise, at the released aggregates' positions
-(``threshold/dp_noise.py``). Threshold BFV with Shamir-shared keys and noise flooding: Asharov
-et al., EUROCRYPT 2012; Boneh et al., CRYPTO 2018 (docs/design.md, "Threshold decryption").
+After claiming the ciphertext and its lineage slot in its
+:class:`~cryptoscore.threshold.journal.PartialJournal`, trustee j computes
+
+* (a ceremony record with ``answers == "shamir"``) the Shamir share d_j = s_j·c1 + E(j), with
+  E a PRSS sharing of smudging noise (``threshold/prss.py``, kind ``smudging``, bound
+  ``prss.prss_smudging``, context ``prss.decryption_context(key id, c1)``): no Lagrange
+  coefficient and no per-answer randomness, so every answer lies on one polynomial of degree
+  t − 1 and the same c1 always gets the identical answer (Urban, Rambaud, ePrint 2024/1285;
+  docs/design.md, "Robust threshold decryption");
+* (older ceremonies) h_j = c1·λ_j s_j + e_j, with λ_j its Lagrange coefficient in the
+  request's active set and e_j uniform smudging noise in [−E, E] from ``rng`` (the OS CSPRNG;
+  E = :func:`cryptoscore.scoring.noise.smudging_bound`).
+
+A score of a challenge with a ``dp`` rule also carries differential-privacy noise Δ·z at the
+released aggregates' positions (``threshold/dp_noise.py``). A round-1 noise check is answered
+with the exact complement of the trustee's pad error instead of smudging
+(:class:`PadComplement`), plus a mask. Threshold BFV with Shamir-shared keys and noise flooding:
+Asharov et al., EUROCRYPT 2012; Boneh et al., CRYPTO 2018 (docs/design.md, "Threshold
+decryption").
 """
 
 from __future__ import annotations
@@ -21,10 +31,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from cryptoscore.envelope import Fields, canonical_json, pack_record, unpack_record
-from cryptoscore.errors import FormatError, MismatchError, RefusedError
+from cryptoscore.errors import FormatError, MismatchError, ParameterError, RefusedError
 from cryptoscore.hazmat.ciphertext import ciphertext_nbytes, decode_ciphertext, encode_ciphertext
 from cryptoscore.hazmat.modmath import (
     U64,
@@ -45,9 +54,15 @@ from cryptoscore.scoring.aggregate import AggregateCiphertext
 from cryptoscore.scoring.noise import smudging_bound
 from cryptoscore.threshold.active_set import ActiveSet
 from cryptoscore.threshold.ceremony import CeremonyRecord, KeyShare
-from cryptoscore.threshold.dp_noise import release_noise
+from cryptoscore.threshold.dp_noise import release_noise, shared_release_noise
 from cryptoscore.threshold.journal import PartialJournal, check_request_id
 from cryptoscore.threshold.lineage import LineageClaim, aggregate_claim
+from cryptoscore.threshold.prss import (
+    PrssKeys,
+    decryption_context,
+    prss_smudging,
+    shared_noise,
+)
 
 MAGIC = b"CSPARTIA"
 
@@ -240,14 +255,14 @@ class PadComplement:
     """What a noise check is answered against (``threshold/pad_shares.py``,
     ``scoring/noise_check.py``): the pad
     request's active set, lineage and key, the ciphertext's index, and how to re-derive this
-    trustee's pad errors of it — called only after the journal's claim, since it reads the
-    share (``threshold/pad_shares.PadErrors``)."""
+    trustee's pad error of it as residues over the given primes — called only after the
+    journal's claim, since it reads the share (``threshold/pad_shares.PadErrorSource``)."""
 
     active_set: tuple[int, ...]
     lineage: str
     key_id: str
     index: int
-    errors: Callable[[], npt.NDArray[np.int64]] = field(repr=False)
+    errors: Callable[[tuple[int, ...]], U64] = field(repr=False)
 
 
 def standalone_lineage(aggregate: AggregateCiphertext, active_set: ActiveSet) -> LineageClaim:
@@ -256,13 +271,34 @@ def standalone_lineage(aggregate: AggregateCiphertext, active_set: ActiveSet) ->
     return aggregate_claim(aggregate.circuit, aggregate.inputs, aggregate.names, active_set.indices)
 
 
-def _aggregate_smudging(aggregate: AggregateCiphertext, trustees: int, committee: int) -> int:
+def _aggregate_smudging(
+    aggregate: AggregateCiphertext, trustees: int, record: CeremonyRecord
+) -> int:
     """E for this ciphertext: computed from its circuit, size and parameters, the partials
     and the committee size (the key is bounded as the sum of that many ternary contributions,
-    noise.py)."""
+    noise.py); for Shamir answers, the bound B of each PRSS set (``prss.prss_smudging``),
+    refused when the committee's C(n, t − 1) draws do not fit."""
     if aggregate.circuit == "noise/v1":
         return 0  # answered with the pad's own errors (partial_decrypt), not smudged
     count = len(aggregate.names)
+    committee = record.n
+    if record.robust:
+        budget = prss_smudging(
+            aggregate.params,
+            aggregate.circuit,
+            aggregate.n,
+            aggregate.classes,
+            count,
+            committee=committee,
+            threshold=record.threshold,
+        )
+        if not budget.fits:
+            raise ParameterError(
+                f"{aggregate.circuit} on {aggregate.n} items: C({committee}, "
+                f"{record.threshold - 1}) PRSS smudging draws do not fit under Δ/2 at "
+                f"{aggregate.params.ID}"
+            )
+        return budget.set_bound
     bound = smudging_bound(
         aggregate.params,
         aggregate.circuit,
@@ -301,18 +337,33 @@ def times_share(engine: SealEngine, c1: U64, share: U64) -> U64:
 
 
 def _add_dp_noise(
-    noise: list[U64], aggregate: AggregateCiphertext, rho: float, moduli: tuple[int, ...]
+    noise: list[U64],
+    aggregate: AggregateCiphertext,
+    rho: float,
+    moduli: tuple[int, ...],
+    keys: PrssKeys | None,
+    ctx: bytes,
 ) -> None:
-    """Add Δ·z_j (``threshold/dp_noise.release_noise``) at the released positions only."""
+    """Add Δ·z at the released positions only: z_j the trustee's own draw
+    (``threshold/dp_noise.release_noise``) for Lagrange answers, or with PRSS keys its Shamir
+    share Z(j) of the PRSS-shared noise under the decryption context ``ctx``
+    (``dp_noise.shared_release_noise``), so that Shamir answers stay on one polynomial."""
     assert aggregate.policy is not None
-    draw = release_noise(aggregate.policy, aggregate.names, rho)
-    delta = (math.prod(moduli) - 1) // aggregate.params.PLAIN_MODULUS
+    modulus = math.prod(moduli)
+    delta = (modulus - 1) // aggregate.params.PLAIN_MODULUS
     positions = np.array(aggregate.positions, dtype=np.int64)
-    z = np.array([draw[name] for name in aggregate.names], dtype=np.int64)
+    if keys is None:
+        draw = release_noise(aggregate.policy, aggregate.names, rho)
+        z = [draw[name] for name in aggregate.names]
+    else:
+        share = shared_release_noise(aggregate.policy, aggregate.names, rho, keys, ctx, modulus)
+        z = [share[name] for name in aggregate.names]
     for i, q in enumerate(moduli):
         at = noise[i][positions]
-        noise[i][positions] = addmod(at, mulmod(reduce_signed(z, q), delta % q, q), q)
-    z.fill(0)
+        residues = np.array([v % q for v in z], dtype=np.uint64)
+        noise[i][positions] = addmod(at, mulmod(residues, delta % q, q), q)
+        residues.fill(0)
+    z.clear()
 
 
 def partial_decrypt(
@@ -343,10 +394,17 @@ def partial_decrypt(
     is the submitter's own noise (``scoring/noise_check.py``). The smudging noise and M are
     drawn from ``rng`` (by default ``os.urandom``), in that order: smudging, then M.
 
+    With Shamir answers (``record.robust``) the answer is d_j = s_j·c1 + E(j), E the PRSS
+    smudging share, and for a noise check s_j·a_i − E_pad,i(j) + Δ·M(j), M the PRSS mask share:
+    no Lagrange coefficient and nothing from ``rng``; the share's PRSS keys are checked against
+    the record's commitments first. The active set still names who is asked.
+
     With ``dp_rho`` (a score of a challenge whose rules carry ``dp``; refused on any other
-    circuit) the trustee adds Δ·z_j at each released aggregate's coefficient position, z_j its
-    own discrete Gaussian draw (``threshold/dp_noise.release_noise``), after the journal's
-    claim: the smudging term is unchanged, and nowhere else is anything added.
+    circuit) the trustee adds Δ·z_j at each released aggregate's coefficient position, after
+    the journal's claim: z_j its own discrete Gaussian draw (``threshold/dp_noise.release_noise``)
+    for Lagrange answers, or with Shamir answers its share Z(j) of the PRSS-shared noise under
+    the decryption context (``dp_noise.shared_release_noise``; no draw from ``rng``). The
+    smudging term is unchanged, and nowhere else is anything added.
 
     Preconditions the caller (``protocol/answer.answer_request``) establishes first: the
     trustee recomputed ``aggregate`` itself from the logged inputs with the published circuit.
@@ -371,7 +429,7 @@ def partial_decrypt(
     if pad is not None:
         if not mask:
             raise RefusedError("only a noise check is answered with the pad's own errors")
-        if pad.active_set != active_set.indices:
+        if pad.active_set != active_set.indices and not record.robust:
             raise RefusedError(
                 "a noise check is answered only under its pads' own active set: its pad errors "
                 "under another Lagrange coefficient would give the share away"
@@ -383,7 +441,11 @@ def partial_decrypt(
     if dp_rho is not None and aggregate.policy is None:
         raise RefusedError("differential-privacy noise is added to score releases only")
     params = aggregate.params
-    smudge = _aggregate_smudging(aggregate, len(active_set.indices), record.n)
+    keys: PrssKeys | None = None
+    if record.robust:
+        keys = share.prss_keys()
+        record.check_prss_keys(keys, share.index)
+    smudge = _aggregate_smudging(aggregate, len(active_set.indices), record)
     ciphertext_digest = aggregate.ciphertext_digest
     if lineage.active_set != active_set.indices:
         raise MismatchError("the lineage claim names another active set than the request")
@@ -394,28 +456,41 @@ def partial_decrypt(
     moduli = params.moduli(level)
     n = params.POLY_MODULUS_DEGREE
     c1 = aggregate.data()[1]
+    half = len(aggregate.ciphertext) // 2
+    ctx = decryption_context(share.key_id, aggregate.ciphertext[half:]) if keys else b""
     scaled = np.empty((level, n), dtype=np.uint64)
     residues = share.residues(level)
     for i, q in enumerate(moduli):
-        lam = lagrange_at_zero(share.index, list(active_set.indices), q)
+        lam = 1 if keys else lagrange_at_zero(share.index, list(active_set.indices), q)
         scaled[i] = mulmod(residues[i], lam, q)
     product = times_share(engine, c1, scaled)
     scaled.fill(0)
-    if pad is not None:  # the exact complement of the pad share: −e_ij, no smudging
-        errors = pad.errors()
-        noise = [reduce_signed(-errors, q) for q in moduli]
+    noise: list[U64]
+    if pad is not None:  # the exact complement of the pad share: −E_pad, no smudging
+        errors = pad.errors(moduli)
+        noise = [
+            np.where(e == 0, np.uint64(0), np.uint64(q) - e)
+            for e, q in zip(errors, moduli, strict=True)
+        ]
         errors.fill(0)
+    elif keys is not None:
+        noise = list(shared_noise(keys, ctx, "smudging", moduli, n, bound=smudge))
     else:
         noise = _smudging_residues(smudge, moduli, n, rng)
     if mask:
-        # Δ·M with M uniform in Z_t^N: an exact message offset, no noise
+        # Δ·M with M uniform in Z_t^N (or its PRSS share): an exact message offset, no noise
         delta = (math.prod(moduli) - 1) // params.PLAIN_MODULUS
-        mask_values = uniform_below(params.PLAIN_MODULUS, n, rng=rng)
+        if keys is not None:
+            masks = shared_noise(keys, ctx, "mask", moduli, n, plain_modulus=params.PLAIN_MODULUS)
+        else:
+            drawn = uniform_below(params.PLAIN_MODULUS, n, rng=rng)
+            masks = np.stack([drawn % np.uint64(q) for q in moduli])
+            drawn.fill(0)
         for i, q in enumerate(moduli):
-            noise[i] = addmod(noise[i], mulmod(mask_values, delta % q, q), q)
-        mask_values.fill(0)
+            noise[i] = addmod(noise[i], mulmod(masks[i], delta % q, q), q)
+        masks.fill(0)
     if dp_rho is not None and aggregate.policy is not None:
-        _add_dp_noise(noise, aggregate, dp_rho, moduli)
+        _add_dp_noise(noise, aggregate, dp_rho, moduli, keys, ctx)
     h = np.empty((1, level, n), dtype=np.uint64)
     for i, q in enumerate(moduli):
         h[0, i] = addmod(product[i], noise[i], q)

@@ -31,15 +31,29 @@ answers tell C nothing but s·c1 + x_H, one decryption smudged by noise it does 
 PRF: :func:`cryptoscore.randomness.seeded_stream` (AES-256-CTR under HKDF-SHA256 of r_A, with
 a label naming the key, the set, the kind of noise, its bound, N and ctx), so the same question
 gets the identical answer — no fresh samples to average — and different contexts or kinds get
-independent noise. Samplers are those of ``hazmat/modmath.py`` (uniform, centered binomial).
+independent noise. Samplers are those of ``hazmat/modmath.py`` (uniform, centered binomial)
+and, for differential-privacy noise, the exact discrete Gaussian of
+``threshold/discrete_gaussian.py``.
+
+DP noise (kind ``dp-gaussian``, :func:`shared_dp_noise`): the same construction on ``count``
+integers rather than a ring polynomial. z_A = N_Z(0, σ²)^count drawn from PRF(r_A, ctx), the
+share Z(j) = Σ_{A ∋ j} z_A·f_A(j) mod a modulus, Z(0) = Σ_A z_A. A coalition of t − 1 knows
+every z_A but z_H, which alone carries the guarantee, so σ is the single-trustee σ of the dp
+calibration and the decoded noise has variance at most C(n, t − 1)·σ² (:func:`dp_noise_variance`)
+instead of the t·σ² of t independent per-trustee draws — which cannot be used here, as they
+would not lie on one polynomial.
 
 Cost: trustee j derives C(n − 1, t − 1) noise polynomials per answer (the sets it is in);
 :data:`MAX_SETS_PER_TRUSTEE` caps that (about 2 s of smudging per answer at bfv-16384's
 release level; ``benchmarks/test_bench_robust.py``). The decoded noise is a sum of
 C(n, t − 1) draws, which the smudging budget must hold (:func:`prss_smudging`).
 
-Nothing in the live protocol uses this yet: pads and partials still use additive shares for a
-fixed active set (docs/design.md, "Threshold decryption").
+Keys: :func:`deal_prss_keys` (a dealer; :func:`commitment` under the key id), or the dealerless
+ceremony (``threshold/dkg/prss_dealing.py``: each set's leader draws r_A and commits to it with
+:func:`ceremony_commitment`). Used by the live protocol for ceremonies whose record says
+``answers == "shamir"`` (``threshold/partial.py``, ``threshold/pad_shares.py``; docs/design.md,
+"Robust threshold decryption"); older ceremonies' trustees answer additively for a fixed active
+set.
 """
 
 from __future__ import annotations
@@ -50,6 +64,7 @@ import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any, Literal
 
 import numpy as np
@@ -71,29 +86,43 @@ from cryptoscore.hazmat.modmath import (
 from cryptoscore.hazmat.shamir import lagrange_basis_at
 from cryptoscore.params import ParameterSet
 from cryptoscore.randomness import SEED_BYTES, Rng, seeded_stream
+from cryptoscore.scoring.encoding import MAX_CLASSES
 from cryptoscore.scoring.noise import (
+    BUDGET_CORNERS,
     SMUDGING_BITS,
+    pad_error_terms,
     release_delta_half,
     release_noise_bound,
     worst_case_release_bound,
 )
+from cryptoscore.threshold.discrete_gaussian import discrete_gaussians
 
 __all__ = [
+    "DP_KIND",
     "MAX_COMMITTEE",
+    "MAX_DP_COUNT",
     "MAX_SETS_PER_TRUSTEE",
     "NoiseKind",
     "PrssKeys",
     "PrssSet",
     "PrssSmudging",
+    "ceremony_commitment",
     "check_committee",
+    "check_committee_fits",
     "commitment",
     "deal_prss_keys",
     "decryption_context",
+    "dp_noise_variance",
+    "pad_context",
     "prss_sets",
     "prss_smudging",
+    "set_commitments",
+    "set_dp_noise",
     "set_noise",
     "set_polynomial_at",
     "sets_per_answer",
+    "shared_dp_noise",
+    "shared_dp_noise_at_zero",
     "shared_noise",
     "shared_noise_at_zero",
     "trustee_sets",
@@ -107,6 +136,13 @@ NoiseKind = Literal["smudging", "pad-error", "mask"]
 pads use); ``mask`` uniform in [0, t_plain), for the caller to scale by Δ."""
 
 _KINDS: tuple[str, ...] = ("smudging", "pad-error", "mask")
+
+DP_KIND = "dp-gaussian"
+"""The kind of :func:`set_dp_noise` in the PRF's label: z_A ~ N_Z(0, σ²) per released aggregate
+(a separate function, not a :data:`NoiseKind`: it is integers, not a ring polynomial)."""
+
+MAX_DP_COUNT = MAX_CLASSES**2
+"""The most aggregates one DP draw covers: a K × K confusion matrix at the largest K."""
 
 MAX_COMMITTEE = ParameterSet.MAX_TRUSTEES
 """n ≤ 16, as everywhere in the library."""
@@ -124,7 +160,9 @@ FORMAT_VERSION = 1
 
 _LABEL = "cryptoscore/prss-noise/v1"
 _COMMIT_DOMAIN = b"cryptoscore/prss-commitment/v1\x00"
+_CEREMONY_COMMIT_DOMAIN = b"cryptoscore/prss-ceremony-commitment/v1\x00"
 _CONTEXT_DOMAIN = b"cryptoscore/prss-context/v1\x00"
+_PAD_CONTEXT_DOMAIN = b"cryptoscore/prss-pad-context/v1\x00"
 _KEY_ID_BYTES = 32
 _MAX_CONTEXT = 256
 
@@ -179,10 +217,22 @@ def commitment(key: bytes, members: PrssSet, key_id: str) -> bytes:
     """SHA-256 of a domain-separated encoding of (key id, set, r_A): published so that the
     members of A can check they hold the same key (r_A is 256 bits from a CSPRNG, so the hash
     reveals nothing about it)."""
+    return _commit(_COMMIT_DOMAIN, _key_id_bytes(key_id), key, members)
+
+
+def _commit(domain: bytes, bound_to: bytes, key: bytes, members: PrssSet) -> bytes:
     if len(key) != SEED_BYTES:
         raise ParameterError(f"a PRSS key has {SEED_BYTES} bytes, got {len(key)}")
-    encoded = bytes([len(members), *members])
-    return hashlib.sha256(_COMMIT_DOMAIN + _key_id_bytes(key_id) + encoded + key).digest()
+    return hashlib.sha256(domain + bound_to + bytes([len(members), *members]) + key).digest()
+
+
+def ceremony_commitment(key: bytes, members: PrssSet, ceremony_id: str) -> bytes:
+    """:func:`commitment` bound to a dealerless ceremony instead of a key id, which is known
+    only once the ceremony is over: SHA-256 over ``cryptoscore/prss-ceremony-commitment/v1\0``
+    ‖ ceremony id (the plan's SHA-256) ‖ |A| ‖ A ‖ r_A. Its own domain tag, so the two kinds
+    never collide (docs/design.md, "Key ceremony v2 (dealerless)", PRSS keys)."""
+    ceremony = _key_id_bytes(ceremony_id)  # a ceremony id is 32 bytes of hex as well
+    return _commit(_CEREMONY_COMMIT_DOMAIN, ceremony, key, members)
 
 
 def _key_id_bytes(key_id: str) -> bytes:
@@ -325,6 +375,15 @@ def deal_prss_keys(key_id: str, n: int, t: int, *, rng: Rng = os.urandom) -> tup
     )
 
 
+def set_commitments(keys: Sequence[PrssKeys]) -> tuple[tuple[PrssSet, bytes], ...]:
+    """Every set's :func:`commitment`, in canonical order, from trustees' keys that together
+    cover every set (the dealer's, for the ceremony record)."""
+    by_set: dict[PrssSet, bytes] = {}
+    for k in keys:
+        by_set.update(k.commitments())
+    return tuple(sorted(by_set.items()))
+
+
 # -- noise -----------------------------------------------------------------------------------
 
 
@@ -332,6 +391,19 @@ def decryption_context(key_id: str, c1: bytes) -> bytes:
     """The context of one decryption: SHA-256 over a domain tag, the key id and the encoded
     c1 — every trustee derives the same ctx, and the same c1 always gets the same noise."""
     return hashlib.sha256(_CONTEXT_DOMAIN + _key_id_bytes(key_id) + c1).digest()
+
+
+def pad_context(key_id: str, c1_seed: bytes, index: int) -> bytes:
+    """The context of pad i of a pad request (``threshold/pad_shares.py``): SHA-256 over a
+    domain tag, the key id, the request's c1 seed (which binds the whole request) and i. The
+    pad share (kind ``pad-error``) and the noise check of the same a_i (its exact complement)
+    derive the same E_pad from it; a_i is a function of (c1 seed, i), so no other ciphertext
+    shares the context."""
+    if not 0 <= index < 1 << 64:
+        raise ParameterError("a pad index is a 64-bit unsigned integer")
+    return hashlib.sha256(
+        _PAD_CONTEXT_DOMAIN + _key_id_bytes(key_id) + c1_seed + index.to_bytes(8, "big")
+    ).digest()
 
 
 def _kind_parameter(kind: str, bound: int | None, plain_modulus: int | None) -> int:
@@ -369,8 +441,7 @@ def set_noise(
     the key, A, the kind, its bound or modulus, N and ctx; the integer x_A does not depend on
     ``moduli`` (fewer primes give a prefix of the residues)."""
     parameter = _kind_parameter(kind, bound, plain_modulus)
-    if not 1 <= len(ctx) <= _MAX_CONTEXT:
-        raise ParameterError(f"a PRSS context has 1 to {_MAX_CONTEXT} bytes, got {len(ctx)}")
+    _checked_context(ctx)
     if degree < 1:
         raise ParameterError("the ring degree must be positive")
     _key_id_bytes(key_id)
@@ -447,6 +518,30 @@ def shared_noise_at_zero(
     """E(0) = Σ_A x_A over every set, from trustees' keys that together cover every set
     (for tests and the dealer; no trustee can compute it alone). Refuses keys of different
     committees, and two trustees holding different keys for one set."""
+    first, by_set = _keys_by_set(all_keys)
+    out = np.zeros((len(moduli), degree), dtype=np.uint64)
+    for members, key in by_set.items():
+        x = set_noise(
+            key,
+            members,
+            first.key_id,
+            ctx,
+            kind,
+            moduli,
+            degree,
+            bound=bound,
+            plain_modulus=plain_modulus,
+        )
+        for i, q in enumerate(moduli):
+            out[i] = addmod(out[i], x[i], q)
+            x[i].fill(0)
+    return out
+
+
+def _keys_by_set(all_keys: Sequence[PrssKeys]) -> tuple[PrssKeys, dict[PrssSet, bytes]]:
+    """The first trustee's keys and r_A of every set, in canonical order, from keys that
+    together cover every set; refuses keys of different committees, two trustees holding
+    different keys for one set, and a set no one holds."""
     if not all_keys:
         raise ParameterError("no PRSS keys given")
     first = all_keys[0]
@@ -461,23 +556,91 @@ def shared_noise_at_zero(
     missing = [a for a in sets if a not in by_set]
     if missing:
         raise ParameterError(f"the keys given miss {len(missing)} sets (first {list(missing[0])})")
-    out = np.zeros((len(moduli), degree), dtype=np.uint64)
-    for members in sets:
-        x = set_noise(
-            by_set[members],
-            members,
-            first.key_id,
-            ctx,
-            kind,
-            moduli,
-            degree,
-            bound=bound,
-            plain_modulus=plain_modulus,
-        )
-        for i, q in enumerate(moduli):
-            out[i] = addmod(out[i], x[i], q)
-            x[i].fill(0)
+    return first, {members: by_set[members] for members in sets}
+
+
+# -- differential-privacy noise ------------------------------------------------------------------
+
+
+def _checked_context(ctx: bytes) -> None:
+    if not 1 <= len(ctx) <= _MAX_CONTEXT:
+        raise ParameterError(f"a PRSS context has 1 to {_MAX_CONTEXT} bytes, got {len(ctx)}")
+
+
+def _checked_dp(ctx: bytes, sigma2: Fraction, count: int) -> Fraction:
+    """σ² as a Fraction, after checking the context, σ² > 0 (exact: no floats) and the count."""
+    _checked_context(ctx)
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_DP_COUNT:
+        raise ParameterError(f"a DP draw covers 1 to {MAX_DP_COUNT} aggregates, got {count!r}")
+    if isinstance(sigma2, bool) or not isinstance(sigma2, Fraction | int) or not sigma2 > 0:
+        raise ParameterError(f"sigma^2 must be a positive Fraction, got {sigma2!r}")
+    return Fraction(sigma2)
+
+
+def set_dp_noise(
+    key: bytes, members: PrssSet, key_id: str, ctx: bytes, sigma2: Fraction, count: int
+) -> list[int]:
+    """z_A = PRF(r_A, ctx): ``count`` independent draws of the discrete Gaussian N_Z(0, σ²)
+    (``threshold/discrete_gaussian.py``) from :func:`~cryptoscore.randomness.seeded_stream`
+    under r_A with a label naming the key, A, the kind ``dp-gaussian``, σ² (as p/q), count and
+    ctx — identical for every member of A, independent across sets, contexts, σ² and counts."""
+    exact = _checked_dp(ctx, sigma2, count)
+    _key_id_bytes(key_id)
+    label = "|".join(
+        [
+            _LABEL,
+            key_id,
+            ",".join(map(str, members)),
+            DP_KIND,
+            f"{exact.numerator}/{exact.denominator}",
+            str(count),
+            ctx.hex(),
+        ]
+    )
+    return discrete_gaussians(exact, count, seeded_stream(key, label))
+
+
+def shared_dp_noise(
+    keys: PrssKeys, ctx: bytes, sigma2: Fraction, count: int, modulus: int
+) -> list[int]:
+    """This trustee's Shamir share Z(j) = Σ_{A ∋ j} z_A·f_A(j) mod ``modulus`` of the DP noise
+    Σ_A z_A, one integer in [0, modulus) per released aggregate — C(n − 1, t − 1) draws of
+    ``count`` values. ``modulus`` is a prime q or a product of primes Q (then Z(j) mod q_i is the
+    residue for each), with no factor up to n so that every f_A is defined mod it.
+
+    The answer at a released position gets Δ·Z(j) on top of s_j·c1 + E(j): all answers stay on
+    one polynomial of degree t − 1, whose value at 0 carries Δ·Σ_A z_A."""
+    if modulus <= keys.n or math.gcd(modulus, math.factorial(keys.n)) != 1:
+        raise ParameterError(f"the modulus must have no factor up to n = {keys.n}")
+    _checked_dp(ctx, sigma2, count)
+    out = [0] * count
+    for members, key in keys.set_keys:
+        weight = set_polynomial_at(members, keys.n, keys.index, modulus)
+        z = set_dp_noise(key, members, keys.key_id, ctx, sigma2, count)
+        out = [(acc + value * weight) % modulus for acc, value in zip(out, z, strict=True)]
     return out
+
+
+def shared_dp_noise_at_zero(
+    all_keys: Sequence[PrssKeys], ctx: bytes, sigma2: Fraction, count: int
+) -> list[int]:
+    """Z(0) = Σ_A z_A over every set, as signed integers, from trustees' keys that together
+    cover every set (for tests and the dealer; no trustee can compute it alone)."""
+    first, by_set = _keys_by_set(all_keys)
+    _checked_dp(ctx, sigma2, count)
+    out = [0] * count
+    for members, key in by_set.items():
+        z = set_dp_noise(key, members, first.key_id, ctx, sigma2, count)
+        out = [acc + value for acc, value in zip(out, z, strict=True)]
+    return out
+
+
+def dp_noise_variance(n: int, t: int, sigma2: Fraction) -> Fraction:
+    """C(n, t − 1)·σ²: a bound on the variance of the decoded DP noise Σ_A z_A per aggregate
+    (each discrete Gaussian's variance is at most σ²). Per-trustee draws would give t·σ²:
+    2-of-3 3σ² against 2σ², 3-of-5 10σ² against 3σ², 4-of-7 35σ² against 4σ²."""
+    check_committee(n, t)
+    return math.comb(n, t - 1) * Fraction(sigma2)
 
 
 # -- the smudging budget -----------------------------------------------------------------------
@@ -521,7 +684,9 @@ def prss_smudging(
 ) -> PrssSmudging:
     """The PRSS smudging bound for a release of ``circuit`` with a ``threshold``-of-``committee``
     key: B_release as ``scoring/noise.smudging_bound`` chooses it (the proven bound where it
-    fits, else the heuristic one), with C(n, t − 1) summed draws in place of T partials."""
+    fits, else the heuristic one), with C(n, t − 1) summed draws in place of T partials. The
+    proven bound starts from inputs that passed a noise check of Shamir answers: C(n, t − 1)
+    pad-error terms (``scoring/noise.pad_error_terms``), not T."""
     if not 1 <= threshold <= committee <= params.MAX_TRUSTEES:
         raise ParameterError(f"no {threshold}-of-{committee} committee at {params.ID}")
     sets = math.comb(committee, threshold - 1)
@@ -529,7 +694,13 @@ def prss_smudging(
         params, circuit, n_items, classes, aggregates, committee=committee
     )
     worst = worst_case_release_bound(
-        params, circuit, n_items, classes, aggregates, threshold, committee=committee
+        params,
+        circuit,
+        n_items,
+        classes,
+        aggregates,
+        pad_error_terms(committee, threshold),
+        committee=committee,
     )
     delta_half = release_delta_half(params)
     proven = worst + sets * (worst << SMUDGING_BITS) < delta_half
@@ -539,3 +710,27 @@ def prss_smudging(
     if release + sets * set_bound >= delta_half:
         set_bound = 0
     return PrssSmudging(sets, release, proven, delta_half, set_bound)
+
+
+def check_committee_fits(params: type[ParameterSet], n: int, t: int) -> None:
+    """Refuse, at planning, a t-of-n committee whose PRSS noise does not fit at ``params``:
+    :func:`check_committee` (cost), then :func:`prss_smudging` at every corner of
+    ``scoring/noise.BUDGET_CORNERS`` at the largest size (C(n, t − 1) smudging draws, inputs
+    bounded by a noise check of C(n, t − 1) pad-error terms). At bfv-8192 this refuses
+    7-of-12, 11-of-14, 12-of-15 and 13-of-16 among the committees the cost cap allows; at
+    bfv-16384 it refuses none."""
+    check_committee(n, t)
+    if n > params.MAX_TRUSTEES:
+        raise ParameterError(f"at most {params.MAX_TRUSTEES} trustees at {params.ID}")
+    for circuit, classes, aggregates in BUDGET_CORNERS:
+        budget = prss_smudging(
+            params, circuit, params.max_count(), classes, aggregates, committee=n, threshold=t
+        )
+        if not budget.fits:
+            raise ParameterError(
+                f"a {t}-of-{n} committee does not fit at {params.ID}: {circuit} with {classes} "
+                f"classes at {params.max_count()} items decodes a noise of C({n}, {t - 1}) = "
+                f"{budget.sets} smudging draws, which leaves no room under Δ/2 "
+                f"({budget.margin_bits:.1f} bits); choose bfv-16384, or a threshold nearer 1 "
+                "or n"
+            )

@@ -69,6 +69,7 @@ __all__ = [
     "interpolate_at",
     "interpolate_at_zero",
     "reconstruct",
+    "verifiable_max_liars",
 ]
 
 _SUM_CHUNK = 1 << 13
@@ -114,6 +115,32 @@ def interpolate_at_zero(
 ) -> U64:
     """The value at 0 (Shamir reconstruction) from the answers of ``nodes`` (default: all)."""
     return interpolate_at(points, 0, moduli, nodes=nodes)
+
+
+def verifiable_max_liars(m: int, t: int, f: int) -> int | None:
+    """The correction radius c for m answers at threshold t when up to ``f`` answers may be
+    coordinated lies, such that the decoder never returns a wrong value; None when no radius
+    does (the answers cannot be checked against ``f`` coordinated liars).
+
+    The decoder returns a polynomial only when at least m − c answers lie on it. A wrong
+    polynomial P' ≠ P (P the honest one, both of degree t − 1) agrees with at most t − 1 honest
+    answers, so with ℓ ≤ f liars it has at most f + t − 1 answers: it is never returned when
+    f + t − 1 < m − c, i.e. c ≤ m − t − f. Unique decoding also needs c ≤ ⌊(m − t)/2⌋. So
+
+        c = min(⌊(m − t)/2⌋, m − t − f),   defined when m ≥ t + f.
+
+    Then ℓ ≤ c liars are corrected and named (P has m − ℓ ≥ m − c answers), and c < ℓ ≤ f
+    liars are detected (:class:`UndecidableAnswersError`; neither P, with m − ℓ < m − c
+    answers, nor any other polynomial qualifies). With f = t − 1 (at most t − 1 malicious
+    trustees) checking needs m ≥ 2t − 1 answers: 2-of-3, 3-of-5 and 4-of-7 with every trustee
+    online get c = 0 (one liar stops the decoding and is a suspect), 3-of-7 gets c = 2. Below
+    m = t + f (for instance m = t) t − 1 coordinated liars can put all m answers on a wrong
+    polynomial, and nothing can be verified: None."""
+    if not 1 <= t <= m or f < 0:
+        raise ParameterError(f"no radius for {m} answers at threshold {t} against {f} liars")
+    if m < t + f:
+        return None
+    return min((m - t) // 2, m - t - f)
 
 
 # -- scalar decoding ---------------------------------------------------------------------------

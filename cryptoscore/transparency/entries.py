@@ -137,6 +137,11 @@ ENTRY_TYPES: dict[str, EntryType] = {
             "ladder_release",
             ("predictions", "labels", "request_id", "part", "values", "commitment"),
         ),
+        EntryType(
+            "liar",
+            ("trustee", "request_id", "finding", "report", "partial"),
+            ("report", "partial"),
+        ),
     )
 }
 """Every entry type, by name."""

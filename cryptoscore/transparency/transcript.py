@@ -45,6 +45,7 @@ from cryptoscore.scoring.keys import EvaluationKeys, PublicContext
 from cryptoscore.scoring.pad_request import PadRequest
 from cryptoscore.scoring.policy import ReleasePolicy
 from cryptoscore.threshold.ceremony import CeremonyRecord
+from cryptoscore.threshold.liars import LiarReport
 from cryptoscore.threshold.partial import PartialDecryption
 from cryptoscore.transparency.entries import ENTRY_TYPES, blob_digests, entry_bytes, parse_entry
 from cryptoscore.transparency.leaderboard import LeaderboardRow, View, rank, rows_from_entries
@@ -396,6 +397,20 @@ class Transcript:
             request_id=request_id,
             invariant=invariant,
             reason=reason,
+        )
+        return self.append(entry, key)
+
+    def record_liar(
+        self, report: LiarReport, partial: PartialDecryption, key: str | None = None
+    ) -> int:
+        """A trustee named as lying (``threshold/liars.py``): the report, and the answer it
+        rests on that no ``partial`` entry holds (for ``two-answers``, the second partial)."""
+        entry = ENTRY_TYPES["liar"].make(
+            trustee=report.trustee_id,
+            request_id=report.request_id,
+            finding=report.finding,
+            report=self._blob(report.to_bytes()),
+            partial=self._blob(partial.to_bytes()),
         )
         return self.append(entry, key)
 

@@ -55,6 +55,7 @@ CHECKS = (
     "released-passed-round1",
     "leaderboard",
     "log-views",
+    "liars",
 )
 
 
@@ -188,3 +189,6 @@ class _Verifier:
 
     def check_log_views(self) -> str:
         return answers.check_log_views(self.bundle, established(self.log, "log-integrity"))
+
+    def check_liars(self) -> str:
+        return answers.check_liars(self.bundle, self._context(), self._recomputed())

@@ -13,8 +13,9 @@ from cryptoscore.protocol.challenge import ChallengeContext
 from cryptoscore.protocol.requests import DecryptionRequest
 from cryptoscore.scoring.aggregate import AggregateCiphertext
 from cryptoscore.threshold.combine import verify_partial, verify_partials
+from cryptoscore.threshold.liars import LiarReport
 from cryptoscore.threshold.lineage import LineageClaim, LineageRecord, check_claim
-from cryptoscore.threshold.partial import c1_digest
+from cryptoscore.threshold.partial import PartialDecryption, c1_digest
 from cryptoscore.transparency.log import MerkleLog
 from cryptoscore.verify.audit_bundle import AuditBundle
 from cryptoscore.verify.report import CheckFailed
@@ -127,3 +128,34 @@ def check_log_views(bundle: AuditBundle, log: MerkleLog) -> str:
                 )
             count += 1
     return f"{count} partials answered on heads of this log"
+
+
+def check_liars(
+    bundle: AuditBundle, context: ChallengeContext, recomputed: Mapping[str, AggregateCiphertext]
+) -> str:
+    """Every ``liar`` entry re-runs: its report (``threshold/liars.LiarReport``) holds on
+    exactly the partials it names — the logged ones of its request and the entry's own."""
+    entries = bundle.of_type("liar")
+    for e in entries:
+        try:
+            report = LiarReport.from_bytes(bundle.blobs[e["report"]])
+            extra = PartialDecryption.from_bytes(bundle.blobs[e["partial"]])
+            if (report.trustee_id, report.request_id, report.finding) != (
+                e["trustee"],
+                e["request_id"],
+                e["finding"],
+            ):
+                raise MismatchError("the entry and its report name different findings")
+            if report.request_id not in recomputed:
+                raise MismatchError(f"no logged request {report.request_id}")
+            named = {digest for _, digest in report.answers}
+            pool = {p.digest: p for p in (*bundle.partials.get(report.request_id, []), extra)}
+            report.check(
+                context.record, recomputed[report.request_id], [pool[d] for d in named if d in pool]
+            )
+        except CryptoScoreError as exc:
+            raise CheckFailed("liars", f"{e.get('trustee')}: {exc}") from None
+    names = sorted({e["trustee"] for e in entries})
+    return f"{len(entries)} liar reports re-run" + (
+        f" (naming {', '.join(names)})" if names else ""
+    )

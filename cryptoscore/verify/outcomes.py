@@ -13,7 +13,7 @@ from cryptoscore.protocol.recompute import noise_check_passed, validity_passed
 from cryptoscore.protocol.requests import DecryptionRequest
 from cryptoscore.scoring.aggregate import AggregateCiphertext
 from cryptoscore.scoring.policy import Part, part_of_circuit, score_circuit
-from cryptoscore.threshold.combine import combine
+from cryptoscore.threshold.combine import decrypt_answers
 from cryptoscore.transparency.leaderboard import rank, rows_from_entries
 from cryptoscore.verify.audit_bundle import AuditBundle
 from cryptoscore.verify.report import CheckFailed
@@ -45,7 +45,7 @@ class _Decisions:
     def values(self, request_id: str) -> dict[str, int]:
         """The released values the partials of ``request_id`` combine to."""
         req, _ = self.bundle.requests[request_id]
-        return combine(
+        return decrypt_answers(
             self.recomputed[request_id],
             self.bundle.partials.get(request_id, []),
             self.context.record,

@@ -247,6 +247,7 @@ def create() -> tuple[dict[str, Any], int, dict[str, str]]:
             params_id=public.params.ID,
             key_id=public.key_id,
             threshold=record.threshold,
+            answers=record.answers,
             roster=[e.to_json() for e in sorted(record.roster, key=lambda e: e.index)],
             public_context_hash=stored["public_context"].sha256,
             evaluation_keys_hash=stored["evaluation_keys"].sha256,

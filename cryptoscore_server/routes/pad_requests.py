@@ -49,6 +49,7 @@ from cryptoscore_server.ledger import (
     challenge_context,
     challenge_lock,
     log_time_ms,
+    named_liars,
     sign_head,
 )
 from cryptoscore_server.models import (
@@ -93,15 +94,21 @@ def _kind_for(token: Token, kind: str) -> None:
 
 
 def _active_set(challenge: Challenge, asked: list[str] | None) -> list[str]:
-    """The t roster trustees to ask: as named, or those that polled most recently."""
+    """The t roster trustees to ask: as named, or those that polled most recently — never a
+    trustee the challenge's log names as a liar while others can be asked."""
     roster = sorted(challenge.roster, key=lambda e: int(e["index"]))
     ids = [str(e["id"]) for e in roster]
+    liars = named_liars(get_session(), challenge.id)
     if asked is not None:
         if len(set(asked)) != len(asked) or len(asked) != challenge.threshold:
             raise Problem(422, f"Name exactly {challenge.threshold} distinct trustees.")
         unknown = sorted(set(asked) - set(ids))
         if unknown:
             raise Problem(422, f"Not trustees of {challenge.id!r}: {unknown}.")
+        if set(asked) & liars:
+            raise Problem(
+                422, f"Named as liars in {challenge.id!r}'s log: {sorted(set(asked) & liars)}."
+            )
         chosen = set(asked)
     else:
         seen = {
@@ -110,9 +117,14 @@ def _active_set(challenge: Challenge, asked: list[str] | None) -> list[str]:
                 select(TrusteePresence).where(TrusteePresence.trustee.in_(ids))
             )
         }
-        # most recently seen first; never seen last, in roster order
+        # named liars last; then most recently seen first; never seen last, in roster order
         ranked = sorted(
-            ids, key=lambda tid: (tid not in seen, -seen[tid].timestamp() if tid in seen else 0)
+            ids,
+            key=lambda tid: (
+                tid in liars,
+                tid not in seen,
+                -seen[tid].timestamp() if tid in seen else 0,
+            ),
         )
         chosen = set(ranked[: challenge.threshold])
     return [tid for tid in ids if tid in chosen]

@@ -110,7 +110,17 @@ def leaderboard(challenge_id: str) -> Response:
     rules = None if challenge.rules is None else ChallengeRules.from_json(challenge.rules)
     split = None if rules is None else rules.split
     dp = None if rules is None else rules.dp
-    noise = None if dp is None else calibrate(policy, dp.rho, challenge.threshold)
+    noise = (
+        None
+        if dp is None
+        else calibrate(
+            policy,
+            dp.rho,
+            challenge.threshold,
+            answers=challenge.answers,
+            n=len(challenge.roster),
+        )
+    )
     # under the Ladder each row says so and its margin (docs/design.md, "Ladder")
     ladder = {} if rules is None or rules.ladder is None else {"ladder_margin": rules.ladder.margin}
     part: str | None = query.get("part")
@@ -175,11 +185,13 @@ def leaderboard(challenge_id: str) -> Response:
                 "releases_per_identity": dp.releases,
                 "sigma": noise.sigma,
                 "trustees": noise.trustees,
+                "answers": noise.answers,
+                "summed_draws": noise.summed_draws,
                 "sensitivity": noise.sensitivity,
                 "interval": "Wilson, with the noise variance V of correct added as V/n^2 "
                 "to the variance inside the square root",
                 "expected_error": "sqrt(2/pi)*sqrt(V): the Gaussian approximation of "
-                "E|released - exact| for the sum of t discrete Gaussians",
+                "E|released - exact| for the sum of summed_draws discrete Gaussians",
             }
         ),
         "part": part,

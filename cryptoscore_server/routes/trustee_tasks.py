@@ -40,6 +40,7 @@ from cryptoscore.errors import CryptoScoreError, VerificationError
 from cryptoscore.protocol.contributions import Contribution
 from cryptoscore.protocol.release import ReleaseState
 from cryptoscore.protocol.requests import DecryptionRequest, Round1Evidence
+from cryptoscore.threshold.liars import two_answers_report
 from cryptoscore.threshold.pad_shares import PadShare
 from cryptoscore.threshold.partial import PartialDecryption
 from cryptoscore_server.auth import current_token, require_roles
@@ -388,7 +389,25 @@ def partial() -> tuple[dict[str, Any], int]:
         if previous is not None:
             if previous.blob == part.digest:
                 return dump(AcceptedSchema(), accepted), 200
-            raise Problem(409, f"{trustee!r} answered this request already.")
+            # both verified against the trustee's roster key: two answers to one request
+            report = two_answers_report(
+                PartialDecryption.from_bytes(store.read(previous.blob)), part
+            )
+            append_event(  # logged once (by the report's digest), then refused
+                session,
+                store,
+                challenge.id,
+                f"liar:{report.digest}",
+                lambda t, k: t.record_liar(report, part, key=k),
+            )
+            session.commit()
+            raise Problem(
+                409,
+                f"{trustee!r} answered this request already with another partial: two different "
+                f"signed answers to one request are a lie (liar report {report.digest}).",
+                type="urn:cryptoscore:problem:liar",
+                liar_report=report.to_bytes().hex(),
+            )
         if not stored_request.open:
             raise Problem(409, f"Request {part.request_id!r} is closed.")
         blob_existed = store.exists(part.digest)

@@ -252,7 +252,10 @@ const COLUMNS = [
 // a dp challenge: which policy made the numbers, and what the noise costs
 function releaseText(release) {
   if (!release || release.kind !== "dp") return null;
-  return `Differential privacy: each of the t = ${release.trustees} trustees adds discrete Gaussian noise (σ = ${release.sigma.toFixed(2)}) to every release, ρ = ${release.rho} per release (zCDP), at most ${release.releases_per_identity} releases per participant (budget ${release.budget}). Counts are noisy; the expected error is the Gaussian approximation of E|released − exact|, and the 95% interval is Wilson's with the noise variance added.`;
+  const source = release.answers === "shamir"
+    ? `the t = ${release.trustees} trustees add their shares of discrete Gaussian noise drawn for each of ${release.summed_draws} sets of trustees (σ = ${release.sigma.toFixed(2)} each)`
+    : `each of the t = ${release.trustees} trustees adds discrete Gaussian noise (σ = ${release.sigma.toFixed(2)})`;
+  return `Differential privacy: ${source} to every release, ρ = ${release.rho} per release (zCDP), at most ${release.releases_per_identity} releases per participant (budget ${release.budget}). Counts are noisy; the expected error is the Gaussian approximation of E|released − exact|, and the 95% interval is Wilson's with the noise variance added.`;
 }
 
 function sortRows(rows, key, dir) {

@@ -12,6 +12,7 @@ import pytest
 from benchmarks.log_growth import add_challenge, add_release
 from cryptoscore_cli.main import main
 from cryptoscore_server.db import dispose, get_session
+from cryptoscore_server.models import Challenge
 
 N = 100
 POLICY = {"classes": 2, "metrics": ["correct", "errors", "confusion"]}
@@ -112,25 +113,27 @@ def test_empty_board(served, capsys):
     )
 
 
+DP_RULES = {
+    "organizer": "11" * 32,
+    "enrolment": "open",
+    "invited": [],
+    "submissions_per_day": 5,
+    "pad_requests_per_day": 10,
+    "dp": {"rho": 0.25, "budget": 1.0},
+}
+DP_VALUES = {"confusion:0:0": 42, "confusion:0:1": 9, "confusion:1:0": 10}
+DP_VALUES |= {"confusion:1:1": 41, "correct": 83, "errors": 17}
+
+
 def test_dp_board_says_which_policy_made_the_numbers(served, capsys):
     """A dp challenge (rho 0.25, t = 2, policy correct/errors/confusion: correct carries the
     diagonal's noise, V = t·K·σ² = 2·2·4 = 16): the table says the numbers are noisy, with
     sigma, rho and budget, and each row's expected absolute error √(2/π)·4 = 3.19."""
     url, app = served
-    rules = {
-        "organizer": "11" * 32,
-        "enrolment": "open",
-        "invited": [],
-        "submissions_per_day": 5,
-        "pad_requests_per_day": 10,
-        "dp": {"rho": 0.25, "budget": 1.0},
-    }
     with app.app_context():
         session = get_session()
-        add_challenge(session, "noisy", 3, n_items=N, policy=POLICY, rules=rules)
-        values = {"confusion:0:0": 42, "confusion:0:1": 9, "confusion:1:0": 10}
-        values |= {"confusion:1:1": 41, "correct": 83, "errors": 17}
-        add_release(session, "noisy", 3, f"{1:064x}", "ann", values, 1)
+        add_challenge(session, "noisy", 3, n_items=N, policy=POLICY, rules=DP_RULES)
+        add_release(session, "noisy", 3, f"{1:064x}", "ann", DP_VALUES, 1)
         session.commit()
     out = _run(capsys, "noisy", "--server", url).splitlines()
     assert out[1] == (
@@ -140,3 +143,25 @@ def test_dp_board_says_which_policy_made_the_numbers(served, capsys):
     )
     assert out[2].endswith("expected |error|")
     assert out[3].endswith("±3.19")
+
+
+def test_dp_board_of_a_shamir_key_counts_the_prss_sets(served, capsys):
+    """The same dp challenge on a key whose 2-of-3 trustees answer Shamir shares: the noise
+    is PRSS-shared over C(3, 1) = 3 sets, V = 3·K·σ² = 3·2·4 = 24, expected error
+    √(2/π)·√24 = 3.91 (docs/design.md, "Differential-privacy release")."""
+    url, app = served
+    with app.app_context():
+        session = get_session()
+        add_challenge(session, "shared", 3, n_items=N, policy=POLICY, rules=DP_RULES)
+        row = session.get(Challenge, "shared")
+        assert row is not None
+        row.answers = "shamir"
+        row.roster = [{"id": f"t{i}", "index": i, "public_key": "00" * 32} for i in (1, 2, 3)]
+        add_release(session, "shared", 3, f"{1:064x}", "ann", DP_VALUES, 1)
+        session.commit()
+    out = _run(capsys, "shared", "--server", url).splitlines()
+    assert out[1].startswith(
+        "release: dp noise shared by the t=2 trustees over 3 PRSS sets (discrete Gaussian, "
+        "sigma 2.000 each)"
+    )
+    assert out[3].endswith("±3.91")

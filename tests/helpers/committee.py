@@ -5,11 +5,20 @@ keeping the whole key so tests can compare threshold results with SEAL's decrypt
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 
 import numpy as np
 
-from cryptoscore import BFV8192, KeySet, encrypt_labels, encrypt_predictions, generate_keys
+from cryptoscore import (
+    BFV8192,
+    KeySet,
+    encrypt_labels,
+    encrypt_predictions,
+    generate_keys,
+    raw_encrypt_vectors,
+)
+from cryptoscore.hazmat.ciphertext import encode_ciphertext
 from cryptoscore.hazmat.shamir import share
 from cryptoscore.identity import Identity, TrusteeIdentity
 from cryptoscore.local import LocalChallenge, LocalTrustee, local_trustees
@@ -17,7 +26,7 @@ from cryptoscore.protocol.answer import answer_pad_request
 from cryptoscore.protocol.challenge import ChallengeContext
 from cryptoscore.protocol.contributions import Contribution
 from cryptoscore.protocol.rules import ChallengeRules
-from cryptoscore.scoring.bundle import EncryptedBundle
+from cryptoscore.scoring.bundle import BundleWriter, EncryptedBundle
 from cryptoscore.scoring.keys import EvaluationKeys, PublicContext
 from cryptoscore.scoring.pad_request import Pads
 from cryptoscore.scoring.policy import ReleasePolicy
@@ -32,6 +41,7 @@ from cryptoscore.threshold.dkg import run_dealerless_ceremony
 from cryptoscore.threshold.journal import PartialJournal
 from cryptoscore.threshold.pad_shares import PadKey, open_pads
 from cryptoscore.threshold.partial import PartialDecryption, partial_decrypt, standalone_lineage
+from cryptoscore.threshold.prss import deal_prss_keys, set_commitments
 from cryptoscore.trustee.agent import TrusteeAgent
 
 
@@ -48,8 +58,16 @@ class Committee:
     (dealer), or made by a dealerless ceremony run in process (``dealerless=True``)."""
 
     def __init__(
-        self, t: int, n: int, keys: KeySet | None = None, *, dealerless: bool = False
+        self,
+        t: int,
+        n: int,
+        keys: KeySet | None = None,
+        *,
+        dealerless: bool = False,
+        robust: bool = False,
     ) -> None:
+        """``robust``: PRSS keys dealt as the dealer ceremony deals them, a version 4 record
+        (answers are Shamir shares); otherwise a version 1 record (additive answers)."""
         self.organizer = Identity.generate()
         self.identities = [TrusteeIdentity.generate() for _ in range(n)]
         self.roster = [
@@ -74,10 +92,15 @@ class Committee:
         self.keys = keys or generate_keys(BFV8192)
         secret = secret_key_residues(self.keys.secret)
         shares = share(secret, BFV8192.DATA_PRIMES, t, [e.index for e in self.roster])
+        key_id = self.keys.public.key_id
+        prss = deal_prss_keys(key_id, n, t) if robust else (None,) * n
         self.shares = {
-            e.trustee_id: KeyShare(BFV8192, self.keys.public.key_id, e.trustee_id, e.index, t, s)
-            for e, s in zip(self.roster, shares, strict=True)
+            e.trustee_id: KeyShare(BFV8192, key_id, e.trustee_id, e.index, t, s, prss=k)
+            for e, s, k in zip(self.roster, shares, prss, strict=True)
         }
+        robust_fields = (
+            {"answers": "shamir", "prss_commitments": set_commitments(prss)} if robust else {}
+        )
         self.record = CeremonyRecord(
             params=BFV8192,
             key_id=self.keys.public.key_id,
@@ -86,6 +109,7 @@ class Committee:
             roster=tuple(self.roster),
             share_commitments={e.trustee_id: "0" * 64 for e in self.roster},
             created_at="2026-11-25T00:00:00Z",
+            **robust_fields,
         )
 
     def identity(self, trustee_id: str) -> TrusteeIdentity:
@@ -109,6 +133,30 @@ class Committee:
                     )
                 )
         return active, out
+
+    def all_answers(
+        self, aggregate, request_id, journal_dir, dp_rho: float | None = None
+    ) -> dict[int, PartialDecryption]:
+        """Every trustee's partial of ``aggregate`` (index → partial), each under a t-set
+        naming it (:func:`set_with`): Shamir answers do not depend on the set. ``dp_rho``:
+        with the dp release's noise."""
+        base = tuple(range(1, self.record.threshold + 1))
+        out = {}
+        for e in self.roster:
+            active = set_with(base, e.index)
+            with PartialJournal(journal_dir / f"{e.trustee_id}.journal") as journal:
+                out[e.index] = partial_decrypt(
+                    self.shares[e.trustee_id],
+                    aggregate,
+                    active,
+                    request_id,
+                    self.identity(e.trustee_id),
+                    journal,
+                    self.record,
+                    lineage=standalone_lineage(aggregate, active),
+                    dp_rho=dp_rho,
+                )
+        return out
 
     def rules(self, **overrides) -> ChallengeRules:
         """Open enrolment, labels signed by this committee's organizer, roomy quotas."""
@@ -160,9 +208,7 @@ class Committee:
         predictions' bundle, the labels and the predictions."""
         context = local.context
         n, challenge = context.n, context.challenge_id
-        gen = np.random.default_rng(seed)
-        y = gen.integers(0, 2, n)
-        p = np.where(gen.random(n) < 0.8, y, 1 - y)
+        y, p = binary_data(seed, n)
         labels = local.pads("labels")
         local.upload_labels(
             encrypt_labels(y, context.public, classes=2, challenge=challenge, pads=labels)
@@ -224,6 +270,51 @@ class Committee:
                     )
                 )
         return open_pads(request, shares, self.record, key)
+
+
+def set_with(base: tuple[int, ...], j: int) -> ActiveSet:
+    """A t-set naming trustee j: ``base`` if j is in it, else base with its last swapped for j."""
+    return ActiveSet(base if j in base else tuple(sorted((*base[:-1], j))))
+
+
+def binary_data(seed: int, n: int, right: float = 0.8) -> tuple[np.ndarray, np.ndarray]:
+    """Random binary labels y and predictions p, each right with probability ``right``."""
+    gen = np.random.default_rng(seed)
+    y = gen.integers(0, 2, n)
+    p = np.where(gen.random(n) < right, y, 1 - y)
+    return y, p
+
+
+def weighted_submission(local: LocalChallenge, participant: str) -> EncryptedBundle:
+    """``participant``'s weighted predictions on ``local`` (entry i = 2^(i mod 20)), encrypted
+    with its pads: an invalid encoding round 1 must reject (docs/design.md, "Validity")."""
+    context = local.context
+    t = context.public.params.PLAIN_MODULUS
+    weighted = [np.array([pow(2, i % 20, t) for i in range(context.n)])]
+    return raw_encrypt_vectors(
+        "predictions",
+        weighted,
+        context.public,
+        classes=2,
+        n=context.n,
+        challenge=context.challenge_id,
+        pads=local.pads("predictions", participant),
+    )
+
+
+def with_c0_offset(bundle: EncryptedBundle, offset: int) -> EncryptedBundle:
+    """A seeded bundle with ``offset`` added to every coefficient of every c0: the same
+    plaintext while the noise stays below Δ/2, and noise far above round 1's bound."""
+    moduli = bundle.header.params.moduli(bundle.header.level)
+    out = io.BytesIO()
+    writer = BundleWriter(bundle.header, out)
+    for i in range(bundle.layout.ciphertexts):
+        c0 = bundle.ciphertext(i)[:1]
+        for j, q in enumerate(moduli):
+            c0[0, j] = (c0[0, j] + np.uint64(offset % q)) % np.uint64(q)
+        writer.add(encode_ciphertext(c0, moduli))
+    writer.finish()
+    return EncryptedBundle.from_bytes(out.getvalue())
 
 
 def _quiet(_line: str) -> None:

@@ -5,6 +5,7 @@ releases by any active subset."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -16,12 +17,11 @@ from cryptoscore.scoring.aggregate import AggregateCiphertext
 from cryptoscore.scoring.policy import confusion_cell_name
 from cryptoscore.threshold.active_set import ActiveSet
 from cryptoscore.threshold.ceremony import CeremonyRecord, KeyShare, RosterEntry
-from cryptoscore.threshold.combine import combine, rerandomize
+from cryptoscore.threshold.combine import decrypt_answers, rerandomize
 from cryptoscore.threshold.dkg import (
     ROUNDS,
     CeremonyAbort,
     CeremonyPlan,
-    Completion,
     DkgTrustee,
     SignedMessage,
     Transcript,
@@ -91,13 +91,13 @@ class DkgRun:
     ) -> SignedMessage:
         """``tid``'s completion over ``transcript``'s confirmations, whatever its checks say
         (naming the transcript's keys, or ``key_id``)."""
-        public, evaluation = transcript.assemble_keys()
+        honest = transcript.honest_completion(*transcript.assemble_keys())
         return SignedMessage.sign(
             self.plan,
             tid,
             self.identities[tid],
             transcript.expected_previous("completion"),
-            Completion(key_id or public.key_id, evaluation.digest),
+            dataclasses.replace(honest, key_id=key_id or honest.key_id),
         )
 
     def reveals(self, trustees: dict[str, DkgTrustee], withheld: tuple[str, ...] = ()):
@@ -148,4 +148,4 @@ def release(
                     lineage=standalone_lineage(fresh, active),
                 )
             )
-    return combine(fresh, parts, record, request_id, active).values
+    return decrypt_answers(fresh, parts, record, request_id, active).values

@@ -115,16 +115,17 @@ def recover(h: np.ndarray, p: np.ndarray, ratio: Fraction, masked: bool) -> list
     return out
 
 
-def truth(committee: Any, tid: str, a: np.ndarray, active: tuple[int, ...]) -> list[int]:
+def truth(committee: Any, tid: str, a: np.ndarray, active: tuple[int, ...] | None) -> list[int]:
     """λ_j(S0)·s_j·a (mod Q), computed with the real share (``committee.shares[tid]``, a
-    ``KeyShare``): what the attacker wants."""
+    ``KeyShare``): what the attacker wants (``active`` None: s_j·a, Shamir answers' term)."""
     share = committee.shares[tid]
     level = BFV8192.fresh_level()
     moduli = BFV8192.moduli(level)
     scaled = np.empty((level, BFV8192.POLY_MODULUS_DEGREE), dtype=np.uint64)
     residues = share.residues(level)
     for i, q in enumerate(moduli):
-        scaled[i] = mulmod(residues[i], lagrange_at_zero(share.index, list(active), q), q)
+        lam = 1 if active is None else lagrange_at_zero(share.index, list(active), q)
+        scaled[i] = mulmod(residues[i], lam, q)
     return crt_lift(list(times_share(engine_for(BFV8192), a, scaled)), moduli)
 
 

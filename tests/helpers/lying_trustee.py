@@ -18,7 +18,7 @@ from cryptoscore.protocol.recompute import recompute
 from cryptoscore.threshold.partial import PartialDecryption, _signed_message
 from cryptoscore.trustee.agent import TrusteeAgent
 
-__all__ = ["LyingAgent", "shifted_partial"]
+__all__ = ["LyingAgent", "reanswered", "shifted_partial"]
 
 
 def shifted_partial(
@@ -31,7 +31,14 @@ def shifted_partial(
     h = partial.data().copy()
     for i, q in enumerate(moduli):
         h[i, position] = (int(h[i, position]) + delta * k) % q
-    encoded = encode_ciphertext(h[None], moduli)
+    return reanswered(partial, identity, h)
+
+
+def reanswered(partial: PartialDecryption, identity: Any, data: Any) -> PartialDecryption:
+    """``partial`` with its answer replaced by ``data`` (residues, shape (level, N)), re-signed
+    by ``identity``: any lie a trustee can tell, with a valid signature."""
+    moduli = partial.params.moduli(partial.level)
+    encoded = encode_ciphertext(data[None], moduli)
     message = _signed_message(
         partial.request_id,
         partial.ciphertext_digest,

@@ -37,7 +37,7 @@ from cryptoscore.protocol.requests import DecryptionRequest
 from cryptoscore.scoring.bundle import BundleWriter
 from cryptoscore.scoring.noise_check import noise_check_threshold
 from cryptoscore.threshold.active_set import ActiveSet
-from tests.helpers.committee import Committee
+from tests.helpers.committee import Committee, binary_data
 
 N = 8192
 T = BFV8192.PLAIN_MODULUS
@@ -59,9 +59,7 @@ def context(committee):
 
 @pytest.fixture(scope="module")
 def data():
-    gen = np.random.default_rng(99)
-    y = gen.integers(0, 2, n_items)
-    p = np.where(gen.random(n_items) < 0.8, y, 1 - y)
+    y, p = binary_data(99, n_items)
     return p, y
 
 

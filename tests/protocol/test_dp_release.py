@@ -33,6 +33,7 @@ from cryptoscore.protocol.leakage import dp_label_bound, leakage_of_rules
 from cryptoscore.protocol.rules import DAY_MS, DpRule
 from cryptoscore.scoring.policy import confusion_cell_name
 from cryptoscore.threshold import partial as partial_module
+from cryptoscore.threshold.dp_noise import shared_release_noise_at_zero
 from cryptoscore.transparency.entries import parse_entry
 from cryptoscore.trustee import agent as agent_module
 from cryptoscore.verify import verify_bundle
@@ -43,9 +44,11 @@ POLICY = ReleasePolicy(2, ("correct", "errors", "confusion"))
 SERVICE_KEY = Ed25519PrivateKey.generate()
 
 
-@pytest.fixture(scope="module")
-def committee():
-    return Committee(2, 3)
+@pytest.fixture(scope="module", params=["lagrange", "shamir"])
+def committee(request):
+    """A 2-of-3 dealer committee whose trustees answer the Lagrange way (their own draws) or
+    with Shamir shares (PRSS-shared noise, robust decoding)."""
+    return Committee(2, 3, robust=request.param == "shamir")
 
 
 def _truth(p: np.ndarray, y: np.ndarray, k: int = 2) -> dict[str, int]:
@@ -57,18 +60,35 @@ def _truth(p: np.ndarray, y: np.ndarray, k: int = 2) -> dict[str, int]:
 
 
 class Recorder:
-    """The trustees' own draws, as each one made them (``release_noise`` wrapped)."""
+    """The trustees' own draws, as each one made them (``release_noise`` wrapped), and under
+    Shamir answers the contexts of their PRSS-shared noise (``shared_release_noise``)."""
 
     def __init__(self, monkeypatch):
         self.draws: list[dict[str, int]] = []
+        self.shared: list[bytes] = []
         real = partial_module.release_noise
+        real_shared = partial_module.shared_release_noise
 
         def record(*args, **kwargs):
             out = dict(real(*args, **kwargs))
             self.draws.append(out)
             return out
 
+        def record_shared(policy, names, rho, keys, ctx, modulus):
+            self.shared.append(ctx)
+            return real_shared(policy, names, rho, keys, ctx, modulus)
+
         monkeypatch.setattr(partial_module, "release_noise", record)
+        monkeypatch.setattr(partial_module, "shared_release_noise", record_shared)
+
+    def noise(self, committee, policy, names, rho) -> dict[str, int]:
+        """What the release carries: the sum of the draws, or Σ_A z_A of the one context."""
+        if not committee.record.robust:
+            assert len(self.draws) == 2 and self.shared == []  # one per active trustee
+            return {name: sum(d[name] for d in self.draws) for name in names}
+        assert self.draws == [] and len(self.shared) == 2 and len(set(self.shared)) == 1
+        keys = [share.prss_keys() for share in committee.shares.values()]
+        return dict(shared_release_noise_at_zero(policy, names, rho, keys, self.shared[0]))
 
 
 def _entries(path) -> list[dict]:
@@ -92,16 +112,16 @@ def test_released_minus_draws_is_the_plaintext_count(committee, tmp_path, monkey
             y, context.public, classes=2, challenge="dp-exact", pads=local.pads("labels")
         )
     )
-    assert recorder.draws == []  # round 1 of the labels: no noise
+    assert recorder.draws == recorder.shared == []  # round 1 of the labels: no noise
     bundle = encrypt_predictions(
         p, context.public, classes=2, challenge="dp-exact", pads=local.pads("predictions", "p")
     )
     assert local.submit("p", bundle) == "released"
-    assert len(recorder.draws) == 2  # one draw per active trustee, at the score only
     released = local.released()["p"]
     truth = _truth(p, y)
+    noise = recorder.noise(committee, POLICY, list(released), 0.5)
     for name, value in released.items():
-        assert value - sum(d[name] for d in recorder.draws) == truth[name]
+        assert value - noise[name] == truth[name]
     # the log and the audit bundle carry the noisy values only; the verifier reproduces them
     local.export_audit_bundle(tmp_path / "audit.zip")
     (release,) = [e for e in _entries(tmp_path / "audit.zip") if e["type"] == "release"]

@@ -171,7 +171,9 @@ def _ceremony() -> tuple[CeremonyResult, dict[str, KeyShare], dict[str, TrusteeI
     identities = {tid: TrusteeIdentity.generate() for tid in TID.values()}
     roster = [RosterEntry(tid, i, identities[tid].public_key) for i, tid in TID.items()]
     passphrases = {tid: f"share passphrase {tid}".encode() for tid in TID.values()}
-    result = run_ceremony(BFV8192, roster, T, passphrases)
+    # additive answers: the attack below is on Lagrange coefficients, which Shamir answers lack
+    # (tests/threshold/test_attack_share_exposure.py runs it against those too)
+    result = run_ceremony(BFV8192, roster, T, passphrases, answers="lagrange")
     shares = {
         tid: open_share_file(result.share_files[tid], passphrases[tid]) for tid in TID.values()
     }

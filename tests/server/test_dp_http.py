@@ -52,11 +52,13 @@ def test_dp_flow_over_http(
     trustees.run(app)
     board = client.get(f"{API}/challenges/{CHALLENGE}/leaderboard?view=all").get_json()
     assert board["release"]["kind"] == "dp" and board["release"]["trustees"] == 2
+    # the dealerless 2-of-3 key answers Shamir shares: C(3, 1) = 3 PRSS sets' draws add up
+    assert (board["release"]["answers"], board["release"]["summed_draws"]) == ("shamir", 3)
     assert board["release"]["sigma"] == pytest.approx(1.0)  # Δ₂ = 1, rho 0.5
     assert len(board["rows"]) == 2
     for row in board["rows"]:
-        assert row["release"] == "dp" and row["noise_variance"] == pytest.approx(2.0)
-        assert row["expected_abs_error"] == pytest.approx((2 / np.pi) ** 0.5 * 2**0.5)
+        assert row["release"] == "dp" and row["noise_variance"] == pytest.approx(3.0)
+        assert row["expected_abs_error"] == pytest.approx((2 / np.pi) ** 0.5 * 3**0.5)
         assert row["values"]["correct"] + row["values"]["errors"] == N_ITEMS  # post-processed
         assert abs(row["values"]["correct"] - exact) <= 20  # the tail at 2^-40 is ≈ 15
     # the third submission is beyond alice's budget: 429, nothing stored

@@ -27,7 +27,7 @@ def _config() -> Config:
 
 def test_single_head_named_revision() -> None:
     heads = ScriptDirectory.from_config(_config()).get_heads()
-    assert heads == ["0012_ladder"]
+    assert heads == ["0013_answers"]
 
 
 def test_migrated_schema_matches_the_models(app: Flask) -> None:
@@ -35,7 +35,7 @@ def test_migrated_schema_matches_the_models(app: Flask) -> None:
     with engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(context, Base.metadata) == []
-        assert context.get_current_revision() == "0012_ladder"
+        assert context.get_current_revision() == "0013_answers"
     assert set(inspect(engine).get_table_names()) == {
         "alembic_version",
         "tokens",
@@ -363,3 +363,17 @@ def test_ladder_migration_goes_both_ways(app: Flask) -> None:
     assert not {"shown", "ladder_nonce"} & columns
     migrate(engine)
     assert {"shown", "ladder_nonce"} <= {c["name"] for c in inspect(engine).get_columns("bundles")}
+
+
+def test_answers_migration_goes_both_ways(app: Flask) -> None:
+    """0013 adds challenges.answers after the Ladder's 0012; downgrading drops it and upgrading
+    again brings it back with existing rows answering "lagrange"."""
+    engine = get_engine(app)
+    config = _config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0012_ladder")
+    assert "answers" not in {c["name"] for c in inspect(engine).get_columns("challenges")}
+    assert {"shown", "ladder_nonce"} <= {c["name"] for c in inspect(engine).get_columns("bundles")}
+    migrate(engine)
+    assert "answers" in {c["name"] for c in inspect(engine).get_columns("challenges")}

@@ -14,29 +14,38 @@ the bracket modulo B is A·e mod B, and with B > 42 that is e, so λ_j(S0)·s_j�
   types (pad, noise check, V, score and their re-randomized forms), the second answer is
   refused before the share is read or the journal written, and the algebra on what the
   attacker did get recovers nothing.
+* Shamir answers (a ``robust`` ceremony: no Lagrange coefficient, PRSS noise) give the attack
+  nothing to work with even when a trustee answers the second question.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 import os
+from fractions import Fraction
 
 import numpy as np
 import pytest
 
 from cryptoscore import BFV8192, RefusedError, encrypt_labels, encrypt_predictions
-from cryptoscore.hazmat.modmath import addmod
+from cryptoscore.hazmat.modmath import addmod, mulmod
+from cryptoscore.hazmat.seal_engine import engine_for
 from cryptoscore.protocol.answer import answer_pad_request, answer_request
 from cryptoscore.protocol.recompute import recompute
 from cryptoscore.protocol.release import BundleRelease, SubmissionRelease
 from cryptoscore.protocol.requests import DecryptionRequest
+from cryptoscore.scoring.noise import pad_noise_bound
 from cryptoscore.scoring.noise_check import noise_check
 from cryptoscore.scoring.policy import ReleasePolicy
 from cryptoscore.threshold.active_set import ActiveSet
 from cryptoscore.threshold.combine import rerandomize
 from cryptoscore.threshold.journal import PartialJournal
-from cryptoscore.threshold.pad_shares import PadKey, open_pads
+from cryptoscore.threshold.lineage import bundle_claim, bundle_lineage
+from cryptoscore.threshold.pad_shares import PadErrorSource, PadKey, open_pads
+from cryptoscore.threshold.partial import PadComplement, partial_decrypt, times_share
+from cryptoscore.threshold.prss import decryption_context, shared_noise
 from tests.helpers.committee import Committee
 from tests.helpers.exposure import (
     lagrange,
@@ -299,3 +308,76 @@ def test_every_second_lineage_answer_is_refused(t, n, keys, rng, tmp_path, share
     assert recover(h, noise_partial.data(), ratio, masked=True) != expected
     score_partial = submission.partials[tid]
     assert score_partial.level < BFV8192.fresh_level()  # another modulus, another polynomial
+
+
+# -- Shamir answers: no coefficient to play with ------------------------------------------------
+def test_the_attack_recovers_nothing_from_shamir_answers(keys, rng, tmp_path):
+    """With Shamir answers trustee j's pad share is −s_j·a + E_pad(j) and its noise check of a
+    is s_j·a − E_pad(j) + Δ·M(j) whichever set asks (no λ): the two sum to Δ·M(j) exactly, and
+    the algebra, with the widest ratio of the additive attack or with 1, recovers nothing. A
+    smudged Shamir answer on a carries E(j) = Σ_A x_A·f_A(j), a Shamir share of the noise —
+    a full-size residue — so even B = 1 leaves no small error to read off. Here the trustee is
+    made to answer under another set, in a fresh journal: the journal's rules are not what
+    protects it."""
+    committee = Committee(3, 5, keys, robust=True)
+    j, s0, s1, ratio = widest_pair(5, 3)
+    flow = Challenge(committee, tmp_path)
+    tid = flow.ids((j,))[0]
+    share = committee.shares[tid]
+    p, _ = _values(rng, N_ITEMS)
+    request, shares, key, pads = flow.pads("predictions", s0)
+    bundle = encrypt_predictions(p, keys.public, classes=2, challenge=CHALLENGE, pads=pads)
+    h = pad_share_of(committee, tid, request, shares[tid], key)
+    a = bundle.ciphertext(0)[1]
+    expected = truth(committee, tid, a, None)
+    assert expected != truth(committee, tid, a, s0)
+    complement = PadComplement(
+        request.active_set,
+        bundle_lineage(request.c1_seed),
+        request.key_id,
+        0,
+        lambda moduli: PadErrorSource(share, committee.record, request).residues(0, moduli),
+    )
+    with PartialJournal(tmp_path / "unguarded.journal") as journal:
+        answer = partial_decrypt(
+            share,
+            noise_check(bundle, 0),
+            ActiveSet(s1),
+            "second-question",
+            committee.identity(tid),
+            journal,
+            committee.record,
+            lineage=bundle_claim(request.c1_seed, request.count, "noise:0", s1),
+            mask=True,
+            pad=complement,
+        ).data()
+    moduli = BFV8192.moduli(BFV8192.fresh_level())
+    keys_j = share.prss_keys()
+    masks = shared_noise(
+        keys_j,
+        decryption_context(keys_j.key_id, _c1_bytes(noise_check(bundle, 0))),
+        "mask",
+        moduli,
+        a.shape[1],
+        plain_modulus=BFV8192.PLAIN_MODULUS,
+    )
+    delta = (math.prod(moduli) - 1) // BFV8192.PLAIN_MODULUS
+    for i, q in enumerate(moduli):  # answer + pad share = Δ·M(j): the mask share, nothing else
+        assert np.array_equal(addmod(answer[i], h[i], q), mulmod(masks[i], delta % q, q))
+    for r in (ratio, Fraction(1)):
+        assert recover(h, answer, r, masked=True) != expected
+    # a smudged Shamir answer on the same a (PRSS smudging, as partial_decrypt computes it)
+    ctx = decryption_context(keys_j.key_id, b"the same a, any context")
+    noise = shared_noise(
+        keys_j, ctx, "smudging", moduli, a.shape[1], bound=pad_noise_bound(3) << 40
+    )
+    product = times_share(engine_for(BFV8192), a, share.residues(len(moduli)))
+    smudged = np.stack([addmod(product[i], noise[i], q) for i, q in enumerate(moduli)])
+    for r in (ratio, Fraction(1)):
+        assert recover(h, smudged, r, masked=False) != expected
+    assert max(abs(v) for v in noise_of(list(noise))) > 1 << 60  # E(j) is not small
+
+
+def _c1_bytes(aggregate) -> bytes:
+    """The encoded c1, as the trustee binds its PRSS context to it (``partial_decrypt``)."""
+    return aggregate.ciphertext[len(aggregate.ciphertext) // 2 :]

@@ -29,9 +29,8 @@ from cryptoscore.hazmat.modmath import (
     addmod,
     crt_lift,
     mulmod,
-    uniform_below,
 )
-from cryptoscore.hazmat.shamir import lagrange_basis_at, share
+from cryptoscore.hazmat.shamir import lagrange_basis_at
 from cryptoscore.params import BFV8192, BFV16384
 from cryptoscore.randomness import seeded_stream
 from cryptoscore.threshold.prss import (
@@ -51,6 +50,9 @@ from cryptoscore.threshold.prss import (
     shared_noise_at_zero,
     trustee_sets,
 )
+from tests.helpers.prss import interpolate as _interpolate
+from tests.helpers.prss import keys_and_c1
+from tests.helpers.prss import set_keys as _set_keys
 
 MODULI = BFV8192.moduli(BFV8192.RELEASE_LEVEL)
 DEGREE = 8
@@ -67,23 +69,6 @@ def _centered(residues: U64, moduli: tuple[int, ...]) -> list[int]:
     """The integers of absolute value below Q/2 with these residues."""
     big_q = math.prod(moduli)
     return [v - big_q if v > big_q // 2 else v for v in crt_lift(list(residues), moduli)]
-
-
-def _interpolate(points: dict[int, int], at: int, q: int) -> int:
-    """Plain Python-int Lagrange interpolation (independent of the module under test)."""
-    nodes = list(points)
-    total = 0
-    for j in nodes:
-        num, den = 1, 1
-        for k in nodes:
-            if k != j:
-                num, den = num * (at - k) % q, den * (j - k) % q
-        total += points[j] * num * pow(den, -1, q)
-    return total % q
-
-
-def _set_keys(all_keys: tuple[PrssKeys, ...]) -> dict[tuple[int, ...], bytes]:
-    return {a: key for keys in all_keys for a, key in keys.set_keys}
 
 
 # -- Shamir consistency -----------------------------------------------------------------------
@@ -118,10 +103,7 @@ def test_shares_lie_on_one_polynomial_whose_value_at_zero_is_the_sum_of_set_nois
 def test_answers_of_every_t_subset_decrypt_to_s_c1_plus_the_summed_noise(committee, seed):
     n, t = committee
     rng = seeded_stream(seed, "data")
-    all_keys = deal_prss_keys(KEY_ID, n, t, rng=rng)
-    secret = np.stack([uniform_below(q, DEGREE, rng=rng) for q in MODULI])
-    key_shares = share(secret, MODULI, t, list(range(1, n + 1)), rng=rng)
-    c1 = np.stack([uniform_below(q, DEGREE, rng=rng) for q in MODULI])
+    all_keys, secret, key_shares, c1 = keys_and_c1(KEY_ID, n, t, MODULI, DEGREE, rng)
     bound = 1 << 50
     answers = {}
     for keys in all_keys:
@@ -154,11 +136,8 @@ def test_a_coalition_of_t_minus_1_learns_only_s_c1_plus_the_honest_sets_noise(n,
     C's shares of s, every x_A with A ≠ H (each such A meets C), and nothing of x_H.
     Fails if f_A is wrong (for example f_A(i) = 0 for i ∈ A rather than i ∉ A)."""
     rng = seeded_stream(bytes(32), f"coalition {n} {t}")
-    all_keys = deal_prss_keys(KEY_ID, n, t, rng=rng)
+    all_keys, secret, key_shares, c1 = keys_and_c1(KEY_ID, n, t, MODULI, DEGREE, rng)
     set_keys = _set_keys(all_keys)
-    secret = np.stack([uniform_below(q, DEGREE, rng=rng) for q in MODULI])
-    key_shares = share(secret, MODULI, t, list(range(1, n + 1)), rng=rng)
-    c1 = np.stack([uniform_below(q, DEGREE, rng=rng) for q in MODULI])
     bound = 1 << 45
     answers = {}
     for keys in all_keys:

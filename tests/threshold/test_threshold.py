@@ -32,7 +32,7 @@ from cryptoscore.threshold.ceremony import (
     open_share_file,
     run_ceremony,
 )
-from cryptoscore.threshold.combine import combine, rerandomize
+from cryptoscore.threshold.combine import decrypt_answers, rerandomize
 from cryptoscore.threshold.journal import PartialJournal
 from cryptoscore.threshold.partial import PartialDecryption, partial_decrypt, standalone_lineage
 from tests.helpers.committee import Committee
@@ -63,7 +63,7 @@ def test_every_active_subset_equals_numpy_and_single_key(committee, classes, tmp
         fresh = rerandomize(agg, public, os.urandom(32))
         assert decrypt_aggregate(fresh, committee.keys.secret) == single
         active, parts = committee.partials(fresh, subset, f"req-{k}", tmp_path / f"run-{k}")
-        result = combine(fresh, parts, committee.record, f"req-{k}", active)
+        result = decrypt_answers(fresh, parts, committee.record, f"req-{k}", active)
         assert result.values == single
 
 
@@ -74,7 +74,7 @@ def test_validity_aggregate_threshold_decrypts_to_zero(committee, tmp_path):
     agg = validity(bundle, os.urandom(32), committee.keys.evaluation)
     ids = [e.trustee_id for e in committee.roster][: committee.record.threshold]
     active, parts = committee.partials(agg, ids, "v", tmp_path)
-    out = combine(agg, parts, committee.record, "v", active, measure_noise=True)
+    out = decrypt_answers(agg, parts, committee.record, "v", active, measure_noise=True)
     assert set(out.values.values()) == {0}
     # the combiner sees noise of the size of the smudging (E ≥ 2^40 · bound), never the bare
     # noise: the largest of N coefficients of a sum of t uniforms in [−E, E] is close to t·E
@@ -104,8 +104,8 @@ def test_fewer_than_t_partials_refused(small, aggregate, tmp_path):
     fresh = rerandomize(aggregate, small.keys.public, os.urandom(32))
     active, parts = small.partials(fresh, ["trustee-1", "trustee-2"], "r", tmp_path)
     with pytest.raises(MismatchError, match="1 partial decryptions given, the threshold is 2"):
-        combine(fresh, parts[:1], small.record, "r", active)
-    assert combine(fresh, parts, small.record, "r", active).values == {"correct": 3000}
+        decrypt_answers(fresh, parts[:1], small.record, "r", active)
+    assert decrypt_answers(fresh, parts, small.record, "r", active).values == {"correct": 3000}
 
 
 def test_reused_partial_refused_by_the_journal(small, aggregate, tmp_path):
@@ -141,7 +141,7 @@ def test_partial_for_another_active_set_refused(small, aggregate, tmp_path):
     active_b, parts_b = small.partials(fresh, ["trustee-2", "trustee-3"], "r", tmp_path / "b")
     mixed = [parts_a[0], parts_b[1]]  # trustee-1 answered for {1,2}, trustee-3 for {2,3}
     with pytest.raises(MismatchError, match="made for another active set"):
-        combine(fresh, mixed, small.record, "r", active_b)
+        decrypt_answers(fresh, mixed, small.record, "r", active_b)
 
 
 def test_forged_signature_and_unknown_trustee_refused(small, aggregate, tmp_path):
@@ -151,18 +151,18 @@ def test_forged_signature_and_unknown_trustee_refused(small, aggregate, tmp_path
     raw[0] ^= 1
     tampered = PartialDecryption(**{**_fields(parts[0]), "partial": bytes(raw)})
     with pytest.raises(VerificationError, match="signature does not verify"):
-        combine(fresh, [tampered, parts[1]], small.record, "r", active)
+        decrypt_answers(fresh, [tampered, parts[1]], small.record, "r", active)
     impostor = TrusteeIdentity.generate()
     forged = PartialDecryption(
         **{**_fields(parts[1]), "signature": impostor.sign(parts[1].signed_message())}
     )
     with pytest.raises(VerificationError):
-        combine(fresh, [parts[0], forged], small.record, "r", active)
+        decrypt_answers(fresh, [parts[0], forged], small.record, "r", active)
     stranger = PartialDecryption(**{**_fields(parts[1]), "trustee_id": "mallory"})
     with pytest.raises(MismatchError, match="'mallory' is not on the roster"):
-        combine(fresh, [parts[0], stranger], small.record, "r", active)
+        decrypt_answers(fresh, [parts[0], stranger], small.record, "r", active)
     with pytest.raises(MismatchError, match="answers another request"):
-        combine(fresh, parts, small.record, "other", active)
+        decrypt_answers(fresh, parts, small.record, "other", active)
 
 
 def test_trustee_outside_active_set_refuses(small, aggregate, tmp_path):
@@ -269,7 +269,7 @@ def test_ceremony_end_to_end(ceremony, tmp_path):
                     shares[tid], agg, active, "c-1", ident, journal, record, lineage=lineage
                 )
             )
-    assert combine(agg, parts, record, "c-1", active).values == {"errors": 2000}
+    assert decrypt_answers(agg, parts, record, "c-1", active).values == {"errors": 2000}
 
 
 def test_share_file_wrong_passphrase_truncated_edited(ceremony):

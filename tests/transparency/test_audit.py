@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from cryptoscore import ReleasePolicy, encrypt_labels, encrypt_predictions, raw_encrypt_vectors
+from cryptoscore import ReleasePolicy, encrypt_labels, encrypt_predictions
 from cryptoscore.envelope import canonical_json
 from cryptoscore.identity import Identity, TrusteeIdentity
 from cryptoscore.protocol.contributions import Contribution
@@ -24,7 +24,7 @@ from cryptoscore.threshold.journal import PartialJournal
 from cryptoscore.threshold.partial import PartialDecryption, partial_decrypt, standalone_lineage
 from cryptoscore.transparency.log import MerkleLog, sign_tree_head
 from cryptoscore.verify import CHECKS, _Verifier, verify_bundle
-from tests.helpers.committee import Committee
+from tests.helpers.committee import Committee, weighted_submission, with_c0_offset
 from tests.helpers.exposure import forged_noise_partial
 
 N_ITEMS = 3000
@@ -57,44 +57,16 @@ def challenge(tmp_path_factory):
             pads=local.pads("predictions", name),
         )
         assert local.submit(name, bundle) == "released"
-    weighted = [np.array([pow(2, i % 20, 1032193) for i in range(N_ITEMS)])]
-    evil = raw_encrypt_vectors(
-        "predictions",
-        weighted,
-        context.public,
-        classes=2,
-        n=N_ITEMS,
-        challenge="audit-demo",
-        pads=local.pads("predictions", "mallory"),
-    )
+    evil = weighted_submission(local, "mallory")
     assert local.submit("mallory", evil) == "invalid"
     # nora adds 2^70 to c0 of every ciphertext: same plaintext, noise far above the bound
     honest = encrypt_predictions(
         y, context.public, classes=2, challenge="audit-demo", pads=local.pads("predictions", "nora")
     )
-    assert local.submit("nora", _with_c0_offset(honest, 1 << 70)) == "invalid"
+    assert local.submit("nora", with_c0_offset(honest, 1 << 70)) == "invalid"
     path = tmp / "audit.zip"
     local.export_audit_bundle(path)
     return local, committee, path, truth
-
-
-def _with_c0_offset(bundle, offset: int):
-    import io
-
-    from cryptoscore import EncryptedBundle
-    from cryptoscore.hazmat.ciphertext import encode_ciphertext
-    from cryptoscore.scoring.bundle import BundleWriter
-
-    moduli = bundle.header.params.moduli(bundle.header.level)
-    out = io.BytesIO()
-    writer = BundleWriter(bundle.header, out)
-    for i in range(bundle.layout.ciphertexts):
-        c0 = bundle.ciphertext(i)[:1]
-        for j, q in enumerate(moduli):
-            c0[0, j] = (c0[0, j] + np.uint64(offset % q)) % np.uint64(q)
-        writer.add(encode_ciphertext(c0, moduli))
-    writer.finish()
-    return EncryptedBundle.from_bytes(out.getvalue())
 
 
 def _request_entry(request, round_) -> dict:
@@ -635,7 +607,7 @@ def test_pads_reused_for_a_second_bundle(challenge, tmp_path):
     entries = _entries(members)
     bundles = _bundles(members, entries)
     alice = next(e["bundle"] for e in entries if e["type"] == "bundle" and e["owner"] == "alice")
-    reused = _with_c0_offset(bundles[alice], 1)  # same header, pad request and plaintext
+    reused = with_c0_offset(bundles[alice], 1)  # same header, pad request and plaintext
     assert reused.header.pad_request == bundles[alice].header.pad_request
     members[f"blobs/{reused.digest}"] = reused.to_bytes()
     entries += _enrolled_upload(local.context, "eve", reused)

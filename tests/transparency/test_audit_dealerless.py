@@ -22,7 +22,7 @@ from cryptoscore.threshold.ceremony import (
     CeremonyRecord,
     TranscriptEntry,
 )
-from cryptoscore.threshold.dkg import CeremonyPlan, Completion, SignedMessage
+from cryptoscore.threshold.dkg import CeremonyPlan, SignedMessage
 from cryptoscore.verify import CHECKS, verify_bundle
 from tests.helpers.committee import Committee
 from tests.transparency.test_audit import SERVICE_KEY, _entries, _members, _resign, _write
@@ -119,7 +119,7 @@ def _resigned_completion(committee: Committee, tid: str, key_id: str) -> Ceremon
         tid,
         committee.identity(tid),
         honest.previous,
-        Completion(key_id, record.evaluation_keys),
+        dataclasses.replace(honest.payload, key_id=key_id),
     )
     transcript = tuple(
         TranscriptEntry(5, tid, forged.digest, forged.signature)
@@ -158,12 +158,12 @@ def test_a_transcript_signature_flipped(challenge, tmp_path):
 def test_a_missing_completion(challenge, tmp_path):
     """A record without trustee-3's completion cannot even be built; its bytes fail to parse."""
     committee, path = challenge
-    header, _ = unpack_record(committee.record.to_bytes(), b"CSCEREMO", 3, "r")
+    header, _ = unpack_record(committee.record.to_bytes(), b"CSCEREMO", 5, "r")
     del header["completions"]["trustee-3"]
     members = _with_record(path, committee.record)
     entries = _entries(members)
     cer = next(e for e in entries if e["type"] == "ceremony")
-    cer["record"] = _blob(members, pack_record(b"CSCEREMO", 3, header))
+    cer["record"] = _blob(members, pack_record(b"CSCEREMO", 5, header))
     detail = _ceremony_failure(tmp_path, _resign(members, entries))
     assert "no completion of 'trustee-3'" in detail
 
@@ -174,7 +174,7 @@ def test_the_record_carries_the_plan_and_every_completion(challenge):
     record = committee.record
     raw = record.to_bytes()
     parsed = CeremonyRecord.from_bytes(raw)
-    assert parsed == record and parsed.to_bytes() == raw and raw[8:10] == b"\x03\x00"
+    assert parsed == record and parsed.to_bytes() == raw and raw[8:10] == b"\x05\x00"
     assert hashlib.sha256(parsed.plan_record).hexdigest() == parsed.plan
     assert sorted(parsed.completions) == ["trustee-1", "trustee-2", "trustee-3"]
     assert all(len(c) <= MAX_COMPLETION_BYTES // 2 for c in parsed.completions.values())
@@ -183,8 +183,8 @@ def test_the_record_carries_the_plan_and_every_completion(challenge):
 
 
 def _reparsed(record: CeremonyRecord, **change) -> CeremonyRecord:
-    header, _ = unpack_record(record.to_bytes(), b"CSCEREMO", 3, "r")
-    return CeremonyRecord.from_bytes(pack_record(b"CSCEREMO", 3, header | change))
+    header, _ = unpack_record(record.to_bytes(), b"CSCEREMO", 5, "r")
+    return CeremonyRecord.from_bytes(pack_record(b"CSCEREMO", 5, header | change))
 
 
 def test_malformed_or_oversized_plans_and_completions_are_refused(challenge):
@@ -216,10 +216,10 @@ def test_malformed_or_oversized_plans_and_completions_are_refused(challenge):
         with pytest.raises(error, match=message):
             _reparsed(record, **change)
     for missing in ("plan_record", "completions"):
-        header, _ = unpack_record(record.to_bytes(), b"CSCEREMO", 3, "r")
+        header, _ = unpack_record(record.to_bytes(), b"CSCEREMO", 5, "r")
         del header[missing]
         with pytest.raises(FormatError):
-            CeremonyRecord.from_bytes(pack_record(b"CSCEREMO", 3, header))
+            CeremonyRecord.from_bytes(pack_record(b"CSCEREMO", 5, header))
     with pytest.raises(FormatError, match="no plan, transcript or completions"):
         dataclasses.replace(
             record,

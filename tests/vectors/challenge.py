@@ -32,6 +32,7 @@ from cryptoscore.protocol.challenge import ChallengeContext
 from cryptoscore.protocol.rules import ChallengeRules
 from cryptoscore.threshold.ceremony import RosterEntry, open_share_file
 from cryptoscore.threshold.dkg import run_dealerless_ceremony
+from cryptoscore.threshold.dkg.plan import LEGACY_PLAN_VERSION
 from cryptoscore.trustee.agent import TrusteeAgent
 from cryptoscore.verify import verify_bundle
 from tests.vectors.streams import Stream
@@ -78,6 +79,7 @@ def whole_challenge() -> dict[str, object]:
         identities=identities,
         created_at="2026-12-07T00:00:00Z",
         rng=rng("ceremony"),
+        plan_version=LEGACY_PLAN_VERSION,  # the key these vectors pinned: no PRSS keys
     )
     organizer = Identity.generate(rng=rng("organizer"))
     rules = ChallengeRules(

@@ -1,6 +1,8 @@
 """Known answers for the dealerless ceremony's messages (``threshold/dkg/``).
 
-One tiny deterministic ceremony: bfv-8192, 2 of 3 (t1, t2, t3, the fixed Ed25519 keys of
+One tiny deterministic ceremony without PRSS keys (a version 1 plan: the format these vectors
+pinned before PRSS keys existed, which must still be produced and read byte for byte):
+bfv-8192, 2 of 3 (t1, t2, t3, the fixed Ed25519 keys of
 ``streams.trustee_identity``), the plan's nonce and every trustee's seed drawn from
 :class:`Stream` (test-only), ``created_at`` fixed. Every message is a deterministic function of
 its trustee's seed, the plan and the earlier messages (``randomness.seeded_stream`` with one
@@ -40,6 +42,7 @@ from cryptoscore.threshold.dkg import (
     Transcript,
     new_seed,
 )
+from cryptoscore.threshold.dkg.plan import LEGACY_PLAN_VERSION
 from tests.vectors.streams import Stream, trustee_identity
 
 CREATED_AT = "2026-12-07T00:00:00Z"
@@ -67,7 +70,12 @@ def dkg_run() -> DkgRun:
         RosterEntry(tid, i, identities[tid].public_key) for i, tid in enumerate(TRUSTEES, start=1)
     ]
     plan = CeremonyPlan.create(
-        BFV8192, roster, THRESHOLD, created_at=CREATED_AT, rng=Stream("dkg/plan")
+        BFV8192,
+        roster,
+        THRESHOLD,
+        created_at=CREATED_AT,
+        rng=Stream("dkg/plan"),
+        version=LEGACY_PLAN_VERSION,
     )
     seed_stream = Stream("dkg/seeds")
     seeds = {tid: new_seed(rng=seed_stream) for tid in TRUSTEES}

@@ -75,7 +75,7 @@ from cryptoscore.threshold.ceremony import CeremonyRecord, RosterEntry, deal, op
 from cryptoscore.threshold.journal import PartialJournal
 from cryptoscore.threshold.lineage import bundle_claim, bundle_lineage
 from cryptoscore.threshold.pad_shares import (
-    PadErrors,
+    PadErrorSource,
     PadKey,
     PadShare,
     answer_pad_request,
@@ -196,7 +196,10 @@ def _validity() -> AggregateCiphertext:
 
 
 @functools.cache
-def protocol_records() -> ProtocolRecords:
+def protocol_records(answers: str = "shamir") -> ProtocolRecords:
+    """Every record of the protocol run; ``answers="lagrange"`` is the run of additive answers
+    (record version 1, the vectors of ``lagrange.json``), ``"shamir"`` the run of Shamir
+    answers (record version 4, PRSS keys from their own fixed stream)."""
     identities = {f"t{i}": trustee_identity(i) for i in (1, 2, 3)}
     roster = [RosterEntry(tid, int(tid[1:]), key.public_key) for tid, key in identities.items()]
     secret = _uniform("secret", 1, BFV8192.DATA_PRIMES)[0]  # a stand-in, as the key
@@ -210,6 +213,8 @@ def protocol_records() -> ProtocolRecords:
         PASSPHRASES,
         created_at="2026-01-01T00:00:00Z",
         rng=Stream("ceremony"),
+        prss_rng=Stream("prss"),
+        answers=answers,
     )
     pad_key = PadKey.generate(rng=Stream("pad-key"))
     request = PadRequest(  # the draw ChallengeContext.pad_request makes: the seed
@@ -267,7 +272,8 @@ def protocol_records() -> ProtocolRecords:
                 bundle_lineage(request.c1_seed),
                 record.key_id,
                 0,
-                lambda: PadErrors(key_share, request).of(0),  # noqa: B023 - called in this loop
+                # called in this loop
+                lambda moduli: PadErrorSource(key_share, record, request).residues(0, moduli),  # noqa: B023
             )
             for req, agg, extra in (
                 (requests[0], noise, {"mask": True, "pad": pad}),
@@ -335,8 +341,8 @@ def sampler_vectors() -> dict[str, object]:
     }
 
 
-def protocol_vectors() -> dict[str, object]:
-    run = protocol_records()
+def protocol_vectors(answers: str = "shamir") -> dict[str, object]:
+    run = protocol_records(answers)
     return {
         "ceremony": {
             "record": run.record.to_bytes().hex(),
@@ -368,7 +374,8 @@ def protocol_vectors() -> dict[str, object]:
     }
 
 
-def vectors() -> dict[str, object]:
+def vectors(answers: str = "shamir") -> dict[str, object]:
+    """Every vector; ``answers`` chooses the protocol run (:func:`protocol_records`)."""
     out: dict[str, object] = {"ciphertext_encoding": [], "validity_weights": []}
     for params, level, seed in ((BFV8192, 4, 1), (BFV8192, 2, 2), (BFV16384, 6, 3)):
         data = ciphertext_data(params, level, seed)
@@ -458,7 +465,7 @@ def vectors() -> dict[str, object]:
         "roots": {str(size): log.root(size).hex() for size in range(1, 6)},
     }
     out["samplers"] = sampler_vectors()
-    out.update(protocol_vectors())
+    out.update(protocol_vectors(answers))
     return out
 
 
@@ -469,5 +476,6 @@ def write(name: str, data: dict[str, object]) -> None:
 
 if __name__ == "__main__":
     write("vectors.json", vectors())
+    write("lagrange.json", vectors("lagrange"))
     write("challenge.json", whole_challenge())
     write("dkg.json", dkg_vectors())

@@ -14,14 +14,19 @@ import pytest
 HERE = Path(__file__).resolve().parent
 
 
-def _committed() -> dict:
-    return json.loads((HERE / "vectors.json").read_text())
+FILES = {"shamir": "vectors.json", "lagrange": "lagrange.json"}
+"""The vectors of Shamir answers (record version 4) and of additive answers (version 1, as
+before PRSS keys were dealt: old records must keep verifying)."""
 
 
-def test_vectors_are_reproduced():
+def _committed(answers: str = "shamir") -> dict:
+    return json.loads((HERE / FILES[answers]).read_text())
+
+
+@pytest.mark.parametrize("answers", sorted(FILES))
+def test_vectors_are_reproduced(answers):
     module = _generator()
-    committed = json.loads((HERE / "vectors.json").read_text())
-    assert module.vectors() == committed
+    assert module.vectors(answers) == _committed(answers)
 
 
 @pytest.mark.parametrize("index", [0, 1, 2])
@@ -106,7 +111,8 @@ def test_small_wire_records_parse_back():
     verify_receipt(receipt, key)
 
 
-def test_large_wire_records_parse_back():
+@pytest.mark.parametrize("answers", sorted(FILES))
+def test_large_wire_records_parse_back(answers):
     """Records stored by hash: rebuilt from the same fixed draws they match, parse back to
     the same bytes and objects, carry valid signatures of the stored ceremony's roster, and
     do their job — the pad shares open to pads, the bundle passes its noise check, the share
@@ -120,10 +126,10 @@ def test_large_wire_records_parse_back():
     from cryptoscore.threshold.pad_shares import PadShare, open_pads
     from cryptoscore.threshold.partial import PartialDecryption
 
-    vectors = _committed()
-    run = _generator().protocol_records()
+    vectors = _committed(answers)
+    run = _generator().protocol_records(answers)
     record = CeremonyRecord.from_bytes(bytes.fromhex(vectors["ceremony"]["record"]))
-    assert run.record == record
+    assert run.record == record and record.answers == answers
     for cls, built, stored in (
         (PadShare, run.pad_shares, vectors["pad_shares"]),
         (PartialDecryption, run.partials, vectors["partials"]),
@@ -191,3 +197,16 @@ def test_a_whole_challenge_is_reproduced():
     for index, (got, pinned) in enumerate(zip(run["leaves"], committed["leaves"], strict=True)):
         assert got == pinned, f"log entry {index} differs"
     assert run == committed
+
+
+def test_lagrange_vectors_still_parse():
+    """The vectors of additive (Lagrange) answers, from before PRSS keys were dealt
+    (``lagrange.json``): the version 1 dealer record still parses, re-serializes to the same
+    bytes and means ``answers == "lagrange"``."""
+    from cryptoscore.threshold.ceremony import CeremonyRecord
+
+    old = _committed("lagrange")
+    raw = bytes.fromhex(old["ceremony"]["record"])
+    record = _roundtrip(CeremonyRecord, raw)
+    assert raw[8:10] == (1).to_bytes(2, "little")
+    assert record.answers == "lagrange" and not record.robust and not record.prss_commitments

@@ -72,7 +72,12 @@ def test_dp_leaderboard_shows_the_policy_and_its_cost(page: Page, served_dp: str
     assert board["release"]["kind"] == "dp" and len(board["rows"]) == 2
     page.goto(f"{url}/#/challenges/{CHALLENGE}/leaderboard")
     part = page.locator("p.part")
-    expect(part).to_contain_text("Differential privacy: each of the t = 2 trustees adds")
+    # the story's dealerless 2-of-3 key answers Shamir shares: noise shared over C(3, 1) sets
+    assert (board["release"]["answers"], board["release"]["summed_draws"]) == ("shamir", 3)
+    expect(part).to_contain_text(
+        "Differential privacy: the t = 2 trustees add their shares of discrete Gaussian noise "
+        "drawn for each of 3 sets of trustees (σ = 1.00 each)"
+    )
     expect(part).to_contain_text("ρ = 0.5 per release (zCDP), at most 4 releases per participant")
     expect(page.locator("table.leaderboard thead")).to_contain_text("Expected error (±)")
     cells = page.locator("table.leaderboard tbody tr").evaluate_all(

@@ -1,17 +1,20 @@
 """Blame by replay: after an abort, name every trustee that deviated from the protocol.
 
-Every message of a trustee is a deterministic function of its seed, the plan and earlier
-public messages (``trustee.py``). On abort each trustee publishes its seed (a
+Every message of a trustee is a deterministic function of its seed, the plan and earlier public
+messages (``trustee.py``). On abort each trustee publishes its seed (a
 :class:`~cryptoscore.threshold.dkg.messages.Reveal`; harmless: the key is discarded before
 anything is encrypted under it, and the seed is ceremony-only). Anyone then recomputes each
 trustee's messages and compares them byte for byte with what it signed: a mismatch names it
 (message and round); no reveal names it ("withheld its seed"); a missing message names its
 sender ("sent no <kind>"). Complaints are recomputed like any other message, so a false
-complaint names the complainer and a true one names the dealer. This is identifiable abort by
+complaint names the complainer and a true one names the dealer — a PRSS key that does not match
+its leader's commitment included: the replay recomputes r_A, its commitment and the sealed
+bytes from the leader's seed, so a leader that sealed another key or committed to another one
+is named, and a member that complains of a key that matches is. This is identifiable abort by
 opening (Ishai, Ostrovsky, Zikas, "Secure multi-party computation with identifiable abort",
 CRYPTO 2014) — the complaint-and-reveal phase of Pedersen's DKG (Gennaro, Jarecki, Krawczyk,
-Rabin, "Secure distributed key generation for discrete-log based cryptosystems",
-J. Cryptology 2007) with the whole seed opened instead of one share.
+Rabin, "Secure distributed key generation for discrete-log based cryptosystems", J. Cryptology
+2007) with the whole seed opened instead of one share.
 
 The completion round (round 5) is replayed too: an honest trustee's completion is a
 deterministic function of its seed and rounds 1-4, sent exactly when their public checks pass
@@ -27,7 +30,7 @@ from collections.abc import Iterable
 
 from cryptoscore.errors import CryptoScoreError
 from cryptoscore.scoring.keys import EvaluationKeys, PublicContext
-from cryptoscore.threshold.dkg.messages import KINDS, Completion, SignedMessage
+from cryptoscore.threshold.dkg.messages import KINDS, SignedMessage
 from cryptoscore.threshold.dkg.transcript import (
     CONFIRMED_ROUNDS,
     CeremonyAbort,
@@ -91,7 +94,7 @@ def blame(transcript: Transcript, reveals: Iterable[bytes | SignedMessage] = ())
     culprits: dict[str, str] = {}
     if keys is not None:
         # an honest completion needs no seed to replay: it names the keys rounds 1-4 give
-        completion = Completion(keys[0].key_id, keys[1].digest)
+        completion = transcript.honest_completion(*keys)
         previous = transcript.expected_previous("completion")
         for entry in transcript.plan.roster:
             tid = entry.trustee_id

@@ -23,7 +23,7 @@ from cryptoscore.threshold.ceremony import (
     RosterEntry,
     write_share_file,
 )
-from cryptoscore.threshold.dkg.plan import CeremonyPlan
+from cryptoscore.threshold.dkg.plan import PLAN_VERSION, CeremonyPlan
 from cryptoscore.threshold.dkg.transcript import Transcript
 from cryptoscore.threshold.dkg.trustee import DkgTrustee, new_seed
 
@@ -42,6 +42,7 @@ def run_dealerless_ceremony(
     created_at: str | None = None,
     rng: Rng = os.urandom,
     progress: Callable[[int], None] | None = None,
+    plan_version: int = PLAN_VERSION,
 ) -> CeremonyResult:
     """Run every trustee's rounds in memory; return the record, keys and share files.
 
@@ -51,6 +52,8 @@ def run_dealerless_ceremony(
     Draws from ``rng``: the plan's nonce, then each trustee's seed in index order, then each
     share file's salt and nonce. ``progress(done)`` counts the steps: every trustee's
     contribution steps (``SeedReplay.contribution_steps``), then one per trustee finished.
+    ``plan_version`` :data:`~cryptoscore.threshold.dkg.plan.LEGACY_PLAN_VERSION` runs the
+    ceremony without PRSS keys (shares without them, a version 3 record).
     """
     if passphrases is not None:
         for entry in roster:
@@ -59,7 +62,9 @@ def run_dealerless_ceremony(
                 raise ParameterError(
                     f"trustee {entry.trustee_id!r} needs a share-file passphrase of 8+ bytes"
                 )
-    plan = CeremonyPlan.create(params, roster, threshold, created_at=created_at, rng=rng)
+    plan = CeremonyPlan.create(
+        params, roster, threshold, created_at=created_at, rng=rng, version=plan_version
+    )
     for entry in plan.roster:
         if entry.trustee_id not in identities:
             raise ParameterError(f"no identity for trustee {entry.trustee_id!r}")

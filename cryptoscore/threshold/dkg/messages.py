@@ -1,7 +1,9 @@
 """The dealerless ceremony's six signed wire records (docs/design.md, "Key ceremony v2").
 
-Every message is one record (``envelope.pack_record``, magic ``CSDKGMSG``, version 2; version 1
-had no completion round and is refused) followed
+Every message is one record (``envelope.pack_record``, magic ``CSDKGMSG``, version 3 in a
+ceremony that deals PRSS keys — a version 2 plan —, version 2 in one that does not, a
+:data:`~cryptoscore.threshold.dkg.plan.LEGACY_PLAN_VERSION` plan; version 1 had no completion
+round and is refused) followed
 by a 64-byte trailer: the sender's Ed25519 signature over ``DKG_SIGN_DOMAIN`` | SHA-256 of the
 record (``threshold/ceremony.py``), so the ceremony record can keep just (digest, signature)
 per message and still be checked by anyone. The header always has ``kind``, ``plan`` (the
@@ -13,7 +15,10 @@ confirmation, 5 completion, 6 reveal) and ``previous`` (the digest of the inputs
 * :class:`Hello` — the trustee's X25519 transport key (``transport.py``).
 * :class:`Contribution` — public-key share p_i, RKG round-1 shares (h0_i, h1_i), one Galois-key
   share per element of ``scoring/keys.galois_elements``, and for each other trustee k the
-  sealed (f_i(k), m_{0,i}(k), m_{1,i}(k)) (``degree_check.py``).
+  sealed (f_i(k), m_{0,i}(k), m_{1,i}(k)) (``degree_check.py``); in version 3 followed, inside
+  the same sealed payload, by the PRSS key r_A of every set A the sender leads that holds k,
+  with the header's ``prss`` listing ``prss.ceremony_commitment`` of each set the sender leads
+  (``prss_dealing.py``).
 * :class:`Response` — the degree-check polynomials D_{0,i}, D_{1,i} and the RKG round-2
   shares (h0'_i, h1'_i).
 * :class:`Confirmation` — "ack" with the key id and evaluation-keys digest the trustee
@@ -21,7 +26,9 @@ confirmation, 5 completion, 6 reveal) and ``previous`` (the digest of the inputs
   "complaint" naming the dealers whose shares failed, with reasons.
 * :class:`Completion` — the key id and evaluation-keys digest the trustee completes on, sent
   only when every public check of rounds 1-4 passes and its own shares all checked; ``previous``
-  is the confirmations' digest, so all n completions name the same confirmations. A trustee
+  is the confirmations' digest, so all n completions name the same confirmations. In version 3
+  it also names the digest of every set's PRSS-key commitment (``prss``), so the record's list
+  of them is signed by every trustee. A trustee
   that completed never reveals, and nobody finishes without all n completions: that is what
   makes a reveal harmless (docs/design.md, "the completion round").
 * :class:`Reveal` — the trustee's 32-byte seed, published only on abort, never after its
@@ -48,9 +55,11 @@ from cryptoscore.hazmat.keygen import key_primes
 from cryptoscore.hazmat.modmath import U64
 from cryptoscore.identity import Identity
 from cryptoscore.params import ParameterSet
+from cryptoscore.randomness import SEED_BYTES
 from cryptoscore.scoring.keys import galois_elements
 from cryptoscore.threshold.ceremony import DKG_SIGN_DOMAIN
 from cryptoscore.threshold.dkg.plan import CeremonyPlan
+from cryptoscore.threshold.dkg.prss_dealing import carried_sets, led_sets
 from cryptoscore.threshold.dkg.transport import TAG_BYTES, check_transport_key
 
 __all__ = [
@@ -65,11 +74,16 @@ __all__ = [
     "Response",
     "Reveal",
     "SignedMessage",
+    "message_version",
+    "sealed_bytes",
     "sealed_share_bytes",
 ]
 
 MESSAGE_MAGIC = b"CSDKGMSG"
-MESSAGE_VERSION = 2
+MESSAGE_VERSION = 3
+"""Messages of ceremonies that deal PRSS keys (a version 2 plan)."""
+LEGACY_MESSAGE_VERSION = 2
+"""Messages of ceremonies that deal none (a version 1 plan), byte for byte as before."""
 SIGNATURE_BYTES = 64
 KINDS: dict[str, int] = {
     "hello": 1,
@@ -110,9 +124,24 @@ def _no_body(kind: str, body: memoryview) -> None:
         raise FormatError(f"{kind}: unexpected body")
 
 
-def sealed_share_bytes(params: type[ParameterSet]) -> int:
-    """Length of one sealed share: f(k), m0(k), m1(k) over the data primes, and the tag."""
-    return 3 * len(params.DATA_PRIMES) * params.POLY_MODULUS_DEGREE * 8 + TAG_BYTES
+def sealed_share_bytes(params: type[ParameterSet], keys: int = 0) -> int:
+    """Length of one sealed share: f(k), m0(k), m1(k) over the data primes, ``keys`` PRSS
+    keys of 32 bytes, and the tag."""
+    return (
+        3 * len(params.DATA_PRIMES) * params.POLY_MODULUS_DEGREE * 8 + SEED_BYTES * keys + TAG_BYTES
+    )
+
+
+def sealed_bytes(plan: CeremonyPlan, sender: int, recipient: int) -> int:
+    """Length of what trustee index ``sender`` seals to ``recipient`` under ``plan``: the
+    share, and the PRSS keys of the sets ``sender`` leads that hold ``recipient``."""
+    keys = len(carried_sets(plan.n, plan.threshold, sender, recipient)) if plan.prss else 0
+    return sealed_share_bytes(plan.params, keys)
+
+
+def message_version(plan: CeremonyPlan) -> int:
+    """The message format version of ``plan``'s ceremony (module docstring)."""
+    return MESSAGE_VERSION if plan.prss else LEGACY_MESSAGE_VERSION
 
 
 # -- payloads -----------------------------------------------------------------------------
@@ -147,13 +176,22 @@ class Contribution:
     """One key-switching share per Galois element (``galois_elements`` order),
     ``[element][j][key prime][coeff]``."""
     sealed: Mapping[str, bytes] = field(repr=False)
-    """Recipient id → sealed (f_i(k), m0(k), m1(k)), for every other trustee."""
+    """Recipient id → sealed (f_i(k), m0(k), m1(k)) and, in a PRSS ceremony, the keys of the
+    sets the sender leads that hold k; for every other trustee."""
+    prss: tuple[bytes, ...] = ()
+    """In a PRSS ceremony: ``prss.ceremony_commitment`` of the key of each set the sender
+    leads (``prss_dealing.led_sets``, canonical order); else empty."""
 
     def parts(self, plan: CeremonyPlan, sender: str) -> tuple[dict[str, Any], bytes]:
         recipients = [e.trustee_id for e in plan.roster if e.trustee_id != sender]
         if sorted(self.sealed) != sorted(recipients):
             raise FormatError("contribution: one sealed share per other trustee")
-        header = {"galois": galois_elements(plan.params), "recipients": recipients}
+        led = led_sets(plan.n, plan.threshold, plan.entry(sender).index) if plan.prss else ()
+        if len(self.prss) != len(led):
+            raise FormatError("contribution: one PRSS-key commitment per set the sender leads")
+        header: dict[str, Any] = {"galois": galois_elements(plan.params), "recipients": recipients}
+        if plan.prss:
+            header["prss"] = [c.hex() for c in self.prss]
         body = b"".join(
             [
                 _encode(self.public_key_share),
@@ -179,9 +217,20 @@ class Contribution:
         recipients = [e.trustee_id for e in plan.roster if e.trustee_id != sender]
         if f.str_list("recipients", 255) != recipients:
             raise FormatError("contribution: recipients must be every other trustee, by index")
-        per_share = sealed_share_bytes(params)
+        index = plan.entry(sender).index
+        commitments: tuple[bytes, ...] = ()
+        if plan.prss:
+            led = led_sets(plan.n, plan.threshold, index)
+            listed = f.str_list("prss")
+            if len(listed) != len(led):
+                raise FormatError(
+                    f"contribution: {len(listed)} PRSS-key commitments, expected one per set "
+                    f"the sender leads ({len(led)})"
+                )
+            commitments = tuple(_commitment_hex(c) for c in listed)
+        sizes = {r: sealed_bytes(plan, index, plan.entry(r).index) for r in recipients}
         polys = (1 + 2 * levels + len(elements) * levels) * len(primes) * n * 8
-        want = polys + per_share * len(recipients)
+        want = polys + sum(sizes.values())
         if len(body) != want:
             raise FormatError(f"contribution: body has {len(body)} bytes, expected {want}")
         what = f"contribution of {sender!r}"
@@ -191,9 +240,19 @@ class Contribution:
         galois, at = _decode(body, at, (len(elements), levels, len(primes), n), primes, what)
         sealed = {}
         for r in recipients:
-            sealed[r] = bytes(body[at : at + per_share])
-            at += per_share
-        return cls(pk, h0, h1, galois, sealed)
+            sealed[r] = bytes(body[at : at + sizes[r]])
+            at += sizes[r]
+        return cls(pk, h0, h1, galois, sealed, commitments)
+
+
+def _commitment_hex(value: str) -> bytes:
+    try:
+        raw = bytes.fromhex(value)
+    except ValueError:
+        raw = b""
+    if len(raw) != 32 or raw.hex() != value:
+        raise FormatError("contribution: a PRSS-key commitment is 32 bytes of lower-case hex")
+    return raw
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -320,16 +379,25 @@ class Completion:
     """The key id (hex) of the public context the transcript assembles."""
     evaluation_keys: str
     """The digest (hex) of the evaluation keys the transcript assembles."""
+    prss: str = ""
+    """In a PRSS ceremony: ``prss_dealing.commitments_digest`` of every set's PRSS-key
+    commitment (hex); else empty."""
 
     def parts(self, plan: CeremonyPlan, sender: str) -> tuple[dict[str, Any], bytes]:
-        return {"key_id": self.key_id, "evaluation_keys": self.evaluation_keys}, b""
+        header = {"key_id": self.key_id, "evaluation_keys": self.evaluation_keys}
+        if plan.prss:
+            header["prss"] = self.prss
+        elif self.prss:
+            raise FormatError("completion: a ceremony without PRSS keys names no commitments")
+        return header, b""
 
     @classmethod
     def parse(
         cls, plan: CeremonyPlan, sender: str, f: Fields, header: Mapping[str, Any], body: memoryview
     ) -> Completion:
         _no_body("completion", body)
-        return cls(f.hex("key_id", 32).hex(), f.hex("evaluation_keys", 32).hex())
+        prss = f.hex("prss", 32).hex() if plan.prss else ""
+        return cls(f.hex("key_id", 32).hex(), f.hex("evaluation_keys", 32).hex(), prss)
 
 
 @dataclass(frozen=True, slots=True)
@@ -358,6 +426,8 @@ _PAYLOADS: dict[str, type[Payload]] = {
     "reveal": Reveal,
 }
 _COMMON = {"kind", "plan", "trustee_id", "round", "previous"}
+_PRSS_FIELDS = {"contribution": {"prss"}, "completion": {"prss"}}
+"""The fields a PRSS ceremony's (version 3) messages add."""
 _FIELDS = {
     "hello": {"transport_key"},
     "contribution": {"galois", "recipients"},
@@ -413,7 +483,7 @@ class SignedMessage:
             "round": KINDS[payload.kind],
             "previous": previous,
         }
-        return pack_record(MESSAGE_MAGIC, MESSAGE_VERSION, header, body)
+        return pack_record(MESSAGE_MAGIC, message_version(plan), header, body)
 
     @classmethod
     def sign(
@@ -438,11 +508,13 @@ class SignedMessage:
         if len(raw) < 14 + SIGNATURE_BYTES:
             raise FormatError(f"ceremony message: truncated ({len(raw)} bytes)")
         unsigned, signature = bytes(raw[:-SIGNATURE_BYTES]), bytes(raw[-SIGNATURE_BYTES:])
-        header, body = unpack_record(unsigned, MESSAGE_MAGIC, MESSAGE_VERSION, "ceremony message")
+        version = message_version(plan)
+        header, body = unpack_record(unsigned, MESSAGE_MAGIC, version, "ceremony message")
         kind = header.get("kind")
         if kind not in _PAYLOADS:
             raise FormatError(f"ceremony message: unknown kind {kind!r}")
-        f = Fields(header, f"ceremony {kind}", _COMMON | _FIELDS[kind])
+        extra = _PRSS_FIELDS.get(kind, set()) if plan.prss else set()
+        f = Fields(header, f"ceremony {kind}", _COMMON | _FIELDS[kind] | extra)
         if f.hex("plan", 32).hex() != plan.digest:
             raise MismatchError(f"ceremony {kind}: message of another ceremony plan")
         trustee_id = f.string("trustee_id", 64)

@@ -28,6 +28,10 @@ every trustee, the service and any auditor:
   key, every Galois key and the shares together; the messages are fixed only after every key
   share is committed, so no contributor can make errors cancel.
 
+* with PRSS keys (a version 2 plan), every set's key commitment from its leader's contribution
+  (:meth:`Transcript.prss_commitments`, canonical set order) and their digest, which every
+  completion names and the record lists (``prss_dealing.py``).
+
 :meth:`Transcript.check_confirmations` runs every public check of rounds 1-4 (what a trustee
 needs before it sends its completion); :meth:`Transcript.check_transcript` adds the completion
 round — every trustee's completion, over these confirmations and naming these keys — and
@@ -77,6 +81,8 @@ from cryptoscore.threshold.dkg.messages import (
     SignedMessage,
 )
 from cryptoscore.threshold.dkg.plan import CeremonyPlan
+from cryptoscore.threshold.dkg.prss_dealing import commitments_digest, led_sets
+from cryptoscore.threshold.prss import PrssSet
 
 __all__ = [
     "CONFIRMED_ROUNDS",
@@ -328,6 +334,24 @@ class Transcript:
         assert isinstance(out, tuple)
         return out
 
+    def prss_commitments(self) -> tuple[tuple[PrssSet, bytes], ...]:
+        """(A, commitment of r_A) for every PRSS set in canonical order, each from its
+        leader's contribution (empty in a ceremony without PRSS keys). Leaders are trustees
+        1..t and each leads a lexicographic run of the sets, so index order is canonical."""
+        if not self.plan.prss:
+            return ()
+        out: list[tuple[PrssSet, bytes]] = []
+        for entry in self.plan.roster[: self.plan.threshold]:
+            sets = led_sets(self.plan.n, self.plan.threshold, entry.index)
+            out += zip(sets, self.contribution(entry.trustee_id).prss, strict=True)
+        return tuple(out)
+
+    def honest_completion(self, public: PublicContext, evaluation: EvaluationKeys) -> Completion:
+        """The completion every trustee sends when the checks of rounds 1-4 pass with these
+        keys: their key id and digest and, with PRSS keys, the commitments' digest."""
+        prss = commitments_digest(self.prss_commitments()) if self.plan.prss else ""
+        return Completion(public.key_id, evaluation.digest, prss)
+
     def challenges(self) -> list[list[int]]:
         """The degree check's r[b][p] (``degree_check.degree_challenges``)."""
         return degree_challenges(self.params, self.round_digest("contribution"))
@@ -445,13 +469,17 @@ class Transcript:
         self, kind: str, public: PublicContext, evaluation: EvaluationKeys
     ) -> list[str]:
         """The senders whose ``kind`` (confirmation or completion) names other keys than
-        ``public`` and ``evaluation``."""
-        want = (public.key_id, evaluation.digest)
+        ``public`` and ``evaluation`` (a completion: other PRSS commitments too)."""
+        honest = self.honest_completion(public, evaluation)
         out = []
         for m in self.messages(kind):
             payload = m.payload
             assert isinstance(payload, Confirmation | Completion)
-            if (payload.key_id, payload.evaluation_keys) != want:
+            named = (payload.key_id, payload.evaluation_keys)
+            if isinstance(payload, Completion):
+                if payload != honest:
+                    out.append(m.trustee_id)
+            elif named != (honest.key_id, honest.evaluation_keys):
                 out.append(m.trustee_id)
         return out
 
@@ -541,4 +569,6 @@ class Transcript:
             transcript=entries,
             plan_record=self.plan.to_bytes(),
             completions={m.trustee_id: m.to_bytes() for m in self.messages("completion")},
+            answers="shamir" if self.plan.prss else "lagrange",
+            prss_commitments=self.prss_commitments(),
         )

@@ -5,7 +5,8 @@ A trustee keeps one secret for the whole ceremony: a 32-byte seed (from the OS C
 it makes comes from ``randomness.seeded_stream(seed, label)`` with one label per purpose —
 ``"transport"``, ``"secret"``, ``"pk-error"``, ``"rkg-u"``, ``"rkg-round1"``,
 ``"rkg-round2"``, ``"galois-error:<g>"``, ``"shamir"``, ``"mask-0"``, ``"mask-1"``,
-``"test-smudging"`` — so each of its messages is a deterministic function of (seed, plan,
+``"test-smudging"``, and in a ceremony that deals PRSS keys ``"prss:<A>"`` for each set A it
+leads (``prss_dealing.py``) — so each of its messages is a deterministic function of (seed, plan,
 earlier public messages). A round method re-derives what it needs from the seed and the
 :class:`~cryptoscore.threshold.dkg.transcript.Transcript`, and returns the signed message;
 nothing is kept between rounds. That determinism is what makes blame by replay possible
@@ -29,6 +30,12 @@ Shamir polynomial f_i with f_i(0) = s_i (NTT form over the data primes), its sha
 to the other trustees (``transport.py``) with the degree check's masks
 (``degree_check.py``). The final share of trustee k is S_k = Σ_i f_i(k): Shamir shares of
 s = Σ_i s_i, which nobody ever computes.
+
+PRSS keys (a version 2 plan; docs/design.md, "Key ceremony v2 (dealerless)"): the leader of a
+set A (its smallest index) seals r_A to A's other members after their share and publishes its
+commitment in its contribution; each member checks it in round 4 (a mismatch is a complaint
+naming the leader) and at finish holds the keys of every set it is in
+(``prss.PrssKeys``, carried by its :class:`KeyShare`).
 """
 
 from __future__ import annotations
@@ -77,6 +84,7 @@ from cryptoscore.threshold.dkg.messages import (
     SignedMessage,
 )
 from cryptoscore.threshold.dkg.plan import CeremonyPlan
+from cryptoscore.threshold.dkg.prss_dealing import carried_sets, key_label, led_sets
 from cryptoscore.threshold.dkg.transcript import CeremonyAbort, Transcript
 from cryptoscore.threshold.dkg.transport import (
     open_share,
@@ -85,6 +93,7 @@ from cryptoscore.threshold.dkg.transport import (
     transport_public,
 )
 from cryptoscore.threshold.partial import times_share
+from cryptoscore.threshold.prss import PrssKeys, PrssSet, ceremony_commitment, trustee_sets
 
 __all__ = ["DkgTrustee", "SeedReplay", "new_seed"]
 
@@ -137,6 +146,17 @@ class SeedReplay:
         m1 = degree_check.mask_polynomial(self.params, t, rng=self._stream("mask-1"))
         return f, m0, m1
 
+    def _prss_key(self, members: PrssSet) -> bytes:
+        """r_A of a set A this trustee leads, from its ``"prss:<A>"`` stream."""
+        return self._stream(key_label(members))(SEED_BYTES)
+
+    def _prss_commitments(self) -> tuple[bytes, ...]:
+        """The commitment of each set this trustee leads (none without PRSS keys)."""
+        if not self.plan.prss:
+            return ()
+        sets = led_sets(self.plan.n, self.plan.threshold, self.entry.index)
+        return tuple(ceremony_commitment(self._prss_key(a), a, self.plan.digest) for a in sets)
+
     def transport_key_public(self) -> bytes:
         return transport_public(transport_key(rng=self._stream("transport")))
 
@@ -158,12 +178,17 @@ class SeedReplay:
             target.fill(0)
 
     def _dealt_share(self, recipient_index: int, f: U64, m0: U64, m1: U64) -> bytearray:
-        """(f(k), m0(k), m1(k)) as the sealed plaintext: little-endian 64-bit words."""
+        """(f(k), m0(k), m1(k)) as the sealed plaintext: little-endian 64-bit words; then, with
+        PRSS keys, r_A of each set this trustee leads that holds k (canonical order)."""
         out = bytearray()
         for poly in (f, m0, m1):
             value = degree_check.evaluate(self.params, poly, recipient_index)
             out += value.astype("<u8").tobytes()
             value.fill(0)
+        if self.plan.prss:
+            plan = self.plan
+            for a in carried_sets(plan.n, plan.threshold, self.entry.index, recipient_index):
+                out += self._prss_key(a)
         return out
 
     def contribution_payload(
@@ -211,7 +236,7 @@ class SeedReplay:
                 )
                 plain[:] = bytes(len(plain))
                 step()
-            return Contribution(pk, h0, h1, galois, sealed)
+            return Contribution(pk, h0, h1, galois, sealed, self._prss_commitments())
         finally:
             for secret in (s_coeff, s, u, f, m0, m1):
                 secret.fill(0)
@@ -250,7 +275,13 @@ class SeedReplay:
     # -- round 4 ------------------------------------------------------------------------
     def _received(self, transcript: Transcript) -> tuple[U64, list[Accusation]]:
         """S_k = Σ_i f_i(k) from the shares sealed to this trustee, checking each dealer's
-        (opens, in range, passes both degree checks); the caller zeroes S_k."""
+        (opens, in range, passes both degree checks; each PRSS key matches its leader's
+        commitment); the caller zeroes S_k."""
+        total, accused, _ = self._opened(transcript)
+        return total, accused
+
+    def _opened(self, transcript: Transcript) -> tuple[U64, list[Accusation], dict[PrssSet, bytes]]:
+        """:meth:`_received`, and the PRSS keys sealed to this trustee, by set."""
         params = self.params
         levels = len(params.DATA_PRIMES)
         n = params.POLY_MODULUS_DEGREE
@@ -262,6 +293,8 @@ class SeedReplay:
         for secret in (s_coeff, s, f, m0, m1):
             secret.fill(0)
         accused: list[Accusation] = []
+        keys: dict[PrssSet, bytes] = {}
+        share_bytes = 3 * levels * n * 8  # f(k), m0(k), m1(k); then the PRSS keys
         for dealer in self.plan.roster:
             if dealer.trustee_id == self.trustee_id:
                 continue
@@ -278,7 +311,8 @@ class SeedReplay:
             except FormatError:
                 accused.append(Accusation(dealer.trustee_id, "its sealed share does not open"))
                 continue
-            values = np.frombuffer(plain, dtype="<u8").astype(np.uint64).reshape(3, levels, n)
+            values = np.frombuffer(plain[:share_bytes], dtype="<u8").astype(np.uint64)
+            values = values.reshape(3, levels, n)
             in_range = all(int(values[:, i].max()) < q for i, q in enumerate(params.DATA_PRIMES))
             degree = transcript.response(dealer.trustee_id).degree
             if not in_range:
@@ -291,10 +325,45 @@ class SeedReplay:
             ):
                 accused.append(Accusation(dealer.trustee_id, "its share fails the degree check"))
             else:
+                wrong = self._open_keys(dealer.index, contribution.prss, plain[share_bytes:], keys)
+                if wrong is not None:
+                    accused.append(
+                        Accusation(
+                            dealer.trustee_id,
+                            f"its PRSS key for set {list(wrong)} does not match its commitment",
+                        )
+                    )
                 for i, q in enumerate(params.DATA_PRIMES):
                     total[i] = addmod(total[i], values[0, i], q)
             values.fill(0)
-        return total, accused
+        return total, accused, keys
+
+    def _open_keys(
+        self, leader: int, commitments: tuple[bytes, ...], raw: bytes, keys: dict[PrssSet, bytes]
+    ) -> PrssSet | None:
+        """Check the PRSS keys ``leader`` sealed to this trustee against its commitments and
+        add them to ``keys``; the first set whose key does not match, or None."""
+        plan = self.plan
+        if not plan.prss:
+            return None
+        led = led_sets(plan.n, plan.threshold, leader)
+        for k, a in enumerate(carried_sets(plan.n, plan.threshold, leader, self.entry.index)):
+            key = bytes(raw[k * SEED_BYTES : (k + 1) * SEED_BYTES])
+            if ceremony_commitment(key, a, plan.digest) != commitments[led.index(a)]:
+                return a
+            keys[a] = key
+        return None
+
+    def _prss_keys(self, key_id: str, received: dict[PrssSet, bytes]) -> PrssKeys | None:
+        """This trustee's PRSS keys for ``key_id``: its own for the sets it leads, the ones
+        its leaders sealed to it for the others (None without PRSS keys)."""
+        plan = self.plan
+        if not plan.prss:
+            return None
+        index = self.entry.index
+        sets = trustee_sets(plan.n, plan.threshold, index)
+        held = tuple((a, self._prss_key(a) if a[0] == index else received[a]) for a in sets)
+        return PrssKeys(key_id, plan.n, plan.threshold, index, held)
 
     def _test_partial(self, transcript: Transcript, final_share: U64) -> U64:
         """λ_k·c1·S_k + e_k at the release level (as ``threshold/partial.partial_decrypt``),
@@ -358,7 +427,7 @@ class SeedReplay:
                 f"{self.trustee_id!r} received shares that fail its checks",
                 needs_reveal=True,
             )
-        return Completion(public.key_id, evaluation.digest)
+        return transcript.honest_completion(public, evaluation)
 
     # -- replay -----------------------------------------------------------------------
     def payload(self, kind: str, transcript: Transcript) -> Payload:
@@ -445,7 +514,7 @@ class DkgTrustee(SeedReplay):
         if self._revealed:
             raise RefusedError("this trustee revealed its seed: the ceremony's key is void")
         record = transcript.check_transcript()
-        final_share, accused = self._received(transcript)
+        final_share, accused, keys = self._opened(transcript)
         if accused:
             final_share.fill(0)
             raise CeremonyAbort(
@@ -461,6 +530,7 @@ class DkgTrustee(SeedReplay):
             self.entry.index,
             self.plan.threshold,
             final_share[:levels],
+            prss=self._prss_keys(record.key_id, keys),
         )
 
     def reveal(self) -> SignedMessage:

@@ -81,8 +81,9 @@ def _share_sealed_to(
         recipient=to,
         sealed=view.contribution(dealer).sealed[to],
     )
-    values = np.frombuffer(plain, dtype="<u8").astype(np.uint64)
-    return values.reshape(3, len(params.DATA_PRIMES), params.POLY_MODULUS_DEGREE)[0]
+    levels, n = len(params.DATA_PRIMES), params.POLY_MODULUS_DEGREE
+    values = np.frombuffer(plain, dtype="<u8", count=levels * n).astype(np.uint64)
+    return values.reshape(levels, n)  # f(to) comes first; masks and PRSS keys follow
 
 
 def _recover_key(plan: CeremonyPlan, view: Transcript, seed_b: bytes, seed_m: bytes) -> U64:

@@ -42,7 +42,8 @@ def test_plan_round_trip_and_refusals(run):
         CeremonyPlan.from_bytes(plan.to_bytes()[:-5])
     with pytest.raises(FormatError, match="unexpected bytes"):
         CeremonyPlan.from_bytes(plan.to_bytes() + b"x")
-    header, _ = unpack_record(plan.to_bytes(), b"CSDKGPLN", 1, "plan")
+    assert plan.version == 2 and plan.prss
+    header, _ = unpack_record(plan.to_bytes(), b"CSDKGPLN", 2, "plan")
     for change, message in [
         ({"threshold": 4}, "threshold must be in 2..3"),
         ({"n": 4}, "n differs"),
@@ -50,7 +51,12 @@ def test_plan_round_trip_and_refusals(run):
         ({"params": "bfv-1"}, "unknown parameter set"),
     ]:
         with pytest.raises((FormatError, ParameterError), match=message):
-            CeremonyPlan.from_bytes(pack_record(b"CSDKGPLN", 1, header | change))
+            CeremonyPlan.from_bytes(pack_record(b"CSDKGPLN", 2, header | change))
+    legacy = CeremonyPlan.from_bytes(pack_record(b"CSDKGPLN", 1, header))
+    assert (legacy.version, legacy.prss) == (1, False)
+    assert legacy.to_bytes() == pack_record(b"CSDKGPLN", 1, header)
+    with pytest.raises(FormatError, match="unsupported format version 3"):
+        CeremonyPlan.from_bytes(pack_record(b"CSDKGPLN", 3, header))
     with pytest.raises(ParameterError, match="at most 16"):
         ids = [Identity.generate() for _ in range(17)]
         roster = [RosterEntry(f"t{i}", i, k.public_key) for i, k in enumerate(ids, start=1)]
@@ -87,7 +93,7 @@ def test_malformed_messages_are_refused(run):
     with pytest.raises(MismatchError, match="another ceremony plan"):
         SignedMessage.from_bytes(raw, other)
     hello = transcript.message("hello", "trustee-1")
-    header, _ = unpack_record(hello.unsigned, b"CSDKGMSG", 2, "m")
+    header, _ = unpack_record(hello.unsigned, b"CSDKGMSG", 3, "m")
     for change, message in [
         ({"kind": "gossip"}, "unknown kind 'gossip'"),
         ({"round": 2}, "round must be 1"),
@@ -95,7 +101,7 @@ def test_malformed_messages_are_refused(run):
         ({"transport_key": "00" * 32}, "not a usable X25519 public key"),
         ({"extra": 1}, "unknown header field"),
     ]:
-        forged = pack_record(b"CSDKGMSG", 2, header | change) + hello.signature
+        forged = pack_record(b"CSDKGMSG", 3, header | change) + hello.signature
         with pytest.raises((FormatError, MismatchError), match=message):
             SignedMessage.from_bytes(forged, setup.plan)
     stale = SignedMessage.sign(
@@ -129,17 +135,22 @@ def test_dealerless_record_round_trip_and_v1_untouched(run, keys):
     setup, transcript = run
     record = transcript.check_transcript(created_at="2026-12-01T00:00:00Z")
     raw = record.to_bytes()
-    assert raw[8:10] == (3).to_bytes(2, "little")
+    assert raw[8:10] == (5).to_bytes(2, "little")
     assert CeremonyRecord.from_bytes(raw).to_bytes() == raw
-    header, _ = unpack_record(raw, b"CSCEREMO", 3, "r")
+    header, _ = unpack_record(raw, b"CSCEREMO", 5, "r")
     for change, message in [
-        ({"mode": "dealer"}, "version 3 record is a dealerless"),
+        ({"mode": "dealer"}, "version 5 record is a dealerless"),
         ({"transcript": header["transcript"][:-1]}, "exactly one message of each"),
         ({"plan": "zz"}, "plan"),
+        ({"answers": "lagrange"}, "version 5 record answers shamir"),
+        ({"prss": header["prss"][:-1]}, "PRSS commitments must name the"),
+        ({"prss": [[[1, 2], "zz"]]}, "a prss entry is"),
     ]:
         with pytest.raises(FormatError, match=message):
-            CeremonyRecord.from_bytes(pack_record(b"CSCEREMO", 3, header | change))
-    with pytest.raises(FormatError, match="unsupported format version 4"):
+            CeremonyRecord.from_bytes(pack_record(b"CSCEREMO", 5, header | change))
+    with pytest.raises(FormatError, match="unsupported format version 9"):
+        CeremonyRecord.from_bytes(pack_record(b"CSCEREMO", 9, header))
+    with pytest.raises(FormatError):  # version 4 is a dealer record with PRSS commitments
         CeremonyRecord.from_bytes(pack_record(b"CSCEREMO", 4, header))
     with pytest.raises(FormatError, match=r"version 2 .* is refused"):
         CeremonyRecord.from_bytes(pack_record(b"CSCEREMO", 2, header))
