@@ -8,7 +8,9 @@ answers the same request honestly — the ciphertext recomputed, its noise-check
 its journal's single-use and lineage claim — under a t-set naming it (Shamir answers do not
 depend on the set: ``threshold/partial.partial_decrypt``), on the log head it follows, and the
 service logs that partial next to the set's. The release machines still decide on the set's t
-partials; honest answers decode to the same values from any t of them or from all."""
+partials; honest answers decode to the same values from any t of them or from all. Should the
+challenge itself ask a trustee that already answered beyond the set, it gets that same partial
+back, logged once."""
 
 from __future__ import annotations
 
@@ -29,8 +31,8 @@ from tests.helpers.committee import set_with
 
 @dataclass
 class EveryTrusteeChallenge(LocalChallenge):
-    answered: set[tuple[str, str]] = field(default_factory=set, init=False)
-    """(trustee id, request id) answered beyond the request's set."""
+    beyond: dict[tuple[str, str], PartialDecryption] = field(default_factory=dict, init=False)
+    """(trustee id, request id) → the partial it logged beyond the request's set."""
 
     def _answer(
         self,
@@ -39,20 +41,17 @@ class EveryTrusteeChallenge(LocalChallenge):
         bundles: Mapping[str, EncryptedBundle],
         evidence: Mapping[str, Round1Evidence],
     ) -> PartialDecryption:
+        made = self.beyond.get((agent.trustee_id, request.request_id))
+        if made is not None:  # asked after answering beyond the set: the same partial, logged once
+            return made
         partial = super()._answer(agent, request, bundles, evidence)
         record = self.context.record
         for tid, trustee in self.trustees.items():
             key = (tid, request.request_id)
-            index = record.entry(tid).index
-            if (
-                trustee.online
-                and index not in request.active_set.indices
-                and key not in self.answered
-            ):
-                self.answered.add(key)
-                self.transcript.record_partial(
-                    self._beyond_the_set(trustee.agent, request, bundles)
-                )
+            in_set = record.entry(tid).index in request.active_set.indices
+            if trustee.online and not in_set and key not in self.beyond:
+                self.beyond[key] = self._beyond_the_set(trustee.agent, request, bundles)
+                self.transcript.record_partial(self.beyond[key])
         return partial
 
     def _beyond_the_set(

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cryptoscore import BFV8192, ReleasePolicy, generate_keys
-from cryptoscore.identity import Identity
 from cryptoscore.protocol.ladder import LadderRule
 from cryptoscore.protocol.recompute import recompute
 from cryptoscore.protocol.requests import DecryptionRequest
@@ -23,6 +23,7 @@ from tests.helpers.audit_zip import log_entries, resigned, write_zip, zip_member
 from tests.helpers.committee import Committee, weighted_submission
 from tests.helpers.every_trustee import EveryTrusteeChallenge
 from tests.helpers.lying_trustee import shifted_partial
+from tests.protocol.test_split_release import Split
 
 N_ITEMS = 3000
 SERVICE_KEY = Ed25519PrivateKey.generate()
@@ -39,11 +40,9 @@ def _every_trustee(keys, tmp: Path, t: int, n: int, participants: tuple[str, ...
     ``participants`` enrolled."""
     committee = Committee(t, n, keys=keys, robust=True)
     context = committee.context(f"every-{t}of{n}", POLICY, N_ITEMS)
-    local = EveryTrusteeChallenge(
-        context, committee.local_trustees(tmp), SERVICE_KEY, committee.organizer
+    local = committee.local_challenge(
+        context, tmp, SERVICE_KEY, participants=participants, challenge=EveryTrusteeChallenge
     )
-    for name in participants:
-        local.enrol(name, Identity.generate())
     return committee, context, local
 
 
@@ -208,4 +207,25 @@ def test_answers_of_t_trustees_are_not_checked(at_threshold):
         "(answered by at least 2t − 1 = 3 trustees); not checked: 4 decisions answered by "
         "fewer than 2t − 1 trustees; not decoded: 1 score decisions whose partials this "
         "public Ladder bundle withholds (the restricted bundle holds them)"
+    )
+
+
+def test_a_splits_private_scores_are_decoded_too(keys, tmp_path):
+    """A public/private split (docs/design.md, "Public/private split"), 2-of-3, every trustee
+    answering: the labels' 6 noise checks and V, alice's 3 and V, her public score and, after
+    the close, her private score — 13 decisions, each verified (m = 3 = 2t − 1)."""
+    split = Split(
+        Committee(2, 3, keys=keys, robust=True), tmp_path, challenge=EveryTrusteeChallenge
+    )
+    predictions = np.random.default_rng(9).integers(0, 3, split.local.context.n)
+    digest = split.submit("alice", predictions)
+    split.clock.pass_close()
+    assert split.local.close() == {"alice": {digest: split.part(predictions, ~split.public)}}
+    split.local.export_audit_bundle(tmp_path / "split.zip")
+    report = verify_bundle(tmp_path / "split.zip")
+    assert report.ok, report.first_failure
+    assert _detail(report, "decoding") == (
+        "13 decisions decode with no answer off the polynomial and equal the log; 13 verified "
+        "(answered by at least 2t − 1 = 3 trustees); not checked: 0 decisions answered by "
+        "fewer than 2t − 1 trustees"
     )
