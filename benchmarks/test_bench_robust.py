@@ -3,15 +3,21 @@
 t − 1) noise polynomials) against today's single smudging draw per partial
 (``threshold/partial._smudging_residues``), and robust reconstruction of n answers with 0 and 1
 liars (``threshold/robust.reconstruct``), at the release level of bfv-8192 and bfv-16384 for
-2-of-3, 3-of-5 and 4-of-7."""
+2-of-3, 3-of-5 and 4-of-7; and the mechanism's added cost at bfv-8192 (``benchmarks.robust_cost``,
+which prints the table of docs/design.md): one score released from n Shamir answers decoded
+against t additive answers summed, and one noise check of round 1 (a 1M-item bundle has 123),
+answers and decision together."""
 
 from __future__ import annotations
 
+import itertools
 import os
 
 import numpy as np
 import pytest
 
+from benchmarks.robust_cost import Scheme, answers, decide, make_scheme
+from cryptoscore import KeySet
 from cryptoscore.params import BFV8192, BFV16384, ParameterSet
 from cryptoscore.scoring.noise import smudging_bound
 from cryptoscore.threshold.partial import _smudging_residues
@@ -69,3 +75,28 @@ def test_robust_reconstruction_of_n_answers(benchmark, setting, liars):
     result = benchmark(reconstruct, answers, t, moduli)
     assert result.liars == ((2,) if liars else ())
     assert np.all(result.value[0] < moduli[0])
+
+
+@pytest.fixture(
+    scope="module",
+    params=[(t, n, robust) for t, n in COMMITTEES for robust in (False, True)],
+    ids=lambda v: f"{v[0]}of{v[1]}-{'shamir' if v[2] else 'additive'}",
+)
+def scheme(request, keys: KeySet, tmp_path_factory) -> Scheme:
+    t, n, robust = request.param
+    return make_scheme(keys, t, n, robust, tmp_path_factory.mktemp("scheme"))
+
+
+@pytest.mark.parametrize("kind", ["score", "noise"], ids=["release", "noise-check"])
+def test_answers_and_decision(benchmark, scheme: Scheme, kind: str, tmp_path):
+    """Every answering trustee's partial (fresh journals) and the combiner's decision: t
+    additive answers summed, or n Shamir answers decoded."""
+    runs = itertools.count()
+
+    def one() -> None:
+        journals = tmp_path / f"run{next(runs)}"
+        journals.mkdir()
+        partials, _ = answers(scheme, kind, journals)
+        decide(scheme, kind, partials)
+
+    benchmark.pedantic(one, rounds=5, iterations=1)

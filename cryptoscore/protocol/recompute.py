@@ -24,7 +24,7 @@ from cryptoscore.scoring.policy import SCORE_CIRCUITS, part_of_circuit
 from cryptoscore.scoring.validity import is_valid, validity, validity_names
 from cryptoscore.threshold.active_set import ActiveSet
 from cryptoscore.threshold.ceremony import CeremonyRecord
-from cryptoscore.threshold.combine import decrypt_answers, rerandomize
+from cryptoscore.threshold.combine import CombinedDecryption, decrypt_answers, rerandomize
 from cryptoscore.threshold.partial import PartialDecryption
 
 
@@ -107,6 +107,17 @@ def noise_check_passed(
     out = decrypt_answers(
         aggregate, list(partials), record, request_id, active_set, measure_noise=True
     )
+    return residual_within_bound(out, aggregate, record, active_set)
+
+
+def residual_within_bound(
+    out: CombinedDecryption,
+    aggregate: AggregateCiphertext,
+    record: CeremonyRecord,
+    active_set: ActiveSet,
+) -> bool:
+    """A noise check's decision from its decryption (``measure_noise``): the residual is in
+    its domain (else :class:`InconsistentReleaseError`) and within the threshold."""
     check_noise_residual(out.max_noise, math.prod(aggregate.params.moduli(aggregate.level)))
     # pad-error terms: C(n, t − 1) PRSS sets, or one per trustee of the set
     terms = len(active_set.indices)
@@ -126,6 +137,12 @@ def validity_passed(
     """Combiner, trustee, auditor: the partials of V combine to all zeros (values checked in
     their domain first: ``protocol/invariants.py``)."""
     values = decrypt_answers(aggregate, list(partials), record, request_id, active_set).values
+    return validity_values_passed(values, aggregate)
+
+
+def validity_values_passed(values: dict[str, int], aggregate: AggregateCiphertext) -> bool:
+    """V's decision from its decrypted values: in their domain (else
+    :class:`InconsistentReleaseError`), and all zero."""
     check_validity_values(values, validity_names(aggregate.params), aggregate.params.PLAIN_MODULUS)
     return is_valid(values)
 

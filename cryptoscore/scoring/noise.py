@@ -98,11 +98,13 @@ __all__ = [
     "TranscriptExposure",
     "ceremony_test_noise_bound",
     "ceremony_test_smudging_bound",
+    "exposure_of",
     "fresh_noise_bound",
     "fresh_noise_std",
     "fresh_noise_worst_case",
     "galois_key_error_worst_case",
     "key_switch_worst_case",
+    "lifetime_decryptions",
     "noise_check_bounds",
     "pad_error_terms",
     "pad_noise_bound",
@@ -572,7 +574,12 @@ class ExposureTerm:
     bound: int
     """B: the proven bound on the secret-dependent noise each coefficient hides."""
     smudging: int
-    """E: each honest trustee's uniform smudging in [−E, E]."""
+    """E: the bound of the one smudging draw t − 1 colluders do not know, uniform in [−E, E]:
+    an honest trustee's (additive answers) or the honest set's x_H (Shamir answers, PRSS)."""
+    draws: int = 0
+    """Smudging draws made over the lifetime, of which each decryption's one unknown draw is
+    what :attr:`per_coefficient` counts: T per decryption for additive answers (one per partial),
+    C(n, t − 1) for Shamir answers (one per PRSS set, whichever trustees answer)."""
 
     @property
     def per_coefficient(self) -> float:
@@ -639,28 +646,62 @@ def transcript_exposure(
       preservation of R_∞: Bai, Langlois, Lepoint, Stehlé, Steinfeld, "Improved security
       proofs in lattice-based cryptography: using the Rényi divergence rather than the
       statistical distance", ASIACRYPT 2015, Lemma 2.9).
+
+    This is the figure for additive answers (T partials, each with its own smudging); for
+    Shamir answers, ``threshold/prss.shamir_transcript_exposure``.
     """
-    n = params.POLY_MODULUS_DEGREE
-    chunks = _ceil_div(n_items, n)
-    ciphertexts = chunks * (1 if classes == 2 else classes)
-    bundles = submissions + 1
     validity = smudging_bound(
         params, "validity/v1", n_items, classes, validity_checks, trustees, committee=committee
     )
     score_bound = smudging_bound(
         params, "score/v1", n_items, classes, aggregates, trustees, committee=committee
     )
+    return exposure_of(
+        params,
+        lifetime_decryptions(params, submissions, n_items, classes),
+        (validity.release_bound, validity.smudging_bound),
+        (score_bound.release_bound, score_bound.smudging_bound),
+        draws_per_decryption=trustees,
+    )
 
-    def term(what: str, decryptions: int, bound: int, smudging: int) -> ExposureTerm:
-        return ExposureTerm(what, decryptions, decryptions * n, bound, smudging)
+
+def lifetime_decryptions(
+    params: type[ParameterSet], submissions: int, n_items: int, classes: int
+) -> dict[str, int]:
+    """The most decryptions a challenge's lifetime makes, by kind, within the lineage budgets
+    (``threshold/lineage.py``): ``submissions`` valid submissions plus the labels, each with one
+    noise check per ciphertext and one V, and one score per submission. Each is one decryption
+    however many trustees answer it: a trustee answers a c1 once, and Shamir answers to one c1
+    are one polynomial (``threshold/prss.py``)."""
+    n = params.POLY_MODULUS_DEGREE
+    ciphertexts = _ceil_div(n_items, n) * (1 if classes == 2 else classes)
+    bundles = submissions + 1
+    return {"noise checks": bundles * ciphertexts, "validity": bundles, "scores": submissions}
+
+
+def exposure_of(
+    params: type[ParameterSet],
+    decryptions: dict[str, int],
+    validity: tuple[int, int],
+    scores: tuple[int, int],
+    *,
+    draws_per_decryption: int,
+) -> TranscriptExposure:
+    """The whole-transcript terms for ``decryptions`` (:func:`lifetime_decryptions`), V and the
+    scores each hiding B_release under the one unknown draw of bound E, given as (B, E)."""
+    n = params.POLY_MODULUS_DEGREE
+
+    def term(what: str, bound: int, smudging: int, draws: int) -> ExposureTerm:
+        count = decryptions[what]
+        return ExposureTerm(what, count, count * n, bound, smudging, count * draws)
 
     return TranscriptExposure(
         (
             # answered with the pads' exact complements: the residual is the submitter's own
             # noise, and each answer is Δ·M_j less the pad share — no secret-dependent noise
-            term("noise checks", bundles * ciphertexts, 0, 0),
-            term("validity", bundles, validity.release_bound, validity.smudging_bound),
-            term("scores", submissions, score_bound.release_bound, score_bound.smudging_bound),
+            term("noise checks", 0, 0, 0),
+            term("validity", *validity, draws_per_decryption),
+            term("scores", *scores, draws_per_decryption),
         )
     )
 

@@ -90,6 +90,9 @@ from cryptoscore.scoring.encoding import MAX_CLASSES
 from cryptoscore.scoring.noise import (
     BUDGET_CORNERS,
     SMUDGING_BITS,
+    TranscriptExposure,
+    exposure_of,
+    lifetime_decryptions,
     pad_error_terms,
     release_delta_half,
     release_noise_bound,
@@ -121,6 +124,7 @@ __all__ = [
     "set_noise",
     "set_polynomial_at",
     "sets_per_answer",
+    "shamir_transcript_exposure",
     "shared_dp_noise",
     "shared_dp_noise_at_zero",
     "shared_noise",
@@ -710,6 +714,46 @@ def prss_smudging(
     if release + sets * set_bound >= delta_half:
         set_bound = 0
     return PrssSmudging(sets, release, proven, delta_half, set_bound)
+
+
+def shamir_transcript_exposure(
+    params: type[ParameterSet],
+    submissions: int,
+    n_items: int,
+    classes: int,
+    aggregates: int,
+    validity_checks: int,
+    *,
+    committee: int,
+    threshold: int,
+) -> TranscriptExposure:
+    """``scoring/noise.transcript_exposure`` for Shamir answers of a ``threshold``-of-``committee``
+    key (docs/design.md, "Robust threshold decryption (core)", "Noise budget"): the same
+    decryptions (``noise.lifetime_decryptions``: one per ciphertext, however many trustees
+    answer — the answers to one c1 are one polynomial), each smudged by C(n, t − 1) PRSS draws
+    (``draws``) of bound B = :func:`prss_smudging`'s ``set_bound``. A coalition of t − 1
+    trustees knows every draw but the honest set's x_H, so each decryption's B_release is hidden
+    by that one draw: B_release/(2B + 1) per coefficient. B is smaller than the additive E when
+    C(n, t − 1) > t (the draws share the room under Δ/2), so the figure is larger. Raises
+    :class:`ParameterError` where the PRSS budget does not fit (no B)."""
+    pairs = []
+    for circuit, count in (("validity/v1", validity_checks), ("score/v1", aggregates)):
+        budget = prss_smudging(
+            params, circuit, n_items, classes, count, committee=committee, threshold=threshold
+        )
+        if not budget.fits:
+            raise ParameterError(
+                f"{circuit} on {n_items} items: C({committee}, {threshold - 1}) = {budget.sets} "
+                f"PRSS smudging draws do not fit under Δ/2 at {params.ID}"
+            )
+        pairs.append((budget.release_bound, budget.set_bound))
+    return exposure_of(
+        params,
+        lifetime_decryptions(params, submissions, n_items, classes),
+        pairs[0],
+        pairs[1],
+        draws_per_decryption=math.comb(committee, threshold - 1),
+    )
 
 
 def check_committee_fits(params: type[ParameterSet], n: int, t: int) -> None:

@@ -5,17 +5,19 @@
 report (ElectionGuard-verifier style): ``manifest``, ``ceremony-record``, ``log-integrity``,
 ``blobs-present``, ``contributions-signed``, ``enrolment``, ``inputs-signed``, ``scored-once``,
 ``quotas``, ``round1-recomputed``, ``release-recomputed``,
-``partials-valid``, ``single-use``, ``share-exposure``, ``round1-verdicts`` (which also checks
+``partials-valid``, ``single-use``, ``share-exposure``, ``decoding`` (Shamir answers: every
+decision re-decoded with no liar), ``round1-verdicts`` (which also checks
 that each validity request came after its bundle's noise checks were answered and passed),
 ``release-values``, ``release-invariants``, ``ladder``, ``released-passed-round1``, ``leaderboard``,
-``log-views``. What each check means:
+``log-views``, ``liars``. What each check means:
 docs/audit.md and docs/design.md, "Verifier".
 
 This module holds the order of the checks and the run; the checks live by concern:
 :mod:`~cryptoscore.verify.integrity` (the record), :mod:`~cryptoscore.verify.inputs`,
-:mod:`~cryptoscore.verify.recomputation`, :mod:`~cryptoscore.verify.answers` (the partials)
-and :mod:`~cryptoscore.verify.outcomes` (verdicts, releases, leaderboard), over the bundle
-read by :mod:`~cryptoscore.verify.audit_bundle`.
+:mod:`~cryptoscore.verify.recomputation`, :mod:`~cryptoscore.verify.answers` (the partials),
+:mod:`~cryptoscore.verify.decoding` (Shamir answers decoded) and
+:mod:`~cryptoscore.verify.outcomes` (verdicts, releases, leaderboard), over the bundle read by
+:mod:`~cryptoscore.verify.audit_bundle`.
 """
 
 from __future__ import annotations
@@ -27,7 +29,15 @@ from cryptoscore.errors import CryptoScoreError
 from cryptoscore.protocol.challenge import ChallengeContext
 from cryptoscore.scoring.aggregate import AggregateCiphertext
 from cryptoscore.transparency.log import MerkleLog
-from cryptoscore.verify import answers, inputs, integrity, ladder, outcomes, recomputation
+from cryptoscore.verify import (
+    answers,
+    decoding,
+    inputs,
+    integrity,
+    ladder,
+    outcomes,
+    recomputation,
+)
 from cryptoscore.verify.audit_bundle import AuditBundle, Manifest, established, read_bundle
 from cryptoscore.verify.report import AuditReport, CheckFailed, CheckResult
 
@@ -48,6 +58,7 @@ CHECKS = (
     "partials-valid",
     "single-use",
     "share-exposure",
+    "decoding",
     "round1-verdicts",
     "release-values",
     "release-invariants",
@@ -162,6 +173,9 @@ class _Verifier:
 
     def check_share_exposure(self) -> str:
         return answers.check_share_exposure(self.bundle)
+
+    def check_decoding(self) -> str:
+        return decoding.check_decoding(self.bundle, self._context(), self._recomputed())
 
     def check_round1_verdicts(self) -> str:
         detail, self.verdicts = outcomes.check_round1_verdicts(

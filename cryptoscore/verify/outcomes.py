@@ -100,6 +100,28 @@ def _check_validity_asked_after_noise(bundle: AuditBundle, decisions: _Decisions
             )
 
 
+def round1_verdict(
+    bundle: AuditBundle, digest: str, passed: Callable[[DecryptionRequest], bool]
+) -> tuple[str, bool]:
+    """The verdict the logged round-1 requests of bundle ``digest`` give, with ``passed``
+    deciding each (a value outside its domain raises :class:`InconsistentReleaseError`:
+    ``disputed``), and whether V was asked: valid iff every decision passed."""
+    reasons: list[str] = []
+    asked_v = False
+    for req, rnd in bundle.requests.values():
+        if rnd != 1 or req.inputs[0] != digest:
+            continue
+        asked_v = asked_v or req.circuit == "validity/v1"
+        try:
+            if not passed(req):
+                reasons.append(req.circuit)
+        except InconsistentReleaseError:
+            # values outside their domain (protocol/invariants.py): a disputed verdict
+            reasons.append("disputed")
+    verdict = "disputed" if "disputed" in reasons else "invalid" if reasons else "valid"
+    return verdict, asked_v
+
+
 def check_round1_verdicts(
     bundle: AuditBundle,
     context: ChallengeContext,
@@ -111,28 +133,19 @@ def check_round1_verdicts(
     decisions = _Decisions(bundle, context, recomputed)
     _check_validity_asked_after_noise(bundle, decisions)
     verdicts = {}
+
+    def passed(req: DecryptionRequest) -> bool:
+        if req.circuit == "validity/v1":
+            return decisions.passed(req, validity_passed)
+        return not decisions.noisy(req)
+
     for e in bundle.of_type("round1"):
-        reasons = []
-        asked_v = False
-        for req, rnd in bundle.requests.values():
-            if rnd != 1 or req.inputs[0] != e["bundle"]:
-                continue
-            try:
-                if req.circuit == "validity/v1":
-                    asked_v = True
-                    if not decisions.passed(req, validity_passed):
-                        reasons.append("validity")
-                elif decisions.noisy(req):
-                    reasons.append("noise")
-            except InconsistentReleaseError:
-                # values outside their domain (protocol/invariants.py): a disputed verdict
-                reasons.append("disputed")
-        if not reasons and not asked_v:
+        verdict, asked_v = round1_verdict(bundle, e["bundle"], passed)
+        if verdict == "valid" and not asked_v:
             raise CheckFailed(
                 "round1-verdicts",
                 f"bundle {e['bundle'][:16]}… passed its noise checks but has no validity request",
             )
-        verdict = "disputed" if "disputed" in reasons else "invalid" if reasons else "valid"
         if verdict != e["verdict"]:
             raise CheckFailed(
                 "round1-verdicts",

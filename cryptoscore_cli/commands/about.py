@@ -9,7 +9,7 @@ import importlib.util
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import cryptoscore as cs
 from cryptoscore_cli.errors import CliError
@@ -21,9 +21,21 @@ __all__ = ["add_demo", "add_params"]
 
 
 def cmd_params(args: argparse.Namespace) -> None:
-    from cryptoscore.scoring.noise import smudging_is_proven, transcript_exposure
+    from cryptoscore.scoring.noise import (
+        TranscriptExposure,
+        smudging_is_proven,
+        transcript_exposure,
+    )
     from cryptoscore.scoring.validity import check_count
     from cryptoscore.threshold.lineage import BUDGETS
+    from cryptoscore.threshold.prss import shamir_transcript_exposure
+
+    def figures(exposure: TranscriptExposure) -> dict[str, Any]:
+        return {
+            "statistical_distance_log2": {t.what: round(t.distance_log2, 1) for t in exposure.terms}
+            | {"total": round(exposure.distance_log2, 1)},
+            "renyi_inf_factor": round(exposure.renyi_factor, 4),
+        }
 
     described = []
     for p in (cs.BFV8192, cs.BFV16384):
@@ -31,6 +43,9 @@ def cmd_params(args: argparse.Namespace) -> None:
         basis = "proven worst case" if proven else "heuristic (average-case) noise estimate"
         n = min(1 << 20, p.max_count())
         exposure = transcript_exposure(p, 10_000, n, 2, 1, 3, check_count(p), committee=3)
+        shamir = shamir_transcript_exposure(
+            p, 10_000, n, 2, 1, check_count(p), committee=5, threshold=3
+        )
         described.append(
             p.describe()
             | {
@@ -38,11 +53,11 @@ def cmd_params(args: argparse.Namespace) -> None:
                 "decryption_budget_per_lineage": dict(BUDGETS),
                 "transcript_exposure": {
                     "challenge": f"10000 submissions of {n} binary items, 3 trustees",
-                    "statistical_distance_log2": {
-                        t.what: round(t.distance_log2, 1) for t in exposure.terms
-                    }
-                    | {"total": round(exposure.distance_log2, 1)},
-                    "renyi_inf_factor": round(exposure.renyi_factor, 4),
+                    **figures(exposure),
+                },
+                "transcript_exposure_shamir": {
+                    "challenge": f"10000 submissions of {n} binary items, Shamir answers 3 of 5",
+                    **figures(shamir),
                 },
             }
         )

@@ -173,3 +173,15 @@ def test_params_says_which_set_has_proven_smudging(capsys):
     described = {p["id"]: p for p in json.loads(capsys.readouterr().out)}
     assert described["bfv-16384"]["threshold_smudging"] == "proven worst case"
     assert described["bfv-8192"]["threshold_smudging"].startswith("heuristic")
+    # whole-transcript figures: 3 additive partials; Shamir answers 3 of 5 (C(5, 2) = 10 draws)
+    totals = {
+        (pid, kind): described[pid][kind]["statistical_distance_log2"]["total"]
+        for pid in described
+        for kind in ("transcript_exposure", "transcript_exposure_shamir")
+    }
+    assert totals == {
+        ("bfv-8192", "transcript_exposure"): -19.6,
+        ("bfv-8192", "transcript_exposure_shamir"): -15.0,
+        ("bfv-16384", "transcript_exposure"): -78.3,
+        ("bfv-16384", "transcript_exposure_shamir"): -75.9,
+    }

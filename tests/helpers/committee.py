@@ -184,11 +184,19 @@ class Committee:
         )
 
     def local_challenge(
-        self, context, journal_dir, service_key, offline=(), participants=(), **kwargs
+        self,
+        context,
+        journal_dir,
+        service_key,
+        offline=(),
+        participants=(),
+        challenge: type[LocalChallenge] = LocalChallenge,
+        **kwargs,
     ) -> LocalChallenge:
-        """``context`` in one process, its organizer this committee's; each name in
-        ``participants`` enrolled with a fresh identity."""
-        local = LocalChallenge(
+        """``context`` in one process (a ``challenge``: ``LocalChallenge`` or a subclass), its
+        organizer this committee's; each name in ``participants`` enrolled with a fresh
+        identity."""
+        local = challenge(
             context,
             self.local_trustees(journal_dir, offline),
             service_key,

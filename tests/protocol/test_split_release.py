@@ -51,12 +51,12 @@ class Clock:
 class Split:
     """A split challenge with ``participants``, its labels uploaded."""
 
-    def __init__(self, committee, tmp_path, finals: int = 1, participants=("alice",)):
+    def __init__(self, committee, tmp_path, finals: int = 1, participants=("alice",), **challenge):
         self.clock = Clock()
         split = SplitRule(PUBLIC, self.clock.closes, finals)
         context = committee.context("split", POLICY, N_ITEMS, committee.rules(split=split))
         self.local: LocalChallenge = committee.local_challenge(
-            context, tmp_path, SERVICE_KEY, participants=participants, clock=self.clock
+            context, tmp_path, SERVICE_KEY, participants=participants, clock=self.clock, **challenge
         )
         gen = np.random.default_rng(5)
         self.labels = gen.integers(0, CLASSES, N_ITEMS)

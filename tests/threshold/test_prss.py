@@ -33,6 +33,8 @@ from cryptoscore.hazmat.modmath import (
 from cryptoscore.hazmat.shamir import lagrange_basis_at
 from cryptoscore.params import BFV8192, BFV16384
 from cryptoscore.randomness import seeded_stream
+from cryptoscore.scoring.noise import transcript_exposure
+from cryptoscore.scoring.validity import check_count
 from cryptoscore.threshold.prss import (
     MAGIC,
     MAX_SETS_PER_TRUSTEE,
@@ -46,6 +48,7 @@ from cryptoscore.threshold.prss import (
     set_noise,
     set_polynomial_at,
     sets_per_answer,
+    shamir_transcript_exposure,
     shared_noise,
     shared_noise_at_zero,
     trustee_sets,
@@ -409,3 +412,48 @@ def test_prss_smudging_budget():
     assert not large.fits and large.set_bound == 0 and large.margin_bits < 0
     with pytest.raises(ParameterError):
         prss_smudging(BFV8192, "score/v1", 8192, 2, 4, committee=3, threshold=4)
+
+
+@pytest.mark.parametrize(
+    ("t", "n", "summed"),
+    [(2, 3, (-78.33, -78.31)), (3, 5, (-75.86, -75.84)), (4, 7, (-73.57, -73.55))],
+    ids=["2of3", "3of5", "4of7"],
+)
+def test_whole_transcript_figure_of_shamir_answers(t, n, summed):
+    """docs/design.md, "Noise budget": 10,000 binary submissions of 2^20 items at bfv-16384.
+    Each decryption is one (however many trustees answer), smudged by C(n, t − 1) PRSS draws;
+    t − 1 colluders know all but x_H, of bound B = (Δ/2 − B_release)/(2·C(n, t − 1))."""
+    out = shamir_transcript_exposure(
+        BFV16384, 10_000, 1 << 20, 2, 1, check_count(BFV16384), committee=n, threshold=t
+    )
+    terms = {term.what: term for term in out.terms}
+    sets = math.comb(n, t - 1)
+    assert terms["noise checks"].decryptions == 10_001 * 64 and terms["noise checks"].draws == 0
+    assert terms["noise checks"].distance_log2 == -math.inf
+    assert terms["validity"].decryptions == 10_001 and terms["scores"].decryptions == 10_000
+    assert terms["validity"].draws == 10_001 * sets and terms["scores"].draws == 10_000 * sets
+    budget = prss_smudging(BFV16384, "score/v1", 1 << 20, 2, 1, committee=n, threshold=t)
+    # the proven bound: the mod-switch floor n·N + 4 for a key of n contributions
+    assert terms["scores"].bound == budget.release_bound == n * 16384 + 4
+    assert terms["scores"].smudging == budget.set_bound
+    assert budget.set_bound == (budget.delta_half - budget.release_bound) // (2 * sets)
+    assert summed[0] < out.distance_log2 < summed[1]  # the target is 2^-40
+    assert out.renyi_factor - 1 < 1e-12
+
+
+def test_shamir_and_additive_figures_agree_when_the_draws_do():
+    """2-of-3: C(3, 1) = 3 PRSS draws, as many as T = 3 additive partials — the same figure;
+    bfv-8192 at 1,032,192 items (`cryptoscore params`' challenge): 2^-19.6 both."""
+    for params, items in ((BFV16384, 1 << 20), (BFV8192, BFV8192.max_count())):
+        shamir = shamir_transcript_exposure(
+            params, 10_000, items, 2, 1, check_count(params), committee=3, threshold=2
+        )
+        additive = transcript_exposure(
+            params, 10_000, items, 2, 1, 3, check_count(params), committee=3
+        )
+        assert shamir == additive
+    # bfv-8192, 8-of-16: the PRSS draws do not fit (no B), refused
+    with pytest.raises(ParameterError, match=r"C\(16, 7\) = 11440 PRSS smudging draws"):
+        shamir_transcript_exposure(
+            BFV8192, 10, 1 << 20, 2, 1, check_count(BFV8192), committee=16, threshold=8
+        )

@@ -24,6 +24,7 @@ from cryptoscore.threshold.journal import PartialJournal
 from cryptoscore.threshold.partial import PartialDecryption, partial_decrypt, standalone_lineage
 from cryptoscore.transparency.log import MerkleLog, sign_tree_head
 from cryptoscore.verify import CHECKS, _Verifier, verify_bundle
+from tests.helpers.audit_zip import log_entries, resigned, write_zip, zip_members
 from tests.helpers.committee import Committee, weighted_submission, with_c0_offset
 from tests.helpers.exposure import forged_noise_partial
 
@@ -86,6 +87,8 @@ def test_bundle_from_a_whole_challenge_verifies(challenge):
     assert report.ok, report.first_failure
     assert [c.name for c in report.checks] == list(CHECKS)
     assert report.checks[1].detail.startswith("dealer (legacy ceremony v1): 2 of 3 trustees")
+    decoding = report.checks[CHECKS.index("decoding")].detail
+    assert decoding.startswith("does not apply: the ceremony record's answers are additive")
     assert {k: v["correct"] for k, v in local.released().items()} == truth
     assert set(local.rejected()) == {"mallory", "nora"}
     assert "noise" in local.rejected()["nora"] and "encoding" in local.rejected()["mallory"]
@@ -94,35 +97,12 @@ def test_bundle_from_a_whole_challenge_verifies(challenge):
 
 
 # -- tampering -----------------------------------------------------------------------------------
-def _members(path: Path) -> dict[str, bytes]:
-    with zipfile.ZipFile(path) as zf:
-        return {name: zf.read(name) for name in zf.namelist()}
-
-
-def _write(path: Path, members: dict[str, bytes]) -> Path:
-    with zipfile.ZipFile(path, "w") as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return path
-
-
-def _entries(members: dict[str, bytes]) -> list[dict]:
-    return [json.loads(line) for line in members["log.jsonl"].split(b"\n") if line]
+_members, _write, _entries = zip_members, write_zip, log_entries
 
 
 def _resign(members: dict[str, bytes], entries: list[dict]) -> dict[str, bytes]:
     """What a malicious service holding its own key can do: rewrite the log and re-sign."""
-    raw = [canonical_json(e) for e in entries]
-    members["log.jsonl"] = b"".join(r + b"\n" for r in raw)
-    log = MerkleLog()
-    for r in raw:
-        log.append(r)
-    manifest = json.loads(members["manifest.json"])
-    now_ms = int(time.time() * 1000)  # after every entry's time, as a real head is
-    sth = sign_tree_head(SERVICE_KEY, manifest["log_id"], log.size, log.root(), now_ms)
-    manifest["tree_heads"] = [sth.to_json()]
-    members["manifest.json"] = canonical_json(manifest)
-    return members
+    return resigned(members, entries, SERVICE_KEY)
 
 
 def _failed(path: Path) -> str:

@@ -4,7 +4,6 @@ but only where nothing logged depends on it, and every entry present is checked 
 from __future__ import annotations
 
 import json
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from cryptoscore import ReleasePolicy, encrypt_labels, encrypt_predictions
 from cryptoscore.protocol.driver import round1_prefix
 from cryptoscore.verify import CHECKS, verify_bundle
 from cryptoscore_cli.main import AUDIT_IN_PROGRESS, main
+from tests.helpers.audit_zip import resigned, write_zip, zip_members
 from tests.helpers.committee import Committee
 
 CHALLENGE = "live"
@@ -129,30 +129,11 @@ def test_cli_exit_status_tells_in_progress_from_failure(stages, capsys):
     assert "in progress" in out.err
 
 
-def _members(path: Path) -> dict[str, bytes]:
-    with zipfile.ZipFile(path) as zf:
-        return {name: zf.read(name) for name in zf.namelist()}
+_members = zip_members
 
 
 def _write(path: Path, members: dict[str, bytes], entries: list[dict]) -> Path:
-    from cryptoscore.envelope import canonical_json
-    from cryptoscore.transparency.log import MerkleLog, sign_tree_head
-
-    raw = [canonical_json(e) for e in entries]
-    members["log.jsonl"] = b"".join(r + b"\n" for r in raw)
-    log = MerkleLog()
-    for r in raw:
-        log.append(r)
-    manifest = json.loads(members["manifest.json"])
-    import time
-
-    sth = sign_tree_head(KEY, manifest["log_id"], log.size, log.root(), int(time.time() * 1000))
-    manifest["tree_heads"] = [sth.to_json()]
-    members["manifest.json"] = canonical_json(manifest)
-    with zipfile.ZipFile(path, "w") as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return path
+    return write_zip(path, resigned(members, entries, KEY))
 
 
 def test_what_a_verdict_rests_on_must_be_complete(stages, tmp_path):
