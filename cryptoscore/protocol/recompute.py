@@ -24,7 +24,7 @@ from cryptoscore.scoring.policy import SCORE_CIRCUITS, part_of_circuit
 from cryptoscore.scoring.validity import is_valid, validity, validity_names
 from cryptoscore.threshold.active_set import ActiveSet
 from cryptoscore.threshold.ceremony import CeremonyRecord
-from cryptoscore.threshold.combine import decrypt_answers, rerandomize
+from cryptoscore.threshold.combine import CombinedDecryption, decrypt_answers, rerandomize
 from cryptoscore.threshold.partial import PartialDecryption
 
 
@@ -94,16 +94,18 @@ def recompute(
     return out
 
 
-def noise_check_passed(
+def noise_check_decision(
     aggregate: AggregateCiphertext,
     partials: Sequence[PartialDecryption],
     record: CeremonyRecord,
     request_id: str,
     active_set: ActiveSet,
-) -> bool:
-    """Combiner, trustee, auditor: the partials of a noise check combine to a residual
+) -> tuple[bool, CombinedDecryption]:
+    """Combiner, trustee, auditor: whether the partials of a noise check combine to a residual
     within :func:`~cryptoscore.scoring.noise_check.noise_check_threshold` (partials verified
-    first)."""
+    and decoded first: :func:`~cryptoscore.threshold.combine.decrypt_answers`, which raises
+    :class:`~cryptoscore.errors.UndecidableAnswersError` for Shamir answers too far off one
+    polynomial), and the decoding (its liars corrected, whether it was verified)."""
     out = decrypt_answers(
         aggregate, list(partials), record, request_id, active_set, measure_noise=True
     )
@@ -113,7 +115,35 @@ def noise_check_passed(
     if record.robust:
         terms = pad_error_terms(record.n, record.threshold)
     _, threshold = noise_check_threshold(aggregate.params, terms)
-    return out.max_noise is not None and out.max_noise <= threshold
+    return out.max_noise is not None and out.max_noise <= threshold, out
+
+
+def noise_check_passed(
+    aggregate: AggregateCiphertext,
+    partials: Sequence[PartialDecryption],
+    record: CeremonyRecord,
+    request_id: str,
+    active_set: ActiveSet,
+) -> bool:
+    """:func:`noise_check_decision`'s verdict alone."""
+    return noise_check_decision(aggregate, partials, record, request_id, active_set)[0]
+
+
+def validity_decision(
+    aggregate: AggregateCiphertext,
+    partials: Sequence[PartialDecryption],
+    record: CeremonyRecord,
+    request_id: str,
+    active_set: ActiveSet,
+) -> tuple[bool, CombinedDecryption]:
+    """Combiner, trustee, auditor: whether the partials of V combine to all zeros (values
+    checked in their domain first: ``protocol/invariants.py``), and the decoding (as
+    :func:`noise_check_decision`)."""
+    out = decrypt_answers(aggregate, list(partials), record, request_id, active_set)
+    check_validity_values(
+        out.values, validity_names(aggregate.params), aggregate.params.PLAIN_MODULUS
+    )
+    return is_valid(out.values), out
 
 
 def validity_passed(
@@ -123,11 +153,8 @@ def validity_passed(
     request_id: str,
     active_set: ActiveSet,
 ) -> bool:
-    """Combiner, trustee, auditor: the partials of V combine to all zeros (values checked in
-    their domain first: ``protocol/invariants.py``)."""
-    values = decrypt_answers(aggregate, list(partials), record, request_id, active_set).values
-    check_validity_values(values, validity_names(aggregate.params), aggregate.params.PLAIN_MODULUS)
-    return is_valid(values)
+    """:func:`validity_decision`'s verdict alone."""
+    return validity_decision(aggregate, partials, record, request_id, active_set)[0]
 
 
 def check_round1(

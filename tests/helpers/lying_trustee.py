@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,23 +52,33 @@ def reanswered(partial: PartialDecryption, identity: Any, data: Any) -> PartialD
     return dataclasses.replace(partial, partial=encoded, signature=identity.sign(message))
 
 
+Forgery = Callable[[Any, Any, PartialDecryption], PartialDecryption]
+"""``forge(request, aggregate, honest partial)`` → the partial a lying agent sends instead."""
+
+
 @dataclass
 class LyingAgent(TrusteeAgent):
-    """An agent that answers every request as the honest one does, and then, in a score's
-    partial, shifts each aggregate named in ``lies`` by its k (``lies_on`` score requests
-    only: round 1 is answered honestly)."""
+    """An agent that answers every request as the honest one does, and then, in a partial of
+    a circuit in ``lie_on`` (by default a score's only: round 1 is answered honestly), shifts
+    each aggregate named in ``lies`` that it decrypts by its k, and then replaces the result
+    with ``forge``'s, if given."""
 
     lies: dict[str, int] = field(default_factory=dict)
+    lie_on: tuple[str, ...] = ("score/v1",)
+    forge: Forgery | None = None
     lied: list[str] = field(default_factory=list)
     """The request ids it lied in."""
 
     def answer(self, request, context, bundles: Mapping[str, Any], evidence, log=None, **kw):  # type: ignore[no-untyped-def, override]
         partial = super().answer(request, context, bundles, evidence, log, **kw)
-        if request.circuit != "score/v1" or not self.lies:
+        if request.circuit not in self.lie_on or not (self.lies or self.forge):
             return partial
         aggregate = recompute(request, context, bundles)
         position = dict(zip(aggregate.names, aggregate.positions, strict=True))
         for name, k in self.lies.items():
-            partial = shifted_partial(partial, self.identity, position[name], k)
+            if name in position:  # a name of another circuit's aggregates: not this one's
+                partial = shifted_partial(partial, self.identity, position[name], k)
+        if self.forge is not None:
+            partial = self.forge(request, aggregate, partial)
         self.lied.append(request.request_id)
         return partial

@@ -258,6 +258,14 @@ class Trustees:
     said: list[str] = field(default_factory=list)
     agents: dict[str, TrusteeAgent] = field(default_factory=dict)
 
+    @property
+    def asked(self) -> list[str] | None:
+        """Who a submitter names in its pad requests: nobody (the service asks every roster
+        trustee not named a liar) when the whole roster is online, else the online trustees
+        (as ``--trustees`` would: a request to an offline trustee stalls its bundle)."""
+        roster = [e.trustee_id for e in self.committee.context.record.roster]
+        return None if set(self.online) >= set(roster) else list(self.online)
+
     def agent(self, tid: str) -> TrusteeAgent:
         if tid not in self.agents:
             self.agents[tid] = TrusteeAgent(
@@ -328,14 +336,20 @@ def post_pad_share(
 
 
 def request_pads(
-    client: FlaskClient, token: str, kind: str, challenge: str = CHALLENGE
+    client: FlaskClient,
+    token: str,
+    kind: str,
+    challenge: str = CHALLENGE,
+    trustees: list[str] | None = None,
 ) -> tuple[PadRequest, PadKey, dict[str, Any]]:
     """A submitter asks the service for pads (fresh seed and key, signed; a participant
-    enrols first)."""
+    enrols first), of ``trustees`` (default: the service's choice)."""
     if kind == "predictions":
         enrol(client, token, challenge)
     body = pad_request_body(token, kind, challenge)
     key = body.pop("_key")
+    if trustees is not None:
+        body["trustees"] = trustees
     response = client.post(f"{API}/challenges/{challenge}/pads", json=body, headers=bearer(token))
     assert response.status_code == 201, response.get_json()
     created = response.get_json()
@@ -405,8 +419,8 @@ def service_pads(
     trustee_tokens: dict[str, str],
     journal_dir: Path,
 ) -> Pads:
-    """Ask, have the chosen trustees answer directly (no polling), collect."""
-    request, key, created = request_pads(client, token, kind)
+    """Ask ``trustee_tokens``' trustees, have them answer directly (no polling), collect."""
+    request, key, created = request_pads(client, token, kind, trustees=list(trustee_tokens))
     for tid in created["trustees"]:
         post_pad_share(client, committee, request, tid, trustee_tokens[tid], journal_dir)
     return collect_pads(client, token, committee, request, key)
@@ -432,9 +446,10 @@ def encrypt_via_service(
 
 
 def pads_via_service(trustees: Trustees, token: str, kind: str, challenge: str = CHALLENGE) -> Pads:
-    """Ask for pads, the online trustees answer them in their next poll, collect."""
+    """Ask for pads (of :attr:`Trustees.asked`), the online trustees answer them in their next
+    poll, collect."""
     client, committee = trustees.client, trustees.committee
-    request, key, _ = request_pads(client, token, kind, challenge)
+    request, key, _ = request_pads(client, token, kind, challenge, trustees.asked)
     trustees.step()
     return collect_pads(client, token, committee, request, key, challenge)
 
