@@ -447,7 +447,9 @@ _REASON = (
 _INVARIANT = (
     "disputed: the release invariant the combined values broke (count-range, "
     "correct-plus-errors, confusion-total, correct-diagonal, errors-off-diagonal, "
-    "label-histogram, validity-domain, noise-residual-domain); null otherwise"
+    "label-histogram, validity-domain, noise-residual-domain), or answers-decoding: the "
+    "trustees' answers were too far off one polynomial to decode (the reason names the "
+    "suspects, no value); null otherwise"
 )
 _SHOWN_PART = "a split challenge: state and values are of this part"
 _PRIVATE_PART = "a split challenge's final after the close: its private part"

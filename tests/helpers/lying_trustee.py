@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cryptoscore.hazmat.ciphertext import encode_ciphertext
+from cryptoscore.hazmat.shamir import lagrange_at_zero
 from cryptoscore.protocol.recompute import recompute
 from cryptoscore.threshold.partial import PartialDecryption, _signed_message
 from cryptoscore.trustee.agent import TrusteeAgent
 
-__all__ = ["LyingAgent", "reanswered", "shifted_partial"]
+__all__ = ["LyingAgent", "reanswered", "shifted_partial", "zeroing"]
 
 
 def shifted_partial(
@@ -54,6 +55,26 @@ def reanswered(partial: PartialDecryption, identity: Any, data: Any) -> PartialD
 
 Forgery = Callable[[Any, Any, PartialDecryption], PartialDecryption]
 """``forge(request, aggregate, honest partial)`` → the partial a lying agent sends instead."""
+
+
+def zeroing(values: Callable[[Any, Any], Mapping[str, int]], identity: Any) -> Forgery:
+    """A lie that moves every aggregate of a request to 0, as the interpolation of exactly
+    the request's active set sees it (m = t answers): ``values(request, aggregate)`` gives the
+    true values (a trustee colluding with a submitter knows V: the submitter knows its
+    encoding and, after the contributions, V's weights). The liar's answer enters the value
+    times its Lagrange coefficient λ in the set, so it shifts each by −v·λ⁻¹ (mod t)."""
+
+    def forge(request: Any, aggregate: Any, partial: PartialDecryption) -> PartialDecryption:
+        t = partial.params.PLAIN_MODULUS
+        lam = lagrange_at_zero(partial.index, list(request.active_set.indices), t)
+        position = dict(zip(aggregate.names, aggregate.positions, strict=True))
+        for name, v in values(request, aggregate).items():
+            if v:
+                k = (-v * pow(lam, -1, t)) % t
+                partial = shifted_partial(partial, identity, position[name], k)
+        return partial
+
+    return forge
 
 
 @dataclass

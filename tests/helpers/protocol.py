@@ -72,14 +72,15 @@ class Committee:
     identities: dict[str, TrusteeIdentity]
 
 
-def make_committee() -> Committee:
-    identities = {f"t{i}": TrusteeIdentity.generate() for i in range(3)}
+def make_committee(t: int = 2, n: int = 3) -> Committee:
+    """A dealerless t-of-n ceremony (Shamir answers) of trustees t0 … t(n−1)."""
+    identities = {f"t{i}": TrusteeIdentity.generate() for i in range(n)}
     roster = [
         RosterEntry(tid, i + 1, ident.public_key)
         for i, (tid, ident) in enumerate(identities.items())
     ]
     passphrases = {tid: b"passphrase-" + tid.encode() for tid in identities}
-    result = run_dealerless_ceremony(BFV8192, roster, 2, passphrases, identities=identities)
+    result = run_dealerless_ceremony(BFV8192, roster, t, passphrases, identities=identities)
     shares = {tid: open_share_file(result.share_files[tid], passphrases[tid]) for tid in identities}
     files = CeremonyFiles(
         record=result.record.to_bytes(),
@@ -120,10 +121,12 @@ def challenge_with_trustees(
     committee: Committee,
     journal_dir: Path,
     parties: dict[str, str] = PARTIES,
+    online: tuple[str, ...] = ("t0", "t1"),
     **meta: Any,
 ) -> tuple[Flask, FlaskClient, dict[str, str], Trustees]:
     """A service without its job thread, ``parties``' tokens, the challenge (``meta`` added to
-    its fields) and its online trustees t0 and t1."""
+    its fields) and its ``online`` trustees (t0 and t1: their submitters name them in pad
+    requests, :attr:`Trustees.asked`)."""
     app = make_app(JOB_THREAD=False)
     client = app.test_client()
     tokens = make_tokens(app, parties)
@@ -132,7 +135,7 @@ def challenge_with_trustees(
         app,
         client,
         tokens,
-        Trustees(client, committee, tokens, journal_dir, online=("t0", "t1")),
+        Trustees(client, committee, tokens, journal_dir, online=online),
     )
 
 
@@ -438,18 +441,30 @@ def encrypt_for(committee: Committee, kind: str, values: Any, pads: Pads) -> Enc
 
 
 def encrypt_via_service(
-    trustees: Trustees, token: str, kind: str, values: Any, challenge: str = CHALLENGE
+    trustees: Trustees,
+    token: str,
+    kind: str,
+    values: Any,
+    challenge: str = CHALLENGE,
+    asked: list[str] | None = None,
 ) -> EncryptedBundle:
-    """A submitter's whole path: pads from the service (:func:`pads_via_service`), encrypt."""
-    pads = pads_via_service(trustees, token, kind, challenge)
+    """A submitter's whole path: pads from the service (:func:`pads_via_service`, of
+    ``asked``), encrypt."""
+    pads = pads_via_service(trustees, token, kind, challenge, asked)
     return encrypt_for(trustees.committee, kind, values, pads)
 
 
-def pads_via_service(trustees: Trustees, token: str, kind: str, challenge: str = CHALLENGE) -> Pads:
-    """Ask for pads (of :attr:`Trustees.asked`), the online trustees answer them in their next
-    poll, collect."""
+def pads_via_service(
+    trustees: Trustees,
+    token: str,
+    kind: str,
+    challenge: str = CHALLENGE,
+    asked: list[str] | None = None,
+) -> Pads:
+    """Ask for pads (of ``asked``, default :attr:`Trustees.asked`), the online trustees answer
+    them in their next poll, collect."""
     client, committee = trustees.client, trustees.committee
-    request, key, _ = request_pads(client, token, kind, challenge, trustees.asked)
+    request, key, _ = request_pads(client, token, kind, challenge, asked or trustees.asked)
     trustees.step()
     return collect_pads(client, token, committee, request, key, challenge)
 
