@@ -33,7 +33,12 @@ from cryptoscore.protocol.driver import (
 )
 from cryptoscore.protocol.invariants import LabelHistogram, fixed_label_histogram
 from cryptoscore.protocol.ladder import LadderOpening, ladder_decision
-from cryptoscore.protocol.release import BundleRelease, ReleaseState, SubmissionRelease
+from cryptoscore.protocol.release import (
+    BundleRelease,
+    NamedLiar,
+    ReleaseState,
+    SubmissionRelease,
+)
 from cryptoscore.protocol.requests import DecryptionRequest, Round1Evidence
 from cryptoscore.protocol.signed_inputs import (
     Enrolment,
@@ -103,6 +108,16 @@ class MemoryLedger:
         self.openings: dict[str, LadderOpening] = {}
         """Under the Ladder: each release's exact values and nonce, by request id, in release
         order (the restricted audit bundle's ``ladder.json``; never logged)."""
+        self.liars: set[str] = set()
+        """The trustees a ``liar`` entry names (left out of later pad sets)."""
+
+    def name_liars(self, liars: Sequence[NamedLiar]) -> None:
+        """Log each trustee decoding corrected as a ``liar`` entry, once per report (under
+        the key ``liar:<report digest>``, as the service keys it)."""
+        for named in liars:
+            key = f"liar:{named.report.digest}"
+            self.transcript.record_liar(named.report, named.partial, key=key)
+            self.liars.add(named.report.trustee_id)
 
     @property
     def context(self) -> ChallengeContext:
@@ -218,6 +233,9 @@ class _MemoryUpdate:
         self.uploaded.state = submission.state
         self.ledger._released.append(self.uploaded)
 
+    def name_liars(self, liars: Sequence[NamedLiar]) -> None:
+        self.ledger.name_liars(liars)
+
     def dispute(self, submission: SubmissionRelease) -> None:
         request = self._round2_request(submission, "dispute")
         self.ledger.transcript.record_dispute(
@@ -325,15 +343,21 @@ class LocalChallenge:
         return self.trustees[tid].agent.follow(self.transcript, self.context.challenge_id, key)
 
     def active_set(self) -> ActiveSet:
-        """The first t online trustees, in roster order."""
+        """Who is asked for pads (and so answers the bundle's round 1 and its score): as the
+        service asks, every online trustee not named a liar for Shamir answers — so that
+        decoding checks the answers against each other — and the first t online, in roster
+        order, for additive answers (exactly t)."""
+        record = self.context.record
         online = [
             e.trustee_id
-            for e in self.context.record.roster
-            if e.trustee_id in self.trustees and self.trustees[e.trustee_id].online
+            for e in record.roster
+            if e.trustee_id in self.trustees
+            and self.trustees[e.trustee_id].online
+            and not (record.robust and e.trustee_id in self.ledger.liars)
         ]
-        if len(online) < self.context.record.threshold:
+        if len(online) < record.threshold:
             raise StepError("fewer than t trustees are online")
-        return ActiveSet.of(self.context.record, online[: self.context.record.threshold])
+        return ActiveSet.of(record, online if record.robust else online[: record.threshold])
 
     def _agents(self, active: ActiveSet) -> list[TrusteeAgent]:
         """The agents of ``active``'s trustees, all online (in-process, nobody waits)."""
@@ -512,6 +536,7 @@ class LocalChallenge:
             self.private.values(), self.context.policy
         )  # the private part's own histogram: the public releases fix the public part's
         values = submission.finish(fixed)
+        self.ledger.name_liars(submission.liars)
         if submission.state == ReleaseState.DISPUTED:
             self.transcript.record_dispute(
                 predictions,

@@ -6,7 +6,8 @@ With the service's admin token it makes, in a demo folder (``--out``, default a 
 machine: three trustee identities (one home folder each), a 2-of-3 key ceremony, a token per
 party (``POST /tokens``), the challenge (open now, closing in three days; ``digits-demo``, or
 ``digits-demo-<n>`` when taken), then runs two of the trustees as background threads (the
-agent and loop ``trustee run`` uses; the third stays offline), uploads the organizer's signed
+agent and loop ``trustee run`` uses; the third stays offline, so every pad request names the
+two online ones, as ``--trustees`` does), uploads the organizer's signed
 labels, enrols and submits the three models' signed predictions and the malicious weighted
 encoding, waits until each is released or rejected, and runs the audit over the API. The
 trustees stop when the work is done: nothing keeps running after it returns.
@@ -121,7 +122,8 @@ def run_served_demo(demo: ServedDemo, say: SAY = print) -> dict[str, Any]:
     offline = trustee_ids[OFFLINE - 1]
     online = [t for t in trustees if t.name != offline]
     with _trustees_running(demo, online, ceremony, shares, passphrase, say) as failed:
-        report = _story(demo, challenge, folder, organizer, party, failed, say)
+        asked = [t.name for t in online]  # pads of the offline trustee would never come
+        report = _story(demo, challenge, folder, organizer, party, failed, say, asked)
     say(f"trustees {', '.join(t.name for t in online)} stopped ({offline} stayed offline)")
     report["trustees"] = {"threshold": THRESHOLD, "n": TRUSTEES, "offline": [offline]}
     report["audit"] = _audit(demo, challenge, auditor, folder, say)
@@ -320,8 +322,10 @@ def _story(
     party: Callable[[str, str, str], _Party],
     failed: Callable[[], None],
     say: SAY,
+    asked: list[str],
 ) -> dict[str, Any]:
-    """Labels, three honest submissions and mallory's; wait for every decision."""
+    """Labels, three honest submissions and mallory's, each with pads of the ``asked``
+    trustees; wait for every decision."""
     from cryptoscore.protocol.signed_inputs import Enrolment, sign_upload
 
     x_train, x_test, y_train, y_test = digits_split(demo.n_items)
@@ -336,7 +340,7 @@ def _story(
         args = argparse.Namespace(
             challenge=challenge,
             input=str(path),
-            trustees=None,
+            trustees=",".join(asked),
             pad_timeout=demo.timeout,
             quiet=demo.quiet,
         )
@@ -363,7 +367,8 @@ def _story(
         submitted[display] = (client, digest)
         failed()
     say("mallory: submitting a weighted encoding (entry i = 2^i) to extract labels")
-    submitted[MALLORY] = _mallory(demo, challenge, party("mallory", "participant", MALLORY), info)
+    mallory = party("mallory", "participant", MALLORY)
+    submitted[MALLORY] = _mallory(demo, challenge, mallory, info, asked)
     decided = _wait(demo, challenge, labels, organizer, submitted, failed, say)
     board = ProtocolClient(demo.server).leaderboard(challenge)
     released = {n: s["values"] for n, s in decided.items() if s["state"] == "released"}
@@ -384,7 +389,7 @@ def _story(
 
 
 def _mallory(
-    demo: ServedDemo, challenge: str, mallory: _Party, info: Any
+    demo: ServedDemo, challenge: str, mallory: _Party, info: Any, asked: list[str]
 ) -> tuple[ProtocolClient, str]:
     """Enrolled and signing like anyone, mallory encrypts a weighted encoding with her own
     client code (the CLI never would); round 1 rejects it."""
@@ -405,6 +410,7 @@ def _mallory(
         public,
         count,
         identity=mallory.identity,
+        trustees=asked,
         timeout=demo.timeout,
     )
     bundle = cs.raw_encrypt_vectors(

@@ -49,7 +49,7 @@ def fetch_pads(
     on_answer: Callable[[int, int], None] | None = None,
 ) -> Pads:
     """Ask (signed by ``identity``), wait (at most ``timeout`` seconds), check and open;
-    ``on_answer(done, t)`` reports progress."""
+    ``on_answer(done, asked)`` reports progress (the pad set may hold more than t trustees)."""
     if record.key_id != public.key_id:
         raise MismatchError("the ceremony record and the public context are for different keys")
     key = PadKey.generate()

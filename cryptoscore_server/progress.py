@@ -99,7 +99,11 @@ def waiting_for(session: Session, challenge: Challenge, row: UploadedBundle) -> 
             .where(TrusteeContribution.challenge_id == challenge.id)
             .where(TrusteeContribution.bundle == row.digest)
         )
-        return f"round 1: {done or 0} of {challenge.threshold} trustee contributions"
+        pad_set = session.scalars(
+            select(PadRequestRow.trustees).where(PadRequestRow.bundle == row.digest)
+        ).first()
+        asked = challenge.threshold if pad_set is None else len(pad_set)
+        return f"round 1: {done or 0} of {asked} trustee contributions"
     if state in (ReleaseState.NOISE_CHECK, ReleaseState.VALIDITY):
         return f"round 1 ({state.value}): {_answered(session, row.digest, 1)}"
     if state == ReleaseState.SCORING:

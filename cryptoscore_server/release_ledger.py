@@ -12,6 +12,7 @@ retried, or runs twice, never duplicates a log entry, a request or a release.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 
@@ -25,6 +26,7 @@ from cryptoscore.protocol.invariants import LabelHistogram, fixed_label_histogra
 from cryptoscore.protocol.ladder import LadderDecision, ladder_decision
 from cryptoscore.protocol.release import (
     BundleRelease,
+    NamedLiar,
     ReleaseState,
     Round1Snapshot,
     Round2Snapshot,
@@ -35,6 +37,7 @@ from cryptoscore.scoring.aggregate import AggregateCiphertext
 from cryptoscore.scoring.bundle import EncryptedBundle
 from cryptoscore.scoring.policy import Part
 from cryptoscore.threshold.partial import PartialDecryption
+from cryptoscore.transparency.transcript import Transcript
 from cryptoscore_server.blobs import BlobStore, record_blob
 from cryptoscore_server.ledger import append_event, challenge_lock, sign_head
 from cryptoscore_server.models import (
@@ -46,6 +49,10 @@ from cryptoscore_server.models import (
 )
 
 __all__ = ["SqlReleaseLedger", "SqlReleaseUpdate", "rebuild_round1"]
+
+
+def _record_liar(named: NamedLiar, transcript: Transcript, key: str) -> int:
+    return transcript.record_liar(named.report, named.partial, key=key)
 
 
 def _contributions(session: Session, challenge_id: str, digest: str) -> list[Contribution]:
@@ -355,6 +362,21 @@ class SqlReleaseUpdate:
             )
         )
         self._session.flush()
+
+    def name_liars(self, liars: Sequence[NamedLiar]) -> None:
+        """Log each trustee decoding corrected (its ``off-polynomial`` report and its answer)
+        as a ``liar`` entry under ``liar:<report digest>``, the key the two-answers path uses
+        (``routes/trustee_tasks.py``): once per report. ``ledger.named_liars`` then leaves it
+        out of later pad sets."""
+        for named in liars:
+            append_event(
+                self._session,
+                self.ledger.store,
+                self.ledger.challenge_id,
+                f"liar:{named.report.digest}",
+                functools.partial(_record_liar, named),
+            )
+            self.wrote = True
 
     def _close(self, round_: int) -> None:
         for stored in _requests(self._session, self.ledger.challenge_id, self.row.digest, round_):

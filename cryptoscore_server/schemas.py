@@ -447,7 +447,9 @@ _REASON = (
 _INVARIANT = (
     "disputed: the release invariant the combined values broke (count-range, "
     "correct-plus-errors, confusion-total, correct-diagonal, errors-off-diagonal, "
-    "label-histogram, validity-domain, noise-residual-domain); null otherwise"
+    "label-histogram, validity-domain, noise-residual-domain), or answers-decoding: the "
+    "trustees' answers were too far off one polynomial to decode (the reason names the "
+    "suspects, no value); null otherwise"
 )
 _SHOWN_PART = "a split challenge: state and values are of this part"
 _PRIVATE_PART = "a split challenge's final after the close: its private part"
@@ -781,7 +783,11 @@ class PadRequestCreateSchema(Schema):
     )
     trustees = fields.List(
         fields.String(validate=validate.Length(1, 64)),
-        metadata={"description": "t roster ids to ask (default: the t seen most recently)"},
+        metadata={
+            "description": "roster ids to ask: exactly t for additive answers, at least t for "
+            "Shamir answers, none named a liar in the log (default: every roster trustee not "
+            "named a liar for Shamir answers, the t seen most recently for additive answers)"
+        },
     )
     signature = fields.String(
         required=True,
@@ -803,6 +809,16 @@ class PadRequestSchema(Schema):
     trustees = fields.List(fields.String(), required=True)
     answered = fields.List(fields.String(), required=True)
     ready = fields.Boolean(required=True, metadata={"description": "every share is in"})
+    verifiable = fields.Boolean(
+        required=True,
+        metadata={
+            "description": "releases of a bundle encrypted with these pads are checked: Shamir "
+            "answers of at least 2t − 1 trustees (the pad set answers the bundle's round 1 and "
+            "its score), so any lie of up to t − 1 of them is detected and nothing wrong is "
+            "released; false for fewer trustees and for additive answers, whose releases are "
+            "not checked"
+        },
+    )
     bundle = fields.String(allow_none=True, metadata={"description": "the bundle that used it"})
     refused = fields.Dict(
         keys=fields.String(),

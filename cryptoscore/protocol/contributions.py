@@ -175,10 +175,15 @@ def check_contributions(
     every trustee of the bundle's pad set, for this challenge and bundle; raise otherwise
     (:class:`RefusedError` for the wrong contributors, signature and naming errors as
     :class:`~cryptoscore.errors.VerificationError` / :class:`MismatchError`)."""
+    pad_set.check(record)
     contributors = [c.trustee_id for c in contributions]
-    if len(set(contributors)) != len(contributors) or len(contributors) != record.threshold:
-        raise RefusedError("round 1 needs one contribution from each of t distinct trustees")
-    if ActiveSet.of(record, contributors) != pad_set:
+    if len(set(contributors)) != len(contributors) or len(contributors) != len(pad_set.indices):
+        raise RefusedError(
+            "round 1 needs one contribution from each trustee of the bundle's pad set "
+            f"({len(pad_set.indices)} distinct trustees)"
+        )
+    indices = sorted(record.entry(tid).index for tid in contributors)
+    if tuple(indices) != pad_set.indices:
         raise RefusedError("round-1 contributions: not from the bundle's pad set")
     for c in contributions:
         if (c.challenge_id, c.bundle_digest) != (challenge_id, bundle_digest):

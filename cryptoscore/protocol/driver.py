@@ -5,16 +5,24 @@ The release is four steps per bundle, each named by a :data:`StepName` and run b
 :class:`ReleaseDriver`:
 
 * ``round1_start``  — the bundle's pad set contributed: ask for the noise checks;
-* ``round1_finish`` — every active trustee answered the current phase: decide the noise checks
-  (then ask for V) or decide V (the verdict); a valid submission goes on to round 2, valid
-  labels send every waiting submission to round 2;
+* ``round1_finish`` — every trustee of the pad set answered the current phase: decide the
+  noise checks (then ask for V) or decide V (the verdict); a valid submission goes on to round 2,
+  valid labels send every waiting submission to round 2;
 * ``round2_start``  — ask for the score of a valid submission against the valid labels,
   under the submission's round-1 active set (its pad set) — of the public part only, in a
   challenge with a public/private split (its private part is released after the close, to
   final submissions only);
-* ``round2_finish`` — combine the score's partials, check the release invariants against the
-  label histogram earlier releases fixed (``protocol/invariants.py``), and release the policy's
-  aggregates, or log the dispute and release nothing.
+* ``round2_finish`` — every trustee asked answered: decode the score's partials, check the
+  release invariants against the label histogram earlier releases fixed
+  (``protocol/invariants.py``), and release the policy's aggregates, or log the dispute and
+  release nothing.
+
+Every decision that corrected a trustee's answer (Shamir answers decoded within the radius,
+``threshold/combine.decrypt_answers``) hands its liar reports to the ledger
+(:meth:`ReleaseUpdate.name_liars`), which logs each once; a decision whose answers could not be
+decoded is a dispute naming the suspects, who are not logged as liars (docs/design.md,
+"Robust threshold decryption (core)": with t − 1 coordinated liars an honest trustee can be
+among them).
 
 A challenge with a public/private split has two more steps, for a final submission after the
 close (docs/design.md, "Public/private split"), over a :class:`PrivateReleaseLedger`:
@@ -47,7 +55,12 @@ from typing import Literal, Protocol, runtime_checkable
 
 from cryptoscore.protocol.challenge import ChallengeContext
 from cryptoscore.protocol.invariants import LabelHistogram
-from cryptoscore.protocol.release import BundleRelease, ReleaseState, SubmissionRelease
+from cryptoscore.protocol.release import (
+    BundleRelease,
+    NamedLiar,
+    ReleaseState,
+    SubmissionRelease,
+)
 from cryptoscore.protocol.requests import DecryptionRequest
 
 __all__ = [
@@ -159,6 +172,11 @@ class ReleaseUpdate(Protocol):
         no values); close the score request."""
         ...
 
+    def name_liars(self, liars: Sequence[NamedLiar]) -> None:
+        """Log each trustee decoding corrected as a ``liar`` (its ``off-polynomial`` report
+        and its answer), once per report: a named liar is left out of later pad sets."""
+        ...
+
 
 class ReleaseLedger(Protocol):
     """Where one challenge's release state lives, for :class:`ReleaseDriver`."""
@@ -214,6 +232,10 @@ class PrivateReleaseUpdate(Protocol):
 
     def dispute_private(self, submission: SubmissionRelease) -> None:
         """Log that the private part's values broke a release invariant; close its request."""
+        ...
+
+    def name_liars(self, liars: Sequence[NamedLiar]) -> None:
+        """As :meth:`ReleaseUpdate.name_liars`."""
         ...
 
 
@@ -288,6 +310,7 @@ class ReleaseDriver:
         with self.ledger.update(digest, ASKING) as update:
             if update is None:
                 return []
+            update.name_liars(release.liars)
             if asked:
                 if not update.asked_already(asked[0].request_id):
                     update.ask_round1(release, asked)
@@ -326,14 +349,15 @@ class ReleaseDriver:
         if status is None or status.state != ReleaseState.SCORING:
             return []
         submission = self.ledger.round2(digest)
-        if submission is None or len(submission.partials) < self.ledger.context.record.threshold:
+        if submission is None or not submission.ready():
             return []
         with self.ledger.update(digest, (ReleaseState.SCORING,)) as update:
             if update is None:
                 return []
             # decided under the ledger's lock: the histogram the releases fixed cannot change
-            # between reading it and releasing against it (combining t partials is cheap)
+            # between reading it and releasing against it (decoding n partials is cheap)
             submission.finish(self.ledger.label_histogram(submission.labels.bundle.digest))
+            update.name_liars(submission.liars)
             if submission.state == ReleaseState.DISPUTED:
                 update.dispute(submission)
             else:
@@ -371,12 +395,13 @@ class ReleaseDriver:
         if ledger is None or ledger.private_state(digest) != ReleaseState.SCORING.value:
             return []
         submission = ledger.round3(digest)
-        if submission is None or len(submission.partials) < ledger.context.record.threshold:
+        if submission is None or not submission.ready():
             return []
         with ledger.update_private(digest, ReleaseState.SCORING.value) as update:
             if update is None:
                 return []
             submission.finish(ledger.private_histogram(submission.labels.bundle.digest))
+            update.name_liars(submission.liars)
             if submission.state == ReleaseState.DISPUTED:
                 update.dispute_private(submission)
             else:

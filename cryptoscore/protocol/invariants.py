@@ -36,6 +36,11 @@ become **tail-bounded** checks, failing an honest release with probability at mo
 lying trustee's shift within the noise's tail is not caught by them: robust decoding (issue
 14) is the defence against that, not the invariants.
 
+A decision whose Shamir answers are too far off one polynomial to decode
+(:class:`~cryptoscore.errors.UndecidableAnswersError`, ``threshold/robust.py``) has no value to
+check: it is disputed under the name ``answers-decoding`` (:data:`ANSWERS_DECODING`), its
+reason the finding and the suspects, no value (``protocol/release.py``).
+
 Everything here is a pure function of values: the earlier releases that fix the label histogram
 are passed in by whoever keeps them (the release ledger), never read here.
 """
@@ -49,6 +54,7 @@ from cryptoscore.scoring.policy import ReleasePolicy, confusion_cell_name
 from cryptoscore.threshold.dp_noise import DpCalibration
 
 __all__ = [
+    "ANSWERS_DECODING",
     "INVARIANTS",
     "LabelHistogram",
     "check_noise_residual",
@@ -68,8 +74,13 @@ INVARIANTS = (
     "label-histogram",
     "validity-domain",
     "noise-residual-domain",
+    "answers-decoding",
 )
 """Every invariant's name, as errors, the log's dispute entries and the API spell it."""
+
+ANSWERS_DECODING = "answers-decoding"
+"""The dispute of a decision whose answers are not within the decoding radius of one polynomial
+(docs/design.md, "Robust threshold decryption (core)")."""
 
 LabelHistogram = tuple[int, ...]
 """How many items carry each label 0..K−1: the confusion matrix's column sums."""

@@ -94,20 +94,22 @@ def recompute(
     return out
 
 
-def noise_check_passed(
+def noise_check_decision(
     aggregate: AggregateCiphertext,
     partials: Sequence[PartialDecryption],
     record: CeremonyRecord,
     request_id: str,
     active_set: ActiveSet,
-) -> bool:
-    """Combiner, trustee, auditor: the partials of a noise check combine to a residual
+) -> tuple[bool, CombinedDecryption]:
+    """Combiner, trustee, auditor: whether the partials of a noise check combine to a residual
     within :func:`~cryptoscore.scoring.noise_check.noise_check_threshold` (partials verified
-    first)."""
+    and decoded first: :func:`~cryptoscore.threshold.combine.decrypt_answers`, which raises
+    :class:`~cryptoscore.errors.UndecidableAnswersError` for Shamir answers too far off one
+    polynomial), and the decoding (its liars corrected, whether it was verified)."""
     out = decrypt_answers(
         aggregate, list(partials), record, request_id, active_set, measure_noise=True
     )
-    return residual_within_bound(out, aggregate, record, active_set)
+    return residual_within_bound(out, aggregate, record, active_set), out
 
 
 def residual_within_bound(
@@ -127,17 +129,29 @@ def residual_within_bound(
     return out.max_noise is not None and out.max_noise <= threshold
 
 
-def validity_passed(
+def noise_check_passed(
     aggregate: AggregateCiphertext,
     partials: Sequence[PartialDecryption],
     record: CeremonyRecord,
     request_id: str,
     active_set: ActiveSet,
 ) -> bool:
-    """Combiner, trustee, auditor: the partials of V combine to all zeros (values checked in
-    their domain first: ``protocol/invariants.py``)."""
-    values = decrypt_answers(aggregate, list(partials), record, request_id, active_set).values
-    return validity_values_passed(values, aggregate)
+    """:func:`noise_check_decision`'s verdict alone."""
+    return noise_check_decision(aggregate, partials, record, request_id, active_set)[0]
+
+
+def validity_decision(
+    aggregate: AggregateCiphertext,
+    partials: Sequence[PartialDecryption],
+    record: CeremonyRecord,
+    request_id: str,
+    active_set: ActiveSet,
+) -> tuple[bool, CombinedDecryption]:
+    """Combiner, trustee, auditor: whether the partials of V combine to all zeros (values
+    checked in their domain first: ``protocol/invariants.py``), and the decoding (as
+    :func:`noise_check_decision`)."""
+    out = decrypt_answers(aggregate, list(partials), record, request_id, active_set)
+    return validity_values_passed(out.values, aggregate), out
 
 
 def validity_values_passed(values: dict[str, int], aggregate: AggregateCiphertext) -> bool:
@@ -145,6 +159,17 @@ def validity_values_passed(values: dict[str, int], aggregate: AggregateCiphertex
     :class:`InconsistentReleaseError`), and all zero."""
     check_validity_values(values, validity_names(aggregate.params), aggregate.params.PLAIN_MODULUS)
     return is_valid(values)
+
+
+def validity_passed(
+    aggregate: AggregateCiphertext,
+    partials: Sequence[PartialDecryption],
+    record: CeremonyRecord,
+    request_id: str,
+    active_set: ActiveSet,
+) -> bool:
+    """:func:`validity_decision`'s verdict alone."""
+    return validity_decision(aggregate, partials, record, request_id, active_set)[0]
 
 
 def check_round1(

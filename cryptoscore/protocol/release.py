@@ -8,6 +8,15 @@ Whoever persists them (the service's database) takes a :meth:`BundleRelease.snap
 :meth:`SubmissionRelease.snapshot` and gives it back to ``restore``, which checks every record
 against the state it claims and re-derives every decided verdict from the partials that
 decided it: nobody sets a field from outside, and no state is taken on trust.
+
+Every decision decodes the answers of every trustee asked (``threshold/combine.decrypt_answers``):
+with Shamir answers of m ≥ 2t − 1 trustees any lie of up to t − 1 of them is caught. Answers
+too far off one polynomial (:class:`~cryptoscore.errors.UndecidableAnswersError`) leave the
+bundle or submission ``disputed`` — nothing released, no verdict — with a reason naming the
+finding and the suspects, no value; answers corrected within the decoding radius give the value
+and each corrected trustee's :class:`~cryptoscore.threshold.liars.LiarReport`
+(:class:`Decoding`, for whoever persists it to log). Each decision says whether it was
+``verified`` (docs/design.md, "Two-round release", "Robust threshold decryption (core)").
 """
 
 from __future__ import annotations
@@ -22,11 +31,17 @@ from cryptoscore.errors import (
     MismatchError,
     RefusedError,
     StepError,
+    UndecidableAnswersError,
 )
 from cryptoscore.protocol.challenge import ChallengeContext
 from cryptoscore.protocol.contributions import Contribution, derive_seed, round1_seed
-from cryptoscore.protocol.invariants import LabelHistogram, check_release, withheld_reason
-from cryptoscore.protocol.recompute import noise_check_passed, pad_set, validity_passed
+from cryptoscore.protocol.invariants import (
+    ANSWERS_DECODING,
+    LabelHistogram,
+    check_release,
+    withheld_reason,
+)
+from cryptoscore.protocol.recompute import noise_check_decision, pad_set, validity_decision
 from cryptoscore.protocol.requests import Circuit, DecryptionRequest, Round1Evidence
 from cryptoscore.scoring.aggregate import AggregateCiphertext
 from cryptoscore.scoring.bundle import EncryptedBundle
@@ -35,13 +50,15 @@ from cryptoscore.scoring.noise_check import noise_check
 from cryptoscore.scoring.policy import Part
 from cryptoscore.scoring.validity import validity
 from cryptoscore.threshold.active_set import ActiveSet
-from cryptoscore.threshold.combine import decrypt_answers
-from cryptoscore.threshold.liars import check_resent
+from cryptoscore.threshold.combine import CombinedDecryption, decrypt_answers
+from cryptoscore.threshold.liars import LiarReport, check_resent, off_polynomial_reports
 from cryptoscore.threshold.partial import PartialDecryption
 
 __all__ = [
     "ROUND1_STATES",
     "BundleRelease",
+    "Decoding",
+    "NamedLiar",
     "ReleaseState",
     "Round1Snapshot",
     "Round2Snapshot",
@@ -74,8 +91,9 @@ class ReleaseState(StrEnum):
     RELEASED = "released"
     """The policy's aggregates are released."""
     DISPUTED = "disputed"
-    """The combined values broke a release invariant (some partial decryption was wrong):
-    nothing of it is released, and the violated invariant is kept as the reason."""
+    """The combined values broke a release invariant, or the answers were too far off one
+    polynomial to decode (``answers-decoding``): some partial decryption was wrong, nothing of
+    it is released, and the violated invariant is kept as the reason."""
 
 
 ROUND1_STATES = (
@@ -88,6 +106,44 @@ ROUND1_STATES = (
 _DECIDED = (ReleaseState.VALID, ReleaseState.INVALID, ReleaseState.DISPUTED)
 _NOISE: Circuit = "noise/v1"
 _VALIDITY: Circuit = "validity/v1"
+
+
+@dataclass(frozen=True, slots=True)
+class NamedLiar:
+    """A trustee decoding corrected: the ``off-polynomial`` report anyone re-runs, and the
+    trustee's own answer (what a ``liar`` log entry holds beside the report)."""
+
+    report: LiarReport
+    partial: PartialDecryption = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Decoding:
+    """How the answers to one decided request decoded."""
+
+    request_id: str
+    verified: bool
+    """Shamir answers of at least 2t − 1 trustees, checked against each other
+    (``CombinedDecryption.verified``): any lie of up to t − 1 trustees would have been caught.
+    False for additive answers and for fewer answers, where the value is not checked."""
+    liars: tuple[NamedLiar, ...] = ()
+    """The trustees whose answers were off the decoded polynomial, corrected (each with its
+    report); empty when every answer agreed."""
+
+
+def _decoding(
+    request_id: str, out: CombinedDecryption, partials: list[PartialDecryption]
+) -> Decoding:
+    by_trustee = {p.trustee_id: p for p in partials}
+    reports = off_polynomial_reports(out.liars, partials) if out.liars else ()
+    named = tuple(NamedLiar(r, by_trustee[r.trustee_id]) for r in reports)
+    return Decoding(request_id, out.verified, named)
+
+
+def _undecodable(request_id: str, error: UndecidableAnswersError) -> InconsistentReleaseError:
+    """The dispute of answers too far off one polynomial: the finding and the suspects by
+    trustee id (``combine.decode_answers`` names them), no value."""
+    return InconsistentReleaseError(ANSWERS_DECODING, f"{request_id}: {error}", {})
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,8 +183,10 @@ class BundleRelease:
 
     The active set is the bundle's pad set (:func:`pad_set`): only those trustees contribute
     and answer, so every polynomial of the bundle's lineage is touched under one Lagrange
-    coefficient per trustee (``threshold/lineage.py``). ``active_set``, if given, must be
-    that set. The other fields are the machine's own: read them, never set them.
+    coefficient per trustee (``threshold/lineage.py``) — exactly t of them for additive
+    answers, t to n for Shamir answers, every one of which must contribute and answer (a
+    silent trustee stalls the bundle: availability, not integrity). ``active_set``, if given,
+    must be that set. The other fields are the machine's own: read them, never set them.
     """
 
     context: ChallengeContext
@@ -143,6 +201,8 @@ class BundleRelease:
     partials: dict[str, dict[str, PartialDecryption]] = field(
         default_factory=dict, init=False, repr=False
     )
+    decodings: dict[str, Decoding] = field(default_factory=dict, init=False, repr=False)
+    """How each decided request decoded, by request id (:class:`Decoding`)."""
     _reason: str = field(default="", init=False)
 
     @property
@@ -154,6 +214,12 @@ class BundleRelease:
     def reason(self) -> str:
         """Why an invalid or disputed bundle is so (empty otherwise)."""
         return self._reason
+
+    @property
+    def liars(self) -> tuple[NamedLiar, ...]:
+        """Every trustee decoding corrected in this round 1's decisions so far, with its
+        report: whoever persists the machine logs each (once per report)."""
+        return tuple(named for d in self.decodings.values() for named in d.liars)
 
     def _dispute(self, error: InconsistentReleaseError) -> None:
         self._reason = str(error)
@@ -270,10 +336,9 @@ class BundleRelease:
 
     # -- contributions -------------------------------------------------------------------
     def needs_contributions(self) -> bool:
-        threshold = self.context.record.threshold
-        return (
-            self.state == ReleaseState.AWAITING_CONTRIBUTIONS
-            and len(self.contributions) < threshold
+        """Round 1 waits for a contribution from some trustee of the pad set."""
+        return self.state == ReleaseState.AWAITING_CONTRIBUTIONS and len(self.contributions) < len(
+            self.active.indices
         )
 
     def add_contribution(self, contribution: Contribution) -> None:
@@ -290,7 +355,7 @@ class BundleRelease:
         if contribution.trustee_id in self.contributions:
             raise StepError(f"{contribution.trustee_id!r} already contributed")
         if not self.needs_contributions():
-            raise StepError("round 1 already has t contributions")
+            raise StepError("round 1 already has every pad-set trustee's contribution")
         self.contributions[contribution.trustee_id] = contribution
 
     def start(self, request_prefix: str) -> list[DecryptionRequest]:
@@ -365,21 +430,26 @@ class BundleRelease:
         nothing more is asked (returns []). Otherwise V is computed and asked for."""
         if self.state != ReleaseState.NOISE_CHECK or not self.ready():
             raise StepError("the noise checks still wait for partial decryptions")
-        try:
-            noisy = [
-                request.index
-                for request_id, request in self.requests.items()
-                if not noise_check_passed(
+        noisy = []
+        for request_id, request in self.requests.items():
+            parts = list(self.partials[request_id].values())
+            try:
+                passed, out = noise_check_decision(
                     self.ciphertexts[request_id],
-                    list(self.partials[request_id].values()),
+                    parts,
                     self.context.record,
                     request_id,
                     self.active,
                 )
-            ]
-        except InconsistentReleaseError as error:
-            self._dispute(error)
-            return []
+            except UndecidableAnswersError as error:
+                self._dispute(_undecodable(request_id, error))
+                return []
+            except InconsistentReleaseError as error:
+                self._dispute(error)
+                return []
+            self.decodings[request_id] = _decoding(request_id, out, parts)
+            if not passed:
+                noisy.append(request.index)
         if noisy:
             self._reason = (
                 f"ciphertext noise above the honest bound (ciphertexts {noisy[:5]}"
@@ -421,12 +491,16 @@ class BundleRelease:
         (request_id,) = [r for r, q in self.requests.items() if q.circuit == _VALIDITY]
         parts = list(self.partials[request_id].values())
         try:
-            valid = validity_passed(
+            valid, out = validity_decision(
                 self.ciphertexts[request_id], parts, self.context.record, request_id, self.active
             )
+        except UndecidableAnswersError as error:
+            self._dispute(_undecodable(request_id, error))
+            return False
         except InconsistentReleaseError as error:
             self._dispute(error)
             return False
+        self.decodings[request_id] = _decoding(request_id, out, parts)
         self._reason = "" if valid else "not a 0/1 (one-hot) encoding"
         self._state = ReleaseState.VALID if valid else ReleaseState.INVALID
         return valid
@@ -458,6 +532,9 @@ class SubmissionRelease:
     aggregate: AggregateCiphertext | None = field(default=None, init=False, repr=False)
     partials: dict[str, PartialDecryption] = field(default_factory=dict, init=False, repr=False)
     released: dict[str, int] = field(default_factory=dict, init=False)
+    decoding: Decoding | None = field(default=None, init=False, repr=False)
+    """How the score's answers decoded, once decided (None while scoring, and for a dispute
+    of answers too far off one polynomial)."""
     _dispute: InconsistentReleaseError | None = field(default=None, init=False, repr=False)
 
     @property
@@ -471,12 +548,27 @@ class SubmissionRelease:
         """Why a disputed release is disputed: the invariant and the values (else empty).
         Under the Ladder the invariant and a sentence without the values: the reason is
         logged, and the values less a colluding trustee's known shift are the exact ones
-        (docs/design.md, "Ladder"; the restricted audit bundle's partials recombine to them)."""
+        (docs/design.md, "Ladder"; the restricted audit bundle's partials recombine to them).
+        Answers too far off one polynomial (``answers-decoding``) are disputed with the
+        finding and the suspects, which carry no value, under any policy."""
         if self._dispute is None:
             return ""
-        if self.context.ladder is not None:
+        if self.context.ladder is not None and self._dispute.invariant != ANSWERS_DECODING:
             return withheld_reason(self._dispute.invariant)
         return str(self._dispute)
+
+    @property
+    def verified(self) -> bool:
+        """The release was decoded from Shamir answers of at least 2t − 1 trustees
+        (:class:`Decoding`); False before it is decided, for additive answers, and for fewer
+        answers."""
+        return self.decoding is not None and self.decoding.verified
+
+    @property
+    def liars(self) -> tuple[NamedLiar, ...]:
+        """The trustees decoding corrected in the score's answers, with their reports:
+        whoever persists the machine logs each (once per report)."""
+        return () if self.decoding is None else self.decoding.liars
 
     @property
     def invariant(self) -> str:
@@ -531,6 +623,8 @@ class SubmissionRelease:
             release.add_partial(partial)
         if state == ReleaseState.SCORING:
             return release
+        if not release.ready():
+            raise FormatError(f"a {state.value} round 2 holds every asked trustee's partial")
         released = release.finish(fixed_histogram)
         if release.state != state:
             raise FormatError(
@@ -593,6 +687,8 @@ class SubmissionRelease:
             raise StepError("no open round-2 request")
         if partial.request_id != self.request.request_id:
             raise MismatchError("the partial answers another request")
+        if partial.index not in self.request.active_set.indices:
+            raise MismatchError(f"{partial.trustee_id!r} was not asked this round's score")
         if self.aggregate is not None:
             check_resent(
                 self.partials.get(partial.trustee_id),
@@ -603,6 +699,15 @@ class SubmissionRelease:
                 self.request.active_set,
             )
         self.partials[partial.trustee_id] = partial
+
+    def ready(self) -> bool:
+        """Every trustee the score was asked of answered (round 2 is decided on all of them:
+        a silent trustee stalls it)."""
+        if self.state != ReleaseState.SCORING or self.request is None:
+            return False
+        record = self.context.record
+        asked = {record.entry_by_index(i).trustee_id for i in self.request.active_set.indices}
+        return asked <= set(self.partials)
 
     def items(self) -> int:
         """How many items this round scores: every item, or its part's published size (the
@@ -617,19 +722,30 @@ class SubmissionRelease:
         (``protocol/invariants.check_release``) before anything is released. ``fixed_histogram``
         is the label histogram earlier releases against these labels (of this round's part, in a
         split challenge) fixed (None for the first): whoever keeps the releases passes it in.
-        Consistent values are released and returned; values that break an invariant leave the
-        submission ``disputed`` with the invariant as its reason, release nothing and return
-        ``{}``."""
+        Consistent values are released and returned; values that break an invariant, or
+        answers too far off one polynomial to decode (``answers-decoding``, the suspects named),
+        leave the submission ``disputed`` with the reason, release nothing and return ``{}``.
+        Decoding runs on the answers of every trustee asked (:meth:`ready`); the liars it
+        corrected are in :attr:`liars`."""
         if self.state != ReleaseState.SCORING or self.request is None or self.aggregate is None:
             raise StepError("round 2 has not started")
-        out = decrypt_answers(
-            self.aggregate,
-            list(self.partials.values()),
-            self.context.record,
-            self.request.request_id,
-            self.request.active_set,
-            centered=self.context.dp is not None,
-        )
+        if not self.ready():
+            raise StepError("round 2 still waits for partial decryptions")
+        parts = list(self.partials.values())
+        try:
+            out = decrypt_answers(
+                self.aggregate,
+                parts,
+                self.context.record,
+                self.request.request_id,
+                self.request.active_set,
+                centered=self.context.dp is not None,
+            )
+        except UndecidableAnswersError as error:
+            self._dispute = _undecodable(self.request.request_id, error)
+            self._state = ReleaseState.DISPUTED
+            return {}
+        self.decoding = _decoding(self.request.request_id, out, parts)
         try:
             check_release(
                 out.values,

@@ -1,7 +1,15 @@
-"""Active sets: the t trustees who answer one decryption request, named before any answer.
+"""Active sets: the trustees asked to answer one decryption or pad request, named before any
+answer.
 
-The Lagrange coefficient each trustee applies depends on the set, so a set is fixed with
-the request and checked against the ceremony record (docs/design.md, "Threshold decryption").
+Additive answers (``answers: "lagrange"``): exactly t trustees. The Lagrange coefficient each
+applies depends on the set, so a set is fixed with the request and checked against the ceremony
+record (docs/design.md, "Threshold decryption"); a set of any other size is refused, so a
+trustee never answers under a coefficient of a set that is not a t-set.
+
+Shamir answers (``answers: "shamir"``, ``CeremonyRecord.robust``): from t to n trustees. A
+Shamir answer d_j = s_j·c1 + E(j) does not depend on the set, and asking more than t trustees is
+what lets decoding check the answers against each other (docs/design.md, "Robust threshold
+decryption (core)"): with m ≥ 2t − 1 answers any lie of up to t − 1 trustees is caught.
 """
 
 from __future__ import annotations
@@ -15,7 +23,8 @@ from cryptoscore.threshold.ceremony import CeremonyRecord
 
 @dataclass(frozen=True, slots=True)
 class ActiveSet:
-    """The t trustee indices that answer one decryption request, named before any answer."""
+    """The trustee indices that answer one request, named before any answer: exactly t for
+    additive answers, t to n for Shamir answers (:meth:`check`)."""
 
     indices: tuple[int, ...]
 
@@ -25,17 +34,28 @@ class ActiveSet:
 
     @classmethod
     def of(cls, record: CeremonyRecord, trustee_ids: Sequence[str]) -> ActiveSet:
-        """The active set of the named roster trustees; exactly t of them."""
+        """The active set of the named roster trustees (:meth:`check`: exactly t of them for
+        additive answers, at least t for Shamir answers)."""
         indices = sorted(record.entry(tid).index for tid in trustee_ids)
         active = cls(tuple(indices))
         active.check(record)
         return active
 
     def check(self, record: CeremonyRecord) -> None:
-        if len(self.indices) != record.threshold:
+        """Refuse a set of roster indices this record's answers cannot use: any size but t
+        for additive answers, fewer than t for Shamir answers (at most n, each on the roster)."""
+        t, size = record.threshold, len(self.indices)
+        if record.robust and size < t:
             raise MismatchError(
-                f"an active set needs exactly t = {record.threshold} trustees, "
-                f"got {len(self.indices)}"
+                f"an active set of Shamir answers needs at least t = {t} trustees, got {size}"
             )
+        if not record.robust and size != t:
+            raise MismatchError(f"an active set needs exactly t = {t} trustees, got {size}")
         for i in self.indices:
             record.entry_by_index(i)
+
+    def verifiable(self, record: CeremonyRecord) -> bool:
+        """Whether answers of this set are checked against t − 1 coordinated liars: Shamir
+        answers from at least 2t − 1 trustees (``robust.verifiable_max_liars``). Never for
+        additive answers."""
+        return record.robust and len(self.indices) >= 2 * record.threshold - 1

@@ -12,10 +12,10 @@ import getpass
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 import cryptoscore as cs
 from cryptoscore.errors import FormatError
@@ -72,15 +72,22 @@ def write_file(path: str, data: bytes, *, private: bool = False) -> None:
         raise CliError(f"cannot write {path}: {exc.strerror}") from None
 
 
+class Advance(Protocol):
+    """Tell a bar the work done so far, and its total if that changed."""
+
+    def __call__(self, done: int, total: int | None = None) -> None: ...
+
+
 @contextmanager
-def progress_bar(
-    total: int, desc: str, quiet: bool, unit: str = "ct"
-) -> Iterator[Callable[[int], None]]:
-    """A bar on stderr, told the work done so far; none with ``quiet`` or when stderr is not a
-    terminal (tqdm's ``disable=None``), so logs and pipes get no bar."""
+def progress_bar(total: int, desc: str, quiet: bool, unit: str = "ct") -> Iterator[Advance]:
+    """A bar on stderr, told the work done so far (and, if it changed, the total); none with
+    ``quiet`` or when stderr is not a terminal (tqdm's ``disable=None``), so logs and pipes get
+    no bar."""
     with _bar(total, desc, quiet, unit) as bar:
 
-        def advance(done: int) -> None:
+        def advance(done: int, total: int | None = None) -> None:
+            if total is not None and bar.total != total:
+                bar.total = total
             bar.update(done - bar.n)
 
         yield advance
@@ -292,7 +299,7 @@ def encrypt_for(
             identity=identity,
             trustees=trustees,
             timeout=args.pad_timeout,
-            on_answer=lambda done, _t: answered(done),
+            on_answer=answered,  # (answered, asked): the pad set may hold more than t
         )
     encrypt = cs.encrypt_labels if kind == "labels" else cs.encrypt_predictions
     with (
@@ -344,8 +351,11 @@ def signer_options(p: argparse.ArgumentParser, identity_help: str) -> None:
     identity_options(p, identity_help)
     p.add_argument(
         "--trustees",
-        help="comma-separated roster ids of the t trustees to ask for encryption pads "
-        "(default: the service picks the t seen most recently)",
+        help="comma-separated roster ids of the trustees to ask for encryption pads, who also "
+        "answer the bundle's round 1 and its score: at least t for a Shamir-answer ceremony "
+        "(fewer than 2t - 1 and its releases are not checked against lying trustees), exactly "
+        "t for an additive one (default: every trustee not named a liar, or the t seen most "
+        "recently)",
     )
     p.add_argument(
         "--pad-timeout",

@@ -10,16 +10,18 @@ encrypted to the submitter's X25519 key) and cannot make one.
   bundle kind, a fresh 32-byte seed, the submitter's X25519 public key and its signature over
   them (``signed_inputs.sign_pad_request``: by the organizer key for labels, by the caller's
   enrolled identity for predictions; 403 if not enrolled or not the organizer, 400 if the
-  signature does not verify), and optionally the t trustees to ask (default: the t roster
-  trustees that polled most recently). The service builds and stores the
+  signature does not verify), and optionally the trustees to ask (:func:`_active_set`; by
+  default, for Shamir answers every roster trustee not named a liar in the challenge's log, for
+  additive answers the t that polled most recently). The service builds and stores the
   :class:`~cryptoscore.scoring.pad_request.PadRequest` (its size is the challenge's bundle
   size), logs it with the signature (``{"type": "pad_request", ...}``) and returns it; the
   trustees find it in their tasks and check the log's copy. A seed is used once, ever (409
   otherwise); at most the rules' ``pad_requests_per_day`` per identity in any 24 hours of log
   time (429), as the trustees count; predictions only while the challenge is open, labels
   until it closes.
-* ``GET /challenges/{id}/pads/{request}``: the request and which trustees answered (its
-  submitter only: 404 for everyone else).
+* ``GET /challenges/{id}/pads/{request}``: the request, which trustees answered, and whether
+  releases of a bundle encrypted with it are ``verifiable`` (its submitter only: 404 for
+  everyone else).
 * ``GET /challenges/{id}/pads/{request}/shares/{trustee}``: one trustee's encrypted share.
 * ``POST /trustee/pads`` (``trustee.py``): a trustee's signed, encrypted share.
 
@@ -93,15 +95,31 @@ def _kind_for(token: Token, kind: str) -> None:
         raise Problem(403, f"{a_role_token(token.role)} may not ask for pads for {kind}.")
 
 
+def _robust(challenge: Challenge) -> bool:
+    """The challenge's trustees answer Shamir shares (``CeremonyRecord.robust``)."""
+    return challenge.answers == "shamir"
+
+
 def _active_set(challenge: Challenge, asked: list[str] | None) -> list[str]:
-    """The t roster trustees to ask: as named, or those that polled most recently — never a
-    trustee the challenge's log names as a liar while others can be asked."""
+    """The roster trustees to ask, in roster order; never one the challenge's log names as a
+    liar (``ledger.named_liars``), unless additive answers leave no other choice.
+
+    Shamir answers (docs/design.md, "Robust threshold decryption (core)"): by default every
+    roster trustee not named a liar — a bundle's round 1 and its score are answered by its pad
+    set, and decoding checks the answers against each other only with 2t − 1 of them — or at
+    least t named ones, none a named liar. Additive answers: exactly t, named, or the t that
+    polled most recently. 422 otherwise."""
     roster = sorted(challenge.roster, key=lambda e: int(e["index"]))
     ids = [str(e["id"]) for e in roster]
     liars = named_liars(get_session(), challenge.id)
+    t = challenge.threshold
     if asked is not None:
-        if len(set(asked)) != len(asked) or len(asked) != challenge.threshold:
-            raise Problem(422, f"Name exactly {challenge.threshold} distinct trustees.")
+        if len(set(asked)) != len(asked):
+            raise Problem(422, "Name each trustee once.")
+        if _robust(challenge) and len(asked) < t:
+            raise Problem(422, f"Name at least {t} distinct trustees.")
+        if not _robust(challenge) and len(asked) != t:
+            raise Problem(422, f"Name exactly {t} distinct trustees.")
         unknown = sorted(set(asked) - set(ids))
         if unknown:
             raise Problem(422, f"Not trustees of {challenge.id!r}: {unknown}.")
@@ -110,6 +128,14 @@ def _active_set(challenge: Challenge, asked: list[str] | None) -> list[str]:
                 422, f"Named as liars in {challenge.id!r}'s log: {sorted(set(asked) & liars)}."
             )
         chosen = set(asked)
+    elif _robust(challenge):
+        chosen = set(ids) - liars
+        if len(chosen) < t:
+            raise Problem(
+                422,
+                f"Only {len(chosen)} trustees of {challenge.id!r} are not named as liars in its "
+                f"log; pads need {t}.",
+            )
     else:
         seen = {
             row.trustee: row.last_seen
@@ -128,6 +154,14 @@ def _active_set(challenge: Challenge, asked: list[str] | None) -> list[str]:
         )
         chosen = set(ranked[: challenge.threshold])
     return [tid for tid in ids if tid in chosen]
+
+
+def _verifiable(row: PadRequestRow) -> bool:
+    """Releases of a bundle encrypted with these pads are checked against t − 1 coordinated
+    liars: Shamir answers from a pad set of at least 2t − 1 trustees (``ActiveSet.verifiable``).
+    Below that (and always for additive answers) a release rests on unchecked answers."""
+    challenge = get_challenge(row.challenge_id)
+    return _robust(challenge) and len(row.trustees) >= 2 * challenge.threshold - 1
 
 
 def pad_request_body(row: PadRequestRow) -> dict[str, Any]:
@@ -149,6 +183,7 @@ def pad_request_body(row: PadRequestRow) -> dict[str, Any]:
         "trustees": row.trustees,
         "answered": sorted(answered),
         "ready": set(answered) == set(row.trustees),
+        "verifiable": _verifiable(row),
         "bundle": row.bundle,
         "refused": {r.trustee: r.reason for r in refused if r.trustee not in answered},
     }

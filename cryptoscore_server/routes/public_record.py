@@ -499,7 +499,8 @@ polls every 2 s, backing off to 60 s while the service does not answer)."""
     description=(
         "Each roster trustee's id and index, when it last polled the service for its tasks "
         f"(null: never), and `online`: polled within the last {ONLINE_WITHIN} seconds. "
-        "New pad requests go to the trustees seen most recently."
+        "New pad requests go to every roster trustee not named a liar in the challenge's log "
+        "(Shamir answers), or to the t trustees seen most recently (additive answers)."
     ),
     tags=["records"],
     responses={200: TrusteePresenceListSchema},

@@ -4,7 +4,7 @@ A trustee token's ``name`` is its roster id; it acts only for challenges whose r
 it (403 otherwise).
 
 * ``GET /trustee/tasks``: pad requests whose active set holds it and that it has not answered,
-  bundles of its pad set still short of t contributions it has not contributed to, and open
+  bundles whose pad set holds it and that it has not contributed to, and open
   decryption requests whose active set holds it and that it has not answered (records
   base64-encoded: the trustee checks and recomputes before answering); pad requests only while
   unused and younger than a day. Each poll records the trustee as present, so new pad
@@ -17,12 +17,15 @@ it (403 otherwise).
   roster index and a valid signature under the roster key.
 * ``POST /trustee/contributions``: 32 random bytes for a bundle's round 1, from a trustee
   of the bundle's pad set only (the bundle carries its pad request; ``lineage.py``: round 1
-  is answered by the pad's own active set, never re-routed); the t-th contribution queues
-  ``round1_start``.
+  is answered by the pad's own active set, never re-routed); the last one of the pad set
+  queues ``round1_start`` (a silent trustee of the pad set stalls the bundle: availability, not
+  integrity).
 * ``POST /trustee/partials``: a ``PartialDecryption`` record. Checked before it is stored:
   it answers an open request, comes from this trustee, in the request's active set, for the
   request's ciphertext and key, with a valid signature under the roster key (the full set is
-  verified again when combined). The last partial of a round queues its ``*_finish`` job.
+  verified again when combined). The last partial of a round (every trustee asked answered)
+  queues its ``*_finish`` job. A second, different partial from a trustee for one request is
+  a lie (409 ``liar``, logged: ``threshold/liars.py``).
 """
 
 from __future__ import annotations
@@ -134,12 +137,13 @@ def tasks() -> dict[str, Any]:
                     .where(TrusteeContribution.bundle == row.digest)
                 )
             )
-            if name in given or len(given) >= challenge.threshold:
+            if name in given:
                 continue
             pad_set = session.scalars(
                 select(PadRequestRow.trustees).where(PadRequestRow.bundle == row.digest)
             ).first()
-            if pad_set is not None and name in pad_set:  # round 1 is the pad set's alone
+            # round 1 is the pad set's alone, and waits for every one of its trustees
+            if pad_set is not None and name in pad_set and len(given) < len(pad_set):
                 contributions.append({"challenge": challenge.id, "bundle": row.digest})
         open_requests = session.scalars(
             select(StoredRequest)
@@ -335,7 +339,7 @@ def contribute() -> tuple[dict[str, Any], int]:
             f"contribution:{digest}:{trustee}",
             lambda t, k: t.record_contribution(digest, contribution, key=k),
         )
-        if not release.needs_contributions():  # the t-th: round 1 can start
+        if not release.needs_contributions():  # the pad set's last: round 1 can start
             schedule(session, "round1_start", challenge.id, digest)
         session.commit()
     dispatch(current_app._get_current_object(), enqueue)  # type: ignore[attr-defined]

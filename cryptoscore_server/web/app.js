@@ -500,8 +500,9 @@ function timeline(record, threshold) {
   const steps = [
     step("Uploaded and logged", "done", ["by ", record.participant, record.logged_at ? [" at ", time(record.logged_at)] : ""], by("bundle")),
     contributions.length
-      ? step("Round 1: trustee randomness", contributions.length >= threshold ? "done" : "pending", `contributions from ${trusteesOf(contributions)} (${contributions.length} of ${threshold})`, contributions)
-      : step("Round 1: trustee randomness", "pending", `waits for ${threshold} trustee contributions`, []),
+      // every trustee of the bundle's pad set contributes: t or more (robust decoding asks them all)
+      ? step("Round 1: trustee randomness", requestsOf("noise").length || contributions.length >= threshold ? "done" : "pending", `contributions from ${trusteesOf(contributions)} (${contributions.length})`, contributions)
+      : step("Round 1: trustee randomness", "pending", "waits for the contributions of the bundle's pad set", []),
     decryption("Round 1: noise checks", requestsOf("noise"), "the contributions"),
     decryption("Round 1: validity check", requestsOf("validity"), "the noise checks"),
     verdict

@@ -9,16 +9,17 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from cryptoscore.hazmat.ciphertext import encode_ciphertext
+from cryptoscore.hazmat.shamir import lagrange_at_zero
 from cryptoscore.protocol.recompute import recompute
 from cryptoscore.threshold.partial import PartialDecryption, _signed_message
 from cryptoscore.trustee.agent import TrusteeAgent
 
-__all__ = ["LyingAgent", "reanswered", "shifted_partial"]
+__all__ = ["LyingAgent", "reanswered", "shifted_partial", "zeroing"]
 
 
 def shifted_partial(
@@ -52,23 +53,53 @@ def reanswered(partial: PartialDecryption, identity: Any, data: Any) -> PartialD
     return dataclasses.replace(partial, partial=encoded, signature=identity.sign(message))
 
 
+Forgery = Callable[[Any, Any, PartialDecryption], PartialDecryption]
+"""``forge(request, aggregate, honest partial)`` → the partial a lying agent sends instead."""
+
+
+def zeroing(values: Callable[[Any, Any], Mapping[str, int]], identity: Any) -> Forgery:
+    """A lie that moves every aggregate of a request to 0, as the interpolation of exactly
+    the request's active set sees it (m = t answers): ``values(request, aggregate)`` gives the
+    true values (a trustee colluding with a submitter knows V: the submitter knows its
+    encoding and, after the contributions, V's weights). The liar's answer enters the value
+    times its Lagrange coefficient λ in the set, so it shifts each by −v·λ⁻¹ (mod t)."""
+
+    def forge(request: Any, aggregate: Any, partial: PartialDecryption) -> PartialDecryption:
+        t = partial.params.PLAIN_MODULUS
+        lam = lagrange_at_zero(partial.index, list(request.active_set.indices), t)
+        position = dict(zip(aggregate.names, aggregate.positions, strict=True))
+        for name, v in values(request, aggregate).items():
+            if v:
+                k = (-v * pow(lam, -1, t)) % t
+                partial = shifted_partial(partial, identity, position[name], k)
+        return partial
+
+    return forge
+
+
 @dataclass
 class LyingAgent(TrusteeAgent):
-    """An agent that answers every request as the honest one does, and then, in a score's
-    partial, shifts each aggregate named in ``lies`` by its k (``lies_on`` score requests
-    only: round 1 is answered honestly)."""
+    """An agent that answers every request as the honest one does, and then, in a partial of
+    a circuit in ``lie_on`` (by default a score's only: round 1 is answered honestly), shifts
+    each aggregate named in ``lies`` that it decrypts by its k, and then replaces the result
+    with ``forge``'s, if given."""
 
     lies: dict[str, int] = field(default_factory=dict)
+    lie_on: tuple[str, ...] = ("score/v1",)
+    forge: Forgery | None = None
     lied: list[str] = field(default_factory=list)
     """The request ids it lied in."""
 
     def answer(self, request, context, bundles: Mapping[str, Any], evidence, log=None, **kw):  # type: ignore[no-untyped-def, override]
         partial = super().answer(request, context, bundles, evidence, log, **kw)
-        if request.circuit != "score/v1" or not self.lies:
+        if request.circuit not in self.lie_on or not (self.lies or self.forge):
             return partial
         aggregate = recompute(request, context, bundles)
         position = dict(zip(aggregate.names, aggregate.positions, strict=True))
         for name, k in self.lies.items():
-            partial = shifted_partial(partial, self.identity, position[name], k)
+            if name in position:  # a name of another circuit's aggregates: not this one's
+                partial = shifted_partial(partial, self.identity, position[name], k)
+        if self.forge is not None:
+            partial = self.forge(request, aggregate, partial)
         self.lied.append(request.request_id)
         return partial

@@ -72,14 +72,15 @@ class Committee:
     identities: dict[str, TrusteeIdentity]
 
 
-def make_committee() -> Committee:
-    identities = {f"t{i}": TrusteeIdentity.generate() for i in range(3)}
+def make_committee(t: int = 2, n: int = 3) -> Committee:
+    """A dealerless t-of-n ceremony (Shamir answers) of trustees t0 … t(n−1)."""
+    identities = {f"t{i}": TrusteeIdentity.generate() for i in range(n)}
     roster = [
         RosterEntry(tid, i + 1, ident.public_key)
         for i, (tid, ident) in enumerate(identities.items())
     ]
     passphrases = {tid: b"passphrase-" + tid.encode() for tid in identities}
-    result = run_dealerless_ceremony(BFV8192, roster, 2, passphrases, identities=identities)
+    result = run_dealerless_ceremony(BFV8192, roster, t, passphrases, identities=identities)
     shares = {tid: open_share_file(result.share_files[tid], passphrases[tid]) for tid in identities}
     files = CeremonyFiles(
         record=result.record.to_bytes(),
@@ -120,10 +121,12 @@ def challenge_with_trustees(
     committee: Committee,
     journal_dir: Path,
     parties: dict[str, str] = PARTIES,
+    online: tuple[str, ...] = ("t0", "t1"),
     **meta: Any,
 ) -> tuple[Flask, FlaskClient, dict[str, str], Trustees]:
     """A service without its job thread, ``parties``' tokens, the challenge (``meta`` added to
-    its fields) and its online trustees t0 and t1."""
+    its fields) and its ``online`` trustees (t0 and t1: their submitters name them in pad
+    requests, :attr:`Trustees.asked`)."""
     app = make_app(JOB_THREAD=False)
     client = app.test_client()
     tokens = make_tokens(app, parties)
@@ -132,7 +135,7 @@ def challenge_with_trustees(
         app,
         client,
         tokens,
-        Trustees(client, committee, tokens, journal_dir, online=("t0", "t1")),
+        Trustees(client, committee, tokens, journal_dir, online=online),
     )
 
 
@@ -258,6 +261,14 @@ class Trustees:
     said: list[str] = field(default_factory=list)
     agents: dict[str, TrusteeAgent] = field(default_factory=dict)
 
+    @property
+    def asked(self) -> list[str] | None:
+        """Who a submitter names in its pad requests: nobody (the service asks every roster
+        trustee not named a liar) when the whole roster is online, else the online trustees
+        (as ``--trustees`` would: a request to an offline trustee stalls its bundle)."""
+        roster = [e.trustee_id for e in self.committee.context.record.roster]
+        return None if set(self.online) >= set(roster) else list(self.online)
+
     def agent(self, tid: str) -> TrusteeAgent:
         if tid not in self.agents:
             self.agents[tid] = TrusteeAgent(
@@ -328,14 +339,20 @@ def post_pad_share(
 
 
 def request_pads(
-    client: FlaskClient, token: str, kind: str, challenge: str = CHALLENGE
+    client: FlaskClient,
+    token: str,
+    kind: str,
+    challenge: str = CHALLENGE,
+    trustees: list[str] | None = None,
 ) -> tuple[PadRequest, PadKey, dict[str, Any]]:
     """A submitter asks the service for pads (fresh seed and key, signed; a participant
-    enrols first)."""
+    enrols first), of ``trustees`` (default: the service's choice)."""
     if kind == "predictions":
         enrol(client, token, challenge)
     body = pad_request_body(token, kind, challenge)
     key = body.pop("_key")
+    if trustees is not None:
+        body["trustees"] = trustees
     response = client.post(f"{API}/challenges/{challenge}/pads", json=body, headers=bearer(token))
     assert response.status_code == 201, response.get_json()
     created = response.get_json()
@@ -405,8 +422,8 @@ def service_pads(
     trustee_tokens: dict[str, str],
     journal_dir: Path,
 ) -> Pads:
-    """Ask, have the chosen trustees answer directly (no polling), collect."""
-    request, key, created = request_pads(client, token, kind)
+    """Ask ``trustee_tokens``' trustees, have them answer directly (no polling), collect."""
+    request, key, created = request_pads(client, token, kind, trustees=list(trustee_tokens))
     for tid in created["trustees"]:
         post_pad_share(client, committee, request, tid, trustee_tokens[tid], journal_dir)
     return collect_pads(client, token, committee, request, key)
@@ -424,17 +441,30 @@ def encrypt_for(committee: Committee, kind: str, values: Any, pads: Pads) -> Enc
 
 
 def encrypt_via_service(
-    trustees: Trustees, token: str, kind: str, values: Any, challenge: str = CHALLENGE
+    trustees: Trustees,
+    token: str,
+    kind: str,
+    values: Any,
+    challenge: str = CHALLENGE,
+    asked: list[str] | None = None,
 ) -> EncryptedBundle:
-    """A submitter's whole path: pads from the service (:func:`pads_via_service`), encrypt."""
-    pads = pads_via_service(trustees, token, kind, challenge)
+    """A submitter's whole path: pads from the service (:func:`pads_via_service`, of
+    ``asked``), encrypt."""
+    pads = pads_via_service(trustees, token, kind, challenge, asked)
     return encrypt_for(trustees.committee, kind, values, pads)
 
 
-def pads_via_service(trustees: Trustees, token: str, kind: str, challenge: str = CHALLENGE) -> Pads:
-    """Ask for pads, the online trustees answer them in their next poll, collect."""
+def pads_via_service(
+    trustees: Trustees,
+    token: str,
+    kind: str,
+    challenge: str = CHALLENGE,
+    asked: list[str] | None = None,
+) -> Pads:
+    """Ask for pads (of ``asked``, default :attr:`Trustees.asked`), the online trustees answer
+    them in their next poll, collect."""
     client, committee = trustees.client, trustees.committee
-    request, key, _ = request_pads(client, token, kind, challenge)
+    request, key, _ = request_pads(client, token, kind, challenge, asked or trustees.asked)
     trustees.step()
     return collect_pads(client, token, committee, request, key, challenge)
 

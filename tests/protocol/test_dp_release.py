@@ -269,9 +269,12 @@ def _window():
 
 
 def test_lying_trustee_under_dp(committee, tmp_path):
-    """A shift far beyond the noise's tail is still disputed (count-range); a shift of one
-    off-diagonal cell by 3, within the tail, is released: under dp the invariants catch only
-    what leaves the tail (robust decoding, issue 14, is the defence)."""
+    """Additive answers: a shift far beyond the noise's tail is still disputed (count-range);
+    a shift of one off-diagonal cell by 3, within the tail, is released: under dp the
+    invariants catch only what leaves the tail. Shamir answers of all three trustees (the
+    local challenge asks every online one, as the service does): robust decoding is the
+    defence — both lies leave the liar's answer off the polynomial, and both submissions are
+    disputed before any invariant is checked, the suspects named, no value."""
     context = committee.context("lying-dp", POLICY, 120, committee.rules(dp=DpRule(0.5, 10.0)))
     trustees = committee.local_trustees(tmp_path)
     honest = trustees["trustee-1"].agent
@@ -298,5 +301,14 @@ def test_lying_trustee_under_dp(committee, tmp_path):
         liar.lies = lies
         outcomes[name] = local.submit(name, bundle)
         liar.lies = {}
-    assert outcomes == {"far": "disputed", "near": "released"}
-    assert local.disputed()["far"].startswith("count-range")
+    if not committee.record.robust:
+        assert outcomes == {"far": "disputed", "near": "released"}
+        assert local.disputed()["far"].startswith("count-range")
+        return
+    assert outcomes == {"far": "disputed", "near": "disputed"}
+    for name in ("far", "near"):
+        reason = local.disputed()[name]
+        assert reason.startswith("answers-decoding: lying-dp:r2:"), reason
+        # 2-of-3: one lie among three answers is detected, not located: all three suspects
+        assert reason.endswith("suspects: trustee-1, trustee-2, trustee-3"), reason
+    assert local.released() == {}

@@ -244,7 +244,9 @@ def test_uploads_need_pads_the_uploader_requested(
     assert "trustee pads" in body["detail"]
     assert snapshot(app) == before
     # pads requested for labels do not encrypt predictions
-    request, key, created = request_pads(client, tokens["organizer"], "labels")
+    request, key, created = request_pads(
+        client, tokens["organizer"], "labels", trustees=["t0", "t1"]
+    )
     for tid in created["trustees"]:
         post_pad_share(client, committee, request, tid, tokens[tid], tmp_path)
     from tests.helpers.protocol import collect_pads

@@ -55,7 +55,9 @@ def test_a_refused_pad_request_is_reported_and_shown(
         row = session.get(Challenge, CHALLENGE)
         row.rules = {**row.rules, "submissions_per_day": 99}
         session.commit()
-    request, _key, created = request_pads(client, tokens["alice"], "predictions")
+    request, _key, created = request_pads(
+        client, tokens["alice"], "predictions", trustees=trustees.asked
+    )
     heard = len(trustees.said)
     with caplog.at_level(logging.WARNING):
         for tid in trustees.online:

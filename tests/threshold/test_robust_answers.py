@@ -340,9 +340,9 @@ def test_a_noise_check_residual_shifted_under_the_bound_is_caught(committees, ke
 
 
 def test_a_whole_challenge_runs_on_shamir_answers(keys, tmp_path):
-    """Through the protocol driver, the service's path (t answers per request, as it still
-    asks): labels and a submission released exactly, a weighted and a noisy submission
-    invalid, and the audit bundle verifies."""
+    """Through the protocol driver, the service's path (every online trustee asked, as the
+    service asks: 5 answers per request, verified): labels and a submission released exactly,
+    a weighted and a noisy submission invalid, and the audit bundle verifies."""
     committee = Committee(3, 5, keys=keys, robust=True)
     challenge = "robust-local"
     context = committee.context(challenge, ReleasePolicy(2, ("correct", "errors")), N_ITEMS)
@@ -359,6 +359,8 @@ def test_a_whole_challenge_runs_on_shamir_answers(keys, tmp_path):
     assert local.submit("alice", honest) == "released"
     correct = int(np.sum(p == y))
     assert local.released()["alice"] == {"correct": correct, "errors": N_ITEMS - correct}
+    submission = local.submissions["alice"]
+    assert submission.request.active_set.indices == (1, 2, 3, 4, 5) and submission.verified
     evil = weighted_submission(local, "mallory")
     assert local.submit("mallory", evil) == "invalid"
     noisy = encrypt_predictions(
