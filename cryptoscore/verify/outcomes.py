@@ -6,9 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from cryptoscore.errors import InconsistentReleaseError, PolicyError
+from cryptoscore.errors import InconsistentReleaseError, PolicyError, UndecidableAnswersError
 from cryptoscore.protocol.challenge import ChallengeContext
-from cryptoscore.protocol.invariants import LabelHistogram, check_release, fixed_label_histogram
+from cryptoscore.protocol.invariants import (
+    ANSWERS_DECODING,
+    LabelHistogram,
+    check_release,
+    fixed_label_histogram,
+)
 from cryptoscore.protocol.recompute import noise_check_passed, validity_passed
 from cryptoscore.protocol.requests import DecryptionRequest
 from cryptoscore.scoring.aggregate import AggregateCiphertext
@@ -115,8 +120,9 @@ def round1_verdict(
         try:
             if not passed(req):
                 reasons.append(req.circuit)
-        except InconsistentReleaseError:
-            # values outside their domain (protocol/invariants.py): a disputed verdict
+        except (InconsistentReleaseError, UndecidableAnswersError):
+            # values outside their domain (protocol/invariants.py), or Shamir answers on no one
+            # polynomial (answers-decoding, protocol/release.py): a disputed verdict
             reasons.append("disputed")
     verdict = "disputed" if "disputed" in reasons else "invalid" if reasons else "valid"
     return verdict, asked_v
@@ -287,6 +293,15 @@ def check_release_invariants(
             raise CheckFailed("release-invariants", f"{request_id}: dispute names other inputs")
         try:
             check_release(decisions.values(request_id), policy, n, fixed, noise=noise)
+        except UndecidableAnswersError:
+            if e["invariant"] != ANSWERS_DECODING:
+                raise CheckFailed(
+                    "release-invariants",
+                    f"{request_id}: disputed for {e['invariant']}, its answers do not decode "
+                    f"({ANSWERS_DECODING})",
+                ) from None
+            disputes += 1
+            continue
         except InconsistentReleaseError as broken:
             if broken.invariant != e["invariant"]:
                 raise CheckFailed(

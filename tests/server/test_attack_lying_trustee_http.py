@@ -291,6 +291,21 @@ def test_a_consistent_lie_is_disputed_when_every_trustee_answers(
     assert [(d["participant"], d["invariant"]) for d in board["disputed"]] == [
         ("alice", "answers-decoding")
     ]
+    # the auditor's verifier shows both: alice's lie caught (undecodable, disputed, the
+    # suspects not named liars), bob's score resting on t answers and so not checked
+    response = client.get(
+        f"{API}/challenges/{CHALLENGE}/audit-bundle", headers=bearer(tokens["auditor"])
+    )
+    path = tmp_path / "audit.zip"
+    path.write_bytes(response.data)
+    audit = verify_bundle(path)
+    assert audit.ok, audit.first_failure
+    decoding = {c.name: c.detail for c in audit.checks}["decoding"]
+    assert decoding.endswith(
+        "; 1 decisions undecodable and logged disputed, nothing released "
+        "(suspects, not named liars: t0, t1, t2)"
+    ), decoding
+    assert "not checked: 3 decisions answered by fewer than 2t − 1 trustees" in decoding
 
 
 def _true_values(committee: Committee, journal_dir: Path) -> Callable[[Any, Any], dict[str, int]]:
@@ -457,4 +472,8 @@ def test_a_corrected_liar_is_logged_and_left_out_of_later_pad_sets(
     path.write_bytes(response.data)
     audit = verify_bundle(path)
     assert audit.ok, audit.first_failure
-    assert {c.name: c.detail for c in audit.checks}["liars"] == "1 liar reports re-run (naming t1)"
+    details = {c.name: c.detail for c in audit.checks}
+    assert details["liars"] == "1 liar reports re-run (naming t1)"
+    # the auditor sees the corrected answer, named by the log's liar entry
+    assert "; 1 answers corrected, each named by a liar entry" in details["decoding"]
+    assert "not checked: 0 decisions" in details["decoding"]

@@ -145,10 +145,13 @@ def corrected(keys, tmp_path_factory):
     return committee, context, path
 
 
-def test_a_lie_the_decoder_corrects_still_fails_decoding(corrected, tmp_path):
+def test_a_lie_the_decoder_corrects_unreported_fails_decoding(corrected, tmp_path):
     """At 2-of-4 the combiner's decoder corrects one wrong answer: the released count is right,
-    so re-combining (release-values) sees nothing. The decoding check still fails, naming the
-    liar and the request: a corrected lie is a lie. Without the check the bundle verifies."""
+    so re-combining (release-values) sees nothing. A log that names no liar for it fails the
+    decoding check, naming the liar and the request: a combiner that hides a corrected lie is
+    caught (a logged one passes: tests/server/test_attack_lying_trustee_http.py, the 2-of-4
+    case, and tests/protocol/test_attack_lying_trustee_robust.py, 3-of-7). Without the check
+    the bundle verifies."""
     committee, context, path = corrected
     assert verify_bundle(path).ok
     lied = _lie(path, tmp_path, committee, context, "score/v1", "trustee-3")
@@ -158,8 +161,8 @@ def test_a_lie_the_decoder_corrects_still_fails_decoding(corrected, tmp_path):
     entries = log_entries(zip_members(lied))
     request_id = next(e["request_id"] for e in entries if e["type"] == "release")
     assert failure.detail == (
-        f"{request_id}: the answer of trustee-3 is off the polynomial the other 3 answers "
-        "decode to (a lie, corrected)"
+        f"{request_id}: the answer of trustee-3 is off the polynomial the other answers "
+        "decode to (a lie, corrected) and the log names no liar for it"
     )
 
 
