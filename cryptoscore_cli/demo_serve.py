@@ -7,7 +7,8 @@ machine: three trustee identities (one home folder each), a 2-of-3 key ceremony,
 party (``POST /tokens``), the challenge (open now, closing in three days; ``digits-demo``, or
 ``digits-demo-<n>`` when taken), then runs two of the trustees as background threads (the
 agent and loop ``trustee run`` uses; the third stays offline, so every pad request names the
-two online ones, as ``--trustees`` does), uploads the organizer's signed
+two online ones, as ``--trustees`` does: the challenge is created with ``pad_sets: "any"``,
+and says so, since two of three answers are not checked), uploads the organizer's signed
 labels, enrols and submits the three models' signed predictions and the malicious weighted
 encoding, waits until each is released or rejected, and runs the audit over the API. The
 trustees stop when the work is done: nothing keeps running after it returns.
@@ -119,6 +120,10 @@ def run_served_demo(demo: ServedDemo, say: SAY = print) -> dict[str, Any]:
     _secret(folder / "tokens" / "auditor.token", auditor)
     say(f"challenge {challenge}: {demo.n_items} items, open now, closing in {OPEN_DAYS} days")
     _create_challenge(demo, challenge, organizer, ceremony)
+    say(
+        'pad_sets "any": with one trustee offline, pads name the other two (t of n), so '
+        "releases are not checked against a lying trustee (docs/design.md, Checked pad sets)"
+    )
     offline = trustee_ids[OFFLINE - 1]
     online = [t for t in trustees if t.name != offline]
     with _trustees_running(demo, online, ceremony, shares, passphrase, say) as failed:
@@ -231,6 +236,7 @@ def _create_challenge(demo: ServedDemo, challenge: str, organizer: _Party, cerem
         "organizer_key": organizer.identity.public_key.hex(),
         "enrolment": "open",
         "invited": [],
+        "pad_sets": "any",  # one trustee stays offline: pad sets name the other two (t)
     }
     create_challenge(ProtocolClient(demo.server, organizer.token), definition, ceremony, demo.quiet)
 

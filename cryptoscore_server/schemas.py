@@ -286,6 +286,16 @@ class ChallengeCreateSchema(Schema):
     closes_at = fields.AwareDateTime(
         required=True, metadata={"description": "ISO 8601 with offset"}
     )
+    pad_sets = fields.String(
+        load_default="checked",
+        validate=validate.OneOf(["checked", "any"]),
+        metadata={
+            "description": 'which pad sets a submitter may name (docs/design.md, "Checked pad '
+            "sets\"): checked (default) — enough trustees that every bundle's round 1 and "
+            "score are checked against lying trustees; any — availability first: as few as t, "
+            "whose releases are not checked"
+        },
+    )
     ladder_margin = fields.String(
         validate=validate.Regexp(r"^(0\.[0-9]{1,9}|[0-9]{1,9}/[0-9]{1,9})$"),
         metadata={
@@ -402,6 +412,22 @@ class ChallengeSchema(Schema):
             "demonstrated attack's rate, per identity and per enrolment; 'statement' says it "
             "in words); null: created before signed inputs"
         },
+    )
+    pad_sets = fields.String(
+        required=True,
+        allow_none=True,
+        validate=validate.OneOf(["checked", "any"]),
+        metadata={
+            "description": 'which pad sets a submitter may name (docs/design.md, "Checked pad '
+            'sets"): checked — enough trustees that every round 1 and score is checked against '
+            "lying trustees (trustees refuse fewer); any — as few as t, and such bundles' "
+            "releases are not checked; null: created before signed inputs"
+        },
+    )
+    pad_sets_warning = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "what pad_sets any gives up, in words (null under checked)"},
     )
     opens_at = fields.AwareDateTime(required=True)
     closes_at = fields.AwareDateTime(required=True)

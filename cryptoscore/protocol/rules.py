@@ -26,7 +26,14 @@ log (docs/design.md, "Signed inputs and enrolment"):
 * ``ladder`` — the Ladder release policy (``protocol/ladder.py``, docs/design.md, "Ladder"):
   a participant's shown score changes only when it beats its previous shown score by
   ``margin`` counts (of the public part, or of every item without a split). A definition
-  without the member releases exact counts, and its JSON, and so its digest, are unchanged.
+  without the member releases exact counts, and its JSON, and so its digest, are unchanged;
+* ``pad_sets`` — which pad sets a submitter may name (docs/design.md, "Checked pad sets"):
+  ``"checked"`` (the default) — for Shamir answers at least
+  ``threshold.active_set.checked_set_size`` trustees, so every bundle's round 1 and score are
+  checked against lying trustees, as the trustees themselves enforce; ``"any"`` — availability
+  first: any t trustees, and releases of a bundle whose pad set is smaller are not checked
+  (:data:`PAD_SETS_ANY_WARNING`). A definition without the member is ``"checked"``, and its
+  JSON, and so its digest, are unchanged.
 """
 
 from __future__ import annotations
@@ -47,13 +54,25 @@ __all__ = [
     "MAX_ENROLLED",
     "MAX_FINALS",
     "MAX_INVITED",
+    "PAD_SETS",
+    "PAD_SETS_ANY_WARNING",
     "ChallengeRules",
     "DpRule",
     "EnrolmentMode",
+    "PadSets",
     "SplitRule",
 ]
 
 EnrolmentMode = Literal["invite", "open"]
+PadSets = Literal["checked", "any"]
+PAD_SETS = ("checked", "any")
+PAD_SETS_ANY_WARNING = (
+    'warning: pad_sets "any": a submitter may name as few as t trustees for its pads; the '
+    "round 1 and score of such a bundle rest on unchecked answers, so one lying trustee "
+    "colluding with the submitter can shift its released score undetected"
+)
+"""What the rule ``pad_sets: "any"`` gives up (docs/design.md, "Checked pad sets"): stated
+when the challenge is created and with the challenge wherever it is shown."""
 MAX_INVITED = 10_000
 """Invited identities one challenge may list (its definition stays a small record)."""
 MAX_ENROLLED = 1_000_000
@@ -187,8 +206,11 @@ class ChallengeRules:
     split: SplitRule | None = None
     dp: DpRule | None = None
     ladder: LadderRule | None = None
+    pad_sets: PadSets = "checked"
 
     def __post_init__(self) -> None:
+        if self.pad_sets not in PAD_SETS:
+            raise FormatError(f"pad_sets is 'checked' or 'any', not {self.pad_sets!r}")
         if self.enrolment not in ("invite", "open"):
             raise FormatError(f"enrolment is 'invite' or 'open', not {self.enrolment!r}")
         if self.enrolment == "open" and self.invited:
@@ -228,7 +250,8 @@ class ChallengeRules:
         return self.enrolment == "open" or any(k.raw == identity.raw for k in self.invited)
 
     def to_json(self) -> dict[str, Any]:
-        """The rules as JSON; ``max_enrolled``, ``split`` and ``dp`` only when set, so a definition
+        """The rules as JSON; ``max_enrolled``, ``split``, ``dp``, ``ladder`` and ``pad_sets``
+        only when set (``pad_sets`` when not ``"checked"``), so a definition
         without them reads (and digests) as it did before they existed."""
         out: dict[str, Any] = {
             "organizer": self.organizer.hex(),
@@ -245,6 +268,8 @@ class ChallengeRules:
             out["dp"] = self.dp.to_json()
         if self.ladder is not None:
             out["ladder"] = self.ladder.to_json()
+        if self.pad_sets != "checked":
+            out["pad_sets"] = self.pad_sets
         return out
 
     @classmethod
@@ -254,7 +279,7 @@ class ChallengeRules:
             raise FormatError("challenge rules: expected an object")
         members = {"organizer", "enrolment", "invited", "submissions_per_day"}
         members |= {"pad_requests_per_day"}
-        members |= {"max_enrolled", "split", "dp", "ladder"} & set(obj)
+        members |= {"max_enrolled", "split", "dp", "ladder", "pad_sets"} & set(obj)
         f = Fields(obj, "challenge rules", members)
         invited = obj["invited"]
         if not isinstance(invited, list) or not all(isinstance(k, str) for k in invited):
@@ -264,6 +289,10 @@ class ChallengeRules:
         enrolment = f.string("enrolment", 8)
         if enrolment not in ("invite", "open"):
             raise FormatError(f"challenge rules: enrolment {enrolment!r} is not invite or open")
+        pad_sets = f.string("pad_sets", 8) if "pad_sets" in obj else "checked"
+        if pad_sets not in PAD_SETS or ("pad_sets" in obj and pad_sets == "checked"):
+            # the default is never written, so one rule set has one JSON (and one digest)
+            raise FormatError(f"challenge rules: pad_sets {pad_sets!r} is not 'any'")
         return cls(
             organizer=PublicKey.from_hex(f.string("organizer", 64)),
             enrolment=enrolment,  # type: ignore[arg-type]
@@ -276,4 +305,5 @@ class ChallengeRules:
             split=SplitRule.from_json(obj["split"]) if "split" in obj else None,
             dp=DpRule.from_json(obj["dp"]) if "dp" in obj else None,
             ladder=LadderRule.from_json(obj["ladder"]) if "ladder" in obj else None,
+            pad_sets=pad_sets,  # type: ignore[arg-type]
         )

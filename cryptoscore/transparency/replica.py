@@ -130,6 +130,8 @@ class LogReplica:
         """Each request record's first ``request`` entry."""
         self._closes: list[tuple[int, int]] = []
         """Every ``close`` entry: (index, time), in log order."""
+        self._liars: dict[str, int] = {}
+        """Each trustee a ``liar`` entry names: the index of its first such entry."""
         self._load()
 
     # -- storage ---------------------------------------------------------------------------
@@ -211,6 +213,8 @@ class LogReplica:
             self._closes.append((index, int(entry["time"])))
         elif kind == "round1":
             self._verdicts.setdefault(str(entry["bundle"]), str(entry["verdict"]))
+        elif kind == "liar":
+            self._liars.setdefault(str(entry["trustee"]), index)
         elif kind == "selection":
             selection = LoggedSelection(
                 index,
@@ -279,6 +283,11 @@ class LogReplica:
         """Pad requests ``requester`` signed, logged after time ``since`` and at index
         ``upto`` or before."""
         return _count_since(self._pad_request_times.get(requester, []), since, upto)
+
+    def liars_before(self, upto: int) -> set[str]:
+        """The trustees ``liar`` entries before index ``upto`` name (proven liars:
+        docs/design.md, "Liar reports")."""
+        return {tid for tid, index in self._liars.items() if index < upto}
 
     def bundles_of_kind(self, kind: str) -> list[str]:
         """Digests of the logged bundles of ``kind``, in log order."""

@@ -11,7 +11,11 @@ challenge's rules as its logged definition fixes them (``protocol/rules.py``):
   enrolled identity — and a submission is within its owner's daily quota;
 * in an open challenge with a cap (``ChallengeRules.max_enrolled``), an identity is enrolled
   only if it is among the first ``max_enrolled`` identities the log enrols: one the service
-  logged beyond the cap gets no pads and no computation.
+  logged beyond the cap gets no pads and no computation;
+* under ``pad_sets: "checked"`` a pad request of Shamir answers names at least
+  ``checked_set_size(record, ℓ)`` trustees, ℓ the proven liars outside its set that the log
+  names before it, so every bundle's round 1 and score are checked (docs/design.md, "Checked
+  pad sets"): a submitter cannot pick t trustees, one of them lying for it.
 
 Quotas count the log's own entries over the 24 hours of log time before the one checked
 (``ChallengeRules.submissions_per_day``, ``pad_requests_per_day``), so every trustee, and
@@ -29,9 +33,16 @@ from cryptoscore.protocol.challenge import ChallengeContext
 from cryptoscore.protocol.rules import DAY_MS, ChallengeRules
 from cryptoscore.protocol.signed_inputs import verify_pad_request, verify_upload
 from cryptoscore.scoring.pad_request import PadRequest
+from cryptoscore.threshold.active_set import checked_set_size
 from cryptoscore.transparency.replica import LogReplica
 
-__all__ = ["check_bundle_signed", "check_logged_rules", "check_owner", "check_pad_request_signed"]
+__all__ = [
+    "check_bundle_signed",
+    "check_logged_rules",
+    "check_owner",
+    "check_pad_request_signed",
+    "check_pad_set",
+]
 
 
 def check_logged_rules(log: LogReplica, context: ChallengeContext) -> ChallengeRules:
@@ -101,6 +112,26 @@ def check_pad_request_signed(
         raise RefusedError(
             f"identity {logged.requester[:16]}… asked for pads {asked} times in 24 hours; the "
             f"challenge allows {rules.pad_requests_per_day}: over quota, no pads"
+        )
+    check_pad_set(rules, context, request, log.liars_before(logged.index))
+
+
+def check_pad_set(
+    rules: ChallengeRules, context: ChallengeContext, request: PadRequest, liars: set[str]
+) -> None:
+    """Under ``pad_sets: "checked"``, refuse a pad set too small for its answers to be checked:
+    fewer than ``checked_set_size(record, ℓ)`` trustees, ℓ the proven ``liars`` outside it (a
+    named liar inside the set counts as a possible liar, not as one left out)."""
+    record = context.record
+    asked = {record.entry_by_index(i).trustee_id for i in request.active_set}
+    left_out = len(liars - asked)
+    needed = checked_set_size(record, left_out)
+    if rules.pad_sets == "checked" and len(asked) < needed:
+        raise RefusedError(
+            f"pad request {request.digest[:16]}… names {len(asked)} trustees; the challenge's "
+            f'rules say pad_sets "checked": with {left_out} proven liars left out, answers are '
+            f"checked only from {needed} trustees (2t − 1 − liars, t = {record.threshold}): "
+            "no pads for an unchecked set"
         )
 
 

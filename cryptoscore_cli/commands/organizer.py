@@ -5,7 +5,8 @@ recovers every label before the close or where open enrolment has no cap, unless
 ``--accept-label-leakage``; ``--public-items N --finals K`` makes a public/private split,
 whose leakage is a third line; ``--dp-rho R --dp-budget B`` has every trustee add
 differential-privacy noise to each release, at most B/R releases per identity, and the first
-line states that guarantee instead), ``challenge close`` (a split challenge, after its close
+line states that guarantee instead; ``--pad-sets any`` lets submitters name unchecked pad sets,
+with a warning), ``challenge close`` (a split challenge, after its close
 time: the private part of the finals is released), ``challenge show`` (a challenge's public
 definition, for anyone), ``labels upload`` (labels encrypted locally with the trustees' pads,
 signed, after every check that can come before the pads: ``prechecks.py``; a split's labels
@@ -132,6 +133,11 @@ def cmd_challenge_create(args: argparse.Namespace) -> None:
 
             raise CliError(f"--ladder-margin with --dp-rho: {DP_WITH_LADDER}")
         definition["ladder_margin"] = args.ladder_margin
+    if args.pad_sets == "any":
+        from cryptoscore.protocol.rules import PAD_SETS_ANY_WARNING
+
+        definition["pad_sets"] = "any"
+        print(PAD_SETS_ANY_WARNING, file=sys.stderr)
     check_label_leakage(definition, args.accept_label_leakage)
     created = create_challenge(client(args), definition, ceremony, args.quiet)
     print(json.dumps(created, indent=2, sort_keys=True))
@@ -380,6 +386,15 @@ def add_challenge(sub: Subparsers) -> None:
         help="the Ladder (docs/design.md, 'Ladder'): a participant's shown score changes only "
         "when a submission beats it by more than ETA (0 < ETA < 1, e.g. 0.01; ETA times the "
         "items scored — the public part, or every item — must be a whole number)",
+    )
+    p.add_argument(
+        "--pad-sets",
+        choices=("checked", "any"),
+        default="checked",
+        help="which pad sets a submitter may name (docs/design.md, 'Checked pad sets'): "
+        "checked (default) — enough trustees that every bundle's round 1 and score are checked "
+        "against lying trustees; any — availability first: as few as t trustees, whose "
+        "releases are not checked (a warning is printed)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_challenge_create)

@@ -10,7 +10,8 @@ A challenge is created with one ``multipart/form-data`` request:
   public/private split: ``public_items`` and ``finals``; it closes at ``closes_at``), dp
   (differential-privacy noise: ``rho`` per release and each identity's ``budget``) and
   ladder_margin (the Ladder's η as a decimal string, 0 < η < 1, a whole number of the items
-  it scores; docs/design.md "Ladder");
+  it scores; docs/design.md "Ladder") and pad_sets (``checked``, the default, or ``any``:
+  docs/design.md "Checked pad sets"; the answer states what ``any`` gives up);
 * ``ceremony_record``  — the public record of the key ceremony (``CeremonyRecord``);
 * ``public_context``   — the public key participants encrypt with (``PublicContext``);
 * ``evaluation_keys``  — relinearization and Galois keys for scoring (``EvaluationKeys``).
@@ -45,7 +46,7 @@ from cryptoscore.identity import PublicKey
 from cryptoscore.protocol.challenge import ChallengeContext
 from cryptoscore.protocol.ladder import LadderRule, margin_counts
 from cryptoscore.protocol.leakage import leakage_of_rules
-from cryptoscore.protocol.rules import ChallengeRules, DpRule, SplitRule
+from cryptoscore.protocol.rules import PAD_SETS_ANY_WARNING, ChallengeRules, DpRule, SplitRule
 from cryptoscore.scoring.keys import EvaluationKeys, PublicContext
 from cryptoscore.scoring.policy import ReleasePolicy
 from cryptoscore.threshold.ceremony import CeremonyRecord
@@ -109,10 +110,11 @@ def _parse(part: str, parser: Callable[[A], T], value: A) -> T:
 
 def _challenge_json(row: Challenge, sizes: dict[str, int]) -> dict[str, Any]:
     policy = ReleasePolicy.from_json(row.policy)
-    leakage = None
+    leakage, pad_sets = None, None
     if row.rules is not None:
         rules = ChallengeRules.from_json(row.rules)
         leakage = leakage_of_rules(policy, row.n_items, rules, row.opens_at, row.closes_at)
+        pad_sets = rules.pad_sets
     return {
         "id": row.id,
         "name": row.name,
@@ -135,6 +137,8 @@ def _challenge_json(row: Challenge, sizes: dict[str, int]) -> dict[str, Any]:
         "submission_limit_per_day": row.submission_limit_per_day,
         "rules": row.rules,
         "leakage": None if leakage is None else leakage.to_json(),
+        "pad_sets": pad_sets,
+        "pad_sets_warning": PAD_SETS_ANY_WARNING if pad_sets == "any" else None,
         "opens_at": row.opens_at,
         "closes_at": row.closes_at,
         "state": row.state(),
@@ -209,6 +213,7 @@ def create() -> tuple[dict[str, Any], int, dict[str, str]]:
                 )
             ),
             dp=None if "dp" not in meta else DpRule(meta["dp"]["rho"], meta["dp"]["budget"]),
+            pad_sets=meta["pad_sets"],
             ladder=(
                 None
                 if "ladder_margin" not in meta

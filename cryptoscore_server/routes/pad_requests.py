@@ -12,7 +12,9 @@ encrypted to the submitter's X25519 key) and cannot make one.
   enrolled identity for predictions; 403 if not enrolled or not the organizer, 400 if the
   signature does not verify), and optionally the trustees to ask (:func:`_active_set`; by
   default, for Shamir answers every roster trustee not named a liar in the challenge's log, for
-  additive answers the t that polled most recently). The service builds and stores the
+  additive answers the t that polled most recently; under the rule ``pad_sets: "checked"`` a
+  named set of Shamir answers needs ``checked_set_size`` trustees, 422 otherwise, as the
+  trustees refuse it too). The service builds and stores the
   :class:`~cryptoscore.scoring.pad_request.PadRequest` (its size is the challenge's bundle
   size), logs it with the signature (``{"type": "pad_request", ...}``) and returns it; the
   trustees find it in their tasks and check the log's copy. A seed is used once, ever (409
@@ -42,6 +44,7 @@ from cryptoscore.identity import PublicKey
 from cryptoscore.protocol.signed_inputs import verify_pad_request
 from cryptoscore.scoring.pad_request import PadRequest
 from cryptoscore.threshold.active_set import ActiveSet
+from cryptoscore.trustee.input_rules import check_pad_set
 from cryptoscore_server.auth import a_role_token, current_token, require_roles
 from cryptoscore_server.blobs import get_blob_store
 from cryptoscore_server.bodies import OCTET_STREAM, json_body
@@ -225,6 +228,8 @@ def create(challenge_id: str) -> tuple[dict[str, Any], int]:
             recipient=bytes.fromhex(body["recipient"]),
         )
         context.check_pad_request(request)
+        # the trustees refuse such a set too (``input_rules.check_pad_set``): refuse it first
+        check_pad_set(rules, context, request, named_liars(session, challenge.id))
         signature = bytes.fromhex(body["signature"])
         verify_pad_request(request, PublicKey.from_hex(requester), signature)
     except CryptoScoreError as exc:

@@ -126,7 +126,14 @@ def challenge_with_trustees(
 ) -> tuple[Flask, FlaskClient, dict[str, str], Trustees]:
     """A service without its job thread, ``parties``' tokens, the challenge (``meta`` added to
     its fields) and its ``online`` trustees (t0 and t1: their submitters name them in pad
-    requests, :attr:`Trustees.asked`)."""
+    requests, :attr:`Trustees.asked`).
+
+    When not every roster trustee is online, the challenge is created with ``pad_sets: "any"``
+    (unless ``meta`` says otherwise): its submitters name the online trustees, which under the
+    default ``"checked"`` can be too few to check (docs/design.md, "Checked pad sets"), and the
+    trustees would refuse them."""
+    if not set(online) >= {e.trustee_id for e in committee.context.record.roster}:
+        meta.setdefault("pad_sets", "any")
     app = make_app(JOB_THREAD=False)
     client = app.test_client()
     tokens = make_tokens(app, parties)

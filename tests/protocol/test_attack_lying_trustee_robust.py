@@ -122,12 +122,14 @@ def test_one_liar_among_five_is_the_one_suspect_and_nothing_is_released(keys, tm
 
 
 def test_control_the_same_lie_under_t_answers_is_released_wrong(keys, tmp_path):
-    """The lie the test above catches, with two trustees offline: every request goes to
-    exactly t = 3 trustees, decoding interpolates and checks nothing, and the shifted score
-    is released. λ_2({1, 2, 3}) = −3, so correct − 9 and errors + 9: every invariant holds."""
+    """The lie the test above catches, with two trustees offline (``pad_sets: "any"``): every
+    request goes to exactly t = 3 trustees, decoding interpolates and checks nothing, and the
+    shifted score is released. λ_2({1, 2, 3}) = −3, so correct − 9 and errors + 9: every
+    invariant holds."""
     committee = Committee(3, 5, keys=keys, robust=True)
     offline = ("trustee-4", "trustee-5")
-    local, liar = _local(committee, tmp_path, "trustee-2", "robust-3of5-t", offline=offline)
+    rules = committee.rules(pad_sets="any")  # t of n asked: under "checked" trustees refuse
+    local, liar = _local(committee, tmp_path, "trustee-2", "robust-3of5-t", rules, offline)
     y, p = binary_data(5, N_ITEMS)
     assert _upload_labels(local, y).state == ReleaseState.VALID
     liar.lies = dict(CONSISTENT)

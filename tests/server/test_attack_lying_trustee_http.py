@@ -256,10 +256,10 @@ def test_a_consistent_lie_is_disputed_when_every_trustee_answers(
     every trustee (the default): decoding the three answers finds them off one polynomial,
     the submission is disputed naming the suspects (2-of-3: one lie is detected, not
     located), nothing is released, and nobody is logged as a liar on suspicion. The CONTROL:
-    bob names t0 and t1 (m = t: nothing checked) and his score is released shifted by
-    3·λ_t0({t0, t1}) = 6."""
+    under ``pad_sets: "any"`` bob names t0 and t1 (m = t: nothing checked) and his score is
+    released shifted by 3·λ_t0({t0, t1}) = 6."""
     app, client, tokens, trustees = challenge_with_trustees(
-        make_app, committee, tmp_path, online=EVERYONE
+        make_app, committee, tmp_path, online=EVERYONE, pad_sets="any"
     )
     liar = _liar(trustees, "t0")
     liar.lies = dict(CONSISTENT)
@@ -341,10 +341,11 @@ def test_moving_v_to_zero_for_a_colluding_submitter_is_caught(
     """mallory submits a weighted encoding (entry i = 2^(i mod 20): one score would give the
     labels away); t0, colluding with her, shifts its V partial so that V combines to 0. Every
     trustee asked: the V answers are off one polynomial, mallory's submission is disputed in
-    round 1, and no score of it is ever asked. The CONTROL: bob sends the same encoding to t0
-    and t1 only, V combines to 0, round 1 says valid, and its score is decrypted."""
+    round 1, and no score of it is ever asked. The CONTROL (``pad_sets: "any"``): bob sends the
+    same encoding to t0 and t1 only, V combines to 0, round 1 says valid, and its score is
+    decrypted."""
     app, client, tokens, trustees = challenge_with_trustees(
-        make_app, committee, tmp_path, online=EVERYONE
+        make_app, committee, tmp_path, online=EVERYONE, pad_sets="any"
     )
     liar = _liar(trustees, "t0")
     liar.lie_on = ("validity/v1",)

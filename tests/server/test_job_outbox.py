@@ -92,7 +92,7 @@ def _labels_uploaded(app: Flask, committee: Committee, data: dict[str, Any], tmp
     """A challenge with its labels uploaded; returns (client, trustees t0 and t1 online)."""
     client = app.test_client()
     tokens = make_tokens(app, PARTIES)
-    create_challenge(client, tokens["organizer"], committee)
+    create_challenge(client, tokens["organizer"], committee, pad_sets="any")  # t0, t1 online
     trustees = Trustees(client, committee, tokens, tmp_path, online=("t0", "t1"))
     labels = encrypt_via_service(trustees, tokens["organizer"], "labels", data["labels"])
     assert upload(client, tokens["organizer"], "labels", labels).status_code == 201

@@ -94,7 +94,7 @@ def test_restart_resumes_unfinished_bundles(
     crashed = make_app(JOB_THREAD=False)
     client = crashed.test_client()
     tokens = make_tokens(crashed, PARTIES)
-    create_challenge(client, tokens["organizer"], committee)
+    create_challenge(client, tokens["organizer"], committee, pad_sets="any")  # t0, t1 online
     trustees = Trustees(client, committee, tokens, tmp_path, online=("t0", "t1"))
     labels = encrypt_via_service(trustees, tokens["organizer"], "labels", data["labels"])
     assert upload(client, tokens["organizer"], "labels", labels).status_code == 201

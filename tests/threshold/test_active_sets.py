@@ -24,7 +24,7 @@ from cryptoscore import (
 )
 from cryptoscore.protocol.challenge import ChallengeContext
 from cryptoscore.scoring.pad_request import PadRequest
-from cryptoscore.threshold.active_set import ActiveSet
+from cryptoscore.threshold.active_set import ActiveSet, checked_set_size
 from cryptoscore.threshold.combine import decrypt_answers
 from cryptoscore.threshold.journal import PartialJournal
 from cryptoscore.threshold.pad_shares import PadKey, answer_pad_request
@@ -133,3 +133,23 @@ def test_shamir_answers_take_t_to_n_trustees(robust, aggregate, tmp_path):
             )
     out = decrypt_answers(aggregate, parts, record, "everyone", everyone)
     assert out.values == {"correct": N_ITEMS} and out.verified and out.liars == ()
+
+
+@pytest.mark.parametrize(
+    ("t", "n", "robust", "sizes"),
+    [
+        (2, 3, True, (3, 2, 2)),  # 2t − 1 = 3; one proven liar left out: t suffices
+        (3, 5, True, (5, 4, 3, 3)),
+        (4, 7, True, (7, 6, 5, 4, 4)),
+        (3, 4, True, (3, 3)),  # n < 2t − 1: no set is checked, so t
+        (2, 3, False, (2, 2)),  # additive answers are never checked
+    ],
+)
+def test_checked_set_size_is_2t_minus_1_minus_the_proven_liars(keys, t, n, robust, sizes):
+    """max(t, 2t − 1 − ℓ) for Shamir answers with n ≥ 2t − 1 (docs/design.md, "Checked pad
+    sets"), t otherwise, for ℓ = 0, 1, …"""
+    record = Committee(t, n, keys=keys, robust=robust).record
+    assert tuple(checked_set_size(record, liars) for liars in range(len(sizes))) == sizes
+    if robust and n >= 2 * t - 1:
+        with pytest.raises(MismatchError, match="natural number"):
+            checked_set_size(record, -1)

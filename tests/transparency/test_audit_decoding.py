@@ -178,9 +178,11 @@ def test_without_the_check_a_corrected_lie_goes_unseen(corrected, tmp_path, monk
 
 @pytest.fixture(scope="module")
 def at_threshold(keys, tmp_path_factory):
-    """2-of-3 under the Ladder with trustee-3 offline: m = t = 2 answers per request."""
+    """2-of-3 under the Ladder with trustee-3 offline (``pad_sets: "any"``: under "checked"
+    the trustees refuse a pad set of t): m = t = 2 answers per request."""
     committee = Committee(2, 3, keys=keys, robust=True)
-    context = committee.context("at-t", POLICY, N_ITEMS, committee.rules(ladder=LadderRule(3)))
+    rules = committee.rules(ladder=LadderRule(3), pad_sets="any")
+    context = committee.context("at-t", POLICY, N_ITEMS, rules)
     tmp = tmp_path_factory.mktemp("at-t")
     local = committee.local_challenge(
         context, tmp, SERVICE_KEY, ["trustee-3"], participants=("alice",)

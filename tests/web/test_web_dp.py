@@ -39,7 +39,11 @@ class DpStory:
             | {f"t{i}": "trustee" for i in range(3)},
         )
         create_challenge(
-            self.client, tokens["organizer"], committee, dp={"rho": 0.5, "budget": 2.0}
+            self.client,
+            tokens["organizer"],
+            committee,
+            dp={"rho": 0.5, "budget": 2.0},
+            pad_sets="any",
         )
         trustees = Trustees(self.client, committee, tokens, tmp, online=("t0", "t1"))
         gen = np.random.default_rng(22)

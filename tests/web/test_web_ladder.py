@@ -31,7 +31,7 @@ def served_ladder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     client, committee = app.test_client(), make_committee()
     parties = {"organizer": "organizer", "ann": "participant", "bob": "participant"}
     tokens = make_tokens(app, parties | {f"t{i}": "trustee" for i in range(3)})
-    create_challenge(client, tokens["organizer"], committee, ladder_margin="0.03")
+    create_challenge(client, tokens["organizer"], committee, ladder_margin="0.03", pad_sets="any")
     trustees = Trustees(client, committee, tokens, data, online=("t0", "t1"))
     labels = np.random.default_rng(8).integers(0, 2, N_ITEMS)
     bundle = encrypt_via_service(trustees, tokens["organizer"], "labels", labels)

@@ -53,7 +53,11 @@ class SplitStory:
             | {f"t{i}": "trustee" for i in range(3)},
         )
         create_challenge(
-            self.client, self.tokens["organizer"], committee, split={"public_items": PUBLIC}
+            self.client,
+            self.tokens["organizer"],
+            committee,
+            split={"public_items": PUBLIC},
+            pad_sets="any",
         )
         self.trustees = Trustees(self.client, committee, self.tokens, tmp, online=("t0", "t1"))
         gen = np.random.default_rng(21)
