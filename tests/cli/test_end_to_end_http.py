@@ -150,6 +150,10 @@ def test_whole_story_over_http(server, cli_committee, tmp_path, capsys):
                 str(tmp_path / "org"),
                 "--max-enrolled",
                 "10",
+                # trustee-2 stays offline: every bundle names the two online trustees, a pad set
+                # of t that Shamir answers cannot check (the default "checked" would refuse it)
+                "--pad-sets",
+                "any",
             ]
         )
         == 0
@@ -168,7 +172,7 @@ def test_whole_story_over_http(server, cli_committee, tmp_path, capsys):
     online = ["trustee-1", "trustee-3"]  # trustee-2 is offline throughout
     labels_upload = ["labels", "upload", str(tmp_path / "labels.npy"), "--challenge", "e2e"]
     labels_upload += ["--server", server, "--token", organizer, "--identity", str(tmp_path / "org")]
-    labels_upload += ["--passphrase-env", "ID_PASS"]
+    labels_upload += ["--passphrase-env", "ID_PASS", "--trustees", ",".join(online)]
     with _trustees_in_background(tmp_path, server, tokens, online, cli_committee):
         assert main([*labels_upload, "-q"]) == 0
         # the labels are there now: `labels status` shows them, a second upload is refused
@@ -206,6 +210,8 @@ def test_whole_story_over_http(server, cli_committee, tmp_path, capsys):
                         "ID_PASS",
                         "--receipt",
                         str(tmp_path / f"{name}.receipt"),
+                        "--trustees",
+                        ",".join(online),
                         # bob follows his submission until it is released (not -q: each
                         # change of state is a line)
                         *(["--wait", "--timeout", "300"] if name == "bob" else ["-q"]),
@@ -231,7 +237,15 @@ def test_whole_story_over_http(server, cli_committee, tmp_path, capsys):
         record = CeremonyRecord.from_bytes(eve.ceremony_record("e2e"))
         count = Layout.for_params(public.params, N_ITEMS, CLASSES).ciphertexts
         pads = fetch_pads(
-            eve, "e2e", "predictions", record, public, count, identity=eve_identity, timeout=120
+            eve,
+            "e2e",
+            "predictions",
+            record,
+            public,
+            count,
+            identity=eve_identity,
+            trustees=online,
+            timeout=120,
         )
         weighted = [np.array([pow(2, i % 19, 1032193) for i in range(N_ITEMS)])] * CLASSES
         bundle = raw_encrypt_vectors(

@@ -39,7 +39,7 @@ def test_ladder_with_the_cli(server, cli_committee, tmp_path, capsys):
     np.save(tmp_path / "labels.npy", y)
     p = np.where(gen.random(N_ITEMS) < 0.8, y, 1 - y)
     np.save(tmp_path / "ann.npy", p)
-    online = ["trustee-1", "trustee-3"]
+    online = ["trustee-1", "trustee-2", "trustee-3"]  # every pad set checked (2t − 1 = 3)
     labels = ["labels", "upload", str(tmp_path / "labels.npy"), "--challenge", "ladder", "-q"]
     labels += ["--server", server, "--token", organizer, "--identity", str(tmp_path / "org")]
     submit = ["submit", str(tmp_path / "ann.npy"), "--challenge", "ladder", "-q"]

@@ -72,7 +72,7 @@ def test_split_with_the_cli(server, cli_committee, tmp_path, capsys, monkeypatch
     gen = np.random.default_rng(3)
     y = gen.integers(0, 2, N_ITEMS)
     np.save(tmp_path / "labels.npy", y)
-    online = ["trustee-1", "trustee-3"]
+    online = ["trustee-1", "trustee-2", "trustee-3"]  # every pad set checked (2t − 1 = 3)
     labels = ["labels", "upload", str(tmp_path / "labels.npy"), "--challenge", "split", "-q"]
     labels += ["--server", server, "--token", organizer, "--identity", str(tmp_path / "org")]
     labels += ["--passphrase-env", "ID_PASS"]
